@@ -1,0 +1,43 @@
+"""Command-line pieces shared by the job entry points."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from jobs.common.config import DEFAULT_CONFIG
+from jobs.common.lake import parse_dt
+
+
+def base_parser(description: str, epilog: str = "") -> argparse.ArgumentParser:
+    """A parser with the options every job takes: config file, overrides, lake, dt, log level."""
+    parser = argparse.ArgumentParser(
+        description=description, epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG), metavar="FILE",
+                        help="TOML config file, one per environment (default: conf/local.toml; "
+                             "conf/emr.toml on EMR)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one config value, e.g. --set similarity.k=5 or "
+                             "--set 'spark.conf.\"spark.driver.memory\"=8g'; repeatable")
+    parser.add_argument("--lake", metavar="PATH",
+                        help="lake root (local folder, s3://bucket/prefix or s3a://...); "
+                             "overrides lake.path")
+    parser.add_argument("--dt", metavar="YYYY-MM-DD", type=_snapshot_date, help="snapshot date (UTC)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="log level of the job's own messages (default: INFO)")
+    return parser
+
+
+def _snapshot_date(text: str) -> str:
+    try:
+        return parse_dt(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("py4j").setLevel(logging.WARNING)

@@ -1,0 +1,101 @@
+"""The data lake: one Delta table per name under a root path, partitioned by ``dt``.
+
+The root is a local folder, ``s3://bucket/prefix`` (EMR) or ``s3a://...``.
+A snapshot is one ``dt`` (UTC date, ``YYYY-MM-DD``). Writing a snapshot
+replaces that dt's rows atomically (Delta ``replaceWhere``) and leaves every
+other dt alone, so re-running a batch never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import re
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.common.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+_DT_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DT_DIRECTORY = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
+
+
+class SnapshotError(RuntimeError):
+    """A lake table or snapshot that a job needs is missing or empty."""
+
+
+def parse_dt(text: str) -> str:
+    """Validate a snapshot date and return it as ``YYYY-MM-DD``."""
+    if not isinstance(text, str) or not _DT_FORMAT.match(text):
+        raise ValueError(f"snapshot date {text!r} is not of the form YYYY-MM-DD")
+    try:
+        _dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"snapshot date {text!r} is not a real date") from None
+    return text
+
+
+def today_utc() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+
+
+class Lake:
+    """Reads and writes snapshots of the lake's Delta tables under ``root``."""
+
+    def __init__(self, spark: SparkSession, root: str):
+        if not root:
+            raise ConfigError("the lake path is empty: set lake.path in the config or pass --lake")
+        self.spark = spark
+        self.root = root.rstrip("/")
+
+    def path(self, table: str) -> str:
+        return f"{self.root}/{table}"
+
+    def exists(self, table: str) -> bool:
+        from delta.tables import DeltaTable
+        return DeltaTable.isDeltaTable(self.spark, self.path(table))
+
+    def snapshots(self, table: str) -> list[str]:
+        """The dts present in ``table``, oldest first (empty when the table does not exist)."""
+        if not self.exists(table):
+            return []
+        # The files of the table's current version, from the Delta log: no data is scanned.
+        files = self.spark.read.format("delta").load(self.path(table)).inputFiles()
+        return sorted({match.group(1) for match in map(_DT_DIRECTORY.search, files) if match})
+
+    def latest_snapshot(self, table: str) -> str:
+        found = self.snapshots(table)
+        if not found:
+            raise SnapshotError(f"lake table {table!r} has no snapshot at {self.path(table)}: "
+                                "run jobs/ingest.py first")
+        return found[-1]
+
+    def read(self, table: str, dt: str) -> DataFrame:
+        """The rows of one snapshot; fails clearly when the table or the dt is missing or empty."""
+        dt = parse_dt(dt)
+        if not self.exists(table):
+            raise SnapshotError(f"lake table {table!r} not found at {self.path(table)}: "
+                                f"run jobs/ingest.py for dt={dt} first")
+        frame = self.spark.read.format("delta").load(self.path(table)).where(F.col("dt") == F.lit(dt))
+        rows = frame.count()  # answered from the Delta log's file statistics: no data is scanned
+        if rows == 0:
+            found = self.snapshots(table)
+            shown = ", ".join(found[-5:]) if found else "none"
+            raise SnapshotError(f"lake table {table!r} has no rows for dt={dt} "
+                                f"(latest snapshots: {shown})")
+        log.info("read %s dt=%s: %d rows", self.path(table), dt, rows)
+        return frame
+
+    def write(self, frame: DataFrame, table: str, dt: str) -> None:
+        """Replace snapshot ``dt`` of ``table`` with ``frame`` (whose ``dt`` column is set here)."""
+        dt = parse_dt(dt)
+        (frame.withColumn("dt", F.lit(dt))
+         .write.format("delta")
+         .mode("overwrite")
+         .option("replaceWhere", f"dt = '{dt}'")
+         .partitionBy("dt")
+         .save(self.path(table)))
+        log.info("wrote %s for dt=%s to %s", table, dt, self.path(table))

@@ -1,0 +1,46 @@
+"""Column layouts of the lake tables (DESIGN.md, "Lake tables").
+
+``dt`` is not listed: the lake adds it on write. Built from type objects, so
+importing this module needs no running Spark.
+"""
+
+from pyspark.sql.types import (ArrayType, DataType, DoubleType, IntegerType, LongType, StringType,
+                               StructField, StructType)
+
+
+def _struct(*columns: tuple[str, DataType]) -> StructType:
+    return StructType([StructField(name, kind, nullable=True) for name, kind in columns])
+
+
+ARTISTS = _struct(
+    ("artist_id", StringType()), ("name", StringType()), ("genres", ArrayType(StringType())),
+    ("popularity", IntegerType()), ("followers", LongType()), ("image_url", StringType()),
+    ("spotify_url", StringType()), ("source", StringType()))
+
+TOP_TRACKS = _struct(
+    ("artist_id", StringType()), ("track_id", StringType()), ("rank", IntegerType()), ("name", StringType()),
+    ("album_name", StringType()), ("album_image_url", StringType()), ("popularity", IntegerType()),
+    ("duration_ms", IntegerType()), ("spotify_url", StringType()), ("source", StringType()))
+
+AUDIO_FEATURES = _struct(
+    ("track_id", StringType()), ("danceability", DoubleType()), ("energy", DoubleType()), ("key", IntegerType()),
+    ("loudness", DoubleType()), ("mode", IntegerType()), ("speechiness", DoubleType()),
+    ("acousticness", DoubleType()), ("instrumentalness", DoubleType()), ("liveness", DoubleType()),
+    ("valence", DoubleType()), ("tempo", DoubleType()), ("duration_ms", IntegerType()),
+    ("time_signature", IntegerType()), ("source", StringType()))
+
+RELATED_ARTISTS = _struct(
+    ("artist_id", StringType()), ("rank", IntegerType()), ("related_id", StringType()), ("distance", DoubleType()))
+
+LAKE_TABLES = {
+    "artists": ARTISTS,
+    "top_tracks": TOP_TRACKS,
+    "audio_features": AUDIO_FEATURES,
+    "related_artists": RELATED_ARTISTS,
+}
+
+
+def arrow_schema(schema: StructType):
+    """The Arrow schema that Spark's ``mapInArrow`` expects for ``schema``."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+    return to_arrow_schema(schema)

@@ -1,0 +1,73 @@
+"""Starting a SparkSession from the ``[spark]`` section of a config.
+
+Two ways to launch a job, same code:
+
+* ``python jobs/similarity.py ...``: PySpark starts the JVM itself, so the
+  config's ``master``, ``packages`` (Maven coordinates, resolved into the
+  ``ivy_cache`` folder) and every ``[spark.conf]`` entry apply, driver memory
+  included.
+* ``spark-submit ... jobs/similarity.py ...`` (EMR, or by hand): the JVM is
+  already running, so master, packages and driver memory come from
+  spark-submit; the ``[spark.conf]`` entries that can still change are applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Mapping
+
+from pyspark.sql import SparkSession
+
+from jobs.common.config import ConfigError, section
+
+log = logging.getLogger(__name__)
+
+DELTA_CHECK_CLASS = "io.delta.tables.DeltaTable"
+
+
+def launched_by_spark_submit() -> bool:
+    """True when this Python driver was started by spark-submit (the JVM exists already)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def start_spark(config: Mapping, app_name: str) -> SparkSession:
+    """Return the active SparkSession, or start one configured by ``config["spark"]``."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    spark_cfg = section(config, "spark")
+    builder = SparkSession.builder.appName(app_name)
+    if not launched_by_spark_submit():
+        if spark_cfg.get("master"):
+            builder = builder.master(spark_cfg["master"])
+        packages = spark_cfg.get("packages") or []
+        if packages:
+            builder = builder.config("spark.jars.packages", ",".join(packages))
+        if spark_cfg.get("ivy_cache"):
+            builder = builder.config("spark.jars.ivy", str(Path(spark_cfg["ivy_cache"]).resolve()))
+        if "PYSPARK_PYTHON" not in os.environ:
+            # Python workers run the same interpreter (and so the same installed packages) as the driver.
+            builder = builder.config("spark.pyspark.python", sys.executable)
+    for key, value in (spark_cfg.get("conf") or {}).items():
+        builder = builder.config(key, str(value))
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(spark_cfg.get("log_level", "WARN"))
+    _require_delta(spark, spark_cfg)
+    log.info("Spark %s started: master=%s, default parallelism %d",
+             spark.version, spark.sparkContext.master, spark.sparkContext.defaultParallelism)
+    return spark
+
+
+def _require_delta(spark: SparkSession, spark_cfg: Mapping) -> None:
+    try:
+        spark.sparkContext._jvm.java.lang.Class.forName(
+            DELTA_CHECK_CLASS, False, spark.sparkContext._jvm.Thread.currentThread().getContextClassLoader())
+    except Exception:
+        packages = ",".join(spark_cfg.get("packages") or ["io.delta:delta-spark_2.13:<version>"])
+        raise ConfigError(
+            "Delta Lake is not on the Spark classpath. Run the job with `python jobs/<job>.py` "
+            f"(it resolves {packages} itself), or pass `--packages {packages}` to spark-submit; "
+            "on EMR enable the delta-defaults classification (delta.enabled=true).") from None

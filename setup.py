@@ -1,0 +1,19 @@
+"""Related-artist recommender: Spark batch jobs (ingest, similarity) and a Kakao chatbot Lambda."""
+
+from setuptools import find_packages, setup
+
+# Pinned to the EMR release named in DESIGN.md (emr-spark-8.0.0: Spark 4.0.2, Delta 4.0.0, Python 3.11).
+SPARK = ["pyspark==4.0.2", "delta-spark==4.0.0"]
+NUMERIC = ["numpy==2.2.6", "scipy==1.15.3", "pyarrow==20.0.0", "pandas==2.2.3"]
+
+setup(
+    name="related-artists",
+    version="0.1.0",
+    description=__doc__,
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["jobs", "jobs.*", "chatbot_lambda", "chatbot_lambda.*"]),
+    install_requires=SPARK + NUMERIC,
+    extras_require={
+        "test": ["pytest==8.4.2", "chispa==0.11.1", "psutil==7.1.0"],
+    },
+)
