@@ -1,0 +1,312 @@
+"""Synthetic source: artists, top tracks and audio features drawn from genre-like clusters.
+
+For demos, tests and benchmarks, where the Spotify API is out of reach. Each
+artist belongs to a genre; the genre fixes a centre in audio-feature space,
+the artist's profile scatters around it, and each of the artist's tracks
+scatters around the profile. Ranges follow Spotify's: loudness in dB
+(-60..0), tempo in BPM, key 0..11, mode 0/1, time signature 3..7, the other
+features 0..1, rounded to 3 decimals as the API returns them.
+
+Output is a pure function of ``(SyntheticSpec, chunk)``: artists are made in
+fixed-size chunks, each with its own random streams, so the same spec gives
+the same rows whatever the Spark partitioning or number of cores.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession
+
+from jobs.common import schemas
+
+SOURCE = "synthetic"
+CHUNK_SIZE = 50_000  # artists per chunk; part of the output's definition, do not tune per run
+
+UNIT_FEATURES = ("danceability", "energy", "speechiness", "acousticness",
+                 "instrumentalness", "liveness", "valence")
+
+GENRE_NAMES = (
+    "k-pop", "k-indie", "k-rap", "k-ballad", "trot", "j-pop", "city pop", "mandopop",
+    "dance pop", "electropop", "indie pop", "synthpop", "indie rock", "alternative rock",
+    "hard rock", "metal", "punk", "emo", "hip hop", "trap", "r&b", "neo soul", "soul", "funk",
+    "disco", "house", "techno", "drum and bass", "dubstep", "ambient", "lo-fi", "jazz",
+    "bossa nova", "classical", "film score", "folk", "country", "latin pop", "reggaeton", "afrobeats",
+)
+
+_SYLLABLES = ("ka", "lo", "mi", "ra", "ne", "so", "ti", "vu", "ze", "bo", "da", "fe", "gi", "ha",
+              "ju", "ki", "la", "mo", "nu", "pa", "ri", "se", "to", "ve", "wa", "yo", "zu", "an",
+              "el", "on")
+_ALPHABET = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+
+_ARROW = {name: schemas.arrow_schema(schemas.LAKE_TABLES[name]) for name in ("artists", "top_tracks", "audio_features")}
+
+# Random streams, one per concern, so that each table draws only what it needs.
+_PLAN, _ARTIST, _TRACK, _FEATURE = 0, 1, 2, 3
+# Id namespaces.
+_ARTIST_ID, _TRACK_ID, _IMAGE_ID = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """What to generate. ``missing_features`` is the share of tracks with no audio features."""
+
+    artists: int
+    seed: int = 7
+    genres: int = 40
+    max_tracks: int = 10
+    missing_features: float = 0.01
+
+    def __post_init__(self):
+        if self.artists < 1:
+            raise ValueError(f"synthetic artists must be at least 1, got {self.artists}")
+        if self.genres < 1:
+            raise ValueError(f"synthetic genres must be at least 1, got {self.genres}")
+        if not 1 <= self.max_tracks <= 15:
+            raise ValueError(f"synthetic max_tracks must be within 1..15, got {self.max_tracks}")
+        if not 0.0 <= self.missing_features < 1.0:
+            raise ValueError(f"synthetic missing_features must be within [0, 1), got {self.missing_features}")
+
+    @property
+    def chunks(self) -> int:
+        return -(-self.artists // CHUNK_SIZE)
+
+
+def generate(spark: SparkSession, spec: SyntheticSpec) -> dict[str, DataFrame]:
+    """The ``artists``, ``top_tracks`` and ``audio_features`` tables for ``spec`` (lazy DataFrames)."""
+    chunks = spark.range(spec.chunks, numPartitions=spec.chunks)
+    return {
+        table: chunks.mapInArrow(functools.partial(_generate_batches, spec=spec, table=table),
+                                 schemas.LAKE_TABLES[table])
+        for table in ("artists", "top_tracks", "audio_features")
+    }
+
+
+def _generate_batches(batches: Iterator[pa.RecordBatch], spec: SyntheticSpec, table: str) -> Iterator[pa.RecordBatch]:
+    build = {"artists": artists_chunk, "top_tracks": top_tracks_chunk, "audio_features": audio_features_chunk}[table]
+    for batch in batches:
+        for chunk in batch.column(0).to_pylist():
+            yield build(spec, chunk)
+
+
+# ---------------------------------------------------------------- chunk builders
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every table of one chunk agrees on."""
+
+    artist_index: np.ndarray   # global artist numbers
+    genre: np.ndarray          # per artist
+    popularity: np.ndarray     # per artist, 0..100
+    track_artist: np.ndarray   # per track: position of its artist within the chunk
+    track_rank: np.ndarray     # per track: 1 = most popular
+    duration_ms: np.ndarray    # per track
+
+
+def _rng(spec: SyntheticSpec, stream: int, chunk: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([spec.seed, stream, chunk]))
+
+
+def _plan(spec: SyntheticSpec, chunk: int) -> _Plan:
+    start = chunk * CHUNK_SIZE
+    index = np.arange(start, min(spec.artists, start + CHUNK_SIZE), dtype=np.int64)
+    rng = _rng(spec, _PLAN, chunk)
+    genre = rng.integers(0, spec.genres, index.size)
+    popularity = np.clip(np.rint(rng.beta(2.0, 4.0, index.size) * 100), 0, 100).astype(np.int32)
+    full = rng.random(index.size) < 0.85
+    tracks = np.where(full, spec.max_tracks, rng.integers(1, spec.max_tracks + 1, index.size))
+    track_artist = np.repeat(np.arange(index.size), tracks)
+    first = np.cumsum(tracks) - tracks
+    track_rank = (np.arange(track_artist.size) - np.repeat(first, tracks) + 1).astype(np.int32)
+    duration = np.clip(rng.normal(210_000, 45_000, track_artist.size), 60_000, 900_000).astype(np.int32)
+    return _Plan(index, genre, popularity, track_artist, track_rank, duration)
+
+
+def artists_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
+    plan = _plan(spec, chunk)
+    rng = _rng(spec, _ARTIST, chunk)
+    n = plan.artist_index.size
+    ids = spotify_ids(spec.seed, _ARTIST_ID, plan.artist_index.astype(np.uint64))
+    followers = np.rint(np.exp(rng.normal(2.0 + plan.popularity / 12.0, 1.0))).astype(np.int64)
+    second = rng.random(n) < 0.4
+    genre_names = pa.array(genre_labels(spec.genres))
+    counts = np.where(second, 2, 1)
+    genre_values = np.empty(int(counts.sum()), dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    genre_values[offsets[:-1]] = plan.genre
+    genre_values[offsets[:-1][second] + 1] = (plan.genre[second] + 1) % spec.genres
+    genres = pa.ListArray.from_arrays(pa.array(offsets), genre_names.take(pa.array(genre_values)))
+    image = spotify_ids(spec.seed, _IMAGE_ID, plan.artist_index.astype(np.uint64))
+    return pa.RecordBatch.from_arrays([
+        ids,
+        _names(rng, n, single_word_share=0.3),
+        genres,
+        pa.array(plan.popularity, pa.int32()),
+        pa.array(followers, pa.int64()),
+        _prefixed("https://i.scdn.co/image/", image),
+        _prefixed("https://open.spotify.com/artist/", ids),
+        _constant(SOURCE, n),
+    ], schema=_ARROW["artists"])
+
+
+def top_tracks_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
+    plan = _plan(spec, chunk)
+    rng = _rng(spec, _TRACK, chunk)
+    t = plan.track_artist.size
+    artist_ids = spotify_ids(spec.seed, _ARTIST_ID, plan.artist_index.astype(np.uint64))
+    track_ids = spotify_ids(spec.seed, _TRACK_ID, _track_numbers(plan))
+    album_images = spotify_ids(spec.seed, _IMAGE_ID, _track_numbers(plan) | np.uint64(1 << 63))
+    popularity = np.clip(plan.popularity[plan.track_artist] - 2 * plan.track_rank + rng.integers(-3, 4, t), 0, 100)
+    return pa.RecordBatch.from_arrays([
+        artist_ids.take(pa.array(plan.track_artist)),
+        track_ids,
+        pa.array(plan.track_rank, pa.int32()),
+        _names(rng, t, single_word_share=0.5),
+        _names(rng, t, single_word_share=0.6),
+        _prefixed("https://i.scdn.co/image/", album_images),
+        pa.array(popularity.astype(np.int32), pa.int32()),
+        pa.array(plan.duration_ms, pa.int32()),
+        _prefixed("https://open.spotify.com/track/", track_ids),
+        _constant(SOURCE, t),
+    ], schema=_ARROW["top_tracks"])
+
+
+def audio_features_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
+    plan = _plan(spec, chunk)
+    rng = _rng(spec, _FEATURE, chunk)
+    centres = genre_centres(spec)
+    n, t = plan.artist_index.size, plan.track_artist.size
+
+    def scatter(centre: np.ndarray, artist_sd: float, track_sd: float) -> np.ndarray:
+        profile = centre[plan.genre] + rng.normal(0.0, artist_sd, n)
+        return profile[plan.track_artist] + rng.normal(0.0, track_sd, t)
+
+    # 0..1 features scatter in logit space: skewed genres (speechiness near 0) stay skewed, no pile-up at the bounds.
+    columns = {name: np.round(_sigmoid(scatter(_logit(centres[name]), 0.35, 0.45)), 3) for name in UNIT_FEATURES}
+    columns["loudness"] = np.round(np.clip(scatter(centres["loudness"], 1.8, 1.5), -60.0, 0.0), 3)
+    columns["tempo"] = np.round(np.clip(scatter(centres["tempo"], 9.0, 12.0), 40.0, 220.0), 3)
+    key = rng.integers(0, 12, t).astype(np.int32)
+    mode = (rng.random(t) < 0.6).astype(np.int32)
+    time_signature = rng.choice(np.array([3, 4, 5], dtype=np.int32), t, p=[0.08, 0.9, 0.02])
+    keep = rng.random(t) >= spec.missing_features
+    track_ids = spotify_ids(spec.seed, _TRACK_ID, _track_numbers(plan))
+    rows = pa.array(np.flatnonzero(keep))
+
+    def col(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+        return pa.array(values[keep], kind)
+
+    return pa.RecordBatch.from_arrays([
+        track_ids.take(rows),
+        col(columns["danceability"], pa.float64()),
+        col(columns["energy"], pa.float64()),
+        col(key, pa.int32()),
+        col(columns["loudness"], pa.float64()),
+        col(mode, pa.int32()),
+        col(columns["speechiness"], pa.float64()),
+        col(columns["acousticness"], pa.float64()),
+        col(columns["instrumentalness"], pa.float64()),
+        col(columns["liveness"], pa.float64()),
+        col(columns["valence"], pa.float64()),
+        col(columns["tempo"], pa.float64()),
+        col(plan.duration_ms, pa.int32()),
+        col(time_signature, pa.int32()),
+        _constant(SOURCE, int(keep.sum())),
+    ], schema=_ARROW["audio_features"])
+
+
+# ---------------------------------------------------------------- genres
+
+def genre_labels(count: int) -> list[str]:
+    """``count`` distinct genre names: the built-in list, numbered when more are asked for."""
+    return [GENRE_NAMES[i % len(GENRE_NAMES)] + ("" if i < len(GENRE_NAMES) else f" {i // len(GENRE_NAMES) + 1}")
+            for i in range(count)]
+
+
+def genre_centres(spec: SyntheticSpec) -> dict[str, np.ndarray]:
+    """Each genre's centre, per feature (arrays of length ``spec.genres``)."""
+    rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 99]))
+    g = spec.genres
+    talky = rng.random(g) < 0.12
+    instrumental = rng.random(g) < 0.2
+    return {
+        "danceability": rng.uniform(0.3, 0.85, g),
+        "energy": rng.uniform(0.2, 0.95, g),
+        "speechiness": np.where(talky, rng.uniform(0.15, 0.4, g), rng.uniform(0.03, 0.12, g)),
+        "acousticness": rng.uniform(0.02, 0.9, g),
+        "instrumentalness": np.where(instrumental, rng.uniform(0.4, 0.9, g), rng.uniform(0.001, 0.08, g)),
+        "liveness": rng.uniform(0.08, 0.3, g),
+        "valence": rng.uniform(0.2, 0.8, g),
+        "loudness": rng.uniform(-14.0, -4.0, g),
+        "tempo": rng.uniform(85.0, 150.0, g),
+    }
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# ---------------------------------------------------------------- ids and strings
+
+def spotify_ids(seed: int, namespace: int, numbers: np.ndarray) -> pa.StringArray:
+    """22-character base-62 ids, distinct for distinct ``numbers`` (uint64) within a namespace."""
+    numbers = np.asarray(numbers, dtype=np.uint64)
+    offset = _splitmix64(np.array([(seed << 8) | namespace], dtype=np.uint64))[0]
+    high = _splitmix64(numbers + offset)  # a bijection of numbers: ids never collide
+    low = _splitmix64(high ^ np.uint64(0x5DEECE66D))
+    chars = np.concatenate([_base62(high, 11), _base62(low, 11)], axis=1)
+    offsets = np.arange(0, 22 * (numbers.size + 1), 22, dtype=np.int32)
+    return pa.StringArray.from_buffers(numbers.size, pa.py_buffer(offsets), pa.py_buffer(chars.tobytes()))
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _base62(values: np.ndarray, width: int) -> np.ndarray:
+    out = np.empty((values.size, width), dtype=np.uint8)
+    rest = values.copy()
+    for position in range(width - 1, -1, -1):
+        out[:, position] = _ALPHABET[rest % np.uint64(62)]
+        rest //= np.uint64(62)
+    return out
+
+
+def _track_numbers(plan: _Plan) -> np.ndarray:
+    return (plan.artist_index[plan.track_artist].astype(np.uint64) << np.uint64(4)) | plan.track_rank.astype(np.uint64)
+
+
+@functools.lru_cache(maxsize=1)
+def _words() -> pa.StringArray:
+    two = [a.capitalize() + b for a in _SYLLABLES for b in _SYLLABLES]
+    three = [a.capitalize() + b + c for a in _SYLLABLES[:12] for b in _SYLLABLES for c in _SYLLABLES[::3]]
+    return pa.array(two + three)
+
+
+def _names(rng: np.random.Generator, count: int, single_word_share: float) -> pa.Array:
+    words = _words()
+    first = words.take(pa.array(rng.integers(0, len(words), count)))
+    second = words.take(pa.array(rng.integers(0, len(words), count)))
+    single = pa.array(rng.random(count) < single_word_share)
+    return pc.if_else(single, first, pc.binary_join_element_wise(first, second, " "))
+
+
+def _prefixed(prefix: str, values: pa.Array) -> pa.Array:
+    return pc.binary_join_element_wise(prefix, values, "")
+
+
+def _constant(value: str, count: int) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(count, np.int32)), pa.array([value])).cast(pa.string())
