@@ -1,0 +1,1 @@
+"""Transforms from lake snapshots to related artists: vectors, distances, neighbour search."""
