@@ -1,0 +1,44 @@
+"""Build what EMR steps need into one folder: jobs.zip (--py-files), the entry scripts, emr.toml.
+
+    python scripts/emr/package.py [--out dist/emr]
+    aws s3 cp --recursive dist/emr s3://my-bucket/code/
+
+Prints the files written and their sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+from typing import Sequence
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def build(out: Path) -> list[Path]:
+    """Write jobs.zip, ingest.py, similarity.py and emr.toml into ``out``; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    archive = out / "jobs.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted((REPO / "jobs").rglob("*.py")):
+            zf.write(path, path.relative_to(REPO).as_posix())
+    written = [archive]
+    for source in (REPO / "jobs" / "ingest.py", REPO / "jobs" / "similarity.py", REPO / "conf" / "emr.toml"):
+        written.append(Path(shutil.copy2(source, out / source.name)))
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(REPO / "dist" / "emr"), help="output folder (default: dist/emr)")
+    args = parser.parse_args(argv)
+    for path in build(Path(args.out)):
+        print(f"{path}  {path.stat().st_size:,} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The similarity job end to end: entry point, lake in, related_artists out, clear failures."""
+
+from __future__ import annotations
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from jobs import ingest, similarity
+from jobs.common.lake import Lake
+from jobs.transform.naive import naive_neighbours
+from jobs.transform.vectors import DEFAULT_FEATURES, artist_feature_stats, attach_artists, metric_vectors
+
+DT = "2026-03-01"
+
+
+def write_synthetic(lake_dir, artists=400, dt=DT):
+    assert ingest.main(["--lake", lake_dir, "--dt", dt, "--source", "synthetic", "--artists", str(artists),
+                        "--set", "synthetic.missing_features=0.05"]) == 0
+
+
+def reference(spark, lake_dir, metric="euclidean", normalization="minmax", k=3):
+    lake = Lake(spark, lake_dir)
+    status = (lake.read("top_tracks", DT)
+              .transform(artist_feature_stats, lake.read("audio_features", DT), DEFAULT_FEATURES)
+              .transform(attach_artists, lake.read("artists", DT)))
+    vectors = status.transform(metric_vectors, DEFAULT_FEATURES, normalization, metric)
+    return vectors.transform(naive_neighbours, DEFAULT_FEATURES, k, metric)
+
+
+@pytest.fixture(scope="module")
+def synthetic_lake(spark, tmp_path_factory):
+    lake_dir = str(tmp_path_factory.mktemp("synthetic") / "lake")
+    write_synthetic(lake_dir)
+    return lake_dir
+
+
+def related(spark, lake_dir, dt=DT):
+    return Lake(spark, lake_dir).read("related_artists", dt).drop("dt")
+
+
+def test_job_writes_the_same_rows_as_the_naive_reference(spark, synthetic_lake):
+    assert similarity.main(["--lake", synthetic_lake]) == 0  # latest snapshot by default
+    result = related(spark, synthetic_lake)
+    assert_df_equality(result, reference(spark, synthetic_lake), ignore_row_order=True, ignore_nullable=True)
+    with_vector = result.select("artist_id").distinct().count()
+    assert result.count() == 3 * with_vector and 380 <= with_vector <= 400
+    assert result.where("artist_id = related_id").count() == 0
+
+
+def test_rerun_replaces_the_snapshot_without_duplicates(spark, synthetic_lake):
+    assert similarity.main(["--lake", synthetic_lake, "--dt", DT]) == 0
+    first = related(spark, synthetic_lake).collect()
+    assert similarity.main(["--lake", synthetic_lake, "--dt", DT]) == 0
+    second = related(spark, synthetic_lake)
+    assert second.count() == len(first)
+    assert sorted(first) == sorted(second.collect())
+
+
+@pytest.mark.parametrize("metric, normalization", [("cosine", "zscore"), ("cosine", "minmax")])
+def test_options_reach_the_search(spark, synthetic_lake, tmp_path, metric, normalization):
+    assert similarity.main(["--lake", synthetic_lake, "--dt", DT, "--metric", metric,
+                            "--normalization", normalization, "--k", "4"]) == 0
+    assert_df_equality(related(spark, synthetic_lake), reference(spark, synthetic_lake, metric, normalization, 4),
+                       ignore_row_order=True, ignore_nullable=True)
+
+
+def test_feature_list_from_the_command_line(spark, synthetic_lake):
+    assert similarity.main(["--lake", synthetic_lake, "--dt", DT, "--features", "tempo,valence", "--k", "1"]) == 0
+    assert related(spark, synthetic_lake).where("rank > 1").count() == 0
+
+
+def test_missing_lake_fails_with_a_clear_message(spark, tmp_path, capsys):
+    assert similarity.main(["--lake", str(tmp_path / "nowhere")]) == 2
+    assert "has no snapshot" in capsys.readouterr().err
+
+
+def test_missing_dt_fails_and_lists_what_exists(spark, synthetic_lake, capsys):
+    assert similarity.main(["--lake", synthetic_lake, "--dt", "2020-01-01"]) == 2
+    assert f"no rows for dt=2020-01-01 (latest snapshots: {DT})" in capsys.readouterr().err
+
+
+def test_snapshot_without_any_usable_features_fails(spark, tmp_path, capsys):
+    lake_dir = str(tmp_path / "lake")
+    assert ingest.main(["--lake", lake_dir, "--dt", DT, "--artists", "30",
+                        "--set", "synthetic.missing_features=0.0"]) == 0
+    lake = Lake(spark, lake_dir)
+    features = lake.read("audio_features", DT).drop("dt")
+    broken = features.withColumn("energy", F.lit(None).cast("double"))
+    lake.write(broken, "audio_features", DT)
+    assert similarity.main(["--lake", lake_dir, "--dt", DT]) == 2
+    err = capsys.readouterr().err
+    assert "30 without a track with complete audio features" in err
+    assert "nothing to compare" in err
+
+
+def test_tiny_snapshot_gets_fewer_than_k_neighbours(spark, tmp_path):
+    lake_dir = str(tmp_path / "lake")
+    assert ingest.main(["--lake", lake_dir, "--dt", DT, "--artists", "3", "--set", "synthetic.missing_features=0.0"]) == 0
+    assert similarity.main(["--lake", lake_dir, "--dt", DT]) == 0
+    ranks = sorted((r.artist_id, r.rank) for r in related(spark, lake_dir).collect())
+    assert [rank for _, rank in ranks] == [1, 2, 1, 2, 1, 2]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--set", "similarity.k=0"], "k must be at least 1"),
+    (["--features", "energy,bpm"], "unknown audio feature"),
+    (["--set", "similarity.normalization=l2"], "unknown normalization"),
+    (["--set", "similarity.dt=yesterday"], "not of the form YYYY-MM-DD"),
+])
+def test_bad_settings_exit_2_with_a_reason(spark, synthetic_lake, capsys, argv, message):
+    assert similarity.main(["--lake", synthetic_lake, *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [(["--metric", "manhattan"], "invalid choice"),
+                                           (["--dt", "2026-13-01"], "not a real date")])
+def test_bad_flags_are_rejected_by_the_parser(argv, message, capsys):
+    with pytest.raises(SystemExit) as done:
+        similarity.main(argv)
+    assert done.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_explains_the_options(capsys):
+    with pytest.raises(SystemExit) as done:
+        similarity.main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("--features", "--normalization", "--metric", "--k", "--dt", "--config", "--set", "zscore", "cosine"):
+        assert word in out
