@@ -1,0 +1,337 @@
+"""Similarity benchmark: the project's exact neighbour search against its references, in one run.
+
+    python bench/similarity.py                       # everything (about 25 minutes on 2 cores)
+    python bench/similarity.py --parts naive,search  # a subset
+    python bench/similarity.py --naive-artists 5000 --artists 100000 --big-artists 0   # quick look
+
+Parts, each in its own process (its own Spark driver, its memory measured alone):
+
+  job     the whole similarity job (python jobs/similarity.py) on a synthetic lake of --artists artists:
+          wall time and peak memory of its process tree; driver memory is capped by --driver-memory.
+  naive   at --naive-artists: the project's search against the naive crossJoin + window reference,
+          both from the same cached vectors and both given every core (the naive one's cross join
+          is spread over 4 partitions per core); results compared row for row.
+  search  at --artists: the project's search (index, broadcast, Spark tasks, output rows) against the
+          best single-process scipy cKDTree query (workers=-1, k=k+1), queries in input order and in the
+          tree's own spatial order, on the vectors of the same lake.
+  big     at --big-artists clustered vectors made in numpy and fed straight to the search.
+
+Figures are printed as they come and as a summary at the end (also written as JSON with --json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DT = "2026-01-01"
+FEATURES = ["danceability", "energy", "loudness", "speechiness", "acousticness", "instrumentalness"]
+
+
+# ---------------------------------------------------------------- orchestration (parent process)
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", default="job,naive,search,big", help="comma-separated parts (default: all)")
+    parser.add_argument("--naive-artists", type=int, default=20_000)
+    parser.add_argument("--artists", type=int, default=1_000_000)
+    parser.add_argument("--big-artists", type=int, default=10_000_000)
+    parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--cores", type=int, default=os.cpu_count(), help="local[N] for every Spark part")
+    parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument("--big-driver-memory", default="8g", help="driver memory of the 'big' part")
+    parser.add_argument("--workdir", help="where the synthetic lakes go (default: a temporary folder)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return run_child(args)
+
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = set(parts) - {"job", "naive", "search", "big"}
+    if unknown:
+        parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="similarity-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"# similarity benchmark: {args.cores} cores, workdir {workdir}", flush=True)
+    figures: dict = {"cores": args.cores}
+    if "job" in parts or "search" in parts:
+        lake = workdir / f"lake-{args.artists}"
+        figures["lake"] = child(args, "lake", lake=str(lake), artists=args.artists)
+        if "job" in parts:
+            figures["job"] = measure_job(args, lake)
+        if "search" in parts:
+            figures["search"] = child(args, "search", lake=str(lake))
+    if "naive" in parts:
+        lake = workdir / f"lake-{args.naive_artists}"
+        child(args, "lake", lake=str(lake), artists=args.naive_artists)
+        figures["naive"] = child(args, "naive", lake=str(lake))
+    if "big" in parts and args.big_artists:
+        figures["big"] = child(args, "big", artists=args.big_artists, memory=args.big_driver_memory)
+    summarize(figures, args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+def child(args, part: str, memory: str | None = None, **options) -> dict:
+    """Run one part in a fresh process; returns the figures it printed as its last line."""
+    command = [sys.executable, __file__, "--child", part, "--k", str(args.k), "--cores", str(args.cores),
+               "--driver-memory", memory or args.driver_memory, "--json", json.dumps(options)]
+    print(f"\n## {part} {options}", flush=True)
+    with PeakMemory() as peak:
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True, env=child_env())
+        wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"part {part} failed with exit status {done.returncode}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures.update(wall_s=round(wall, 1), peak_rss_gib=round(peak.gib, 2))
+    print(json.dumps(figures), flush=True)
+    return figures
+
+
+def measure_job(args, lake: Path) -> dict:
+    """Wall time and peak memory of the real similarity job, started as a user would start it."""
+    command = [sys.executable, "jobs/similarity.py", "--lake", str(lake), "--dt", DT, "--k", str(args.k),
+               "--set", f"spark.master=local[{args.cores}]",
+               "--set", f'spark.conf."spark.driver.memory"={args.driver_memory}']
+    print(f"\n## job: {' '.join(command[1:])}", flush=True)
+    with PeakMemory() as peak:
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=REPO, stderr=subprocess.PIPE, text=True, env=child_env())
+        wall = time.perf_counter() - started
+    stages = {}
+    for line in done.stderr.splitlines():
+        if ": " in line and line.rstrip().endswith(" s") and "jobs.similarity:" in line:
+            name, _, seconds = line.split("jobs.similarity: ", 1)[1].rpartition(": ")
+            stages[name] = float(seconds.split()[0])
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit(f"the similarity job failed with exit status {done.returncode}")
+    figures = {"artists": args.artists, "wall_s": round(wall, 1), "peak_rss_gib": round(peak.gib, 2),
+               "driver_memory": args.driver_memory, "stages_s": stages}
+    print(json.dumps(figures), flush=True)
+    return figures
+
+
+def child_env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", str(REPO))
+    return env
+
+
+class PeakMemory:
+    """Peak resident memory of this process's children (all descendants, summed), sampled every 0.2 s."""
+
+    def __enter__(self):
+        import psutil
+        self._me = psutil.Process()
+        self._stop = threading.Event()
+        self.peak = 0
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        import psutil
+        while not self._stop.wait(0.2):
+            total = 0
+            for proc in self._me.children(recursive=True):
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def gib(self) -> float:
+        return self.peak / 2**30
+
+
+def summarize(figures: dict, args) -> None:
+    print("\n# summary", flush=True)
+    naive = figures.get("naive")
+    if naive:
+        print(f"naive vs project at {naive['artists']:,} artists (local[{args.cores}]): naive {naive['naive_s']:.1f} s, "
+              f"project {naive['project_s']:.2f} s -> {naive['naive_s'] / naive['project_s']:.0f}x faster "
+              f"(target >= 30x); identical rows: {naive['identical']}")
+    search = figures.get("search")
+    if search:
+        best = search["ckdtree_spatial_query_s"]
+        print(f"search at {search['artists']:,} artists: project {search['project_s']:.2f} s "
+              f"(from vectors on the driver to {search['rows']:,} rows) vs single-process cKDTree query "
+              f"{best:.2f} s in spatial order ({search['ckdtree_input_query_s']:.2f} s in input order; tree build "
+              f"{search['ckdtree_build_s']:.2f} s) -> ratio {search['project_s'] / best:.2f} (target <= 1.5); "
+              f"agreement with cKDTree {search['agreement']:.6f}")
+        print(f"  with the collect from the cached vectors DataFrame: {search['project_from_dataframe_s']:.2f} s")
+    job = figures.get("job")
+    if job:
+        print(f"whole similarity job at {job['artists']:,} artists: {job['wall_s']:.1f} s wall (target < 90 s), "
+              f"peak memory of its processes {job['peak_rss_gib']:.2f} GiB, driver memory {job['driver_memory']}; "
+              f"stages {job['stages_s']}")
+    big = figures.get("big")
+    if big:
+        print(f"search over {big['artists']:,} vectors fed straight in: {big['project_s']:.1f} s "
+              f"(target < 900 s), {big['rows']:,} rows, peak memory {big['peak_rss_gib']:.2f} GiB")
+
+
+# ---------------------------------------------------------------- parts (child processes)
+
+def run_child(args) -> int:
+    options = json.loads(args.json)
+    spark = start(args)
+    result = {"lake": part_lake, "naive": part_naive, "search": part_search, "big": part_big}[args.child](
+        spark, args, **options)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+def start(args):
+    sys.path.insert(0, str(REPO))
+    from jobs.common.config import load_config, set_path
+    from jobs.common.spark import start_spark
+    config = load_config()
+    set_path(config, "spark.master", f"local[{args.cores}]")
+    set_path(config, 'spark.conf."spark.driver.memory"', args.driver_memory)
+    return start_spark(config, f"bench-{args.child}")
+
+
+def timed(action) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def materialize(frame) -> None:
+    frame.write.format("noop").mode("overwrite").save()
+
+
+def part_lake(spark, args, lake: str, artists: int) -> dict:
+    from jobs.common.lake import Lake
+    from jobs.sources.synthetic import SyntheticSpec, generate
+    target = Lake(spark, lake)
+    if DT in target.snapshots("related_artists") or all(DT in target.snapshots(t) for t in
+                                                         ("artists", "top_tracks", "audio_features")):
+        return {"artists": artists, "generated": False}
+    started = time.perf_counter()
+    for table, frame in generate(spark, SyntheticSpec(artists=artists)).items():
+        target.write(frame, table, DT)
+    return {"artists": artists, "generated": True, "generate_s": round(time.perf_counter() - started, 1)}
+
+
+def lake_vectors(spark, lake: str, metric: str = "euclidean"):
+    """The job's own vectors for the lake's snapshot, cached."""
+    from jobs.common.lake import Lake
+    from jobs.transform.vectors import artist_feature_stats, attach_artists, metric_vectors
+    source = Lake(spark, lake)
+    status = (source.read("top_tracks", DT)
+              .transform(artist_feature_stats, source.read("audio_features", DT), FEATURES)
+              .transform(attach_artists, source.read("artists", DT)))
+    vectors = status.transform(metric_vectors, FEATURES, "minmax", metric).cache()
+    vectors.count()
+    return vectors
+
+
+def part_naive(spark, args, lake: str) -> dict:
+    from jobs.transform.naive import naive_neighbours
+    from jobs.transform.neighbours import exact_neighbours
+    vectors = lake_vectors(spark, lake)
+    n = vectors.count()
+    project = vectors.transform(exact_neighbours, FEATURES, args.k)
+    project_s = timed(lambda: materialize(project))
+    naive = vectors.transform(naive_neighbours, FEATURES, args.k, partitions=4 * args.cores)
+    naive_s = timed(lambda: materialize(naive))
+    project_s = min(project_s, timed(lambda: materialize(vectors.transform(exact_neighbours, FEATURES, args.k))))
+    identical = project.exceptAll(naive).isEmpty() and naive.exceptAll(project).isEmpty()
+    return {"artists": n, "naive_s": round(naive_s, 2), "project_s": round(project_s, 3), "identical": identical}
+
+
+def part_search(spark, args, lake: str) -> dict:
+    import numpy as np
+    from scipy.spatial import cKDTree
+    from jobs.transform.neighbours import exact_neighbours, neighbours_from_arrays
+    vectors = lake_vectors(spark, lake)
+    table = vectors.toArrow()
+    ids = table.column("artist_id").combine_chunks()
+    points = np.ascontiguousarray(np.column_stack([table.column(f).to_numpy() for f in FEATURES]))
+    n = len(ids)
+
+    build_s = timed(lambda: cKDTree(points))
+    tree = cKDTree(points)
+    input_s = timed(lambda: tree.query(points, k=args.k + 1, workers=-1))
+    spatial = points[tree.indices]
+    spatial_s = min(timed(lambda: tree.query(spatial, k=args.k + 1, workers=-1)) for _ in range(2))
+
+    holder = {}
+    def project():
+        holder["frame"] = neighbours_from_arrays(spark, ids, points, k=args.k)
+        holder["rows"] = holder["frame"].count()  # runs every task and iterates every output row
+    project_s = min(timed(project) for _ in range(2))
+    from_frame_s = timed(lambda: vectors.transform(exact_neighbours, FEATURES, args.k).count())
+
+    # Agreement with cKDTree on a sample (cKDTree breaks ties arbitrarily; exact ties are rare here).
+    rng = np.random.default_rng(0)
+    sample = rng.choice(n, size=min(n, 20_000), replace=False)
+    _, found = tree.query(points[sample], k=args.k + 1)
+    expected = {}
+    for row, neighbours in zip(sample, found):
+        others = [j for j in neighbours if j != row][: args.k]
+        expected[ids[int(row)].as_py()] = [ids[int(j)].as_py() for j in others]
+    from pyspark.sql import functions as F
+    picked = holder["frame"].where(F.col("artist_id").isin(list(expected)))
+    got: dict = {}
+    for r in picked.orderBy("artist_id", "rank").collect():
+        got.setdefault(r.artist_id, []).append(r.related_id)
+    agreement = sum(got.get(a) == e for a, e in expected.items()) / len(expected)
+    rows = holder["rows"]
+    return {"artists": n, "ckdtree_build_s": round(build_s, 3), "ckdtree_input_query_s": round(input_s, 3),
+            "ckdtree_spatial_query_s": round(spatial_s, 3), "project_s": round(project_s, 3),
+            "project_from_dataframe_s": round(from_frame_s, 3), "rows": rows, "agreement": agreement}
+
+
+def clustered_vectors(n: int, seed: int = 7, genres: int = 40):
+    """Artist vectors shaped like the synthetic lake's: genre centres, artist scatter, mean of ~10 tracks."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    centres = rng.random((genres, len(FEATURES)))
+    points = np.empty((n, len(FEATURES)))
+    step = 1_000_000
+    for start in range(0, n, step):
+        size = min(step, n - start)
+        genre = rng.integers(0, genres, size)
+        points[start:start + size] = centres[genre] + rng.normal(0, 0.07, (size, len(FEATURES))) \
+            + rng.normal(0, 0.08 / np.sqrt(10), (size, len(FEATURES)))
+    points -= points.min(axis=0)
+    points /= points.max(axis=0)
+    return points
+
+
+def part_big(spark, args, artists: int) -> dict:
+    import numpy as np
+    from jobs.sources.synthetic import spotify_ids
+    from jobs.transform.neighbours import neighbours_from_arrays
+    points = clustered_vectors(artists)
+    ids = spotify_ids(7, 1, np.arange(artists, dtype=np.uint64))
+    holder = {}
+    def project():
+        holder["rows"] = neighbours_from_arrays(spark, ids, points, k=args.k).count()
+    project_s = timed(project)
+    return {"artists": artists, "project_s": round(project_s, 1), "rows": holder["rows"]}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
