@@ -48,9 +48,8 @@ def start_spark(config: Mapping, app_name: str) -> SparkSession:
             builder = builder.config("spark.jars.packages", ",".join(packages))
         if spark_cfg.get("ivy_cache"):
             builder = builder.config("spark.jars.ivy", str(Path(spark_cfg["ivy_cache"]).resolve()))
-        if "PYSPARK_PYTHON" not in os.environ:
-            # Python workers run the same interpreter (and so the same installed packages) as the driver.
-            builder = builder.config("spark.pyspark.python", sys.executable)
+        # Python workers run the driver's interpreter (and so its installed packages) unless told otherwise.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in (spark_cfg.get("conf") or {}).items():
         builder = builder.config(key, str(value))
     spark = builder.getOrCreate()
