@@ -15,9 +15,9 @@ from typing import Mapping, Sequence
 
 from pyspark.sql import SparkSession
 
-from jobs.common.cli import base_parser, setup_logging
+from jobs.common.cli import base_parser, exit_status, setup_logging
 from jobs.common.config import ConfigError, load_config, section, set_path
-from jobs.common.lake import Lake, SnapshotError, today_utc
+from jobs.common.lake import Lake, today_utc
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
 from jobs.sources.synthetic import SyntheticSpec, generate
@@ -77,18 +77,16 @@ def run(spark: SparkSession, config: Mapping, dt: str) -> dict[str, int]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.log_level)
-    try:
+
+    def job() -> None:
         config = load_config(args.config, args.overrides)
         for key, value in {"lake.path": args.lake, "ingest.source": args.source,
                            "synthetic.artists": args.artists, "synthetic.seed": args.seed}.items():
             if value is not None:
                 set_path(config, key, value)
-        spark = start_spark(config, "ingest")
-        run(spark, config, args.dt or today_utc())
-    except (ConfigError, SnapshotError) as exc:
-        log.error("%s", exc)
-        return 2
-    return 0
+        run(start_spark(config, "ingest"), config, args.dt or today_utc())
+
+    return exit_status(job, log)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.common.cli import base_parser, setup_logging
+from jobs.common.cli import base_parser, exit_status, setup_logging
 from jobs.common.config import ConfigError, load_config, section, set_path
 from jobs.common.lake import Lake, SnapshotError, parse_dt
 from jobs.common.spark import start_spark
@@ -185,14 +185,12 @@ def related_names(artists: DataFrame, related: DataFrame, limit: int) -> DataFra
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.log_level)
-    try:
+
+    def job() -> None:
         config, settings = settings_from_args(args)
-        spark = start_spark(config, "similarity")
-        run(spark, settings)
-    except (ConfigError, SnapshotError) as exc:
-        log.error("%s", exc)
-        return 2
-    return 0
+        run(start_spark(config, "similarity"), settings)
+
+    return exit_status(job, log)
 
 
 if __name__ == "__main__":

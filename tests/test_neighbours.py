@@ -154,3 +154,13 @@ def test_repeated_or_null_ids_are_refused():
 def test_non_finite_points_are_refused():
     with pytest.raises(ValueError, match="NaN"):
         NeighbourIndex(np.array([[0.0, np.nan]]), np.array([0]), "euclidean")
+
+
+def test_zero_vector_queries_get_the_lowest_ids_at_distance_one():
+    points = np.array([[0.0, 0.0], [0.6, 0.8], [1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])
+    key = np.array([4, 3, 0, 2, 1])  # row 2 has the lowest id, then 4, 3, 1, 0
+    index = NeighbourIndex(points, key, "cosine")
+    neighbours, distances = query_rows(index, [0, 3], 3)
+    assert neighbours.tolist() == [[2, 4, 3], [2, 4, 1]]
+    assert distances.tolist() == [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    assert index.tree_size == 3

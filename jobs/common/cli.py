@@ -6,8 +6,13 @@ import argparse
 import logging
 import sys
 
-from jobs.common.config import DEFAULT_CONFIG
-from jobs.common.lake import parse_dt
+from typing import Callable
+
+from jobs.common.config import DEFAULT_CONFIG, ConfigError
+from jobs.common.lake import SnapshotError, parse_dt
+
+# Exit statuses of every job: bad settings and missing or empty input are the user's to fix.
+EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def base_parser(description: str, epilog: str = "") -> argparse.ArgumentParser:
@@ -41,3 +46,16 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, level=getattr(logging, level),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def exit_status(action: Callable[[], object], log: logging.Logger) -> int:
+    """Run ``action``; a config or snapshot problem is logged as one line and gives exit status 2.
+
+    Anything else propagates with its traceback (exit status 1).
+    """
+    try:
+        action()
+    except (ConfigError, SnapshotError) as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    return EXIT_OK

@@ -2,9 +2,9 @@
 
 The production path: the (small) vectors are collected to the driver, a
 KD-tree is built over them once and broadcast, and each Spark task answers
-one slice of the queries with it. Queries are issued in the tree's own
-spatial order (neighbouring queries touch neighbouring memory), which is most
-of what makes a KD-tree search fast.
+one slice of the queries with it. The vectors are stored, and the queries
+issued, in the tree's own spatial order, so that neighbouring queries touch
+neighbouring memory: that is most of what makes a KD-tree search fast.
 
 Exactness: the KD-tree proposes candidates; their distances are recomputed
 with :func:`jobs.transform.metrics.distance_array` (the same arithmetic as the
@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import time
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -90,7 +91,11 @@ class NeighbourIndex:
         distances = np.full((positions.size, width), np.nan)
         if width == 0 or positions.size == 0:
             return neighbours, distances
-        pending = np.arange(positions.size)
+        outside = positions >= self.tree_size
+        if outside.any():
+            # A zero vector is at distance exactly 1 from everyone: its neighbours are the lowest keys.
+            neighbours[outside], distances[outside] = self._lowest_keys(positions[outside], width)
+        pending = np.flatnonzero(~outside)
         fetch = width + 2
         while pending.size:
             found, dist, done = self._query_round(positions[pending], width, fetch, workers)
@@ -99,6 +104,15 @@ class NeighbourIndex:
             pending = pending[~done]
             fetch *= 4
         return neighbours, distances
+
+    def _lowest_keys(self, positions: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Answers for zero-vector queries: the ``width`` lowest-key other positions, each at distance 1."""
+        count = width + 1  # <= size, since width <= size - 1
+        lowest = np.argpartition(self.order_key, count - 1)[:count]
+        lowest = np.broadcast_to(lowest[np.argsort(self.order_key[lowest])], (positions.size, count))
+        self_last = np.argsort(lowest == positions[:, None], axis=1, kind="stable")
+        found = np.take_along_axis(lowest, self_last, axis=1)[:, :width]
+        return found, np.ones(found.shape)
 
     def _query_round(self, positions: np.ndarray, width: int, fetch: int, workers: int):
         here = self.coordinates(positions)
@@ -197,13 +211,14 @@ def neighbours_from_arrays(spark: SparkSession, ids: pa.Array, points: np.ndarra
     n = len(ids)
     if n == 0:
         return spark.createDataFrame([], schemas.RELATED_ARTISTS)
+    started = time.perf_counter()
     index = NeighbourIndex(points, id_order_key(ids), metric)
     if tasks is None:
         tasks = max(1, min(TASKS_PER_CORE * spark.sparkContext.defaultParallelism,
                            math.ceil(n / MIN_ROWS_PER_TASK)))
     work = spark.sparkContext.broadcast(_SearchWork(index, ids.take(pa.array(index.order)), k, tasks))
-    log.info("neighbour index over %d artists (%d in the KD-tree) broadcast to %d tasks",
-             n, index.tree_size, tasks)
+    log.info("neighbour index over %d artists (%d in the KD-tree) built and broadcast in %.1f s; "
+             "the search runs in %d tasks", n, index.tree_size, time.perf_counter() - started, tasks)
     return spark.range(tasks, numPartitions=tasks).mapInArrow(
         functools.partial(_search_tasks, work=work), schemas.RELATED_ARTISTS)
 
