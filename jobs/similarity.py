@@ -132,31 +132,33 @@ def run(spark: SparkSession, settings: SimilaritySettings) -> SimilarityResult:
         top_tracks = lake.read("top_tracks", dt)
         audio_features = lake.read("audio_features", dt)
 
-    with stage(log, "artist vectors"):
-        status = (top_tracks.transform(artist_feature_stats, audio_features, settings.features)
-                  .transform(attach_artists, artists).cache())
-        counts = status.transform(coverage).first().asDict()
-        total = counts["with_vector"] + counts["no_top_tracks"] + counts["no_features"]
-        log.info("%d artists in the snapshot, %d with a vector; dropped %d: %d without top tracks, "
-                 "%d without a track with complete audio features",
-                 total, counts["with_vector"], counts["no_top_tracks"] + counts["no_features"],
-                 counts["no_top_tracks"], counts["no_features"])
-        if counts["unknown_artists"]:
-            log.warning("%d artists have top tracks but no row in the artists table: ignored",
-                        counts["unknown_artists"])
-        if counts["with_vector"] == 0:
-            raise SnapshotError(f"no artist of dt={dt} has a top track with complete audio features "
-                                f"({', '.join(settings.features)}): nothing to compare")
-        vectors = status.transform(metric_vectors, settings.features, settings.normalization, settings.metric)
+    status = (top_tracks.transform(artist_feature_stats, audio_features, settings.features)
+              .transform(attach_artists, artists).cache())
+    try:
+        with stage(log, "artist vectors"):
+            counts = status.transform(coverage).first().asDict()
+            total = counts["with_vector"] + counts["no_top_tracks"] + counts["no_features"]
+            log.info("%d artists in the snapshot, %d with a vector; dropped %d: %d without top tracks, "
+                     "%d without a track with complete audio features",
+                     total, counts["with_vector"], counts["no_top_tracks"] + counts["no_features"],
+                     counts["no_top_tracks"], counts["no_features"])
+            if counts["unknown_artists"]:
+                log.warning("%d artists have top tracks but no row in the artists table: ignored",
+                            counts["unknown_artists"])
+            if counts["with_vector"] == 0:
+                raise SnapshotError(f"no artist of dt={dt} has a top track with complete audio features "
+                                    f"({', '.join(settings.features)}): nothing to compare")
+            vectors = status.transform(metric_vectors, settings.features, settings.normalization, settings.metric)
 
-    with stage(log, "neighbour search and write"):
-        related = vectors.transform(exact_neighbours, settings.features, settings.k, settings.metric,
-                                    settings.tasks)
-        lake.write(related, "related_artists", dt)
-    status.unpersist()
+        with stage(log, "neighbour search and write"):
+            related = vectors.transform(exact_neighbours, settings.features, settings.k, settings.metric,
+                                        settings.tasks)
+            lake.write(related, "related_artists", dt)
+    finally:
+        status.unpersist()
     written = lake.read("related_artists", dt).count() if counts["with_vector"] > 1 else 0
     log.info("related_artists for dt=%s: %d rows for %d artists", dt, written, counts["with_vector"])
-    if settings.show:
+    if settings.show and written:
         show_related(lake, dt, settings.show)
     return SimilarityResult(dt=dt, artists=total, related_rows=written, **counts)
 

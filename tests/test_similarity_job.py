@@ -129,3 +129,15 @@ def test_help_explains_the_options(capsys):
     out = capsys.readouterr().out
     for word in ("--features", "--normalization", "--metric", "--k", "--dt", "--config", "--set", "zscore", "cosine"):
         assert word in out
+
+
+def test_show_prints_popular_artists_with_their_related_names(spark, synthetic_lake, capsys):
+    assert similarity.main(["--lake", synthetic_lake, "--dt", DT, "--show", "4"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4
+    names = {r.name for r in Lake(spark, synthetic_lake).read("artists", DT).collect()}
+    for line in lines:
+        artist, _, related_part = line.partition("  ->  ")
+        assert artist in names
+        related_names = [part.rsplit(" (", 1)[0] for part in related_part.split(", ")]
+        assert len(related_names) == 3 and set(related_names) <= names

@@ -155,7 +155,8 @@ def spatial_order(points: np.ndarray, order_key: np.ndarray, metric: str, leafsi
             return np.concatenate([leaf_order, outsiders])
     if points.shape[0] == 0:
         return np.arange(0)
-    return cKDTree(points, leafsize=leafsize, balanced_tree=False).indices.astype(np.int64, copy=False)
+    return cKDTree(np.ascontiguousarray(points), leafsize=leafsize, balanced_tree=False,
+                   copy_data=False).indices.astype(np.int64, copy=False)
 
 
 @dataclass
