@@ -1,6 +1,6 @@
 """Similarity benchmark: the project's exact neighbour search against its references, in one run.
 
-    python bench/similarity.py                       # everything (about 25 minutes on 2 cores)
+    python bench/similarity.py                       # everything (about 12 minutes on 2 cores)
     python bench/similarity.py --parts naive,search  # a subset
     python bench/similarity.py --naive-artists 5000 --artists 100000 --big-artists 0   # quick look
 
