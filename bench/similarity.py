@@ -225,8 +225,7 @@ def part_lake(spark, args, lake: str, artists: int) -> dict:
     from jobs.common.lake import Lake
     from jobs.sources.synthetic import SyntheticSpec, generate
     target = Lake(spark, lake)
-    if DT in target.snapshots("related_artists") or all(DT in target.snapshots(t) for t in
-                                                         ("artists", "top_tracks", "audio_features")):
+    if all(DT in target.snapshots(t) for t in ("artists", "top_tracks", "audio_features")):
         return {"artists": artists, "generated": False}
     started = time.perf_counter()
     for table, frame in generate(spark, SyntheticSpec(artists=artists)).items():

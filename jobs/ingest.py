@@ -68,8 +68,7 @@ def run(spark: SparkSession, config: Mapping, dt: str) -> dict[str, int]:
     written = {}
     for table, frame in generate(spark, spec).items():
         with stage(log, f"write {table}"):
-            lake.write(frame, table, dt)
-            written[table] = lake.read(table, dt).count()
+            written[table] = lake.write(frame, table, dt)
     log.info("ingest dt=%s done: %s", dt, ", ".join(f"{t} {n} rows" for t, n in written.items()))
     return written
 

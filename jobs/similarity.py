@@ -153,10 +153,9 @@ def run(spark: SparkSession, settings: SimilaritySettings) -> SimilarityResult:
         with stage(log, "neighbour search and write"):
             related = vectors.transform(exact_neighbours, settings.features, settings.k, settings.metric,
                                         settings.tasks)
-            lake.write(related, "related_artists", dt)
+            written = lake.write(related, "related_artists", dt)
     finally:
         status.unpersist()
-    written = lake.read("related_artists", dt).count() if counts["with_vector"] > 1 else 0
     log.info("related_artists for dt=%s: %d rows for %d artists", dt, written, counts["with_vector"])
     if settings.show and written:
         show_related(lake, dt, settings.show)

@@ -40,3 +40,11 @@ def test_bad_dates_are_refused(bad):
 def test_empty_lake_path_is_a_config_error(spark):
     with pytest.raises(ConfigError, match="lake.path"):
         Lake(spark, "")
+
+
+def test_write_returns_the_rows_of_the_snapshot(spark, lake_dir):
+    lake = Lake(spark, lake_dir)
+    assert lake.write(spark.createDataFrame([("a",), ("b",)], "id string"), "things", "2026-01-01") == 2
+    assert lake.write(spark.createDataFrame([("c",)], "id string"), "things", "2026-01-02") == 1
+    assert lake.write(spark.createDataFrame([], "id string"), "things", "2026-01-01") == 0
+    assert lake.snapshots("things") == ["2026-01-02"]

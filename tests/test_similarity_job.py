@@ -141,3 +141,11 @@ def test_show_prints_popular_artists_with_their_related_names(spark, synthetic_l
         assert artist in names
         related_names = [part.rsplit(" (", 1)[0] for part in related_part.split(", ")]
         assert len(related_names) == 3 and set(related_names) <= names
+
+
+def test_single_artist_with_features_writes_no_related_rows(spark, tmp_path):
+    lake_dir = str(tmp_path / "lake")
+    assert ingest.main(["--lake", lake_dir, "--dt", DT, "--artists", "1", "--set", "synthetic.missing_features=0.0"]) == 0
+    result = similarity.run(spark, similarity.SimilaritySettings.from_config(
+        {"lake": {"path": lake_dir}, "similarity": {"dt": DT}}))
+    assert (result.with_vector, result.related_rows) == (1, 0)

@@ -79,7 +79,7 @@ class Lake:
         if not self.exists(table):
             raise SnapshotError(f"lake table {table!r} not found at {self.path(table)}: "
                                 f"run jobs/ingest.py for dt={dt} first")
-        frame = self.spark.read.format("delta").load(self.path(table)).where(F.col("dt") == F.lit(dt))
+        frame = self._snapshot(table, dt)
         rows = frame.count()  # answered from the Delta log's file statistics: no data is scanned
         if rows == 0:
             found = self.snapshots(table)
@@ -89,8 +89,11 @@ class Lake:
         log.info("read %s dt=%s: %d rows", self.path(table), dt, rows)
         return frame
 
-    def write(self, frame: DataFrame, table: str, dt: str) -> None:
-        """Replace snapshot ``dt`` of ``table`` with ``frame`` (whose ``dt`` column is set here)."""
+    def write(self, frame: DataFrame, table: str, dt: str) -> int:
+        """Replace snapshot ``dt`` of ``table`` with ``frame`` (whose ``dt`` column is set here).
+
+        Returns the rows the snapshot now holds (from the Delta log's statistics).
+        """
         dt = parse_dt(dt)
         (frame.withColumn("dt", F.lit(dt))
          .write.format("delta")
@@ -98,4 +101,9 @@ class Lake:
          .option("replaceWhere", f"dt = '{dt}'")
          .partitionBy("dt")
          .save(self.path(table)))
-        log.info("wrote %s for dt=%s to %s", table, dt, self.path(table))
+        rows = self._snapshot(table, dt).count() if self.exists(table) else 0
+        log.info("wrote %s for dt=%s to %s: %d rows", table, dt, self.path(table), rows)
+        return rows
+
+    def _snapshot(self, table: str, dt: str) -> DataFrame:
+        return self.spark.read.format("delta").load(self.path(table)).where(F.col("dt") == F.lit(dt))

@@ -4,7 +4,7 @@ For demos, tests and benchmarks, where the Spotify API is out of reach. Each
 artist belongs to a genre; the genre fixes a centre in audio-feature space,
 the artist's profile scatters around it, and each of the artist's tracks
 scatters around the profile. Ranges follow Spotify's: loudness in dB
-(-60..0), tempo in BPM, key 0..11, mode 0/1, time signature 3..7, the other
+(-60..0), tempo in BPM, key 0..11, mode 0/1, time signature 3, 4 or 5, the other
 features 0..1, rounded to 3 decimals as the API returns them.
 
 Output is a pure function of ``(SyntheticSpec, chunk)``: artists are made in
