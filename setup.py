@@ -5,14 +5,17 @@ from setuptools import find_packages, setup
 # Pinned to the EMR release named in DESIGN.md (emr-spark-8.0.0: Spark 4.0.2, Delta 4.0.0, Python 3.11).
 SPARK = ["pyspark==4.0.2", "delta-spark==4.0.0"]
 NUMERIC = ["numpy==2.2.6", "scipy==1.15.3", "pyarrow==20.0.0", "pandas==2.2.3"]
+# The chatbot's MySQL client (also what tests read the mart with, the way the chatbot does).
+MART_CLIENT = ["pymysql==1.1.1"]
 
 setup(
     name="related-artists",
     version="0.1.0",
     description=__doc__,
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["jobs", "jobs.*", "chatbot_lambda", "chatbot_lambda.*"]),
-    install_requires=SPARK + NUMERIC,
+    packages=find_packages(include=["jobs", "jobs.*", "mart", "mart.*", "chatbot_lambda", "chatbot_lambda.*"]),
+    package_data={"mart": ["ddl/*.sql"]},
+    install_requires=SPARK + NUMERIC + MART_CLIENT,
     extras_require={
         "test": ["pytest==8.4.2", "chispa==0.11.1", "psutil==7.1.0"],
     },

@@ -1,0 +1,71 @@
+-- Mart schema, version 1, MySQL 8 / MariaDB 10.6+.
+-- Each "-- table:" block creates one table; {table} is the name it is created under (the live
+-- name, or a staging name during a publish) and {tag} keeps index names unique per creation.
+-- Keys compare byte for byte (utf8mb4_bin): name keys are normalized by mart.names.name_key.
+-- `rank` is quoted everywhere: it is a reserved word in MySQL 8.
+
+-- table: artists
+CREATE TABLE {table} (
+  artist_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  name         VARCHAR(512) NOT NULL,
+  name_key     VARCHAR(512) COLLATE utf8mb4_bin NOT NULL,
+  image_url    VARCHAR(1024),
+  spotify_url  VARCHAR(1024),
+  genres       TEXT,
+  popularity   SMALLINT,
+  PRIMARY KEY (artist_id),
+  KEY ix_artists_name_key_{tag} (name_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+
+-- table: artist_aliases
+CREATE TABLE {table} (
+  alias_key    VARCHAR(512) COLLATE utf8mb4_bin NOT NULL,
+  artist_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  PRIMARY KEY (alias_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+
+-- table: top_tracks
+CREATE TABLE {table} (
+  artist_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  `rank`       SMALLINT NOT NULL,
+  track_id     VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  name         VARCHAR(512) NOT NULL,
+  album_name   VARCHAR(512),
+  image_url    VARCHAR(1024),
+  PRIMARY KEY (artist_id, `rank`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+
+-- table: related_artists
+CREATE TABLE {table} (
+  artist_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  `rank`       SMALLINT NOT NULL,
+  related_id   VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  distance     DOUBLE NOT NULL,
+  PRIMARY KEY (artist_id, `rank`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+
+-- table: artist_requests
+CREATE TABLE {table} (
+  name_key           VARCHAR(512) COLLATE utf8mb4_bin NOT NULL,
+  name               VARCHAR(512) NOT NULL,
+  spotify_artist_id  VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin,
+  first_requested_at DATETIME(3) NOT NULL,
+  last_requested_at  DATETIME(3) NOT NULL,
+  times              INT NOT NULL DEFAULT 1,
+  PRIMARY KEY (name_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+
+-- table: publish_log
+CREATE TABLE {table} (
+  run_id          VARCHAR(64) CHARACTER SET ascii NOT NULL,
+  action          VARCHAR(16) CHARACTER SET ascii NOT NULL,
+  dt              CHAR(10) CHARACTER SET ascii,
+  published_at    DATETIME(3) NOT NULL,
+  artists         BIGINT,
+  artist_aliases  BIGINT,
+  top_tracks      BIGINT,
+  related_artists BIGINT,
+  forced          BOOLEAN NOT NULL DEFAULT FALSE,
+  parameters      TEXT,
+  PRIMARY KEY (run_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci

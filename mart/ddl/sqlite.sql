@@ -1,0 +1,67 @@
+-- Mart schema, version 1, SQLite 3.26+ (the embedded default).
+-- Each "-- table:" block creates one table; {table} is the name it is created under (the live
+-- name, or a staging name during a publish) and {tag} keeps index names unique: in SQLite an
+-- index name is global and stays with its table through a rename.
+-- Text compares byte for byte (BINARY), like utf8mb4_bin in the MySQL schema.
+
+-- table: artists
+CREATE TABLE {table} (
+  artist_id    TEXT NOT NULL PRIMARY KEY,
+  name         TEXT NOT NULL,
+  name_key     TEXT NOT NULL,
+  image_url    TEXT,
+  spotify_url  TEXT,
+  genres       TEXT,
+  popularity   INTEGER
+);
+CREATE INDEX ix_artists_name_key_{tag} ON {table} (name_key)
+
+-- table: artist_aliases
+CREATE TABLE {table} (
+  alias_key    TEXT NOT NULL PRIMARY KEY,
+  artist_id    TEXT NOT NULL
+)
+
+-- table: top_tracks
+CREATE TABLE {table} (
+  artist_id    TEXT NOT NULL,
+  `rank`       INTEGER NOT NULL,
+  track_id     TEXT NOT NULL,
+  name         TEXT NOT NULL,
+  album_name   TEXT,
+  image_url    TEXT,
+  PRIMARY KEY (artist_id, `rank`)
+)
+
+-- table: related_artists
+CREATE TABLE {table} (
+  artist_id    TEXT NOT NULL,
+  `rank`       INTEGER NOT NULL,
+  related_id   TEXT NOT NULL,
+  distance     REAL NOT NULL,
+  PRIMARY KEY (artist_id, `rank`)
+)
+
+-- table: artist_requests
+CREATE TABLE {table} (
+  name_key           TEXT NOT NULL PRIMARY KEY,
+  name               TEXT NOT NULL,
+  spotify_artist_id  TEXT,
+  first_requested_at TEXT NOT NULL,
+  last_requested_at  TEXT NOT NULL,
+  times              INTEGER NOT NULL DEFAULT 1
+)
+
+-- table: publish_log
+CREATE TABLE {table} (
+  run_id          TEXT NOT NULL PRIMARY KEY,
+  action          TEXT NOT NULL,
+  dt              TEXT,
+  published_at    TEXT NOT NULL,
+  artists         INTEGER,
+  artist_aliases  INTEGER,
+  top_tracks      INTEGER,
+  related_artists INTEGER,
+  forced          INTEGER NOT NULL DEFAULT 0,
+  parameters      TEXT
+)

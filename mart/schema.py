@@ -1,0 +1,63 @@
+"""Mart tables and their versioned DDL (``mart/ddl/<dialect>.sql``)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+SCHEMA_VERSION = 1
+DIALECTS = ("mysql", "sqlite")
+
+# Replaced together by a publish, in one atomic swap.
+SERVING_TABLES = ("artists", "artist_aliases", "top_tracks", "related_artists")
+# Written by the chatbot (artist_requests) and by publishes (publish_log); a publish never replaces them.
+KEPT_TABLES = ("artist_requests", "publish_log")
+ALL_TABLES = SERVING_TABLES + KEPT_TABLES
+
+# Suffixes of the other two sets of serving tables.
+STAGING, PREVIOUS, SWAP = "__staging", "__previous", "__swap"
+
+# Column order of the serving tables, as created by the DDL (and written by the publish job).
+COLUMNS = {
+    "artists": ("artist_id", "name", "name_key", "image_url", "spotify_url", "genres", "popularity"),
+    "artist_aliases": ("alias_key", "artist_id"),
+    "top_tracks": ("artist_id", "rank", "track_id", "name", "album_name", "image_url"),
+    "related_artists": ("artist_id", "rank", "related_id", "distance"),
+}
+
+# Widest text the MySQL schema stores per column; longer values are cut before writing.
+TEXT_WIDTHS = {"name": 512, "name_key": 512, "alias_key": 512, "album_name": 512,
+               "image_url": 1024, "spotify_url": 1024, "artist_id": 64, "track_id": 64, "related_id": 64}
+
+_BLOCK = re.compile(r"^-- table: (\w+)\s*$", re.MULTILINE)
+_TAG = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+@lru_cache(maxsize=None)
+def _blocks(dialect: str) -> dict[str, str]:
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown mart dialect {dialect!r}; expected one of {', '.join(DIALECTS)}")
+    # Read as a package resource: works from a folder and from a zip (--py-files on EMR).
+    text = resources.files("mart").joinpath("ddl", f"{dialect}.sql").read_text(encoding="utf-8")
+    parts = _BLOCK.split(text)[1:]
+    blocks = {name: body.strip() for name, body in zip(parts[::2], parts[1::2])}
+    missing = set(ALL_TABLES) - set(blocks)
+    if missing:
+        raise ValueError(f"mart/ddl/{dialect}.sql has no block for {', '.join(sorted(missing))}")
+    return blocks
+
+
+def create_statements(dialect: str, table: str, name: str | None = None, tag: str = "v1") -> list[str]:
+    """The statements that create mart table ``table`` under ``name`` (default: its own name).
+
+    ``tag`` (letters, digits, ``_``) is appended to index names so that a staging
+    copy's indexes never collide with the live table's.
+    """
+    if not _TAG.match(tag):
+        raise ValueError(f"index tag {tag!r} must be letters, digits or _")
+    name = name or table
+    body = _blocks(dialect)[table]
+    lines = [line for line in body.splitlines() if not line.lstrip().startswith("--")]
+    statements = "\n".join(lines).replace("{table}", name).replace("{tag}", tag).split(";")
+    return [statement.strip() for statement in statements if statement.strip()]
