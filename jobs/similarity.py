@@ -6,7 +6,8 @@
 Reads ``artists``, ``top_tracks`` and ``audio_features`` for one dt, builds one
 vector per artist (mean of the chosen audio features over its top tracks,
 normalized over all artists), finds each artist's exact k nearest other
-artists and replaces that dt of the lake table ``related_artists``.
+artists, replaces that dt of the lake table ``related_artists``, and publishes
+artists, top tracks and related artists to the mart (``[mart]``; SQLite by default).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from jobs.common.config import ConfigError, load_config, section, set_path
 from jobs.common.lake import Lake, SnapshotError, parse_dt
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
+from jobs.publish.mart import Mart, PublishSettings
+from jobs.publish.snapshot import publish_snapshot
 from jobs.transform.metrics import METRICS, check_metric
 from jobs.transform.neighbours import exact_neighbours
 from jobs.transform.vectors import (AUDIO_FEATURE_NAMES, DEFAULT_FEATURES, NORMALIZATIONS, artist_feature_stats,
@@ -39,13 +42,16 @@ settings (config section [similarity], or the flags above):
   normalization  {" | ".join(NORMALIZATIONS)}: per feature over all artists (default minmax, to 0..1)
   metric         {" | ".join(METRICS)} (default euclidean)
   k              related artists per artist (default 3)
+  mart.*         where and how to publish: see python jobs/publish_mart.py --help
 
 examples:
   python jobs/similarity.py                                  # latest snapshot in conf/local.toml's lake
   python jobs/similarity.py --dt 2026-11-27 --metric cosine --k 5
+  python jobs/similarity.py --mart jdbc:mysql://127.0.0.1:3306/mart --set mart.user=batch   # MART_PASSWORD
   spark-submit jobs/similarity.py --config conf/emr.toml --dt 2026-11-27
 
-exit status: 0 done, 2 bad settings or missing/empty snapshot, 1 anything else.
+exit status: 0 done, 2 bad settings, missing/empty snapshot, unreachable mart, publish refused by the
+drop guard or failing its checks (the live mart is then unchanged), 1 anything else.
 """
 
 
@@ -105,6 +111,9 @@ def parse_args(argv: Sequence[str] | None):
     parser.add_argument("--tasks", type=int, help="Spark tasks for the neighbour search "
                                                   "(default: a few per core)")
     parser.add_argument("--show", type=int, metavar="N", help="print N artists and their related artists at the end")
+    parser.add_argument("--mart", metavar="JDBC_URL", help="mart to publish to (overrides mart.url)")
+    parser.add_argument("--no-publish", action="store_true", help="stop after the lake: do not publish to the mart")
+    parser.add_argument("--force", action="store_true", help="publish even when the mart's drop guard refuses")
     return parser.parse_args(argv)
 
 
@@ -112,6 +121,10 @@ def settings_from_args(args) -> tuple[dict, SimilaritySettings]:
     config = load_config(args.config, args.overrides)
     if args.lake:
         set_path(config, "lake.path", args.lake)
+    if args.mart:
+        set_path(config, "mart.url", args.mart)
+    if args.no_publish:
+        set_path(config, "mart.publish", False)
     flags = {"dt": args.dt, "normalization": args.normalization, "metric": args.metric, "k": args.k,
              "tasks": args.tasks, "show": args.show,
              "features": [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None}
@@ -121,8 +134,19 @@ def settings_from_args(args) -> tuple[dict, SimilaritySettings]:
     return config, SimilaritySettings.from_config(config)
 
 
-def run(spark: SparkSession, settings: SimilaritySettings) -> SimilarityResult:
-    """Compute and store ``related_artists`` for one snapshot; returns what happened."""
+def run(spark: SparkSession, settings: SimilaritySettings, publish: PublishSettings | None = None,
+        force: bool = False) -> SimilarityResult:
+    """Compute and store ``related_artists`` for one snapshot, then publish it when ``publish`` says so."""
+    # Connect first: a wrong mart URL or password fails before minutes of work.
+    mart = Mart(spark, publish) if publish is not None and publish.publish else None
+    try:
+        return _run(spark, settings, mart, force)
+    finally:
+        if mart is not None:
+            mart.close()
+
+
+def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, force: bool) -> SimilarityResult:
     lake = Lake(spark, settings.lake)
     dt = settings.dt or lake.latest_snapshot("top_tracks")
     log.info("similarity for dt=%s: features %s, %s normalization, %s metric, k=%d",
@@ -157,6 +181,12 @@ def run(spark: SparkSession, settings: SimilaritySettings) -> SimilarityResult:
     finally:
         status.unpersist()
     log.info("related_artists for dt=%s: %d rows for %d artists", dt, written, counts["with_vector"])
+    if mart is not None:
+        with stage(log, "publish to the mart"):
+            publish_snapshot(mart, lake, dt, artists=artists, top_tracks=top_tracks, force=force,
+                             artists_with_vector=counts["with_vector"], k=settings.k,
+                             parameters={"features": list(settings.features), "k": settings.k,
+                                         "metric": settings.metric, "normalization": settings.normalization})
     if settings.show and written:
         show_related(lake, dt, settings.show)
     return SimilarityResult(dt=dt, artists=total, related_rows=written, **counts)
@@ -189,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def job() -> None:
         config, settings = settings_from_args(args)
-        run(start_spark(config, "similarity"), settings)
+        publish = PublishSettings.from_config(config)
+        run(start_spark(config, "similarity"), settings, publish if publish.publish else None, force=args.force)
 
     return exit_status(job, log)
 

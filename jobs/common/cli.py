@@ -10,6 +10,7 @@ from typing import Callable
 
 from jobs.common.config import DEFAULT_CONFIG, ConfigError
 from jobs.common.lake import SnapshotError, parse_dt
+from jobs.publish.jdbc import MartError
 
 # Exit statuses of every job: bad settings and missing or empty input are the user's to fix.
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -49,13 +50,13 @@ def setup_logging(level: str) -> None:
 
 
 def exit_status(action: Callable[[], object], log: logging.Logger) -> int:
-    """Run ``action``; a config or snapshot problem is logged as one line and gives exit status 2.
+    """Run ``action``; a config, snapshot or mart problem is logged as one line and gives exit status 2.
 
     Anything else propagates with its traceback (exit status 1).
     """
     try:
         action()
-    except (ConfigError, SnapshotError) as exc:
+    except (ConfigError, SnapshotError, MartError) as exc:
         log.error("%s", exc)
         return EXIT_USAGE
     return EXIT_OK

@@ -32,11 +32,15 @@ AUDIO_FEATURES = _struct(
 RELATED_ARTISTS = _struct(
     ("artist_id", StringType()), ("rank", IntegerType()), ("related_id", StringType()), ("distance", DoubleType()))
 
+# Optional: other spellings of artist names (e.g. Korean), published to the mart's artist_aliases.
+ARTIST_ALIASES = _struct(("artist_id", StringType()), ("alias", StringType()), ("source", StringType()))
+
 LAKE_TABLES = {
     "artists": ARTISTS,
     "top_tracks": TOP_TRACKS,
     "audio_features": AUDIO_FEATURES,
     "related_artists": RELATED_ARTISTS,
+    "artist_aliases": ARTIST_ALIASES,
 }
 
 

@@ -1,0 +1,1 @@
+"""Publishing a lake snapshot to the serving mart (MySQL, or SQLite by default) over JDBC."""

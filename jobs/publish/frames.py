@@ -1,0 +1,102 @@
+"""Lake snapshot -> rows of the mart's serving tables, as pure DataFrame transforms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
+
+from mart.names import name_key
+from mart.schema import COLUMNS, TEXT_WIDTHS
+
+
+@F.pandas_udf(StringType())
+def name_key_udf(names):
+    """``mart.names.name_key`` over a column: the chatbot normalizes typed names the same way."""
+    return names.map(name_key, na_action="ignore")
+
+
+def _cut(name: str) -> Column:
+    """Column ``name`` cut to the width the mart stores."""
+    return F.substring(F.col(name), 1, TEXT_WIDTHS[name]).alias(name)
+
+
+def mart_artists(artists: DataFrame) -> DataFrame:
+    """One row per artist_id (the most popular row when the lake holds several), in mart layout.
+
+    ``name`` falls back to the artist_id when missing; ``genres`` becomes a JSON array text.
+    """
+    best = F.max_by(F.struct("name", "image_url", "spotify_url", "genres", "popularity"),
+                    F.struct(F.coalesce("popularity", F.lit(-1)), F.coalesce("name", F.lit(""))))
+    one = (artists.where(F.col("artist_id").isNotNull())
+           .groupBy("artist_id").agg(best.alias("a")).select("artist_id", "a.*")
+           .withColumn("name", F.coalesce(F.nullif(F.trim("name"), F.lit("")), F.col("artist_id"))))
+    return one.select(
+        _cut("artist_id"), _cut("name"),
+        F.substring(name_key_udf("name"), 1, TEXT_WIDTHS["name_key"]).alias("name_key"),
+        _cut("image_url"), _cut("spotify_url"),
+        F.when(F.col("genres").isNotNull(), F.to_json("genres")).alias("genres"),
+        F.col("popularity").cast("int").alias("popularity"))
+
+
+def mart_artist_aliases(aliases: DataFrame, artists: DataFrame) -> DataFrame:
+    """``alias_key -> artist_id`` for aliases of published ``artists`` (mart layout).
+
+    Aliases whose key is empty or equal to the artist's own name key are dropped; a key
+    claimed by several artists goes to the most popular one (then the lowest artist_id).
+    """
+    keyed = (aliases.select("artist_id", name_key_udf("alias").alias("alias_key"))
+             .where(F.length("alias_key") > 0)
+             .join(artists.select("artist_id", "name_key", "popularity"), "artist_id")
+             .where(F.col("alias_key") != F.col("name_key")))
+    owner = F.min_by("artist_id", F.struct(-F.coalesce("popularity", F.lit(-1)), F.col("artist_id")))
+    return keyed.groupBy("alias_key").agg(owner.alias("artist_id")).select(*COLUMNS["artist_aliases"])
+
+
+def mart_top_tracks(top_tracks: DataFrame, artists: DataFrame, per_artist: int) -> DataFrame:
+    """The ``per_artist`` best top tracks of each published artist, ranked 1.. without gaps (mart layout)."""
+    order = Window.partitionBy("artist_id").orderBy(F.col("rank").asc_nulls_last(), "track_id")
+    ranked = (top_tracks.where(F.col("track_id").isNotNull())
+              .join(artists.select("artist_id"), "artist_id", "left_semi")
+              .withColumn("rank", F.row_number().over(order))
+              .where(F.col("rank") <= per_artist))
+    return ranked.select(
+        _cut("artist_id"), F.col("rank").cast("int").alias("rank"), _cut("track_id"),
+        F.substring(F.coalesce("name", F.col("track_id")), 1, TEXT_WIDTHS["name"]).alias("name"),
+        _cut("album_name"), F.substring("album_image_url", 1, TEXT_WIDTHS["image_url"]).alias("image_url"))
+
+
+def mart_related_artists(related: DataFrame) -> DataFrame:
+    """The lake's related_artists rows in mart layout."""
+    return related.select(
+        "artist_id", F.col("rank").cast("int").alias("rank"), "related_id", F.col("distance").cast("double"))
+
+
+@dataclass(frozen=True)
+class MartFrames:
+    """The rows of the four serving tables for one publish."""
+
+    artists: DataFrame
+    artist_aliases: DataFrame
+    top_tracks: DataFrame
+    related_artists: DataFrame
+
+    def tables(self) -> dict[str, DataFrame]:
+        return {"artists": self.artists, "artist_aliases": self.artist_aliases,
+                "top_tracks": self.top_tracks, "related_artists": self.related_artists}
+
+
+def mart_frames(artists: DataFrame, top_tracks: DataFrame, related: DataFrame, aliases: DataFrame | None,
+                tracks_per_artist: int) -> MartFrames:
+    """The serving tables of one lake snapshot. ``aliases`` (``artist_id, alias``) may be absent."""
+    published = mart_artists(artists)
+    if aliases is None:
+        alias_rows = published.sparkSession.createDataFrame(
+            [], "alias_key string, artist_id string")
+    else:
+        alias_rows = mart_artist_aliases(aliases, published)
+    return MartFrames(artists=published, artist_aliases=alias_rows,
+                      top_tracks=mart_top_tracks(top_tracks, published, tracks_per_artist),
+                      related_artists=mart_related_artists(related))

@@ -1,0 +1,229 @@
+"""Where the mart is, and one JDBC connection to it through the Spark driver's JVM.
+
+The connection uses the same JDBC driver, URL and properties as Spark's
+DataFrame writer, so a setting that lets the job connect also lets it write.
+Statements take ``?`` parameters bound with ``PreparedStatement``: values
+never enter SQL text.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from pyspark.sql import SparkSession
+
+from jobs.common.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+# url prefix -> (dialect, driver class, Maven coordinates that provide it)
+DRIVERS = {
+    "jdbc:mysql:": ("mysql", "com.mysql.cj.jdbc.Driver", "com.mysql:mysql-connector-j"),
+    "jdbc:mariadb:": ("mysql", "org.mariadb.jdbc.Driver", "org.mariadb.jdbc:mariadb-java-client"),
+    "jdbc:sqlite:": ("sqlite", "org.sqlite.JDBC", "org.xerial:sqlite-jdbc"),
+}
+
+# Connector/J settings for fast, bounded writes; a setting given in the URL wins.
+MYSQL_PROPERTIES = {
+    "rewriteBatchedStatements": "true",   # one multi-row INSERT per batch
+    "connectTimeout": "10000",            # ms: an unknown or dead host fails fast
+    "useCursorFetch": "false",
+    "characterEncoding": "UTF-8",
+}
+
+
+class MartError(RuntimeError):
+    """The mart cannot be reached or used as configured; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class MartTarget:
+    """A mart database: JDBC URL, user, password (from the environment), and what they imply."""
+
+    url: str
+    user: str = ""
+    password: str = field(default="", repr=False)
+    password_env: str = ""
+
+    @classmethod
+    def from_config(cls, mart: Mapping, env: Mapping[str, str] | None = None) -> "MartTarget":
+        """From the ``[mart]`` section: ``url``, ``user``, ``password_env`` (the variable holding the password)."""
+        env = os.environ if env is None else env
+        url = str(mart.get("url", "")).strip()
+        if not url:
+            raise ConfigError("mart.url is empty: set it to jdbc:sqlite:<file> or jdbc:mysql://host:port/db")
+        if "password" in mart:
+            raise ConfigError("mart.password is not read from config files: put the password in the "
+                              "environment variable named by mart.password_env (default MART_PASSWORD)")
+        password_env = str(mart.get("password_env", "MART_PASSWORD"))
+        target = cls(url=url, user=str(mart.get("user", "")), password=env.get(password_env, ""),
+                     password_env=password_env)
+        target.driver  # validates the URL prefix
+        return target
+
+    @property
+    def driver(self) -> tuple[str, str, str]:
+        for prefix, driver in DRIVERS.items():
+            if self.url.startswith(prefix):
+                return driver
+        raise ConfigError(f"mart.url {self.shown_url!r} is not a JDBC URL this job knows; "
+                          f"it must start with one of {', '.join(DRIVERS)}")
+
+    @property
+    def dialect(self) -> str:
+        return self.driver[0]
+
+    @property
+    def shown_url(self) -> str:
+        """The URL without any password it may carry, for messages and logs."""
+        return re.sub(r"(?i)(password=)[^&;]*", r"\1***", self.url)
+
+    def properties(self) -> dict[str, str]:
+        """Connection properties for both the control connection and Spark's writer."""
+        props = {"driver": self.driver[1]}
+        if self.user:
+            props["user"] = self.user
+        if self.password:
+            props["password"] = self.password
+        if self.dialect == "mysql":
+            given = self.url.lower()
+            props.update({k: v for k, v in MYSQL_PROPERTIES.items() if f"{k.lower()}=" not in given})
+        return props
+
+    def sqlite_file(self) -> Path | None:
+        """The database file of a ``jdbc:sqlite:`` URL (``None`` for memory databases)."""
+        if self.dialect != "sqlite":
+            return None
+        path = self.url[len("jdbc:sqlite:"):].split("?", 1)[0]
+        if not path or path.startswith(":memory:") or path.startswith("file::memory:"):
+            return None
+        return Path(path.removeprefix("file:"))
+
+
+class MartConnection:
+    """One JDBC connection to the mart, opened in the Spark driver's JVM. Use as a context manager."""
+
+    def __init__(self, spark: SparkSession, target: MartTarget):
+        self.target = target
+        self.dialect = target.dialect
+        self._jvm = spark.sparkContext._jvm
+        self._conn = self._open()
+
+    def _open(self):
+        dialect, driver, coordinates = self.target.driver
+        try:
+            # Spark's own registry: finds drivers that --packages / spark.jars put on the classpath.
+            self._jvm.org.apache.spark.sql.execution.datasources.jdbc.DriverRegistry.register(driver)
+        except Exception as exc:  # py4j wraps the JVM's ClassNotFoundException
+            raise MartError(f"the JDBC driver {driver} for {self.target.shown_url} is not on Spark's classpath: "
+                            f"add {coordinates} to spark.packages in the config (or to --packages of "
+                            f"spark-submit) [{java_message(exc)}]") from None
+        path = self.target.sqlite_file()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        props = self._jvm.java.util.Properties()
+        for key, value in self.target.properties().items():
+            props.setProperty(key, value)
+        try:
+            conn = self._jvm.java.sql.DriverManager.getConnection(self.target.url, props)
+        except Exception as exc:
+            raise MartError(
+                f"cannot connect to the mart at {self.target.shown_url} as user {self.target.user or '(none)'}: "
+                f"{java_message(exc)}. Check mart.url and mart.user, and that the password is in the "
+                f"environment variable {self.target.password_env or 'MART_PASSWORD'}") from None
+        log.info("connected to the mart at %s (%s)", self.target.shown_url,
+                 conn.getMetaData().getDatabaseProductVersion())
+        return conn
+
+    def __enter__(self) -> "MartConnection":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def _prepare(self, sql: str, params: Sequence[Any]):
+        statement = self._conn.prepareStatement(sql)
+        for index, value in enumerate(params, start=1):
+            if isinstance(value, bool):
+                statement.setBoolean(index, value)
+            elif isinstance(value, int):
+                statement.setLong(index, value)
+            else:
+                statement.setObject(index, value)
+        return statement
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; returns its update count."""
+        statement = self._prepare(sql, params)
+        try:
+            statement.execute()
+            return statement.getUpdateCount()
+        finally:
+            statement.close()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Rows of one query, as tuples of Python values (small results only: one JVM call per cell)."""
+        statement = self._prepare(sql, params)
+        try:
+            result = statement.executeQuery()
+            width = result.getMetaData().getColumnCount()
+            rows = []
+            while result.next():
+                rows.append(tuple(result.getObject(i) for i in range(1, width + 1)))
+            return rows
+        finally:
+            statement.close()
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator["MartConnection"]:
+        """Statements inside run in one transaction: committed at the end, rolled back on an error."""
+        self._conn.setAutoCommit(False)
+        try:
+            yield self
+            self._conn.commit()
+        except BaseException:
+            self._conn.rollback()
+            raise
+        finally:
+            self._conn.setAutoCommit(True)
+
+    def tables(self) -> set[str]:
+        """Names of the tables in the mart's database."""
+        if self.dialect == "sqlite":
+            rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+        else:
+            rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
+        return {str(name) for (name,) in rows}
+
+
+def java_message(exc: BaseException) -> str:
+    """What the Java exception behind a py4j error says: its first line, and its root cause's."""
+    java = getattr(exc, "java_exception", None)
+    if java is None:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    parts = []
+    while java is not None and len(parts) < 8:
+        text = java.getMessage()
+        line = str(text).strip().splitlines()[0] if text else java.getClass().getSimpleName()
+        if line not in parts:
+            parts.append(line)
+        cause = java.getCause()
+        java = cause if cause is not None and not cause.equals(java) else None
+    return parts[0] if len(parts) == 1 else f"{parts[0]} (cause: {parts[-1]})"

@@ -1,0 +1,337 @@
+"""Publishing to the mart: staging tables, checks, one atomic swap, a rollback, a log.
+
+A publish never changes what readers see until its last step:
+
+1. the drop guard compares the new row counts with the live ones;
+2. Spark writes the four serving tables to ``<table>__staging`` over JDBC (batched);
+3. checks run on the staging tables (counts, references, self relations, k per artist);
+4. one swap makes staging live and keeps the old live set as ``<table>__previous``:
+   a single ``RENAME TABLE`` in MySQL, one transaction in SQLite (one writer);
+5. a row goes into ``publish_log``.
+
+A publish that dies before step 4 leaves the live set as it was; the next one
+drops the leftover staging tables and starts again. ``artist_requests`` is never touched.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+
+from jobs.common.config import ConfigError, section
+from jobs.publish.frames import MartFrames
+from jobs.publish.jdbc import MartConnection, MartError, MartTarget
+from mart.schema import ALL_TABLES, COLUMNS, PREVIOUS, SCHEMA_VERSION, SERVING_TABLES, STAGING, SWAP, \
+    create_statements
+
+log = logging.getLogger(__name__)
+
+# Tables the drop guard compares with the live set.
+GUARDED_TABLES = ("artists", "related_artists")
+
+
+class PublishRefused(MartError):
+    """The drop guard refused a publish: its row counts fall far below the live ones."""
+
+
+class PublishCheckFailed(MartError):
+    """The staging tables failed a check; the live set was left as it was."""
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """The ``[mart]`` section: where the mart is and how to publish to it."""
+
+    target: MartTarget
+    publish: bool = True
+    tracks_per_artist: int = 3
+    max_drop: float = 0.5
+    batch_size: int = 10000
+    write_partitions: int = 2
+    lock_wait_seconds: int = 60
+
+    @classmethod
+    def from_config(cls, config: Mapping, env: Mapping[str, str] | None = None) -> "PublishSettings":
+        mart = section(config, "mart")
+        try:
+            settings = cls(
+                target=MartTarget.from_config(mart, env),
+                publish=bool(mart.get("publish", True)),
+                tracks_per_artist=int(mart.get("tracks_per_artist", 3)),
+                max_drop=float(mart.get("max_drop", 0.5)),
+                batch_size=int(mart.get("batch_size", 10000)),
+                write_partitions=int(mart.get("write_partitions", 2)),
+                lock_wait_seconds=int(mart.get("lock_wait_seconds", 60)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"mart settings: {exc}") from None
+        if not 0 <= settings.max_drop <= 1:
+            raise ConfigError(f"mart.max_drop must be between 0 and 1, got {settings.max_drop}")
+        if settings.tracks_per_artist < 1 or settings.batch_size < 1 or settings.write_partitions < 1:
+            raise ConfigError("mart.tracks_per_artist, mart.batch_size and mart.write_partitions must be positive")
+        return settings
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    run_id: str
+    dt: str
+    counts: dict[str, int]
+    forced: bool
+    seconds: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+class Mart:
+    """The mart behind one JDBC connection: schema, publish, rollback, status. A context manager.
+
+    Opening it connects at once (bad settings fail before any work) and creates
+    missing tables from ``mart/ddl/<dialect>.sql``.
+    """
+
+    def __init__(self, spark: SparkSession, settings: PublishSettings):
+        self.spark = spark
+        self.settings = settings
+        self.target = settings.target
+        self.conn = MartConnection(spark, settings.target)
+        try:
+            self.ensure_schema()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def __enter__(self) -> "Mart":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- schema and state -------------------------------------------------------------------------------
+
+    def ensure_schema(self) -> list[str]:
+        """Create the mart tables that are missing (empty); returns their names."""
+        if self.conn.dialect == "sqlite":
+            # Readers keep reading while the job writes, and see the swap as one commit.
+            self.conn.query("PRAGMA journal_mode=WAL")
+        missing = [table for table in ALL_TABLES if table not in self.conn.tables()]
+        for table in missing:
+            self._create(table, table)
+        if missing:
+            log.info("created mart tables (schema version %d): %s", SCHEMA_VERSION, ", ".join(missing))
+        return missing
+
+    def _create(self, table: str, name: str) -> None:
+        for statement in create_statements(self.conn.dialect, table, name, tag=uuid.uuid4().hex[:12]):
+            self.conn.execute(statement)
+
+    def counts(self, suffix: str = "") -> dict[str, int]:
+        """Rows of each serving table of one set: live (``""``), staging or previous (missing: -1)."""
+        present = self.conn.tables()
+        return {table: int(self.conn.scalar(f"SELECT COUNT(*) FROM {table}{suffix}"))
+                if f"{table}{suffix}" in present else -1 for table in SERVING_TABLES}
+
+    def history(self, limit: int = 5) -> list[tuple]:
+        """The latest publish_log rows, newest first."""
+        return self.conn.query(
+            "SELECT run_id, action, dt, published_at, artists, artist_aliases, top_tracks, related_artists, forced "
+            "FROM publish_log ORDER BY published_at DESC, run_id DESC LIMIT ?", (int(limit),))
+
+    # -- publish ----------------------------------------------------------------------------------------
+
+    def publish(self, frames: MartFrames, dt: str, parameters: Mapping | None = None, force: bool = False,
+                artists_with_vector: int | None = None, k: int | None = None) -> PublishReport:
+        """Make ``frames`` the live serving tables, or raise and leave the live set as it was.
+
+        ``artists_with_vector`` and ``k`` let the checks require exactly ``min(k, n - 1)``
+        related rows for each of the ``n`` artists with a vector; when absent they are taken
+        from the related rows themselves.
+        """
+        run_id = f"{dt}-{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        started = time.perf_counter()
+        stages: dict[str, float] = {}
+        tables = {name: frame.persist(StorageLevel.MEMORY_AND_DISK) for name, frame in frames.tables().items()}
+        try:
+            mark = time.perf_counter()
+            expected = {name: frame.count() for name, frame in tables.items()}
+            stages["prepare"] = time.perf_counter() - mark
+            log.info("publish %s: %s", run_id, ", ".join(f"{n} {c:,}" for n, c in expected.items()))
+            self._guard(expected, force)
+
+            mark = time.perf_counter()
+            for name, frame in tables.items():
+                self._stage(name, frame)
+            stages["staging writes"] = time.perf_counter() - mark
+        finally:
+            for frame in tables.values():
+                frame.unpersist()
+
+        mark = time.perf_counter()
+        self._check(expected, artists_with_vector, k)
+        stages["checks"] = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        record = dict(parameters or {}, schema_version=SCHEMA_VERSION)
+        self._swap(STAGING, drop_previous=True,
+                   log_row=(run_id, "publish", dt, expected, force, json.dumps(record, sort_keys=True)))
+        stages["swap"] = time.perf_counter() - mark
+        seconds = time.perf_counter() - started
+        rows = sum(expected.values())
+        log.info("published %s (dt=%s) in %.1f s (%s rows/s): %s", run_id, dt, seconds,
+                 f"{rows / seconds:,.0f}" if seconds else "-",
+                 ", ".join(f"{stage} {s:.1f} s" for stage, s in stages.items()))
+        return PublishReport(run_id=run_id, dt=dt, counts=expected, forced=force, seconds=seconds,
+                             stage_seconds=stages)
+
+    def _guard(self, expected: Mapping[str, int], force: bool, action: str = "publish") -> None:
+        live = self.counts()
+        floor = 1 - self.settings.max_drop
+        short = [f"{table} {expected[table]:,} < {floor:.0%} of live {live[table]:,}"
+                 for table in GUARDED_TABLES if live[table] > 0 and expected[table] < floor * live[table]]
+        if not short:
+            return
+        if force:
+            log.warning("drop guard overridden (--force): %s", "; ".join(short))
+            return
+        raise PublishRefused(f"{action} refused: the new set is much smaller than the live one ({'; '.join(short)}; "
+                             f"mart.max_drop={self.settings.max_drop}). Nothing was changed. "
+                             f"If the drop is intended, run again with --force")
+
+    def _stage(self, table: str, frame: DataFrame) -> None:
+        staging = f"{table}{STAGING}"
+        self.conn.execute(f"DROP TABLE IF EXISTS {staging}")
+        self._create(table, staging)
+        # One writer for SQLite; a few parallel connections for MySQL.
+        partitions = 1 if self.conn.dialect == "sqlite" else self.settings.write_partitions
+        mark = time.perf_counter()
+        (frame.select(*COLUMNS[table]).coalesce(partitions)
+         .write.format("jdbc")
+         .option("url", self.target.url)
+         .option("dbtable", staging)
+         .option("batchsize", self.settings.batch_size)
+         .option("isolationLevel", "NONE")
+         .options(**self.target.properties())
+         .mode("append")
+         .save())
+        log.info("wrote %s in %.1f s", staging, time.perf_counter() - mark)
+
+    def _check(self, expected: Mapping[str, int], artists_with_vector: int | None, k: int | None) -> None:
+        """Raise PublishCheckFailed unless the staging set is complete and consistent."""
+        s = {table: f"{table}{STAGING}" for table in SERVING_TABLES}
+        problems = []
+        staged = self.counts(STAGING)
+        for table, rows in expected.items():
+            if staged[table] != rows:
+                problems.append(f"{s[table]} holds {staged[table]:,} rows, {rows:,} were written")
+        dangling = {
+            "related_artists.related_id": f"SELECT COUNT(*) FROM {s['related_artists']} r WHERE NOT EXISTS "
+                                          f"(SELECT 1 FROM {s['artists']} a WHERE a.artist_id = r.related_id)",
+            "related_artists.artist_id": f"SELECT COUNT(*) FROM {s['related_artists']} r WHERE NOT EXISTS "
+                                         f"(SELECT 1 FROM {s['artists']} a WHERE a.artist_id = r.artist_id)",
+            "top_tracks.artist_id": f"SELECT COUNT(*) FROM {s['top_tracks']} t WHERE NOT EXISTS "
+                                    f"(SELECT 1 FROM {s['artists']} a WHERE a.artist_id = t.artist_id)",
+            "artist_aliases.artist_id": f"SELECT COUNT(*) FROM {s['artist_aliases']} l WHERE NOT EXISTS "
+                                        f"(SELECT 1 FROM {s['artists']} a WHERE a.artist_id = l.artist_id)",
+        }
+        for column, sql in dangling.items():
+            bad = int(self.conn.scalar(sql))
+            if bad:
+                problems.append(f"{bad:,} rows of {column} name no artist of the new set")
+        selfish = int(self.conn.scalar(f"SELECT COUNT(*) FROM {s['related_artists']} WHERE artist_id = related_id"))
+        if selfish:
+            problems.append(f"{selfish:,} artists are related to themselves")
+
+        with_related = int(self.conn.scalar(f"SELECT COUNT(DISTINCT artist_id) FROM {s['related_artists']}"))
+        if artists_with_vector is not None and with_related != artists_with_vector:
+            problems.append(f"{with_related:,} artists have related artists, {artists_with_vector:,} have a vector")
+        vectors = with_related if artists_with_vector is None else artists_with_vector
+        if k is None:
+            per_artist = int(self.conn.scalar(
+                f"SELECT MAX(c) FROM (SELECT COUNT(*) AS c FROM {s['related_artists']} GROUP BY artist_id) x") or 0)
+        else:
+            per_artist = min(k, max(vectors - 1, 0))
+        uneven = int(self.conn.scalar(
+            f"SELECT COUNT(*) FROM (SELECT artist_id FROM {s['related_artists']} GROUP BY artist_id "
+            f"HAVING COUNT(*) <> ? OR MIN(`rank`) <> 1 OR MAX(`rank`) <> ?) x", (per_artist, per_artist)))
+        if uneven:
+            problems.append(f"{uneven:,} artists do not have exactly {per_artist} related artists ranked 1..{per_artist}")
+        if problems:
+            raise PublishCheckFailed("publish stopped, the live set is unchanged; the staging tables failed checks: "
+                                     + "; ".join(problems))
+        log.info("staging checks passed: %s", ", ".join(f"{t} {c:,}" for t, c in staged.items()))
+
+    # -- swap and rollback ------------------------------------------------------------------------------
+
+    def _swap(self, incoming: str, drop_previous: bool, log_row: tuple) -> None:
+        """Make the ``incoming`` set live and the live set previous, in one step, and log it.
+
+        With ``drop_previous`` the old previous set is dropped first (a publish); without, it is
+        the incoming set and the two trade places (a rollback).
+        """
+        renames = []
+        for table in SERVING_TABLES:
+            if drop_previous:
+                renames += [(table, f"{table}{PREVIOUS}"), (f"{table}{incoming}", table)]
+            else:
+                renames += [(table, f"{table}{SWAP}"), (f"{table}{incoming}", table),
+                            (f"{table}{SWAP}", f"{table}{incoming}")]
+        if self.conn.dialect == "mysql":
+            self.conn.execute(f"SET SESSION lock_wait_timeout = {int(self.settings.lock_wait_seconds)}")
+            if drop_previous:
+                self.conn.execute("DROP TABLE IF EXISTS " + ", ".join(f"{t}{PREVIOUS}" for t in SERVING_TABLES))
+            # One statement: readers see the old set or the new one, never a mix or a missing table.
+            self.conn.execute("RENAME TABLE " + ", ".join(f"{old} TO {new}" for old, new in renames))
+            self._log(*log_row)
+        else:
+            with self.conn.transaction():
+                if drop_previous:
+                    for table in SERVING_TABLES:
+                        self.conn.execute(f"DROP TABLE IF EXISTS {table}{PREVIOUS}")
+                for old, new in renames:
+                    self.conn.execute(f"ALTER TABLE {old} RENAME TO {new}")
+                self._log(*log_row)
+
+    def _log(self, run_id: str, action: str, dt: str | None, counts: Mapping[str, int], forced: bool,
+             parameters: str) -> None:
+        self.conn.execute(
+            "INSERT INTO publish_log (run_id, action, dt, published_at, artists, artist_aliases, top_tracks, "
+            "related_artists, forced, parameters) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, action, dt, _now(), *(int(counts[t]) for t in SERVING_TABLES), bool(forced), parameters))
+
+    def rollback(self, force: bool = False) -> PublishReport:
+        """Swap the previous set back in (the live one becomes previous: a second rollback undoes the first).
+
+        The drop guard applies: rolling back to a much smaller set (such as the empty one a
+        first publish replaced) needs ``force``.
+        """
+        previous = self.counts(PREVIOUS)
+        missing = [table for table, rows in previous.items() if rows < 0]
+        if missing:
+            raise MartError("nothing to roll back to: the mart holds no previous set "
+                            f"(missing {', '.join(t + PREVIOUS for t in missing)})")
+        self._guard(previous, force, action="rollback")
+        started = time.perf_counter()
+        # Each publish_log row names the dt it made live: the previous set is the one before the latest.
+        restored = self.conn.query("SELECT dt FROM publish_log ORDER BY published_at DESC, run_id DESC LIMIT 2")
+        dt = str(restored[1][0]) if len(restored) > 1 and restored[1][0] is not None else None
+        run_id = f"rollback-{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        self._swap(PREVIOUS, drop_previous=False,
+                   log_row=(run_id, "rollback", dt, previous, False, json.dumps({"restored_dt": dt})))
+        seconds = time.perf_counter() - started
+        log.info("rolled back to the previous set (dt=%s) in %.2f s: %s", dt, seconds,
+                 ", ".join(f"{t} {c:,}" for t, c in previous.items()))
+        return PublishReport(run_id=run_id, dt=dt or "", counts=previous, forced=False, seconds=seconds)

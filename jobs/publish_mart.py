@@ -1,0 +1,115 @@
+"""Mart job: publish a lake snapshot to the serving mart, roll back the last publish, or show the mart.
+
+    python jobs/publish_mart.py publish [--dt YYYY-MM-DD] [--force]
+    python jobs/publish_mart.py rollback
+    python jobs/publish_mart.py status [--show N]
+
+``publish`` sends the lake's artists, aliases, top tracks and related_artists of
+one dt (default: the latest with related artists) to the mart named by mart.url,
+through staging tables, checks and one atomic swap. The similarity job does the
+same at its end; this command re-publishes without recomputing.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Sequence
+
+from jobs.common.cli import base_parser, exit_status, setup_logging
+from jobs.common.config import load_config, section, set_path
+from jobs.common.lake import Lake
+from jobs.common.spark import start_spark
+from jobs.publish.mart import Mart, PublishSettings
+from jobs.publish.snapshot import publish_snapshot
+
+log = logging.getLogger("jobs.publish_mart")
+
+EPILOG = """\
+settings (config section [mart]):
+  url                jdbc:sqlite:data/mart.db (default) or jdbc:mysql://host:3306/mart
+  user               database user (MySQL)
+  password_env       environment variable holding the password (default MART_PASSWORD)
+  tracks_per_artist  top tracks published per artist (default 3)
+  max_drop           refuse a publish whose artists or related rows fall below (1 - max_drop)
+                     of the live ones (default 0.5); --force overrides
+  batch_size, write_partitions, lock_wait_seconds   JDBC batch rows, parallel writers (MySQL),
+                     seconds the swap waits for readers' locks
+
+examples:
+  python jobs/publish_mart.py publish --dt 2026-11-27
+  MART_PASSWORD=... python jobs/publish_mart.py publish --mart jdbc:mysql://db:3306/mart --set mart.user=batch
+  python jobs/publish_mart.py rollback
+  python jobs/publish_mart.py status --show 5
+
+exit status: 0 done, 2 bad settings, unreachable mart, refused or failed checks (live set unchanged),
+1 anything else.
+"""
+
+
+def parse_args(argv: Sequence[str] | None):
+    parser = base_parser(__doc__.split("\n\n")[0], EPILOG)
+    parser.add_argument("action", nargs="?", default="publish", choices=("publish", "rollback", "status"),
+                        help="what to do (default: publish)")
+    parser.add_argument("--mart", metavar="JDBC_URL", help="mart JDBC URL (overrides mart.url)")
+    parser.add_argument("--force", action="store_true", help="publish (or roll back) even when the drop guard refuses")
+    parser.add_argument("--show", type=int, default=0, metavar="N",
+                        help="status: also print N popular artists with their related artists")
+    return parser.parse_args(argv)
+
+
+def settings_from_args(args) -> tuple[dict, PublishSettings]:
+    config = load_config(args.config, args.overrides)
+    for key, value in {"lake.path": args.lake, "mart.url": args.mart}.items():
+        if value:
+            set_path(config, key, value)
+    return config, PublishSettings.from_config(config)
+
+
+def print_status(mart: Mart, show: int) -> None:
+    """Row counts of the live and previous sets, the latest log rows, and ``show`` artists."""
+    print(f"mart {mart.target.shown_url}")
+    for label, counts in (("live", mart.counts()), ("previous", mart.counts("__previous"))):
+        print(f"  {label:9}" + "  ".join(f"{t} {c:,}" if c >= 0 else f"{t} -" for t, c in counts.items()))
+    for run_id, action, dt, at, artists, _aliases, _tracks, related, forced in mart.history():
+        print(f"  {at}  {action:8} dt={dt}  artists {artists:,}  related {related:,}"
+              f"{'  forced' if forced else ''}  ({run_id})")
+    if show:
+        show_mart(mart.target.url, mart.target.user, mart.target.password, show)
+
+
+def show_mart(url: str, user: str, password: str, limit: int) -> None:
+    """Print ``limit`` popular artists with their related artists, read as the chatbot reads them."""
+    from mart import serving
+    conn = serving.connect(url, user, password, readonly=True)
+    try:
+        for name in serving.popular_artists(conn, limit):
+            artist, *related = serving.find_artist(conn, name)
+            tracks = ", ".join(t.name for t in artist.tracks)
+            print(f"{artist.name} [{tracks}]  ->  " + ", ".join(f"{r.name} ({r.distance:.3f})" for r in related))
+    finally:
+        conn.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(args.log_level)
+
+    def job() -> None:
+        config, settings = settings_from_args(args)
+        spark = start_spark(config, f"mart {args.action}")
+        with Mart(spark, settings) as mart:
+            if args.action == "rollback":
+                mart.rollback(force=args.force)
+            elif args.action == "status":
+                print_status(mart, args.show)
+            else:
+                lake = Lake(spark, section(config, "lake").get("path", ""))
+                dt = args.dt or lake.latest_snapshot("related_artists")
+                publish_snapshot(mart, lake, dt, force=args.force)
+
+    return exit_status(job, log)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
