@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 DT     ?= $(shell date -u +%F)
 ARTISTS ?= 20000
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean mariadb
 
 setup: $(VENV)/.installed
 
@@ -20,7 +20,12 @@ demo: setup
 	$(PY) jobs/ingest.py --source synthetic --artists $(ARTISTS) --dt $(DT)
 	$(PY) jobs/similarity.py --dt $(DT) --show 10
 
-test: setup
+# Mart and chatbot tests need a MariaDB server: scripts/mariadb.sh starts a private one (installing the
+# Debian package first when run as root and it is missing).
+mariadb:
+	scripts/mariadb.sh start
+
+test: setup mariadb
 	$(PY) -m pytest
 
 bench: setup

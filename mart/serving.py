@@ -52,7 +52,10 @@ def _sql(conn, sql: str) -> str:
 def fetch_all(conn, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     cursor = conn.cursor()
     try:
-        cursor.execute(_sql(conn, sql), tuple(params))
+        if params:
+            cursor.execute(_sql(conn, sql), tuple(params))
+        else:   # no parameters: the text is sent as it is (pymysql would otherwise read % as a placeholder)
+            cursor.execute(sql)
         return list(cursor.fetchall())
     finally:
         cursor.close()

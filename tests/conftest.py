@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymysql
 import pytest
 
 from jobs.common.config import load_config, set_path
@@ -28,3 +34,91 @@ def spark():
 @pytest.fixture
 def lake_dir(tmp_path):
     return str(tmp_path / "lake")
+
+
+# -- marts -------------------------------------------------------------------------------------------------
+# MySQL tests run against a real MariaDB server: scripts/mariadb.sh starts a private one (make test and
+# .ci/run do it first). MART_TEST_SOCKET / MART_TEST_PORT point elsewhere. A missing server fails the run.
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class MartServer:
+    host: str
+    port: int
+    socket: str
+    user: str
+    password: str
+
+    def root(self, database: str | None = None):
+        return pymysql.connect(unix_socket=self.socket, user="root", database=database, autocommit=True,
+                               charset="utf8mb4")
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> MartServer:
+    socket = os.environ.get("MART_TEST_SOCKET", str(REPO / ".cache" / "mariadb" / "mysqld.sock"))
+    port = int(os.environ.get("MART_TEST_PORT", "3307"))
+    try:
+        conn = pymysql.connect(unix_socket=socket, user="root", autocommit=True, connect_timeout=5)
+    except pymysql.err.OperationalError as exc:
+        pytest.fail(f"no MariaDB server answers at {socket} ({exc}): start one with scripts/mariadb.sh start",
+                    pytrace=False)
+    user, password = "mart_test", secrets.token_hex(16)
+    with conn.cursor() as cursor:
+        for host in ("127.0.0.1", "localhost"):
+            cursor.execute("CREATE OR REPLACE USER %s@%s IDENTIFIED BY %s", (user, host, password))
+            cursor.execute("GRANT ALL ON `mart\\_t\\_%%`.* TO %s@%s", (user, host))
+    conn.close()
+    return MartServer("127.0.0.1", port, socket, user, password)
+
+
+@dataclass(frozen=True)
+class MartUnderTest:
+    """One empty mart database: its [mart] config section, password env and a reader connection factory."""
+
+    url: str
+    user: str
+    password: str
+    dialect: str
+
+    def config(self, **settings) -> dict:
+        return {"mart": {"url": self.url, "user": self.user, "password_env": "MART_TEST_PASSWORD", **settings}}
+
+    def env(self) -> dict:
+        return {"MART_TEST_PASSWORD": self.password}
+
+    def reader(self):
+        from mart import serving
+        return serving.connect(self.url, self.user, self.password)
+
+
+def _mysql_mart(server: MartServer):
+    name = f"mart_t_{secrets.token_hex(4)}"
+    root = server.root()
+    with root.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    yield MartUnderTest(f"jdbc:mysql://{server.host}:{server.port}/{name}", server.user, server.password, "mysql")
+    with root.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+    root.close()
+
+
+@pytest.fixture
+def mysql_mart(mariadb):
+    yield from _mysql_mart(mariadb)
+
+
+@pytest.fixture
+def sqlite_mart(tmp_path):
+    return MartUnderTest(f"jdbc:sqlite:{tmp_path / 'mart.db'}", "", "", "sqlite")
+
+
+@pytest.fixture(params=["mysql", "sqlite"])
+def any_mart(request, tmp_path):
+    """Each test using it runs twice: on a MariaDB database and on an SQLite file."""
+    if request.param == "sqlite":
+        yield MartUnderTest(f"jdbc:sqlite:{tmp_path / 'mart.db'}", "", "", "sqlite")
+    else:
+        yield from _mysql_mart(request.getfixturevalue("mariadb"))

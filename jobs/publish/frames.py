@@ -26,7 +26,7 @@ def _cut(name: str) -> Column:
 def mart_artists(artists: DataFrame) -> DataFrame:
     """One row per artist_id (the most popular row when the lake holds several), in mart layout.
 
-    ``name`` falls back to the artist_id when missing; ``genres`` becomes a JSON array text.
+    ``name`` is trimmed and falls back to the artist_id when missing; ``genres`` becomes a JSON array text.
     """
     best = F.max_by(F.struct("name", "image_url", "spotify_url", "genres", "popularity"),
                     F.struct(F.coalesce("popularity", F.lit(-1)), F.coalesce("name", F.lit(""))))

@@ -223,7 +223,8 @@ class Mart:
          .option("url", self.target.url)
          .option("dbtable", staging)
          .option("batchsize", self.settings.batch_size)
-         .option("isolationLevel", "NONE")
+         # Spark's default isolation level keeps autocommit off: one commit per partition, not per batch
+         # (SQLite would otherwise sync once per row).
          .options(**self.target.properties())
          .mode("append")
          .save())

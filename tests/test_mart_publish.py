@@ -1,0 +1,203 @@
+"""Publishing to a real mart: MariaDB (scripts/mariadb.sh) and SQLite, through the same code."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+
+from jobs.publish.frames import MartFrames
+from jobs.publish.jdbc import MartError
+from jobs.publish.mart import Mart, PublishCheckFailed, PublishRefused, PublishSettings
+from mart import serving
+from tests import mart_data
+
+
+def open_mart(spark, mart, **settings) -> Mart:
+    return Mart(spark, PublishSettings.from_config(mart.config(**settings), mart.env()))
+
+
+def table_rows(mart, table: str) -> list[tuple]:
+    conn = mart.reader()
+    try:
+        return serving.fetch_all(conn, f"SELECT * FROM {table} ORDER BY 1, 2")
+    finally:
+        conn.close()
+
+
+def live_state(mart) -> dict[str, list[tuple]]:
+    return {table: table_rows(mart, table) for table in ("artists", "artist_aliases", "top_tracks", "related_artists")}
+
+
+def test_first_publish_creates_the_schema_and_serves_lookups(spark, any_mart):
+    with open_mart(spark, any_mart) as mart:
+        report = mart.publish(mart_data.frames(spark, 50, "A"), "2026-11-01", artists_with_vector=50, k=3)
+    assert report.counts == {"artists": 50, "artist_aliases": 0, "top_tracks": 150, "related_artists": 150}
+    conn = any_mart.reader()
+    try:
+        cards = serving.find_artist(conn, "  artist 7 ")
+        assert mart_data.answer_problems(cards, 7, 50) == []
+        assert [t.name for t in cards[0].tracks] == ["A song 1 of 7", "A song 2 of 7", "A song 3 of 7"]
+        logged = serving.fetch_all(conn, "SELECT action, dt, artists, related_artists FROM publish_log")
+        assert [tuple(map(str, row)) for row in logged] == [("publish", "2026-11-01", "50", "150")]
+    finally:
+        conn.close()
+
+
+def test_publishing_the_same_dt_twice_gives_the_same_rows(spark, any_mart):
+    with open_mart(spark, any_mart) as mart:
+        mart.publish(mart_data.frames(spark, 200, "A"), "2026-11-01")
+        first = live_state(any_mart)
+        mart.publish(mart_data.frames(spark, 200, "A"), "2026-11-01")
+        second = live_state(any_mart)
+        assert second == first
+        assert len(second["related_artists"]) == 600
+        assert len({row[:2] for row in second["top_tracks"]}) == len(second["top_tracks"]) == 600
+        assert mart.counts("__previous") == mart.counts()
+        assert len(mart.history()) == 2
+
+
+def test_artist_requests_survive_publishes_and_rollbacks(spark, any_mart):
+    with open_mart(spark, any_mart) as mart:
+        mart.publish(mart_data.frames(spark, 20, "A"), "2026-11-01")
+        conn = any_mart.reader()
+        serving.fetch_all(conn, "INSERT INTO artist_requests (name_key, name, first_requested_at, "
+                                "last_requested_at, times) VALUES (?, ?, ?, ?, ?)",
+                          ("newjeans", "NewJeans", "2026-11-01 10:00:00", "2026-11-02 10:00:00", 4))
+        mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+        mart.rollback()
+        assert serving.fetch_all(conn, "SELECT name, times FROM artist_requests") == [("NewJeans", 4)]
+        conn.close()
+
+
+def test_rollback_restores_the_previous_set_and_a_second_one_undoes_it(spark, any_mart):
+    with open_mart(spark, any_mart) as mart:
+        mart.publish(mart_data.frames(spark, 30, "A"), "2026-11-01")
+        state_a = live_state(any_mart)
+        mart.publish(mart_data.frames(spark, 30, "B"), "2026-11-02")
+        state_b = live_state(any_mart)
+        assert state_b != state_a
+
+        report = mart.rollback()
+        assert report.dt == "2026-11-01"
+        assert live_state(any_mart) == state_a
+        mart.rollback()
+        assert live_state(any_mart) == state_b
+        assert [row[1] for row in mart.history()] == ["rollback", "rollback", "publish", "publish"]
+
+
+def test_rollback_to_the_empty_first_set_needs_force(spark, any_mart):
+    with open_mart(spark, any_mart) as mart:
+        mart.publish(mart_data.frames(spark, 30, "A"), "2026-11-01")
+        with pytest.raises(PublishRefused, match="rollback refused"):
+            mart.rollback()
+        assert mart.counts()["artists"] == 30
+        mart.rollback(force=True)
+        assert mart.counts()["artists"] == 0
+
+
+def test_rollback_without_a_previous_set_is_a_clear_error(spark, any_mart):
+    with open_mart(spark, any_mart) as mart:
+        with pytest.raises(MartError, match="nothing to roll back to"):
+            mart.rollback()
+
+
+def test_drop_guard_refuses_a_much_smaller_set_and_force_overrides(spark, any_mart):
+    with open_mart(spark, any_mart, max_drop=0.5) as mart:
+        mart.publish(mart_data.frames(spark, 100, "A"), "2026-11-01")
+        before = live_state(any_mart)
+        with pytest.raises(PublishRefused, match=r"artists 40 < 50% of live 100.*--force"):
+            mart.publish(mart_data.frames(spark, 40, "B"), "2026-11-02")
+        assert live_state(any_mart) == before
+        assert len(mart.history()) == 1
+
+        mart.publish(mart_data.frames(spark, 60, "B"), "2026-11-02")   # within the threshold
+        report = mart.publish(mart_data.frames(spark, 10, "A"), "2026-11-03", force=True)
+        assert report.forced and mart.counts()["artists"] == 10
+        assert [bool(row[-1]) for row in mart.history()] == [True, False, False]
+
+
+def _broken(spark, frames: MartFrames, **replace) -> MartFrames:
+    tables = frames.tables()
+    tables.update(replace)
+    return MartFrames(**tables)
+
+
+@pytest.mark.parametrize("problem, related, message", [
+    ("dangling", [("ar0000000", 1, "nobody", 0.1)], "related_artists.related_id name no artist"),
+    ("self", [("ar0000000", 1, "ar0000000", 0.0)], "related to themselves"),
+])
+def test_a_staging_set_that_fails_its_checks_never_goes_live(spark, any_mart, problem, related, message):
+    with open_mart(spark, any_mart) as mart:
+        mart.publish(mart_data.frames(spark, 10, "A"), "2026-11-01")
+        before = live_state(any_mart)
+        good = mart_data.frames(spark, 10, "B")
+        rows = [r for r in good.related_artists.collect() if r.artist_id != "ar0000000" or r.rank != 1] + related
+        bad = _broken(spark, good, related_artists=spark.createDataFrame(rows, good.related_artists.schema))
+        with pytest.raises(PublishCheckFailed, match=message):
+            mart.publish(bad, "2026-11-02")
+        assert live_state(any_mart) == before
+
+
+def test_every_artist_with_a_vector_needs_k_related_rows(spark, any_mart):
+    with open_mart(spark, any_mart) as mart:
+        good = mart_data.frames(spark, 10, "A")
+        short = good.related_artists.where("NOT (artist_id = 'ar0000004' AND rank = 3)")
+        with pytest.raises(PublishCheckFailed, match="1 artists do not have exactly 3 related"):
+            mart.publish(_broken(spark, good, related_artists=short), "2026-11-01", artists_with_vector=10, k=3)
+        with pytest.raises(PublishCheckFailed, match="9 artists have related artists, 10 have a vector"):
+            mart.publish(_broken(spark, good, related_artists=good.related_artists.where("artist_id != 'ar0000004'")),
+                         "2026-11-01", artists_with_vector=10, k=3)
+        assert mart.counts()["artists"] == 0
+
+
+def test_readers_see_one_whole_set_while_a_large_publish_swaps(spark, any_mart):
+    """Chatbot-style lookups during a 100,000-artist publish: never empty, never a mix, never dangling."""
+    n = 100_000
+    with open_mart(spark, any_mart) as mart:
+        mart.publish(mart_data.frames(spark, n, "A"), "2026-11-01")
+        seen, problems, stop = {"A": 0, "B": 0}, [], threading.Event()
+
+        def poll() -> None:
+            conn = any_mart.reader()
+            rng = random.Random(5)
+            try:
+                while not stop.is_set() and len(problems) < 5:
+                    i = rng.randrange(n)
+                    cards = serving.find_artist(conn, f"Artist {i}")
+                    found = mart_data.answer_problems(cards, i, n)
+                    problems.extend(found)
+                    if not found:
+                        seen[cards[0].image_url.split("/")[3]] += 1
+            finally:
+                conn.close()
+
+        readers = [threading.Thread(target=poll) for _ in range(2)]
+        for reader in readers:
+            reader.start()
+        try:
+            time.sleep(0.5)
+            mart.publish(mart_data.frames(spark, n, "B"), "2026-11-02")
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for reader in readers:
+                reader.join(30)
+    assert problems == []
+    assert seen["A"] > 20 and seen["B"] > 20, seen
+
+
+def test_bad_settings_fail_fast_with_what_to_fix(spark, mysql_mart, mariadb):
+    wrong_password = PublishSettings.from_config(mysql_mart.config(), {"MART_TEST_PASSWORD": "wrong"})
+    with pytest.raises(MartError, match=r"Access denied.*MART_TEST_PASSWORD"):
+        Mart(spark, wrong_password)
+    unknown_host = PublishSettings.from_config({"mart": {"url": "jdbc:mysql://no-such-host.invalid:3306/m"}}, {})
+    started = time.perf_counter()
+    with pytest.raises(MartError, match="cannot connect to the mart at jdbc:mysql://no-such-host.invalid"):
+        Mart(spark, unknown_host)
+    assert time.perf_counter() - started < 15
+    no_driver = PublishSettings.from_config({"mart": {"url": "jdbc:mariadb://127.0.0.1:3306/m"}}, {})
+    with pytest.raises(MartError, match="org.mariadb.jdbc:mariadb-java-client to spark.packages"):
+        Mart(spark, no_driver)
