@@ -15,10 +15,12 @@ $(VENV)/.installed: setup.py
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-# The main job end to end on the embedded defaults: synthetic source -> local Delta lake -> related artists.
+# The main job end to end on the embedded defaults: synthetic source -> local Delta lake -> related
+# artists -> SQLite mart (data/mart.db), then a few artists read back from the mart.
 demo: setup
 	$(PY) jobs/ingest.py --source synthetic --artists $(ARTISTS) --dt $(DT)
-	$(PY) jobs/similarity.py --dt $(DT) --show 10
+	$(PY) jobs/similarity.py --dt $(DT)
+	$(PY) -m mart --url jdbc:sqlite:data/mart.db --show 5
 
 # Mart and chatbot tests need a MariaDB server: scripts/mariadb.sh starts a private one (installing the
 # Debian package first when run as root and it is missing).

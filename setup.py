@@ -17,6 +17,7 @@ setup(
     package_data={"mart": ["ddl/*.sql"]},
     install_requires=SPARK + NUMERIC + MART_CLIENT,
     extras_require={
-        "test": ["pytest==8.4.2", "chispa==0.11.1", "psutil==7.1.0"],
+        # boto3 and moto's server stand in for AWS (Secrets Manager, S3, ...) on 127.0.0.1.
+        "test": ["pytest==8.4.2", "chispa==0.11.1", "psutil==7.1.0", "boto3==1.40.0", "moto[server]==5.1.18"],
     },
 )

@@ -28,11 +28,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.common import PeakMemory, child_env  # noqa: E402  (after the path is set)
 DT = "2026-01-01"
 REPEATS = 3  # timings are the best of this many runs, for the project and the references alike
 FEATURES = ["danceability", "energy", "loudness", "speechiness", "acousticness", "instrumentalness"]
@@ -103,9 +105,9 @@ def child(args, part: str, memory: str | None = None, **options) -> dict:
 
 
 def measure_job(args, lake: Path) -> dict:
-    """Wall time and peak memory of the real similarity job, started as a user would start it."""
+    """Wall time and peak memory of the real similarity job (lake to related_artists, no publish)."""
     command = [sys.executable, "jobs/similarity.py", "--lake", str(lake), "--dt", DT, "--k", str(args.k),
-               "--set", f"spark.master=local[{args.cores}]",
+               "--no-publish", "--set", f"spark.master=local[{args.cores}]",
                "--set", f'spark.conf."spark.driver.memory"={args.driver_memory}']
     print(f"\n## job: {' '.join(command[1:])}", flush=True)
     with PeakMemory() as peak:
@@ -124,44 +126,6 @@ def measure_job(args, lake: Path) -> dict:
                "driver_memory": args.driver_memory, "stages_s": stages}
     print(json.dumps(figures), flush=True)
     return figures
-
-
-def child_env() -> dict:
-    env = dict(os.environ)
-    env.setdefault("PYTHONPATH", str(REPO))
-    return env
-
-
-class PeakMemory:
-    """Peak resident memory of this process's children (all descendants, summed), sampled every 0.2 s."""
-
-    def __enter__(self):
-        import psutil
-        self._me = psutil.Process()
-        self._stop = threading.Event()
-        self.peak = 0
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        import psutil
-        while not self._stop.wait(0.2):
-            total = 0
-            for proc in self._me.children(recursive=True):
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def gib(self) -> float:
-        return self.peak / 2**30
 
 
 def summarize(figures: dict, args) -> None:

@@ -75,20 +75,12 @@ def print_status(mart: Mart, show: int) -> None:
         print(f"  {at}  {action:8} dt={dt}  artists {artists:,}  related {related:,}"
               f"{'  forced' if forced else ''}  ({run_id})")
     if show:
-        show_mart(mart.target.url, mart.target.user, mart.target.password, show)
-
-
-def show_mart(url: str, user: str, password: str, limit: int) -> None:
-    """Print ``limit`` popular artists with their related artists, read as the chatbot reads them."""
-    from mart import serving
-    conn = serving.connect(url, user, password, readonly=True)
-    try:
-        for name in serving.popular_artists(conn, limit):
-            artist, *related = serving.find_artist(conn, name)
-            tracks = ", ".join(t.name for t in artist.tracks)
-            print(f"{artist.name} [{tracks}]  ->  " + ", ".join(f"{r.name} ({r.distance:.3f})" for r in related))
-    finally:
-        conn.close()
+        from mart import serving
+        conn = serving.connect(mart.target.url, mart.target.user, mart.target.password, readonly=True)
+        try:
+            print("\n".join(serving.describe_popular(conn, show)))
+        finally:
+            conn.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,8 +15,8 @@ SERVING_TABLES = ("artists", "artist_aliases", "top_tracks", "related_artists")
 KEPT_TABLES = ("artist_requests", "publish_log")
 ALL_TABLES = SERVING_TABLES + KEPT_TABLES
 
-# Suffixes of the other two sets of serving tables.
-STAGING, PREVIOUS, SWAP = "__staging", "__previous", "__swap"
+# Suffixes of the other sets of serving tables: the next, the last, and two that live only during a swap.
+STAGING, PREVIOUS, SWAP, RETIRED = "__staging", "__previous", "__swap", "__retired"
 
 # Column order of the serving tables, as created by the DDL (and written by the publish job).
 COLUMNS = {

@@ -125,3 +125,14 @@ def popular_artists(conn, limit: int) -> list[str]:
     return [name for (name,) in fetch_all(
         conn, "SELECT a.name FROM artists a WHERE EXISTS (SELECT 1 FROM related_artists r "
               "WHERE r.artist_id = a.artist_id) ORDER BY a.popularity DESC, a.artist_id LIMIT ?", (int(limit),))]
+
+
+def describe_popular(conn, limit: int) -> list[str]:
+    """One line per popular artist: its top tracks, then its related artists with distances."""
+    lines = []
+    for name in popular_artists(conn, limit):
+        artist, *related = find_artist(conn, name)
+        tracks = ", ".join(track.name for track in artist.tracks)
+        lines.append(f"{artist.name} [{tracks}]  ->  "
+                     + ", ".join(f"{card.name} ({card.distance:.3f})" for card in related))
+    return lines

@@ -14,8 +14,11 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 def test_shipped_profiles_load():
     local = load_config(CONF / "local.toml")
     assert local["similarity"]["k"] == 3 and local["lake"]["path"] == "data/lake"
-    emr = load_config(CONF / "emr.toml", env={"LAKE_BUCKET": "my-bucket"})
+    emr = load_config(CONF / "emr.toml", env={"LAKE_BUCKET": "my-bucket", "MART_HOST": "db", "MART_USER": "batch",
+                                               "MART_SECRET": "prod/mart"})
     assert emr["lake"]["path"] == "s3://my-bucket/lake"
+    assert emr["mart"]["url"] == "jdbc:mysql://db:3306/mart" and emr["mart"]["password_secret"] == "prod/mart"
+    assert "password" not in emr["mart"] and "password" not in local["mart"]
     assert emr["spark"]["packages"] == []
     assert DEFAULT_CONFIG == CONF / "local.toml"
 

@@ -10,6 +10,7 @@ from jobs import ingest, similarity
 from jobs.common.lake import Lake
 from jobs.transform.naive import naive_neighbours
 from jobs.transform.vectors import DEFAULT_FEATURES, artist_feature_stats, attach_artists, metric_vectors
+from mart import serving
 
 DT = "2026-03-01"
 
@@ -26,6 +27,12 @@ def reference(spark, lake_dir, metric="euclidean", normalization="minmax", k=3):
               .transform(attach_artists, lake.read("artists", DT)))
     vectors = status.transform(metric_vectors, DEFAULT_FEATURES, normalization, metric)
     return vectors.transform(naive_neighbours, DEFAULT_FEATURES, k, metric)
+
+
+@pytest.fixture(autouse=True)
+def in_a_scratch_folder(tmp_path, monkeypatch):
+    """The job publishes to the default mart, data/mart.db relative to where it runs: here, a scratch folder."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +156,43 @@ def test_single_artist_with_features_writes_no_related_rows(spark, tmp_path):
     result = similarity.run(spark, similarity.SimilaritySettings.from_config(
         {"lake": {"path": lake_dir}, "similarity": {"dt": DT}}))
     assert (result.with_vector, result.related_rows) == (1, 0)
+
+
+def test_the_job_ends_by_publishing_the_snapshot_to_the_mart(spark, synthetic_lake, mysql_mart, monkeypatch, tmp_path):
+    monkeypatch.setenv("MART_TEST_PASSWORD", mysql_mart.password)
+    assert similarity.main(["--lake", synthetic_lake, "--dt", DT, "--mart", mysql_mart.url,
+                            "--set", f"mart.user={mysql_mart.user}",
+                            "--set", "mart.password_env=MART_TEST_PASSWORD"]) == 0
+    lake_rows = sorted(tuple(r) for r in related(spark, synthetic_lake).collect())
+    conn = mysql_mart.reader()
+    try:
+        mart_rows = serving.fetch_all(conn, "SELECT artist_id, `rank`, related_id, distance FROM related_artists "
+                                            "ORDER BY artist_id, `rank`")
+        params = serving.fetch_all(conn, "SELECT dt, parameters FROM publish_log")
+    finally:
+        conn.close()
+    assert [tuple(r) for r in mart_rows] == lake_rows
+    assert params[0][0] == DT and '"metric": "euclidean"' in params[0][1]
+    assert not (tmp_path / "data" / "mart.db").exists()   # --mart replaced the default
+
+
+def test_the_default_mart_is_an_sqlite_file_and_no_publish_skips_it(spark, synthetic_lake, tmp_path):
+    assert similarity.main(["--lake", synthetic_lake, "--dt", DT, "--no-publish"]) == 0
+    assert not (tmp_path / "data" / "mart.db").exists()
+    assert similarity.main(["--lake", synthetic_lake, "--dt", DT]) == 0
+    conn = serving.connect(f"jdbc:sqlite:{tmp_path / 'data' / 'mart.db'}")
+    try:
+        assert serving.fetch_all(conn, "SELECT COUNT(*) FROM related_artists")[0][0] == \
+            related(spark, synthetic_lake).count()
+    finally:
+        conn.close()
+
+
+def test_a_wrong_mart_password_fails_before_any_spark_work(spark, synthetic_lake, mysql_mart, monkeypatch, capsys):
+    monkeypatch.setenv("MART_TEST_PASSWORD", "wrong")
+    argv = ["--lake", synthetic_lake, "--dt", "2026-03-02", "--mart", mysql_mart.url,
+            "--set", f"mart.user={mysql_mart.user}", "--set", "mart.password_env=MART_TEST_PASSWORD"]
+    assert similarity.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Access denied" in err and "$MART_TEST_PASSWORD" in err
+    assert "similarity for dt" not in err   # it stopped before reading the lake

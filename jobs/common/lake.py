@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import os
 import re
 
 from pyspark.sql import DataFrame, SparkSession
@@ -49,7 +50,8 @@ class Lake:
         if not root:
             raise ConfigError("the lake path is empty: set lake.path in the config or pass --lake")
         self.spark = spark
-        self.root = root.rstrip("/")
+        # A relative local folder is taken from this process's working directory, not the JVM's.
+        self.root = root.rstrip("/") if "://" in root else os.path.abspath(root)
 
     def path(self, table: str) -> str:
         return f"{self.root}/{table}"

@@ -19,6 +19,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from pyspark.sql import SparkSession
 
 from jobs.common.config import ConfigError
+from jobs.common.secrets import SecretError, secret_value
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +50,33 @@ class MartTarget:
     url: str
     user: str = ""
     password: str = field(default="", repr=False)
-    password_env: str = ""
+    password_source: str = "$MART_PASSWORD"   # where the password came from, for messages
 
     @classmethod
     def from_config(cls, mart: Mapping, env: Mapping[str, str] | None = None) -> "MartTarget":
-        """From the ``[mart]`` section: ``url``, ``user``, ``password_env`` (the variable holding the password)."""
+        """From the ``[mart]`` section: ``url``, ``user``, and the password's source.
+
+        ``password_secret`` (an AWS Secrets Manager id: a plain string, or JSON with a
+        ``password`` field) when set; otherwise the environment variable ``password_env``.
+        """
         env = os.environ if env is None else env
-        url = str(mart.get("url", "")).strip()
+        url = absolute_sqlite_url(str(mart.get("url", "")).strip())
         if not url:
             raise ConfigError("mart.url is empty: set it to jdbc:sqlite:<file> or jdbc:mysql://host:port/db")
         if "password" in mart:
             raise ConfigError("mart.password is not read from config files: put the password in the "
                               "environment variable named by mart.password_env (default MART_PASSWORD)")
         password_env = str(mart.get("password_env", "MART_PASSWORD"))
-        target = cls(url=url, user=str(mart.get("user", "")), password=env.get(password_env, ""),
-                     password_env=password_env)
+        secret = str(mart.get("password_secret", "") or "")
+        if secret:
+            try:
+                password = secret_value(secret)
+            except SecretError as exc:
+                raise MartError(str(exc)) from None
+        else:
+            password = env.get(password_env, "")
+        target = cls(url=url, user=str(mart.get("user", "")), password=password,
+                     password_source=f"AWS secret {secret}" if secret else f"${password_env}")
         target.driver  # validates the URL prefix
         return target
 
@@ -106,6 +119,20 @@ class MartTarget:
         return Path(path.removeprefix("file:"))
 
 
+def absolute_sqlite_url(url: str) -> str:
+    """``jdbc:sqlite:<relative file>`` made absolute against this process's working directory.
+
+    The JVM resolves relative paths against its own start directory, which need not be ours.
+    """
+    prefix = "jdbc:sqlite:"
+    if not url.startswith(prefix):
+        return url
+    path, sep, query = url[len(prefix):].partition("?")
+    if not path or path.startswith((":memory:", "file:")) or os.path.isabs(path):
+        return url
+    return f"{prefix}{os.path.abspath(path)}{sep}{query}"
+
+
 class MartConnection:
     """One JDBC connection to the mart, opened in the Spark driver's JVM. Use as a context manager."""
 
@@ -135,8 +162,8 @@ class MartConnection:
         except Exception as exc:
             raise MartError(
                 f"cannot connect to the mart at {self.target.shown_url} as user {self.target.user or '(none)'}: "
-                f"{java_message(exc)}. Check mart.url and mart.user, and that the password is in the "
-                f"environment variable {self.target.password_env or 'MART_PASSWORD'}") from None
+                f"{java_message(exc)}. Check mart.url and mart.user, and the password in "
+                f"{self.target.password_source}") from None
         log.info("connected to the mart at %s (%s)", self.target.shown_url,
                  conn.getMetaData().getDatabaseProductVersion())
         return conn

@@ -28,8 +28,8 @@ from pyspark.sql import DataFrame, SparkSession
 
 from jobs.common.config import ConfigError, section
 from jobs.publish.frames import MartFrames
-from jobs.publish.jdbc import MartConnection, MartError, MartTarget
-from mart.schema import ALL_TABLES, COLUMNS, PREVIOUS, SCHEMA_VERSION, SERVING_TABLES, STAGING, SWAP, \
+from jobs.publish.jdbc import MartConnection, MartError, MartTarget, java_message
+from mart.schema import ALL_TABLES, COLUMNS, PREVIOUS, RETIRED, SCHEMA_VERSION, SERVING_TABLES, STAGING, SWAP, \
     create_statements
 
 log = logging.getLogger(__name__)
@@ -231,43 +231,49 @@ class Mart:
         log.info("wrote %s in %.1f s", staging, time.perf_counter() - mark)
 
     def _check(self, expected: Mapping[str, int], artists_with_vector: int | None, k: int | None) -> None:
-        """Raise PublishCheckFailed unless the staging set is complete and consistent."""
+        """Raise PublishCheckFailed unless the staging set is complete and consistent.
+
+        One scan per table: row counts, references to artists, self relations, and
+        ``min(k, n - 1)`` related rows ranked 1.. for each of the ``n`` artists with a vector.
+        """
         s = {table: f"{table}{STAGING}" for table in SERVING_TABLES}
         problems = []
-        staged = self.counts(STAGING)
+        staged = {"artists": int(self.conn.scalar(f"SELECT COUNT(*) FROM {s['artists']}"))}
+        for table, column in (("artist_aliases", "artist_id"), ("top_tracks", "artist_id")):
+            rows, dangling = self.conn.query(
+                f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN a.artist_id IS NULL THEN 1 ELSE 0 END), 0) "
+                f"FROM {s[table]} t LEFT JOIN {s['artists']} a ON a.artist_id = t.{column}")[0]
+            staged[table] = int(rows)
+            if int(dangling):
+                problems.append(f"{int(dangling):,} rows of {table}.{column} name no artist of the new set")
+        rows, no_artist, no_related, selfish = self.conn.query(
+            f"SELECT COUNT(*), "
+            f"COALESCE(SUM(CASE WHEN a.artist_id IS NULL THEN 1 ELSE 0 END), 0), "
+            f"COALESCE(SUM(CASE WHEN b.artist_id IS NULL THEN 1 ELSE 0 END), 0), "
+            f"COALESCE(SUM(CASE WHEN r.artist_id = r.related_id THEN 1 ELSE 0 END), 0) "
+            f"FROM {s['related_artists']} r LEFT JOIN {s['artists']} a ON a.artist_id = r.artist_id "
+            f"LEFT JOIN {s['artists']} b ON b.artist_id = r.related_id")[0]
+        staged["related_artists"] = int(rows)
+        for bad, column in ((no_artist, "artist_id"), (no_related, "related_id")):
+            if int(bad):
+                problems.append(f"{int(bad):,} rows of related_artists.{column} name no artist of the new set")
+        if int(selfish):
+            problems.append(f"{int(selfish):,} artists are related to themselves")
         for table, rows in expected.items():
             if staged[table] != rows:
                 problems.append(f"{s[table]} holds {staged[table]:,} rows, {rows:,} were written")
-        dangling = {
-            "related_artists.related_id": f"SELECT COUNT(*) FROM {s['related_artists']} r WHERE NOT EXISTS "
-                                          f"(SELECT 1 FROM {s['artists']} a WHERE a.artist_id = r.related_id)",
-            "related_artists.artist_id": f"SELECT COUNT(*) FROM {s['related_artists']} r WHERE NOT EXISTS "
-                                         f"(SELECT 1 FROM {s['artists']} a WHERE a.artist_id = r.artist_id)",
-            "top_tracks.artist_id": f"SELECT COUNT(*) FROM {s['top_tracks']} t WHERE NOT EXISTS "
-                                    f"(SELECT 1 FROM {s['artists']} a WHERE a.artist_id = t.artist_id)",
-            "artist_aliases.artist_id": f"SELECT COUNT(*) FROM {s['artist_aliases']} l WHERE NOT EXISTS "
-                                        f"(SELECT 1 FROM {s['artists']} a WHERE a.artist_id = l.artist_id)",
-        }
-        for column, sql in dangling.items():
-            bad = int(self.conn.scalar(sql))
-            if bad:
-                problems.append(f"{bad:,} rows of {column} name no artist of the new set")
-        selfish = int(self.conn.scalar(f"SELECT COUNT(*) FROM {s['related_artists']} WHERE artist_id = related_id"))
-        if selfish:
-            problems.append(f"{selfish:,} artists are related to themselves")
 
-        with_related = int(self.conn.scalar(f"SELECT COUNT(DISTINCT artist_id) FROM {s['related_artists']}"))
-        if artists_with_vector is not None and with_related != artists_with_vector:
-            problems.append(f"{with_related:,} artists have related artists, {artists_with_vector:,} have a vector")
+        per_artist_sql = (f"SELECT artist_id, COUNT(*) AS c, MIN(`rank`) AS lo, MAX(`rank`) AS hi "
+                          f"FROM {s['related_artists']} GROUP BY artist_id")
+        if k is None:   # no expectation given: every artist must have as many as the most complete one
+            k = int(self.conn.scalar(f"SELECT MAX(c) FROM ({per_artist_sql}) x") or 0)
+        with_related = int(self.conn.scalar(f"SELECT COUNT(*) FROM ({per_artist_sql}) x"))
         vectors = with_related if artists_with_vector is None else artists_with_vector
-        if k is None:
-            per_artist = int(self.conn.scalar(
-                f"SELECT MAX(c) FROM (SELECT COUNT(*) AS c FROM {s['related_artists']} GROUP BY artist_id) x") or 0)
-        else:
-            per_artist = min(k, max(vectors - 1, 0))
-        uneven = int(self.conn.scalar(
-            f"SELECT COUNT(*) FROM (SELECT artist_id FROM {s['related_artists']} GROUP BY artist_id "
-            f"HAVING COUNT(*) <> ? OR MIN(`rank`) <> 1 OR MAX(`rank`) <> ?) x", (per_artist, per_artist)))
+        per_artist = min(k, max(vectors - 1, 0))
+        if with_related != vectors:
+            problems.append(f"{with_related:,} artists have related artists, {vectors:,} have a vector")
+        uneven = int(self.conn.scalar(f"SELECT COUNT(*) FROM ({per_artist_sql}) x WHERE c <> ? OR lo <> 1 OR hi <> ?",
+                                      (per_artist, per_artist)))
         if uneven:
             problems.append(f"{uneven:,} artists do not have exactly {per_artist} related artists ranked 1..{per_artist}")
         if problems:
@@ -292,11 +298,23 @@ class Mart:
                             (f"{table}{SWAP}", f"{table}{incoming}")]
         if self.conn.dialect == "mysql":
             self.conn.execute(f"SET SESSION lock_wait_timeout = {int(self.settings.lock_wait_seconds)}")
+            retired = [f"{t}{RETIRED}" for t in SERVING_TABLES]
             if drop_previous:
-                self.conn.execute("DROP TABLE IF EXISTS " + ", ".join(f"{t}{PREVIOUS}" for t in SERVING_TABLES))
+                # The previous set is retired by the same statement and dropped only after it:
+                # a swap that fails keeps all three sets.
+                self.conn.execute("DROP TABLE IF EXISTS " + ", ".join(retired))
+                present = self.conn.tables()
+                renames = [(f"{t}{PREVIOUS}", f"{t}{RETIRED}") for t in SERVING_TABLES
+                           if f"{t}{PREVIOUS}" in present] + renames
             # One statement: readers see the old set or the new one, never a mix or a missing table.
-            self.conn.execute("RENAME TABLE " + ", ".join(f"{old} TO {new}" for old, new in renames))
+            try:
+                self.conn.execute("RENAME TABLE " + ", ".join(f"{old} TO {new}" for old, new in renames))
+            except Exception as exc:  # py4j: e.g. a lock wait timeout behind a long-running reader
+                raise MartError(f"the swap did not happen, the live set is unchanged: {java_message(exc)} "
+                                f"(mart.lock_wait_seconds={self.settings.lock_wait_seconds})") from None
             self._log(*log_row)
+            if drop_previous:
+                self.conn.execute("DROP TABLE IF EXISTS " + ", ".join(retired))
         else:
             with self.conn.transaction():
                 if drop_previous:

@@ -1,4 +1,5 @@
-"""Build what EMR steps need into one folder: jobs.zip (--py-files), the entry scripts, emr.toml.
+"""Build what EMR steps need into one folder: jobs.zip (--py-files: the jobs and mart packages, with
+the mart's DDL files), the entry scripts, emr.toml.
 
     python scripts/emr/package.py [--out dist/emr]
     aws s3 cp --recursive dist/emr s3://my-bucket/code/
@@ -16,17 +17,19 @@ from pathlib import Path
 from typing import Sequence
 
 REPO = Path(__file__).resolve().parents[2]
+ENTRY_SCRIPTS = ("ingest", "similarity", "publish_mart")
 
 
 def build(out: Path) -> list[Path]:
-    """Write jobs.zip, ingest.py, similarity.py and emr.toml into ``out``; returns their paths."""
+    """Write jobs.zip, the entry scripts and emr.toml into ``out``; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     archive = out / "jobs.zip"
+    files = [*(REPO / "jobs").rglob("*.py"), *(REPO / "mart").rglob("*.py"), *(REPO / "mart" / "ddl").glob("*.sql")]
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted((REPO / "jobs").rglob("*.py")):
+        for path in sorted(files):
             zf.write(path, path.relative_to(REPO).as_posix())
     written = [archive]
-    for source in (REPO / "jobs" / "ingest.py", REPO / "jobs" / "similarity.py", REPO / "conf" / "emr.toml"):
+    for source in (*(REPO / "jobs" / f"{job}.py" for job in ENTRY_SCRIPTS), REPO / "conf" / "emr.toml"):
         written.append(Path(shutil.copy2(source, out / source.name)))
     return written
 

@@ -1,0 +1,1 @@
+"""Benchmarks: each script prints its figures, measured against references in the same run."""

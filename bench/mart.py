@@ -1,0 +1,183 @@
+"""Mart benchmark: publishing a large snapshot to MariaDB, against the server's own bulk load, in one run.
+
+    python bench/mart.py                                  # 1,000,000 artists (about 10 minutes on 2 cores)
+    python bench/mart.py --artists 100000 --parts publish # a quick look
+
+Uses the private MariaDB of scripts/mariadb.sh (started if needed): a fresh database and a user with a
+random password for this run, dropped at the end. Parts, each the real command in its own process:
+
+  publish    python jobs/publish_mart.py publish: the lake's artists, top tracks (3 per artist) and
+             related_artists to staging tables over JDBC, checks, the swap. Wall time, the job's own
+             stage times, rows per second, peak memory of its process tree.
+  reference  the same rows, exported to tab-separated files by the server, loaded back with
+             LOAD DATA INFILE into tables made from the same DDL: the server's fastest bulk path,
+             with no Spark, no network protocol per row and no checks.
+  job        python jobs/similarity.py with publishing: lake to mart, the whole batch.
+
+The lake (synthetic, --artists artists, its related_artists computed once with --no-publish) is kept
+in --workdir and reused by later runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.common import PeakMemory, child_env  # noqa: E402  (after the path is set)
+
+DT = "2026-01-01"
+TABLES = ("artists", "artist_aliases", "top_tracks", "related_artists")
+SOCKET = REPO / ".cache" / "mariadb" / "mysqld.sock"
+PUBLISHED = re.compile(r"published \S+ \(dt=\S+\) in ([\d.]+) s \(([\d,]+) rows/s\): (.*)$")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", default="publish,reference,job", help="comma-separated parts (default: all)")
+    parser.add_argument("--artists", type=int, default=1_000_000)
+    parser.add_argument("--cores", type=int, default=2, help="local[N] for the Spark jobs")
+    parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument("--workdir", help="where the synthetic lake goes (default: a temporary folder)")
+    parser.add_argument("--port", type=int, default=3307, help="port of the private MariaDB")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+
+    subprocess.run(["scripts/mariadb.sh", "start"], cwd=REPO, check=True)
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="mart-bench-"))
+    lake = workdir / f"lake-{args.artists}"
+    ensure_lake(args, lake)
+
+    import pymysql
+    root = pymysql.connect(unix_socket=str(SOCKET), user="root", autocommit=True, local_infile=False)
+    database, user, password = f"mart_bench_{secrets.token_hex(3)}", "mart_bench", secrets.token_hex(16)
+    with root.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {database} CHARACTER SET utf8mb4")
+        cursor.execute("CREATE OR REPLACE USER %s@'127.0.0.1' IDENTIFIED BY %s", (user, password))
+        cursor.execute(f"GRANT ALL ON {database}.* TO %s@'127.0.0.1'", (user,))
+    url = f"jdbc:mysql://127.0.0.1:{args.port}/{database}"
+    mart_args = ["--lake", str(lake), "--dt", DT, "--mart", url, "--set", f"mart.user={user}",
+                 "--set", f"spark.master=local[{args.cores}]",
+                 "--set", f'spark.conf."spark.driver.memory"={args.driver_memory}']
+    env = dict(child_env(), MART_PASSWORD=password)
+    print(f"# mart benchmark: {args.artists:,} artists, MariaDB database {database}, local[{args.cores}]", flush=True)
+    figures: dict = {"artists": args.artists, "cores": args.cores}
+    try:
+        if "publish" in parts:
+            figures["publish"] = run_job("publish", [sys.executable, "jobs/publish_mart.py", "publish", *mart_args],
+                                         env)
+        if "reference" in parts:
+            figures["reference"] = load_data_reference(root, database, workdir)
+        if "job" in parts:
+            figures["job"] = run_job("job", [sys.executable, "jobs/similarity.py", *mart_args], env)
+    finally:
+        with root.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {database}")
+        root.close()
+    summarize(figures)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+def ensure_lake(args, lake: Path) -> None:
+    """A synthetic lake with related_artists for DT (made once, kept in the workdir)."""
+    if (lake / "related_artists" / "_delta_log").is_dir():
+        print(f"# reusing the lake at {lake}", flush=True)
+        return
+    common = ["--lake", str(lake), "--dt", DT, "--set", f"spark.master=local[{args.cores}]",
+              "--set", f'spark.conf."spark.driver.memory"={args.driver_memory}']
+    for command in ([sys.executable, "jobs/ingest.py", "--source", "synthetic", "--artists", str(args.artists)],
+                    [sys.executable, "jobs/similarity.py", "--no-publish"]):
+        print(f"# making the lake: {' '.join(command[1:3])}", flush=True)
+        subprocess.run([*command, *common], cwd=REPO, check=True, env=child_env(), stderr=subprocess.DEVNULL)
+
+
+def run_job(part: str, command: list[str], env: dict) -> dict:
+    """Wall time, peak memory and the publish line of one job run."""
+    print(f"\n## {part}: {' '.join(command[1:3])}", flush=True)
+    with PeakMemory() as peak:
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=REPO, stderr=subprocess.PIPE, text=True, env=env)
+        wall = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit(f"{part} failed with exit status {done.returncode}")
+    figures = {"wall_s": round(wall, 1), "peak_rss_gib": round(peak.gib, 2)}
+    for line in done.stderr.splitlines():
+        match = PUBLISHED.search(line)
+        if match:
+            figures.update(publish_s=float(match.group(1)), rows_per_s=int(match.group(2).replace(",", "")),
+                           publish_stages=match.group(3))
+        elif "jobs.similarity: " in line and line.rstrip().endswith(" s"):
+            name, _, seconds = line.split("jobs.similarity: ", 1)[1].rpartition(": ")
+            figures.setdefault("stages_s", {})[name] = float(seconds.split()[0])
+        elif "jobs.publish.mart: publish " in line:
+            figures["rows"] = line.split(": ", 2)[2]
+    print(json.dumps(figures), flush=True)
+    return figures
+
+
+def load_data_reference(root, database: str, workdir: Path) -> dict:
+    """Time LOAD DATA INFILE of the live tables' rows into fresh tables of the same DDL."""
+    from mart.schema import create_statements
+
+    print("\n## reference: LOAD DATA INFILE of the same rows", flush=True)
+    folder = workdir / f"export-{database}"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows, seconds = 0, 0.0
+    with root.cursor() as cursor:
+        cursor.execute(f"USE {database}")
+        for table in TABLES:
+            export = folder / f"{table}.tsv"
+            export.unlink(missing_ok=True)
+            cursor.execute(f"SELECT * FROM {table} INTO OUTFILE '{export}'")
+            copy = f"{table}__bench"
+            cursor.execute(f"DROP TABLE IF EXISTS {copy}")
+            for statement in create_statements("mysql", table, copy, tag=secrets.token_hex(4)):
+                cursor.execute(statement)
+            started = time.perf_counter()
+            loaded = cursor.execute(f"LOAD DATA INFILE '{export}' INTO TABLE {copy}")
+            seconds += time.perf_counter() - started
+            rows += loaded
+            cursor.execute(f"DROP TABLE {copy}")
+            export.unlink()
+    figures = {"rows": rows, "load_s": round(seconds, 1), "rows_per_s": int(rows / seconds) if seconds else 0}
+    print(json.dumps(figures), flush=True)
+    return figures
+
+
+def summarize(figures: dict) -> None:
+    print("\n# summary", flush=True)
+    publish, reference, job = figures.get("publish"), figures.get("reference"), figures.get("job")
+    if publish:
+        print(f"publish of {figures['artists']:,} artists ({publish.get('rows')}): {publish['publish_s']:.1f} s "
+              f"inside the job, {publish['rows_per_s']:,} rows/s ({publish['publish_stages']}); "
+              f"process wall {publish['wall_s']:.1f} s, peak memory {publish['peak_rss_gib']:.2f} GiB")
+    if reference:
+        print(f"reference LOAD DATA INFILE of the same {reference['rows']:,} rows: {reference['load_s']:.1f} s, "
+              f"{reference['rows_per_s']:,} rows/s")
+        if publish:
+            written = sum(int(n.replace(",", "")) for n in re.findall(r"[\d,]+", publish.get("rows", "")))
+            staging = float(re.search(r"staging writes ([\d.]+) s", publish["publish_stages"]).group(1))
+            print(f"staging writes over JDBC: {written / staging:,.0f} rows/s, "
+                  f"{written / staging / reference['rows_per_s']:.2f} of LOAD DATA's rate; whole publish "
+                  f"(with preparing the rows in Spark and the checks): {publish['rows_per_s'] / reference['rows_per_s']:.2f}")
+    if job:
+        print(f"whole job (lake -> related_artists -> MariaDB) at {figures['artists']:,} artists: {job['wall_s']:.1f} s "
+              f"wall (target < 300 s), peak memory {job['peak_rss_gib']:.2f} GiB; stages {job.get('stages_s')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
