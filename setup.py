@@ -7,6 +7,8 @@ SPARK = ["pyspark==4.0.2", "delta-spark==4.0.0"]
 NUMERIC = ["numpy==2.2.6", "scipy==1.15.3", "pyarrow==20.0.0", "pandas==2.2.3"]
 # The chatbot's MySQL client (also what tests read the mart with, the way the chatbot does).
 MART_CLIENT = ["pymysql==1.1.1"]
+# The Spotify Web API client of the ingest job (and, later, the chatbot's live lookups).
+SPOTIFY = ["spotipy==2.25.1"]
 
 setup(
     name="related-artists",
@@ -15,7 +17,7 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["jobs", "jobs.*", "mart", "mart.*", "chatbot_lambda", "chatbot_lambda.*"]),
     package_data={"mart": ["ddl/*.sql"]},
-    install_requires=SPARK + NUMERIC + MART_CLIENT,
+    install_requires=SPARK + NUMERIC + MART_CLIENT + SPOTIFY,
     extras_require={
         # boto3 and moto's server stand in for AWS (Secrets Manager, S3, ...) on 127.0.0.1.
         "test": ["pytest==8.4.2", "chispa==0.11.1", "psutil==7.1.0", "boto3==1.40.0", "moto[server]==5.1.18"],

@@ -1,6 +1,8 @@
 """Ingest job: a source's artists, top tracks and audio features into one lake snapshot.
 
     python jobs/ingest.py --source synthetic [--artists N] [--seed S] [--dt YYYY-MM-DD]
+    python jobs/ingest.py --source spotify [--seeds ID_OR_NAME,...] [--seeds-file F] [--refresh] [--requests]
+    python jobs/ingest.py --source tracks-csv --tracks FILE [--artists-csv FILE]
 
 Writes the lake tables ``artists``, ``top_tracks`` and ``audio_features`` for
 one dt (default: today, UTC). Re-running for the same dt replaces that dt's
@@ -15,27 +17,42 @@ from typing import Mapping, Sequence
 
 from pyspark.sql import SparkSession
 
+from jobs.common import schemas
 from jobs.common.cli import base_parser, exit_status, setup_logging
 from jobs.common.config import ConfigError, load_config, section, set_path
-from jobs.common.lake import Lake, today_utc
+from jobs.common.lake import Lake, SnapshotError, today_utc
+from jobs.common.progress import Progress
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
+from jobs.sources.spotify import (SPOTIFY_ID, SpotifyCatalog, SpotifyError, SpotifySettings, fetch_snapshot,
+                                  resolve_names)
 from jobs.sources.synthetic import SyntheticSpec, generate
 
 log = logging.getLogger("jobs.ingest")
 
-SOURCES = ("synthetic",)
+SOURCES = ("synthetic", "spotify", "tracks-csv")
+EXIT_API = 3
 
 EPILOG = """\
 sources:
   synthetic   artists in genre-like clusters, ~10 top tracks each, with audio features; deterministic for
               a seed (config section [synthetic]: artists, seed, genres, max_tracks, missing_features)
+  spotify     the Spotify Web API through spotipy, client credentials from SPOTIPY_CLIENT_ID and
+              SPOTIPY_CLIENT_SECRET (or [spotify] credentials_secret in AWS Secrets Manager). Artists from
+              ingest.seeds / --seeds (ids or names), --seeds-file, --refresh (the lake's artists) and
+              --requests (names the chatbot could not answer, from the mart's artist_requests).
+              Falls back per endpoint when the app may not call it (see [spotify] in conf/local.toml).
+  tracks-csv  a public tracks-with-audio-features file: the "1.2M songs" tracks_features.csv, or the
+              "600k tracks" tracks.csv with --artists-csv artists.csv for names and genres
 
 examples:
   python jobs/ingest.py --source synthetic --artists 20000
   python jobs/ingest.py --source synthetic --artists 1000000 --dt 2026-11-27 --lake /data/lake
+  SPOTIPY_CLIENT_ID=... SPOTIPY_CLIENT_SECRET=... python jobs/ingest.py --source spotify --seeds "IU,NewJeans"
+  python jobs/ingest.py --source tracks-csv --tracks data/tracks_features.csv
 
-exit status: 0 done, 2 bad settings, 1 anything else.
+exit status: 0 done, 2 bad settings or nothing to ingest, 3 the Spotify API stopped the run (quota spent,
+credentials refused, an endpoint failing after its retries: nothing was written), 1 anything else.
 """
 
 
@@ -44,6 +61,14 @@ def parse_args(argv: Sequence[str] | None):
     parser.add_argument("--source", choices=SOURCES, help="where the data comes from (overrides ingest.source)")
     parser.add_argument("--artists", type=int, help="synthetic: number of artists (overrides synthetic.artists)")
     parser.add_argument("--seed", type=int, help="synthetic: random seed (overrides synthetic.seed)")
+    parser.add_argument("--seeds", help="spotify: comma-separated artist ids or names (overrides ingest.seeds)")
+    parser.add_argument("--seeds-file", metavar="FILE", help="spotify: one artist id or name per line")
+    parser.add_argument("--refresh", action="store_true", help="spotify: also the artists of the lake's latest dt")
+    parser.add_argument("--requests", action="store_true",
+                        help="spotify: also the names the chatbot could not answer (mart artist_requests)")
+    parser.add_argument("--tracks", metavar="FILE", help="tracks-csv: the tracks file (overrides tracks_csv.tracks)")
+    parser.add_argument("--artists-csv", metavar="FILE",
+                        help="tracks-csv: the 600k layout's artists.csv (overrides tracks_csv.artists)")
     return parser.parse_args(argv)
 
 
@@ -63,14 +88,101 @@ def run(spark: SparkSession, config: Mapping, dt: str) -> dict[str, int]:
     if source not in SOURCES:
         raise ConfigError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
     lake = Lake(spark, section(config, "lake").get("path", ""))
-    spec = synthetic_spec(config)
-    log.info("ingest dt=%s from %s: %s into %s", dt, source, spec, lake.root)
+    log.info("ingest dt=%s from %s into %s", dt, source, lake.root)
+    if source == "spotify":
+        frames = spotify_frames(spark, config, lake)
+    elif source == "tracks-csv":
+        frames = tracks_csv_frames(spark, config)
+    else:
+        spec = synthetic_spec(config)
+        log.info("synthetic: %s", spec)
+        frames = generate(spark, spec)
     written = {}
-    for table, frame in generate(spark, spec).items():
+    # Each table's dt is replaced in one Delta commit; a run that dies before the last one is re-run whole.
+    for table, frame in frames.items():
         with stage(log, f"write {table}"):
             written[table] = lake.write(frame, table, dt)
     log.info("ingest dt=%s done: %s", dt, ", ".join(f"{t} {n} rows" for t, n in written.items()))
     return written
+
+
+def wanted_artists(spark: SparkSession, config: Mapping, lake: Lake) -> tuple[list[str], list[str]]:
+    """``(artist ids, names)`` to ingest: config seeds, the lake's artists (refresh), the chatbot's requests."""
+    options = section(config, "ingest")
+    ids, names = [], []
+    for seed in options.get("seeds", []):
+        (ids if SPOTIFY_ID.match(str(seed)) else names).append(str(seed))
+    if options.get("seeds_file"):
+        try:
+            with open(options["seeds_file"], encoding="utf-8") as lines:
+                for line in lines:
+                    if line.strip():
+                        (ids if SPOTIFY_ID.match(line.strip()) else names).append(line.strip())
+        except OSError as exc:
+            raise ConfigError(f"ingest.seeds_file: {exc}") from None
+    if options.get("refresh", False):
+        found = lake.snapshots("artists")
+        if found:
+            known = [row.artist_id for row in lake.read("artists", found[-1]).select("artist_id").collect()]
+            log.info("refresh: %d artists of the lake's dt=%s", len(known), found[-1])
+            ids.extend(known)
+    if options.get("requests", False):
+        requested = mart_requests(spark, config)
+        log.info("the chatbot asked for %d artists not in the mart", len(requested))
+        for name, spotify_artist_id in requested:
+            if spotify_artist_id:
+                ids.append(spotify_artist_id)
+            else:
+                names.append(name)
+    return ids, names
+
+
+def mart_requests(spark: SparkSession, config: Mapping) -> list[tuple[str, str | None]]:
+    """``(name, spotify_artist_id)`` of the mart's artist_requests, most asked first."""
+    from jobs.publish.jdbc import MartConnection, MartTarget
+    with MartConnection(spark, MartTarget.from_config(section(config, "mart"))) as conn:
+        if "artist_requests" not in conn.tables():
+            return []
+        return [(str(name), str(sid) if sid else None) for name, sid in conn.query(
+            "SELECT name, spotify_artist_id FROM artist_requests ORDER BY times DESC, last_requested_at DESC")]
+
+
+def spotify_frames(spark: SparkSession, config: Mapping, lake: Lake) -> dict:
+    """The three lake tables from the Spotify Web API, fetched on the driver."""
+    settings = SpotifySettings.from_config(config)
+    catalog = SpotifyCatalog(settings)
+    ids, names = wanted_artists(spark, config, lake)
+    if not ids and not names:
+        raise ConfigError("no artists to ingest: set ingest.seeds (ids or names), ingest.seeds_file, "
+                          "ingest.refresh = true or ingest.requests = true")
+
+    def progress(label, total):
+        return Progress(label, total, log)
+
+    try:
+        found, unresolved = resolve_names(catalog, names)
+        snapshot = fetch_snapshot(catalog, ids + found, progress)
+    except SpotifyError:
+        log.error("Spotify: %s", ", ".join(f"{k} {v:g}" for k, v in sorted(catalog.stats.items())))
+        raise
+    stats = catalog.stats
+    log.info("Spotify summary: %d artists, %d top tracks, %d audio features fetched; skipped: %d unknown "
+             "artist ids, %d names not found%s, %d tracks without features; %d requests, %d retries, "
+             "%d rate-limit waits (%.0f s), %d failed; closed endpoints: %s",
+             len(snapshot.artists), len(snapshot.top_tracks), len(snapshot.audio_features),
+             stats["skipped_artists"], len(unresolved), f" ({', '.join(unresolved[:10])})" if unresolved else "",
+             stats["tracks_without_features"], stats["requests"], stats["retries"], stats["rate_limited"],
+             stats["waited_s"], stats["failed_requests"], ", ".join(sorted(catalog.closed)) or "none")
+    if not snapshot.artists:
+        raise SnapshotError("Spotify returned none of the wanted artists: nothing to write")
+    return {"artists": spark.createDataFrame(snapshot.artists, schemas.ARTISTS),
+            "top_tracks": spark.createDataFrame(snapshot.top_tracks, schemas.TOP_TRACKS),
+            "audio_features": spark.createDataFrame(snapshot.audio_features, schemas.AUDIO_FEATURES)}
+
+
+def tracks_csv_frames(spark: SparkSession, config: Mapping) -> dict:
+    from jobs.sources.tracks_csv import read_tracks_csv
+    return read_tracks_csv(spark, section(config, "tracks_csv"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,13 +191,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def job() -> None:
         config = load_config(args.config, args.overrides)
+        seeds = [x.strip() for x in args.seeds.split(",") if x.strip()] if args.seeds else None
         for key, value in {"lake.path": args.lake, "ingest.source": args.source,
-                           "synthetic.artists": args.artists, "synthetic.seed": args.seed}.items():
+                           "synthetic.artists": args.artists, "synthetic.seed": args.seed,
+                           "ingest.seeds": seeds, "ingest.seeds_file": args.seeds_file,
+                           "ingest.refresh": args.refresh or None, "ingest.requests": args.requests or None,
+                           "tracks_csv.tracks": args.tracks, "tracks_csv.artists": args.artists_csv}.items():
             if value is not None:
                 set_path(config, key, value)
         run(start_spark(config, "ingest"), config, args.dt or today_utc())
 
-    return exit_status(job, log)
+    try:
+        return exit_status(job, log)
+    except SpotifyError as exc:
+        log.error("stopped: %s", exc)
+        return EXIT_API
 
 
 if __name__ == "__main__":

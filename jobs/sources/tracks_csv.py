@@ -1,0 +1,135 @@
+"""Public tracks-with-audio-features files -> the lake's artists, top_tracks and audio_features.
+
+Two layouts (DESIGN.md), told apart by their header:
+
+- "1.2M songs" ``tracks_features.csv``: ``id, name, album, album_id, artists, artist_ids, ...,
+  danceability ... time_signature, year, release_date``; no popularity.
+- "600k tracks" ``tracks.csv``: ``id, name, popularity, duration_ms, explicit, artists, id_artists,
+  release_date, danceability ...``, with an optional ``artists.csv`` (``id, followers, genres, name,
+  popularity``) for names, genres and popularity.
+
+List columns hold Python-style lists (``['a', "b's"]``). A track belongs to each artist it lists.
+An artist's top tracks are its tracks ranked by popularity where the file has it, else by the
+most recent release, capped at ``max_tracks``.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Mapping
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StringType
+
+from jobs.common import schemas
+from jobs.common.config import ConfigError
+
+SOURCE = "tracks-csv"
+FEATURES = [field.name for field in schemas.AUDIO_FEATURES.fields if field.name not in ("track_id", "source")]
+KINDS = {field.name: field.dataType.typeName() for field in schemas.AUDIO_FEATURES.fields}
+LAYOUTS = {"tracks_features": "artist_ids", "tracks_600k": "id_artists"}
+
+
+@F.pandas_udf(ArrayType(StringType()))
+def parse_list(texts):
+    """``"['a', \\"b's\\"]"`` -> ``["a", "b's"]``; anything unreadable -> ``[]``."""
+    def one(text):
+        try:
+            value = ast.literal_eval(text) if isinstance(text, str) and text.startswith("[") else []
+        except (ValueError, SyntaxError):
+            return []
+        return [str(item) for item in value] if isinstance(value, (list, tuple)) else []
+    return texts.map(one)
+
+
+def read_csv(spark: SparkSession, path: str) -> DataFrame:
+    from pyspark.errors import AnalysisException
+    try:
+        return (spark.read.option("header", True).option("multiLine", True).option("escape", '"')
+                .option("mode", "PERMISSIVE").csv(path))
+    except AnalysisException as exc:
+        raise ConfigError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+
+
+def detect_layout(columns: list[str]) -> str:
+    for layout, marker in LAYOUTS.items():
+        if marker in columns:
+            return layout
+    raise ConfigError(f"tracks file has neither an 'artist_ids' column (1.2M songs layout) nor 'id_artists' "
+                      f"(600k tracks layout); its columns: {', '.join(columns[:30])}")
+
+
+def track_artists(tracks: DataFrame, ids_column: str, names_column: str) -> DataFrame:
+    """One row per (track, listed artist): ``track_id, artist_id, artist_name``."""
+    pairs = F.arrays_zip(parse_list(F.col(ids_column)).alias("id"), parse_list(F.col(names_column)).alias("name"))
+    return (tracks.select(F.col("id").alias("track_id"), F.explode(pairs).alias("a"))
+            .select("track_id", F.col("a.id").alias("artist_id"), F.col("a.name").alias("artist_name"))
+            .where(F.col("artist_id").isNotNull() & (F.length("artist_id") > 0)))
+
+
+def _int(name: str) -> Column:
+    return F.col(name).cast("double").cast("int")
+
+
+def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: int) -> dict[str, DataFrame]:
+    """The three lake tables from a tracks file (and the 600k layout's artists file)."""
+    layout = detect_layout(tracks.columns)
+    ids_column = LAYOUTS[layout]
+    tracks = tracks.where(F.col("id").isNotNull()).dropDuplicates(["id"])
+    has_popularity = "popularity" in tracks.columns
+    album = F.col("album") if "album" in tracks.columns else F.lit(None).cast("string")
+    track_info = tracks.select(
+        F.col("id").alias("track_id"), "name", album.alias("album_name"),
+        (_int("popularity") if has_popularity else F.lit(None).cast("int")).alias("popularity"),
+        _int("duration_ms").alias("duration_ms"),
+        F.coalesce(F.to_date("release_date"), F.to_date(F.concat(F.col("release_date"), F.lit("-01-01")))
+                   ).alias("released"))
+    pairs = track_artists(tracks, ids_column, "artists")
+    order = Window.partitionBy("artist_id").orderBy(F.col("popularity").desc_nulls_last(),
+                                                     F.col("released").desc_nulls_last(), "track_id")
+    top = (pairs.join(track_info, "track_id")
+           .withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= max_tracks))
+    top_tracks = top.select(
+        "artist_id", "track_id", F.col("rank").cast("int"), "name", "album_name",
+        F.lit(None).cast("string").alias("album_image_url"), "popularity", "duration_ms",
+        F.concat(F.lit("https://open.spotify.com/track/"), "track_id").alias("spotify_url"),
+        F.lit(SOURCE).alias("source"))
+
+    listed = pairs.groupBy("artist_id").agg(F.min("artist_name").alias("listed_name"))
+    if artists_csv is not None:
+        info = artists_csv.select(
+            F.col("id").alias("artist_id"), F.col("name"), parse_list(F.col("genres")).alias("genres"),
+            _int("popularity").alias("popularity"), F.col("followers").cast("double").cast("long").alias("followers"))
+        artists = listed.join(info.dropDuplicates(["artist_id"]), "artist_id", "left").withColumn(
+            "name", F.coalesce("name", "listed_name"))
+    else:
+        artists = listed.select("artist_id", F.col("listed_name").alias("name"),
+                                F.lit(None).cast("array<string>").alias("genres"),
+                                F.lit(None).cast("int").alias("popularity"), F.lit(None).cast("long").alias("followers"))
+    artists = artists.join(top_tracks.select("artist_id").distinct(), "artist_id", "left_semi").select(
+        "artist_id", "name", "genres", "popularity", "followers", F.lit(None).cast("string").alias("image_url"),
+        F.concat(F.lit("https://open.spotify.com/artist/"), "artist_id").alias("spotify_url"),
+        F.lit(SOURCE).alias("source"))
+
+    features = tracks.select(
+        F.col("id").alias("track_id"),
+        *[(_int(f) if KINDS[f] == "integer" else F.col(f).cast("double")).alias(f) for f in FEATURES],
+        F.lit(SOURCE).alias("source"))
+    return {"artists": artists.select(*schemas.ARTISTS.fieldNames()),
+            "top_tracks": top_tracks.select(*schemas.TOP_TRACKS.fieldNames()),
+            "audio_features": features.select(*schemas.AUDIO_FEATURES.fieldNames())}
+
+
+def read_tracks_csv(spark: SparkSession, options: Mapping) -> dict[str, DataFrame]:
+    """``[tracks_csv]``: ``tracks`` (required), ``artists`` (optional), ``max_tracks`` (10)."""
+    path = str(options.get("tracks", "") or "")
+    if not path:
+        raise ConfigError("tracks-csv needs a file: --tracks FILE or tracks_csv.tracks")
+    tracks = read_csv(spark, path)
+    missing = {"id", "name", "artists"} - set(tracks.columns)
+    if missing:
+        raise ConfigError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
+    artists_path = str(options.get("artists", "") or "")
+    artists = read_csv(spark, artists_path) if artists_path else None
+    return lake_tables(tracks, artists, int(options.get("max_tracks", 10)))
