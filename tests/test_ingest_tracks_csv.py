@@ -1,0 +1,108 @@
+"""tracks-csv ingest: small files in both public layouts, written here, mapped onto the lake tables."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from chispa import assert_df_equality
+
+from jobs import ingest
+from jobs.common import schemas
+from jobs.common.lake import Lake
+
+FEATURES = ["0.5", "0.6", "5", "-7.5", "1", "0.05", "0.1", "0.0", "0.2", "0.7", "120.0"]
+DT = "2026-11-21"
+
+
+def write(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return str(path)
+
+
+def songs_1_2m(tmp_path):
+    header = ["id", "name", "album", "album_id", "artists", "artist_ids", "track_number", "disc_number", "explicit",
+              "danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness", "instrumentalness",
+              "liveness", "valence", "tempo", "duration_ms", "time_signature", "year", "release_date"]
+    rows = []
+    for n in range(12):   # 12 tracks of artist A (newest first wins), one shared with B
+        artists, ids = ("['Artist A', \"B's Band\"]", "['AAAAAAAAAAAAAAAAAAAAAA', 'BBBBBBBBBBBBBBBBBBBBBB']") if n == 3 \
+            else ("['Artist A']", "['AAAAAAAAAAAAAAAAAAAAAA']")
+        rows.append([f"t{n:02d}", f"Song, {n}", "Album", "al", artists, ids, 1, 1, "False", *FEATURES,
+                     "200000", "4.0", 2000 + n, f"{2000 + n}-01-0{1 + n % 9}"])
+    rows.append(["t99", "Broken", "Album", "al", "not a list", "not a list", 1, 1, "False", *FEATURES,
+                 "200000", "4.0", 2001, "2001"])
+    return write(tmp_path / "tracks_features.csv", header, rows)
+
+
+def tracks_600k(tmp_path):
+    header = ["id", "name", "popularity", "duration_ms", "explicit", "artists", "id_artists", "release_date",
+              "danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness", "instrumentalness",
+              "liveness", "valence", "tempo", "time_signature"]
+    rows = [[f"p{n}", f"Hit {n}", str(n * 10), "180000", "0", "['IU']", "['CCCCCCCCCCCCCCCCCCCCCC']",
+             "2019" if n % 2 else f"2020-05-1{n}", *FEATURES, "4"] for n in range(4)]
+    tracks = write(tmp_path / "tracks.csv", header, rows)
+    artists = write(tmp_path / "artists.csv", ["id", "followers", "genres", "name", "popularity"],
+                    [["CCCCCCCCCCCCCCCCCCCCCC", "100.0", "['k-pop', 'k-ballad']", "아이유", "88"]])
+    return tracks, artists
+
+
+def run_ingest(lake_dir, *argv):
+    assert ingest.main(["--source", "tracks-csv", "--lake", lake_dir, "--dt", DT, *argv]) == 0
+
+
+def test_1_2m_layout_ranks_by_recency_and_caps_at_10(spark, tmp_path):
+    lake_dir = str(tmp_path / "lake")
+    run_ingest(lake_dir, "--tracks", songs_1_2m(tmp_path))
+    lake = Lake(spark, lake_dir)
+    artists = {r.artist_id: r for r in lake.read("artists", DT).collect()}
+    assert {a: r.name for a, r in artists.items()} == {"AAAAAAAAAAAAAAAAAAAAAA": "Artist A",
+                                                       "BBBBBBBBBBBBBBBBBBBBBB": "B's Band"}
+    tops = lake.read("top_tracks", DT)
+    a_tracks = [r.track_id for r in tops.where("artist_id = 'AAAAAAAAAAAAAAAAAAAAAA'").orderBy("rank").collect()]
+    assert a_tracks == [f"t{n:02d}" for n in range(11, 1, -1)]   # the 10 newest
+    assert [(r.track_id, r.rank, r.name) for r in tops.where("artist_id = 'BBBBBBBBBBBBBBBBBBBBBB'").collect()] == \
+        [("t03", 1, "Song, 3")]
+    features = lake.read("audio_features", DT)
+    assert features.count() == 13
+    row = features.where("track_id = 't05'").drop("dt").collect()[0]
+    assert (row.key, row.loudness, row.time_signature, row.duration_ms, row.source) == (5, -7.5, 4, 200000, "tracks-csv")
+
+
+def test_600k_layout_ranks_by_popularity_with_artist_names_and_genres(spark, tmp_path):
+    tracks, artists = tracks_600k(tmp_path)
+    lake_dir = str(tmp_path / "lake")
+    run_ingest(lake_dir, "--tracks", tracks, "--artists-csv", artists)
+    lake = Lake(spark, lake_dir)
+    expected = spark.createDataFrame(
+        [("CCCCCCCCCCCCCCCCCCCCCC", "아이유", ["k-pop", "k-ballad"], 88, 100, None,
+          "https://open.spotify.com/artist/CCCCCCCCCCCCCCCCCCCCCC", "tracks-csv")], schemas.ARTISTS)
+    assert_df_equality(lake.read("artists", DT).drop("dt"), expected, ignore_nullable=True)
+    ranked = [(r.track_id, r.rank) for r in lake.read("top_tracks", DT).orderBy("rank").collect()]
+    assert ranked == [("p3", 1), ("p2", 2), ("p1", 3), ("p0", 4)]
+
+
+def test_rerunning_replaces_the_dt(spark, tmp_path):
+    lake_dir = str(tmp_path / "lake")
+    path = songs_1_2m(tmp_path)
+    run_ingest(lake_dir, "--tracks", path)
+    run_ingest(lake_dir, "--tracks", path)
+    assert Lake(spark, lake_dir).read("top_tracks", DT).count() == 11
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "tracks-csv needs a file"),
+    (["--tracks", "/nonexistent/tracks.csv"], "cannot read /nonexistent/tracks.csv"),
+])
+def test_bad_files_exit_2_with_a_reason(spark, tmp_path, capsys, argv, message):
+    assert ingest.main(["--source", "tracks-csv", "--lake", str(tmp_path / "lake"), "--dt", DT, *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_unknown_layout_is_named(spark, tmp_path, capsys):
+    path = write(tmp_path / "other.csv", ["id", "name", "artists"], [["x", "y", "['z']"]])
+    assert ingest.main(["--source", "tracks-csv", "--lake", str(tmp_path / "lake"), "--dt", DT, "--tracks", path]) == 2
+    assert "neither an 'artist_ids' column" in capsys.readouterr().err
