@@ -155,6 +155,7 @@ _ROUTES = [
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeSpotify
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # headers and body leave at once, as from a real server
 
     def log_message(self, *args) -> None:  # quiet
         pass
