@@ -43,14 +43,16 @@ def start_spark(config: Mapping, app_name: str) -> SparkSession:
     if not launched_by_spark_submit():
         if spark_cfg.get("master"):
             builder = builder.master(spark_cfg["master"])
-        packages = spark_cfg.get("packages") or []
+        packages = list(spark_cfg.get("packages") or [])
+        if _lake_scheme(config) == "s3a":
+            packages += [p for p in spark_cfg.get("s3a_packages") or [] if p not in packages]
         if packages:
             builder = builder.config("spark.jars.packages", ",".join(packages))
         if spark_cfg.get("ivy_cache"):
             builder = builder.config("spark.jars.ivy", str(Path(spark_cfg["ivy_cache"]).resolve()))
         # Python workers run the driver's interpreter (and so its installed packages) unless told otherwise.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    for key, value in (spark_cfg.get("conf") or {}).items():
+    for key, value in {**s3a_conf(config), **(spark_cfg.get("conf") or {})}.items():
         builder = builder.config(key, str(value))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(spark_cfg.get("log_level", "WARN"))
@@ -58,6 +60,30 @@ def start_spark(config: Mapping, app_name: str) -> SparkSession:
     log.info("Spark %s started: master=%s, default parallelism %d",
              spark.version, spark.sparkContext.master, spark.sparkContext.defaultParallelism)
     return spark
+
+
+def _lake_scheme(config: Mapping) -> str:
+    path = str((config.get("lake") or {}).get("path", ""))
+    return path.split("://", 1)[0] if "://" in path else ""
+
+
+def s3a_conf(config: Mapping) -> dict[str, str]:
+    """Hadoop S3A settings from ``[lake]`` for an ``s3a://`` lake: endpoint, path-style access.
+
+    Credentials come from S3A's default chain (environment variables, instance role), never from
+    the config. An ``http://`` endpoint (a local S3 such as moto's server) turns TLS off.
+    """
+    if _lake_scheme(config) != "s3a":
+        return {}
+    lake = config.get("lake") or {}
+    conf = {"spark.hadoop.fs.s3a.path.style.access": str(bool(lake.get("s3_path_style", False))).lower()}
+    endpoint = str(lake.get("s3_endpoint", "") or "")
+    if endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = str(lake.get("s3_region", "") or
+                                                          os.environ.get("AWS_REGION", "us-east-1"))
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(not endpoint.startswith("http://")).lower()
+    return conf
 
 
 def _require_delta(spark: SparkSession, spark_cfg: Mapping) -> None:
