@@ -106,18 +106,23 @@ def run(spark: SparkSession, config: Mapping, dt: str) -> dict[str, int]:
     return written
 
 
-def wanted_artists(spark: SparkSession, config: Mapping, lake: Lake) -> tuple[list[str], list[str]]:
-    """``(artist ids, names)`` to ingest: config seeds, the lake's artists (refresh), the chatbot's requests."""
+def wanted_artists(spark: SparkSession, config: Mapping, lake: Lake) -> tuple[list[str], dict[str, str]]:
+    """``(artist ids, {name: origin})`` to ingest: config seeds, the lake's artists (refresh), the chatbot's requests."""
     options = section(config, "ingest")
-    ids, names = [], []
+    ids, names = [], {}
     for seed in options.get("seeds", []):
-        (ids if SPOTIFY_ID.match(str(seed)) else names).append(str(seed))
+        if SPOTIFY_ID.match(str(seed)):
+            ids.append(str(seed))
+        else:
+            names.setdefault(str(seed), "seed")
     if options.get("seeds_file"):
         try:
             with open(options["seeds_file"], encoding="utf-8") as lines:
-                for line in lines:
-                    if line.strip():
-                        (ids if SPOTIFY_ID.match(line.strip()) else names).append(line.strip())
+                for line in map(str.strip, lines):
+                    if SPOTIFY_ID.match(line):
+                        ids.append(line)
+                    elif line:
+                        names.setdefault(line, "seed")
         except OSError as exc:
             raise ConfigError(f"ingest.seeds_file: {exc}") from None
     if options.get("refresh", False):
@@ -133,7 +138,7 @@ def wanted_artists(spark: SparkSession, config: Mapping, lake: Lake) -> tuple[li
             if spotify_artist_id:
                 ids.append(spotify_artist_id)
             else:
-                names.append(name)
+                names.setdefault(name, "request")
     return ids, names
 
 
@@ -175,9 +180,12 @@ def spotify_frames(spark: SparkSession, config: Mapping, lake: Lake) -> dict:
              stats["waited_s"], stats["failed_requests"], ", ".join(sorted(catalog.closed)) or "none")
     if not snapshot.artists:
         raise SnapshotError("Spotify returned none of the wanted artists: nothing to write")
+    # What was looked for and not found is kept with the snapshot, for the next run and for people.
+    missing = [(name, names[name], "spotify") for name in unresolved]
     return {"artists": spark.createDataFrame(snapshot.artists, schemas.ARTISTS),
             "top_tracks": spark.createDataFrame(snapshot.top_tracks, schemas.TOP_TRACKS),
-            "audio_features": spark.createDataFrame(snapshot.audio_features, schemas.AUDIO_FEATURES)}
+            "audio_features": spark.createDataFrame(snapshot.audio_features, schemas.AUDIO_FEATURES),
+            "unresolved_names": spark.createDataFrame(missing, schemas.UNRESOLVED_NAMES)}
 
 
 def tracks_csv_frames(spark: SparkSession, config: Mapping) -> dict:

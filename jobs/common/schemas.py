@@ -35,12 +35,16 @@ RELATED_ARTISTS = _struct(
 # Optional: other spellings of artist names (e.g. Korean), published to the mart's artist_aliases.
 ARTIST_ALIASES = _struct(("artist_id", StringType()), ("alias", StringType()), ("source", StringType()))
 
+# Names an ingest looked for and could not find (seeds, or the chatbot's requests), per dt.
+UNRESOLVED_NAMES = _struct(("name", StringType()), ("origin", StringType()), ("source", StringType()))
+
 LAKE_TABLES = {
     "artists": ARTISTS,
     "top_tracks": TOP_TRACKS,
     "audio_features": AUDIO_FEATURES,
     "related_artists": RELATED_ARTISTS,
     "artist_aliases": ARTIST_ALIASES,
+    "unresolved_names": UNRESOLVED_NAMES,
 }
 
 

@@ -87,8 +87,11 @@ class SpotifySettings:
         spotify = section(config, "spotify")
         secret = str(spotify.get("credentials_secret", "") or "")
         if secret:
-            from jobs.common.secrets import secret_value
-            client_id, client_secret = secret_value(secret, "client_id"), secret_value(secret, "client_secret")
+            from jobs.common.secrets import SecretError, secret_value
+            try:
+                client_id, client_secret = secret_value(secret, "client_id"), secret_value(secret, "client_secret")
+            except SecretError as exc:
+                raise ConfigError(str(exc)) from None
         else:
             client_id, client_secret = env.get("SPOTIPY_CLIENT_ID", ""), env.get("SPOTIPY_CLIENT_SECRET", "")
         if not client_id or not client_secret:
