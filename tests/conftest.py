@@ -122,3 +122,24 @@ def any_mart(request, tmp_path):
         yield MartUnderTest(f"jdbc:sqlite:{tmp_path / 'mart.db'}", "", "", "sqlite")
     else:
         yield from _mysql_mart(request.getfixturevalue("mariadb"))
+
+
+# -- AWS ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def moto_aws(monkeypatch):
+    """moto's server on 127.0.0.1 standing in for AWS: boto3 in this process is pointed at it.
+
+    Yields the endpoint URL (for clients that do not read AWS_ENDPOINT_URL, such as Hadoop's S3A).
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    yield endpoint
+    server.stop()

@@ -204,22 +204,12 @@ def test_a_run_killed_midway_leaves_the_dt_as_it_was_and_a_rerun_gives_one_copy(
     assert lake.read("artists", "2026-11-20").count() == 120
 
 
-def test_credentials_can_come_from_aws_secrets_manager(api, monkeypatch):
+def test_credentials_can_come_from_aws_secrets_manager(api, moto_aws):
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        for name, value in {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_DEFAULT_REGION": "ap-northeast-2",
-                            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-            monkeypatch.setenv(name, value)
-        boto3.client("secretsmanager").create_secret(
-            Name="spotify/app", SecretString='{"client_id": "from-secret", "client_secret": "s3cret"}')
-        config = {"spotify": {"credentials_secret": "spotify/app", "api_url": api.api_url, "token_url": api.token_url}}
-        settings = SpotifySettings.from_config(config, env={})
-        assert (settings.client_id, settings.client_secret) == ("from-secret", "s3cret")
-        assert len(SpotifyCatalog(settings).artists(IDS[:3])) == 3
-    finally:
-        server.stop()
+    boto3.client("secretsmanager").create_secret(
+        Name="spotify/app", SecretString='{"client_id": "from-secret", "client_secret": "s3cret"}')
+    config = {"spotify": {"credentials_secret": "spotify/app", "api_url": api.api_url, "token_url": api.token_url}}
+    settings = SpotifySettings.from_config(config, env={})
+    assert (settings.client_id, settings.client_secret) == ("from-secret", "s3cret")
+    assert len(SpotifyCatalog(settings).artists(IDS[:3])) == 3

@@ -203,30 +203,19 @@ def test_bad_settings_fail_fast_with_what_to_fix(spark, mysql_mart, mariadb):
         Mart(spark, no_driver)
 
 
-def test_the_password_can_come_from_aws_secrets_manager(spark, mysql_mart, monkeypatch):
+def test_the_password_can_come_from_aws_secrets_manager(spark, mysql_mart, moto_aws):
     """Through moto's server on 127.0.0.1: only the endpoint differs from AWS."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        for name, value in {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_DEFAULT_REGION": "ap-northeast-2",
-                            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-            monkeypatch.setenv(name, value)
-        client = boto3.client("secretsmanager")
-        client.create_secret(Name="mart/batch", SecretString=f'{{"username": "x", "password": "{mysql_mart.password}"}}')
-        client.create_secret(Name="mart/plain", SecretString="not-the-password")
-        config = mysql_mart.config(password_secret="mart/batch")
-        with Mart(spark, PublishSettings.from_config(config, {})) as mart:
-            assert mart.counts()["artists"] == 0
-        with pytest.raises(MartError, match="Access denied.*AWS secret mart/plain"):
-            Mart(spark, PublishSettings.from_config(mysql_mart.config(password_secret="mart/plain"), {}))
-        with pytest.raises(MartError, match="cannot read secret 'mart/missing'"):
-            PublishSettings.from_config(mysql_mart.config(password_secret="mart/missing"), {})
-    finally:
-        server.stop()
+    client = boto3.client("secretsmanager")
+    client.create_secret(Name="mart/batch", SecretString=f'{{"username": "x", "password": "{mysql_mart.password}"}}')
+    client.create_secret(Name="mart/plain", SecretString="not-the-password")
+    with Mart(spark, PublishSettings.from_config(mysql_mart.config(password_secret="mart/batch"), {})) as mart:
+        assert mart.counts()["artists"] == 0
+    with pytest.raises(MartError, match="Access denied.*AWS secret mart/plain"):
+        Mart(spark, PublishSettings.from_config(mysql_mart.config(password_secret="mart/plain"), {}))
+    with pytest.raises(MartError, match="cannot read secret 'mart/missing'"):
+        PublishSettings.from_config(mysql_mart.config(password_secret="mart/missing"), {})
 
 
 def test_a_swap_blocked_by_a_long_reader_transaction_fails_cleanly(spark, mysql_mart):

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from mart import serving
 
@@ -16,30 +15,20 @@ REPO = Path(__file__).resolve().parents[1]
 DT = "2026-11-22"
 
 
-def test_ingest_and_similarity_on_an_s3a_lake(tmp_path):
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
-                   PYTHONPATH=str(REPO))
-        env.pop("AWS_ENDPOINT_URL", None)
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-        s3.create_bucket(Bucket="lake-bucket")
-        common = ["--lake", "s3a://lake-bucket/lake", "--dt", DT,
-                  "--set", f"lake.s3_endpoint={endpoint}", "--set", "lake.s3_path_style=true",
-                  "--set", "spark.master=local[2]", "--set", 'spark.conf."spark.driver.memory"=1g']
-        mart_url = f"jdbc:sqlite:{tmp_path / 'mart.db'}"
-        for command in ([sys.executable, "jobs/ingest.py", "--source", "synthetic", "--artists", "300", *common],
-                        [sys.executable, "jobs/similarity.py", "--mart", mart_url, *common]):
-            done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-            assert done.returncode == 0, done.stderr[-3000:]
-        keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="lake-bucket")
-                for o in page.get("Contents", [])]
-    finally:
-        server.stop()
+def test_ingest_and_similarity_on_an_s3a_lake(tmp_path, moto_aws):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="lake-bucket")
+    common = ["--lake", "s3a://lake-bucket/lake", "--dt", DT,
+              "--set", f"lake.s3_endpoint={moto_aws}", "--set", "lake.s3_path_style=true",
+              "--set", "spark.master=local[2]", "--set", 'spark.conf."spark.driver.memory"=1g']
+    mart_url = f"jdbc:sqlite:{tmp_path / 'mart.db'}"
+    for command in ([sys.executable, "jobs/ingest.py", "--source", "synthetic", "--artists", "300", *common],
+                    [sys.executable, "jobs/similarity.py", "--mart", mart_url, *common]):
+        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="lake-bucket")
+            for o in page.get("Contents", [])]
     for table in ("artists", "top_tracks", "audio_features", "related_artists"):
         assert any(k.startswith(f"lake/{table}/_delta_log/") for k in keys), table
         assert any(k.startswith(f"lake/{table}/dt={DT}/") and k.endswith(".parquet") for k in keys), table
