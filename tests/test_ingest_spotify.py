@@ -15,7 +15,7 @@ import pytest
 from jobs import ingest
 from jobs.common.lake import Lake
 from jobs.sources.spotify import QuotaExceeded, SpotifyCatalog, SpotifyError, SpotifySettings, fetch_snapshot
-from tests.fake_spotify import Catalog, FakeSpotify, Switches
+from tests.fake_spotify import Catalog, FakeSpotify
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = Catalog.generate(120, tracks_per_artist=10)

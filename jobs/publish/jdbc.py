@@ -34,7 +34,6 @@ DRIVERS = {
 MYSQL_PROPERTIES = {
     "rewriteBatchedStatements": "true",   # one multi-row INSERT per batch
     "connectTimeout": "10000",            # ms: an unknown or dead host fails fast
-    "useCursorFetch": "false",
     "characterEncoding": "UTF-8",
 }
 
