@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -29,6 +30,19 @@ def spark():
     session = start_spark(config, "tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logging():
+    """Tests that call a job's main() get its stderr handler removed again.
+
+    basicConfig binds the handler to pytest's per-test capture stream, which is closed after the test.
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -153,6 +153,12 @@ def test_every_artist_with_a_vector_needs_k_related_rows(spark, any_mart):
         assert mart.counts()["artists"] == 0
 
 
+def _wait_until(condition, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_readers_see_one_whole_set_while_a_large_publish_swaps(spark, any_mart):
     """Chatbot-style lookups during a 100,000-artist publish: never empty, never a mix, never dangling."""
     n = 100_000
@@ -178,9 +184,9 @@ def test_readers_see_one_whole_set_while_a_large_publish_swaps(spark, any_mart):
         for reader in readers:
             reader.start()
         try:
-            time.sleep(0.5)
+            _wait_until(lambda: seen["A"] > 20 or problems)
             mart.publish(mart_data.frames(spark, n, "B"), "2026-11-02")
-            time.sleep(0.5)
+            _wait_until(lambda: seen["B"] > 20 or problems)
         finally:
             stop.set()
             for reader in readers:
