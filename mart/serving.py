@@ -66,6 +66,7 @@ class Track:
     rank: int
     name: str
     album_name: str | None
+    image_url: str | None = None
 
 
 @dataclass
@@ -95,7 +96,8 @@ WITH matched AS (
   SELECT r.`rank` AS slot, r.related_id AS artist_id, r.distance FROM related_artists r
   JOIN matched m ON r.artist_id = m.artist_id
 )
-SELECT c.slot, c.artist_id, a.name, a.image_url, a.spotify_url, c.distance, t.`rank`, t.name, t.album_name
+SELECT c.slot, c.artist_id, a.name, a.image_url, a.spotify_url, c.distance, t.`rank`, t.name, t.album_name,
+       t.image_url
 FROM cards c
 LEFT JOIN artists a ON a.artist_id = c.artist_id
 LEFT JOIN top_tracks t ON t.artist_id = c.artist_id AND t.`rank` <= ?
@@ -109,14 +111,14 @@ def find_artist(conn, text: str, tracks: int = 3) -> list[ArtistCard]:
     if not key:
         return []
     cards: dict[int, ArtistCard] = {}
-    for slot, artist_id, name, image, url, distance, rank, track, album in fetch_all(
+    for slot, artist_id, name, image, url, distance, rank, track, album, track_image in fetch_all(
             conn, LOOKUP_SQL, (key, key, int(tracks))):
         card = cards.get(slot)
         if card is None:
             card = cards[slot] = ArtistCard(artist_id, name, image, url,
                                             None if distance is None else float(distance))
         if rank is not None:
-            card.tracks.append(Track(int(rank), track, album))
+            card.tracks.append(Track(int(rank), track, album, track_image))
     return [cards[slot] for slot in sorted(cards)]
 
 

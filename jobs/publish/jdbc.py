@@ -19,7 +19,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from pyspark.sql import SparkSession
 
 from jobs.common.config import ConfigError
-from jobs.common.secrets import SecretError, secret_value
+from mart.secrets import SecretError, secret_value
 
 log = logging.getLogger(__name__)
 

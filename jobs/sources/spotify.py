@@ -87,7 +87,7 @@ class SpotifySettings:
         spotify = section(config, "spotify")
         secret = str(spotify.get("credentials_secret", "") or "")
         if secret:
-            from jobs.common.secrets import SecretError, secret_value
+            from mart.secrets import SecretError, secret_value
             try:
                 client_id, client_secret = secret_value(secret, "client_id"), secret_value(secret, "client_secret")
             except SecretError as exc:

@@ -1,10 +1,11 @@
-"""Secrets from AWS Secrets Manager (boto3; endpoint and credentials from the usual AWS settings)."""
+"""Secrets from AWS Secrets Manager (boto3; endpoint and credentials from the usual AWS settings).
+
+Shared by the batch jobs and the chatbot: the mart's password and the Spotify credentials.
+"""
 
 from __future__ import annotations
 
 import json
-
-from jobs.common.config import ConfigError
 
 
 class SecretError(RuntimeError):
@@ -21,7 +22,7 @@ def secret_value(secret_id: str, key: str = "password") -> str:
         import boto3
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError:
-        raise ConfigError(f"reading secret {secret_id!r} needs boto3: pip install boto3") from None
+        raise SecretError(f"reading secret {secret_id!r} needs boto3: pip install boto3") from None
     try:
         text = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
     except (BotoCoreError, ClientError, KeyError) as exc:

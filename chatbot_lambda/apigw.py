@@ -1,0 +1,62 @@
+"""API Gateway proxy events in, proxy responses out (REST API v1 and HTTP API v2 payloads)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class BadEvent(ValueError):
+    """The event is not an API Gateway proxy event this function can read."""
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)   # names lower-cased
+    body: str = ""
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+
+def parse_event(event: Any) -> HttpRequest:
+    """The HTTP request inside an API Gateway proxy event; the body is decoded when base64-encoded.
+
+    Raises :class:`BadEvent` for anything that is not such an event (or whose body is not text).
+    """
+    if not isinstance(event, dict):
+        raise BadEvent(f"the event is a {type(event).__name__}, not an API Gateway proxy event")
+    context = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
+    http = context.get("http") if isinstance(context.get("http"), dict) else {}
+    method = str(http.get("method") or event.get("httpMethod") or "").upper()
+    path = str(event.get("rawPath") or event.get("path") or http.get("path") or "/")
+    if not method:
+        raise BadEvent("the event has neither httpMethod (REST API) nor requestContext.http.method (HTTP API)")
+    raw_headers = event.get("headers") if isinstance(event.get("headers"), dict) else {}
+    headers = {str(k).lower(): str(v) for k, v in raw_headers.items() if v is not None}
+    body = event.get("body")
+    if body is None:
+        body = ""
+    if not isinstance(body, str):
+        raise BadEvent("the event body is not a string")
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise BadEvent("the event body is not base64-encoded UTF-8 text") from None
+    return HttpRequest(method, path, headers, body)
+
+
+def json_response(status: int, payload: Any) -> dict:
+    """A proxy response (valid for both payload versions) carrying ``payload`` as JSON."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json; charset=utf-8"},
+        "isBase64Encoded": False,
+        "body": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+    }

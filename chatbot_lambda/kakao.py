@@ -1,0 +1,43 @@
+"""The Kakao i Open Builder skill request: what the user typed, and who they are."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+class BadSkillRequest(ValueError):
+    """The body is not a skill request (not JSON, or without userRequest.utterance)."""
+
+
+@dataclass(frozen=True)
+class SkillRequest:
+    utterance: str          # what the user typed, as sent (may end in a newline)
+    user_id: str            # userRequest.user.id ("" when absent)
+    artist_param: str       # action.params.artist when the block extracts it, else ""
+
+    @property
+    def text(self) -> str:
+        """The artist name asked for: the extracted parameter when there is one, else the utterance, trimmed."""
+        return (self.artist_param or self.utterance).strip()
+
+    @classmethod
+    def from_body(cls, body: str) -> "SkillRequest":
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            raise BadSkillRequest("the body is not JSON") from None
+        user_request = _dict(payload, "userRequest")
+        utterance = user_request.get("utterance")
+        if not isinstance(utterance, str):
+            raise BadSkillRequest("the body has no userRequest.utterance text")
+        user_id = _dict(user_request, "user").get("id")
+        artist = _dict(_dict(payload, "action"), "params").get("artist")
+        return cls(utterance, user_id if isinstance(user_id, str) else "",
+                   artist.strip() if isinstance(artist, str) else "")
+
+
+def _dict(parent: Any, key: str) -> dict:
+    value = parent.get(key) if isinstance(parent, dict) else None
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,159 @@
+"""Kakao i Open Builder skill replies (version 2.0), built within Kakao's limits.
+
+The builders cut what would not fit (long texts, extra cards, items, buttons and quick replies)
+instead of producing a reply Kakao would reject; :func:`problems` checks a finished reply
+against the same limits (tests use it on every answer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+MAX_OUTPUTS = 3
+MAX_TEXT = 1000                 # simpleText.text
+MAX_CARDS = 5                   # listCard carousel items
+MAX_LIST_ITEMS = 4              # items of a listCard inside a carousel
+MAX_BUTTONS = 2                 # buttons of a listCard
+MAX_LABEL = 14                  # a button or quick reply label
+MAX_LABEL_PAIR = 8              # each label when two buttons sit side by side
+MAX_QUICK_REPLIES = 10
+MAX_TITLE = 50                  # our own cap for card and item titles and descriptions, to keep cards readable
+MAX_MESSAGE = 200               # our own cap for a quick reply's messageText
+
+YOUTUBE_SEARCH = "https://www.youtube.com/results"
+
+
+def cut(text: str | None, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, ending in an ellipsis when it was longer."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
+
+
+def youtube_search(*terms: str) -> str:
+    """A YouTube search URL for the terms joined by spaces."""
+    return f"{YOUTUBE_SEARCH}?{urlencode({'search_query': ' '.join(t for t in terms if t)})}"
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    url: str
+
+    def to_json(self, side_by_side: bool) -> dict:
+        return {"label": cut(self.label, MAX_LABEL_PAIR if side_by_side else MAX_LABEL),
+                "action": "webLink", "webLinkUrl": self.url}
+
+
+@dataclass(frozen=True)
+class ListItem:
+    title: str
+    description: str = ""
+    image_url: str = ""
+    url: str = ""
+
+    def to_json(self) -> dict:
+        item: dict[str, Any] = {"title": cut(self.title, MAX_TITLE) or "-"}
+        if self.description:
+            item["description"] = cut(self.description, MAX_TITLE)
+        if self.image_url:
+            item["imageUrl"] = self.image_url
+        if self.url:
+            item["link"] = {"web": self.url}
+        return item
+
+
+def simple_text(text: str) -> dict:
+    return {"simpleText": {"text": cut(text, MAX_TEXT) or "…"}}
+
+
+def list_card(header: str, items: list[ListItem], buttons: list[Button] = ()) -> dict:
+    """One listCard: a header (required), up to 4 items, up to 2 buttons."""
+    buttons = list(buttons)[:MAX_BUTTONS]
+    card: dict[str, Any] = {"header": {"title": cut(header, MAX_TITLE) or "-"},
+                            "items": [item.to_json() for item in items[:MAX_LIST_ITEMS]]}
+    if buttons:
+        card["buttons"] = [button.to_json(side_by_side=len(buttons) == 2) for button in buttons]
+    return card
+
+
+def list_card_carousel(cards: list[dict]) -> dict:
+    return {"carousel": {"type": "listCard", "items": cards[:MAX_CARDS]}}
+
+
+def quick_reply(name: str) -> dict:
+    """A quick reply that sends ``name`` as the user's next message."""
+    return {"label": cut(name, MAX_LABEL) or "-", "action": "message", "messageText": cut(name, MAX_MESSAGE) or "-"}
+
+
+def skill_response(outputs: list[dict], quick_replies: list[str] = ()) -> dict:
+    """The whole reply: 1 to 3 outputs, at most 10 quick replies (duplicates dropped)."""
+    outputs = list(outputs)[:MAX_OUTPUTS] or [simple_text("…")]
+    template: dict[str, Any] = {"outputs": outputs}
+    unique = list(dict.fromkeys(name for name in quick_replies if name and name.strip()))
+    if unique:
+        template["quickReplies"] = [quick_reply(name) for name in unique[:MAX_QUICK_REPLIES]]
+    return {"version": "2.0", "template": template}
+
+
+def problems(reply: Any) -> list[str]:
+    """What in ``reply`` breaks the skill format or Kakao's limits; ``[]`` for a valid reply."""
+    found: list[str] = []
+    if not isinstance(reply, dict) or reply.get("version") != "2.0" or not isinstance(reply.get("template"), dict):
+        return ["not a version 2.0 skill response with a template"]
+    template = reply["template"]
+    outputs = template.get("outputs")
+    if not isinstance(outputs, list) or not 1 <= len(outputs) <= MAX_OUTPUTS:
+        found.append(f"outputs: 1 to {MAX_OUTPUTS} components")
+        outputs = outputs if isinstance(outputs, list) else []
+    for i, output in enumerate(outputs):
+        if not isinstance(output, dict) or len(output) != 1:
+            found.append(f"outputs[{i}]: one component per output")
+        elif "simpleText" in output:
+            text = output["simpleText"].get("text")
+            if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT:
+                found.append(f"outputs[{i}].simpleText.text: 1 to {MAX_TEXT} characters")
+        elif "carousel" in output:
+            found.extend(_carousel_problems(output["carousel"], f"outputs[{i}].carousel"))
+        else:
+            found.append(f"outputs[{i}]: unexpected component {next(iter(output))!r}")
+    quick = template.get("quickReplies", [])
+    if not isinstance(quick, list) or len(quick) > MAX_QUICK_REPLIES:
+        found.append(f"quickReplies: at most {MAX_QUICK_REPLIES}")
+        quick = []
+    for i, entry in enumerate(quick):
+        label = entry.get("label") if isinstance(entry, dict) else None
+        if not isinstance(label, str) or not 1 <= len(label) <= MAX_LABEL:
+            found.append(f"quickReplies[{i}].label: 1 to {MAX_LABEL} characters")
+        if not isinstance(entry, dict) or entry.get("action") != "message" or not entry.get("messageText"):
+            found.append(f"quickReplies[{i}]: a message action with messageText")
+    return found
+
+
+def _carousel_problems(carousel: Any, where: str) -> list[str]:
+    found = []
+    if not isinstance(carousel, dict) or carousel.get("type") != "listCard":
+        return [f"{where}: a listCard carousel"]
+    cards = carousel.get("items")
+    if not isinstance(cards, list) or not 1 <= len(cards) <= MAX_CARDS:
+        return [f"{where}.items: 1 to {MAX_CARDS} cards"]
+    for c, card in enumerate(cards):
+        at = f"{where}.items[{c}]"
+        if not isinstance(card.get("header"), dict) or not card["header"].get("title"):
+            found.append(f"{at}.header: required, with a title")
+        items = card.get("items")
+        if not isinstance(items, list) or not 1 <= len(items) <= MAX_LIST_ITEMS:
+            found.append(f"{at}.items: 1 to {MAX_LIST_ITEMS} items")
+        elif not all(isinstance(item, dict) and item.get("title") for item in items):
+            found.append(f"{at}.items: each with a title")
+        buttons = card.get("buttons", [])
+        if len(buttons) > MAX_BUTTONS:
+            found.append(f"{at}.buttons: at most {MAX_BUTTONS}")
+        limit = MAX_LABEL_PAIR if len(buttons) == 2 else MAX_LABEL
+        for b, button in enumerate(buttons):
+            if not 1 <= len(button.get("label", "")) <= limit:
+                found.append(f"{at}.buttons[{b}].label: 1 to {limit} characters")
+            if button.get("action") != "webLink" or not str(button.get("webLinkUrl", "")).startswith("https://"):
+                found.append(f"{at}.buttons[{b}]: a webLink to an https URL")
+    return found

@@ -1,0 +1,122 @@
+"""The chatbot's settings, from environment variables (the Lambda function's configuration).
+
+=========================  ======================================================================
+variable                   meaning (default)
+=========================  ======================================================================
+MART_URL                   the mart: ``jdbc:mysql://host:3306/mart`` or ``jdbc:sqlite:<file>``
+                           (``jdbc:sqlite:data/mart.db``, what ``make demo`` writes)
+MART_USER                  the mart user (read artists, write artist_requests)
+MART_PASSWORD              its password, or
+MART_PASSWORD_SECRET       an AWS Secrets Manager id holding it (plain, or JSON ``password``)
+SPOTIPY_CLIENT_ID          Spotify client credentials for live lookups of artists the mart lacks;
+SPOTIPY_CLIENT_SECRET      without them (and without the secret below) live lookups are off
+SPOTIFY_CREDENTIALS_SECRET a Secrets Manager id with JSON ``client_id`` and ``client_secret``
+SPOTIFY_API_URL            (``https://api.spotify.com/v1/``)
+SPOTIFY_TOKEN_URL          (``https://accounts.spotify.com/api/token``)
+SPOTIFY_MARKET             (``KR``)
+SKILL_SECRET               when set, requests must carry it in the header below (else 401), or
+SKILL_SECRET_ID            a Secrets Manager id holding it
+SKILL_SECRET_HEADER        (``X-Skill-Secret``)
+TIME_BUDGET_SECONDS        the whole answer, live calls included (3.5; Kakao waits 5)
+DB_TIMEOUT_SECONDS         connect and read timeout of mart queries (1.0)
+SPOTIFY_TIMEOUT_SECONDS    the longest one Spotify request may take (1.2)
+TRACKS_PER_CARD            top tracks per artist card (3, at most 4)
+LOG_LEVEL                  (``INFO``)
+=========================  ======================================================================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+DEFAULT_MART_URL = "jdbc:sqlite:data/mart.db"
+
+
+class SettingsError(ValueError):
+    """A setting that is missing or malformed; the message names the variable."""
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={text} is outside {low}..{high}")
+    return value
+
+
+def _secret(secret_id: str, key: str) -> str:
+    from mart.secrets import SecretError, secret_value
+
+    try:
+        return secret_value(secret_id, key)
+    except SecretError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    mart_url: str = DEFAULT_MART_URL
+    mart_user: str = ""
+    mart_password: str = field(default="", repr=False)
+    spotify_client_id: str = ""
+    spotify_client_secret: str = field(default="", repr=False)
+    spotify_api_url: str = "https://api.spotify.com/v1/"
+    spotify_token_url: str = "https://accounts.spotify.com/api/token"
+    spotify_market: str = "KR"
+    skill_secret: str = field(default="", repr=False)
+    skill_secret_header: str = "X-Skill-Secret"
+    time_budget: float = 3.5
+    db_timeout: float = 1.0
+    spotify_timeout: float = 1.2
+    tracks_per_card: int = 3
+    log_level: str = "INFO"
+
+    @property
+    def live_lookups(self) -> bool:
+        return bool(self.spotify_client_id and self.spotify_client_secret)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Settings from ``env`` (default ``os.environ``); secrets named by ``*_SECRET*`` ids are read here."""
+        env = os.environ if env is None else env
+        mart_password = env.get("MART_PASSWORD", "")
+        if not mart_password and env.get("MART_PASSWORD_SECRET"):
+            mart_password = _secret(env["MART_PASSWORD_SECRET"], "password")
+        client_id, client_secret = env.get("SPOTIPY_CLIENT_ID", ""), env.get("SPOTIPY_CLIENT_SECRET", "")
+        if not (client_id and client_secret) and env.get("SPOTIFY_CREDENTIALS_SECRET"):
+            secret_id = env["SPOTIFY_CREDENTIALS_SECRET"]
+            client_id, client_secret = _secret(secret_id, "client_id"), _secret(secret_id, "client_secret")
+        skill_secret = env.get("SKILL_SECRET", "")
+        if not skill_secret and env.get("SKILL_SECRET_ID"):
+            skill_secret = _secret(env["SKILL_SECRET_ID"], "secret")
+        mart_url = env.get("MART_URL", "").strip() or DEFAULT_MART_URL
+        if not (mart_url.startswith("jdbc:sqlite:") or mart_url.startswith(("jdbc:mysql://", "jdbc:mariadb://"))):
+            raise SettingsError(f"MART_URL={mart_url.split('?')[0]!r} is neither jdbc:sqlite:<file> "
+                                "nor jdbc:mysql://host:port/database")
+        level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError(f"LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+        return cls(
+            mart_url=mart_url,
+            mart_user=env.get("MART_USER", ""),
+            mart_password=mart_password,
+            spotify_client_id=client_id,
+            spotify_client_secret=client_secret,
+            spotify_api_url=env.get("SPOTIFY_API_URL", "").strip() or cls.spotify_api_url,
+            spotify_token_url=env.get("SPOTIFY_TOKEN_URL", "").strip() or cls.spotify_token_url,
+            spotify_market=env.get("SPOTIFY_MARKET", "").strip().upper() or cls.spotify_market,
+            skill_secret=skill_secret,
+            skill_secret_header=env.get("SKILL_SECRET_HEADER", "").strip() or cls.skill_secret_header,
+            time_budget=_number(env, "TIME_BUDGET_SECONDS", cls.time_budget, 0.5, 4.5),
+            db_timeout=_number(env, "DB_TIMEOUT_SECONDS", cls.db_timeout, 0.1, 4.0),
+            spotify_timeout=_number(env, "SPOTIFY_TIMEOUT_SECONDS", cls.spotify_timeout, 0.1, 4.0),
+            tracks_per_card=int(_number(env, "TRACKS_PER_CARD", cls.tracks_per_card, 1, 4)),
+            log_level=level,
+        )

@@ -1,0 +1,174 @@
+"""Live Spotify Web API lookups for artists the mart does not know, within the answer's time budget.
+
+Standard library HTTP only (small zip, fast cold start). Every request gets a timeout cut to the
+time budget; nothing sleeps. A 429 makes the client stay away until its Retry-After has passed; a
+closed endpoint (403/404 on top tracks, as for development-mode apps) is remembered, and track
+search by artist stands in for it. The token (client credentials) is kept across warm invocations.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+
+from chatbot_lambda.budget import Deadline
+from chatbot_lambda.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class SpotifyUnavailable(RuntimeError):
+    """Spotify could not answer now (down, slow, rate-limited, refused the credentials, odd reply)."""
+
+
+@dataclass(frozen=True)
+class LiveTrack:
+    name: str
+    album_name: str
+    image_url: str
+
+
+@dataclass(frozen=True)
+class LiveArtist:
+    artist_id: str
+    name: str
+    image_url: str
+    spotify_url: str
+    tracks: list[LiveTrack] = field(default_factory=list)
+
+
+def _first_image(images) -> str:
+    if isinstance(images, list) and images and isinstance(images[0], dict):
+        return str(images[0].get("url") or "")
+    return ""
+
+
+class SpotifyClient:
+    """Search an artist and its tracks (market from settings), as one bounded lookup."""
+
+    def __init__(self, settings: Settings, clock=time.monotonic):
+        self.settings = settings
+        self._clock = clock
+        self._token: str = ""
+        self._token_until = 0.0
+        self._away_until = 0.0          # after a 429: no calls before this (monotonic seconds)
+        self.closed: set[str] = set()   # endpoints found closed to this app
+
+    def find_artist(self, name: str, deadline: Deadline, tracks: int = 3) -> LiveArtist | None:
+        """The best artist hit for ``name`` with up to ``tracks`` tracks; ``None`` when Spotify has none."""
+        if self._clock() < self._away_until:
+            raise SpotifyUnavailable(f"rate-limited, waiting {self._away_until - self._clock():.0f} s more")
+        found = self._get("search", {"q": name, "type": "artist", "limit": 5,
+                                     "market": self.settings.spotify_market}, deadline)
+        items = found.get("artists", {}).get("items") if isinstance(found.get("artists"), dict) else None
+        hits = [item for item in items or [] if isinstance(item, dict) and item.get("id") and item.get("name")]
+        if not hits:
+            return None
+        wanted = name.casefold().replace(" ", "")
+        best = next((hit for hit in hits if str(hit["name"]).casefold().replace(" ", "") == wanted), hits[0])
+        return LiveArtist(str(best["id"]), str(best["name"]), _first_image(best.get("images")),
+                          str((best.get("external_urls") or {}).get("spotify") or ""),
+                          self._tracks(best, deadline)[:tracks])
+
+    def _tracks(self, artist: dict, deadline: Deadline) -> list[LiveTrack]:
+        raw: list = []
+        if "top-tracks" not in self.closed:
+            try:
+                raw = self._get(f"artists/{urllib.parse.quote(artist['id'])}/top-tracks",
+                                {"market": self.settings.spotify_market}, deadline).get("tracks") or []
+            except _Closed:
+                self.closed.add("top-tracks")
+                log.warning("Spotify top tracks are closed to this app: searching tracks by artist instead")
+        if "top-tracks" in self.closed:
+            found = self._get("search", {"q": f'artist:"{artist["name"]}"', "type": "track", "limit": 10,
+                                         "market": self.settings.spotify_market}, deadline)
+            items = found.get("tracks", {}).get("items") if isinstance(found.get("tracks"), dict) else None
+            raw = [t for t in items or [] if isinstance(t, dict)
+                   and any(isinstance(a, dict) and a.get("id") == artist["id"] for a in t.get("artists") or [])]
+        tracks = []
+        for track in raw if isinstance(raw, list) else []:
+            if isinstance(track, dict) and track.get("name"):
+                album = track.get("album") if isinstance(track.get("album"), dict) else {}
+                tracks.append(LiveTrack(str(track["name"]), str(album.get("name") or ""),
+                                        _first_image(album.get("images"))))
+        return tracks
+
+    # -- HTTP ----------------------------------------------------------------------------------------------
+
+    def _get(self, path: str, params: dict, deadline: Deadline) -> dict:
+        for attempt in (1, 2):
+            token = self._access_token(deadline)
+            url = urllib.parse.urljoin(self.settings.spotify_api_url, path) + "?" + urllib.parse.urlencode(params)
+            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+            status, body = self._send(request, deadline)
+            if status == 401 and attempt == 1:      # the token expired early: one fresh token
+                self._token_until = 0.0
+                continue
+            if status in (403, 404) and path.endswith("top-tracks"):
+                raise _Closed(path)
+            if status != 200:
+                raise SpotifyUnavailable(f"GET {path} answered {status}")
+            return body
+        raise SpotifyUnavailable(f"GET {path}: the token was refused twice")
+
+    def _access_token(self, deadline: Deadline) -> str:
+        if self._token and self._clock() < self._token_until:
+            return self._token
+        s = self.settings
+        basic = base64.b64encode(f"{s.spotify_client_id}:{s.spotify_client_secret}".encode()).decode()
+        request = urllib.request.Request(
+            s.spotify_token_url, data=b"grant_type=client_credentials", method="POST",
+            headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"})
+        status, body = self._send(request, deadline)
+        token = body.get("access_token") if status == 200 else None
+        if not isinstance(token, str) or not token:
+            raise SpotifyUnavailable(f"the token endpoint answered {status} without an access token")
+        expires = body.get("expires_in")
+        self._token = token
+        self._token_until = self._clock() + (float(expires) if isinstance(expires, (int, float)) else 3600) - 60
+        return token
+
+    def _send(self, request: urllib.request.Request, deadline: Deadline) -> tuple[int, dict]:
+        """``(status, JSON object)`` of one request; raises SpotifyUnavailable on 429, 5xx, timeouts, bad JSON."""
+        timeout = deadline.timeout(self.settings.spotify_timeout)
+        what = f"{request.get_method()} {urllib.parse.urlsplit(request.full_url).path}"
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status, data = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, data = exc.code, b""
+            if status == 429:
+                wait = _seconds(exc.headers.get("Retry-After"))
+                self._away_until = self._clock() + wait
+                raise SpotifyUnavailable(f"{what} rate-limited (429, Retry-After {wait:.0f} s)") from None
+            if status >= 500:
+                raise SpotifyUnavailable(f"{what} answered {status}") from None
+            return status, {}
+        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise SpotifyUnavailable(f"{what} failed after at most {timeout:.2f} s: {reason}") from None
+        try:
+            body = json.loads(data)
+        except ValueError:
+            raise SpotifyUnavailable(f"{what} answered {status} with a body that is not JSON") from None
+        if not isinstance(body, dict):
+            raise SpotifyUnavailable(f"{what} answered {status} with JSON that is not an object")
+        return status, body
+
+
+class _Closed(Exception):
+    """An endpoint answered 403/404: closed to this app."""
+
+
+def _seconds(text: str | None) -> float:
+    try:
+        return min(max(float(text or 1), 1.0), 3600.0)
+    except ValueError:
+        return 30.0
