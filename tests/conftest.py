@@ -157,3 +157,32 @@ def moto_aws(monkeypatch):
         monkeypatch.setenv(name, value)
     yield endpoint
     server.stop()
+
+
+# -- chatbot -----------------------------------------------------------------------------------------------
+
+@pytest.fixture(params=["mysql", "sqlite"])
+def served_mart(request, tmp_path):
+    """A mart filled by tests/chatbot_mart.py (BLACKPINK and friends, Artist 0..199), on MariaDB and SQLite."""
+    from tests import chatbot_mart
+
+    if request.param == "sqlite":
+        mart = MartUnderTest(f"jdbc:sqlite:{tmp_path / 'mart.db'}", "", "", "sqlite")
+        yield from _filled(mart, chatbot_mart)
+    else:
+        for mart in _mysql_mart(request.getfixturevalue("mariadb")):
+            yield from _filled(mart, chatbot_mart)
+
+
+def _filled(mart: MartUnderTest, chatbot_mart):
+    conn = mart.reader()
+    chatbot_mart.fill(conn, mart.dialect, 200)
+    conn.close()
+    yield mart
+
+
+@pytest.fixture
+def skill_env(served_mart) -> dict:
+    """Chatbot environment variables for the served mart (live lookups off, a short time budget)."""
+    return {"MART_URL": served_mart.url, "MART_USER": served_mart.user, "MART_PASSWORD": served_mart.password,
+            "DB_TIMEOUT_SECONDS": "1", "TIME_BUDGET_SECONDS": "3"}

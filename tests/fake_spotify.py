@@ -92,6 +92,7 @@ class FakeSpotify:
         self.catalog = catalog
         self.switches = switches or Switches()
         self.calls: Counter = Counter()
+        self.queries: list[tuple[str, dict]] = []     # (endpoint, query parameters) of each request
         self._recent: deque = deque()
         self._lock = threading.Lock()
         self._by_name = {a["name"].casefold(): a for a in catalog.artists.values()}
@@ -193,6 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, "Service not found")
         fake, s = self.fake, self.fake.switches
         fake.calls[name] += 1
+        fake.queries.append((name, query))
         if name != "token":
             if name != "provider" and not self.headers.get("Authorization", "").startswith("Bearer "):
                 return self._error(401, "No token provided")

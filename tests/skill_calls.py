@@ -1,0 +1,59 @@
+"""Calling the chatbot the way API Gateway does, for tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from chatbot_lambda import replies
+
+
+def skill_body(utterance: str, user: str = "user-1", **params) -> str:
+    return json.dumps({"userRequest": {"utterance": utterance, "user": {"id": user}},
+                       "action": {"params": params}}, ensure_ascii=False)
+
+
+def http_api_event(body: str | None, headers: dict | None = None, base64_body: bool = False) -> dict:
+    """An HTTP API (payload 2.0) event."""
+    if base64_body and body is not None:
+        body = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    return {"version": "2.0", "routeKey": "POST /skill", "rawPath": "/skill", "headers": headers or {},
+            "requestContext": {"http": {"method": "POST", "path": "/skill"}}, "body": body,
+            "isBase64Encoded": base64_body}
+
+
+def rest_api_event(body: str | None, headers: dict | None = None, base64_body: bool = False) -> dict:
+    """A REST API (payload 1.0) proxy event."""
+    if base64_body and body is not None:
+        body = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    return {"resource": "/skill", "path": "/skill", "httpMethod": "POST", "headers": headers or {},
+            "requestContext": {"resourcePath": "/skill", "httpMethod": "POST"}, "body": body,
+            "isBase64Encoded": base64_body}
+
+
+def reply_of(response: dict) -> dict:
+    """The Kakao reply inside a 200 response; fails when it breaks the skill format or Kakao's limits."""
+    assert response["statusCode"] == 200, response
+    reply = json.loads(response["body"])
+    assert replies.problems(reply) == [], (replies.problems(reply), reply)
+    return reply
+
+
+def ask(app, utterance: str, **kwargs) -> dict:
+    return reply_of(app.handle(http_api_event(skill_body(utterance, **kwargs))))
+
+
+def texts(reply: dict) -> list[str]:
+    return [o["simpleText"]["text"] for o in reply["template"]["outputs"] if "simpleText" in o]
+
+
+def cards(reply: dict) -> list[dict]:
+    return [card for o in reply["template"]["outputs"] if "carousel" in o for card in o["carousel"]["items"]]
+
+
+def headers(reply: dict) -> list[str]:
+    return [card["header"]["title"] for card in cards(reply)]
+
+
+def quick_replies(reply: dict) -> list[str]:
+    return [q["messageText"] for q in reply["template"].get("quickReplies", [])]

@@ -1,0 +1,150 @@
+"""The chatbot Lambda's deployment: the zip scripts/lambda/build_zip.py builds, and the SAM template."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = REPO / "scripts" / "lambda" / "build_zip.py"
+TEMPLATE = REPO / "scripts" / "lambda" / "template.yaml"
+SIZE_LINE = re.compile(r"^wrote (?P<path>.+): (?P<files>\d+) files, (?P<mb>\d+\.\d+) MB$")
+SECRET_PARAMETERS = {"MartPasswordSecretArn", "SpotifyCredentialsSecretArn", "SkillSecretArn"}
+
+
+def build_zip(out: Path, *options: str) -> subprocess.CompletedProcess:
+    """Run the build script as the README says to, writing ``out``."""
+    return subprocess.run([sys.executable, str(BUILD), "--out", str(out), *options],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One build shared by the tests that only read the zip: (zip path, finished process)."""
+    out = tmp_path_factory.mktemp("lambda") / "chatbot_lambda.zip"
+    return out, build_zip(out)
+
+
+@pytest.fixture(scope="module")
+def template():
+    return load_cfn_yaml(str(TEMPLATE))
+
+
+def test_build_prints_the_size_and_packs_the_packages_and_pymysql(built):
+    out, done = built
+    assert done.returncode == 0, done.stderr
+    line = SIZE_LINE.match(done.stdout.strip())
+    assert line, done.stdout
+    assert Path(line["path"]) == out and float(line["mb"]) < 15
+    with zipfile.ZipFile(out) as zf:
+        infos = zf.infolist()
+    names = {info.filename for info in infos}
+    assert int(line["files"]) == sum(not name.endswith("/") for name in names)
+    assert {"chatbot_lambda/handler.py", "chatbot_lambda/settings.py", "mart/serving.py", "mart/ddl/mysql.sql",
+            "pymysql/__init__.py"} <= names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith(("tests/", "jobs/"))]
+    assert not [n for n in names if n.startswith("boto")], "the Lambda runtime provides boto3"
+    files = [info for info in infos if not info.is_dir()]
+    assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {info.external_attr >> 16 for info in files} == {0o100644}
+    assert {info.compress_type for info in files} == {zipfile.ZIP_DEFLATED}
+    assert [info.filename for info in infos] == sorted(names)
+
+
+def test_the_packages_import_from_the_zip_alone(built, tmp_path):
+    """Only the zip and the standard library on sys.path, as on Lambda (minus boto3)."""
+    out, _ = built
+    probe = """if True:
+        import importlib, sys
+        sys.path[:0] = [sys.argv[1]]
+        try:
+            import pyspark  # noqa: F401  (installed in the venv: must not be visible here)
+            print("pyspark", pyspark.__file__)
+        except ImportError:
+            pass
+        for name in ("chatbot_lambda.settings", "chatbot_lambda.handler", "mart.serving", "pymysql"):
+            try:
+                print(name, importlib.import_module(name).__file__)
+            except Exception as exc:
+                print(name, "failed:", repr(exc))
+    """
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(out)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    found = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    assert "pyspark" not in found, "the venv's site-packages leaked into the isolated interpreter"
+    assert found == {
+        "chatbot_lambda.settings": f"{out}/chatbot_lambda/settings.py",
+        "chatbot_lambda.handler": f"{out}/chatbot_lambda/handler.py",
+        "mart.serving": f"{out}/mart/serving.py",
+        "pymysql": f"{out}/pymysql/__init__.py",
+    }
+
+
+def test_building_twice_gives_the_same_bytes(built, tmp_path):
+    first, _ = built
+    again = build_zip(tmp_path / "again.zip")
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again.zip").read_bytes() == first.read_bytes()
+
+
+def test_a_zip_over_the_size_limit_fails_and_is_removed(tmp_path):
+    out = tmp_path / "too_big.zip"
+    done = build_zip(out, "--max-mb", "0.001")
+    assert done.returncode == 1
+    assert "over the 0.001 MB limit" in done.stderr and done.stdout == ""
+    assert not out.exists()
+
+
+def test_the_template_passes_cfn_lint():
+    # cfn-lint 1.x has no ``python -m cfnlint``: call the console script's entry point.
+    done = subprocess.run([sys.executable, "-c", "from cfnlint.runner import main; main()", str(TEMPLATE)],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_the_function_runs_the_handler_within_kakaos_five_seconds(template):
+    function = template["Resources"]["ChatbotFunction"]
+    assert function["Type"] == "AWS::Serverless::Function"
+    props = function["Properties"]
+    assert props["Handler"] == "chatbot_lambda.handler.lambda_handler"
+    assert props["Runtime"] == "python3.11" and props["CodeUri"] == "../../dist/chatbot_lambda.zip"
+    assert props["Timeout"] <= 5
+    assert float(template["Parameters"]["TimeBudgetSeconds"]["Default"]) < props["Timeout"]
+    assert props["Events"]["Skill"]["Properties"] == {"Path": "/skill", "Method": "POST"}
+
+
+def test_the_function_environment_names_settings_the_chatbot_reads(template):
+    settings = (REPO / "chatbot_lambda" / "settings.py").read_text()
+    variables = template["Resources"]["ChatbotFunction"]["Properties"]["Environment"]["Variables"]
+    assert {"MART_URL", "MART_USER", "MART_PASSWORD_SECRET"} <= variables.keys()
+    assert [name for name in variables if f'"{name}"' not in settings] == []
+
+
+def _statements(node):
+    """Every IAM statement under ``node``, both branches of Fn::If included."""
+    if isinstance(node, dict):
+        if "Effect" in node:
+            yield node
+        for value in node.values():
+            yield from _statements(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _statements(value)
+
+
+def test_the_role_reads_only_the_given_secrets(template):
+    statements = list(_statements(template["Resources"]["ChatbotRole"]["Properties"]["Policies"]))
+    secret_statements = [s for s in statements if "secretsmanager" in str(s["Action"])]
+    assert secret_statements
+    for statement in secret_statements:
+        assert statement["Action"] == "secretsmanager:GetSecretValue"
+        assert "*" not in str(statement["Resource"]), statement
+    assert {s["Resource"]["Ref"] for s in secret_statements} == SECRET_PARAMETERS
+    assert [s for s in statements if "logs:" in str(s["Action"]) and "*" in str(s["Resource"])] == []
