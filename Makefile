@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 DT     ?= $(shell date -u +%F)
 ARTISTS ?= 20000
 
-.PHONY: setup demo test bench clean mariadb
+.PHONY: setup demo test bench bench-chatbot serve lambda-zip clean mariadb
 
 setup: $(VENV)/.installed
 
@@ -16,11 +16,20 @@ $(VENV)/.installed: setup.py
 	touch $@
 
 # The main job end to end on the embedded defaults: synthetic source -> local Delta lake -> related
-# artists -> SQLite mart (data/mart.db), then a few artists read back from the mart.
+# artists -> SQLite mart (data/mart.db), then a few artists read back from the mart, and the chatbot's
+# answer (the Lambda handler, run locally) for the most popular one.
 demo: setup
 	$(PY) jobs/ingest.py --source synthetic --artists $(ARTISTS) --dt $(DT)
 	$(PY) jobs/similarity.py --dt $(DT)
 	$(PY) -m mart --url jdbc:sqlite:data/mart.db --show 5
+	$(PY) -m chatbot_lambda --mart jdbc:sqlite:data/mart.db --popular
+
+# The chatbot as a local skill server on :8080 (POST a Kakao skill request; see README).
+serve: setup
+	$(PY) -m chatbot_lambda.serve --mart jdbc:sqlite:data/mart.db --port 8080
+
+lambda-zip: setup
+	$(PY) scripts/lambda/build_zip.py
 
 # Mart and chatbot tests need a MariaDB server: scripts/mariadb.sh starts a private one (installing the
 # Debian package first when run as root and it is missing).
@@ -32,6 +41,9 @@ test: setup mariadb
 
 bench: setup
 	$(PY) bench/similarity.py
+
+bench-chatbot: setup mariadb
+	$(PY) bench/chatbot.py
 
 clean:
 	rm -rf data spark-warehouse .pytest_cache

@@ -1,0 +1,76 @@
+"""Ask the chatbot from a shell, through the Lambda handler, and see its Kakao reply.
+
+    python -m chatbot_lambda --mart jdbc:sqlite:data/mart.db "BLACKPINK"
+    python -m chatbot_lambda --mart jdbc:sqlite:data/mart.db --popular     # the mart's most popular artist
+    python -m chatbot_lambda ... --json                                     # the raw skill response
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from chatbot_lambda import handler
+
+
+def render(reply: dict) -> str:
+    """A Kakao reply as a person would read it in the chat, one line per text, card item and quick reply."""
+    lines = []
+    template = reply.get("template", {})
+    for output in template.get("outputs", []):
+        if "simpleText" in output:
+            lines.append(output["simpleText"]["text"])
+        for card in output.get("carousel", {}).get("items", []):
+            lines.append(f"[{card['header']['title']}]")
+            for item in card.get("items", []):
+                about = f" ({item['description']})" if item.get("description") else ""
+                lines.append(f"  ♪ {item['title']}{about}  {item.get('link', {}).get('web', '')}")
+            for button in card.get("buttons", []):
+                lines.append(f"  <{button['label']}> {button['webLinkUrl']}")
+    quick = [q["label"] for q in template.get("quickReplies", [])]
+    if quick:
+        lines.append("quick replies: " + " | ".join(quick))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Send one message to the chatbot (the Lambda handler, locally) "
+                                     "and print its reply. Settings come from the environment as on Lambda "
+                                     "(see chatbot_lambda/settings.py).")
+    parser.add_argument("text", nargs="*", help="what the user types")
+    parser.add_argument("--mart", help="mart JDBC URL, overriding MART_URL (default jdbc:sqlite:data/mart.db)")
+    parser.add_argument("--popular", action="store_true", help="ask for the mart's most popular artist")
+    parser.add_argument("--json", action="store_true", help="print the raw Kakao skill response")
+    args = parser.parse_args(argv)
+    if not args.text and not args.popular:
+        parser.error("give the text to send, or --popular")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.mart:
+        os.environ["MART_URL"] = args.mart
+    text = " ".join(args.text)
+    if args.popular:
+        try:
+            names = handler.application().repository.popular(1)
+        except Exception as exc:   # the settings or the mart: say which, no traceback
+            print(f"cannot read the mart: {exc}", file=sys.stderr)
+            return 2
+        if not names:
+            print("the mart has no artists with related artists yet: run the similarity job first", file=sys.stderr)
+            return 2
+        text = names[0]
+    body = json.dumps({"userRequest": {"utterance": text, "user": {"id": "shell"}}}, ensure_ascii=False)
+    event = {"version": "2.0", "rawPath": "/skill", "requestContext": {"http": {"method": "POST", "path": "/skill"}},
+             "headers": {"content-type": "application/json"}, "body": body, "isBase64Encoded": False}
+    response = handler.lambda_handler(event, None)
+    reply = json.loads(response["body"])
+    print(f"> {text}")
+    print(json.dumps(reply, ensure_ascii=False, indent=2) if args.json else render(reply))
+    handler.reset()
+    return 0 if response["statusCode"] == 200 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
