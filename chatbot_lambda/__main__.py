@@ -14,6 +14,8 @@ import os
 import sys
 
 from chatbot_lambda import handler
+from chatbot_lambda.serve import http_api_event
+from chatbot_lambda.settings import DEFAULT_MART_URL
 
 
 def render(reply: dict) -> str:
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                                      "and print its reply. Settings come from the environment as on Lambda "
                                      "(see chatbot_lambda/settings.py).")
     parser.add_argument("text", nargs="*", help="what the user types")
-    parser.add_argument("--mart", help="mart JDBC URL, overriding MART_URL (default jdbc:sqlite:data/mart.db)")
+    parser.add_argument("--mart", help=f"mart JDBC URL, overriding MART_URL (default {DEFAULT_MART_URL})")
     parser.add_argument("--popular", action="store_true", help="ask for the mart's most popular artist")
     parser.add_argument("--json", action="store_true", help="print the raw Kakao skill response")
     args = parser.parse_args(argv)
@@ -62,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         text = names[0]
     body = json.dumps({"userRequest": {"utterance": text, "user": {"id": "shell"}}}, ensure_ascii=False)
-    event = {"version": "2.0", "rawPath": "/skill", "requestContext": {"http": {"method": "POST", "path": "/skill"}},
-             "headers": {"content-type": "application/json"}, "body": body, "isBase64Encoded": False}
+    event = http_api_event("POST", "/skill", {"Content-Type": "application/json"}, body.encode("utf-8"))
     response = handler.lambda_handler(event, None)
     reply = json.loads(response["body"])
     print(f"> {text}")

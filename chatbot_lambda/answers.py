@@ -85,10 +85,10 @@ class Chatbot:
         text = request.text
         if not text or not any(ch.isalnum() for ch in text):
             return Answer(self._hint("Type an artist's name to get its top tracks and three artists "
-                                     "that sound like it."), "welcome")
+                                     "that sound like it.", deadline), "welcome")
         if len(text) > MAX_NAME:
-            return Answer(self._hint("That is longer than any artist's name I know. Type just the name."),
-                          "too_long")
+            return Answer(self._hint("That is longer than any artist's name I know. Type just the name.",
+                                     deadline), "too_long")
         try:
             cards = self.repository.find_artist(text)
         except MartUnavailable as exc:
@@ -99,43 +99,44 @@ class Chatbot:
 
     def _unknown(self, text: str, deadline: Deadline) -> Answer:
         if self.spotify is None:
-            return self._queued(text, "live lookups are not configured")
+            return self._queued(text, "live lookups are not configured", deadline)
         try:
             live = self.spotify.find_artist(text, deadline, self.repository.settings.tracks_per_card)
         except (SpotifyUnavailable, OutOfTime) as exc:
-            return self._queued(text, f"Spotify: {exc}")
+            return self._queued(text, f"Spotify: {exc}", deadline)
         if live is None:
-            return Answer(self._suggest(text, f'I could not find "{shown(text)}" anywhere.'), "not_found")
+            return Answer(self._suggest(text, f'I could not find "{shown(text)}" anywhere.', deadline), "not_found")
         try:
-            cards = self.repository.find_artist(live.name)   # typed differently from the mart's name
+            cards = self.repository.find_artist(live.name, deadline)   # typed differently from the mart's name
             if cards:
                 return Answer(known_reply(cards), "known", cards[0].artist_id)
-            self.repository.record_request(live.name, live.artist_id)
+            self.repository.record_request(live.name, live.artist_id, deadline)
         except MartUnavailable as exc:
             log.warning("could not record the request for %r: %s", live.name, exc)
         return Answer(live_reply(live), "live", live.artist_id)
 
-    def _queued(self, text: str, why: str) -> Answer:
+    def _queued(self, text: str, why: str, deadline: Deadline) -> Answer:
         try:
-            self.repository.record_request(text, None)
+            self.repository.record_request(text, None, deadline)
         except MartUnavailable as exc:
             why += f"; could not record the request: {exc}"
-        reply = self._suggest(text, f'I do not know "{shown(text)}" yet. I noted it for the next update.')
+        reply = self._suggest(text, f'I do not know "{shown(text)}" yet. I noted it for the next update.',
+                              deadline)
         return Answer(reply, "queued", why)
 
-    def _suggest(self, text: str, opening: str) -> dict:
+    def _suggest(self, text: str, opening: str, deadline: Deadline) -> dict:
         try:
-            close = self.repository.suggestions(text)
+            close = self.repository.suggestions(text, deadline=deadline)
         except MartUnavailable as exc:
             log.warning("no suggestions: %s", exc)
             close = []
         if close:
             return replies.skill_response([replies.simple_text(f"{opening} Did you mean one of these?")], close)
-        return self._hint(f"{opening} Check the spelling and try again.")
+        return self._hint(f"{opening} Check the spelling and try again.", deadline)
 
-    def _hint(self, text: str) -> dict:
+    def _hint(self, text: str, deadline: Deadline) -> dict:
         try:
-            names = self.repository.popular()
+            names = self.repository.popular(deadline=deadline)
         except MartUnavailable as exc:
             log.warning("no popular names to propose: %s", exc)
             names = []

@@ -18,16 +18,26 @@ class HttpRequest:
     method: str
     path: str
     headers: dict[str, str] = field(default_factory=dict)   # names lower-cased
-    body: str = ""
+    raw_body: str = ""
+    base64_body: bool = False
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
 
+    def text(self) -> str:
+        """The body as text, decoded when base64-encoded; :class:`BadEvent` when it is not UTF-8 text."""
+        if not self.base64_body:
+            return self.raw_body
+        try:
+            return base64.b64decode(self.raw_body, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise BadEvent("the event body is not base64-encoded UTF-8 text") from None
+
 
 def parse_event(event: Any) -> HttpRequest:
-    """The HTTP request inside an API Gateway proxy event; the body is decoded when base64-encoded.
+    """The HTTP request inside an API Gateway proxy event (body not decoded yet: see ``HttpRequest.text``).
 
-    Raises :class:`BadEvent` for anything that is not such an event (or whose body is not text).
+    Raises :class:`BadEvent` for anything that is not such an event.
     """
     if not isinstance(event, dict):
         raise BadEvent(f"the event is a {type(event).__name__}, not an API Gateway proxy event")
@@ -44,12 +54,7 @@ def parse_event(event: Any) -> HttpRequest:
         body = ""
     if not isinstance(body, str):
         raise BadEvent("the event body is not a string")
-    if event.get("isBase64Encoded"):
-        try:
-            body = base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            raise BadEvent("the event body is not base64-encoded UTF-8 text") from None
-    return HttpRequest(method, path, headers, body)
+    return HttpRequest(method, path, headers, body, bool(event.get("isBase64Encoded")))
 
 
 def json_response(status: int, payload: Any) -> dict:

@@ -60,8 +60,8 @@ class SkillApp:
             _log_answer("unauthorized", started, f"missing or wrong {self.settings.skill_secret_header} header")
             return apigw.json_response(401, {"error": f"missing or wrong {self.settings.skill_secret_header}"})
         try:
-            skill = SkillRequest.from_body(request.body)
-        except BadSkillRequest as exc:
+            skill = SkillRequest.from_body(request.text())
+        except (apigw.BadEvent, BadSkillRequest) as exc:
             _log_answer("bad_request", started, str(exc))
             return apigw.json_response(200, sorry_reply())
         try:

@@ -34,8 +34,13 @@ class SkillRequest:
             raise BadSkillRequest("the body has no userRequest.utterance text")
         user_id = _dict(user_request, "user").get("id")
         artist = _dict(_dict(payload, "action"), "params").get("artist")
-        return cls(utterance, user_id if isinstance(user_id, str) else "",
-                   artist.strip() if isinstance(artist, str) else "")
+        return cls(_without_surrogates(utterance), _without_surrogates(user_id if isinstance(user_id, str) else ""),
+                   _without_surrogates(artist.strip() if isinstance(artist, str) else ""))
+
+
+def _without_surrogates(text: str) -> str:
+    """``text`` without lone UTF-16 surrogates (JSON may escape them; no database or URL takes them)."""
+    return text.encode("utf-8", "ignore").decode("utf-8") if any("\ud800" <= ch <= "\udfff" for ch in text) else text
 
 
 def _dict(parent: Any, key: str) -> dict:

@@ -11,6 +11,7 @@ from difflib import SequenceMatcher
 
 LIKE_ESCAPE = "!"
 MAX_PATTERNS = 4
+MAX_OVERLAP = 12
 MIN_SCORE = 0.5
 
 
@@ -20,27 +21,43 @@ def _escape(text: str) -> str:
     return text
 
 
-def like_patterns(key: str) -> list[str]:
-    """Up to four ``LIKE`` patterns (escape character ``!``) for keys sharing a piece of ``key``.
-
-    Pieces are 3 characters long for keys of 7 or more, else 2, spread evenly over the key,
-    so one typo leaves most of them intact. Keys of 1 or 2 characters match as prefixes.
-    """
-    if not key:
-        return []
+def _pieces(key: str, count: int) -> list[str]:
+    """Up to ``count`` pieces of ``key`` spread evenly over it: 3 characters long for keys of 7 or
+    more, else 2; a key of 1 or 2 characters is its own piece."""
     if len(key) <= 2:
-        return [_escape(key) + "%"]
+        return [key] if key else []
     size = 3 if len(key) >= 7 else 2
     last = len(key) - size
-    starts = sorted({round(i * last / (MAX_PATTERNS - 1)) for i in range(MAX_PATTERNS)})
-    grams = list(dict.fromkeys(key[start:start + size] for start in starts))
-    return ["%" + _escape(gram) + "%" for gram in grams]
+    n = min(count, last + 1)
+    starts = sorted({round(i * last / max(n - 1, 1)) for i in range(n)})
+    return list(dict.fromkeys(key[start:start + size] for start in starts))
 
 
-def score(key: str, candidate_key: str) -> float:
-    """Similarity of two keys in 0..1; a candidate that starts with the typed key scores at least 0.8."""
+def like_patterns(key: str) -> list[str]:
+    """Up to four ``LIKE`` patterns (escape character ``!``) finding keys that share a piece of ``key``.
+
+    The pieces are spread over the key, so one typo leaves most of them intact. Keys of 1 or 2
+    characters match as prefixes.
+    """
+    if len(key) <= 2:
+        return [_escape(key) + "%"] if key else []
+    return ["%" + _escape(piece) + "%" for piece in _pieces(key, MAX_PATTERNS)]
+
+
+def overlap_patterns(key: str) -> list[str]:
+    """``LIKE`` patterns for (up to 12 of) all of the key's pieces: how many of them a candidate
+    matches orders the candidates before they are ranked, so that names sharing one common piece
+    (``art`` in thousands of "Artist N") cannot crowd out the close ones."""
+    if len(key) <= 2:
+        return like_patterns(key)
+    return ["%" + _escape(piece) + "%" for piece in _pieces(key, MAX_OVERLAP)]
+
+
+def score(key: str, candidate_key: str, prefix_bonus: bool = True) -> float:
+    """Similarity of two keys in 0..1; with ``prefix_bonus``, a candidate that starts with the typed
+    key (2 characters or more) scores at least 0.8."""
     ratio = SequenceMatcher(None, key, candidate_key, autojunk=False).ratio()
-    return max(ratio, 0.8) if candidate_key.startswith(key) and len(key) >= 2 else ratio
+    return max(ratio, 0.8) if prefix_bonus and candidate_key.startswith(key) and len(key) >= 2 else ratio
 
 
 def rank(key: str, candidates: list[tuple[str, str]], limit: int) -> list[str]:

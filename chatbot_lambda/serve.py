@@ -18,6 +18,7 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from chatbot_lambda import handler
+from chatbot_lambda.settings import DEFAULT_MART_URL
 
 LAMBDA_TIMEOUT_MS = 5000
 
@@ -53,9 +54,12 @@ class SkillHandler(BaseHTTPRequestHandler):
     max_body = 1 << 20
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > self.max_body:
-            self.send_error(413, "request body too large")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= self.max_body:
+            self.send_error(400 if length < 0 else 413, "a Content-Length of 0 to 1 MiB is needed")
             return
         body = self.rfile.read(length)
         event = http_api_event("POST", self.path, dict(self.headers.items()), body)
@@ -78,14 +82,14 @@ def main(argv: list[str] | None = None) -> None:
                                      "(MART_URL, MART_USER, MART_PASSWORD, SPOTIPY_CLIENT_ID, ...).")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 picks one)")
-    parser.add_argument("--mart", help="mart JDBC URL, overriding MART_URL (default jdbc:sqlite:data/mart.db)")
+    parser.add_argument("--mart", help=f"mart JDBC URL, overriding MART_URL (default {DEFAULT_MART_URL})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.mart:
         os.environ["MART_URL"] = args.mart
     server = HTTPServer((args.host, args.port), SkillHandler)
     host, port = server.server_address[:2]
-    print(f"skill server on http://{host}:{port}/skill (mart {os.environ.get('MART_URL', 'jdbc:sqlite:data/mart.db')})",
+    print(f"skill server on http://{host}:{port}/skill (mart {os.environ.get('MART_URL', DEFAULT_MART_URL)})",
           flush=True)
     try:
         server.serve_forever()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Mapping
+from urllib.parse import urlsplit
 
 DEFAULT_MART_URL = "jdbc:sqlite:data/mart.db"
 
@@ -51,11 +52,11 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     return value
 
 
-def _secret(secret_id: str, key: str) -> str:
-    from mart.secrets import SecretError, secret_value
+def _secret(secret_id: str, *keys: str) -> tuple[str, ...]:
+    from mart.secrets import SecretError, secret_values
 
     try:
-        return secret_value(secret_id, key)
+        return secret_values(secret_id, *keys)
     except SecretError as exc:
         raise SettingsError(str(exc)) from None
 
@@ -88,18 +89,21 @@ class Settings:
         env = os.environ if env is None else env
         mart_password = env.get("MART_PASSWORD", "")
         if not mart_password and env.get("MART_PASSWORD_SECRET"):
-            mart_password = _secret(env["MART_PASSWORD_SECRET"], "password")
+            (mart_password,) = _secret(env["MART_PASSWORD_SECRET"], "password")
         client_id, client_secret = env.get("SPOTIPY_CLIENT_ID", ""), env.get("SPOTIPY_CLIENT_SECRET", "")
         if not (client_id and client_secret) and env.get("SPOTIFY_CREDENTIALS_SECRET"):
-            secret_id = env["SPOTIFY_CREDENTIALS_SECRET"]
-            client_id, client_secret = _secret(secret_id, "client_id"), _secret(secret_id, "client_secret")
+            client_id, client_secret = _secret(env["SPOTIFY_CREDENTIALS_SECRET"], "client_id", "client_secret")
         skill_secret = env.get("SKILL_SECRET", "")
         if not skill_secret and env.get("SKILL_SECRET_ID"):
-            skill_secret = _secret(env["SKILL_SECRET_ID"], "secret")
+            (skill_secret,) = _secret(env["SKILL_SECRET_ID"], "secret")
         mart_url = env.get("MART_URL", "").strip() or DEFAULT_MART_URL
         if not (mart_url.startswith("jdbc:sqlite:") or mart_url.startswith(("jdbc:mysql://", "jdbc:mariadb://"))):
             raise SettingsError(f"MART_URL={mart_url.split('?')[0]!r} is neither jdbc:sqlite:<file> "
                                 "nor jdbc:mysql://host:port/database")
+        try:
+            urlsplit(mart_url[len("jdbc:"):]).port
+        except ValueError as exc:
+            raise SettingsError(f"MART_URL={mart_url.split('?')[0]!r}: {exc}") from None
         level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, ERROR")

@@ -9,19 +9,23 @@ search by artist stands in for it. The token (client credentials) is kept across
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import logging
-import socket
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
-from chatbot_lambda.budget import Deadline
+from chatbot_lambda import matching
+from chatbot_lambda.budget import Deadline, OutOfTime
 from chatbot_lambda.settings import Settings
+from mart.names import name_key
 
 log = logging.getLogger(__name__)
+
+CLOSE_ENOUGH = 0.8
 
 
 class SpotifyUnavailable(RuntimeError):
@@ -50,6 +54,28 @@ def _first_image(images) -> str:
     return ""
 
 
+def best_hit(typed: str, hits: list[dict]) -> dict | None:
+    """The search hit that is the artist the user meant, or ``None``.
+
+    Spotify's search is fuzzy and nearly always returns something, so a hit must be close to what
+    was typed (an exact key, else the most similar key scoring at least 0.8), unless the two are
+    written in different scripts (아이유 finds IU), where Spotify's first hit is taken.
+    """
+    key = name_key(typed)
+    if not key or not hits:
+        return None
+    keys = [name_key(str(hit["name"])) for hit in hits]
+    if key in keys:
+        return hits[keys.index(key)]
+    scores = [matching.score(key, other, prefix_bonus=False) for other in keys]
+    best = max(range(len(hits)), key=lambda i: scores[i])
+    if scores[best] >= CLOSE_ENOUGH:
+        return hits[best]
+    if key.isascii() != keys[0].isascii():
+        return hits[0]
+    return None
+
+
 class SpotifyClient:
     """Search an artist and its tracks (market from settings), as one bounded lookup."""
 
@@ -69,13 +95,16 @@ class SpotifyClient:
                                      "market": self.settings.spotify_market}, deadline)
         items = found.get("artists", {}).get("items") if isinstance(found.get("artists"), dict) else None
         hits = [item for item in items or [] if isinstance(item, dict) and item.get("id") and item.get("name")]
-        if not hits:
+        best = best_hit(name, hits)
+        if best is None:
             return None
-        wanted = name.casefold().replace(" ", "")
-        best = next((hit for hit in hits if str(hit["name"]).casefold().replace(" ", "") == wanted), hits[0])
+        try:
+            found_tracks = self._tracks(best, deadline)[:tracks]
+        except (SpotifyUnavailable, OutOfTime) as exc:    # the artist is still worth answering and recording
+            log.warning("no tracks for %s from Spotify: %s", best["name"], exc)
+            found_tracks = []
         return LiveArtist(str(best["id"]), str(best["name"]), _first_image(best.get("images")),
-                          str((best.get("external_urls") or {}).get("spotify") or ""),
-                          self._tracks(best, deadline)[:tracks])
+                          str((best.get("external_urls") or {}).get("spotify") or ""), found_tracks)
 
     def _tracks(self, artist: dict, deadline: Deadline) -> list[LiveTrack]:
         raw: list = []
@@ -151,7 +180,7 @@ class SpotifyClient:
             if status >= 500:
                 raise SpotifyUnavailable(f"{what} answered {status}") from None
             return status, {}
-        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:   # timeouts are OSErrors
             reason = getattr(exc, "reason", exc)
             raise SpotifyUnavailable(f"{what} failed after at most {timeout:.2f} s: {reason}") from None
         try:

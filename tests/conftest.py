@@ -186,3 +186,14 @@ def skill_env(served_mart) -> dict:
     """Chatbot environment variables for the served mart (live lookups off, a short time budget)."""
     return {"MART_URL": served_mart.url, "MART_USER": served_mart.user, "MART_PASSWORD": served_mart.password,
             "DB_TIMEOUT_SECONDS": "1", "TIME_BUDGET_SECONDS": "3"}
+
+
+@pytest.fixture
+def app(skill_env):
+    """The chatbot application of one warm Lambda container, on the served mart."""
+    from chatbot_lambda.app import SkillApp
+    from chatbot_lambda.settings import Settings
+
+    skill = SkillApp(Settings.from_env(skill_env))
+    yield skill
+    skill.repository.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from chatbot_lambda import replies
+from chatbot_lambda import replies, serve
 
 
 def skill_body(utterance: str, user: str = "user-1", **params) -> str:
@@ -14,12 +14,13 @@ def skill_body(utterance: str, user: str = "user-1", **params) -> str:
 
 
 def http_api_event(body: str | None, headers: dict | None = None, base64_body: bool = False) -> dict:
-    """An HTTP API (payload 2.0) event."""
-    if base64_body and body is not None:
-        body = base64.b64encode(body.encode("utf-8")).decode("ascii")
-    return {"version": "2.0", "routeKey": "POST /skill", "rawPath": "/skill", "headers": headers or {},
-            "requestContext": {"http": {"method": "POST", "path": "/skill"}}, "body": body,
-            "isBase64Encoded": base64_body}
+    """An HTTP API (payload 2.0) event, as the local skill server builds it."""
+    event = serve.http_api_event("POST", "/skill", headers or {}, (body or "").encode("utf-8"))
+    if body is None:
+        event["body"] = None
+    elif base64_body:
+        event.update(body=base64.b64encode(body.encode("utf-8")).decode("ascii"), isBase64Encoded=True)
+    return event
 
 
 def rest_api_event(body: str | None, headers: dict | None = None, base64_body: bool = False) -> dict:

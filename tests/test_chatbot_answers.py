@@ -23,13 +23,6 @@ def search_terms(url: str) -> str:
     return parse_qs(urlsplit(url).query)["search_query"][0]
 
 
-@pytest.fixture
-def app(skill_env):
-    skill = SkillApp(Settings.from_env(skill_env))
-    yield skill
-    skill.repository.close()
-
-
 def requests_rows(mart) -> list[tuple]:
     conn = mart.reader()
     try:
@@ -167,7 +160,7 @@ def test_spotify_faults_answer_in_time_and_queue_the_request(live_app, spotify, 
     elif fault == "slow":
         spotify.switches.slow["search"] = 3.0
     elif fault == "rate-limited":
-        spotify.switches.rate, spotify.switches.retry_after = 1, 60
+        spotify.switches.rate, spotify.switches.retry_after = 0, 60
     elif fault == "malformed":
         spotify.switches.malformed["search"] = 5
     else:
@@ -182,9 +175,12 @@ def test_spotify_faults_answer_in_time_and_queue_the_request(live_app, spotify, 
     assert logged[-1]["outcome"] == "queued" and "Spotify" in logged[-1]["detail"]
 
 
-def test_after_a_429_the_container_leaves_spotify_alone_until_retry_after(live_app, spotify):
+def test_after_a_429_the_container_leaves_spotify_alone_until_retry_after(live_app, spotify, served_mart):
     spotify.switches.rate, spotify.switches.retry_after = 1, 60
-    ask(live_app, "Fake Artist 1")      # the token passes, the search is refused
+    reply = ask(live_app, "Fake Artist 1")      # the search passes, top tracks are refused
+    assert "Fake Artist 1 is new to me" in texts(reply)[0]
+    assert cards(reply)[0]["items"][0]["title"] == "Search on YouTube"     # the artist without its tracks
+    assert requests_rows(served_mart)[0][2] == _fake_artist(spotify, 1)["id"]
     calls = sum(spotify.calls.values())
     reply = ask(live_app, "Fake Artist 2")
     assert "noted it" in texts(reply)[0]
@@ -203,3 +199,20 @@ def test_a_long_spotify_outage_never_exceeds_the_time_budget(skill_env, spotify)
     skill.repository.close()
     assert elapsed < 1.5, elapsed
     assert "noted it" in texts(reply)[0]
+
+
+def test_suggestions_find_close_names_among_many_sharing_common_pieces(any_mart):
+    """20,000 "Artist N" names all share "art": candidates sharing more pieces must come first."""
+    from tests import chatbot_mart
+
+    conn = any_mart.reader()
+    chatbot_mart.fill(conn, any_mart.dialect, 20_000)
+    conn.close()
+    skill = SkillApp(Settings.from_env({"MART_URL": any_mart.url, "MART_USER": any_mart.user,
+                                        "MART_PASSWORD": any_mart.password}))
+    try:
+        for typed, expected in (("Artst 123", "Artist 123"), ("artist 1234x", "Artist 1234"),
+                                ("Artist 19999!", "Artist 19999"), ("Arist 7", "Artist 7")):
+            assert quick_replies(ask(skill, typed))[0] == expected, typed
+    finally:
+        skill.repository.close()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
+import unicodedata
 import threading
 import time
 
@@ -16,13 +18,6 @@ from tests import chatbot_mart
 from tests.skill_calls import ask, headers, http_api_event, reply_of, rest_api_event, skill_body, texts
 
 SORRY = "Sorry, I could not read that message"
-
-
-@pytest.fixture
-def app(skill_env):
-    skill = SkillApp(Settings.from_env(skill_env))
-    yield skill
-    skill.repository.close()
 
 
 BAD_EVENTS = {
@@ -56,7 +51,28 @@ def test_hostile_or_odd_text_never_changes_the_served_mart(app, served_mart, typ
     assert chatbot_mart.snapshot(conn) == before
     conn.close()
     assert texts(reply) and all(len(t) <= 1000 for t in texts(reply))
-    assert "\x00" not in json.dumps(reply)
+    assert not [t for t in _strings(reply) if any(unicodedata.category(ch) == "Cc" for ch in t)]
+
+
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+def test_lone_surrogates_are_dropped_not_fatal(app, caplog):
+    caplog.set_level(logging.INFO, "chatbot_lambda")
+    body = '{"userRequest": {"utterance": "\\ud800BLACKPINK\\udfff", "user": {"id": "\\udc00"}}}'
+    assert headers(reply_of(app.handle(http_api_event(body))))[0] == "BLACKPINK"
+    body = '{"userRequest": {"utterance": "\\ud800New Band\\udfff"}}'
+    assert 'I do not know "New Band"' in texts(reply_of(app.handle(http_api_event(body))))[0]
+    assert [json.loads(r.getMessage())["outcome"] for r in caplog.records if r.name == "chatbot_lambda"] == [
+        "known", "queued"]
 
 
 def test_control_characters_inside_a_name_still_match(app):
@@ -72,6 +88,8 @@ def test_a_skill_secret_is_required_when_configured(skill_env):
         assert "BLACKPINK" not in response["body"]
     assert headers(reply_of(skill.handle(http_api_event(body, {"x-skill-secret": "s3cret"}))))[0] == "BLACKPINK"
     assert headers(reply_of(skill.handle(rest_api_event(body, {"X-SKILL-SECRET": "s3cret"}))))[0] == "BLACKPINK"
+    unreadable = {**http_api_event(body), "body": "%%%", "isBase64Encoded": True}
+    assert skill.handle(unreadable)["statusCode"] == 401          # the secret is checked before the body
     skill.repository.close()
 
 
@@ -192,6 +210,7 @@ def test_the_deadline_follows_the_lambdas_remaining_time(app):
     ({"TIME_BUDGET_SECONDS": "soon"}, "TIME_BUDGET_SECONDS='soon' is not a number"),
     ({"TIME_BUDGET_SECONDS": "9"}, "TIME_BUDGET_SECONDS=9 is outside 0.5..4.5"),
     ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='LOUD' is not one of"),
+    ({"MART_URL": "jdbc:mysql://host:port/mart"}, "MART_URL='jdbc:mysql://host:port/mart': Port could not"),
 ])
 def test_bad_settings_name_the_variable(env, message):
     with pytest.raises(SettingsError, match=message):

@@ -118,8 +118,12 @@ def test_events_of_both_payload_versions_give_the_same_request():
           "isBase64Encoded": True}
     v2 = {"version": "2.0", "rawPath": "/skill", "requestContext": {"http": {"method": "POST"}},
           "headers": {"x-skill-secret": "s"}, "body": "{}"}
-    assert apigw.parse_event(v1) == apigw.parse_event(v2) == apigw.HttpRequest("POST", "/skill",
-                                                                               {"x-skill-secret": "s"}, "{}")
+    for event in (v1, v2):
+        request = apigw.parse_event(event)
+        assert (request.method, request.path, request.headers, request.text()) == (
+            "POST", "/skill", {"x-skill-secret": "s"}, "{}")
+    with pytest.raises(apigw.BadEvent, match="not base64-encoded UTF-8"):
+        apigw.parse_event({**v1, "body": "//79"}).text()
 
 
 def test_the_deadline_refuses_calls_it_cannot_fit():
@@ -157,3 +161,19 @@ def test_the_local_skill_server_answers_curl_style_posts(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.parametrize("typed, names, expected", [
+    ("BTS", ["BTS", "BTS World"], "BTS"),
+    ("bts", ["Bangtan", "B.T.S"], None),                 # B.T.S keeps its dots: not close enough
+    ("blakpink", ["BLACKPINK", "Black"], "BLACKPINK"),   # a typo Spotify corrected
+    ("qqqqqq", ["Queen", "Q-Tip"], None),                # fuzzy search returns something: not taken
+    ("아이유", ["IU", "IU Tribute"], "IU"),               # other script: Spotify's first hit
+    ("아이유", ["아이유 노래방"], None),
+    ("", ["IU"], None),
+])
+def test_only_a_search_hit_close_to_what_was_typed_is_taken(typed, names, expected):
+    from chatbot_lambda.spotify import best_hit
+
+    hit = best_hit(typed, [{"id": str(i), "name": name} for i, name in enumerate(names)])
+    assert (hit["name"] if hit else None) == expected

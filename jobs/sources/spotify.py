@@ -87,9 +87,9 @@ class SpotifySettings:
         spotify = section(config, "spotify")
         secret = str(spotify.get("credentials_secret", "") or "")
         if secret:
-            from mart.secrets import SecretError, secret_value
+            from mart.secrets import SecretError, secret_values
             try:
-                client_id, client_secret = secret_value(secret, "client_id"), secret_value(secret, "client_secret")
+                client_id, client_secret = secret_values(secret, "client_id", "client_secret")
             except SecretError as exc:
                 raise ConfigError(str(exc)) from None
         else:
