@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 
 
+KEEP_SECONDS = 0.25     # kept after the last call to build and send the reply
+
+
 class OutOfTime(TimeoutError):
     """Too little of the budget is left to start another call."""
 
@@ -19,7 +22,7 @@ class Deadline:
     def remaining(self) -> float:
         return max(0.0, self._end - self._clock())
 
-    def timeout(self, longest: float, keep: float = 0.25) -> float:
+    def timeout(self, longest: float, keep: float = KEEP_SECONDS) -> float:
         """A timeout for the next call: at most ``longest``, leaving ``keep`` seconds to build the reply.
 
         Raises :class:`OutOfTime` when less than 0.1 s would be left for the call.

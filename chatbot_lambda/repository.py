@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Callable, TypeVar
 
 from chatbot_lambda import matching
-from chatbot_lambda.budget import Deadline
+from chatbot_lambda.budget import KEEP_SECONDS, Deadline
 from chatbot_lambda.settings import Settings
 from mart import serving
 from mart.names import name_key
@@ -26,7 +26,6 @@ T = TypeVar("T")
 
 POPULAR_CACHE_SECONDS = 300.0
 CANDIDATES = 300
-KEEP_SECONDS = 0.25          # left after a statement to build and send the reply
 
 # Candidates share at least one piece with the typed key (matching.like_patterns); those sharing the
 # most pieces (matching.overlap_patterns) come first, then those closest in length, then the most popular.
