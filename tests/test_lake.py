@@ -48,3 +48,48 @@ def test_write_returns_the_rows_of_the_snapshot(spark, lake_dir):
     assert lake.write(spark.createDataFrame([("c",)], "id string"), "things", "2026-01-02") == 1
     assert lake.write(spark.createDataFrame([], "id string"), "things", "2026-01-01") == 0
     assert lake.snapshots("things") == ["2026-01-02"]
+
+
+def _failing_frame(spark):
+    """A frame that fails only when a write evaluates it, like a source dying mid-write."""
+    from pyspark.sql import functions as F
+
+    @F.udf("string")
+    def explode_on_write(value):
+        raise RuntimeError("source died while its table was being written")
+    return spark.createDataFrame([("x",)], "id string").withColumn("id", explode_on_write("id"))
+
+
+def test_a_dt_whose_tables_were_not_all_written_is_refused_until_a_rerun_finishes(spark, lake_dir):
+    lake = Lake(spark, lake_dir)
+    for dt, rows in (("2026-01-01", [("old",)]), ("2026-01-02", [("old",)])):
+        lake.begin_snapshot(dt, "test")
+        lake.write(spark.createDataFrame(rows, "id string"), "artists", dt)
+        lake.write(spark.createDataFrame(rows, "id string"), "top_tracks", dt)
+        lake.finish_snapshot(dt, "test", {"artists": 1, "top_tracks": 1})
+    assert lake.snapshots("artists") == ["2026-01-01", "2026-01-02"]
+
+    # A re-run of 2026-01-02 commits artists, then dies writing top_tracks.
+    lake.begin_snapshot("2026-01-02", "test")
+    lake.write(spark.createDataFrame([("new",)], "id string"), "artists", "2026-01-02")
+    with pytest.raises(Exception, match="source died"):
+        lake.write(_failing_frame(spark), "top_tracks", "2026-01-02")
+
+    # New artists beside old top tracks: nobody may read that dt, and "latest" falls back to the last whole one.
+    for table in ("artists", "top_tracks"):
+        with pytest.raises(SnapshotError, match=r"dt=2026-01-02 of the lake is unfinished: an ingest from test "
+                                                r"started at .* re-run jobs/ingest.py --dt 2026-01-02"):
+            lake.read(table, "2026-01-02")
+        assert lake.latest_snapshot(table) == "2026-01-01"
+    assert [r.id for r in lake.read("artists", "2026-01-01").collect()] == ["old"]
+    assert list(lake.unfinished()) == ["2026-01-02"]
+
+    lake.begin_snapshot("2026-01-02", "test")
+    lake.write(spark.createDataFrame([("new",)], "id string"), "artists", "2026-01-02")
+    lake.write(spark.createDataFrame([("new",)], "id string"), "top_tracks", "2026-01-02")
+    lake.finish_snapshot("2026-01-02", "test", {"artists": 1, "top_tracks": 1})
+    assert lake.unfinished() == {}
+    assert [r.id for r in lake.read("top_tracks", "2026-01-02").collect()] == ["new"]
+    assert lake.latest_snapshot("artists") == "2026-01-02"
+    log = lake.spark.read.format("delta").load(lake.path("ingest_log")).where("dt = '2026-01-02'").collect()
+    assert [(r.state, r.rows) for r in log] == [("complete", {"artists": 1, "top_tracks": 1})]
