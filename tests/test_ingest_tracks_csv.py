@@ -9,7 +9,7 @@ from chispa import assert_df_equality
 
 from jobs import ingest
 from jobs.common import schemas
-from jobs.common.lake import Lake
+from jobs.common.lake import Lake, SnapshotError
 
 FEATURES = ["0.5", "0.6", "5", "-7.5", "1", "0.05", "0.1", "0.0", "0.2", "0.7", "120.0"]
 DT = "2026-11-21"
@@ -23,10 +23,14 @@ def write(path, header, rows):
     return str(path)
 
 
+SONGS_1_2M_HEADER = ["id", "name", "album", "album_id", "artists", "artist_ids", "track_number", "disc_number",
+                     "explicit", "danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
+                     "instrumentalness", "liveness", "valence", "tempo", "duration_ms", "time_signature", "year",
+                     "release_date"]
+
+
 def songs_1_2m(tmp_path):
-    header = ["id", "name", "album", "album_id", "artists", "artist_ids", "track_number", "disc_number", "explicit",
-              "danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness", "instrumentalness",
-              "liveness", "valence", "tempo", "duration_ms", "time_signature", "year", "release_date"]
+    header = SONGS_1_2M_HEADER
     rows = []
     for n in range(12):   # 12 tracks of artist A (newest first wins), one shared with B
         artists, ids = ("['Artist A', \"B's Band\"]", "['AAAAAAAAAAAAAAAAAAAAAA', 'BBBBBBBBBBBBBBBBBBBBBB']") if n == 3 \
@@ -106,3 +110,47 @@ def test_an_unknown_layout_is_named(spark, tmp_path, capsys):
     path = write(tmp_path / "other.csv", ["id", "name", "artists"], [["x", "y", "['z']"]])
     assert ingest.main(["--source", "tracks-csv", "--lake", str(tmp_path / "lake"), "--dt", DT, "--tracks", path]) == 2
     assert "neither an 'artist_ids' column" in capsys.readouterr().err
+
+
+def test_stray_values_become_null_instead_of_failing_the_job(spark, tmp_path):
+    artist = ("['Artist A']", "['AAAAAAAAAAAAAAAAAAAAAA']")
+    good = ["g1", "Good", "Album", "al", *artist, 1, 1, "False", *FEATURES, "200000", "4.0", 2003, "2003-05"]
+    stray = ["s1", "Stray", "Album", "al", *artist, 1, 1, "False", "n/a", "0.6", "5.0", "loud", "1", "0.05",
+             "0.1", "0.0", "0.2", "0.7", "120.0", "", "four", 2001, "unknown"]
+    lake_dir = str(tmp_path / "lake")
+    run_ingest(lake_dir, "--tracks", write(tmp_path / "stray.csv", SONGS_1_2M_HEADER, [good, stray]))
+    lake = Lake(spark, lake_dir)
+    features = {r.track_id: r for r in lake.read("audio_features", DT).collect()}
+    assert (features["s1"].danceability, features["s1"].loudness, features["s1"].key,
+            features["s1"].duration_ms, features["s1"].time_signature) == (None, None, 5, None, None)
+    assert features["g1"].danceability == 0.5
+    # "2003-05" reads as May 2003, "unknown" as no date: the dated track ranks first.
+    assert [r.track_id for r in lake.read("top_tracks", DT).orderBy("rank").collect()] == ["g1", "s1"]
+
+
+def test_a_run_that_dies_while_writing_leaves_its_dt_unfinished_until_rerun(spark, tmp_path, monkeypatch):
+    lake_dir = str(tmp_path / "lake")
+    path = songs_1_2m(tmp_path)
+    run_ingest(lake_dir, "--tracks", path)
+    lake = Lake(spark, lake_dir)
+    assert [(r.state, r.source, r.rows) for r in spark.read.format("delta").load(lake.path("ingest_log")).collect()] \
+        == [("complete", "tracks-csv", {"artists": 2, "top_tracks": 11, "audio_features": 13})]
+
+    real = ingest.tracks_csv_frames
+
+    def dies_on_the_second_table(spark_, config):
+        frames = real(spark_, config)
+        from pyspark.sql import functions as F
+        boom = F.udf(lambda track_id: 1 // 0, "int")   # evaluated only when the table is written
+        frames["top_tracks"] = frames["top_tracks"].withColumn("rank", boom("track_id"))
+        return frames
+    monkeypatch.setattr(ingest, "tracks_csv_frames", dies_on_the_second_table)
+    with pytest.raises(Exception, match="ZeroDivisionError"):   # a traceback and exit status 1
+        ingest.main(["--source", "tracks-csv", "--lake", lake_dir, "--dt", DT, "--tracks", path])
+    with pytest.raises(SnapshotError, match=f"dt={DT} of the lake is unfinished: an ingest from tracks-csv"):
+        lake.read("artists", DT)
+    assert lake.snapshots("artists") == []
+
+    monkeypatch.setattr(ingest, "tracks_csv_frames", real)
+    run_ingest(lake_dir, "--tracks", path)
+    assert lake.read("top_tracks", DT).count() == 11 and lake.unfinished() == {}

@@ -11,6 +11,10 @@ Two layouts (DESIGN.md), told apart by their header:
 List columns hold Python-style lists (``['a', "b's"]``). A track belongs to each artist it lists.
 An artist's top tracks are its tracks ranked by popularity where the file has it, else by the
 most recent release, capped at ``max_tracks``.
+
+Public dumps have stray rows: a value that does not read as its column's type (a number, a date)
+becomes null instead of failing the job (``try_cast``, whatever ``spark.sql.ansi.enabled`` says),
+and an unreadable list becomes empty.
 """
 
 from __future__ import annotations
@@ -69,7 +73,11 @@ def track_artists(tracks: DataFrame, ids_column: str, names_column: str) -> Data
 
 
 def _int(name: str) -> Column:
-    return F.col(name).cast("double").cast("int")
+    return _double(name).try_cast("int")
+
+
+def _double(name: str) -> Column:
+    return F.col(name).try_cast("double")
 
 
 def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: int) -> dict[str, DataFrame]:
@@ -83,8 +91,7 @@ def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: in
         F.col("id").alias("track_id"), "name", album.alias("album_name"),
         (_int("popularity") if has_popularity else F.lit(None).cast("int")).alias("popularity"),
         _int("duration_ms").alias("duration_ms"),
-        F.coalesce(F.to_date("release_date"), F.to_date(F.concat(F.col("release_date"), F.lit("-01-01")))
-                   ).alias("released"))
+        F.col("release_date").try_cast("date").alias("released"))   # "2001", "2001-05" and "2001-05-03" all read
     pairs = track_artists(tracks, ids_column, "artists")
     order = Window.partitionBy("artist_id").orderBy(F.col("popularity").desc_nulls_last(),
                                                      F.col("released").desc_nulls_last(), "track_id")
@@ -100,7 +107,7 @@ def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: in
     if artists_csv is not None:
         info = artists_csv.select(
             F.col("id").alias("artist_id"), F.col("name"), parse_list(F.col("genres")).alias("genres"),
-            _int("popularity").alias("popularity"), F.col("followers").cast("double").cast("long").alias("followers"))
+            _int("popularity").alias("popularity"), _double("followers").try_cast("long").alias("followers"))
         artists = listed.join(info.dropDuplicates(["artist_id"]), "artist_id", "left").withColumn(
             "name", F.coalesce("name", "listed_name"))
     else:
@@ -114,7 +121,7 @@ def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: in
 
     features = tracks.select(
         F.col("id").alias("track_id"),
-        *[(_int(f) if KINDS[f] == "integer" else F.col(f).cast("double")).alias(f) for f in FEATURES],
+        *[(_int(f) if KINDS[f] == "integer" else _double(f)).alias(f) for f in FEATURES],
         F.lit(SOURCE).alias("source"))
     return {"artists": artists.select(*schemas.ARTISTS.fieldNames()),
             "top_tracks": top_tracks.select(*schemas.TOP_TRACKS.fieldNames()),
