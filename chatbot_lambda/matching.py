@@ -7,7 +7,7 @@ When that finds nothing, the repository fetches candidates whose keys share a fe
 
 from __future__ import annotations
 
-from difflib import SequenceMatcher
+from mart.names import key_similarity
 
 LIKE_ESCAPE = "!"
 MAX_PATTERNS = 4
@@ -53,11 +53,11 @@ def overlap_patterns(key: str) -> list[str]:
     return ["%" + _escape(piece) + "%" for piece in _pieces(key, MAX_OVERLAP)]
 
 
-def score(key: str, candidate_key: str, prefix_bonus: bool = True) -> float:
-    """Similarity of two keys in 0..1; with ``prefix_bonus``, a candidate that starts with the typed
-    key (2 characters or more) scores at least 0.8."""
-    ratio = SequenceMatcher(None, key, candidate_key, autojunk=False).ratio()
-    return max(ratio, 0.8) if prefix_bonus and candidate_key.startswith(key) and len(key) >= 2 else ratio
+def score(key: str, candidate_key: str) -> float:
+    """Similarity of two keys in 0..1; a candidate that starts with the typed key (2 characters or
+    more) scores at least 0.8."""
+    ratio = key_similarity(key, candidate_key)
+    return max(ratio, 0.8) if candidate_key.startswith(key) and len(key) >= 2 else ratio
 
 
 def rank(key: str, candidates: list[tuple[str, str]], limit: int) -> list[str]:

@@ -18,14 +18,11 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
-from chatbot_lambda import matching
 from chatbot_lambda.budget import Deadline, OutOfTime
 from chatbot_lambda.settings import Settings
-from mart.names import name_key
+from mart.names import closest_name
 
 log = logging.getLogger(__name__)
-
-CLOSE_ENOUGH = 0.8
 
 
 class SpotifyUnavailable(RuntimeError):
@@ -55,25 +52,14 @@ def _first_image(images) -> str:
 
 
 def best_hit(typed: str, hits: list[dict]) -> dict | None:
-    """The search hit that is the artist the user meant, or ``None``.
+    """The search hit that is the artist the user meant, or ``None`` (rule: ``mart.names.closest_name``).
 
     Spotify's search is fuzzy and nearly always returns something, so a hit must be close to what
     was typed (an exact key, else the most similar key scoring at least 0.8), unless the two are
     written in different scripts (아이유 finds IU), where Spotify's first hit is taken.
     """
-    key = name_key(typed)
-    if not key or not hits:
-        return None
-    keys = [name_key(str(hit["name"])) for hit in hits]
-    if key in keys:
-        return hits[keys.index(key)]
-    scores = [matching.score(key, other, prefix_bonus=False) for other in keys]
-    best = max(range(len(hits)), key=lambda i: scores[i])
-    if scores[best] >= CLOSE_ENOUGH:
-        return hits[best]
-    if key.isascii() != keys[0].isascii():
-        return hits[0]
-    return None
+    index = closest_name(typed, [str(hit["name"]) for hit in hits])
+    return None if index is None else hits[index]
 
 
 class SpotifyClient:

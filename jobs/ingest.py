@@ -6,7 +6,9 @@
 
 Writes the lake tables ``artists``, ``top_tracks`` and ``audio_features`` for
 one dt (default: today, UTC). Re-running for the same dt replaces that dt's
-rows; other dts are never touched.
+rows; other dts are never touched. Nothing is written until the source's data
+is fetched; while the tables are written the dt is marked unfinished in the
+lake's ``ingest_log``, so readers never see a mix of two runs.
 """
 
 from __future__ import annotations
@@ -98,10 +100,13 @@ def run(spark: SparkSession, config: Mapping, dt: str) -> dict[str, int]:
         log.info("synthetic: %s", spec)
         frames = generate(spark, spec)
     written = {}
-    # Each table's dt is replaced in one Delta commit; a run that dies before the last one is re-run whole.
+    # Delta commits each table on its own: the dt stays unfinished (readers refuse it) from the first
+    # commit until the last. A run that dies in between leaves it so, until a re-run completes it.
+    lake.begin_snapshot(dt, source)
     for table, frame in frames.items():
         with stage(log, f"write {table}"):
             written[table] = lake.write(frame, table, dt)
+    lake.finish_snapshot(dt, source, written)
     log.info("ingest dt=%s done: %s", dt, ", ".join(f"{t} {n} rows" for t, n in written.items()))
     return written
 
@@ -165,17 +170,17 @@ def spotify_frames(spark: SparkSession, config: Mapping, lake: Lake) -> dict:
         return Progress(label, total, log)
 
     try:
-        found, unresolved = resolve_names(catalog, names)
+        found, unresolved = resolve_names(catalog, names, progress)
         snapshot = fetch_snapshot(catalog, ids + found, progress)
     except SpotifyError:
         log.error("Spotify: %s", ", ".join(f"{k} {v:g}" for k, v in sorted(catalog.stats.items())))
         raise
     stats = catalog.stats
     log.info("Spotify summary: %d artists, %d top tracks, %d audio features fetched; skipped: %d unknown "
-             "artist ids, %d names not found%s, %d tracks without features; %d requests, %d retries, "
-             "%d rate-limit waits (%.0f s), %d failed; closed endpoints: %s",
+             "artist ids, %d invalid ids, %d names not found%s, %d tracks without features; %d requests, "
+             "%d retries, %d rate-limit waits (%.0f s), %d failed; closed endpoints: %s",
              len(snapshot.artists), len(snapshot.top_tracks), len(snapshot.audio_features),
-             stats["skipped_artists"], len(unresolved), f" ({', '.join(unresolved[:10])})" if unresolved else "",
+             stats["skipped_artists"], stats["invalid_ids"], len(unresolved), f" ({', '.join(unresolved[:10])})" if unresolved else "",
              stats["tracks_without_features"], stats["requests"], stats["retries"], stats["rate_limited"],
              stats["waited_s"], stats["failed_requests"], ", ".join(sorted(catalog.closed)) or "none")
     if not snapshot.artists:

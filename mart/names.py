@@ -1,8 +1,10 @@
-"""Normalized name keys: how a typed artist name is matched against the mart."""
+"""Normalized name keys: how a typed artist name is matched against the mart and a search's hits."""
 
 from __future__ import annotations
 
 import unicodedata
+from difflib import SequenceMatcher
+from typing import Sequence
 
 # Unicode categories dropped from a key: separators (spaces of every kind) and
 # "other" (control, format such as zero-width joiners, unassigned, private use).
@@ -23,3 +25,36 @@ def name_key(text: str | None) -> str:
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
     kept = "".join(ch for ch in folded if unicodedata.category(ch)[0] not in _DROPPED)
     return kept[:MAX_KEY_LENGTH]
+
+
+CLOSE_ENOUGH = 0.8
+
+
+def key_similarity(key: str, other: str) -> float:
+    """How alike two name keys are, 0..1 (``difflib`` ratio, without its junk heuristic)."""
+    return SequenceMatcher(None, key, other, autojunk=False).ratio()
+
+
+def closest_name(typed: str, names: Sequence[str]) -> int | None:
+    """The index in ``names`` (a search's hits, best first) of the name ``typed`` means, or ``None``.
+
+    Search is fuzzy and nearly always answers something, so a hit is taken only when it is close to
+    what was typed: the first hit with the same :func:`name_key`; else the hit whose key is most
+    similar (``difflib`` ratio, the first of equals) when that scores at least ``CLOSE_ENOUGH``;
+    else, when the typed key and the first hit's key are written in different scripts (one ASCII,
+    one not: ``아이유`` finds ``IU``), the first hit, as nothing local can say better. An empty
+    typed name or no hits give ``None``.
+    """
+    key = name_key(typed)
+    if not key or not names:
+        return None
+    keys = [name_key(name) for name in names]
+    if key in keys:
+        return keys.index(key)
+    scores = [key_similarity(key, other) for other in keys]
+    best = max(range(len(keys)), key=lambda i: scores[i])
+    if scores[best] >= CLOSE_ENOUGH:
+        return best
+    if key.isascii() != keys[0].isascii():
+        return 0
+    return None

@@ -3,7 +3,10 @@
 Serves the client-credentials token endpoint, search, several artists, one artist,
 an artist's top tracks, audio features, and a ReccoBeats-style audio-features
 provider, from a deterministic catalog. Switches make an endpoint closed (403),
-rate-limited (429 + Retry-After), slow, failing (5xx) or malformed::
+rate-limited (429 + Retry-After), slow, failing (5xx), malformed, cut off mid-body, or answer
+given statuses (the token endpoint too: 429, 5xx, or 400 invalid_client). Artist search is loose
+like the real one: a name that no artist's name contains still gets the artists sharing a word or
+the first three letters with it::
 
     with FakeSpotify(Catalog.generate(100)) as api:
         api.closed.add("top-tracks")
@@ -83,6 +86,12 @@ class Switches:
     fail: Counter = field(default_factory=Counter)    # endpoint -> next N answers are 503
     malformed: Counter = field(default_factory=Counter)  # endpoint -> next N answers are broken JSON
     search_limit: int = 10                            # development-mode cap on search's limit
+    answers: dict = field(default_factory=dict)       # endpoint -> statuses of its next answers, in order
+    #   (429 carries Retry-After retry_after or 1; 400/401 on the token endpoint say invalid_client)
+    cut: Counter = field(default_factory=Counter)     # endpoint -> next N bodies end early, connection closed
+    garbled: Counter = field(default_factory=Counter)  # endpoint -> next N say gzip and are not
+    duplicated: set = field(default_factory=set)      # endpoints ("audio-features", "provider") answering
+    #   each row twice, the second copy with danceability -1.0
 
 
 class FakeSpotify:
@@ -138,7 +147,7 @@ class FakeSpotify:
             if len(self._recent) < s.rate:
                 self._recent.append(now)
                 return None
-            wait = s.window - (now - self._recent[0])
+            wait = s.window - (now - self._recent[0]) if self._recent else s.window   # rate 0: always 429
         return s.retry_after if s.retry_after is not None else max(1, int(wait + 0.999))
 
 
@@ -169,18 +178,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body, headers: dict | None = None) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        name, s = getattr(self, "endpoint", ""), self.fake.switches
+        cut = status == 200 and s.cut[name] > 0
+        garbled = status == 200 and not cut and s.garbled[name] > 0
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Length", str(len(data) + 100 if cut else len(data)))
+        if garbled:
+            s.garbled[name] -= 1
+            self.send_header("Content-Encoding", "gzip")
         for key, value in (headers or {}).items():
             self.send_header(key, str(value))
         self.end_headers()
+        if cut:       # a connection reset mid-body: less than Content-Length, then the end
+            s.cut[name] -= 1
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
         self.wfile.write(data)
 
     def _error(self, status: int, message: str, headers: dict | None = None) -> None:
         self._send(status, {"error": {"status": status, "message": message}}, headers)
 
     def _route(self, method: str) -> None:
+        self.endpoint = ""
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         if method == "POST":
@@ -193,6 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return self._error(404, "Service not found")
         fake, s = self.fake, self.fake.switches
+        self.endpoint = name
         fake.calls[name] += 1
         fake.queries.append((name, query))
         if name != "token":
@@ -206,6 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(s.slow[name])
         if name in s.closed:
             return self._error(403, "Forbidden")
+        if s.answers.get(name):
+            return self._scripted(name, s.answers[name].pop(0))
         if s.fail[name] > 0:
             s.fail[name] -= 1
             return self._error(503, "Service unavailable")
@@ -213,6 +238,14 @@ class _Handler(BaseHTTPRequestHandler):
             s.malformed[name] -= 1
             return self._send(200, b'{"artists": [{"id": ')
         getattr(self, "_" + name.replace("-", "_"))(query, *match.groups())
+
+    def _scripted(self, name: str, status: int) -> None:
+        if status == 429:
+            wait = self.fake.switches.retry_after
+            return self._error(429, "API rate limit exceeded", {"Retry-After": 1 if wait is None else wait})
+        if name == "token" and status in (400, 401):
+            return self._send(status, {"error": "invalid_client", "error_description": "Invalid client"})
+        self._error(status, "Scripted answer")
 
     def _token(self, query) -> None:
         self._send(200, {"access_token": "fake-token", "token_type": "Bearer", "expires_in": 3600})
@@ -241,7 +274,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _audio_features(self, query) -> None:
         ids = self._ids(query, 100)
         if ids is not None:
-            self._send(200, {"audio_features": [self.fake.catalog.features.get(i) for i in ids]})
+            found = [self.fake.catalog.features.get(i) for i in ids]
+            self._send(200, {"audio_features": self._twice(found) if "audio-features" in self.fake.switches.duplicated
+                             else found})
 
     def _provider(self, query) -> None:
         ids = self._ids(query, 40)
@@ -253,7 +288,13 @@ class _Handler(BaseHTTPRequestHandler):
             if found:
                 content.append({**{k: v for k, v in found.items() if k != "id"}, "id": f"rb-{track_id}",
                                 "href": f"https://open.spotify.com/track/{track_id}"})
-        self._send(200, {"content": content})
+        self._send(200, {"content": self._twice(content) if "provider" in self.fake.switches.duplicated
+                         else content})
+
+    @staticmethod
+    def _twice(rows: list) -> list:
+        """Each row, then a copy of it with an impossible danceability (a provider answering twice)."""
+        return [copy for row in rows for copy in ((row, dict(row, danceability=-1.0)) if row else (row,))]
 
     def _search(self, query) -> None:
         limit = int(query.get("limit", 10))
@@ -266,10 +307,25 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "artist":
             hits = [a for a in catalog.artists.values() if name and name in a["name"].casefold()]
             hits.sort(key=lambda a: (a["name"].casefold() != name, -a["popularity"]))
+            if not hits and name:
+                hits = _loose_hits(catalog, name)
             return self._send(200, {"artists": {"items": hits[:limit], "total": len(hits)}})
         artist = self.fake._by_name.get(name)
         items = catalog.tracks[artist["id"]][:limit] if artist else []
         self._send(200, {"tracks": {"items": items, "total": len(items)}})
+
+
+def _loose_hits(catalog: Catalog, name: str) -> list[dict]:
+    """Artists sharing a word or the first three letters with ``name`` (casefolded): the most words
+    shared first, then the most popular, as a fuzzy search answers something for nearly anything."""
+    words = set(name.split())
+    scored = []
+    for artist in catalog.artists.values():
+        own = artist["name"].casefold()
+        shared = len(words & set(own.split()))
+        if shared or own[:3] == name[:3]:
+            scored.append((-shared, -artist["popularity"], artist["name"], artist))
+    return [artist for *_, artist in sorted(scored, key=lambda row: row[:3])]
 
 
 def main() -> None:

@@ -14,7 +14,8 @@ import pytest
 
 from jobs import ingest
 from jobs.common.lake import Lake
-from jobs.sources.spotify import QuotaExceeded, SpotifyCatalog, SpotifyError, SpotifySettings, fetch_snapshot
+from jobs.sources.spotify import (QuotaExceeded, SpotifyCatalog, SpotifyError, SpotifySettings, fetch_snapshot,
+                                  resolve_names)
 from tests.fake_spotify import Catalog, FakeSpotify
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +34,28 @@ class NoProgress:
         pass
 
 
+class Recorded:
+    """A progress factory remembering ``label -> [total, done, closed]`` of each loop."""
+
+    def __init__(self):
+        self.loops = {}
+
+    def __call__(self, label, total):
+        loop = self.loops[label] = [total, 0, False]
+        recorded = self
+
+        class Bar:
+            def advance(self, n=1):
+                assert not loop[2], f"{label}: advanced after close"
+                loop[1] += n
+
+            def close(self):
+                loop[2] = True
+
+        recorded.last = Bar()
+        return recorded.last
+
+
 @pytest.fixture
 def api():
     with FakeSpotify(CATALOG) as server:
@@ -45,9 +68,14 @@ def settings_for(api, **overrides) -> SpotifySettings:
     return SpotifySettings(client_id="id", client_secret="secret", **values)
 
 
-def snapshot(api, ids=IDS, **overrides):
+def snapshot(api, ids=IDS, progress=NoProgress, **overrides):
     catalog = SpotifyCatalog(settings_for(api, **overrides))
-    return catalog, fetch_snapshot(catalog, ids, NoProgress)
+    return catalog, fetch_snapshot(catalog, ids, progress)
+
+
+def sent(api, endpoint, parameter):
+    """The values of ``parameter`` in the requests the fake got at ``endpoint``."""
+    return [query.get(parameter) for name, query in api.queries if name == endpoint]
 
 
 def test_full_access_uses_the_largest_batches(api):
@@ -58,12 +86,15 @@ def test_full_access_uses_the_largest_batches(api):
     first = snap.top_tracks[0]
     assert first[2] == 1 and first[3].startswith("Song 0") and first[-1] == "spotify"
     assert {row[-1] for row in snap.audio_features} == {"spotify"}
+    # The configured market (KR) goes with every top-tracks request (spotipy names the parameter country).
+    assert set(sent(api, "top-tracks", "country")) == {"KR"}
 
 
 def test_closed_endpoints_fall_back_are_reported_once_and_not_called_again(api, caplog):
     api.switches.closed.update({"several-artists", "top-tracks", "audio-features"})
+    progress = Recorded()
     with caplog.at_level(logging.WARNING, logger="jobs.sources.spotify"):
-        catalog, snap = snapshot(api)
+        catalog, snap = snapshot(api, progress=progress)
     assert len(snap.artists) == 120 and len(snap.top_tracks) == 1200 and len(snap.audio_features) == 1200
     assert api.calls["several-artists"] == 1 and api.calls["top-tracks"] == 1 and api.calls["audio-features"] == 1
     assert api.calls["artist"] == 120 and api.calls["search"] == 120 and api.calls["provider"] == 30
@@ -73,6 +104,11 @@ def test_closed_endpoints_fall_back_are_reported_once_and_not_called_again(api, 
     # The provider's features are the track's own, matched through its Spotify href.
     some = snap.audio_features[0]
     assert some[1] == pytest.approx(CATALOG.features[some[0]]["danceability"])
+    # The track search standing in for top tracks asks for the configured market.
+    assert set(sent(api, "search", "market")) == {"KR"} and len(sent(api, "search", "market")) == 120
+    # Every long loop shows its progress, to the end: one-artist lookups, top tracks, both feature sources.
+    assert progress.loops == {"artists": [120, 120, True], "top tracks": [120, 120, True],
+                              "audio features": [1200, 1200, True], "provider audio features": [1200, 1200, True]}
 
 
 def test_features_closed_without_a_provider_are_counted_missing(api):
@@ -95,7 +131,25 @@ def test_a_429_waits_retry_after_and_gets_everything(api):
     catalog, snap = snapshot(api, ids=IDS[:40])
     assert len(snap.artists) == 40 and len(snap.audio_features) == 400
     assert catalog.stats["rate_limited"] >= 1 and api.calls["429"] >= 1
-    assert time.monotonic() - started >= 2.0   # 40 + 1 + 4 calls at 20 a second
+    assert 2.0 <= time.monotonic() - started < 15   # 40 + 1 + 4 calls at 20 a second, waits of 1 s
+
+
+def test_a_permanent_429_stops_after_a_bounded_number_of_waits(api):
+    api.switches.rate, api.switches.retry_after = 0, 1        # every answer a 429 "wait 1 s"
+    started = time.monotonic()
+    with pytest.raises(QuotaExceeded, match="several-artists: Spotify still answered 429 after 3 rate-limit waits "
+                                            r"in a row .*max_rate_limit_waits.*quota"):
+        snapshot(api, ids=IDS[:10], max_rate_limit_waits=3)
+    assert 3.0 <= time.monotonic() - started < 10
+    assert api.calls["several-artists"] == 4
+
+
+def test_rate_limit_waits_count_only_in_a_row(api):
+    sleeps = []
+    api.switches.answers["several-artists"] = [429, 429, 503, 429, 429]
+    catalog = SpotifyCatalog(settings_for(api, max_rate_limit_waits=2), sleep=sleeps.append)
+    assert len(catalog.artists(IDS[:3])) == 3
+    assert catalog.stats["rate_limited"] == 4 and catalog.stats["retries"] == 1 and len(sleeps) == 5
 
 
 def test_an_absurd_retry_after_stops_the_run_cleanly(api):
@@ -120,6 +174,88 @@ def test_timeouts_are_bounded(api):
     with pytest.raises(SpotifyError, match="top-tracks: ReadTimeout, still after 1 retries"):
         snapshot(api, ids=IDS[:2], timeout=0.2, max_retries=1)
     assert time.monotonic() - started < 5
+
+
+def test_a_connection_broken_mid_answer_is_retried(api):
+    api.switches.cut["several-artists"] = 1        # Content-Length promises more than comes, then the end
+    api.switches.garbled["top-tracks"] = 1         # says gzip, is not: ContentDecodingError
+    api.switches.cut["audio-features"] = 1
+    catalog, snap = snapshot(api, ids=IDS[:10])
+    assert len(snap.artists) == 10 and len(snap.top_tracks) == 100 and len(snap.audio_features) == 100
+    assert catalog.stats["retries"] == 3 and api.calls["several-artists"] == 2
+
+
+def test_the_token_endpoint_failing_for_a_while_is_retried(api):
+    sleeps = []
+    api.switches.answers["token"] = [503, 503, 429]
+    catalog = SpotifyCatalog(settings_for(api), sleep=sleeps.append)
+    assert len(catalog.artists(IDS[:3])) == 3
+    assert api.calls["token"] == 4 and catalog.stats["retries"] == 2 and catalog.stats["rate_limited"] == 1
+    assert sleeps == [0.01, 0.02, 1.0]      # two backoffs, then the 429's Retry-After
+
+
+@pytest.mark.parametrize("status", [400, 401])
+def test_refused_credentials_stop_at_once(api, status):
+    api.switches.answers["token"] = [status]
+    catalog = SpotifyCatalog(settings_for(api))
+    with pytest.raises(SpotifyError, match="refused the app's credentials.*invalid_client.*SPOTIPY_CLIENT_ID"):
+        catalog.artists(IDS[:3])
+    assert api.calls["token"] == 1 and catalog.stats["retries"] == 0
+
+
+def test_a_slow_token_endpoint_is_bounded(api):
+    api.switches.slow["token"] = 1.0
+    started = time.monotonic()
+    with pytest.raises(SpotifyError, match="several-artists: ReadTimeout at the token endpoint, still after 1 retries"):
+        snapshot(api, ids=IDS[:2], timeout=0.2, max_retries=1)
+    assert time.monotonic() - started < 5 and api.calls["token"] == 2
+
+
+def test_a_name_resolves_only_to_a_search_hit_close_to_it(api):
+    catalog = SpotifyCatalog(settings_for(api))
+    seven = next(a["id"] for a in CATALOG.artists.values() if a["name"] == "Fake Artist 7")
+    # Like the real one, the fake's search answers a name nobody has with loosely matching artists.
+    loose = catalog.sp.search(q="Fake Band 7", type="artist", market="KR", limit=10)["artists"]["items"]
+    assert loose and loose[0]["name"] == "Fake Artist 7"
+    progress = Recorded()
+    ids, missing = resolve_names(catalog, ["Fake Artist 7", "fake artsit 7", "Fake Band 7", "Nobody At All"],
+                                 progress)
+    assert ids == [seven, seven] and missing == ["Fake Band 7", "Nobody At All"]
+    assert set(sent(api, "search", "market")) == {"KR"}
+    assert progress.loops == {"names": [4, 4, True]}
+
+
+def test_duplicate_feature_rows_keep_the_first(api):
+    api.switches.duplicated.update({"audio-features", "provider"})   # each row twice, the copy spoiled
+    catalog, snap = snapshot(api, ids=IDS[:10])
+    assert len(snap.audio_features) == 100 and min(row[1] for row in snap.audio_features) >= 0
+    api.switches.closed.add("audio-features")
+    catalog, snap = snapshot(api, ids=IDS[:10])
+    assert len(snap.audio_features) == 100 and {row[-1] for row in snap.audio_features} == {"provider"}
+    assert min(row[1] for row in snap.audio_features) >= 0 and catalog.stats["tracks_without_features"] == 0
+
+
+def test_ids_that_are_not_spotify_ids_are_skipped_counted_and_reported_once(api, caplog):
+    bad = ["not-an-id", f"spotify:artist:{IDS[3]}", IDS[4] + "\n", IDS[5][:21] + "!"]
+    for closed in (False, True):
+        if closed:
+            api.switches.closed.add("several-artists")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="jobs.sources.spotify"):
+            catalog, snap = snapshot(api, ids=IDS[:3] + bad)
+        assert len(snap.artists) == 3 and catalog.stats["invalid_ids"] == 4
+        warned = [r.getMessage() for r in caplog.records if "not Spotify ids" in r.getMessage()]
+        assert len(warned) == 1 and "'not-an-id'" in warned[0] and warned[0].startswith("4 artist ids")
+
+
+def test_a_provider_404_is_reported_once_as_closed(api, caplog):
+    api.switches.closed.add("audio-features")
+    with caplog.at_level(logging.WARNING, logger="jobs.sources.spotify"):
+        catalog, snap = snapshot(api, ids=IDS[:10], features_provider_url=f"{api.base}/no-such-provider/")
+    closed = [r.getMessage() for r in caplog.records if "'provider' is closed" in r.getMessage()]
+    assert len(closed) == 1 and "HTTP 404" in closed[0] and "features_provider_url" in closed[0]
+    assert snap.audio_features == [] and catalog.stats["tracks_without_features"] == 100
+    assert catalog.stats["requests"] == 1 + 10 + 1 + 1     # the provider asked once, not per batch
 
 
 def spotify_argv(api, lake_dir, *extra):

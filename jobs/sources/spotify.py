@@ -9,10 +9,16 @@ What an app may call depends on its quota (DESIGN.md, "Spotify Web API facts"):
 
 A closed endpoint (403, or 404 for an endpoint that was removed) is reported once, with what it
 means, and never called again by this run. A 429 waits its Retry-After when that is at most
-``max_retry_after`` seconds; more (or none) means the quota is spent and the run stops with
-``QuotaExceeded``, having written nothing. 5xx answers, timeouts and broken JSON are retried
-``max_retries`` times with exponential backoff. spotipy's own retries are off (its own session
+``max_retry_after`` seconds, and at most ``max_rate_limit_waits`` times in a row for one request;
+more (or no Retry-After) means the quota is spent and the run stops with ``QuotaExceeded``, having
+written nothing. 5xx answers, timeouts, connections broken mid-answer and broken JSON are retried
+``max_retries`` times with exponential backoff. The token endpoint follows the same rules; only
+refused credentials (400/401) stop the run at once. spotipy's own retries are off (its own session
 is replaced by a plain one), so nothing sleeps inside a request.
+
+Names become artists through search, taking only a hit close to the typed name
+(``mart.names.closest_name``, the chatbot's rule too). Ids that are not Spotify ids are skipped
+and counted before any request.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from jobs.common.config import ConfigError, section
-from mart.names import name_key
+from jobs.common.progress import Progress
+from mart.names import closest_name
 
 log = logging.getLogger(__name__)
 
-SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
+SPOTIFY_ID = re.compile(r"\A[0-9A-Za-z]{22}\Z")     # the base62 id; \Z: no trailing newline either
+MAX_SEARCH_LIMIT = 10                                 # development-mode apps (DESIGN.md)
 ARTISTS_BATCH, FEATURES_BATCH = 50, 100
 FEATURE_FIELDS = ("danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
                   "instrumentalness", "liveness", "valence", "tempo", "duration_ms", "time_signature")
@@ -43,7 +51,8 @@ CLOSED_MEANING = {
                   "ranked by popularity where given)",
     "audio-features": "audio features come from spotify.features_provider_url when set; otherwise these "
                       "tracks get none and the similarity job drops artists without features",
-    "provider": "the audio-features provider refused: these tracks get no features",
+    "provider": "the audio-features provider refused or has no such endpoint (check "
+                "spotify.features_provider_url): these tracks get no features",
     "search": "names cannot be resolved to artists and top tracks cannot fall back to search",
 }
 
@@ -53,7 +62,8 @@ class SpotifyError(RuntimeError):
 
 
 class QuotaExceeded(SpotifyError):
-    """A 429 whose Retry-After is absent or above the ceiling: the run stops cleanly."""
+    """A 429 whose Retry-After is absent or above the ceiling, or too many 429s in a row: the run stops
+    cleanly."""
 
 
 class EndpointClosed(SpotifyError):
@@ -62,6 +72,9 @@ class EndpointClosed(SpotifyError):
 
 class NotFound(SpotifyError):
     """One id that Spotify does not know."""
+
+
+_STOPPING = "Stopping; this run wrote nothing. Run it again later (the same dt is replaced, not duplicated)"
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,7 @@ class SpotifySettings:
     max_retries: int = 4
     backoff: float = 0.5
     max_retry_after: float = 120.0
+    max_rate_limit_waits: int = 10
     search_limit: int = 10
     provider_batch: int = 40
     top_tracks: int = 10
@@ -105,7 +119,18 @@ class SpotifySettings:
             values = {k: type(getattr(cls, k))(v) for k, v in spotify.items() if k in known}
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"[spotify] settings: {exc}") from None
-        return cls(client_id=client_id, client_secret=client_secret, **values)
+        settings = cls(client_id=client_id, client_secret=client_secret, **values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raise ConfigError for values Spotify or this module cannot work with."""
+        if not 1 <= self.search_limit <= MAX_SEARCH_LIMIT:
+            raise ConfigError(f"spotify.search_limit must be between 1 and {MAX_SEARCH_LIMIT} (Spotify caps search "
+                              f"at {MAX_SEARCH_LIMIT} results a call for development-mode apps), not "
+                              f"{self.search_limit}")
+        if self.max_rate_limit_waits < 0:
+            raise ConfigError(f"spotify.max_rate_limit_waits must be 0 or more, not {self.max_rate_limit_waits}")
 
 
 def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -113,10 +138,33 @@ def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start:start + size]
 
 
-class SpotifyCatalog:
-    """The Web API as this app may use it. ``stats`` counts calls, waits, skips and failures."""
+def _token_answer(exc: BaseException) -> tuple[int | None, Mapping]:
+    """``(HTTP status, headers)`` of the token endpoint's answer behind spotipy's SpotifyOauthError, or
+    ``(None, {})``. spotipy (2.25) carries neither, but raises it while handling requests' HTTPError,
+    which Python keeps as the error's context."""
+    response = getattr(exc.__cause__ or exc.__context__, "response", None)
+    if response is None:
+        return None, {}
+    return response.status_code, response.headers or {}
 
-    def __init__(self, settings: SpotifySettings, sleep: Callable[[float], None] = time.sleep):
+
+ProgressFactory = Callable[[str, int], Progress]
+
+
+def log_progress(label: str, total: int) -> Progress:
+    """The default progress of a long loop: a bar on a terminal, else a log line every 10 s."""
+    return Progress(label, total, log)
+
+
+class SpotifyCatalog:
+    """The Web API as this app may use it. ``stats`` counts calls, waits, skips and failures.
+
+    ``progress(label, total)`` makes the progress of the long loops (artists, names, audio features);
+    methods taking a ``progress`` use it instead of this default.
+    """
+
+    def __init__(self, settings: SpotifySettings, sleep: Callable[[float], None] = time.sleep,
+                 progress: ProgressFactory = log_progress):
         import requests
         import spotipy
         from spotipy.cache_handler import MemoryCacheHandler
@@ -124,6 +172,7 @@ class SpotifyCatalog:
 
         self.settings = settings
         self.sleep = sleep
+        self.progress = progress
         self.stats: Counter = Counter()
         self.closed: set[str] = set()
         # A plain session: spotipy's default one retries inside the call (and would sleep on 429).
@@ -137,15 +186,21 @@ class SpotifyCatalog:
         self.sp.prefix = settings.api_url
         self._spotify_exception = spotipy.SpotifyException
         self._oauth_error = spotipy.oauth2.SpotifyOauthError
-        self._transient = (requests.Timeout, requests.ConnectionError)
+        # A connection reset mid-body surfaces as ChunkedEncodingError (or ContentDecodingError when compressed).
+        self._transient = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                           requests.exceptions.ContentDecodingError)
 
     # -- one request ------------------------------------------------------------------------------------
 
     def _request(self, endpoint: str, call: Callable[[], object]):
-        """``call()`` with this module's rate-limit, retry and closed-endpoint rules."""
+        """``call()`` with this module's rate-limit, retry and closed-endpoint rules (module docstring).
+
+        Raises EndpointClosed (403; 404 but for one artist), NotFound (404 for one artist),
+        QuotaExceeded, or SpotifyError once the retries are spent or for an answer retrying cannot fix.
+        """
         if endpoint in self.closed:
             raise EndpointClosed(endpoint)
-        failures = 0
+        failures = waits = 0
         while True:
             self.stats["requests"] += 1
             try:
@@ -154,14 +209,21 @@ class SpotifyCatalog:
                     raise ValueError("no JSON in the answer")
                 return result
             except self._oauth_error as exc:
-                raise SpotifyError(f"Spotify refused the app's credentials at {self.settings.token_url}: {exc}. "
-                                   "Check SPOTIPY_CLIENT_ID and SPOTIPY_CLIENT_SECRET") from None
+                status, headers = _token_answer(exc)
+                if status == 429:
+                    waits += 1
+                    self._wait_rate_limit("token", headers, waits)
+                    continue
+                if status is None or status < 500:
+                    raise self._token_refused(status, exc) from None
+                problem = f"the token endpoint answered HTTP {status}"
             except self._spotify_exception as exc:
                 status = exc.http_status
                 if status == 429:
-                    self._wait_rate_limit(endpoint, exc.headers or {})
+                    waits += 1
+                    self._wait_rate_limit(endpoint, exc.headers or {}, waits)
                     continue
-                if status == 403 or (status == 404 and endpoint not in ("artist", "provider")):
+                if status == 403 or (status == 404 and endpoint != "artist"):
                     self._close(endpoint, status)
                     raise EndpointClosed(endpoint) from None
                 if status == 404:
@@ -170,9 +232,10 @@ class SpotifyCatalog:
                     raise SpotifyError(f"{endpoint}: HTTP {status}: {exc.msg.strip()}") from None
                 problem = f"HTTP {status}"
             except self._transient as exc:
-                problem = type(exc).__name__
+                problem = type(exc).__name__ + self._at_token_endpoint(exc)
             except (ValueError, TypeError):   # spotipy gives None for broken JSON, and some calls then fail on it
                 problem = "malformed JSON"
+            waits = 0
             failures += 1
             self.stats["retries"] += 1
             if failures > self.settings.max_retries:
@@ -183,7 +246,21 @@ class SpotifyCatalog:
                         pause)
             self.sleep(pause)
 
-    def _wait_rate_limit(self, endpoint: str, headers: Mapping) -> None:
+    def _token_refused(self, status: int | None, exc: Exception) -> SpotifyError:
+        """The run-stopping error for a token endpoint answer that retrying cannot change."""
+        if status in (None, 400, 401, 403):
+            return SpotifyError(f"Spotify refused the app's credentials at {self.settings.token_url}: {exc}. "
+                                "Check SPOTIPY_CLIENT_ID and SPOTIPY_CLIENT_SECRET")
+        return SpotifyError(f"the token endpoint {self.settings.token_url} answered HTTP {status}: {exc}. "
+                            "Check spotify.token_url")
+
+    def _at_token_endpoint(self, exc: Exception) -> str:
+        url = str(getattr(getattr(exc, "request", None), "url", "") or "")
+        return " at the token endpoint" if url.startswith(self.settings.token_url) else ""
+
+    def _wait_rate_limit(self, endpoint: str, headers: Mapping, waits: int) -> None:
+        """Sleep the 429's Retry-After, this being the request's ``waits``-th 429 in a row; or raise
+        QuotaExceeded when the Retry-After is missing or above the ceiling, or the waits too many."""
         raw = headers.get("Retry-After") or headers.get("retry-after")
         try:
             wait = float(raw)
@@ -193,7 +270,12 @@ class SpotifyCatalog:
             raise QuotaExceeded(
                 f"{endpoint}: Spotify answered 429 with Retry-After {raw!r}, beyond the ceiling "
                 f"spotify.max_retry_after={self.settings.max_retry_after:g} s: the app's request quota looks spent. "
-                "Stopping; this run wrote nothing. Run it again later (the same dt is replaced, not duplicated)")
+                + _STOPPING)
+        if waits > self.settings.max_rate_limit_waits:
+            raise QuotaExceeded(
+                f"{endpoint}: Spotify still answered 429 after {self.settings.max_rate_limit_waits} rate-limit waits "
+                f"in a row for one request (spotify.max_rate_limit_waits): the app's request quota looks spent. "
+                + _STOPPING)
         self.stats["rate_limited"] += 1
         self.stats["waited_s"] += wait
         log.info("%s: rate limited, waiting %.0f s (Retry-After)", endpoint, wait)
@@ -207,10 +289,16 @@ class SpotifyCatalog:
 
     # -- artists ----------------------------------------------------------------------------------------
 
-    def artists(self, ids: Sequence[str]) -> list[dict]:
-        """Artist objects for ``ids`` (unknown ids skipped and counted), in batches of 50 when allowed."""
+    def artists(self, ids: Sequence[str], progress: ProgressFactory | None = None) -> list[dict]:
+        """Artist objects for ``ids``, in batches of 50 when allowed, else one per call.
+
+        Ids that are not Spotify ids are skipped before any request (``invalid_ids``, one warning);
+        ids Spotify does not know are skipped too (``skipped_artists``).
+        """
+        wanted = self._valid_ids(ids)
         found = []
-        for batch in chunks(list(ids), ARTISTS_BATCH):
+        bar = (progress or self.progress)("artists", len(wanted))
+        for batch in chunks(wanted, ARTISTS_BATCH):
             try:
                 answer = self._request("several-artists", lambda: self.sp.artists(list(batch)))
                 for artist in answer.get("artists") or []:
@@ -218,6 +306,7 @@ class SpotifyCatalog:
                         self.stats["skipped_artists"] += 1
                     else:
                         found.append(artist)
+                bar.advance(len(batch))
                 continue
             except EndpointClosed:
                 pass
@@ -226,18 +315,36 @@ class SpotifyCatalog:
                     found.append(self._request("artist", lambda: self.sp.artist(artist_id)))
                 except NotFound:
                     self.stats["skipped_artists"] += 1
+                bar.advance()
+        bar.close()
         return found
 
+    def _valid_ids(self, ids: Iterable[str]) -> list[str]:
+        """The Spotify ids (22 base62 characters) among ``ids``; the others are counted and warned about once
+        (spotipy would refuse them, and stop the run, before sending anything)."""
+        valid, invalid = [], []
+        for artist_id in ids:
+            (valid if isinstance(artist_id, str) and SPOTIFY_ID.match(artist_id) else invalid).append(artist_id)
+        if invalid:
+            self.stats["invalid_ids"] += len(invalid)
+            log.warning("%d artist ids are not Spotify ids (22 letters and digits) and are skipped: %s%s",
+                        len(invalid), ", ".join(repr(i) for i in invalid[:5]), ", ..." if len(invalid) > 5 else "")
+        return valid
+
     def search_artist(self, name: str) -> dict | None:
-        """The artist a typed name most likely means (market ``market``), or None."""
+        """The artist a typed name means (search, market ``market``), or None.
+
+        Search answers something for nearly any text, so only a hit close to the name is taken
+        (``mart.names.closest_name``: same name key, else similar enough, else another script).
+        """
         try:
             answer = self._request("search", lambda: self.sp.search(
                 q=name, type="artist", market=self.settings.market, limit=self.settings.search_limit))
         except EndpointClosed:
             return None
-        items = [a for a in (answer.get("artists") or {}).get("items") or [] if a]
-        exact = [a for a in items if name_key(a.get("name")) == name_key(name)]
-        return (exact or items or [None])[0]
+        items = [a for a in (answer.get("artists") or {}).get("items") or [] if a and a.get("id")]
+        index = closest_name(name, [str(a.get("name") or "") for a in items])
+        return None if index is None else items[index]
 
     # -- top tracks -------------------------------------------------------------------------------------
 
@@ -269,27 +376,37 @@ class SpotifyCatalog:
 
     # -- audio features ---------------------------------------------------------------------------------
 
-    def audio_features(self, track_ids: Sequence[str]) -> list[dict]:
-        """Feature rows (with ``source``) for the tracks that have some; the others are counted."""
+    def audio_features(self, track_ids: Sequence[str], progress: ProgressFactory | None = None) -> list[dict]:
+        """Feature rows (with ``source``), one per track that has some (the first answer wins); the
+        tracks without are counted (``tracks_without_features``)."""
+        progress = progress or self.progress
         rows, missing = [], []
         pending = list(dict.fromkeys(track_ids))
+        bar = progress("audio features", len(pending))
         for batch in chunks(pending, FEATURES_BATCH):
             try:
                 answer = self._request("audio-features", lambda: self.sp.audio_features(list(batch)))
             except EndpointClosed:
                 missing.extend(batch)
+                bar.advance(len(batch))
                 continue
-            got = {f["id"]: f for f in answer or [] if f}
+            wanted, got = set(batch), {}
+            for features in answer or []:
+                if features and features.get("id") in wanted:
+                    got.setdefault(features["id"], features)
             rows.extend(dict(f, source="spotify") for f in got.values())
             missing.extend(t for t in batch if t not in got)
+            bar.advance(len(batch))
+        bar.close()
         if missing and self.settings.features_provider_url:
-            rows.extend(self._provider_features(missing))
+            rows.extend(self._provider_features(missing, progress))
         self.stats["tracks_without_features"] += len(pending) - len({r["id"] for r in rows})
         return rows
 
-    def _provider_features(self, track_ids: Sequence[str]) -> list[dict]:
+    def _provider_features(self, track_ids: Sequence[str], progress: ProgressFactory) -> list[dict]:
+        """The provider's rows for ``track_ids`` (each id once, the first answer wins)."""
         url = self.settings.features_provider_url.rstrip("/") + "/audio-features"
-        rows = []
+        rows, seen = [], set()
 
         def fetch(batch):
             response = self.session.get(url, params={"ids": ",".join(batch)}, timeout=self.settings.timeout)
@@ -301,16 +418,21 @@ class SpotifyCatalog:
             except ValueError:
                 return None
 
+        bar = progress("provider audio features", len(track_ids))
         for batch in chunks(list(track_ids), self.settings.provider_batch):
             try:
                 answer = self._request("provider", lambda: fetch(batch))
-            except (EndpointClosed, NotFound):
+            except EndpointClosed:
                 break
+            wanted = set(batch)
             for item in answer.get("content") or []:
                 href = str(item.get("href") or "")
                 track_id = href.rstrip("/").rsplit("/", 1)[-1] if "open.spotify.com/track/" in href else item.get("id")
-                if track_id in batch:
+                if track_id in wanted and track_id not in seen:
+                    seen.add(track_id)
                     rows.append(dict(item, id=track_id, source="provider"))
+            bar.advance(len(batch))
+        bar.close()
         return rows
 
 
@@ -360,15 +482,23 @@ class SpotifySnapshot:
     unresolved: list[str] = field(default_factory=list)
 
 
-def resolve_names(catalog: SpotifyCatalog, names: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Artist ids for typed names (search, market KR by default); returns ``(ids, names not found)``."""
+def resolve_names(catalog: SpotifyCatalog, names: Iterable[str],
+                  progress_factory: ProgressFactory | None = None) -> tuple[list[str], list[str]]:
+    """Artist ids for typed names (search, market KR by default); returns ``(ids, names not found)``.
+
+    A name is found only when a search hit is close to it (``SpotifyCatalog.search_artist``).
+    """
+    names = list(names)
     ids, missing = [], []
+    bar = (progress_factory or catalog.progress)("names", len(names))
     for name in names:
         artist = catalog.search_artist(name)
         if artist is None:
             missing.append(name)
         else:
             ids.append(artist["id"])
+        bar.advance()
+    bar.close()
     return ids, missing
 
 
@@ -376,7 +506,7 @@ def fetch_snapshot(catalog: SpotifyCatalog, ids: Sequence[str], progress_factory
     """Artists, their top tracks and the tracks' audio features for ``ids`` (duplicates ignored)."""
     snapshot = SpotifySnapshot()
     ids = list(dict.fromkeys(ids))
-    artists = catalog.artists(ids)
+    artists = catalog.artists(ids, progress_factory)
     snapshot.artists = [artist_row(a) for a in artists]
     progress = progress_factory("top tracks", len(artists))
     for artist in artists:
@@ -384,5 +514,5 @@ def fetch_snapshot(catalog: SpotifyCatalog, ids: Sequence[str], progress_factory
         progress.advance()
     progress.close()
     track_ids = list(dict.fromkeys(row[1] for row in snapshot.top_tracks))
-    snapshot.audio_features = [feature_row(f) for f in catalog.audio_features(track_ids)]
+    snapshot.audio_features = [feature_row(f) for f in catalog.audio_features(track_ids, progress_factory)]
     return snapshot

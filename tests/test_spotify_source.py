@@ -1,0 +1,58 @@
+"""Unit tests of the Spotify source's pure parts: which search hit a name means, settings checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.common.config import ConfigError
+from jobs.sources.spotify import SPOTIFY_ID, SpotifySettings
+from mart.names import closest_name
+
+CREDENTIALS = {"SPOTIPY_CLIENT_ID": "id", "SPOTIPY_CLIENT_SECRET": "secret"}
+
+
+@pytest.mark.parametrize("typed, names, expected", [
+    ("IU", ["IU", "IU Tribute"], 0),
+    ("  iu ", ["I.U.", "IU"], 1),                           # the same key wins over the first hit
+    ("NewJaens", ["New Jeans Fan", "NewJeans"], 1),         # a typo close to a hit: the closest one
+    ("Fake Band 7", ["Fake Artist 7", "Fake Artist 70"], None),   # search answered another artist
+    ("qqqqqq", ["Queen", "Q-Tip"], None),
+    ("아이유", ["IU", "IU Tribute"], 0),                      # another script: search's first hit
+    ("아이유", ["아이유 노래방"], None),
+    ("", ["IU"], None),
+    ("IU", [], None),
+])
+def test_closest_name_takes_only_a_hit_close_to_what_was_typed(typed, names, expected):
+    assert closest_name(typed, names) == expected
+
+
+def test_the_chatbot_and_the_ingest_share_the_rule():
+    from chatbot_lambda.spotify import best_hit
+
+    hits = [{"id": "a", "name": "New Jeans Fan"}, {"id": "b", "name": "NewJeans"}]
+    assert best_hit("NewJaens", hits)["id"] == "b" and best_hit("Fake Band 7", hits) is None
+
+
+@pytest.mark.parametrize("limit", [0, 11, 50, -1])
+def test_a_search_limit_outside_1_to_10_is_refused(limit):
+    with pytest.raises(ConfigError, match=f"spotify.search_limit must be between 1 and 10.*not {limit}"):
+        SpotifySettings.from_config({"spotify": {"search_limit": limit}}, CREDENTIALS)
+
+
+def test_search_limits_and_waits_within_bounds_are_taken():
+    assert SpotifySettings.from_config({"spotify": {"search_limit": 1}}, CREDENTIALS).search_limit == 1
+    settings = SpotifySettings.from_config({"spotify": {"search_limit": "10", "max_rate_limit_waits": 3}},
+                                           CREDENTIALS)
+    assert (settings.search_limit, settings.max_rate_limit_waits) == (10, 3)
+    assert SpotifySettings.from_config({"spotify": {}}, CREDENTIALS).max_rate_limit_waits == 10
+    with pytest.raises(ConfigError, match="max_rate_limit_waits must be 0 or more"):
+        SpotifySettings.from_config({"spotify": {"max_rate_limit_waits": -1}}, CREDENTIALS)
+
+
+@pytest.mark.parametrize("text, valid", [
+    ("0" * 22, True), ("06HL4z0CvFAxyc27GXpf02", True), ("06HL4z0CvFAxyc27GXpf02\n", False),
+    ("06HL4z0CvFAxyc27GXpf0", False), ("spotify:artist:06HL4z0CvFAxyc27GXpf02", False),
+    ("06HL4z0CvFAxyc27GXpf0-", False),
+])
+def test_spotify_ids_are_22_base62_characters_exactly(text, valid):
+    assert bool(SPOTIFY_ID.match(text)) is valid
