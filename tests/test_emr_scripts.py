@@ -43,6 +43,19 @@ def test_steps_command_line_prints_json_and_refuses_bad_dates(capsys):
         main(["--code", "s3://c", "--dt", "27/11/2026", "--lake-bucket", "b", *mart])
 
 
+def test_each_job_gets_its_own_extra_arguments(capsys):
+    mart = ["--mart-host", "h", "--mart-user", "u", "--mart-secret", "s"]
+    assert main(["--code", "s3://c", "--dt", "2026-11-27", "--lake-bucket", "b", *mart,
+                 "--ingest-args", "--source spotify --requests --set 'ingest.seeds=[\"IU\", \"Sam Kim\"]'",
+                 "--similarity-args", "--metric cosine"]) == 0
+    ingest, similarity = (step["Args"] for step in json.loads(capsys.readouterr().out))
+    assert ingest[ingest.index("--dt") + 2:] == ["--source", "spotify", "--requests", "--set",
+                                                 'ingest.seeds=["IU", "Sam Kim"]']
+    assert similarity[similarity.index("--dt") + 2:] == ["--metric", "cosine"]
+    with pytest.raises(SystemExit):
+        main(["--code", "s3://c", "--dt", "2026-11-27", "--lake-bucket", "b", *mart, "--ingest-args", "'unclosed"])
+
+
 def test_the_mart_ddl_loads_from_inside_jobs_zip(tmp_path):
     """On EMR the packages are imported from the zip (--py-files): DDL files are read as resources."""
     import subprocess
@@ -56,3 +69,18 @@ def test_the_mart_ddl_loads_from_inside_jobs_zip(tmp_path):
     assert done.returncode == 0, done.stderr
     where, counts = done.stdout.split("\n")[:2]
     assert "jobs.zip" in where and counts == "1 2"
+
+
+def test_the_bootstrap_action_pins_what_setup_py_pins_apart_from_spark():
+    """EMR brings Spark and Delta; every other package the jobs import is installed at setup.py's version."""
+    import re
+    from importlib.metadata import distribution
+
+    bootstrap = open("scripts/emr/bootstrap.sh", encoding="utf-8").read()
+    pinned = dict(re.findall(r'"([A-Za-z0-9_.-]+)==([^"]+)"', bootstrap))
+    required = {re.split(r"[=<>;\[ ]", r)[0].lower(): r for r in distribution("related-artists").requires or []
+                if "extra ==" not in r}
+    wanted = {name for name in required if name not in ("pyspark", "delta-spark")}
+    assert set(pinned) == wanted
+    for name, version in pinned.items():
+        assert required[name].startswith(f"{name}=={version}"), required[name]
