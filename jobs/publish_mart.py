@@ -7,7 +7,13 @@
 ``publish`` sends the lake's artists, aliases, top tracks and related_artists of
 one dt (default: the latest with related artists) to the mart named by mart.url,
 through staging tables, checks and one atomic swap. The similarity job does the
-same at its end; this command re-publishes without recomputing.
+same at its end; this command re-publishes without recomputing. Its checks expect
+min(k, n - 1) related rows for each of the n artists of the lake's related_artists
+(k: similarity.k, the setting the similarity job used; "artists with a vector" are
+the related set's own artists here). A publish or rollback holds a mart-wide lock:
+a second one started meanwhile is refused at once (exit 2).
+
+``status`` only reads: on a database without a mart it says so and creates nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import sys
 from typing import Sequence
 
 from jobs.common.cli import base_parser, exit_status, setup_logging
-from jobs.common.config import load_config, section, set_path
+from jobs.common.config import ConfigError, load_config, section, set_path
 from jobs.common.lake import Lake
 from jobs.common.spark import start_spark
 from jobs.publish.mart import Mart, PublishSettings
@@ -31,10 +37,11 @@ settings (config section [mart]):
   user               database user (MySQL)
   password_env       environment variable holding the password (default MART_PASSWORD)
   tracks_per_artist  top tracks published per artist (default 3)
-  max_drop           refuse a publish whose artists or related rows fall below (1 - max_drop)
-                     of the live ones (default 0.5); --force overrides
+  max_drop           refuse a publish whose artists, top tracks or related rows fall below
+                     (1 - max_drop) of the live ones (default 0.5); --force overrides
   batch_size, write_partitions, lock_wait_seconds   JDBC batch rows, parallel writers (MySQL),
                      seconds the swap waits for readers' locks
+  similarity.k       related artists per artist the checks expect (default 3)
 
 examples:
   python jobs/publish_mart.py publish --dt 2026-11-27
@@ -42,8 +49,8 @@ examples:
   python jobs/publish_mart.py rollback
   python jobs/publish_mart.py status --show 5
 
-exit status: 0 done, 2 bad settings, unreachable mart, refused or failed checks (live set unchanged),
-1 anything else.
+exit status: 0 done, 2 bad settings, unreachable mart, no mart (status), another publish or rollback
+running, refused, failed checks or a database error (live set unchanged), 1 anything else.
 """
 
 
@@ -64,6 +71,18 @@ def settings_from_args(args) -> tuple[dict, PublishSettings]:
         if value:
             set_path(config, key, value)
     return config, PublishSettings.from_config(config)
+
+
+def configured_k(config: dict) -> int:
+    """``similarity.k``: the related artists per artist the similarity job computes (default 3)."""
+    value = section(config, "similarity").get("k", 3)
+    try:
+        k = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"similarity.k must be a whole number, got {value!r}") from None
+    if k < 1:
+        raise ConfigError(f"similarity.k must be at least 1, got {k}")
+    return k
 
 
 def print_status(mart: Mart, show: int) -> None:
@@ -89,8 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def job() -> None:
         config, settings = settings_from_args(args)
+        k = configured_k(config) if args.action == "publish" else None
         spark = start_spark(config, f"mart {args.action}")
-        with Mart(spark, settings) as mart:
+        with Mart(spark, settings, readonly=args.action == "status") as mart:
             if args.action == "rollback":
                 mart.rollback(force=args.force)
             elif args.action == "status":
@@ -98,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 lake = Lake(spark, section(config, "lake").get("path", ""))
                 dt = args.dt or lake.latest_snapshot("related_artists")
-                publish_snapshot(mart, lake, dt, force=args.force)
+                publish_snapshot(mart, lake, dt, force=args.force, k=k, recomputed=False)
 
     return exit_status(job, log)
 

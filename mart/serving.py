@@ -130,10 +130,17 @@ def popular_artists(conn, limit: int) -> list[str]:
 
 
 def describe_popular(conn, limit: int) -> list[str]:
-    """One line per popular artist: its top tracks, then its related artists with distances."""
+    """One line per popular artist: its top tracks, then its related artists with distances.
+
+    An artist whose name finds nothing (a name without a usable key, or a publish swapping
+    the tables between the two statements) is left out.
+    """
     lines = []
     for name in popular_artists(conn, limit):
-        artist, *related = find_artist(conn, name)
+        cards = find_artist(conn, name)
+        if not cards:
+            continue
+        artist, *related = cards
         tracks = ", ".join(track.name for track in artist.tracks)
         lines.append(f"{artist.name} [{tracks}]  ->  "
                      + ", ".join(f"{card.name} ({card.distance:.3f})" for card in related))

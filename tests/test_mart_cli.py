@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,20 +13,23 @@ from pathlib import Path
 
 import pytest
 
+import mart.__main__ as mart_cli
 from jobs import publish_mart
 from jobs.common.lake import Lake
-from jobs.publish.mart import Mart, PublishSettings
+from jobs.publish.mart import Mart, PublishRefused, PublishSettings
 from jobs.publish.snapshot import publish_snapshot
 from mart import serving
 from tests import mart_data
+from tests.test_mart_publish import holding_publish_lock
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write_lake(spark, root: str, n: int, tag: str, dt: str) -> Lake:
+def write_lake(spark, root: str, n: int, tag: str, dt: str, k: int = 3) -> Lake:
+    """Generation ``tag`` of ``n`` artists as lake snapshot ``dt``, keeping ``k`` related rows per artist."""
     lake = Lake(spark, root)
     for table, frame in mart_data.lake_tables(spark, n, tag).items():
-        lake.write(frame, table, dt)
+        lake.write(frame.where(f"rank <= {k}") if table == "related_artists" else frame, table, dt)
     return lake
 
 
@@ -104,6 +109,14 @@ def test_cli_refusal_and_force_exit_statuses(spark, sqlite_mart, tmp_path, capsy
     args = cli_args(sqlite_mart, lake_dir)
     assert publish_mart.main(["publish", "--dt", "2026-11-01", *args]) == 0
     assert publish_mart.main(["publish", *args]) == 2     # latest dt: 10 artists against 100 live
+    refusal = capsys.readouterr().err
+    assert "publish refused" in refusal and "without recomputing" not in refusal
+    # From the similarity job (related_artists just computed), the refusal names the cheaper re-publish.
+    lake = Lake(spark, lake_dir)
+    with Mart(spark, PublishSettings.from_config(sqlite_mart.config(), {})) as mart:
+        with pytest.raises(PublishRefused, match=r"python jobs/publish_mart.py publish --dt 2026-11-02 --force"
+                                                 r".*without recomputing"):
+            publish_snapshot(mart, lake, "2026-11-02", artists_with_vector=10, k=3)
     assert publish_mart.main(["publish", "--force", *args]) == 0
     assert publish_mart.main(["status", "--show", "2", *args]) == 0
     shown = capsys.readouterr().out
@@ -123,3 +136,112 @@ def test_cli_help_names_the_settings(capsys):
     out = capsys.readouterr().out
     for words in ("publish", "rollback", "status", "max_drop", "password_env", "--force"):
         assert words in out
+
+
+def test_cli_publish_expects_k_related_rows_from_similarity_k(spark, sqlite_mart, tmp_path, capsys):
+    lake_dir = str(tmp_path / "lake")
+    write_lake(spark, lake_dir, 50, "A", "2026-11-01", k=2)   # 2 related rows everywhere
+    args = cli_args(sqlite_mart, lake_dir)
+    assert publish_mart.main(["publish", "--dt", "2026-11-01", *args, "--set", "similarity.k=3"]) == 2
+    assert "50 artists do not have exactly 3 related artists" in capsys.readouterr().err
+    assert snapshot_of_live(sqlite_mart)["artists"] == []
+    assert publish_mart.main(["publish", "--dt", "2026-11-01", *args, "--set", "similarity.k=0"]) == 2
+    assert "similarity.k must be at least 1" in capsys.readouterr().err
+    assert publish_mart.main(["publish", "--dt", "2026-11-01", *args, "--set", "similarity.k=2"]) == 0
+    assert len(snapshot_of_live(sqlite_mart)["related_artists"]) == 100
+
+
+def test_cli_refuses_publish_and_rollback_while_another_holds_the_lock(spark, mysql_mart, tmp_path, capsys,
+                                                                     monkeypatch):
+    lake_dir = str(tmp_path / "lake")
+    write_lake(spark, lake_dir, 20, "A", "2026-11-01")
+    write_lake(spark, lake_dir, 20, "B", "2026-11-02")
+    args = cli_args(mysql_mart, lake_dir)
+    monkeypatch.setenv("MART_TEST_PASSWORD", mysql_mart.password)
+    assert publish_mart.main(["publish", "--dt", "2026-11-01", *args]) == 0
+    before = snapshot_of_live(mysql_mart)
+    capsys.readouterr()
+    with holding_publish_lock(mysql_mart):
+        assert publish_mart.main(["publish", "--dt", "2026-11-02", *args]) == 2
+        assert publish_mart.main(["rollback", "--force", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.count("another publish or rollback of this mart is running") == 2, err
+        assert snapshot_of_live(mysql_mart) == before
+    assert publish_mart.main(["publish", "--dt", "2026-11-02", *args]) == 0
+    assert publish_mart.main(["status", *args]) == 0   # read-only, on MySQL too
+    assert "live     artists 20" in capsys.readouterr().out
+
+
+def test_cli_a_user_without_write_privileges_gets_one_clear_line_and_exit_2(spark, mysql_mart, mariadb, tmp_path,
+                                                                          capsys, monkeypatch):
+    lake_dir = str(tmp_path / "lake")
+    write_lake(spark, lake_dir, 20, "A", "2026-11-01")
+    with Mart(spark, PublishSettings.from_config(mysql_mart.config(), mysql_mart.env())) as mart:
+        mart.publish(mart_data.frames(spark, 20, "B"), "2026-10-31")
+    before = snapshot_of_live(mysql_mart)
+    database = mysql_mart.url.rsplit("/", 1)[1]
+    reader, password = "mart_ro_" + secrets.token_hex(3), secrets.token_hex(12)
+    root = mariadb.root()
+    try:
+        with root.cursor() as cursor:
+            for host in ("127.0.0.1", "localhost"):
+                cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s", (reader, host, password))
+                cursor.execute(f"GRANT SELECT ON `{database}`.* TO %s@%s", (reader, host))
+        monkeypatch.setenv("MART_TEST_PASSWORD", password)
+        args = [*cli_args(mysql_mart, lake_dir), "--set", f'mart.user="{reader}"']
+        assert publish_mart.main(["publish", "--dt", "2026-11-01", *args]) == 2
+    finally:
+        with root.cursor() as cursor:
+            for host in ("127.0.0.1", "localhost"):
+                cursor.execute("DROP USER IF EXISTS %s@%s", (reader, host))
+        root.close()
+    err = capsys.readouterr().err
+    assert "creating the staging table artists__staging failed" in err, err
+    assert "command denied" in err and "grant the mart user" in err
+    assert "Traceback" not in err and "py4j" not in err.lower()
+    assert snapshot_of_live(mysql_mart) == before
+
+
+def test_status_only_reads_and_says_when_there_is_no_mart(any_mart, tmp_path, capsys, monkeypatch):
+    args = cli_args(any_mart, str(tmp_path / "lake"))
+    monkeypatch.setenv("MART_TEST_PASSWORD", any_mart.password)
+    if any_mart.dialect == "sqlite":
+        missing = tmp_path / "nowhere" / "mart.db"
+        assert publish_mart.main(["status", *args, "--mart", f"jdbc:sqlite:{missing}"]) == 2
+        assert f"no mart at jdbc:sqlite:{missing}: publish first" in capsys.readouterr().err
+        assert not missing.parent.exists()
+        empty = sqlite3.connect(tmp_path / "mart.db")   # a database file without mart tables
+        empty.execute("CREATE TABLE other (x INTEGER)")
+        empty.close()
+    assert publish_mart.main(["status", *args]) == 2
+    assert f"no mart at {any_mart.url}: publish first" in capsys.readouterr().err
+    conn = any_mart.reader()
+    try:
+        if any_mart.dialect == "sqlite":
+            assert serving.fetch_all(conn, "SELECT name FROM sqlite_master") == [("other",)]
+            assert serving.fetch_all(conn, "PRAGMA journal_mode") == [("delete",)]
+        else:
+            assert serving.fetch_all(conn, "SELECT table_name FROM information_schema.tables "
+                                           "WHERE table_schema = DATABASE()") == []
+    finally:
+        conn.close()
+
+
+def test_show_skips_a_popular_artist_whose_name_finds_nothing(spark, sqlite_mart, capsys):
+    with Mart(spark, PublishSettings.from_config(sqlite_mart.config(), {})) as mart:
+        mart.publish(mart_data.frames(spark, 10, "A"), "2026-11-01")
+    conn = sqlite_mart.reader()
+    try:   # the most popular artist's name has no lookup key: find_artist gives []
+        serving.fetch_all(conn, "INSERT INTO artists (artist_id, name, name_key, popularity) VALUES (?, ?, ?, ?)",
+                          ("ar9999999", "\u200b", "", 1000))
+        serving.fetch_all(conn, "INSERT INTO related_artists (artist_id, `rank`, related_id, distance) "
+                                "VALUES (?, ?, ?, ?)", ("ar9999999", 1, "ar0000001", 0.5))
+        assert serving.find_artist(conn, "\u200b") == []
+        lines = serving.describe_popular(conn, 3)
+    finally:
+        conn.close()
+    assert len(lines) == 2 and lines[0].startswith("Artist 9 [A song 1 of 9")
+    assert mart_cli.main(["--url", sqlite_mart.url, "--show", "3"]) == 0
+    assert capsys.readouterr().out.splitlines() == lines
+    assert publish_mart.main(["status", "--show", "3", *cli_args(sqlite_mart, "unused")]) == 0
+    assert "Artist 9 [A song 1 of 9" in capsys.readouterr().out

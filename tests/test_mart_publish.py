@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
 import random
 import threading
 import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from jobs.publish.frames import MartFrames
-from jobs.publish.jdbc import MartError
-from jobs.publish.mart import Mart, PublishCheckFailed, PublishRefused, PublishSettings
+from jobs.publish.jdbc import MartError, MartTarget
+from jobs.publish.mart import Mart, MartBusy, PublishCheckFailed, PublishRefused, PublishSettings, \
+    mysql_lock_name, sqlite_lock_file
 from mart import serving
+from mart.schema import COLUMNS
 from tests import mart_data
 
 
@@ -46,15 +52,26 @@ def test_first_publish_creates_the_schema_and_serves_lookups(spark, any_mart):
         conn.close()
 
 
+def rows_of(frames: MartFrames) -> dict[str, Counter]:
+    """Each table's rows as the job computed them (a multiset of tuples in column order)."""
+    return {table: Counter(tuple(row) for row in frame.select(*COLUMNS[table]).collect())
+            for table, frame in frames.tables().items()}
+
+
 def test_publishing_the_same_dt_twice_gives_the_same_rows(spark, any_mart):
+    lake = mart_data.lake_tables(spark, 200, "A")
     with open_mart(spark, any_mart) as mart:
-        mart.publish(mart_data.frames(spark, 200, "A"), "2026-11-01")
+        frames = mart_data.frames(spark, 200, "A")
+        mart.publish(frames, "2026-11-01")
         first = live_state(any_mart)
         mart.publish(mart_data.frames(spark, 200, "A"), "2026-11-01")
         second = live_state(any_mart)
         assert second == first
-        assert len(second["related_artists"]) == 600
-        assert len({row[:2] for row in second["top_tracks"]}) == len(second["top_tracks"]) == 600
+        # Every row the job computed, and nothing else, is live: as many rows as the lake holds.
+        assert {table: Counter(rows) for table, rows in second.items()} == rows_of(frames)
+        assert len(second["artists"]) == lake["artists"].count() == 200
+        assert len(second["related_artists"]) == lake["related_artists"].count() == 600
+        assert len(second["top_tracks"]) == lake["artists"].count() * 3 == 600
         assert mart.counts("__previous") == mart.counts()
         assert len(mart.history()) == 2
 
@@ -153,6 +170,80 @@ def test_every_artist_with_a_vector_needs_k_related_rows(spark, any_mart):
         assert mart.counts()["artists"] == 0
 
 
+def test_a_snapshot_with_one_artist_vector_publishes_without_related_rows(spark, any_mart):
+    with open_mart(spark, any_mart) as mart:
+        one = mart_data.frames(spark, 1, "A")
+        alone = _broken(spark, one, related_artists=one.related_artists.limit(0))
+        report = mart.publish(alone, "2026-11-01", artists_with_vector=1, k=3)
+        assert report.counts["artists"] == 1 and report.counts["related_artists"] == 0
+        assert mart.counts()["artists"] == 1
+        two = mart_data.frames(spark, 2, "A")   # one artist said to have a vector cannot have related rows
+        with pytest.raises(PublishCheckFailed, match="none should"):
+            mart.publish(_broken(spark, two, related_artists=two.related_artists.where(
+                "rank = 1 AND artist_id = 'ar0000000'")), "2026-11-02", artists_with_vector=1, k=3)
+        assert mart.counts()["artists"] == 1
+
+
+def test_drop_guard_counts_top_tracks_too(spark, sqlite_mart):
+    with open_mart(spark, sqlite_mart, max_drop=0.5) as mart:
+        mart.publish(mart_data.frames(spark, 100, "A"), "2026-11-01")
+        before = live_state(sqlite_mart)
+        with pytest.raises(PublishRefused, match=r"top_tracks 100 < 50% of live 300"):
+            mart.publish(mart_data.frames(spark, 100, "B", tracks_per_artist=1), "2026-11-02")
+        assert live_state(sqlite_mart) == before
+        mart.publish(mart_data.frames(spark, 100, "B", tracks_per_artist=2), "2026-11-02")   # 200 of 300: allowed
+        assert mart.counts()["top_tracks"] == 200
+
+
+@contextmanager
+def holding_publish_lock(mart):
+    """The mart's publish lock, taken from outside the job as another publisher would take it."""
+    if mart.dialect == "mysql":
+        conn = mart.reader()
+        try:
+            (database,), = serving.fetch_all(conn, "SELECT DATABASE()")
+            assert serving.fetch_all(conn, "SELECT GET_LOCK(?, 0)", (mysql_lock_name(database),)) == [(1,)]
+            yield
+        finally:
+            conn.close()   # frees the lock
+    else:
+        with open(sqlite_lock_file(Path(mart.url[len("jdbc:sqlite:"):])), "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            handle.truncate(0)
+            handle.write("since 2026-11-02 10:00:00 UTC, publish by pid 4242 on testhost\n")
+            handle.flush()
+            yield
+
+
+def test_a_second_publish_or_rollback_is_refused_while_one_holds_the_lock(spark, any_mart):
+    with open_mart(spark, any_mart) as mart:
+        mart.publish(mart_data.frames(spark, 30, "A"), "2026-11-01")
+        mart.publish(mart_data.frames(spark, 30, "B"), "2026-11-02")
+        before, history = live_state(any_mart), mart.history()
+        holder = "connection" if any_mart.dialect == "mysql" else "pid 4242 on testhost"
+        with holding_publish_lock(any_mart):
+            with pytest.raises(MartBusy, match=f"another publish or rollback of this mart is running .*{holder}"
+                                               f".*wait for it"):
+                mart.publish(mart_data.frames(spark, 30, "A"), "2026-11-03")
+            with pytest.raises(MartBusy, match="rollback refused: another publish or rollback"):
+                mart.rollback()
+            assert live_state(any_mart) == before
+            assert mart.history() == history
+            assert mart.counts("__staging") == {t: -1 for t in before}   # refused before any staging write
+        mart.publish(mart_data.frames(spark, 30, "A"), "2026-11-03")
+        assert live_state(any_mart) != before
+        assert mart.rollback().dt == "2026-11-02"
+        assert live_state(any_mart) == before
+
+
+def test_shown_url_hides_passwords_in_the_url():
+    shown = MartTarget(url="jdbc:mysql://batch:s3cr%40t@db.example:3306/mart?user=x&password=hunter2").shown_url
+    assert "s3cr" not in shown and "hunter2" not in shown
+    assert shown == "jdbc:mysql://batch:***@db.example:3306/mart?user=x&password=***"
+    assert MartTarget(url="jdbc:mysql://db:3306/mart").shown_url == "jdbc:mysql://db:3306/mart"
+    assert MartTarget(url="jdbc:mysql://batch@db:3306/mart").shown_url == "jdbc:mysql://batch@db:3306/mart"
+
+
 def _wait_until(condition, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
@@ -165,22 +256,27 @@ def test_readers_see_one_whole_set_while_a_large_publish_swaps(spark, any_mart):
     with open_mart(spark, any_mart) as mart:
         mart.publish(mart_data.frames(spark, n, "A"), "2026-11-01")
         seen, problems, stop = {"A": 0, "B": 0}, [], threading.Event()
+        observations = [0, 0]
 
-        def poll() -> None:
-            conn = any_mart.reader()
-            rng = random.Random(5)
+        def poll(reader: int) -> None:
+            rng = random.Random(5 + reader)
             try:
-                while not stop.is_set() and len(problems) < 5:
-                    i = rng.randrange(n)
-                    cards = serving.find_artist(conn, f"Artist {i}")
-                    found = mart_data.answer_problems(cards, i, n)
-                    problems.extend(found)
-                    if not found:
-                        seen[cards[0].image_url.split("/")[3]] += 1
-            finally:
-                conn.close()
+                conn = any_mart.reader()
+                try:
+                    while not stop.is_set() and len(problems) < 5:
+                        i = rng.randrange(n)
+                        cards = serving.find_artist(conn, f"Artist {i}")
+                        found = mart_data.answer_problems(cards, i, n)
+                        problems.extend(found)
+                        if not found:
+                            seen[cards[0].image_url.split("/")[3]] += 1
+                        observations[reader] += 1
+                finally:
+                    conn.close()
+            except Exception as exc:   # a dead reader must fail the test, not stop observing quietly
+                problems.append(f"reader {reader} failed: {exc!r}")
 
-        readers = [threading.Thread(target=poll) for _ in range(2)]
+        readers = [threading.Thread(target=poll, args=(reader,)) for reader in range(2)]
         for reader in readers:
             reader.start()
         try:
@@ -193,6 +289,7 @@ def test_readers_see_one_whole_set_while_a_large_publish_swaps(spark, any_mart):
                 reader.join(30)
     assert problems == []
     assert seen["A"] > 20 and seen["B"] > 20, seen
+    assert min(observations) > 20, observations
 
 
 def test_bad_settings_fail_fast_with_what_to_fix(spark, mysql_mart, mariadb):

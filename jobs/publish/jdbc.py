@@ -93,8 +93,9 @@ class MartTarget:
 
     @property
     def shown_url(self) -> str:
-        """The URL without any password it may carry, for messages and logs."""
-        return re.sub(r"(?i)(password=)[^&;]*", r"\1***", self.url)
+        """The URL without any password it may carry (``password=...`` or ``//user:password@``), for messages."""
+        shown = re.sub(r"(?i)(password=)[^&;]*", r"\1***", self.url)
+        return re.sub(r"^(jdbc:[a-z]+://[^/@:?]*:)[^/?]*@", r"\1***@", shown)
 
     def properties(self) -> dict[str, str]:
         """Connection properties for both the control connection and Spark's writer."""
@@ -133,11 +134,16 @@ def absolute_sqlite_url(url: str) -> str:
 
 
 class MartConnection:
-    """One JDBC connection to the mart, opened in the Spark driver's JVM. Use as a context manager."""
+    """One JDBC connection to the mart, opened in the Spark driver's JVM. Use as a context manager.
 
-    def __init__(self, spark: SparkSession, target: MartTarget):
+    ``readonly`` opens an existing mart without changing it: an SQLite file that is missing
+    raises MartError instead of being created, and is opened read-only.
+    """
+
+    def __init__(self, spark: SparkSession, target: MartTarget, readonly: bool = False):
         self.target = target
         self.dialect = target.dialect
+        self.readonly = readonly
         self._jvm = spark.sparkContext._jvm
         self._conn = self._open()
 
@@ -151,11 +157,15 @@ class MartConnection:
                             f"add {coordinates} to spark.packages in the config (or to --packages of "
                             f"spark-submit) [{java_message(exc)}]") from None
         path = self.target.sqlite_file()
-        if path is not None:
+        if path is not None and self.readonly and not path.is_file():
+            raise MartError(f"no mart at {self.target.shown_url}: publish first")
+        if path is not None and not self.readonly:
             path.parent.mkdir(parents=True, exist_ok=True)
         props = self._jvm.java.util.Properties()
         for key, value in self.target.properties().items():
             props.setProperty(key, value)
+        if self.readonly and dialect == "sqlite":
+            props.setProperty("open_mode", "1")   # SQLITE_OPEN_READONLY: no create, no writes
         try:
             conn = self._jvm.java.sql.DriverManager.getConnection(self.target.url, props)
         except Exception as exc:
@@ -163,8 +173,10 @@ class MartConnection:
                 f"cannot connect to the mart at {self.target.shown_url} as user {self.target.user or '(none)'}: "
                 f"{java_message(exc)}. Check mart.url and mart.user, and the password in "
                 f"{self.target.password_source}") from None
-        log.info("connected to the mart at %s (%s)", self.target.shown_url,
-                 conn.getMetaData().getDatabaseProductVersion())
+        if self.readonly and dialect == "mysql":
+            conn.setReadOnly(True)   # the server refuses writes in this session
+        log.info("connected to the mart at %s (%s)%s", self.target.shown_url,
+                 conn.getMetaData().getDatabaseProductVersion(), " read-only" if self.readonly else "")
         return conn
 
     def __enter__(self) -> "MartConnection":
@@ -239,9 +251,34 @@ class MartConnection:
         return {str(name) for (name,) in rows}
 
 
+def _java_exception(exc: BaseException):
+    """The Java exception behind a py4j error or a PySpark exception converted from one (else ``None``)."""
+    java = getattr(exc, "java_exception", None)
+    return java if java is not None else getattr(exc, "_origin", None)
+
+
+def is_java_error(exc: BaseException) -> bool:
+    """True for an exception raised by the JVM (a driver, Spark), false for Python's own."""
+    return _java_exception(exc) is not None
+
+
+def root_cause_message(exc: BaseException) -> str:
+    """The first line of the deepest cause of the Java exception behind ``exc`` (what the database said)."""
+    java = _java_exception(exc)
+    if java is None:
+        return java_message(exc)
+    for _ in range(32):
+        cause = java.getCause()
+        if cause is None or cause.equals(java):
+            break
+        java = cause
+    text = java.getMessage()
+    return str(text).strip().splitlines()[0] if text and str(text).strip() else java.getClass().getName()
+
+
 def java_message(exc: BaseException) -> str:
     """What the Java exception behind a py4j error says: its first line, and its root cause's."""
-    java = getattr(exc, "java_exception", None)
+    java = _java_exception(exc)
     if java is None:
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     parts = []

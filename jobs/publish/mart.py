@@ -2,12 +2,17 @@
 
 A publish never changes what readers see until its last step:
 
+0. the mart-wide publish lock is taken (a second publish or rollback fails at once);
 1. the drop guard compares the new row counts with the live ones;
 2. Spark writes the four serving tables to ``<table>__staging`` over JDBC (batched);
 3. checks run on the staging tables (counts, references, self relations, k per artist);
 4. one swap makes staging live and keeps the old live set as ``<table>__previous``:
    a single ``RENAME TABLE`` in MySQL, one transaction in SQLite (one writer);
-5. a row goes into ``publish_log``.
+5. a row goes into ``publish_log``;
+6. the lock is released.
+
+The lock is MySQL's ``GET_LOCK`` on the publish's own connection, or an exclusive ``flock``
+on ``<database file>.publish-lock`` for SQLite: both are freed when the process dies.
 
 A publish that dies before step 4 leaves the live set as it was; the next one
 drops the leftover staging tables and starts again. ``artist_requests`` is never touched.
@@ -16,26 +21,44 @@ drops the leftover staging tables and starts again. ``artist_requests`` is never
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import json
 import logging
+import os
+import socket
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Mapping
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.common.config import ConfigError, section
 from jobs.publish.frames import MartFrames
-from jobs.publish.jdbc import MartConnection, MartError, MartTarget, java_message
+from jobs.publish.jdbc import MartConnection, MartError, MartTarget, is_java_error, java_message, root_cause_message
 from mart.schema import ALL_TABLES, COLUMNS, PREVIOUS, RETIRED, SCHEMA_VERSION, SERVING_TABLES, STAGING, SWAP, \
     create_statements
 
 log = logging.getLogger(__name__)
 
 # Tables the drop guard compares with the live set.
-GUARDED_TABLES = ("artists", "related_artists")
+GUARDED_TABLES = ("artists", "top_tracks", "related_artists")
+
+# MySQL user-level lock names are server-wide (and at most 64 characters): the database name is part of it.
+LOCK_PREFIX = "mart_publish:"
+
+
+def mysql_lock_name(database: str) -> str:
+    """The ``GET_LOCK`` name of the publish lock of MySQL database ``database``."""
+    return f"{LOCK_PREFIX}{database}"[:64]
+
+
+def sqlite_lock_file(database: Path) -> Path:
+    """The file whose ``flock`` is the publish lock of SQLite database file ``database``."""
+    return database.with_name(database.name + ".publish-lock")
 
 
 class PublishRefused(MartError):
@@ -44,6 +67,10 @@ class PublishRefused(MartError):
 
 class PublishCheckFailed(MartError):
     """The staging tables failed a check; the live set was left as it was."""
+
+
+class MartBusy(MartError):
+    """Another publish or rollback holds the mart's publish lock; nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -98,16 +125,23 @@ class Mart:
     """The mart behind one JDBC connection: schema, publish, rollback, status. A context manager.
 
     Opening it connects at once (bad settings fail before any work) and creates
-    missing tables from ``mart/ddl/<dialect>.sql``.
+    missing tables from ``mart/ddl/<dialect>.sql``. With ``readonly`` it changes nothing
+    (no tables, no journal mode; publish and rollback refuse) and raises MartError when
+    the database holds no mart.
     """
 
-    def __init__(self, spark: SparkSession, settings: PublishSettings):
+    def __init__(self, spark: SparkSession, settings: PublishSettings, readonly: bool = False):
         self.spark = spark
         self.settings = settings
         self.target = settings.target
-        self.conn = MartConnection(spark, settings.target)
+        self.readonly = readonly
+        self.conn = MartConnection(spark, settings.target, readonly=readonly)
         try:
-            self.ensure_schema()
+            if readonly:
+                self._require_schema()
+            else:
+                with self._database_step("creating the mart tables"):
+                    self.ensure_schema()
         except BaseException:
             self.conn.close()
             raise
@@ -135,6 +169,97 @@ class Mart:
             log.info("created mart tables (schema version %d): %s", SCHEMA_VERSION, ", ".join(missing))
         return missing
 
+    def _require_schema(self) -> None:
+        missing = [table for table in ALL_TABLES if table not in self.conn.tables()]
+        if len(missing) == len(ALL_TABLES):
+            raise MartError(f"no mart at {self.target.shown_url}: publish first")
+        if missing:
+            raise MartError(f"the mart at {self.target.shown_url} lacks the tables {', '.join(missing)}: "
+                            f"publish once to create them")
+
+    @contextmanager
+    def _database_step(self, what: str, outcome: str = "the live set is unchanged") -> Iterator[None]:
+        """Turn a JDBC driver or Spark error of one step into a one-line MartError with the database's words."""
+        try:
+            yield
+        except MartError:
+            raise
+        except Exception as exc:
+            if not is_java_error(exc):
+                raise
+            cause = root_cause_message(exc)
+            lowered = cause.lower()
+            if "max_allowed_packet" in lowered or "packet for query is too large" in lowered:
+                fix = "lower mart.batch_size or raise the server's max_allowed_packet"
+            elif "denied" in lowered:
+                fix = "grant the mart user SELECT, INSERT, CREATE, DROP and ALTER on the mart database"
+            else:
+                fix = "fix the cause and run again"
+            raise MartError(f"{what} failed at {self.target.shown_url} as user {self.target.user or '(none)'}, "
+                            f"{outcome}: {cause}; {fix}") from None
+
+    # -- publish lock -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def _publish_lock(self, action: str) -> Iterator[None]:
+        """Hold the mart-wide publish lock for one publish or rollback; MartBusy at once when it is taken."""
+        if self.readonly:
+            raise MartError(f"{action}: this mart connection is read-only")
+        release = self._lock_mysql(action) if self.conn.dialect == "mysql" else self._lock_sqlite(action)
+        try:
+            yield
+        finally:
+            release()
+
+    def _busy(self, action: str, holder: str) -> MartBusy:
+        return MartBusy(f"{action} refused: another publish or rollback of this mart is running ({holder}); "
+                        f"wait for it to finish, then run again. Nothing was changed")
+
+    def _lock_mysql(self, action: str) -> Callable[[], None]:
+        name = mysql_lock_name(str(self.conn.scalar("SELECT DATABASE()")))
+        if self.conn.scalar("SELECT GET_LOCK(?, 0)", (name,)) != 1:
+            holder = self.conn.query(
+                "SELECT ID, USER, HOST FROM information_schema.PROCESSLIST WHERE ID = IS_USED_LOCK(?)", (name,))
+            who = (f"holder: connection {holder[0][0]} of {holder[0][1]}@{holder[0][2]}" if holder
+                   else f"holder: connection {self.conn.scalar('SELECT IS_USED_LOCK(?)', (name,))}")
+            raise self._busy(action, f"{who}, lock {name!r}")
+
+        def release() -> None:
+            try:
+                self.conn.scalar("SELECT RELEASE_LOCK(?)", (name,))
+            except Exception as exc:   # the lock dies with the connection anyway
+                log.warning("could not release the publish lock %s: %s", name, java_message(exc))
+        return release
+
+    def _lock_sqlite(self, action: str) -> Callable[[], None]:
+        database = self.target.sqlite_file()
+        if database is None:   # a memory database: one connection, nobody else can publish to it
+            return lambda: None
+        path = sqlite_lock_file(database)
+        handle = open(path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "holder unknown"
+            handle.close()
+            raise self._busy(action, f"{holder}; lock file {path}") from None
+        except BaseException:
+            handle.close()
+            raise
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"since {_now()} UTC, {action} by pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+
+        def release() -> None:
+            try:
+                handle.truncate(0)   # no stale holder for the next one to read
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            finally:
+                handle.close()
+        return release
+
     def _create(self, table: str, name: str) -> None:
         for statement in create_statements(self.conn.dialect, table, name, tag=uuid.uuid4().hex[:12]):
             self.conn.execute(statement)
@@ -158,9 +283,16 @@ class Mart:
         """Make ``frames`` the live serving tables, or raise and leave the live set as it was.
 
         ``artists_with_vector`` and ``k`` let the checks require exactly ``min(k, n - 1)``
-        related rows for each of the ``n`` artists with a vector; when absent they are taken
-        from the related rows themselves.
+        related rows for each of the ``n`` artists with a vector (none at all when ``n`` is 1).
+        Without ``artists_with_vector`` the artists with a vector are taken to be the ones
+        that have related rows; without ``k``, k is the largest count of related rows found.
+        Holds the mart's publish lock throughout: MartBusy when another publish or rollback runs.
         """
+        with self._publish_lock("publish"):
+            return self._publish(frames, dt, parameters, force, artists_with_vector, k)
+
+    def _publish(self, frames: MartFrames, dt: str, parameters: Mapping | None, force: bool,
+                 artists_with_vector: int | None, k: int | None) -> PublishReport:
         run_id = f"{dt}-{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         started = time.perf_counter()
         stages: dict[str, float] = {}
@@ -213,28 +345,31 @@ class Mart:
 
     def _stage(self, table: str, frame: DataFrame) -> None:
         staging = f"{table}{STAGING}"
-        self.conn.execute(f"DROP TABLE IF EXISTS {staging}")
-        self._create(table, staging)
+        with self._database_step(f"creating the staging table {staging}"):
+            self.conn.execute(f"DROP TABLE IF EXISTS {staging}")
+            self._create(table, staging)
         # One writer for SQLite; a few parallel connections for MySQL.
         partitions = 1 if self.conn.dialect == "sqlite" else self.settings.write_partitions
         mark = time.perf_counter()
-        (frame.select(*COLUMNS[table]).coalesce(partitions)
-         .write.format("jdbc")
-         .option("url", self.target.url)
-         .option("dbtable", staging)
-         .option("batchsize", self.settings.batch_size)
-         # Spark's default isolation level keeps autocommit off: one commit per partition, not per batch
-         # (SQLite would otherwise sync once per row).
-         .options(**self.target.properties())
-         .mode("append")
-         .save())
+        with self._database_step(f"writing the staging table {staging}"):
+            (frame.select(*COLUMNS[table]).coalesce(partitions)
+             .write.format("jdbc")
+             .option("url", self.target.url)
+             .option("dbtable", staging)
+             .option("batchsize", self.settings.batch_size)
+             # Spark's default isolation level keeps autocommit off: one commit per partition, not per batch
+             # (SQLite would otherwise sync once per row).
+             .options(**self.target.properties())
+             .mode("append")
+             .save())
         log.info("wrote %s in %.1f s", staging, time.perf_counter() - mark)
 
     def _check(self, expected: Mapping[str, int], artists_with_vector: int | None, k: int | None) -> None:
         """Raise PublishCheckFailed unless the staging set is complete and consistent.
 
         One scan per table: row counts, references to artists, self relations, and
-        ``min(k, n - 1)`` related rows ranked 1.. for each of the ``n`` artists with a vector.
+        ``min(k, n - 1)`` related rows ranked 1.. for each of the ``n`` artists with a vector
+        (so no related rows at all when ``n`` is 1).
         """
         s = {table: f"{table}{STAGING}" for table in SERVING_TABLES}
         problems = []
@@ -270,12 +405,16 @@ class Mart:
         with_related = int(self.conn.scalar(f"SELECT COUNT(*) FROM ({per_artist_sql}) x"))
         vectors = with_related if artists_with_vector is None else artists_with_vector
         per_artist = min(k, max(vectors - 1, 0))
-        if with_related != vectors:
+        if per_artist == 0 and with_related:
+            problems.append(f"{with_related:,} artists have related artists, none should "
+                            f"({vectors:,} artists with a vector, k={k})")
+        elif per_artist and with_related != vectors:
             problems.append(f"{with_related:,} artists have related artists, {vectors:,} have a vector")
         uneven = int(self.conn.scalar(f"SELECT COUNT(*) FROM ({per_artist_sql}) x WHERE c <> ? OR lo <> 1 OR hi <> ?",
                                       (per_artist, per_artist)))
         if uneven:
-            problems.append(f"{uneven:,} artists do not have exactly {per_artist} related artists ranked 1..{per_artist}")
+            problems.append(f"{uneven:,} artists do not have exactly {per_artist} related artists ranked "
+                            f"1..{per_artist} (k={k}, {vectors:,} artists with a vector)")
         if problems:
             raise PublishCheckFailed("publish stopped, the live set is unchanged; the staging tables failed checks: "
                                      + "; ".join(problems))
@@ -302,7 +441,8 @@ class Mart:
             if drop_previous:
                 # The previous set is retired by the same statement and dropped only after it:
                 # a swap that fails keeps all three sets.
-                self.conn.execute("DROP TABLE IF EXISTS " + ", ".join(retired))
+                with self._database_step("dropping the retired tables before the swap"):
+                    self.conn.execute("DROP TABLE IF EXISTS " + ", ".join(retired))
                 present = self.conn.tables()
                 renames = [(f"{t}{PREVIOUS}", f"{t}{RETIRED}") for t in SERVING_TABLES
                            if f"{t}{PREVIOUS}" in present] + renames
@@ -312,11 +452,17 @@ class Mart:
             except Exception as exc:  # py4j: e.g. a lock wait timeout behind a long-running reader
                 raise MartError(f"the swap did not happen, the live set is unchanged: {java_message(exc)} "
                                 f"(mart.lock_wait_seconds={self.settings.lock_wait_seconds})") from None
-            self._log(*log_row)
+            # Not in the RENAME's atomic step (MySQL DDL commits on its own): a failure here leaves
+            # the new set live without its publish_log row.
+            with self._database_step("writing the publish_log row", "the new set IS live (swap done)"):
+                self._log(*log_row)
             if drop_previous:
-                self.conn.execute("DROP TABLE IF EXISTS " + ", ".join(retired))
+                try:
+                    self.conn.execute("DROP TABLE IF EXISTS " + ", ".join(retired))
+                except Exception as exc:   # harmless leftovers: the next publish drops them
+                    log.warning("could not drop %s: %s", ", ".join(retired), java_message(exc))
         else:
-            with self.conn.transaction():
+            with self._database_step("the swap"), self.conn.transaction():
                 if drop_previous:
                     for table in SERVING_TABLES:
                         self.conn.execute(f"DROP TABLE IF EXISTS {table}{PREVIOUS}")
@@ -335,8 +481,12 @@ class Mart:
         """Swap the previous set back in (the live one becomes previous: a second rollback undoes the first).
 
         The drop guard applies: rolling back to a much smaller set (such as the empty one a
-        first publish replaced) needs ``force``.
+        first publish replaced) needs ``force``. Holds the mart's publish lock (MartBusy when taken).
         """
+        with self._publish_lock("rollback"):
+            return self._rollback(force)
+
+    def _rollback(self, force: bool) -> PublishReport:
         previous = self.counts(PREVIOUS)
         missing = [table for table, rows in previous.items() if rows < 0]
         if missing:
