@@ -7,6 +7,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pymysql
 import pytest
@@ -71,7 +72,7 @@ class MartServer:
 
 
 @pytest.fixture(scope="session")
-def mariadb() -> MartServer:
+def mariadb() -> Iterator[MartServer]:
     socket = os.environ.get("MART_TEST_SOCKET", str(REPO / ".cache" / "mariadb" / "mysqld.sock"))
     port = int(os.environ.get("MART_TEST_PORT", "3307"))
     try:
@@ -79,13 +80,20 @@ def mariadb() -> MartServer:
     except pymysql.err.OperationalError as exc:
         pytest.fail(f"no MariaDB server answers at {socket} ({exc}): start one with scripts/mariadb.sh start",
                     pytrace=False)
-    user, password = "mart_test", secrets.token_hex(16)
+    # A user of its own per session, so that two sessions on one server do not reset each other's password.
+    user, password = f"mart_test_{secrets.token_hex(4)}", secrets.token_hex(16)
+    hosts = ("127.0.0.1", "localhost")
     with conn.cursor() as cursor:
-        for host in ("127.0.0.1", "localhost"):
+        for host in hosts:
             cursor.execute("CREATE OR REPLACE USER %s@%s IDENTIFIED BY %s", (user, host, password))
             cursor.execute("GRANT ALL ON `mart\\_t\\_%%`.* TO %s@%s", (user, host))
     conn.close()
-    return MartServer("127.0.0.1", port, socket, user, password)
+    yield MartServer("127.0.0.1", port, socket, user, password)
+    conn = pymysql.connect(unix_socket=socket, user="root", autocommit=True, connect_timeout=5)
+    with conn.cursor() as cursor:
+        for host in hosts:
+            cursor.execute("DROP USER IF EXISTS %s@%s", (user, host))
+    conn.close()
 
 
 @dataclass(frozen=True)
