@@ -4,6 +4,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DT     ?= $(shell date -u +%F)
 ARTISTS ?= 20000
+# The mart the demo publishes to and reads back. For MySQL / MariaDB:
+#   MART_PASSWORD=... make demo MART=jdbc:mysql://host:3306/mart MART_USER=batch
+MART   ?= jdbc:sqlite:data/mart.db
+MART_USER ?=
 
 .PHONY: setup demo test bench bench-chatbot serve lambda-zip clean mariadb
 
@@ -20,9 +24,9 @@ $(VENV)/.installed: setup.py
 # answer (the Lambda handler, run locally) for the most popular one.
 demo: setup
 	$(PY) jobs/ingest.py --source synthetic --artists $(ARTISTS) --dt $(DT)
-	$(PY) jobs/similarity.py --dt $(DT)
-	$(PY) -m mart --url jdbc:sqlite:data/mart.db --show 5
-	$(PY) -m chatbot_lambda --mart jdbc:sqlite:data/mart.db --popular
+	$(PY) jobs/similarity.py --dt $(DT) --mart '$(MART)' $(if $(MART_USER),--set 'mart.user="$(MART_USER)"')
+	$(PY) -m mart --url '$(MART)' --user '$(MART_USER)' --show 5
+	MART_USER='$(MART_USER)' $(PY) -m chatbot_lambda --mart '$(MART)' --popular
 
 # The chatbot as a local skill server on :8080 (POST a Kakao skill request; see README).
 serve: setup
