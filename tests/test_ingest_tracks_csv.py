@@ -112,13 +112,17 @@ def test_an_unknown_layout_is_named(spark, tmp_path, capsys):
     assert "neither an 'artist_ids' column" in capsys.readouterr().err
 
 
-def test_stray_values_become_null_instead_of_failing_the_job(spark, tmp_path):
+def test_stray_values_become_null_instead_of_failing_the_job(spark, tmp_path, capsys):
     artist = ("['Artist A']", "['AAAAAAAAAAAAAAAAAAAAAA']")
     good = ["g1", "Good", "Album", "al", *artist, 1, 1, "False", *FEATURES, "200000", "4.0", 2003, "2003-05"]
     stray = ["s1", "Stray", "Album", "al", *artist, 1, 1, "False", "n/a", "0.6", "5.0", "loud", "1", "0.05",
              "0.1", "0.0", "0.2", "0.7", "120.0", "", "four", 2001, "unknown"]
     lake_dir = str(tmp_path / "lake")
-    run_ingest(lake_dir, "--tracks", write(tmp_path / "stray.csv", SONGS_1_2M_HEADER, [good, stray]))
+    unlinked = ["u1", "Unlinked", "Album", "al", "not a list", "[]", 1, 1, "False", *FEATURES, "1", "4", 2001, "2001"]
+    run_ingest(lake_dir, "--tracks", write(tmp_path / "stray.csv", SONGS_1_2M_HEADER,
+                                           [good, stray, good, unlinked, [""] + good[1:]]))
+    assert ("tracks-csv summary: 5 rows in the file; skipped: 1 without an id, 1 repeating an id; not linked to "
+            "any artist (artist list empty or unreadable): 1; kept with null features: 1") in capsys.readouterr().err
     lake = Lake(spark, lake_dir)
     features = {r.track_id: r for r in lake.read("audio_features", DT).collect()}
     assert (features["s1"].danceability, features["s1"].loudness, features["s1"].key,

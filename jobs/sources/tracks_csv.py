@@ -20,6 +20,8 @@ and an unreadable list becomes empty.
 from __future__ import annotations
 
 import ast
+import logging
+from functools import reduce
 from typing import Mapping
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -28,6 +30,8 @@ from pyspark.sql.types import ArrayType, StringType
 
 from jobs.common import schemas
 from jobs.common.config import ConfigError
+
+log = logging.getLogger(__name__)
 
 SOURCE = "tracks-csv"
 FEATURES = [field.name for field in schemas.AUDIO_FEATURES.fields if field.name not in ("track_id", "source")]
@@ -128,6 +132,21 @@ def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: in
             "audio_features": features.select(*schemas.AUDIO_FEATURES.fieldNames())}
 
 
+def file_summary(tracks: DataFrame) -> dict[str, int]:
+    """What one pass over a tracks file finds: rows, and the rows dropped or kept with gaps."""
+    listed = F.size(parse_list(F.col(LAYOUTS[detect_layout(tracks.columns)])))
+    gap = reduce(lambda a, b: a | b, [_double(f).isNull() for f in FEATURES if f in tracks.columns])
+    row = tracks.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.count_if(F.col("id").isNull()).alias("without_id"),
+        F.countDistinct("id").alias("ids"),
+        F.count_if(F.col("id").isNotNull() & (listed <= 0)).alias("without_artists"),
+        F.count_if(F.col("id").isNotNull() & gap).alias("feature_gaps")).first()
+    return {"rows": row.rows, "without_id": row.without_id,
+            "duplicate_ids": row.rows - row.without_id - row.ids,
+            "without_artists": row.without_artists, "feature_gaps": row.feature_gaps}
+
+
 def read_tracks_csv(spark: SparkSession, options: Mapping) -> dict[str, DataFrame]:
     """``[tracks_csv]``: ``tracks`` (required), ``artists`` (optional), ``max_tracks`` (10)."""
     path = str(options.get("tracks", "") or "")
@@ -139,4 +158,9 @@ def read_tracks_csv(spark: SparkSession, options: Mapping) -> dict[str, DataFram
         raise ConfigError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
     artists_path = str(options.get("artists", "") or "")
     artists = read_csv(spark, artists_path) if artists_path else None
-    return lake_tables(tracks, artists, int(options.get("max_tracks", 10)))
+    tables = lake_tables(tracks, artists, int(options.get("max_tracks", 10)))
+    found = file_summary(tracks)
+    log.info("tracks-csv summary: %(rows)d rows in the file; skipped: %(without_id)d without an id, "
+             "%(duplicate_ids)d repeating an id; not linked to any artist (artist list empty or unreadable): "
+             "%(without_artists)d; kept with null features: %(feature_gaps)d (a missing or unreadable value)", found)
+    return tables
