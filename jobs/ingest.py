@@ -99,14 +99,12 @@ def run(spark: SparkSession, config: Mapping, dt: str) -> dict[str, int]:
         spec = synthetic_spec(config)
         log.info("synthetic: %s", spec)
         frames = generate(spark, spec)
-    written = {}
     # Delta commits each table on its own: the dt stays unfinished (readers refuse it) from the first
     # commit until the last. A run that dies in between leaves it so, until a re-run completes it.
-    lake.begin_snapshot(dt, source)
-    for table, frame in frames.items():
-        with stage(log, f"write {table}"):
-            written[table] = lake.write(frame, table, dt)
-    lake.finish_snapshot(dt, source, written)
+    with lake.writing(dt, source, list(frames)) as written:
+        for table, frame in frames.items():
+            with stage(log, f"write {table}"):
+                written[table] = lake.write(frame, table, dt)
     log.info("ingest dt=%s done: %s", dt, ", ".join(f"{t} {n} rows" for t, n in written.items()))
     return written
 

@@ -60,20 +60,24 @@ def _failing_frame(spark):
     return spark.createDataFrame([("x",)], "id string").withColumn("id", explode_on_write("id"))
 
 
+def _ingest(lake, dt, rows, fail_on=None):
+    """Write artists then top_tracks of ``dt`` as one snapshot; ``fail_on`` names the table whose write dies."""
+    spark = lake.spark
+    with lake.writing(dt, "test", ["artists", "top_tracks"]) as written:
+        for table in ("artists", "top_tracks"):
+            frame = _failing_frame(spark) if table == fail_on else spark.createDataFrame(rows, "id string")
+            written[table] = lake.write(frame, table, dt)
+
+
 def test_a_dt_whose_tables_were_not_all_written_is_refused_until_a_rerun_finishes(spark, lake_dir):
     lake = Lake(spark, lake_dir)
-    for dt, rows in (("2026-01-01", [("old",)]), ("2026-01-02", [("old",)])):
-        lake.begin_snapshot(dt, "test")
-        lake.write(spark.createDataFrame(rows, "id string"), "artists", dt)
-        lake.write(spark.createDataFrame(rows, "id string"), "top_tracks", dt)
-        lake.finish_snapshot(dt, "test", {"artists": 1, "top_tracks": 1})
+    _ingest(lake, "2026-01-01", [("old",)])
+    _ingest(lake, "2026-01-02", [("old",)])
     assert lake.snapshots("artists") == ["2026-01-01", "2026-01-02"]
 
     # A re-run of 2026-01-02 commits artists, then dies writing top_tracks.
-    lake.begin_snapshot("2026-01-02", "test")
-    lake.write(spark.createDataFrame([("new",)], "id string"), "artists", "2026-01-02")
     with pytest.raises(Exception, match="source died"):
-        lake.write(_failing_frame(spark), "top_tracks", "2026-01-02")
+        _ingest(lake, "2026-01-02", [("new",)], fail_on="top_tracks")
 
     # New artists beside old top tracks: nobody may read that dt, and "latest" falls back to the last whole one.
     for table in ("artists", "top_tracks"):
@@ -84,12 +88,45 @@ def test_a_dt_whose_tables_were_not_all_written_is_refused_until_a_rerun_finishe
     assert [r.id for r in lake.read("artists", "2026-01-01").collect()] == ["old"]
     assert list(lake.unfinished()) == ["2026-01-02"]
 
-    lake.begin_snapshot("2026-01-02", "test")
-    lake.write(spark.createDataFrame([("new",)], "id string"), "artists", "2026-01-02")
-    lake.write(spark.createDataFrame([("new",)], "id string"), "top_tracks", "2026-01-02")
-    lake.finish_snapshot("2026-01-02", "test", {"artists": 1, "top_tracks": 1})
+    _ingest(lake, "2026-01-02", [("new",)])
     assert lake.unfinished() == {}
     assert [r.id for r in lake.read("top_tracks", "2026-01-02").collect()] == ["new"]
     assert lake.latest_snapshot("artists") == "2026-01-02"
     log = lake.spark.read.format("delta").load(lake.path("ingest_log")).where("dt = '2026-01-02'").collect()
     assert [(r.state, r.rows) for r in log] == [("complete", {"artists": 1, "top_tracks": 1})]
+
+
+def test_a_run_that_commits_nothing_leaves_the_dt_as_it_was(spark, lake_dir):
+    lake = Lake(spark, lake_dir)
+    _ingest(lake, "2026-01-01", [("old",)])
+    before = lake.spark.read.format("delta").load(lake.path("ingest_log")).collect()
+    with pytest.raises(Exception, match="source died"):
+        _ingest(lake, "2026-01-01", [("new",)], fail_on="artists")
+    assert lake.unfinished() == {}
+    assert [r.id for r in lake.read("top_tracks", "2026-01-01").collect()] == ["old"]
+    assert lake.spark.read.format("delta").load(lake.path("ingest_log")).collect() == before
+    # A first run of a dt that commits nothing leaves no mark at all.
+    with pytest.raises(Exception, match="source died"):
+        _ingest(lake, "2026-01-05", [("new",)], fail_on="artists")
+    assert lake.unfinished() == {} and lake.snapshots("artists") == ["2026-01-01"]
+
+
+def test_two_runs_of_one_dt_at_once_the_later_one_decides(spark, lake_dir):
+    lake = Lake(spark, lake_dir)
+    with pytest.raises(SnapshotError, match="marked by another run while this one wrote it"):
+        with lake.writing("2026-01-01", "first", ["artists"]) as written:
+            written["artists"] = lake.write(spark.createDataFrame([("a",)], "id string"), "artists", "2026-01-01")
+            with lake.writing("2026-01-01", "second", ["artists"]) as inner:
+                inner["artists"] = lake.write(spark.createDataFrame([("b",)], "id string"), "artists", "2026-01-01")
+    assert lake.unfinished() == {}
+    state = lake.spark.read.format("delta").load(lake.path("ingest_log")).collect()
+    assert [(r.state, r.source) for r in state] == [("complete", "second")]
+
+
+def test_a_frame_read_before_a_rerun_keeps_reading_what_it_read(spark, lake_dir):
+    lake = Lake(spark, lake_dir)
+    _ingest(lake, "2026-01-01", [("old",)])
+    artists = lake.read("artists", "2026-01-01")
+    _ingest(lake, "2026-01-01", [("new",), ("newer",)])
+    assert [r.id for r in artists.collect()] == ["old"]
+    assert sorted(r.id for r in lake.read("artists", "2026-01-01").collect()) == ["new", "newer"]

@@ -6,12 +6,12 @@ replaces that dt's rows atomically (Delta ``replaceWhere``) and leaves every
 other dt alone, so re-running a batch never duplicates rows.
 
 Delta commits one table at a time, so a job that writes several tables for a
-dt brackets them with :meth:`Lake.begin_snapshot` and :meth:`Lake.finish_snapshot`
-(rows of the ``ingest_log`` table). Between the two, and forever after a crash
-until a re-run finishes, the dt is *unfinished*: :meth:`Lake.read` refuses it
-and :meth:`Lake.snapshots` leaves it out, so no reader sees one table's new
-rows beside another's old ones. A dt with no ``ingest_log`` row counts as
-finished.
+dt does it inside :meth:`Lake.writing`, which marks the dt in the ``ingest_log``
+table. While it writes, and after a crash until a re-run finishes, the dt is
+*unfinished*: :meth:`Lake.read` refuses it and :meth:`Lake.snapshots` leaves it
+out. :meth:`Lake.read` also pins the table's current Delta version, so a frame
+read before a re-run starts keeps reading what it read. A dt with no
+``ingest_log`` row counts as finished.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ import datetime as _dt
 import logging
 import os
 import re
+import uuid
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -32,7 +35,7 @@ _DT_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DT_DIRECTORY = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 
 INGEST_LOG = "ingest_log"
-_INGEST_LOG_SCHEMA = "state string, source string, updated_at string, rows map<string, bigint>"
+_INGEST_LOG_SCHEMA = "state string, source string, updated_at string, rows map<string, bigint>, run_id string"
 
 
 class SnapshotError(RuntimeError):
@@ -80,28 +83,78 @@ class Lake:
         found = {match.group(1) for match in map(_DT_DIRECTORY.search, files) if match}
         return sorted(found - set(self.unfinished()))
 
-    def begin_snapshot(self, dt: str, source: str) -> None:
-        """Mark ``dt`` unfinished before writing its tables: readers refuse it until :meth:`finish_snapshot`."""
-        self._log_state(dt, "writing", source, {})
-        log.info("dt=%s marked unfinished in %s until all its tables are written", dt, self.path(INGEST_LOG))
+    @contextmanager
+    def writing(self, dt: str, source: str, tables: Sequence[str]) -> Iterator[dict[str, int]]:
+        """Write ``tables`` of ``dt`` as one snapshot: the block fills the yielded ``{table: rows}``.
 
-    def finish_snapshot(self, dt: str, source: str, rows: dict[str, int]) -> None:
-        """Mark ``dt`` finished, with the rows written per table: readers see all its tables from now on."""
-        self._log_state(dt, "complete", source, rows)
+        The dt is marked unfinished in ``ingest_log`` first, so readers refuse it while the
+        tables are committed one by one, and finished when the block ends. A block that fails
+        before any of ``tables`` got a commit puts the dt's previous mark back (it is as
+        whole as it was); one that fails later leaves the dt unfinished until a re-run
+        completes it. If another run marked the same dt meanwhile, this one does not finish
+        it (SnapshotError): the later run decides.
+        """
+        dt = parse_dt(dt)
+        before = {table: self.version(table) for table in tables}
+        previous = self._log_row(dt)
+        run_id = uuid.uuid4().hex
+        self._log_state(dt, "writing", source, {}, run_id)
+        log.info("dt=%s marked unfinished in %s until all its tables are written", dt, self.path(INGEST_LOG))
+        written: dict[str, int] = {}
+        try:
+            yield written
+        except BaseException:
+            if all(self.version(table) == version for table, version in before.items()):
+                self._put_back(dt, previous)
+            raise
+        current = self._log_row(dt)
+        if current is None or current.run_id != run_id:
+            raise SnapshotError(f"dt={dt} was marked by another run while this one wrote it "
+                                f"({self._describe(current) if current else 'its mark is gone'}); that run "
+                                f"decides: once it has finished, check the dt or re-run jobs/ingest.py --dt {dt}")
+        self._log_state(dt, "complete", source, written, run_id)
 
     def unfinished(self) -> dict[str, str]:
         """``{dt: what started writing it}`` for each dt whose writing began and did not finish."""
         if not self.exists(INGEST_LOG):
             return {}
-        rows = (self.spark.read.format("delta").load(self.path(INGEST_LOG))
-                .where(F.col("state") == "writing").select("dt", "source", "updated_at").collect())
-        return {row.dt: f"an ingest from {row.source} started at {row.updated_at}" for row in rows}
+        rows = self.spark.read.format("delta").load(self.path(INGEST_LOG)).where(F.col("state") == "writing").collect()
+        return {row.dt: self._describe(row) for row in rows}
 
-    def _log_state(self, dt: str, state: str, source: str, rows: dict[str, int]) -> None:
-        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        entry = self.spark.createDataFrame([(state, source, now, {k: int(v) for k, v in rows.items()})],
-                                           _INGEST_LOG_SCHEMA)
+    def version(self, table: str) -> int | None:
+        """The current Delta version of ``table`` (None when it does not exist)."""
+        if not self.exists(table):
+            return None
+        from delta.tables import DeltaTable
+        return int(DeltaTable.forPath(self.spark, self.path(table)).history(1).first()["version"])
+
+    @staticmethod
+    def _describe(row) -> str:
+        return f"an ingest from {row.source} started at {row.updated_at} (run {row.run_id})"
+
+    def _log_row(self, dt: str):
+        if not self.exists(INGEST_LOG):
+            return None
+        return self.spark.read.format("delta").load(self.path(INGEST_LOG)).where(F.col("dt") == F.lit(dt)).first()
+
+    def _log_state(self, dt: str, state: str, source: str, rows: dict[str, int], run_id: str,
+                   updated_at: str | None = None) -> None:
+        now = updated_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        entry = self.spark.createDataFrame(
+            [(state, source, now, {k: int(v) for k, v in rows.items()}, run_id)], _INGEST_LOG_SCHEMA)
         self.write(entry, INGEST_LOG, dt, quiet=True)
+
+    def _put_back(self, dt: str, previous) -> None:
+        """Restore the dt's mark from before a run that committed none of its tables."""
+        try:
+            if previous is None:
+                self.write(self.spark.createDataFrame([], _INGEST_LOG_SCHEMA), INGEST_LOG, dt, quiet=True)
+            else:
+                self._log_state(dt, previous.state, previous.source, dict(previous.rows or {}), previous.run_id,
+                                previous.updated_at)
+            log.info("dt=%s: nothing was committed, its previous state in %s is back", dt, self.path(INGEST_LOG))
+        except Exception as exc:   # the run's own error matters more; the dt stays marked unfinished
+            log.warning("dt=%s: could not put back its previous state in %s: %s", dt, self.path(INGEST_LOG), exc)
 
     def latest_snapshot(self, table: str) -> str:
         found = self.snapshots(table)
@@ -116,11 +169,15 @@ class Lake:
         if not self.exists(table):
             raise SnapshotError(f"lake table {table!r} not found at {self.path(table)}: "
                                 f"run jobs/ingest.py for dt={dt} first")
+        # The version is pinned first, then the mark checked: a run that starts writing this dt
+        # afterwards changes neither what this frame reads nor, once it has, what the check says.
+        version = self.version(table)
         unfinished = self.unfinished().get(dt)
         if unfinished:
             raise SnapshotError(f"dt={dt} of the lake is unfinished: {unfinished} and did not complete "
                                 f"(see {self.path(INGEST_LOG)}); re-run jobs/ingest.py --dt {dt}")
-        frame = self._snapshot(table, dt)
+        frame = (self.spark.read.format("delta").option("versionAsOf", version).load(self.path(table))
+                 .where(F.col("dt") == F.lit(dt)))
         rows = frame.count()  # answered from the Delta log's file statistics: no data is scanned
         if rows == 0:
             found = self.snapshots(table)
