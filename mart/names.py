@@ -41,9 +41,9 @@ def closest_name(typed: str, names: Sequence[str]) -> int | None:
     Search is fuzzy and nearly always answers something, so a hit is taken only when it is close to
     what was typed: the first hit with the same :func:`name_key`; else the hit whose key is most
     similar (``difflib`` ratio, the first of equals) when that scores at least ``CLOSE_ENOUGH``;
-    else, when the typed key and the first hit's key are written in different scripts (one ASCII,
-    one not: ``아이유`` finds ``IU``), the first hit, as nothing local can say better. An empty
-    typed name or no hits give ``None``.
+    else, when the typed key and the first hit's key are written in different scripts (their letters
+    share no Unicode script: ``아이유`` finds ``IU``, while ``Zoé`` is no answer to ``Adele``), the
+    first hit, as nothing local can say better. An empty typed name or no hits give ``None``.
     """
     key = name_key(typed)
     if not key or not names:
@@ -55,6 +55,17 @@ def closest_name(typed: str, names: Sequence[str]) -> int | None:
     best = max(range(len(keys)), key=lambda i: scores[i])
     if scores[best] >= CLOSE_ENOUGH:
         return best
-    if key.isascii() != keys[0].isascii():
+    if _other_script(key, keys[0]):
         return 0
     return None
+
+
+def _scripts(key: str) -> set[str]:
+    """The scripts of a key's letters, by the first word of their Unicode names (LATIN, HANGUL, CJK, ...)."""
+    return {unicodedata.name(ch, "?").split(" ")[0] for ch in key if ch.isalpha()}
+
+
+def _other_script(key: str, other: str) -> bool:
+    """True when both keys have letters and share no script (``아이유`` and ``iu``; not ``adele`` and ``zoé``)."""
+    mine, theirs = _scripts(key), _scripts(other)
+    return bool(mine and theirs and not mine & theirs)

@@ -19,6 +19,12 @@ CREDENTIALS = {"SPOTIPY_CLIENT_ID": "id", "SPOTIPY_CLIENT_SECRET": "secret"}
     ("qqqqqq", ["Queen", "Q-Tip"], None),
     ("아이유", ["IU", "IU Tribute"], 0),                      # another script: search's first hit
     ("아이유", ["아이유 노래방"], None),
+    ("BLACKPINK", ["블랙핑크"], 0),
+    ("Adele", ["Zoé", "Adele Fan"], None),                 # an accent is not another script
+    ("Fake Band", ["Beyoncé"], None),
+    ("Royksopp", ["Röyksopp"], 0),                          # one letter apart: close enough
+    ("米津玄師", ["Kenshi Yonezu"], 0),
+    ("112", ["Ilya"], None),                                # digits have no script: no free pass
     ("", ["IU"], None),
     ("IU", [], None),
 ])
@@ -33,9 +39,9 @@ def test_the_chatbot_and_the_ingest_share_the_rule():
     assert best_hit("NewJaens", hits)["id"] == "b" and best_hit("Fake Band 7", hits) is None
 
 
-@pytest.mark.parametrize("limit", [0, 11, 50, -1])
-def test_a_search_limit_outside_1_to_10_is_refused(limit):
-    with pytest.raises(ConfigError, match=f"spotify.search_limit must be between 1 and 10.*not {limit}"):
+@pytest.mark.parametrize("limit", [0, 51, -1])
+def test_a_search_limit_outside_1_to_50_is_refused(limit):
+    with pytest.raises(ConfigError, match=f"spotify.search_limit must be between 1 and 50.*not {limit}"):
         SpotifySettings.from_config({"spotify": {"search_limit": limit}}, CREDENTIALS)
 
 
