@@ -27,6 +27,12 @@ class NoProgress:
     def __init__(self, *args):
         pass
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def advance(self, n=1):
         pass
 
@@ -44,7 +50,7 @@ class Recorded:
         loop = self.loops[label] = [total, 0, False]
         recorded = self
 
-        class Bar:
+        class Bar(NoProgress):
             def advance(self, n=1):
                 assert not loop[2], f"{label}: advanced after close"
                 loop[1] += n
@@ -136,12 +142,13 @@ def test_a_429_waits_retry_after_and_gets_everything(api):
 
 def test_a_permanent_429_stops_after_a_bounded_number_of_waits(api):
     api.switches.rate, api.switches.retry_after = 0, 1        # every answer a 429 "wait 1 s"
-    started = time.monotonic()
+    started, progress = time.monotonic(), Recorded()
     with pytest.raises(QuotaExceeded, match="several-artists: Spotify still answered 429 after 3 rate-limit waits "
                                             r"in a row .*max_rate_limit_waits.*quota"):
-        snapshot(api, ids=IDS[:10], max_rate_limit_waits=3)
+        snapshot(api, ids=IDS[:10], progress=progress, max_rate_limit_waits=3)
     assert 3.0 <= time.monotonic() - started < 10
     assert api.calls["several-artists"] == 4
+    assert progress.loops == {"artists": [10, 0, True]}    # the bar is closed (its last line said) on the way out
 
 
 def test_rate_limit_waits_count_only_in_a_row(api):

@@ -8,7 +8,8 @@ import time
 
 
 class Progress:
-    """Call ``advance(n)`` as work gets done and ``close()`` at the end."""
+    """Call ``advance(n)`` as work gets done and ``close()`` at the end, or use it as a context
+    manager, which closes it however the loop ends (the last line says how far it got)."""
 
     def __init__(self, label: str, total: int, log: logging.Logger, every: float = 10.0, stream=None):
         self.label, self.total, self.log, self.every = label, max(total, 0), log, every
@@ -29,6 +30,12 @@ class Progress:
         elif now - self._last >= self.every:
             self._last = now
             self.log.info("%s: %d of %d after %.0f s", self.label, self.done, self.total, now - self.started)
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         if self.tty:

@@ -38,7 +38,7 @@ from mart.names import closest_name
 log = logging.getLogger(__name__)
 
 SPOTIFY_ID = re.compile(r"\A[0-9A-Za-z]{22}\Z")     # the base62 id; \Z: no trailing newline either
-MAX_SEARCH_LIMIT = 10                                 # development-mode apps (DESIGN.md)
+MAX_SEARCH_LIMIT = 50        # the Web API's maximum; development-mode apps get 10 at most (DESIGN.md)
 ARTISTS_BATCH, FEATURES_BATCH = 50, 100
 FEATURE_FIELDS = ("danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
                   "instrumentalness", "liveness", "valence", "tempo", "duration_ms", "time_signature")
@@ -126,9 +126,8 @@ class SpotifySettings:
     def check(self) -> None:
         """Raise ConfigError for values Spotify or this module cannot work with."""
         if not 1 <= self.search_limit <= MAX_SEARCH_LIMIT:
-            raise ConfigError(f"spotify.search_limit must be between 1 and {MAX_SEARCH_LIMIT} (Spotify caps search "
-                              f"at {MAX_SEARCH_LIMIT} results a call for development-mode apps), not "
-                              f"{self.search_limit}")
+            raise ConfigError(f"spotify.search_limit must be between 1 and {MAX_SEARCH_LIMIT} (the Web API's "
+                              f"maximum; development-mode apps may ask for 10 at most), not {self.search_limit}")
         if self.max_rate_limit_waits < 0:
             raise ConfigError(f"spotify.max_rate_limit_waits must be 0 or more, not {self.max_rate_limit_waits}")
 
@@ -297,26 +296,25 @@ class SpotifyCatalog:
         """
         wanted = self._valid_ids(ids)
         found = []
-        bar = (progress or self.progress)("artists", len(wanted))
-        for batch in chunks(wanted, ARTISTS_BATCH):
-            try:
-                answer = self._request("several-artists", lambda: self.sp.artists(list(batch)))
-                for artist in answer.get("artists") or []:
-                    if artist is None:
-                        self.stats["skipped_artists"] += 1
-                    else:
-                        found.append(artist)
-                bar.advance(len(batch))
-                continue
-            except EndpointClosed:
-                pass
-            for artist_id in batch:
+        with (progress or self.progress)("artists", len(wanted)) as bar:
+            for batch in chunks(wanted, ARTISTS_BATCH):
                 try:
-                    found.append(self._request("artist", lambda: self.sp.artist(artist_id)))
-                except NotFound:
-                    self.stats["skipped_artists"] += 1
-                bar.advance()
-        bar.close()
+                    answer = self._request("several-artists", lambda: self.sp.artists(list(batch)))
+                    for artist in answer.get("artists") or []:
+                        if artist is None:
+                            self.stats["skipped_artists"] += 1
+                        else:
+                            found.append(artist)
+                    bar.advance(len(batch))
+                    continue
+                except EndpointClosed:
+                    pass
+                for artist_id in batch:
+                    try:
+                        found.append(self._request("artist", lambda: self.sp.artist(artist_id)))
+                    except NotFound:
+                        self.stats["skipped_artists"] += 1
+                    bar.advance()
         return found
 
     def _valid_ids(self, ids: Iterable[str]) -> list[str]:
@@ -382,22 +380,21 @@ class SpotifyCatalog:
         progress = progress or self.progress
         rows, missing = [], []
         pending = list(dict.fromkeys(track_ids))
-        bar = progress("audio features", len(pending))
-        for batch in chunks(pending, FEATURES_BATCH):
-            try:
-                answer = self._request("audio-features", lambda: self.sp.audio_features(list(batch)))
-            except EndpointClosed:
-                missing.extend(batch)
+        with progress("audio features", len(pending)) as bar:
+            for batch in chunks(pending, FEATURES_BATCH):
+                try:
+                    answer = self._request("audio-features", lambda: self.sp.audio_features(list(batch)))
+                except EndpointClosed:
+                    missing.extend(batch)
+                    bar.advance(len(batch))
+                    continue
+                wanted, got = set(batch), {}
+                for features in answer or []:
+                    if features and features.get("id") in wanted:
+                        got.setdefault(features["id"], features)
+                rows.extend(dict(f, source="spotify") for f in got.values())
+                missing.extend(t for t in batch if t not in got)
                 bar.advance(len(batch))
-                continue
-            wanted, got = set(batch), {}
-            for features in answer or []:
-                if features and features.get("id") in wanted:
-                    got.setdefault(features["id"], features)
-            rows.extend(dict(f, source="spotify") for f in got.values())
-            missing.extend(t for t in batch if t not in got)
-            bar.advance(len(batch))
-        bar.close()
         if missing and self.settings.features_provider_url:
             rows.extend(self._provider_features(missing, progress))
         self.stats["tracks_without_features"] += len(pending) - len({r["id"] for r in rows})
@@ -418,21 +415,20 @@ class SpotifyCatalog:
             except ValueError:
                 return None
 
-        bar = progress("provider audio features", len(track_ids))
-        for batch in chunks(list(track_ids), self.settings.provider_batch):
-            try:
-                answer = self._request("provider", lambda: fetch(batch))
-            except EndpointClosed:
-                break
-            wanted = set(batch)
-            for item in answer.get("content") or []:
-                href = str(item.get("href") or "")
-                track_id = href.rstrip("/").rsplit("/", 1)[-1] if "open.spotify.com/track/" in href else item.get("id")
-                if track_id in wanted and track_id not in seen:
-                    seen.add(track_id)
-                    rows.append(dict(item, id=track_id, source="provider"))
-            bar.advance(len(batch))
-        bar.close()
+        with progress("provider audio features", len(track_ids)) as bar:
+            for batch in chunks(list(track_ids), self.settings.provider_batch):
+                try:
+                    answer = self._request("provider", lambda: fetch(batch))
+                except EndpointClosed:
+                    break
+                wanted = set(batch)
+                for item in answer.get("content") or []:
+                    href = str(item.get("href") or "")
+                    track_id = href.rstrip("/").rsplit("/", 1)[-1] if "open.spotify.com/track/" in href else item.get("id")
+                    if track_id in wanted and track_id not in seen:
+                        seen.add(track_id)
+                        rows.append(dict(item, id=track_id, source="provider"))
+                bar.advance(len(batch))
         return rows
 
 
@@ -490,15 +486,14 @@ def resolve_names(catalog: SpotifyCatalog, names: Iterable[str],
     """
     names = list(names)
     ids, missing = [], []
-    bar = (progress_factory or catalog.progress)("names", len(names))
-    for name in names:
-        artist = catalog.search_artist(name)
-        if artist is None:
-            missing.append(name)
-        else:
-            ids.append(artist["id"])
-        bar.advance()
-    bar.close()
+    with (progress_factory or catalog.progress)("names", len(names)) as bar:
+        for name in names:
+            artist = catalog.search_artist(name)
+            if artist is None:
+                missing.append(name)
+            else:
+                ids.append(artist["id"])
+            bar.advance()
     return ids, missing
 
 
@@ -508,11 +503,10 @@ def fetch_snapshot(catalog: SpotifyCatalog, ids: Sequence[str], progress_factory
     ids = list(dict.fromkeys(ids))
     artists = catalog.artists(ids, progress_factory)
     snapshot.artists = [artist_row(a) for a in artists]
-    progress = progress_factory("top tracks", len(artists))
-    for artist in artists:
-        snapshot.top_tracks.extend(top_track_rows(artist["id"], catalog.top_tracks(artist)))
-        progress.advance()
-    progress.close()
+    with progress_factory("top tracks", len(artists)) as progress:
+        for artist in artists:
+            snapshot.top_tracks.extend(top_track_rows(artist["id"], catalog.top_tracks(artist)))
+            progress.advance()
     track_ids = list(dict.fromkeys(row[1] for row in snapshot.top_tracks))
     snapshot.audio_features = [feature_row(f) for f in catalog.audio_features(track_ids, progress_factory)]
     return snapshot
