@@ -24,6 +24,7 @@ import logging
 from functools import reduce
 from typing import Mapping
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
@@ -68,9 +69,18 @@ def detect_layout(columns: list[str]) -> str:
                       f"(600k tracks layout); its columns: {', '.join(columns[:30])}")
 
 
-def track_artists(tracks: DataFrame, ids_column: str, names_column: str) -> DataFrame:
-    """One row per (track, listed artist): ``track_id, artist_id, artist_name``."""
-    pairs = F.arrays_zip(parse_list(F.col(ids_column)).alias("id"), parse_list(F.col(names_column)).alias("name"))
+def with_artist_lists(tracks: DataFrame) -> DataFrame:
+    """``tracks`` plus its list columns parsed once: ``_artist_ids`` and ``_artist_names`` (arrays)."""
+    if "_artist_ids" in tracks.columns:
+        return tracks
+    ids_column = LAYOUTS[detect_layout(tracks.columns)]
+    return (tracks.withColumn("_artist_ids", parse_list(F.col(ids_column)))
+            .withColumn("_artist_names", parse_list(F.col("artists"))))
+
+
+def track_artists(tracks: DataFrame) -> DataFrame:
+    """One row per (track, listed artist): ``track_id, artist_id, artist_name`` (tracks from :func:`with_artist_lists`)."""
+    pairs = F.arrays_zip(F.col("_artist_ids").alias("id"), F.col("_artist_names").alias("name"))
     return (tracks.select(F.col("id").alias("track_id"), F.explode(pairs).alias("a"))
             .select("track_id", F.col("a.id").alias("artist_id"), F.col("a.name").alias("artist_name"))
             .where(F.col("artist_id").isNotNull() & (F.length("artist_id") > 0)))
@@ -86,9 +96,7 @@ def _double(name: str) -> Column:
 
 def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: int) -> dict[str, DataFrame]:
     """The three lake tables from a tracks file (and the 600k layout's artists file)."""
-    layout = detect_layout(tracks.columns)
-    ids_column = LAYOUTS[layout]
-    tracks = tracks.where(F.col("id").isNotNull()).dropDuplicates(["id"])
+    tracks = with_artist_lists(tracks).where(F.col("id").isNotNull()).dropDuplicates(["id"])
     has_popularity = "popularity" in tracks.columns
     album = F.col("album") if "album" in tracks.columns else F.lit(None).cast("string")
     track_info = tracks.select(
@@ -96,7 +104,7 @@ def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: in
         (_int("popularity") if has_popularity else F.lit(None).cast("int")).alias("popularity"),
         _int("duration_ms").alias("duration_ms"),
         F.col("release_date").try_cast("date").alias("released"))   # "2001", "2001-05" and "2001-05-03" all read
-    pairs = track_artists(tracks, ids_column, "artists")
+    pairs = track_artists(tracks)
     order = Window.partitionBy("artist_id").orderBy(F.col("popularity").desc_nulls_last(),
                                                      F.col("released").desc_nulls_last(), "track_id")
     top = (pairs.join(track_info, "track_id")
@@ -133,18 +141,17 @@ def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: in
 
 
 def file_summary(tracks: DataFrame) -> dict[str, int]:
-    """What one pass over a tracks file finds: rows, and the rows dropped or kept with gaps."""
-    listed = F.size(parse_list(F.col(LAYOUTS[detect_layout(tracks.columns)])))
+    """What a tracks file holds: its rows, the ones skipped (no id, an id seen before), and among
+    the tracks kept, those linked to no artist and those with a missing or unreadable feature."""
+    tracks = with_artist_lists(tracks)
+    whole = tracks.agg(F.count(F.lit(1)).alias("rows"), F.count_if(F.col("id").isNull()).alias("without_id"),
+                       F.countDistinct("id").alias("ids")).first()
+    linked = F.size(F.filter("_artist_ids", lambda artist_id: F.length(artist_id) > 0)) > 0
     gap = reduce(lambda a, b: a | b, [_double(f).isNull() for f in FEATURES if f in tracks.columns])
-    row = tracks.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.count_if(F.col("id").isNull()).alias("without_id"),
-        F.countDistinct("id").alias("ids"),
-        F.count_if(F.col("id").isNotNull() & (listed <= 0)).alias("without_artists"),
-        F.count_if(F.col("id").isNotNull() & gap).alias("feature_gaps")).first()
-    return {"rows": row.rows, "without_id": row.without_id,
-            "duplicate_ids": row.rows - row.without_id - row.ids,
-            "without_artists": row.without_artists, "feature_gaps": row.feature_gaps}
+    kept = (tracks.where(F.col("id").isNotNull()).dropDuplicates(["id"])
+            .agg(F.count_if(~linked).alias("without_artists"), F.count_if(gap).alias("feature_gaps")).first())
+    return {"rows": whole.rows, "without_id": whole.without_id, "duplicate_ids": whole.rows - whole.without_id - whole.ids,
+            "without_artists": kept.without_artists or 0, "feature_gaps": kept.feature_gaps or 0}
 
 
 def read_tracks_csv(spark: SparkSession, options: Mapping) -> dict[str, DataFrame]:
@@ -158,8 +165,10 @@ def read_tracks_csv(spark: SparkSession, options: Mapping) -> dict[str, DataFram
         raise ConfigError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
     artists_path = str(options.get("artists", "") or "")
     artists = read_csv(spark, artists_path) if artists_path else None
-    tables = lake_tables(tracks, artists, int(options.get("max_tracks", 10)))
+    # Parsed once (a multi-line CSV is read by one task) for the summary and the three tables.
+    tracks = with_artist_lists(tracks).persist(StorageLevel.MEMORY_AND_DISK)
     found = file_summary(tracks)
+    tables = lake_tables(tracks, artists, int(options.get("max_tracks", 10)))
     log.info("tracks-csv summary: %(rows)d rows in the file; skipped: %(without_id)d without an id, "
              "%(duplicate_ids)d repeating an id; not linked to any artist (artist list empty or unreadable): "
              "%(without_artists)d; kept with null features: %(feature_gaps)d (a missing or unreadable value)", found)
