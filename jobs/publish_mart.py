@@ -50,7 +50,8 @@ examples:
   python jobs/publish_mart.py status --show 5
 
 exit status: 0 done, 2 bad settings, unreachable mart, no mart (status), another publish or rollback
-running, refused, failed checks or a database error (live set unchanged), 1 anything else.
+running, refused, failed checks, a lost publish lock, or a database or Spark error in a publish step
+(the live set is unchanged unless the message says the new set IS live), 1 anything else.
 """
 
 

@@ -50,8 +50,9 @@ examples:
   python jobs/similarity.py --mart jdbc:mysql://127.0.0.1:3306/mart --set mart.user=batch   # MART_PASSWORD
   spark-submit jobs/similarity.py --config conf/emr.toml --dt 2026-11-27
 
-exit status: 0 done, 2 bad settings, missing/empty snapshot, unreachable mart, publish refused by the
-drop guard or failing its checks (the live mart is then unchanged), 1 anything else.
+exit status: 0 done, 2 bad settings, missing/empty/unfinished snapshot, unreachable mart, another publish
+running, publish refused by the drop guard, failing its checks or a publish step failing (the live mart
+is then unchanged unless the message says the new set IS live), 1 anything else.
 """
 
 

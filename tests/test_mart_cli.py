@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import sqlite3
@@ -114,14 +115,33 @@ def test_cli_refusal_and_force_exit_statuses(spark, sqlite_mart, tmp_path, capsy
     # From the similarity job (related_artists just computed), the refusal names the cheaper re-publish.
     lake = Lake(spark, lake_dir)
     with Mart(spark, PublishSettings.from_config(sqlite_mart.config(), {})) as mart:
-        with pytest.raises(PublishRefused, match=r"python jobs/publish_mart.py publish --dt 2026-11-02 --force"
-                                                 r".*without recomputing"):
+        with pytest.raises(PublishRefused, match=r"python jobs/publish_mart.py publish --dt 2026-11-02 "
+                                                 r"--set similarity.k=3 --force.*without recomputing"):
             publish_snapshot(mart, lake, "2026-11-02", artists_with_vector=10, k=3)
     assert publish_mart.main(["publish", "--force", *args]) == 0
     assert publish_mart.main(["status", "--show", "2", *args]) == 0
     shown = capsys.readouterr().out
     assert "live     artists 10" in shown and "forced" in shown
     assert "Artist 9 [B song 1 of 9, B song 2 of 9, B song 3 of 9]  ->  Artist 4 (0.050)" in shown
+
+
+def test_the_refusal_after_recomputing_names_a_command_that_checks_the_k_the_job_used(spark, sqlite_mart,
+                                                                                        tmp_path, capsys):
+    """The similarity job ran with k=2, the config says 3 (default): the hinted command must pass its checks."""
+    lake_dir = str(tmp_path / "lake")
+    write_lake(spark, lake_dir, 100, "A", "2026-11-01", k=2)
+    lake = write_lake(spark, lake_dir, 10, "B", "2026-11-02", k=2)
+    args = cli_args(sqlite_mart, lake_dir)
+    assert publish_mart.main(["publish", "--dt", "2026-11-01", "--set", "similarity.k=2", *args]) == 0
+    with Mart(spark, PublishSettings.from_config(sqlite_mart.config(), {})) as mart:
+        with pytest.raises(PublishRefused) as refused:
+            publish_snapshot(mart, lake, "2026-11-02", artists_with_vector=10, k=2)
+    hint = re.search(r"'python jobs/publish_mart.py (publish [^']*)'", str(refused.value))
+    assert hint and hint.group(1) == "publish --dt 2026-11-02 --set similarity.k=2 --force", refused.value
+    assert publish_mart.main(["publish", "--dt", "2026-11-02", "--force", *args]) == 2   # checks expect k=3
+    assert "do not have exactly 3 related artists" in capsys.readouterr().err
+    assert publish_mart.main([*hint.group(1).split(), *args]) == 0
+    assert len(snapshot_of_live(sqlite_mart)["related_artists"]) == 20
 
 
 def test_cli_wrong_mart_url_exits_2_with_a_message(capsys):
@@ -136,6 +156,8 @@ def test_cli_help_names_the_settings(capsys):
     out = capsys.readouterr().out
     for words in ("publish", "rollback", "status", "max_drop", "password_env", "--force"):
         assert words in out
+    # Exit 2 also covers a failure after the swap (the publish_log row): its message says the new set IS live.
+    assert "(the live set is unchanged unless the message says the new set IS live)" in " ".join(out.split())
 
 
 def test_cli_publish_expects_k_related_rows_from_similarity_k(spark, sqlite_mart, tmp_path, capsys):

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from jobs.publish.frames import MartFrames
-from jobs.publish.jdbc import MartError, MartTarget
+from jobs.publish.jdbc import MartConnection, MartError, MartTarget, is_java_error, is_sql_error
 from jobs.publish.mart import Mart, MartBusy, PublishCheckFailed, PublishRefused, PublishSettings, \
     mysql_lock_name, sqlite_lock_file
 from mart import serving
-from mart.schema import COLUMNS
+from mart.schema import ALL_TABLES, COLUMNS
 from tests import mart_data
 
 
@@ -341,3 +341,163 @@ def test_a_swap_blocked_by_a_long_reader_transaction_fails_cleanly(spark, mysql_
         assert live_state(mysql_mart) != before
         mart.rollback()
         assert live_state(mysql_mart) == before
+
+
+def mart_tables(mart) -> set[str]:
+    conn = mart.reader()
+    try:
+        if mart.dialect == "sqlite":
+            rows = serving.fetch_all(conn, "SELECT name FROM sqlite_master WHERE type = 'table'")
+        else:
+            rows = serving.fetch_all(conn, "SELECT table_name FROM information_schema.tables "
+                                           "WHERE table_schema = DATABASE()")
+        return {str(name) for (name,) in rows}
+    finally:
+        conn.close()
+
+
+def test_a_first_publish_while_another_holds_the_lock_is_busy_and_creates_no_tables(spark, any_mart):
+    """Tables are created under the publish lock: two first publishes never both create them."""
+    with holding_publish_lock(any_mart):
+        with pytest.raises(MartBusy, match="creating the mart tables refused: another publish or rollback of "
+                                           "this mart is running .*Nothing was changed"):
+            open_mart(spark, any_mart)
+        assert mart_tables(any_mart) & set(ALL_TABLES) == set()
+    with open_mart(spark, any_mart) as mart:
+        assert set(ALL_TABLES) <= mart_tables(any_mart)
+        mart.publish(mart_data.frames(spark, 10, "A"), "2026-11-01")
+    with holding_publish_lock(any_mart):   # nothing missing: opening needs no lock
+        with open_mart(spark, any_mart) as mart:
+            assert mart.counts()["artists"] == 10
+
+
+def test_a_failure_after_the_swap_says_whether_the_new_set_is_live(spark, any_mart):
+    with open_mart(spark, any_mart) as mart:
+        mart.publish(mart_data.frames(spark, 10, "A"), "2026-11-01")
+        before = live_state(any_mart)
+        conn = any_mart.reader()
+        serving.fetch_all(conn, "DROP TABLE publish_log")   # the log row, written after the swap, fails
+        conn.close()
+        with pytest.raises(MartError) as failed:
+            mart.publish(mart_data.frames(spark, 10, "B"), "2026-11-02")
+        if any_mart.dialect == "mysql":   # RENAME TABLE commits on its own: the new set stays live
+            assert "writing the publish_log row failed at" in str(failed.value)
+            assert "the new set IS live (swap done)" in str(failed.value)
+            assert live_state(any_mart) != before
+        else:   # SQLite: renames and log row in one transaction, rolled back together
+            assert "the swap failed at" in str(failed.value) and "the live set is unchanged" in str(failed.value)
+            assert live_state(any_mart) == before
+
+
+def test_a_publish_whose_control_connection_is_killed_stops_before_the_swap(spark, mysql_mart, mariadb):
+    """The server frees the GET_LOCK of a dropped connection: the publish must not go on without it."""
+    with open_mart(spark, mysql_mart) as mart:
+        mart.publish(mart_data.frames(spark, 20, "A"), "2026-11-01")
+        before = live_state(mysql_mart)
+        control = mart.conn.scalar("SELECT CONNECTION_ID()")
+        stage = mart._stage
+
+        def stage_then_kill(table, frame):
+            stage(table, frame)
+            if table == "related_artists":   # the last staging write
+                root = mariadb.root()
+                try:
+                    with root.cursor() as cursor:
+                        cursor.execute("KILL CONNECTION %s", (int(control),))
+                finally:
+                    root.close()
+
+        mart._stage = stage_then_kill
+        with pytest.raises(MartError, match=r"publish stopped: lost the publish lock 'mart_publish:mart_t_\w+'.*"
+                                            r"control connection failed.*nothing was swapped"):
+            mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+    assert live_state(mysql_mart) == before
+    _wait_until(lambda: _lock_is_free(mysql_mart))
+    with open_mart(spark, mysql_mart) as mart:
+        mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+        assert live_state(mysql_mart) != before
+
+
+def _lock_is_free(mart) -> bool:
+    conn = mart.reader()
+    try:
+        (database,), = serving.fetch_all(conn, "SELECT DATABASE()")
+        return serving.fetch_all(conn, "SELECT IS_FREE_LOCK(?)", (mysql_lock_name(database),)) == [(1,)]
+    finally:
+        conn.close()
+
+
+def test_a_publish_that_lost_its_lock_before_the_swap_swaps_nothing(spark, mysql_mart):
+    with open_mart(spark, mysql_mart) as mart:
+        mart.publish(mart_data.frames(spark, 20, "A"), "2026-11-01")
+        before, history = live_state(mysql_mart), mart.history()
+        check = mart._check
+        name = mysql_lock_name(str(mart.conn.scalar("SELECT DATABASE()")))
+
+        def check_then_lose_the_lock(*args):
+            check(*args)
+            mart._verify_lock("publish")   # still held
+            assert mart.conn.scalar("SELECT RELEASE_LOCK(?)", (name,)) == 1   # as a reconnect would lose it
+
+        mart._check = check_then_lose_the_lock
+        with pytest.raises(MartError, match=r"lost the publish lock .*no longer holds it.*nothing was swapped"):
+            mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+        assert live_state(mysql_mart) == before and mart.history() == history
+        del mart._check
+        mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+        assert live_state(mysql_mart) != before
+
+
+def test_a_read_only_connection_on_mysql_is_read_only_on_the_server(spark, mysql_mart):
+    with open_mart(spark, mysql_mart) as mart:
+        mart.publish(mart_data.frames(spark, 5, "A"), "2026-11-01")
+        target = mart.target
+    with MartConnection(spark, target, readonly=True) as conn:
+        assert conn.scalar("SELECT @@session.tx_read_only") == 1   # not only the driver's flag
+        assert conn.scalar("SELECT COUNT(*) FROM artists") == 5
+        with pytest.raises(Exception, match="(?i)read.only"):
+            conn.execute("INSERT INTO artist_requests (name_key, name, first_requested_at, last_requested_at) "
+                         "VALUES (?, ?, ?, ?)", ("newjeans", "NewJeans", "2026-11-01 10:00:00", "2026-11-01 10:00:00"))
+        with pytest.raises(Exception, match="(?i)read.only"):
+            conn.execute("DELETE FROM publish_log")
+        conn._conn.setReadOnly(False)   # past Connector/J's own check: the server itself refuses
+        with pytest.raises(Exception, match="Cannot execute statement in a READ ONLY transaction"):
+            conn.execute("DELETE FROM publish_log")
+    assert table_rows(mysql_mart, "artist_requests") == []
+    assert len(table_rows(mysql_mart, "publish_log")) == 1
+
+
+def test_a_spark_failure_inside_a_step_is_not_blamed_on_the_mart(spark, sqlite_mart):
+    """A Python UDF's exception (say S3 refusing a read) is Spark's: no mart URL, no grant advice."""
+    from pyspark.sql import functions as F
+
+    @F.udf("string")
+    def fetch(value):
+        raise PermissionError(f"S3 AccessDenied: Access Denied reading s3://lake/artists/{value}")
+
+    with open_mart(spark, sqlite_mart) as mart:
+        with pytest.raises(MartError) as failed:
+            with mart._database_step("writing the staging table artists__staging"):
+                spark.range(2).select(fetch("id")).collect()
+        message = str(failed.value)
+        assert message.startswith("writing the staging table artists__staging failed, the live set is unchanged: ")
+        assert "PermissionError: S3 AccessDenied" in message and "(a Spark error, not the database's)" in message
+        assert sqlite_mart.url not in message and "as user" not in message and "grant" not in message
+        assert "\n" not in message
+
+        with pytest.raises(MartError) as failed:   # the database's errors keep the database's wording
+            with mart._database_step("reading the staging table artists__staging"):
+                mart.conn.query("SELECT * FROM artists__staging")
+        assert f"failed at {sqlite_mart.url} as user (none)" in str(failed.value)
+        assert "no such table: artists__staging" in str(failed.value)
+
+
+def test_is_sql_error_tells_the_database_s_errors_from_spark_s(spark, sqlite_mart):
+    with open_mart(spark, sqlite_mart) as mart:
+        with pytest.raises(Exception) as sql:
+            mart.conn.query("SELECT * FROM nowhere")
+    with pytest.raises(Exception) as spark_error:
+        spark.sql("SELECT assert_true(false, 'not the database')").collect()
+    assert is_java_error(sql.value) and is_sql_error(sql.value)
+    assert is_java_error(spark_error.value) and not is_sql_error(spark_error.value)
+    assert not is_sql_error(ValueError("denied"))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from pyspark.errors.exceptions.captured import CapturedException
 from pyspark.sql import SparkSession
 
 from jobs.common.config import ConfigError
@@ -137,7 +138,9 @@ class MartConnection:
     """One JDBC connection to the mart, opened in the Spark driver's JVM. Use as a context manager.
 
     ``readonly`` opens an existing mart without changing it: an SQLite file that is missing
-    raises MartError instead of being created, and is opened read-only.
+    raises MartError instead of being created, and is opened read-only; a MySQL session is made
+    ``READ ONLY`` on the server (``SET SESSION TRANSACTION READ ONLY``), which refuses its
+    writes to tables (INSERT, UPDATE, DELETE) with an error.
     """
 
     def __init__(self, spark: SparkSession, target: MartTarget, readonly: bool = False):
@@ -174,10 +177,26 @@ class MartConnection:
                 f"{java_message(exc)}. Check mart.url and mart.user, and the password in "
                 f"{self.target.password_source}") from None
         if self.readonly and dialect == "mysql":
-            conn.setReadOnly(True)   # the server refuses writes in this session
+            # setReadOnly alone need not reach the server: Connector/J sends it only to servers whose
+            # version it takes for MySQL 5.6.5+, and MariaDB announces itself as "5.5.5-10.x".
+            conn.setReadOnly(True)
+            try:
+                self._run(conn, "SET SESSION TRANSACTION READ ONLY")   # the server refuses writes from now on
+            except Exception as exc:
+                conn.close()
+                raise MartError(f"cannot make the connection to the mart at {self.target.shown_url} read-only: "
+                                f"{java_message(exc)}") from None
         log.info("connected to the mart at %s (%s)%s", self.target.shown_url,
                  conn.getMetaData().getDatabaseProductVersion(), " read-only" if self.readonly else "")
         return conn
+
+    @staticmethod
+    def _run(conn, sql: str) -> None:
+        statement = conn.createStatement()
+        try:
+            statement.execute(sql)
+        finally:
+            statement.close()
 
     def __enter__(self) -> "MartConnection":
         return self
@@ -254,7 +273,13 @@ class MartConnection:
 def _java_exception(exc: BaseException):
     """The Java exception behind a py4j error or a PySpark exception converted from one (else ``None``)."""
     java = getattr(exc, "java_exception", None)
-    return java if java is not None else getattr(exc, "_origin", None)
+    if java is None:
+        java = getattr(exc, "_origin", None)
+    if java is None and isinstance(exc, CapturedException):
+        # PySpark raises some conversions (a Python UDF's PythonException) without their origin,
+        # "from None" inside the handler of the py4j error: that error is still the context.
+        java = getattr(exc.__context__, "java_exception", None)
+    return java
 
 
 def is_java_error(exc: BaseException) -> bool:
@@ -262,18 +287,59 @@ def is_java_error(exc: BaseException) -> bool:
     return _java_exception(exc) is not None
 
 
+# Packages of the Java exceptions that come from a database or its JDBC driver.
+SQL_ERROR_PACKAGES = ("java.sql.", "com.mysql.", "org.mariadb.", "org.sqlite.")
+
+
+def _causes(java) -> Iterator:
+    """A Java exception and its causes, outermost first (at most 32, cycles cut)."""
+    for _ in range(32):
+        if java is None:
+            return
+        yield java
+        cause = java.getCause()
+        java = cause if cause is not None and not cause.equals(java) else None
+
+
+def _is_sql_exception(java) -> bool:
+    """True when ``java`` is a ``java.sql.SQLException`` or comes from a database driver's package."""
+    cls = java.getClass()
+    if str(cls.getName()).startswith(SQL_ERROR_PACKAGES):
+        return True
+    while cls is not None:   # a driver's own subclass of SQLException in some other package
+        if str(cls.getName()) == "java.sql.SQLException":
+            return True
+        cls = cls.getSuperclass()
+    return False
+
+
+def is_sql_error(exc: BaseException) -> bool:
+    """True when the Java exception behind ``exc``, or one of its causes, is the database's (an SQL error).
+
+    False for Spark's own failures (a lost executor, a Python UDF's exception, an S3 error while
+    recomputing a DataFrame) and for errors that do not come from the JVM.
+    """
+    return any(_is_sql_exception(java) for java in _causes(_java_exception(exc)))
+
+
+def _first_line(text) -> str:
+    """The line that says what went wrong: the first, or the last one of a Python traceback."""
+    lines = [line.strip() for line in str(text or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return lines[-1] if lines[0].startswith("Traceback (most recent call last)") else lines[0]
+
+
 def root_cause_message(exc: BaseException) -> str:
-    """The first line of the deepest cause of the Java exception behind ``exc`` (what the database said)."""
+    """The first line of the deepest cause of the Java exception behind ``exc`` (what the database said).
+
+    For a Python worker's traceback (a UDF's exception), its last line: the exception itself.
+    """
     java = _java_exception(exc)
     if java is None:
         return java_message(exc)
-    for _ in range(32):
-        cause = java.getCause()
-        if cause is None or cause.equals(java):
-            break
-        java = cause
-    text = java.getMessage()
-    return str(text).strip().splitlines()[0] if text and str(text).strip() else java.getClass().getName()
+    *_, java = _causes(java)
+    return _first_line(java.getMessage()) or str(java.getClass().getName())
 
 
 def java_message(exc: BaseException) -> str:

@@ -5,14 +5,23 @@ A publish never changes what readers see until its last step:
 0. the mart-wide publish lock is taken (a second publish or rollback fails at once);
 1. the drop guard compares the new row counts with the live ones;
 2. Spark writes the four serving tables to ``<table>__staging`` over JDBC (batched);
-3. checks run on the staging tables (counts, references, self relations, k per artist);
-4. one swap makes staging live and keeps the old live set as ``<table>__previous``:
-   a single ``RENAME TABLE`` in MySQL, one transaction in SQLite (one writer);
+3. the lock is verified, and checks run on the staging tables (counts, references, self
+   relations, k per artist);
+4. the lock is verified again, and one swap makes staging live and keeps the old live set as
+   ``<table>__previous``: a single ``RENAME TABLE`` in MySQL, one transaction in SQLite (one writer);
 5. a row goes into ``publish_log``;
 6. the lock is released.
 
-The lock is MySQL's ``GET_LOCK`` on the publish's own connection, or an exclusive ``flock``
-on ``<database file>.publish-lock`` for SQLite: both are freed when the process dies.
+The lock is MySQL's ``GET_LOCK`` on the publish's own (control) connection, or an exclusive
+``flock`` on ``<database file>.publish-lock`` for SQLite. A process that dies frees both (its
+socket is closed, its file closed). MySQL holds the lock as long as it believes the connection
+alive: a connection cut without the server noticing (a network failure) keeps it until the
+server gives up on it, after ``wait_timeout`` seconds (8 hours by default). The other way round, a
+control connection the server dropped (``KILL``, a timeout, a restart) has lost the lock while
+the staging writes go on over other connections: hence the checks of steps 3 and 4, which stop
+the publish with MartError, nothing swapped.
+
+Missing tables are created under the same lock (two first publishes do not both create them).
 
 A publish that dies before step 4 leaves the live set as it was; the next one
 drops the leftover staging tables and starts again. ``artist_requests`` is never touched.
@@ -38,7 +47,8 @@ from pyspark.sql import DataFrame, SparkSession
 
 from jobs.common.config import ConfigError, section
 from jobs.publish.frames import MartFrames
-from jobs.publish.jdbc import MartConnection, MartError, MartTarget, is_java_error, java_message, root_cause_message
+from jobs.publish.jdbc import MartConnection, MartError, MartTarget, is_java_error, is_sql_error, java_message, \
+    root_cause_message
 from mart.schema import ALL_TABLES, COLUMNS, PREVIOUS, RETIRED, SCHEMA_VERSION, SERVING_TABLES, STAGING, SWAP, \
     create_statements
 
@@ -125,7 +135,8 @@ class Mart:
     """The mart behind one JDBC connection: schema, publish, rollback, status. A context manager.
 
     Opening it connects at once (bad settings fail before any work) and creates
-    missing tables from ``mart/ddl/<dialect>.sql``. With ``readonly`` it changes nothing
+    missing tables from ``mart/ddl/<dialect>.sql``, holding the publish lock while it does
+    (MartBusy when another publish or rollback holds it). With ``readonly`` it changes nothing
     (no tables, no journal mode; publish and rollback refuse) and raises MartError when
     the database holds no mart.
     """
@@ -136,6 +147,7 @@ class Mart:
         self.target = settings.target
         self.readonly = readonly
         self.conn = MartConnection(spark, settings.target, readonly=readonly)
+        self._mysql_lock: str | None = None   # the GET_LOCK name while this mart holds it
         try:
             if readonly:
                 self._require_schema()
@@ -158,19 +170,31 @@ class Mart:
     # -- schema and state -------------------------------------------------------------------------------
 
     def ensure_schema(self) -> list[str]:
-        """Create the mart tables that are missing (empty); returns their names."""
+        """Create the mart tables that are missing (empty); returns their names.
+
+        When a table is missing, the publish lock is taken (MartBusy at once when another
+        publish or rollback holds it) and what is missing is looked up again under it, so
+        two first publishes never both create a table.
+        """
         if self.conn.dialect == "sqlite":
             # Readers keep reading while the job writes, and see the swap as one commit.
             self.conn.query("PRAGMA journal_mode=WAL")
-        missing = [table for table in ALL_TABLES if table not in self.conn.tables()]
-        for table in missing:
-            self._create(table, table)
+        if not self._missing_tables():
+            return []
+        with self._publish_lock("creating the mart tables"):
+            missing = self._missing_tables()
+            for table in missing:
+                self._create(table, table)
         if missing:
             log.info("created mart tables (schema version %d): %s", SCHEMA_VERSION, ", ".join(missing))
         return missing
 
+    def _missing_tables(self) -> list[str]:
+        present = self.conn.tables()
+        return [table for table in ALL_TABLES if table not in present]
+
     def _require_schema(self) -> None:
-        missing = [table for table in ALL_TABLES if table not in self.conn.tables()]
+        missing = self._missing_tables()
         if len(missing) == len(ALL_TABLES):
             raise MartError(f"no mart at {self.target.shown_url}: publish first")
         if missing:
@@ -179,7 +203,13 @@ class Mart:
 
     @contextmanager
     def _database_step(self, what: str, outcome: str = "the live set is unchanged") -> Iterator[None]:
-        """Turn a JDBC driver or Spark error of one step into a one-line MartError with the database's words."""
+        """Turn a JDBC driver or Spark error of one step into a one-line MartError, saying whose error it is.
+
+        An SQL error (one in the Java cause chain) names the mart and its user, gives the database's
+        words and advice on them; any other JVM error (a lost executor, a Python UDF's exception, S3
+        refusing a read while Spark recomputes a frame) is called a Spark error, without database advice.
+        Python's own exceptions pass through unchanged.
+        """
         try:
             yield
         except MartError:
@@ -188,6 +218,9 @@ class Mart:
             if not is_java_error(exc):
                 raise
             cause = root_cause_message(exc)
+            if not is_sql_error(exc):
+                raise MartError(f"{what} failed, {outcome}: {cause} (a Spark error, not the database's); "
+                                f"fix the cause and run again") from None
             lowered = cause.lower()
             if "max_allowed_packet" in lowered or "packet for query is too large" in lowered:
                 fix = "lower mart.batch_size or raise the server's max_allowed_packet"
@@ -211,6 +244,27 @@ class Mart:
         finally:
             release()
 
+    def _verify_lock(self, action: str) -> None:
+        """Raise MartError unless this mart's control connection still holds the publish lock (MySQL).
+
+        The server frees a ``GET_LOCK`` with the connection that took it: a control connection
+        dropped during the staging writes (``KILL``, ``wait_timeout``, a server restart, a driver
+        that reconnected) has lost it, and another publish may already hold it. An SQLite ``flock``
+        lasts as long as this process keeps the lock file open: nothing to verify.
+        """
+        name = self._mysql_lock
+        if self.conn.dialect != "mysql" or name is None:
+            return
+        try:
+            held = self.conn.scalar("SELECT IS_USED_LOCK(?) = CONNECTION_ID()", (name,))
+            reason = "this job's control connection no longer holds it"
+        except Exception as exc:   # py4j: the connection itself is gone
+            held, reason = None, f"this job's control connection failed: {java_message(exc)}"
+        if held != 1:
+            raise MartError(f"{action} stopped: lost the publish lock {name!r} on {self.target.shown_url} "
+                            f"({reason}); nothing was swapped, the live set is unchanged. Run again; if it "
+                            f"recurs, look for what drops the connection (KILL, the server's wait_timeout, a proxy)")
+
     def _busy(self, action: str, holder: str) -> MartBusy:
         return MartBusy(f"{action} refused: another publish or rollback of this mart is running ({holder}); "
                         f"wait for it to finish, then run again. Nothing was changed")
@@ -223,8 +277,10 @@ class Mart:
             who = (f"holder: connection {holder[0][0]} of {holder[0][1]}@{holder[0][2]}" if holder
                    else f"holder: connection {self.conn.scalar('SELECT IS_USED_LOCK(?)', (name,))}")
             raise self._busy(action, f"{who}, lock {name!r}")
+        self._mysql_lock = name
 
         def release() -> None:
+            self._mysql_lock = None
             try:
                 self.conn.scalar("SELECT RELEASE_LOCK(?)", (name,))
             except Exception as exc:   # the lock dies with the connection anyway
@@ -313,6 +369,7 @@ class Mart:
                 frame.unpersist()
 
         mark = time.perf_counter()
+        self._verify_lock("publish")
         self._check(expected, artists_with_vector, k)
         stages["checks"] = time.perf_counter() - mark
 
@@ -426,7 +483,8 @@ class Mart:
         """Make the ``incoming`` set live and the live set previous, in one step, and log it.
 
         With ``drop_previous`` the old previous set is dropped first (a publish); without, it is
-        the incoming set and the two trade places (a rollback).
+        the incoming set and the two trade places (a rollback). On MySQL the publish lock is
+        verified first (MartError, nothing swapped, when it was lost).
         """
         renames = []
         for table in SERVING_TABLES:
@@ -436,6 +494,7 @@ class Mart:
                 renames += [(table, f"{table}{SWAP}"), (f"{table}{incoming}", table),
                             (f"{table}{SWAP}", f"{table}{incoming}")]
         if self.conn.dialect == "mysql":
+            self._verify_lock(log_row[1])
             self.conn.execute(f"SET SESSION lock_wait_timeout = {int(self.settings.lock_wait_seconds)}")
             retired = [f"{t}{RETIRED}" for t in SERVING_TABLES]
             if drop_previous:

@@ -21,7 +21,8 @@ def publish_snapshot(mart: Mart, lake: Lake, dt: str, *, artists: DataFrame | No
     ``artists_with_vector``, the artists with a vector are the related set's own artists.
     ``recomputed`` says that the lake's related_artists of ``dt`` were just computed (the
     similarity job): a drop-guard refusal then names the cheaper command that publishes
-    them without computing them again.
+    them without computing them again, with ``--set similarity.k=<k>`` when ``k`` is given
+    (that command's checks take k from the config, which need not be what the job ran with).
     """
     aliases = lake.read("artist_aliases", dt).select("artist_id", "alias") \
         if dt in lake.snapshots("artist_aliases") else None
@@ -34,6 +35,7 @@ def publish_snapshot(mart: Mart, lake: Lake, dt: str, *, artists: DataFrame | No
     except PublishRefused as exc:
         if not recomputed:
             raise
+        same_k = "" if k is None else f" --set similarity.k={int(k)}"
         raise PublishRefused(f"{exc}; the related artists of dt={dt} are saved in the lake, so "
-                             f"'python jobs/publish_mart.py publish --dt {dt} --force' (same --config, "
+                             f"'python jobs/publish_mart.py publish --dt {dt}{same_k} --force' (same --config, "
                              f"--lake and --mart) publishes them without recomputing") from None
