@@ -111,16 +111,22 @@ def test_a_run_that_commits_nothing_leaves_the_dt_as_it_was(spark, lake_dir):
     assert lake.unfinished() == {} and lake.snapshots("artists") == ["2026-01-01"]
 
 
-def test_two_runs_of_one_dt_at_once_the_later_one_decides(spark, lake_dir):
+def test_two_runs_of_one_dt_at_once_leave_it_unfinished_for_a_rerun(spark, lake_dir):
     lake = Lake(spark, lake_dir)
-    with pytest.raises(SnapshotError, match="marked by another run while this one wrote it"):
-        with lake.writing("2026-01-01", "first", ["artists"]) as written:
+    with pytest.raises(SnapshotError, match="dt=2026-01-01 was written by two runs at once .*an ingest from second"):
+        with lake.writing("2026-01-01", "first", ["artists", "top_tracks"]) as written:
             written["artists"] = lake.write(spark.createDataFrame([("a",)], "id string"), "artists", "2026-01-01")
-            with lake.writing("2026-01-01", "second", ["artists"]) as inner:
-                inner["artists"] = lake.write(spark.createDataFrame([("b",)], "id string"), "artists", "2026-01-01")
-    assert lake.unfinished() == {}
-    state = lake.spark.read.format("delta").load(lake.path("ingest_log")).collect()
-    assert [(r.state, r.source) for r in state] == [("complete", "second")]
+            with lake.writing("2026-01-01", "second", ["artists", "top_tracks"]) as inner:
+                for table in ("artists", "top_tracks"):
+                    inner[table] = lake.write(spark.createDataFrame([("b",)], "id string"), table, "2026-01-01")
+            # The first run goes on after the second has finished: top_tracks is now its, artists the second's.
+            written["top_tracks"] = lake.write(spark.createDataFrame([("a",)], "id string"), "top_tracks",
+                                               "2026-01-01")
+    assert list(lake.unfinished()) == ["2026-01-01"]
+    with pytest.raises(SnapshotError, match="unfinished: an ingest from first"):
+        lake.read("artists", "2026-01-01")
+    _ingest(lake, "2026-01-01", [("c",)])
+    assert [r.id for r in lake.read("artists", "2026-01-01").collect()] == ["c"]
 
 
 def test_a_frame_read_before_a_rerun_keeps_reading_what_it_read(spark, lake_dir):

@@ -91,8 +91,8 @@ class Lake:
         tables are committed one by one, and finished when the block ends. A block that fails
         before any of ``tables`` got a commit puts the dt's previous mark back (it is as
         whole as it was); one that fails later leaves the dt unfinished until a re-run
-        completes it. If another run marked the same dt meanwhile, this one does not finish
-        it (SnapshotError): the later run decides.
+        completes it. If another run marked the same dt meanwhile, the tables may hold rows of
+        both: the dt is marked unfinished again and SnapshotError raised, for a re-run to complete.
         """
         dt = parse_dt(dt)
         before = {table: self.version(table) for table in tables}
@@ -109,9 +109,11 @@ class Lake:
             raise
         current = self._log_row(dt)
         if current is None or current.run_id != run_id:
-            raise SnapshotError(f"dt={dt} was marked by another run while this one wrote it "
-                                f"({self._describe(current) if current else 'its mark is gone'}); that run "
-                                f"decides: once it has finished, check the dt or re-run jobs/ingest.py --dt {dt}")
+            # Another run wrote this dt meanwhile: its tables may hold some rows of each run.
+            other = self._describe(current) if current else "a run that removed the mark"
+            self._log_state(dt, "writing", source, {}, run_id)
+            raise SnapshotError(f"dt={dt} was written by two runs at once (this one and {other}): it stays "
+                                f"unfinished; re-run jobs/ingest.py --dt {dt} once no other run writes it")
         self._log_state(dt, "complete", source, written, run_id)
 
     def unfinished(self) -> dict[str, str]:
