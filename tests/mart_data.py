@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.publish.frames import MartFrames, mart_frames
+from mart import serving
 
 GENERATIONS = {"A": (1, 2, 3), "B": (5, 7, 11)}
 
@@ -78,3 +79,17 @@ def answer_problems(cards, i: int, n: int) -> list[str]:
     if any(len(card.tracks) != 3 for card in cards):
         problems.append(f"Artist {i}: cards without 3 tracks")
     return problems
+
+
+def tables(mart) -> set[str]:
+    """The names of the tables in a mart under test (``MartUnderTest``), read the way readers connect."""
+    conn = mart.reader()
+    try:
+        if mart.dialect == "sqlite":
+            rows = serving.fetch_all(conn, "SELECT name FROM sqlite_master WHERE type = 'table'")
+        else:
+            rows = serving.fetch_all(conn, "SELECT table_name FROM information_schema.tables "
+                                           "WHERE table_schema = DATABASE()")
+        return {str(name) for (name,) in rows}
+    finally:
+        conn.close()

@@ -41,16 +41,7 @@ def cli_args(mart, lake_dir: str) -> list[str]:
 
 
 def staging_tables(mart) -> set[str]:
-    conn = mart.reader()
-    try:
-        if mart.dialect == "sqlite":
-            rows = serving.fetch_all(conn, "SELECT name FROM sqlite_master WHERE name LIKE '%staging'")
-        else:
-            rows = serving.fetch_all(conn, "SELECT table_name FROM information_schema.tables "
-                                           "WHERE table_schema = DATABASE() AND table_name LIKE '%staging'")
-        return {name for (name,) in rows}
-    finally:
-        conn.close()
+    return {table for table in mart_data.tables(mart) if table.endswith("staging")}
 
 
 def snapshot_of_live(mart) -> dict:

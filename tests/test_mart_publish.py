@@ -343,28 +343,15 @@ def test_a_swap_blocked_by_a_long_reader_transaction_fails_cleanly(spark, mysql_
         assert live_state(mysql_mart) == before
 
 
-def mart_tables(mart) -> set[str]:
-    conn = mart.reader()
-    try:
-        if mart.dialect == "sqlite":
-            rows = serving.fetch_all(conn, "SELECT name FROM sqlite_master WHERE type = 'table'")
-        else:
-            rows = serving.fetch_all(conn, "SELECT table_name FROM information_schema.tables "
-                                           "WHERE table_schema = DATABASE()")
-        return {str(name) for (name,) in rows}
-    finally:
-        conn.close()
-
-
 def test_a_first_publish_while_another_holds_the_lock_is_busy_and_creates_no_tables(spark, any_mart):
     """Tables are created under the publish lock: two first publishes never both create them."""
     with holding_publish_lock(any_mart):
         with pytest.raises(MartBusy, match="creating the mart tables refused: another publish or rollback of "
                                            "this mart is running .*Nothing was changed"):
             open_mart(spark, any_mart)
-        assert mart_tables(any_mart) & set(ALL_TABLES) == set()
+        assert mart_data.tables(any_mart) & set(ALL_TABLES) == set()
     with open_mart(spark, any_mart) as mart:
-        assert set(ALL_TABLES) <= mart_tables(any_mart)
+        assert set(ALL_TABLES) <= mart_data.tables(any_mart)
         mart.publish(mart_data.frames(spark, 10, "A"), "2026-11-01")
     with holding_publish_lock(any_mart):   # nothing missing: opening needs no lock
         with open_mart(spark, any_mart) as mart:
