@@ -99,8 +99,8 @@ def run(spark: SparkSession, config: Mapping, dt: str) -> dict[str, int]:
         spec = synthetic_spec(config)
         log.info("synthetic: %s", spec)
         frames = generate(spark, spec)
-    # Delta commits each table on its own: the dt stays unfinished (readers refuse it) from the first
-    # commit until the last. A run that dies in between leaves it so, until a re-run completes it.
+    # Delta commits each table on its own: the dt is marked unfinished (readers refuse it) while they
+    # are committed. A run that dies after a commit leaves it so, until a re-run completes it.
     with lake.writing(dt, source, list(frames)) as written:
         for table, frame in frames.items():
             with stage(log, f"write {table}"):
