@@ -196,3 +196,20 @@ def test_a_wrong_mart_password_fails_before_any_spark_work(spark, synthetic_lake
     err = capsys.readouterr().err
     assert "Access denied" in err and "$MART_TEST_PASSWORD" in err
     assert "similarity for dt" not in err   # it stopped before reading the lake
+
+
+def test_preset_seed_reproduces_the_first_settings_related_artists_row_for_row(spark, tmp_path):
+    """tests/fixtures/seed_related_synthetic300.csv: what the job wrote before signals, presets and weights
+    existed (300 synthetic artists, seed 7, 5% of tracks without features); the lake is generated again."""
+    import csv
+    from pathlib import Path
+    lake_dir = str(tmp_path / "lake")
+    assert ingest.main(["--lake", lake_dir, "--dt", DT, "--source", "synthetic", "--artists", "300",
+                        "--set", "synthetic.missing_features=0.05"]) == 0
+    assert similarity.main(["--lake", lake_dir, "--dt", DT, "--no-publish", "--preset", "seed"]) == 0
+    golden = Path(__file__).parent / "fixtures" / "seed_related_synthetic300.csv"
+    with golden.open() as rows:
+        expected = sorted((r["artist_id"], int(r["rank"]), r["related_id"], float(r["distance"]))
+                          for r in csv.DictReader(rows))
+    got = sorted((r.artist_id, r.rank, r.related_id, r.distance) for r in related(spark, lake_dir).collect())
+    assert len(got) == 900 and got == expected   # distances equal to the last bit
