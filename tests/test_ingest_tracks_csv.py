@@ -121,7 +121,7 @@ def test_stray_values_become_null_instead_of_failing_the_job(spark, tmp_path, ca
     unlinked = ["u1", "Unlinked", "Album", "al", "not a list", "[]", 1, 1, "False", *FEATURES, "1", "4", 2001, "2001"]
     run_ingest(lake_dir, "--tracks", write(tmp_path / "stray.csv", SONGS_1_2M_HEADER,
                                            [good, stray, good, unlinked, [""] + good[1:]]))
-    assert ("tracks-csv summary: 5 rows in the file; skipped: 1 without an id, 1 repeating an id; unreadable list "
+    assert ("tracks-csv summary: 5 rows in the file (columns it lacks, null throughout: popularity); skipped: 1 without an id, 1 repeating an id; unreadable list "
             "cells (read as empty): 1; not linked to any artist (artist list empty or unreadable): 1; kept with null "
             "features: 1 (a missing or unreadable value); values that did not read as their column's type, made null: "
             "release_date 1, danceability 1, loudness 1, time_signature 1") in capsys.readouterr().err
@@ -203,6 +203,7 @@ def test_tidytuesday_layout_names_artists_by_derived_ids_with_playlist_genres(sp
     assert sorted(r.track_id for r in tables["audio_features"]) == ["t1", "t2", "t3", "t4"]
     assert "1 repeating an id" in text and "not linked to any artist (artist list empty or unreadable): 1" in text
     assert "made null: none" in text   # 14-06-2011 is a date, an empty popularity is no error
+    assert "null throughout: time_signature);" in text and "kept with null features: 0" in text
 
 
 def test_a_renamed_tidytuesday_copy_without_track_ids_reads_too(spark, tmp_path, caplog):

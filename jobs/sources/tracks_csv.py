@@ -139,8 +139,16 @@ def canonical_tracks(raw: DataFrame) -> DataFrame:
 
 
 def _optional(raw: DataFrame, name: str, source: str | None = None) -> Column:
+    """Column ``source`` as ``name``; a null column marked absent when the file has no such column."""
     source = source or name
-    return (F.col(source) if source in raw.columns else F.lit(None).cast("string")).alias(name)
+    if source in raw.columns:
+        return F.col(source).alias(name)
+    return F.lit(None).cast("string").alias(name, metadata={"absent": True})
+
+
+def absent_columns(tracks: DataFrame) -> list[str]:
+    """Columns of :func:`canonical_tracks` that the file did not have."""
+    return [f.name for f in tracks.schema.fields if f.metadata.get("absent")]
 
 
 def _canonical_tidy(raw: DataFrame) -> DataFrame:
@@ -255,7 +263,8 @@ def file_summary(tracks: DataFrame) -> dict:
                        F.coalesce(F.sum("_unreadable_lists"), F.lit(0)).alias("unreadable_lists")).first()
     linked = F.size(F.filter("_artist_ids", lambda artist_id: F.length(artist_id) > 0)) > 0
     typed = typed_columns()
-    gap = reduce(lambda a, b: a | b, [typed[f].isNull() for f in FEATURES if f in tracks.columns])
+    absent = absent_columns(tracks)
+    gap = reduce(lambda a, b: a | b, [typed[f].isNull() for f in FEATURES if f not in absent] or [F.lit(False)])
     def nulled(name: str) -> Column:   # text was there, the typed value is null
         return F.count_if(F.col(name).isNotNull() & (F.length(F.trim(name)) > 0) & typed[name].isNull())
 
@@ -265,16 +274,18 @@ def file_summary(tracks: DataFrame) -> dict:
     return {"rows": whole.rows, "without_id": whole.without_id, "duplicate_ids": whole.rows - whole.without_id - whole.ids,
             "unreadable_lists": int(whole.unreadable_lists),
             "without_artists": kept.pop("without_artists") or 0, "feature_gaps": kept.pop("feature_gaps") or 0,
-            "nulled": {name: count for name, count in kept.items() if count}}
+            "nulled": {name: count for name, count in kept.items() if count}, "absent": absent}
 
 
 def summary_line(found: Mapping) -> str:
     nulled = ", ".join(f"{name} {count}" for name, count in found["nulled"].items()) or "none"
-    return ("tracks-csv summary: {rows} rows in the file; skipped: {without_id} without an id, {duplicate_ids} "
+    absent = ", ".join(found.get("absent") or []) or "none"
+    return ("tracks-csv summary: {rows} rows in the file (columns it lacks, null throughout: {absent}); "
+            "skipped: {without_id} without an id, {duplicate_ids} "
             "repeating an id; unreadable list cells (read as empty): {unreadable_lists}; not linked to any artist "
             "(artist list empty or unreadable): {without_artists}; kept with null features: {feature_gaps} "
             "(a missing or unreadable value); values that did not read as their column's type, made null: "
-            "{nulled}").format(**{**found, "nulled": nulled})
+            "{nulled}").format(**{**found, "nulled": nulled, "absent": absent})
 
 
 def read_tracks_csv(spark: SparkSession, options: Mapping) -> dict[str, DataFrame]:
