@@ -115,3 +115,30 @@ def test_the_report_holds_every_figure_and_its_plots_decode(tmp_path):
         assert text in page
     saved = json.loads(paths["json"].read_text())
     assert [row["setting"] for row in saved["comparison"]] == ["seed", "config"] and saved["fit"]["held_out"] == 0.33
+
+
+def test_the_job_scores_what_was_published_compares_settings_and_fits_weights_for_the_similarity_job(
+        spark, tmp_path, capsys):
+    from jobs import evaluate, ingest, similarity
+    lake = str(tmp_path / "lake")
+    dt = "2026-02-01"
+    assert ingest.main(["--lake", lake, "--dt", dt, "--artists", "240", "--set", "synthetic.genres=6"]) == 0
+    assert evaluate.main(["--lake", lake, "--dt", dt]) == 2          # nothing published yet
+    assert "related_artists" in capsys.readouterr().err
+    assert similarity.main(["--lake", lake, "--dt", dt, "--no-publish"]) == 0
+    report = tmp_path / "report"
+    assert evaluate.main(["--lake", lake, "--dt", dt, "--compare", "published,seed",
+                          "--compare", "features=energy,release_year;weights.energy=2", "--fit",
+                          "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    saved = json.loads((report / "report.json").read_text())
+    rows = {row["setting"]: row for row in saved["comparison"]}
+    assert list(rows) == ["published", "seed", "features=energy,release_year;weights.energy=2"]
+    for row in rows.values():   # synthetic genres are sound clusters: far better than chance
+        assert row["genre_precision"] > 2 * row["random_precision"] > 0
+    assert saved["fit"]["fitted_artists"] + saved["fit"]["held_out_artists"] == 240
+    assert "held-out part" in out and (report / "report.html").exists()
+    fitted = report / "fitted.toml"
+    assert similarity.main(["--lake", lake, "--dt", dt, "--no-publish", "--weights", str(fitted)]) == 0
+    assert "weights {" in capsys.readouterr().err or saved["fit"]["weights"] == {
+        f: 1.0 for f in saved["fit"]["features"]}

@@ -110,3 +110,12 @@ def test_popularity_comes_from_the_artist_then_its_tracks_then_a_proxy(spark):
     filled, how = popularity_proxy(artists, tops)
     assert how == {"artists": 1, "tracks": 1, "proxy": 2}
     assert {r.artist_id: r.popularity for r in filled.collect()} == {"a": 77, "b": 46, "c": 100, "d": 0}
+
+
+def test_the_config_files_hold_the_default_preset():
+    from jobs.common.config import load_config, section
+    from jobs.transform.signals import PRESETS
+    for path in ("conf/local.toml", "conf/emr.toml"):
+        sim = section(load_config(path, env={"LAKE_BUCKET": "b", "MART_HOST": "h", "MART_USER": "u",
+                                             "MART_SECRET": "s"}), "similarity")
+        assert {key: sim[key] for key in PRESETS["default"]} == PRESETS["default"], path

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from jobs import ingest, similarity
 from jobs.common.lake import Lake
 from jobs.transform.naive import naive_neighbours
-from jobs.transform.vectors import DEFAULT_FEATURES, artist_feature_stats, attach_artists, metric_vectors
+from jobs.transform.signals import PRESETS, artist_signals, signal_vectors
 from mart import serving
 
 DT = "2026-03-01"
@@ -20,13 +20,15 @@ def write_synthetic(lake_dir, artists=400, dt=DT):
                         "--set", "synthetic.missing_features=0.05"]) == 0
 
 
-def reference(spark, lake_dir, metric="euclidean", normalization="minmax", k=3):
+def reference(spark, lake_dir, metric="euclidean", normalization=None, k=3):
+    """The naive search over the default setting's vectors (conf/local.toml), with metric and normalization as given."""
     lake = Lake(spark, lake_dir)
-    status = (lake.read("top_tracks", DT)
-              .transform(artist_feature_stats, lake.read("audio_features", DT), DEFAULT_FEATURES)
-              .transform(attach_artists, lake.read("artists", DT)))
-    vectors = status.transform(metric_vectors, DEFAULT_FEATURES, normalization, metric)
-    return vectors.transform(naive_neighbours, DEFAULT_FEATURES, k, metric)
+    default = PRESETS["default"]
+    features = default["features"]
+    status = artist_signals(lake.read("top_tracks", DT), lake.read("audio_features", DT), lake.read("artists", DT),
+                            features)
+    vectors, _ = signal_vectors(status, features, normalization or default["normalization"], metric, ())
+    return vectors.transform(naive_neighbours, features, k, metric)
 
 
 @pytest.fixture(autouse=True)
