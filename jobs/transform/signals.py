@@ -201,7 +201,7 @@ def popularity_proxy(artists: DataFrame, top_tracks: DataFrame) -> tuple[DataFra
         .otherwise("proxy"))
     needs = joined.where(F.col("_how") == "proxy").select("artist_id", F.coalesce("_count", F.lit(0.0)).alias("_count"),
                                                           F.coalesce("_latest", F.lit(0.0)).alias("_latest"))
-    scored = needs.transform(quantiles, "_count").transform(quantiles, "_latest").select(
+    scored = quantiles(needs, "_count", "_latest").select(
         "artist_id", F.round(F.lit(50.0) * (F.col("_count") + F.col("_latest"))).cast("int").alias("_proxy"))
     filled = joined.join(scored, "artist_id", "left").withColumn(
         "popularity", F.coalesce(F.col("popularity"), F.col("_tracks_pop"), F.col("_proxy")))

@@ -143,9 +143,7 @@ def normalize(vectors: DataFrame, features: Sequence[str], method: str = "minmax
     """
     check_normalization(method)
     if method == "rank":
-        for f in features:
-            vectors = vectors.transform(quantiles, f)
-        return vectors.select("artist_id", *features)
+        return quantiles(vectors.select("artist_id", *features), *features)
     if method == "minmax":
         bounds = vectors.agg(*[F.min(f).alias(f"_lo_{f}") for f in features],
                              *[F.max(f).alias(f"_hi_{f}") for f in features])
@@ -163,18 +161,28 @@ def normalize(vectors: DataFrame, features: Sequence[str], method: str = "minmax
         for f in features])
 
 
-def quantiles(frame: DataFrame, column: str) -> DataFrame:
-    """``frame`` with ``column`` replaced by its empirical quantile 0..1 over all rows.
+def quantiles(frame: DataFrame, *columns: str) -> DataFrame:
+    """``frame`` (one row per ``artist_id``) with each of ``columns`` replaced by its empirical quantile 0..1.
 
     ``(values below + (values equal - 1) / 2) / (rows - 1)``: ties share their mid-rank; a single
-    row, or a single value, gives 0 and 0.5 respectively. Computed over the distinct values.
+    row gives 0, a single value 0.5. All columns in one pass: the values in long form, counted per
+    distinct (column, value), cumulated by a window per column, joined back and pivoted to rows.
     """
-    values = frame.groupBy(column).agg(F.count(F.lit(1)).alias("_n"))
-    below = F.coalesce(F.sum("_n").over(Window.orderBy(column).rowsBetween(Window.unboundedPreceding, -1)), F.lit(0))
-    total = F.sum("_n").over(Window.partitionBy())
-    ranked = values.select(column, F.when(total > 1, (below + (F.col("_n") - 1) / 2.0) / (total - 1))
+    if not columns:
+        return frame
+    key = "artist_id"   # unique per row
+    long = frame.select(key, F.explode(F.array(*[F.struct(F.lit(c).alias("c"), F.col(c).cast("double").alias("v"))
+                                                 for c in columns])).alias("_cv")).select(key, "_cv.c", "_cv.v")
+    counts = long.groupBy("c", "v").agg(F.count(F.lit(1)).alias("_n"))
+    by_column = Window.partitionBy("c")
+    below = F.coalesce(F.sum("_n").over(by_column.orderBy("v").rowsBetween(Window.unboundedPreceding, -1)), F.lit(0))
+    total = F.sum("_n").over(by_column)
+    ranked = counts.select("c", "v", F.when(total > 1, (below + (F.col("_n") - 1) / 2.0) / (total - 1))
                            .otherwise(F.lit(0.0)).alias("_q"))
-    return frame.join(ranked, column, "left").drop(column).withColumnRenamed("_q", column).select(*frame.columns)
+    wide = (long.join(ranked, ["c", "v"], "left").groupBy(key)
+            .agg(*[F.max(F.when(F.col("c") == c, F.col("_q"))).alias(c) for c in columns]))
+    rest = [c for c in frame.columns if c not in columns]
+    return frame.select(*rest).join(wide, key, "left").select(*frame.columns)
 
 
 def weigh(vectors: DataFrame, features: Sequence[str], weights) -> DataFrame:
