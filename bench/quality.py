@@ -5,7 +5,7 @@
     python bench/quality.py --tidy spotify_songs.csv --featured               # collaborations, see below
 
 Ingests the file with jobs/ingest.py (tracks-csv), then runs jobs/evaluate.py on that snapshot with
-``--compare seed,config --fit``: both settings computed in the same run from the same lake, and the
+``--compare config,seed --fit``: both settings computed in the same run from the same lake, and the
 weights fitted on one half of the artists with genres, the other half scored apart. Prints the
 comparison table, the ratio default / seed of genre precision@k, and the fit's two halves. The files
 are not part of the repository: the README names where the figures' copy came from.
@@ -116,7 +116,7 @@ def main() -> int:
     lake, report = work / "lake", work / "report"
     spark = ["--set", f"spark.master=local[{args.cores}]"]
     source = ["--tracks", args.tidy] if args.tidy else ["--tracks", args.tracks, "--artists-csv", args.artists_csv]
-    compare = ["--compare", "seed,config", "--fit"]
+    compare = ["--compare", "config,seed", "--fit"]   # the first setting is the one fitted and mapped
     if args.featured:
         tracks, artists, counts = tidy_to_600k(Path(args.tidy), work / "featured")
         print(f"featured artists credited: {counts}", flush=True)

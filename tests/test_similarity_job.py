@@ -215,3 +215,24 @@ def test_preset_seed_reproduces_the_first_settings_related_artists_row_for_row(s
                           for r in csv.DictReader(rows))
     got = sorted((r.artist_id, r.rank, r.related_id, r.distance) for r in related(spark, lake_dir).collect())
     assert len(got) == 900 and got == expected   # distances equal to the last bit
+
+
+def test_a_source_without_popularity_gets_a_proxy_in_the_mart_and_the_publish_log_says_so(spark, tmp_path, caplog):
+    import json
+    from tests.test_ingest_tracks_csv import songs_1_2m
+    lake_dir = str(tmp_path / "lake")
+    assert ingest.main(["--source", "tracks-csv", "--lake", lake_dir, "--dt", DT, "--tracks", songs_1_2m(tmp_path)]) == 0
+    with caplog.at_level("INFO", logger="jobs.similarity"):
+        assert similarity.main(["--lake", lake_dir, "--dt", DT]) == 0
+    assert "imputed (missing values replaced by the mean over the artists that have them): track_popularity 2 of 2" \
+        in caplog.text
+    conn = serving.connect(f"jdbc:sqlite:{tmp_path / 'data' / 'mart.db'}")
+    try:
+        popularity = dict(serving.fetch_all(conn, "SELECT artist_id, popularity FROM artists"))
+        parameters = json.loads(serving.fetch_all(conn, "SELECT parameters FROM publish_log")[0][0])
+    finally:
+        conn.close()
+    # Artist A: 10 top tracks, latest 2011; B: 1 track, 2003. Neither file nor tracks have popularity.
+    assert popularity == {"AAAAAAAAAAAAAAAAAAAAAA": 100, "BBBBBBBBBBBBBBBBBBBBBB": 0}
+    assert parameters["popularity"]["proxy"] == 2 and parameters["popularity"]["from_artists"] == 0
+    assert parameters["normalization"] == "rank" and "release_year" in parameters["features"]

@@ -165,24 +165,26 @@ def quantiles(frame: DataFrame, *columns: str) -> DataFrame:
     """``frame`` (one row per ``artist_id``) with each of ``columns`` replaced by its empirical quantile 0..1.
 
     ``(values below + (values equal - 1) / 2) / (rows - 1)``: ties share their mid-rank; a single
-    row gives 0, a single value 0.5. All columns in one pass: the values in long form, counted per
-    distinct (column, value), cumulated by a window per column, joined back and pivoted to rows.
+    row gives 0, a single value 0.5. All columns in one pass: the values in long form, one window
+    per column ordered by value (``rank`` gives the values below, a range frame the ties too), then
+    pivoted back to one row per artist.
     """
     if not columns:
         return frame
-    key = "artist_id"   # unique per row
-    long = frame.select(key, F.explode(F.array(*[F.struct(F.lit(c).alias("c"), F.col(c).cast("double").alias("v"))
-                                                 for c in columns])).alias("_cv")).select(key, "_cv.c", "_cv.v")
-    counts = long.groupBy("c", "v").agg(F.count(F.lit(1)).alias("_n"))
-    by_column = Window.partitionBy("c")
-    below = F.coalesce(F.sum("_n").over(by_column.orderBy("v").rowsBetween(Window.unboundedPreceding, -1)), F.lit(0))
-    total = F.sum("_n").over(by_column)
-    ranked = counts.select("c", "v", F.when(total > 1, (below + (F.col("_n") - 1) / 2.0) / (total - 1))
-                           .otherwise(F.lit(0.0)).alias("_q"))
-    wide = (long.join(ranked, ["c", "v"], "left").groupBy(key)
-            .agg(*[F.max(F.when(F.col("c") == c, F.col("_q"))).alias(c) for c in columns]))
+    long = frame.select("artist_id", F.explode(F.array(*[
+        F.struct(F.lit(c).alias("c"), F.col(c).cast("double").alias("v")) for c in columns])).alias("_cv")) \
+        .select("artist_id", "_cv.c", "_cv.v")
+    ordered = Window.partitionBy("c").orderBy("v")
+    below = F.rank().over(ordered) - 1
+    up_to_ties = F.count(F.lit(1)).over(ordered.rangeBetween(Window.unboundedPreceding, Window.currentRow))
+    total = F.count(F.lit(1)).over(Window.partitionBy("c"))
+    ranked = long.select("artist_id", "c", F.when(total > 1, (below + (up_to_ties - below - 1) / 2.0) / (total - 1))
+                         .otherwise(F.lit(0.0)).alias("_q"))
+    wide = ranked.groupBy("artist_id").agg(*[F.max(F.when(F.col("c") == c, F.col("_q"))).alias(c) for c in columns])
     rest = [c for c in frame.columns if c not in columns]
-    return frame.select(*rest).join(wide, key, "left").select(*frame.columns)
+    if rest == ["artist_id"]:
+        return wide.select(*frame.columns)
+    return frame.select(*rest).join(wide, "artist_id", "left").select(*frame.columns)
 
 
 def weigh(vectors: DataFrame, features: Sequence[str], weights) -> DataFrame:
