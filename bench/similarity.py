@@ -8,6 +8,8 @@ Parts, each in its own process (its own Spark driver, its memory measured alone)
 
   job     the whole similarity job (python jobs/similarity.py) on a synthetic lake of --artists artists:
           wall time and peak memory of its process tree; driver memory is capped by --driver-memory.
+          Run with the default setting, then with --preset seed (the six means, min-max): the ratio of
+          the two tells what the default's extra signals and rank normalization cost.
   naive   at --naive-artists: the project's search against the naive crossJoin + window reference,
           both from the same cached vectors, both given every core (the naive one's cross join is
           spread over 4 partitions per core), both written once to parquet; the files are compared
@@ -79,6 +81,7 @@ def main() -> int:
         figures["lake"] = child(args, "lake", lake=str(lake), artists=args.artists)
         if "job" in parts:
             figures["job"] = measure_job(args, lake)
+            figures["job_seed"] = measure_job(args, lake, ["--preset", "seed"])
         if "search" in parts:
             figures["search"] = child(args, "search", lake=str(lake))
     if "naive" in parts:
@@ -112,10 +115,10 @@ def child(args, part: str, memory: str | None = None, **options) -> dict:
     return figures
 
 
-def measure_job(args, lake: Path) -> dict:
+def measure_job(args, lake: Path, extra: list[str] = ()) -> dict:
     """Wall time and peak memory of the real similarity job (lake to related_artists, no publish)."""
     command = [sys.executable, "jobs/similarity.py", "--lake", str(lake), "--dt", DT, "--k", str(args.k),
-               "--no-publish", "--set", f"spark.master=local[{args.cores}]",
+               *extra, "--no-publish", "--set", f"spark.master=local[{args.cores}]",
                "--set", f'spark.conf."spark.driver.memory"={args.driver_memory}']
     print(f"\n## job: {' '.join(command[1:])}", flush=True)
     with PeakMemory() as peak:
@@ -130,7 +133,8 @@ def measure_job(args, lake: Path) -> dict:
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
         raise SystemExit(f"the similarity job failed with exit status {done.returncode}")
-    figures = {"artists": args.artists, "wall_s": round(wall, 1), "peak_rss_gib": round(peak.gib, 2),
+    figures = {"artists": args.artists, "setting": " ".join(extra) or "default", "wall_s": round(wall, 1),
+               "peak_rss_gib": round(peak.gib, 2),
                "driver_memory": args.driver_memory, "stages_s": stages}
     print(json.dumps(figures), flush=True)
     return figures
@@ -157,9 +161,13 @@ def summarize(figures: dict, args) -> None:
               f"{search['ckdtree_leaf_layout_query_s']:.2f} s")
     job = figures.get("job")
     if job:
-        print(f"whole similarity job at {job['artists']:,} artists: {job['wall_s']:.1f} s wall (target < 90 s), "
-              f"peak memory of its processes {job['peak_rss_gib']:.2f} GiB, driver memory {job['driver_memory']}; "
-              f"stages {job['stages_s']}")
+        print(f"whole similarity job at {job['artists']:,} artists, default setting: {job['wall_s']:.1f} s wall "
+              f"(target < 90 s), peak memory of its processes {job['peak_rss_gib']:.2f} GiB, driver memory "
+              f"{job['driver_memory']}; stages {job['stages_s']}")
+        seed = figures.get("job_seed")
+        if seed:
+            print(f"  the same job with --preset seed: {seed['wall_s']:.1f} s wall, stages {seed['stages_s']}; "
+                  f"default / seed = {job['wall_s'] / seed['wall_s']:.2f}")
     dims = figures.get("dims")
     if dims:
         for d, row in sorted(dims["by_dims"].items(), key=lambda kv: int(kv[0])):

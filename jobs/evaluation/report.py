@@ -80,7 +80,7 @@ def plots(primary: Mapping, projection: Mapping | None) -> dict[str, str]:
     genres = list(reversed(f["per_genre"]))
     ax.barh([f"{g['genre']} ({g['artists']})" for g in genres], [g["precision"] for g in genres], color="#55a868")
     ax.axvline(f["random_precision"], color="grey", linestyle="--", label="random")
-    ax.set(title=f"Precision@{f['k']} per genre (artists with it)", xlim=(0, 1))
+    ax.set(title=f"Precision@{f['k']} per genre, artists with it ({primary['label']})", xlim=(0, 1))
     ax.legend(loc="lower right")
     out["per_genre"] = _png(fig)
     if projection:
