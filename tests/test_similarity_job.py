@@ -223,7 +223,7 @@ def test_a_source_without_popularity_gets_a_proxy_in_the_mart_and_the_publish_lo
     lake_dir = str(tmp_path / "lake")
     assert ingest.main(["--source", "tracks-csv", "--lake", lake_dir, "--dt", DT, "--tracks", songs_1_2m(tmp_path)]) == 0
     with caplog.at_level("INFO", logger="jobs.similarity"):
-        assert similarity.main(["--lake", lake_dir, "--dt", DT]) == 0
+        assert similarity.main(["--lake", lake_dir, "--dt", DT, "--features", "energy,tempo,track_popularity"]) == 0
     assert "imputed (missing values replaced by the mean over the artists that have them): track_popularity 2 of 2" \
         in caplog.text
     conn = serving.connect(f"jdbc:sqlite:{tmp_path / 'data' / 'mart.db'}")
@@ -235,4 +235,4 @@ def test_a_source_without_popularity_gets_a_proxy_in_the_mart_and_the_publish_lo
     # Artist A: 10 top tracks, latest 2011; B: 1 track, 2003. Neither file nor tracks have popularity.
     assert popularity == {"AAAAAAAAAAAAAAAAAAAAAA": 100, "BBBBBBBBBBBBBBBBBBBBBB": 0}
     assert parameters["popularity"]["proxy"] == 2 and parameters["popularity"]["from_artists"] == 0
-    assert parameters["normalization"] == "zscore" and "release_year" in parameters["features"]
+    assert parameters["normalization"] == "zscore" and parameters["features"] == ["energy", "tempo", "track_popularity"]
