@@ -217,15 +217,14 @@ def test_preset_seed_reproduces_the_first_settings_related_artists_row_for_row(s
     assert len(got) == 900 and got == expected   # distances equal to the last bit
 
 
-def test_a_source_without_popularity_gets_a_proxy_in_the_mart_and_the_publish_log_says_so(spark, tmp_path, caplog):
+def test_a_source_without_popularity_gets_a_proxy_in_the_mart_and_the_publish_log_says_so(spark, tmp_path, capsys):
     import json
     from tests.test_ingest_tracks_csv import songs_1_2m
     lake_dir = str(tmp_path / "lake")
     assert ingest.main(["--source", "tracks-csv", "--lake", lake_dir, "--dt", DT, "--tracks", songs_1_2m(tmp_path)]) == 0
-    with caplog.at_level("INFO", logger="jobs.similarity"):
-        assert similarity.main(["--lake", lake_dir, "--dt", DT, "--features", "energy,tempo,track_popularity"]) == 0
+    assert similarity.main(["--lake", lake_dir, "--dt", DT, "--features", "energy,tempo,track_popularity"]) == 0
     assert "imputed (missing values replaced by the mean over the artists that have them): track_popularity 2 of 2" \
-        in caplog.text
+        in capsys.readouterr().err
     conn = serving.connect(f"jdbc:sqlite:{tmp_path / 'data' / 'mart.db'}")
     try:
         popularity = dict(serving.fetch_all(conn, "SELECT artist_id, popularity FROM artists"))
