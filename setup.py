@@ -9,6 +9,8 @@ NUMERIC = ["numpy==2.2.6", "scipy==1.15.3", "pyarrow==20.0.0", "pandas==2.2.3"]
 MART_CLIENT = ["pymysql==1.1.1"]
 # The Spotify Web API client of the ingest job (and, later, the chatbot's live lookups).
 SPOTIFY = ["spotipy==2.25.1"]
+# The plots of jobs/evaluate.py's report (a local job: not installed on EMR).
+EVALUATE = ["matplotlib==3.10.3"]
 
 setup(
     name="related-artists",
@@ -19,8 +21,9 @@ setup(
     package_data={"mart": ["ddl/*.sql"]},
     install_requires=SPARK + NUMERIC + MART_CLIENT + SPOTIFY,
     extras_require={
+        "evaluate": EVALUATE,
         # boto3 and moto's server stand in for AWS (Secrets Manager, S3, ...) on 127.0.0.1.
         "test": ["pytest==8.4.2", "chispa==0.11.1", "psutil==7.1.0", "boto3==1.40.0", "moto[server]==5.1.18",
-                 "hypothesis==6.170.17", "cfn-lint==1.58.0"],
+                 "hypothesis==6.170.17", "cfn-lint==1.58.0", *EVALUATE],
     },
 )

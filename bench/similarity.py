@@ -8,6 +8,8 @@ Parts, each in its own process (its own Spark driver, its memory measured alone)
 
   job     the whole similarity job (python jobs/similarity.py) on a synthetic lake of --artists artists:
           wall time and peak memory of its process tree; driver memory is capped by --driver-memory.
+          Run with the default setting, then with --preset seed (the six means, min-max): the ratio of
+          the two tells what the default's extra signals and rank normalization cost.
   naive   at --naive-artists: the project's search against the naive crossJoin + window reference,
           both from the same cached vectors, both given every core (the naive one's cross join is
           spread over 4 partitions per core), both written once to parquet; the files are compared
@@ -16,6 +18,9 @@ Parts, each in its own process (its own Spark driver, its memory measured alone)
           best single-process scipy cKDTree query (workers=-1, k=k+1), queries in input order and in the
           tree's own spatial order, on the vectors of the same lake. Timings are the best of 3.
   big     at --big-artists clustered vectors made in numpy and fed straight to the search.
+  dims    at --dims-artists clustered vectors of 6, 8, ..., 16 dimensions: the project's search and the
+          single-process cKDTree query in spatial order, each timed once per dimension (KD-trees slow
+          down as dimensions grow; the default vector has 11).
 
 Figures are printed as they come and as a summary at the end (also written as JSON with --json).
 """
@@ -37,7 +42,9 @@ sys.path.insert(0, str(REPO))
 from bench.common import PeakMemory, child_env  # noqa: E402  (after the path is set)
 DT = "2026-01-01"
 REPEATS = 3  # timings are the best of this many runs, for the project and the references alike
-FEATURES = ["danceability", "energy", "loudness", "speechiness", "acousticness", "instrumentalness"]
+from jobs.transform.signals import PRESETS  # noqa: E402
+DEFAULT = PRESETS["default"]
+FEATURES = DEFAULT["features"]   # the default vector (11 signals); "big" and "dims" make their own
 
 
 # ---------------------------------------------------------------- orchestration (parent process)
@@ -49,6 +56,7 @@ def main() -> int:
     parser.add_argument("--naive-artists", type=int, default=20_000)
     parser.add_argument("--artists", type=int, default=1_000_000)
     parser.add_argument("--big-artists", type=int, default=10_000_000)
+    parser.add_argument("--dims-artists", type=int, default=1_000_000)
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--cores", type=int, default=os.cpu_count(), help="local[N] for every Spark part")
     parser.add_argument("--driver-memory", default="4g")
@@ -61,7 +69,7 @@ def main() -> int:
         return run_child(args)
 
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    unknown = set(parts) - {"job", "naive", "search", "big"}
+    unknown = set(parts) - {"job", "naive", "search", "big", "dims"}
     if unknown:
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="similarity-bench-"))
@@ -73,6 +81,7 @@ def main() -> int:
         figures["lake"] = child(args, "lake", lake=str(lake), artists=args.artists)
         if "job" in parts:
             figures["job"] = measure_job(args, lake)
+            figures["job_seed"] = measure_job(args, lake, ["--preset", "seed"])
         if "search" in parts:
             figures["search"] = child(args, "search", lake=str(lake))
     if "naive" in parts:
@@ -81,6 +90,8 @@ def main() -> int:
         figures["naive"] = child(args, "naive", lake=str(lake))
     if "big" in parts and args.big_artists:
         figures["big"] = child(args, "big", artists=args.big_artists, memory=args.big_driver_memory)
+    if "dims" in parts and args.dims_artists:
+        figures["dims"] = child(args, "dims", artists=args.dims_artists)
     summarize(figures, args)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
@@ -104,10 +115,10 @@ def child(args, part: str, memory: str | None = None, **options) -> dict:
     return figures
 
 
-def measure_job(args, lake: Path) -> dict:
+def measure_job(args, lake: Path, extra: list[str] = ()) -> dict:
     """Wall time and peak memory of the real similarity job (lake to related_artists, no publish)."""
     command = [sys.executable, "jobs/similarity.py", "--lake", str(lake), "--dt", DT, "--k", str(args.k),
-               "--no-publish", "--set", f"spark.master=local[{args.cores}]",
+               *extra, "--no-publish", "--set", f"spark.master=local[{args.cores}]",
                "--set", f'spark.conf."spark.driver.memory"={args.driver_memory}']
     print(f"\n## job: {' '.join(command[1:])}", flush=True)
     with PeakMemory() as peak:
@@ -122,7 +133,8 @@ def measure_job(args, lake: Path) -> dict:
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
         raise SystemExit(f"the similarity job failed with exit status {done.returncode}")
-    figures = {"artists": args.artists, "wall_s": round(wall, 1), "peak_rss_gib": round(peak.gib, 2),
+    figures = {"artists": args.artists, "setting": " ".join(extra) or "default", "wall_s": round(wall, 1),
+               "peak_rss_gib": round(peak.gib, 2),
                "driver_memory": args.driver_memory, "stages_s": stages}
     print(json.dumps(figures), flush=True)
     return figures
@@ -149,9 +161,18 @@ def summarize(figures: dict, args) -> None:
               f"{search['ckdtree_leaf_layout_query_s']:.2f} s")
     job = figures.get("job")
     if job:
-        print(f"whole similarity job at {job['artists']:,} artists: {job['wall_s']:.1f} s wall (target < 90 s), "
-              f"peak memory of its processes {job['peak_rss_gib']:.2f} GiB, driver memory {job['driver_memory']}; "
-              f"stages {job['stages_s']}")
+        print(f"whole similarity job at {job['artists']:,} artists, default setting: {job['wall_s']:.1f} s wall "
+              f"(target < 90 s), peak memory of its processes {job['peak_rss_gib']:.2f} GiB, driver memory "
+              f"{job['driver_memory']}; stages {job['stages_s']}")
+        seed = figures.get("job_seed")
+        if seed:
+            print(f"  the same job with --preset seed: {seed['wall_s']:.1f} s wall, stages {seed['stages_s']}; "
+                  f"default / seed = {job['wall_s'] / seed['wall_s']:.2f}")
+    dims = figures.get("dims")
+    if dims:
+        for d, row in sorted(dims["by_dims"].items(), key=lambda kv: int(kv[0])):
+            print(f"search over {dims['artists']:,} vectors of {d} dimensions: project {row['project_s']:.2f} s, "
+                  f"cKDTree spatial-order query {row['ckdtree_s']:.2f} s -> ratio {row['project_s'] / row['ckdtree_s']:.2f}")
     big = figures.get("big")
     if big:
         print(f"search over {big['artists']:,} vectors fed straight in: {big['project_s']:.1f} s "
@@ -163,7 +184,8 @@ def summarize(figures: dict, args) -> None:
 def run_child(args) -> int:
     options = json.loads(args.json)
     spark = start(args)
-    result = {"lake": part_lake, "naive": part_naive, "search": part_search, "big": part_big}[args.child](
+    result = {"lake": part_lake, "naive": part_naive, "search": part_search, "big": part_big,
+              "dims": part_dims}[args.child](
         spark, args, **options)
     print(json.dumps(result), flush=True)
     return 0
@@ -198,14 +220,13 @@ def part_lake(spark, args, lake: str, artists: int) -> dict:
 
 
 def lake_vectors(spark, lake: str, metric: str = "euclidean"):
-    """The job's own vectors for the lake's snapshot, cached."""
+    """The job's own vectors (default setting, conf/local.toml) for the lake's snapshot, cached."""
     from jobs.common.lake import Lake
-    from jobs.transform.vectors import artist_feature_stats, attach_artists, metric_vectors
+    from jobs.transform.signals import artist_signals, signal_vectors
     source = Lake(spark, lake)
-    status = (source.read("top_tracks", DT)
-              .transform(artist_feature_stats, source.read("audio_features", DT), FEATURES)
-              .transform(attach_artists, source.read("artists", DT)))
-    vectors = status.transform(metric_vectors, FEATURES, "minmax", metric).cache()
+    status = artist_signals(source.read("top_tracks", DT), source.read("audio_features", DT),
+                            source.read("artists", DT), FEATURES)
+    vectors = signal_vectors(status, FEATURES, DEFAULT["normalization"], metric, DEFAULT["weights"].items())[0].cache()
     vectors.count()
     return vectors
 
@@ -277,18 +298,18 @@ def part_search(spark, args, lake: str) -> dict:
             "project_from_dataframe_s": round(from_frame_s, 3), "rows": rows, "agreement": agreement}
 
 
-def clustered_vectors(n: int, seed: int = 7, genres: int = 40):
+def clustered_vectors(n: int, seed: int = 7, genres: int = 40, dims: int = 6):
     """Artist vectors shaped like the synthetic lake's: genre centres, artist scatter, mean of ~10 tracks."""
     import numpy as np
     rng = np.random.default_rng(seed)
-    centres = rng.random((genres, len(FEATURES)))
-    points = np.empty((n, len(FEATURES)))
+    centres = rng.random((genres, dims))
+    points = np.empty((n, dims))
     step = 1_000_000
     for start in range(0, n, step):
         size = min(step, n - start)
         genre = rng.integers(0, genres, size)
-        points[start:start + size] = centres[genre] + rng.normal(0, 0.07, (size, len(FEATURES))) \
-            + rng.normal(0, 0.08 / np.sqrt(10), (size, len(FEATURES)))
+        points[start:start + size] = centres[genre] + rng.normal(0, 0.07, (size, dims)) \
+            + rng.normal(0, 0.08 / np.sqrt(10), (size, dims))
     points -= points.min(axis=0)
     points /= points.max(axis=0)
     return points
@@ -305,6 +326,24 @@ def part_big(spark, args, artists: int) -> dict:
         holder["rows"] = neighbours_from_arrays(spark, ids, points, k=args.k).count()
     project_s = timed(project)
     return {"artists": artists, "project_s": round(project_s, 1), "rows": holder["rows"]}
+
+
+def part_dims(spark, args, artists: int) -> dict:
+    import numpy as np
+    from scipy.spatial import cKDTree
+    from jobs.sources.synthetic import spotify_ids
+    from jobs.transform.neighbours import neighbours_from_arrays
+    ids = spotify_ids(7, 1, np.arange(artists, dtype=np.uint64))
+    by_dims = {}
+    for dims in range(6, 17, 2):
+        points = clustered_vectors(artists, dims=dims)
+        tree = cKDTree(points)
+        spatial = points[tree.indices]
+        ckdtree_s = timed(lambda: tree.query(spatial, k=args.k + 1, workers=-1))
+        project_s = timed(lambda: neighbours_from_arrays(spark, ids, points, k=args.k).count())
+        by_dims[dims] = {"project_s": round(project_s, 2), "ckdtree_s": round(ckdtree_s, 2)}
+        print(json.dumps({"dims": dims, **by_dims[dims]}), file=sys.stderr, flush=True)
+    return {"artists": artists, "by_dims": by_dims}
 
 
 if __name__ == "__main__":

@@ -4,17 +4,21 @@
     spark-submit [--packages ...] jobs/similarity.py [options]
 
 Reads ``artists``, ``top_tracks`` and ``audio_features`` for one dt, builds one
-vector per artist (mean of the chosen audio features over its top tracks,
-normalized over all artists), finds each artist's exact k nearest other
-artists, replaces that dt of the lake table ``related_artists``, and publishes
-artists, top tracks and related artists to the mart (``[mart]``; SQLite by default).
+vector per artist (its signals: audio feature means and spreads over its top
+tracks, artist metadata; imputed where missing, normalized over all artists,
+weighted), finds each artist's exact k nearest other artists, replaces that dt
+of the lake table ``related_artists``, and publishes artists (popularity from a
+proxy where the source has none), top tracks and related artists to the mart
+(``[mart]``; SQLite by default).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -29,24 +33,33 @@ from jobs.publish.mart import Mart, PublishSettings
 from jobs.publish.snapshot import publish_snapshot
 from jobs.transform.metrics import METRICS, check_metric
 from jobs.transform.neighbours import exact_neighbours
-from jobs.transform.vectors import (AUDIO_FEATURE_NAMES, DEFAULT_FEATURES, NORMALIZATIONS, artist_feature_stats,
-                                    attach_artists, check_features, check_normalization, coverage,
-                                    metric_vectors)
+from jobs.transform.signals import (METADATA, PRESETS, SHARED_TRACKS, SPREAD, artist_signals, check_shared_tracks,
+                                    check_signals, check_weights, popularity_proxy, signal_vectors)
+from jobs.transform.vectors import AUDIO_FEATURE_NAMES, NORMALIZATIONS, check_normalization, coverage
 
 log = logging.getLogger("jobs.similarity")
 
 EPILOG = f"""\
-settings (config section [similarity], or the flags above):
-  features       audio features averaged per artist, from: {", ".join(AUDIO_FEATURE_NAMES)}
-                 (default: {", ".join(DEFAULT_FEATURES)})
-  normalization  {" | ".join(NORMALIZATIONS)}: per feature over all artists (default minmax, to 0..1)
-  metric         {" | ".join(METRICS)} (default euclidean)
+settings (config section [similarity], or the flags above; conf/local.toml holds the default):
+  features       the signals of an artist's vector: any audio feature, averaged over its top tracks
+                 ({", ".join(AUDIO_FEATURE_NAMES)}), its spread <feature>{SPREAD} (e.g. energy{SPREAD}),
+                 and artist metadata ({", ".join(METADATA)})
+  normalization  {" | ".join(NORMALIZATIONS)}: per feature over all artists (minmax to 0..1, rank to its quantile)
+  metric         {" | ".join(METRICS)}
+  weights        per-feature weights, e.g. --set 'similarity.weights={{energy = 2.0}}' (default 1 each),
+                 folded into the vectors before the exact search
+  shared_tracks  {" | ".join(SHARED_TRACKS)}: a track credited to several artists counts fully for each, or 1/credits
+  weights_file   a TOML file with a [similarity] table (as written by jobs/evaluate.py --fit): its features,
+                 normalization, metric, weights and shared_tracks replace the config's
   k              related artists per artist (default 3)
+  presets        --preset {" | ".join(PRESETS)}: seed = the first setting (six audio means, minmax, euclidean)
   mart.*         where and how to publish: see python jobs/publish_mart.py --help
 
 examples:
   python jobs/similarity.py                                  # latest snapshot in conf/local.toml's lake
   python jobs/similarity.py --dt 2026-11-27 --metric cosine --k 5
+  python jobs/similarity.py --preset seed                    # the first setting, exactly as it was
+  python jobs/similarity.py --weights fitted.toml            # weights learned by jobs/evaluate.py --fit
   python jobs/similarity.py --mart jdbc:mysql://127.0.0.1:3306/mart --set mart.user=batch   # MART_PASSWORD
   spark-submit jobs/similarity.py --config conf/emr.toml --dt 2026-11-27
 
@@ -66,6 +79,14 @@ class SimilaritySettings:
     k: int
     tasks: int | None
     show: int
+    weights: tuple[tuple[str, float], ...] = ()
+    shared_tracks: str = "full"
+
+    def parameters(self) -> dict:
+        """What the vectors were made of, as recorded with a publish."""
+        return {"features": list(self.features), "k": self.k, "metric": self.metric,
+                "normalization": self.normalization, "weights": dict(self.weights),
+                "shared_tracks": self.shared_tracks}
 
     @classmethod
     def from_config(cls, config: Mapping) -> "SimilaritySettings":
@@ -78,15 +99,21 @@ class SimilaritySettings:
                 raise ValueError(f"k must be at least 1, got {k}")
             tasks = sim.get("tasks")
             dt = sim.get("dt")
+            base = PRESETS["seed"]
+            features = check_signals(sim.get("features", base["features"]))
+            if not isinstance(sim.get("weights", {}), Mapping):
+                raise ValueError("weights must be a table of feature = weight")
             return cls(
                 lake=str(lake.get("path", "")),
                 dt=parse_dt(str(dt)) if dt else None,
-                features=check_features(sim.get("features", DEFAULT_FEATURES)),
-                normalization=check_normalization(sim.get("normalization", "minmax")),
-                metric=check_metric(sim.get("metric", "euclidean")),
+                features=features,
+                normalization=check_normalization(sim.get("normalization", base["normalization"])),
+                metric=check_metric(sim.get("metric", base["metric"])),
                 k=k,
                 tasks=int(tasks) if tasks else None,
                 show=int(sim.get("show", 0)),
+                weights=check_weights(sim.get("weights", {}), features),
+                shared_tracks=check_shared_tracks(sim.get("shared_tracks", base["shared_tracks"])),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"similarity settings: {exc}") from None
@@ -105,7 +132,11 @@ class SimilarityResult:
 
 def parse_args(argv: Sequence[str] | None):
     parser = base_parser(__doc__.split("\n\n")[0], EPILOG)
-    parser.add_argument("--features", help="comma-separated audio features (overrides similarity.features)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="a named setting (features, normalization, "
+                                                                  "metric, weights); flags below still apply")
+    parser.add_argument("--weights", metavar="FILE", help="a [similarity] TOML written by jobs/evaluate.py --fit "
+                                                          "(overrides similarity.weights_file)")
+    parser.add_argument("--features", help="comma-separated signals (overrides similarity.features)")
     parser.add_argument("--normalization", choices=NORMALIZATIONS, help="overrides similarity.normalization")
     parser.add_argument("--metric", choices=METRICS, help="overrides similarity.metric")
     parser.add_argument("--k", type=int, help="related artists per artist (overrides similarity.k)")
@@ -126,6 +157,9 @@ def settings_from_args(args) -> tuple[dict, SimilaritySettings]:
         set_path(config, "mart.url", args.mart)
     if args.no_publish:
         set_path(config, "mart.publish", False)
+    if args.weights:
+        set_path(config, "similarity.weights_file", args.weights)
+    apply_signal_settings(config, PRESETS[args.preset] if args.preset else None)
     flags = {"dt": args.dt, "normalization": args.normalization, "metric": args.metric, "k": args.k,
              "tasks": args.tasks, "show": args.show,
              "features": [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None}
@@ -133,6 +167,33 @@ def settings_from_args(args) -> tuple[dict, SimilaritySettings]:
         if value is not None:
             set_path(config, f"similarity.{key}", value)
     return config, SimilaritySettings.from_config(config)
+
+
+SIGNAL_KEYS = ("features", "normalization", "metric", "weights", "shared_tracks")
+
+
+def apply_signal_settings(config: dict, preset: Mapping | None = None) -> None:
+    """Replace ``[similarity]``'s signal settings by ``preset``'s, then by ``similarity.weights_file``'s."""
+    if preset is not None:
+        for key in SIGNAL_KEYS:
+            set_path(config, f"similarity.{key}", preset[key])
+    path = section(config, "similarity").get("weights_file")
+    if path:
+        for key, value in read_weights_file(str(path)).items():
+            set_path(config, f"similarity.{key}", value)
+
+
+def read_weights_file(path: str) -> dict:
+    """The signal settings of a ``[similarity]`` TOML file (see jobs/evaluate.py --fit)."""
+    try:
+        table = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("similarity")
+    except FileNotFoundError:
+        raise ConfigError(f"weights file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"weights file {path} is not valid TOML: {exc}") from None
+    if not isinstance(table, dict):
+        raise ConfigError(f"weights file {path} has no [similarity] table")
+    return {key: table[key] for key in SIGNAL_KEYS if key in table}
 
 
 def run(spark: SparkSession, settings: SimilaritySettings, publish: PublishSettings | None = None,
@@ -150,15 +211,16 @@ def run(spark: SparkSession, settings: SimilaritySettings, publish: PublishSetti
 def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, force: bool) -> SimilarityResult:
     lake = Lake(spark, settings.lake)
     dt = settings.dt or lake.latest_snapshot("top_tracks")
-    log.info("similarity for dt=%s: features %s, %s normalization, %s metric, k=%d",
-             dt, ",".join(settings.features), settings.normalization, settings.metric, settings.k)
+    log.info("similarity for dt=%s: features %s, %s normalization, %s metric, k=%d%s%s",
+             dt, ",".join(settings.features), settings.normalization, settings.metric, settings.k,
+             f", weights {dict(settings.weights)}" if settings.weights else "",
+             ", shared tracks split by credits" if settings.shared_tracks == "split" else "")
     with stage(log, "read snapshot"):
         artists = lake.read("artists", dt)
         top_tracks = lake.read("top_tracks", dt)
         audio_features = lake.read("audio_features", dt)
 
-    status = (top_tracks.transform(artist_feature_stats, audio_features, settings.features)
-              .transform(attach_artists, artists).cache())
+    status = artist_signals(top_tracks, audio_features, artists, settings.features, settings.shared_tracks).cache()
     try:
         with stage(log, "artist vectors"):
             counts = status.transform(coverage).first().asDict()
@@ -173,7 +235,11 @@ def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, f
             if counts["with_vector"] == 0:
                 raise SnapshotError(f"no artist of dt={dt} has a top track with complete audio features "
                                     f"({', '.join(settings.features)}): nothing to compare")
-            vectors = status.transform(metric_vectors, settings.features, settings.normalization, settings.metric)
+            vectors, imputed = signal_vectors(status, settings.features, settings.normalization, settings.metric,
+                                              settings.weights)
+            if imputed:
+                log.info("imputed (missing values replaced by the mean over the artists that have them): %s",
+                         ", ".join(f"{name} {count} of {counts['with_vector']}" for name, count in imputed.items()))
 
         with stage(log, "neighbour search and write"):
             related = vectors.transform(exact_neighbours, settings.features, settings.k, settings.metric,
@@ -184,10 +250,18 @@ def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, f
     log.info("related_artists for dt=%s: %d rows for %d artists", dt, written, counts["with_vector"])
     if mart is not None:
         with stage(log, "publish to the mart"):
-            publish_snapshot(mart, lake, dt, artists=artists, top_tracks=top_tracks, force=force,
-                             artists_with_vector=counts["with_vector"], k=settings.k,
-                             parameters={"features": list(settings.features), "k": settings.k,
-                                         "metric": settings.metric, "normalization": settings.normalization})
+            served, sources = popularity_proxy(artists, top_tracks)
+            parameters = settings.parameters()
+            if sources.get("tracks") or sources.get("proxy"):
+                parameters["popularity"] = {
+                    "from_artists": sources.get("artists", 0), "mean_track_popularity": sources.get("tracks", 0),
+                    "proxy": sources.get("proxy", 0),
+                    "proxy_formula": "round(100 * (quantile of top-track count + quantile of latest release year) / 2)"}
+                log.info("popularity in the mart: %d artists from the source, %d from their tracks' mean popularity, "
+                         "%d from a proxy (track count and recency); publish_log.parameters says so",
+                         sources.get("artists", 0), sources.get("tracks", 0), sources.get("proxy", 0))
+            publish_snapshot(mart, lake, dt, artists=served, top_tracks=top_tracks, force=force,
+                             artists_with_vector=counts["with_vector"], k=settings.k, parameters=parameters)
     if settings.show and written:
         show_related(lake, dt, settings.show)
     return SimilarityResult(dt=dt, artists=total, related_rows=written, **counts)

@@ -45,7 +45,7 @@ def test_mart_artists_keep_one_row_per_artist_with_keys_and_json_genres(spark):
 
 def test_mart_top_tracks_are_ranked_without_gaps_and_capped(spark):
     def track(artist_id, track_id, rank):
-        return (artist_id, track_id, rank, f"song {track_id}", "album", "cover", None, None, None, "test")
+        return (artist_id, track_id, rank, f"song {track_id}", "album", "cover", None, None, None, "test", None)
 
     lake = spark.createDataFrame([
         track("a1", "t5", 5), track("a1", "t2", 2), track("a1", "t9", 9), track("a1", "t7", None),

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from jobs import ingest, similarity
 from jobs.common.lake import Lake
 from jobs.transform.naive import naive_neighbours
-from jobs.transform.vectors import DEFAULT_FEATURES, artist_feature_stats, attach_artists, metric_vectors
+from jobs.transform.signals import PRESETS, artist_signals, signal_vectors
 from mart import serving
 
 DT = "2026-03-01"
@@ -20,13 +20,15 @@ def write_synthetic(lake_dir, artists=400, dt=DT):
                         "--set", "synthetic.missing_features=0.05"]) == 0
 
 
-def reference(spark, lake_dir, metric="euclidean", normalization="minmax", k=3):
+def reference(spark, lake_dir, metric="euclidean", normalization=None, k=3):
+    """The naive search over the default setting's vectors (conf/local.toml), with metric and normalization as given."""
     lake = Lake(spark, lake_dir)
-    status = (lake.read("top_tracks", DT)
-              .transform(artist_feature_stats, lake.read("audio_features", DT), DEFAULT_FEATURES)
-              .transform(attach_artists, lake.read("artists", DT)))
-    vectors = status.transform(metric_vectors, DEFAULT_FEATURES, normalization, metric)
-    return vectors.transform(naive_neighbours, DEFAULT_FEATURES, k, metric)
+    default = PRESETS["default"]
+    features = default["features"]
+    status = artist_signals(lake.read("top_tracks", DT), lake.read("audio_features", DT), lake.read("artists", DT),
+                            features)
+    vectors, _ = signal_vectors(status, features, normalization or default["normalization"], metric, ())
+    return vectors.transform(naive_neighbours, features, k, metric)
 
 
 @pytest.fixture(autouse=True)
@@ -196,3 +198,40 @@ def test_a_wrong_mart_password_fails_before_any_spark_work(spark, synthetic_lake
     err = capsys.readouterr().err
     assert "Access denied" in err and "$MART_TEST_PASSWORD" in err
     assert "similarity for dt" not in err   # it stopped before reading the lake
+
+
+def test_preset_seed_reproduces_the_first_settings_related_artists_row_for_row(spark, tmp_path):
+    """tests/fixtures/seed_related_synthetic300.csv: what the job wrote before signals, presets and weights
+    existed (300 synthetic artists, seed 7, 5% of tracks without features); the lake is generated again."""
+    import csv
+    from pathlib import Path
+    lake_dir = str(tmp_path / "lake")
+    assert ingest.main(["--lake", lake_dir, "--dt", DT, "--source", "synthetic", "--artists", "300",
+                        "--set", "synthetic.missing_features=0.05"]) == 0
+    assert similarity.main(["--lake", lake_dir, "--dt", DT, "--no-publish", "--preset", "seed"]) == 0
+    golden = Path(__file__).parent / "fixtures" / "seed_related_synthetic300.csv"
+    with golden.open() as rows:
+        expected = sorted((r["artist_id"], int(r["rank"]), r["related_id"], float(r["distance"]))
+                          for r in csv.DictReader(rows))
+    got = sorted((r.artist_id, r.rank, r.related_id, r.distance) for r in related(spark, lake_dir).collect())
+    assert len(got) == 900 and got == expected   # distances equal to the last bit
+
+
+def test_a_source_without_popularity_gets_a_proxy_in_the_mart_and_the_publish_log_says_so(spark, tmp_path, capsys):
+    import json
+    from tests.test_ingest_tracks_csv import songs_1_2m
+    lake_dir = str(tmp_path / "lake")
+    assert ingest.main(["--source", "tracks-csv", "--lake", lake_dir, "--dt", DT, "--tracks", songs_1_2m(tmp_path)]) == 0
+    assert similarity.main(["--lake", lake_dir, "--dt", DT, "--features", "energy,tempo,track_popularity"]) == 0
+    assert "imputed (missing values replaced by the mean over the artists that have them): track_popularity 2 of 2" \
+        in capsys.readouterr().err
+    conn = serving.connect(f"jdbc:sqlite:{tmp_path / 'data' / 'mart.db'}")
+    try:
+        popularity = dict(serving.fetch_all(conn, "SELECT artist_id, popularity FROM artists"))
+        parameters = json.loads(serving.fetch_all(conn, "SELECT parameters FROM publish_log")[0][0])
+    finally:
+        conn.close()
+    # Artist A: 10 top tracks, latest 2011; B: 1 track, 2003. Neither file nor tracks have popularity.
+    assert popularity == {"AAAAAAAAAAAAAAAAAAAAAA": 100, "BBBBBBBBBBBBBBBBBBBBBB": 0}
+    assert parameters["popularity"]["proxy"] == 2 and parameters["popularity"]["from_artists"] == 0
+    assert parameters["normalization"] == "zscore" and parameters["features"] == ["energy", "tempo", "track_popularity"]

@@ -62,3 +62,14 @@ def test_search_limits_and_waits_within_bounds_are_taken():
 ])
 def test_spotify_ids_are_22_base62_characters_exactly(text, valid):
     assert bool(SPOTIFY_ID.match(text)) is valid
+
+
+def test_top_track_rows_keep_the_album_release_date_at_any_precision():
+    import datetime
+    from jobs.sources.spotify import top_track_rows
+    tracks = [{"id": "t1", "album": {"release_date": "2019-06-14", "release_date_precision": "day"}},
+              {"id": "t2", "album": {"release_date": "2008", "release_date_precision": "year"}},
+              {"id": "t3", "album": {"release_date": "2011-03"}}, {"id": "t4", "album": {}},
+              {"id": "t5", "album": {"release_date": "0000"}}]
+    assert [row[-1] for row in top_track_rows("a", tracks)] == [
+        datetime.date(2019, 6, 14), datetime.date(2008, 1, 1), datetime.date(2011, 3, 1), None, None]

@@ -83,3 +83,16 @@ def test_spark_tables_have_the_lake_schemas(spark):
     expected = pa.Table.from_batches([top_tracks_chunk(SyntheticSpec(artists=120, seed=9), 0)])
     assert sorted(tables["top_tracks"].toArrow().column("track_id").to_pylist()) == \
         sorted(expected.column("track_id").to_pylist())
+
+
+def test_release_dates_gather_by_genre_without_changing_the_other_columns():
+    spec = SyntheticSpec(artists=3000, seed=4, genres=5)
+    batch = top_tracks_chunk(spec, 0)
+    assert batch.schema.names[-1] == "release_date"
+    years = np.array([d.year for d in batch.column("release_date").to_pylist()])
+    assert 1950 <= years.min() and years.max() <= 2025
+    from jobs.sources.synthetic import _plan
+    plan = _plan(spec, 0)
+    genre_of_track = plan.genre[plan.track_artist]
+    spread_within = np.mean([years[genre_of_track == g].std() for g in range(5)])
+    assert spread_within < 0.5 * years.std()   # the genre explains most of a track's year

@@ -199,6 +199,7 @@ class Lake:
          .write.format("delta")
          .mode("overwrite")
          .option("replaceWhere", f"dt = '{dt}'")
+         .option("mergeSchema", "true")   # a column added to a table's schema joins older snapshots as null
          .partitionBy("dt")
          .save(self.path(table)))
         rows = self._snapshot(table, dt).count() if self.exists(table) else 0

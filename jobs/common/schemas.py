@@ -4,7 +4,7 @@
 importing this module needs no running Spark.
 """
 
-from pyspark.sql.types import (ArrayType, DataType, DoubleType, IntegerType, LongType, StringType,
+from pyspark.sql.types import (ArrayType, DataType, DateType, DoubleType, IntegerType, LongType, StringType,
                                StructField, StructType)
 
 
@@ -20,7 +20,9 @@ ARTISTS = _struct(
 TOP_TRACKS = _struct(
     ("artist_id", StringType()), ("track_id", StringType()), ("rank", IntegerType()), ("name", StringType()),
     ("album_name", StringType()), ("album_image_url", StringType()), ("popularity", IntegerType()),
-    ("duration_ms", IntegerType()), ("spotify_url", StringType()), ("source", StringType()))
+    ("duration_ms", IntegerType()), ("spotify_url", StringType()), ("source", StringType()),
+    # The release date of the track's album where the source has it (a year alone reads as 1 January).
+    ("release_date", DateType()))
 
 AUDIO_FEATURES = _struct(
     ("track_id", StringType()), ("danceability", DoubleType()), ("energy", DoubleType()), ("key", IntegerType()),

@@ -23,6 +23,7 @@ and counted before any request.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import re
@@ -452,8 +453,19 @@ def top_track_rows(artist_id: str, tracks: Iterable[Mapping], source: str = "spo
         images = album.get("images") or []
         rows.append((artist_id, track["id"], len(rows) + 1, track.get("name"), album.get("name"),
                      images[0].get("url") if images else None, track.get("popularity"), track.get("duration_ms"),
-                     (track.get("external_urls") or {}).get("spotify"), source))
+                     (track.get("external_urls") or {}).get("spotify"), source, release_date(album)))
     return rows
+
+
+def release_date(album: Mapping) -> datetime.date | None:
+    """An album's ``release_date`` (``2019``, ``2019-06`` or ``2019-06-14``, whatever its precision) as a date."""
+    text = str(album.get("release_date") or "").strip()
+    parts = text.split("-")
+    try:
+        numbers = [int(p) for p in parts[:3]] + [1] * (3 - min(len(parts), 3))
+        return datetime.date(*numbers[:3]) if text else None
+    except ValueError:
+        return None
 
 
 def feature_row(features: Mapping) -> tuple:

@@ -5,7 +5,8 @@ artist belongs to a genre; the genre fixes a centre in audio-feature space,
 the artist's profile scatters around it, and each of the artist's tracks
 scatters around the profile. Ranges follow Spotify's: loudness in dB
 (-60..0), tempo in BPM, key 0..11, mode 0/1, time signature 3, 4 or 5, the other
-features 0..1, rounded to 3 decimals as the API returns them.
+features 0..1, rounded to 3 decimals as the API returns them. Release dates gather around a
+year per genre.
 
 Output is a pure function of ``(SyntheticSpec, chunk)``: artists are made in
 fixed-size chunks, each with its own random streams, so the same spec gives
@@ -47,7 +48,7 @@ _ALPHABET = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 _ARROW = {name: schemas.arrow_schema(schemas.LAKE_TABLES[name]) for name in ("artists", "top_tracks", "audio_features")}
 
 # Random streams, one per concern, so that each table draws only what it needs.
-_PLAN, _ARTIST, _TRACK, _FEATURE = 0, 1, 2, 3
+_PLAN, _ARTIST, _TRACK, _FEATURE, _RELEASE = 0, 1, 2, 3, 4
 # Id namespaces.
 _ARTIST_ID, _TRACK_ID, _IMAGE_ID = 1, 2, 3
 
@@ -173,7 +174,21 @@ def top_tracks_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
         pa.array(plan.duration_ms, pa.int32()),
         _prefixed("https://open.spotify.com/track/", track_ids),
         _constant(SOURCE, t),
+        release_dates(spec, chunk, plan),
     ], schema=_ARROW["top_tracks"])
+
+
+def release_dates(spec: SyntheticSpec, chunk: int, plan: _Plan) -> pa.Array:
+    """Per track: a date around its genre's era (artist scatter ~4 years, track scatter ~2), 1950..2025.
+
+    Drawn from a stream of its own, so the other columns are the same as without it.
+    """
+    rng = _rng(spec, _RELEASE, chunk)
+    era = np.random.default_rng(np.random.SeedSequence([spec.seed, 98])).uniform(1965.0, 2022.0, spec.genres)
+    artist_year = era[plan.genre] + rng.normal(0.0, 4.0, plan.genre.size)
+    year = np.clip(artist_year[plan.track_artist] + rng.normal(0.0, 2.0, plan.track_artist.size), 1950.0, 2025.99)
+    days = np.floor((year - 1970.0) * 365.25).astype(np.int32)
+    return pa.array(days, pa.date32())
 
 
 def audio_features_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:

@@ -1,20 +1,30 @@
 """Public tracks-with-audio-features files -> the lake's artists, top_tracks and audio_features.
 
-Two layouts (DESIGN.md), told apart by their header:
+Three layouts (DESIGN.md and the TidyTuesday one), told apart by their header:
 
 - "1.2M songs" ``tracks_features.csv``: ``id, name, album, album_id, artists, artist_ids, ...,
   danceability ... time_signature, year, release_date``; no popularity.
 - "600k tracks" ``tracks.csv``: ``id, name, popularity, duration_ms, explicit, artists, id_artists,
   release_date, danceability ...``, with an optional ``artists.csv`` (``id, followers, genres, name,
   popularity``) for names, genres and popularity.
+- TidyTuesday ``spotify_songs.csv``: ``track_id, track_name, track_artist, track_popularity,
+  track_album_*, playlist_*, playlist_genre, playlist_subgenre, danceability ...``: one artist per
+  row, named but without an id. An artist's id is derived from its name (the first 22 hex digits
+  of the SHA-256 of the trimmed, lower-cased name), its genres are the playlist genres and
+  subgenres of all its rows. Copies of this file rename columns (``artist_name``, ``genre``,
+  ``popularity``, no ``track_id``: then the track id is derived from name, artist and album);
+  the names in :data:`TIDY_COLUMNS` are all accepted.
 
-List columns hold Python-style lists (``['a', "b's"]``). A track belongs to each artist it lists.
-An artist's top tracks are its tracks ranked by popularity where the file has it, else by the
-most recent release, capped at ``max_tracks``.
+List columns of the first two layouts hold Python-style lists (``['a', "b's"]``). A track belongs
+to each artist it lists. An artist's top tracks are its tracks ranked by popularity where the file
+has it, else by the most recent release, capped at ``max_tracks``; each keeps its release date.
 
 Public dumps have stray rows: a value that does not read as its column's type (a number, a date)
 becomes null instead of failing the job (``try_cast``, whatever ``spark.sql.ansi.enabled`` says),
-and an unreadable list becomes empty.
+and the run's summary counts those nulls per column. Dates are read in the common forms
+(``2001``, ``2001-05``, ``2001-05-03``, ``03-05-2001``, ``03.05.2001``, ``2001/05/03``,
+``05/03/2001``). A list cell that is not a list of names (or longer than :data:`MAX_LIST_CELL`
+characters) becomes an empty list and is counted.
 """
 
 from __future__ import annotations
@@ -37,49 +47,131 @@ log = logging.getLogger(__name__)
 SOURCE = "tracks-csv"
 FEATURES = [field.name for field in schemas.AUDIO_FEATURES.fields if field.name not in ("track_id", "source")]
 KINDS = {field.name: field.dataType.typeName() for field in schemas.AUDIO_FEATURES.fields}
-LAYOUTS = {"tracks_features": "artist_ids", "tracks_600k": "id_artists"}
+LAYOUTS = {"tracks_features": "artist_ids", "tracks_600k": "id_artists", "tidytuesday": "track_artist"}
+MAX_LIST_CELL = 10_000   # characters; a longer list cell is not parsed (deep nesting, memory)
+# TidyTuesday columns and the other names copies of the file give them (first match wins).
+TIDY_COLUMNS = {
+    "track_id": ("track_id", "id"),
+    "track_name": ("track_name", "name", "title", "song"),
+    "track_artist": ("track_artist", "artist_name", "artist"),
+    "track_popularity": ("track_popularity", "popularity"),
+    "track_album_name": ("track_album_name", "album_name", "album"),
+    "track_album_release_date": ("track_album_release_date", "release_date"),
+    "playlist_genre": ("playlist_genre", "genre"),
+    "playlist_subgenre": ("playlist_subgenre", "subgenre"),
+}
+_DATE_FORMATS = ("d-M-yyyy", "d.M.yyyy", "yyyy/M/d", "M/d/yyyy", "d/M/yyyy")
+_ID_HEX = 22
 
 
 @F.pandas_udf(ArrayType(StringType()))
 def parse_list(texts):
-    """``"['a', \\"b's\\"]"`` -> ``["a", "b's"]``; anything unreadable -> ``[]``."""
+    """``"['a', \\"b's\\"]"`` -> ``["a", "b's"]``; an empty cell -> ``[]``; anything unreadable -> null.
+
+    Unreadable: not a list or tuple of strings and numbers, longer than :data:`MAX_LIST_CELL`
+    characters, or failing to parse in any way (syntax, unhashable keys, nesting, memory).
+    """
     def one(text):
-        try:
-            value = ast.literal_eval(text) if isinstance(text, str) and text.startswith("[") else []
-        except (ValueError, SyntaxError):
+        if text is None or (isinstance(text, str) and not text.strip()):
             return []
-        return [str(item) for item in value] if isinstance(value, (list, tuple)) else []
+        if not isinstance(text, str) or len(text) > MAX_LIST_CELL or not text.lstrip().startswith(("[", "(")):
+            return None
+        try:
+            value = ast.literal_eval(text.strip())
+        except Exception:   # SyntaxError, ValueError, TypeError (unhashable), RecursionError, MemoryError
+            return None
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, int, float)) for v in value):
+            return None
+        return [str(item) for item in value]
     return texts.map(one)
 
 
 def read_csv(spark: SparkSession, path: str) -> DataFrame:
     from pyspark.errors import AnalysisException
     try:
-        return (spark.read.option("header", True).option("multiLine", True).option("escape", '"')
-                .option("mode", "PERMISSIVE").csv(path))
+        frame = (spark.read.option("header", True).option("multiLine", True).option("escape", '"')
+                 .option("mode", "PERMISSIVE").csv(path))
     except AnalysisException as exc:
         raise ConfigError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    # Headers vary between copies: compare them trimmed and lower-cased.
+    return frame.toDF(*[c.strip().lower() for c in frame.columns])
 
 
 def detect_layout(columns: list[str]) -> str:
     for layout, marker in LAYOUTS.items():
         if marker in columns:
             return layout
-    raise ConfigError(f"tracks file has neither an 'artist_ids' column (1.2M songs layout) nor 'id_artists' "
-                      f"(600k tracks layout); its columns: {', '.join(columns[:30])}")
+    if _tidy_column(columns, "track_artist") and _tidy_column(columns, "playlist_genre"):
+        return "tidytuesday"
+    raise ConfigError(f"tracks file has neither an 'artist_ids' column (1.2M songs layout), 'id_artists' "
+                      f"(600k tracks layout) nor 'track_artist' (TidyTuesday spotify_songs.csv); "
+                      f"its columns: {', '.join(columns[:30])}")
 
 
-def with_artist_lists(tracks: DataFrame) -> DataFrame:
-    """``tracks`` plus its list columns parsed once: ``_artist_ids`` and ``_artist_names`` (arrays)."""
-    if "_artist_ids" in tracks.columns:
-        return tracks
-    ids_column = LAYOUTS[detect_layout(tracks.columns)]
-    return (tracks.withColumn("_artist_ids", parse_list(F.col(ids_column)))
-            .withColumn("_artist_names", parse_list(F.col("artists"))))
+def _tidy_column(columns: list[str], name: str) -> str | None:
+    return next((c for c in TIDY_COLUMNS[name] if c in columns), None)
+
+
+def derived_id(text: Column) -> Column:
+    """A 22-character id from a name: the first hex digits of the SHA-256 of its trimmed, lower-cased form."""
+    return F.substring(F.sha2(F.lower(F.trim(text)), 256), 1, _ID_HEX)
+
+
+def canonical_tracks(raw: DataFrame) -> DataFrame:
+    """Any layout as one: ``id, name, album, popularity, release_date, duration_ms, <features>`` (as read),
+    ``_artist_ids``, ``_artist_names`` (arrays), ``_genres`` (array or null), ``_unreadable_lists`` (int)."""
+    if "_artist_ids" in raw.columns:
+        return raw
+    layout = detect_layout(raw.columns)
+    if layout == "tidytuesday":
+        return _canonical_tidy(raw)
+    missing = {"id", "name", "artists"} - set(raw.columns)
+    if missing:
+        raise ConfigError(f"the tracks file lacks the column(s) {', '.join(sorted(missing))}")
+    ids, names = parse_list(F.col(LAYOUTS[layout])), parse_list(F.col("artists"))
+    unreadable = F.col("_ids").isNull().cast("int") + F.col("_names").isNull().cast("int")
+    empty = F.array().cast("array<string>")
+    return (raw.withColumn("_ids", ids).withColumn("_names", names)
+            .select(*[_optional(raw, c) for c in ("id", "name", "album", "popularity", "release_date")],
+                    *[_optional(raw, f) for f in FEATURES],
+                    F.coalesce("_ids", empty).alias("_artist_ids"), F.coalesce("_names", empty).alias("_artist_names"),
+                    F.lit(None).cast("array<string>").alias("_genres"), unreadable.alias("_unreadable_lists")))
+
+
+def _optional(raw: DataFrame, name: str, source: str | None = None) -> Column:
+    """Column ``source`` as ``name``; a null column marked absent when the file has no such column."""
+    source = source or name
+    if source in raw.columns:
+        return F.col(source).alias(name)
+    return F.lit(None).cast("string").alias(name, metadata={"absent": True})
+
+
+def absent_columns(tracks: DataFrame) -> list[str]:
+    """Columns of :func:`canonical_tracks` that the file did not have."""
+    return [f.name for f in tracks.schema.fields if f.metadata.get("absent")]
+
+
+def _canonical_tidy(raw: DataFrame) -> DataFrame:
+    cols = {name: _tidy_column(raw.columns, name) for name in TIDY_COLUMNS}
+    artist = F.trim(F.col(cols["track_artist"]))
+    has_artist = artist.isNotNull() & (F.length(artist) > 0)
+    album = F.col(cols["track_album_name"]) if cols["track_album_name"] else F.lit("")
+    track_id = F.col(cols["track_id"]) if cols["track_id"] else \
+        derived_id(F.concat_ws("\u0001", F.col(cols["track_name"]), artist, album))
+    genres = [F.lower(F.trim(F.col(cols[g]))) for g in ("playlist_genre", "playlist_subgenre") if cols[g]]
+    return raw.select(
+        track_id.alias("id"), _optional(raw, "name", cols["track_name"]), _optional(raw, "album", cols["track_album_name"]),
+        _optional(raw, "popularity", cols["track_popularity"]),
+        _optional(raw, "release_date", cols["track_album_release_date"]),
+        *[_optional(raw, f) for f in FEATURES],
+        F.when(has_artist, F.array(derived_id(artist))).otherwise(F.array().cast("array<string>")).alias("_artist_ids"),
+        F.when(has_artist, F.array(artist)).otherwise(F.array().cast("array<string>")).alias("_artist_names"),
+        F.filter(F.array(*genres), lambda g: g.isNotNull() & (F.length(g) > 0)).alias("_genres"),
+        F.lit(0).alias("_unreadable_lists"))
 
 
 def track_artists(tracks: DataFrame) -> DataFrame:
-    """One row per (track, listed artist): ``track_id, artist_id, artist_name`` (tracks from :func:`with_artist_lists`)."""
+    """One row per (track, listed artist): ``track_id, artist_id, artist_name`` (tracks from :func:`canonical_tracks`)."""
     pairs = F.arrays_zip(F.col("_artist_ids").alias("id"), F.col("_artist_names").alias("name"))
     return (tracks.select(F.col("id").alias("track_id"), F.explode(pairs).alias("a"))
             .select("track_id", F.col("a.id").alias("artist_id"), F.col("a.name").alias("artist_name"))
@@ -94,64 +186,106 @@ def _double(name: str) -> Column:
     return F.col(name).try_cast("double")
 
 
+def read_date(column: Column) -> Column:
+    """A date from the common written forms (ISO year, month or day first; day-first with - or .; US with /)."""
+    text = F.trim(column)
+    return F.coalesce(text.try_cast("date"),
+                      *[F.try_to_timestamp(text, F.lit(form)).cast("date") for form in _DATE_FORMATS])
+
+
+def typed_columns() -> dict[str, Column]:
+    """Each column read from text, by name: what the lake gets (before renaming)."""
+    typed = {"popularity": _int("popularity"), "release_date": read_date(F.col("release_date"))}
+    typed.update({f: (_int(f) if KINDS[f] == "integer" else _double(f)) for f in FEATURES})
+    return typed
+
+
 def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: int) -> dict[str, DataFrame]:
     """The three lake tables from a tracks file (and the 600k layout's artists file)."""
-    tracks = with_artist_lists(tracks).where(F.col("id").isNotNull()).dropDuplicates(["id"])
-    has_popularity = "popularity" in tracks.columns
-    album = F.col("album") if "album" in tracks.columns else F.lit(None).cast("string")
+    every_row = canonical_tracks(tracks)
+    tracks = every_row.where(F.col("id").isNotNull()).dropDuplicates(["id"])
+    typed = typed_columns()
     track_info = tracks.select(
-        F.col("id").alias("track_id"), "name", album.alias("album_name"),
-        (_int("popularity") if has_popularity else F.lit(None).cast("int")).alias("popularity"),
-        _int("duration_ms").alias("duration_ms"),
-        F.col("release_date").try_cast("date").alias("released"))   # "2001", "2001-05" and "2001-05-03" all read
+        F.col("id").alias("track_id"), "name", F.col("album").alias("album_name"),
+        typed["popularity"].alias("popularity"), typed["duration_ms"].alias("duration_ms"),
+        typed["release_date"].alias("release_date"))
     pairs = track_artists(tracks)
     order = Window.partitionBy("artist_id").orderBy(F.col("popularity").desc_nulls_last(),
-                                                     F.col("released").desc_nulls_last(), "track_id")
+                                                     F.col("release_date").desc_nulls_last(), "track_id")
     top = (pairs.join(track_info, "track_id")
            .withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= max_tracks))
     top_tracks = top.select(
         "artist_id", "track_id", F.col("rank").cast("int"), "name", "album_name",
         F.lit(None).cast("string").alias("album_image_url"), "popularity", "duration_ms",
         F.concat(F.lit("https://open.spotify.com/track/"), "track_id").alias("spotify_url"),
-        F.lit(SOURCE).alias("source"))
+        F.lit(SOURCE).alias("source"), "release_date")
 
     listed = pairs.groupBy("artist_id").agg(F.min("artist_name").alias("listed_name"))
+    no_info = {"genres": F.lit(None).cast("array<string>"), "popularity": F.lit(None).cast("int"),
+               "followers": F.lit(None).cast("long")}
     if artists_csv is not None:
         info = artists_csv.select(
-            F.col("id").alias("artist_id"), F.col("name"), parse_list(F.col("genres")).alias("genres"),
+            F.col("id").alias("artist_id"), F.col("name"),
+            F.coalesce(parse_list(F.col("genres")), F.array().cast("array<string>")).alias("genres"),
             _int("popularity").alias("popularity"), _double("followers").try_cast("long").alias("followers"))
         artists = listed.join(info.dropDuplicates(["artist_id"]), "artist_id", "left").withColumn(
             "name", F.coalesce("name", "listed_name"))
+    elif "_genres" in every_row.columns:
+        # TidyTuesday: an artist's genres are those of every row naming it, repeated tracks included.
+        genres = (every_row.select(F.explode("_artist_ids").alias("artist_id"), "_genres")
+                  .select("artist_id", F.explode_outer("_genres").alias("g")).groupBy("artist_id").agg(F.array_sort(F.collect_set("g")).alias("tagged")))
+        artists = listed.join(genres, "artist_id", "left").select(
+            "artist_id", F.col("listed_name").alias("name"),
+            F.when(F.size("tagged") > 0, F.col("tagged")).alias("genres"),
+            no_info["popularity"].alias("popularity"), no_info["followers"].alias("followers"))
     else:
         artists = listed.select("artist_id", F.col("listed_name").alias("name"),
-                                F.lit(None).cast("array<string>").alias("genres"),
-                                F.lit(None).cast("int").alias("popularity"), F.lit(None).cast("long").alias("followers"))
+                                *[value.alias(name) for name, value in no_info.items()])
     artists = artists.join(top_tracks.select("artist_id").distinct(), "artist_id", "left_semi").select(
         "artist_id", "name", "genres", "popularity", "followers", F.lit(None).cast("string").alias("image_url"),
         F.concat(F.lit("https://open.spotify.com/artist/"), "artist_id").alias("spotify_url"),
         F.lit(SOURCE).alias("source"))
 
-    features = tracks.select(
-        F.col("id").alias("track_id"),
-        *[(_int(f) if KINDS[f] == "integer" else _double(f)).alias(f) for f in FEATURES],
-        F.lit(SOURCE).alias("source"))
+    features = tracks.select(F.col("id").alias("track_id"), *[typed[f].alias(f) for f in FEATURES],
+                             F.lit(SOURCE).alias("source"))
     return {"artists": artists.select(*schemas.ARTISTS.fieldNames()),
             "top_tracks": top_tracks.select(*schemas.TOP_TRACKS.fieldNames()),
             "audio_features": features.select(*schemas.AUDIO_FEATURES.fieldNames())}
 
 
-def file_summary(tracks: DataFrame) -> dict[str, int]:
-    """What a tracks file holds: its rows, the ones skipped (no id, an id seen before), and among
-    the tracks kept, those linked to no artist and those with a missing or unreadable feature."""
-    tracks = with_artist_lists(tracks)
+def file_summary(tracks: DataFrame) -> dict:
+    """What a tracks file holds: its rows, the ones skipped (no id, an id seen before), unreadable
+    list cells, and among the tracks kept, those linked to no artist, those with a missing or
+    unreadable feature, and per column the values that did not read as its type (``nulled``)."""
+    tracks = canonical_tracks(tracks)
     whole = tracks.agg(F.count(F.lit(1)).alias("rows"), F.count_if(F.col("id").isNull()).alias("without_id"),
-                       F.countDistinct("id").alias("ids")).first()
+                       F.countDistinct("id").alias("ids"),
+                       F.coalesce(F.sum("_unreadable_lists"), F.lit(0)).alias("unreadable_lists")).first()
     linked = F.size(F.filter("_artist_ids", lambda artist_id: F.length(artist_id) > 0)) > 0
-    gap = reduce(lambda a, b: a | b, [_double(f).isNull() for f in FEATURES if f in tracks.columns])
+    typed = typed_columns()
+    absent = absent_columns(tracks)
+    gap = reduce(lambda a, b: a | b, [typed[f].isNull() for f in FEATURES if f not in absent] or [F.lit(False)])
+    def nulled(name: str) -> Column:   # text was there, the typed value is null
+        return F.count_if(F.col(name).isNotNull() & (F.length(F.trim(name)) > 0) & typed[name].isNull())
+
     kept = (tracks.where(F.col("id").isNotNull()).dropDuplicates(["id"])
-            .agg(F.count_if(~linked).alias("without_artists"), F.count_if(gap).alias("feature_gaps")).first())
+            .agg(F.count_if(~linked).alias("without_artists"), F.count_if(gap).alias("feature_gaps"),
+                 *[nulled(name).alias(name) for name in typed]).first().asDict())
     return {"rows": whole.rows, "without_id": whole.without_id, "duplicate_ids": whole.rows - whole.without_id - whole.ids,
-            "without_artists": kept.without_artists or 0, "feature_gaps": kept.feature_gaps or 0}
+            "unreadable_lists": int(whole.unreadable_lists),
+            "without_artists": kept.pop("without_artists") or 0, "feature_gaps": kept.pop("feature_gaps") or 0,
+            "nulled": {name: count for name, count in kept.items() if count}, "absent": absent}
+
+
+def summary_line(found: Mapping) -> str:
+    nulled = ", ".join(f"{name} {count}" for name, count in found["nulled"].items()) or "none"
+    absent = ", ".join(found.get("absent") or []) or "none"
+    return ("tracks-csv summary: {rows} rows in the file (columns it lacks, null throughout: {absent}); "
+            "skipped: {without_id} without an id, {duplicate_ids} "
+            "repeating an id; unreadable list cells (read as empty): {unreadable_lists}; not linked to any artist "
+            "(artist list empty or unreadable): {without_artists}; kept with null features: {feature_gaps} "
+            "(a missing or unreadable value); values that did not read as their column's type, made null: "
+            "{nulled}").format(**{**found, "nulled": nulled, "absent": absent})
 
 
 def read_tracks_csv(spark: SparkSession, options: Mapping) -> dict[str, DataFrame]:
@@ -159,17 +293,16 @@ def read_tracks_csv(spark: SparkSession, options: Mapping) -> dict[str, DataFram
     path = str(options.get("tracks", "") or "")
     if not path:
         raise ConfigError("tracks-csv needs a file: --tracks FILE or tracks_csv.tracks")
-    tracks = read_csv(spark, path)
-    missing = {"id", "name", "artists"} - set(tracks.columns)
-    if missing:
-        raise ConfigError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
+    raw = read_csv(spark, path)
+    try:
+        tracks = canonical_tracks(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     artists_path = str(options.get("artists", "") or "")
     artists = read_csv(spark, artists_path) if artists_path else None
     # Parsed once (a multi-line CSV is read by one task) for the summary and the three tables.
-    tracks = with_artist_lists(tracks).persist(StorageLevel.MEMORY_AND_DISK)
+    tracks = tracks.persist(StorageLevel.MEMORY_AND_DISK)
     found = file_summary(tracks)
     tables = lake_tables(tracks, artists, int(options.get("max_tracks", 10)))
-    log.info("tracks-csv summary: %(rows)d rows in the file; skipped: %(without_id)d without an id, "
-             "%(duplicate_ids)d repeating an id; not linked to any artist (artist list empty or unreadable): "
-             "%(without_artists)d; kept with null features: %(feature_gaps)d (a missing or unreadable value)", found)
+    log.info("%s", summary_line(found))
     return tables

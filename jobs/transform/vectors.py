@@ -17,7 +17,7 @@ import functools
 import operator
 from typing import Sequence
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.transform.metrics import check_metric
@@ -25,7 +25,7 @@ from jobs.transform.metrics import check_metric
 DEFAULT_FEATURES = ("danceability", "energy", "loudness", "speechiness", "acousticness", "instrumentalness")
 AUDIO_FEATURE_NAMES = ("danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
                        "instrumentalness", "liveness", "valence", "tempo", "duration_ms", "time_signature")
-NORMALIZATIONS = ("minmax", "zscore")
+NORMALIZATIONS = ("minmax", "zscore", "rank")
 
 # Per-artist means: values in units of 2^-30 (about 1e-9), summed as longs; exact while |x| * rows < 8.6e9,
 # ample for a few dozen tracks of any audio feature. An overflow fails the job (ANSI mode), never wraps.
@@ -135,12 +135,15 @@ def usable_vectors(status: DataFrame, features: Sequence[str]) -> DataFrame:
 
 
 def normalize(vectors: DataFrame, features: Sequence[str], method: str = "minmax") -> DataFrame:
-    """Scale each feature over all artists: ``minmax`` to 0..1, or ``zscore`` to mean 0 and sd 1.
+    """Scale each feature over all artists: ``minmax`` to 0..1, ``zscore`` to mean 0 and sd 1, or
+    ``rank`` to its empirical quantile 0..1 (ties share their mid-rank).
 
     A feature with a single value over all artists (max == min, or sd == 0)
-    becomes 0 for everyone rather than a division by zero.
+    becomes 0 for everyone (0.5 for ``rank``) rather than a division by zero.
     """
     check_normalization(method)
+    if method == "rank":
+        return quantiles(vectors.select("artist_id", *features), *features)
     if method == "minmax":
         bounds = vectors.agg(*[F.min(f).alias(f"_lo_{f}") for f in features],
                              *[F.max(f).alias(f"_hi_{f}") for f in features])
@@ -156,6 +159,44 @@ def normalize(vectors: DataFrame, features: Sequence[str], method: str = "minmax
     return centred.crossJoin(F.broadcast(spreads)).select("artist_id", *[
         F.when(F.col(f"_sd_{f}") > 0, F.col(f) / F.col(f"_sd_{f}")).otherwise(F.lit(0.0)).alias(f)
         for f in features])
+
+
+def quantiles(frame: DataFrame, *columns: str) -> DataFrame:
+    """``frame`` (one row per ``artist_id``) with each of ``columns`` replaced by its empirical quantile 0..1.
+
+    ``(values below + (values equal - 1) / 2) / (rows - 1)``: ties share their mid-rank; a single
+    row gives 0, a single value 0.5. All columns in one pass: the values in long form, one window
+    per column ordered by value (``rank`` gives the values below, a range frame the ties too), then
+    pivoted back to one row per artist.
+    """
+    if not columns:
+        return frame
+    long = frame.select("artist_id", F.explode(F.array(*[
+        F.struct(F.lit(c).alias("c"), F.col(c).cast("double").alias("v")) for c in columns])).alias("_cv")) \
+        .select("artist_id", "_cv.c", "_cv.v")
+    ordered = Window.partitionBy("c").orderBy("v")
+    below = F.rank().over(ordered) - 1
+    up_to_ties = F.count(F.lit(1)).over(ordered.rangeBetween(Window.unboundedPreceding, Window.currentRow))
+    total = F.count(F.lit(1)).over(Window.partitionBy("c"))
+    ranked = long.select("artist_id", "c", F.when(total > 1, (below + (up_to_ties - below - 1) / 2.0) / (total - 1))
+                         .otherwise(F.lit(0.0)).alias("_q"))
+    wide = ranked.groupBy("artist_id").agg(*[F.max(F.when(F.col("c") == c, F.col("_q"))).alias(c) for c in columns])
+    rest = [c for c in frame.columns if c not in columns]
+    if rest == ["artist_id"]:
+        return wide.select(*frame.columns)
+    return frame.select(*rest).join(wide, "artist_id", "left").select(*frame.columns)
+
+
+def weigh(vectors: DataFrame, features: Sequence[str], weights) -> DataFrame:
+    """Each feature multiplied by its weight (``{feature: w}`` or pairs; 1 when not given), before the search.
+
+    Distances then weigh the features so, and the search stays exact.
+    """
+    weights = dict(weights or {})
+    if all(weights.get(f, 1.0) == 1.0 for f in features):
+        return vectors
+    return vectors.select("artist_id", *[
+        (F.col(f) * F.lit(float(weights[f]))).alias(f) if weights.get(f, 1.0) != 1.0 else F.col(f) for f in features])
 
 
 def to_metric_space(vectors: DataFrame, features: Sequence[str], metric: str) -> DataFrame:

@@ -1,0 +1,157 @@
+"""Quality benchmark: genre precision of the default setting against the seed's, on real data with genres.
+
+    python bench/quality.py --tidy spotify_songs.csv [--workdir DIR] [--k 3]
+    python bench/quality.py --tracks tracks.csv --artists-csv artists.csv     # the 600k layout
+    python bench/quality.py --tidy spotify_songs.csv --featured               # collaborations, see below
+
+Ingests the file with jobs/ingest.py (tracks-csv), then runs jobs/evaluate.py on that snapshot with
+``--compare config,seed --fit``: both settings computed in the same run from the same lake, and the
+weights fitted on one half of the artists with genres, the other half scored apart. Prints the
+comparison table, the ratio default / seed of genre precision@k, and the fit's two halves. The files
+are not part of the repository: the README names where the figures' copy came from.
+
+``--featured`` measures how co-credited tracks should count. The TidyTuesday file credits one artist
+per row, but its titles name the others ("Song (feat. X & Y)", "(with X)"): the file is rewritten in
+the 600k layout (tracks.csv + artists.csv with the playlist genres) crediting them too, then the
+default is compared with ``shared_tracks=split``, and the report gives the share of co-credited pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.common import child_env  # noqa: E402
+DT = "2026-01-01"
+
+
+def run(command: list[str]) -> float:
+    print("$ " + " ".join(command), flush=True)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, env=child_env())
+    if done.returncode:
+        raise SystemExit(f"{command[1]} failed with exit status {done.returncode}")
+    return time.perf_counter() - started
+
+
+FEATURED = re.compile(r"[(\[]\s*(?:feat\.?|ft\.?|featuring|with)\s+([^)\]]+)[)\]]|\s-?\s*(?:feat\.?|ft\.?)\s+(.+)$",
+                      re.IGNORECASE)
+
+
+def featured_names(title: str) -> list[str]:
+    """Artists a title credits besides the main one: '(feat. A, B & C)', '(with A)', '- feat. A'."""
+    names = []
+    for group in FEATURED.findall(title or ""):
+        text = group[0] or group[1]
+        names += [n.strip() for n in re.split(r",|&| and | x ", text) if n.strip()]
+    return names
+
+
+def tidy_to_600k(tidy: Path, out: Path) -> tuple[Path, Path, dict]:
+    """The TidyTuesday rows as the 600k layout, featured artists credited; ids derived from names as ingest does."""
+    import hashlib
+
+    def artist_id(name: str) -> str:
+        return hashlib.sha256(name.strip().lower().encode()).hexdigest()[:22]
+
+    out.mkdir(parents=True, exist_ok=True)
+    genres, names, tracks = {}, {}, {}
+    with open(tidy, newline="", encoding="utf-8") as rows:
+        for row in csv.DictReader(rows):
+            main = (row.get("track_artist") or "").strip()
+            if not main or not row.get("track_id"):
+                continue
+            credited = [main] + [n for n in featured_names(row.get("track_name", "")) if n.lower() != main.lower()]
+            ids = list(dict.fromkeys(artist_id(n) for n in credited))
+            for n in credited:
+                names.setdefault(artist_id(n), n)
+            genres.setdefault(artist_id(main), set()).update(
+                g.strip().lower() for g in (row.get("playlist_genre"), row.get("playlist_subgenre")) if g)
+            tracks.setdefault(row["track_id"], (row, credited, ids))
+    features = ["danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
+                "instrumentalness", "liveness", "valence", "tempo"]
+    tracks_path, artists_path = out / "tracks.csv", out / "artists.csv"
+    with open(tracks_path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "name", "popularity", "duration_ms", "explicit", "artists", "id_artists", "release_date",
+                    *features, "time_signature"])
+        for track_id, (row, credited, ids) in tracks.items():
+            w.writerow([track_id, row["track_name"], row["track_popularity"], row["duration_ms"], "0", repr(credited),
+                        repr(ids), row["track_album_release_date"], *[row[x] for x in features], "4"])
+    with open(artists_path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "followers", "genres", "name", "popularity"])
+        for aid, name in names.items():
+            w.writerow([aid, "", repr(sorted(genres.get(aid, ()))), name, ""])
+    shared = sum(1 for _, credited, _ in tracks.values() if len(credited) > 1)
+    return tracks_path, artists_path, {"tracks": len(tracks), "co_credited_tracks": shared, "artists": len(names),
+                                       "artists_with_genres": len(genres)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--tidy", help="a TidyTuesday spotify_songs.csv")
+    parser.add_argument("--tracks", help="a 600k-layout tracks.csv (with --artists-csv)")
+    parser.add_argument("--artists-csv")
+    parser.add_argument("--featured", action="store_true", help="with --tidy: credit the artists titles name "
+                                                                "and compare shared_tracks full and split")
+    parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--workdir", help="lake and report (default: a temporary folder)")
+    args = parser.parse_args()
+    if not (args.tidy or args.tracks):
+        parser.error("give --tidy FILE or --tracks FILE --artists-csv FILE")
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="quality-bench-"))
+    lake, report = work / "lake", work / "report"
+    spark = ["--set", f"spark.master=local[{args.cores}]"]
+    source = ["--tracks", args.tidy] if args.tidy else ["--tracks", args.tracks, "--artists-csv", args.artists_csv]
+    compare = ["--compare", "config,seed", "--fit"]   # the first setting is the one fitted and mapped
+    if args.featured:
+        tracks, artists, counts = tidy_to_600k(Path(args.tidy), work / "featured")
+        print(f"featured artists credited: {counts}", flush=True)
+        source = ["--tracks", str(tracks), "--artists-csv", str(artists)]
+        compare = ["--compare", "seed,config", "--compare", "shared_tracks=split"]
+    ingest_s = run([sys.executable, "jobs/ingest.py", "--source", "tracks-csv", *source, "--lake", str(lake),
+                    "--dt", DT, *spark])
+    evaluate_s = run([sys.executable, "jobs/evaluate.py", "--lake", str(lake), "--dt", DT, "--k", str(args.k),
+                      *compare, "--report", str(report), *spark])
+    saved = json.loads((report / "report.json").read_text())
+    rows = {row["setting"]: row for row in saved["comparison"]}
+    seed, default = rows["seed"], rows["config"]
+    fit = saved["fit"]
+    if args.featured:
+        split = rows["shared_tracks=split"]
+        print("\n# summary (co-credited tracks)")
+        for name, row in (("seed", seed), ("default, shared tracks full", default), ("default, split", split)):
+            print(f"{name}: genre precision@{args.k} {row['genre_precision']:.3f}, co-credited pairs "
+                  f"{row['co_credited']:.3f}, coverage {row['coverage']:.3f}, in-degree max {row['in_degree_max']}")
+        return 0
+    print("\n# summary")
+    print(f"genre precision@{args.k} on {saved['context']['artists with genres']:,} artists with genres: "
+          f"default {default['genre_precision']:.3f} vs seed {seed['genre_precision']:.3f} -> "
+          f"{default['genre_precision'] / seed['genre_precision']:.2f}x (target >= 1.8x); random "
+          f"{seed['random_precision']:.3f}, genre-popularity {seed['genre_popularity_precision']:.3f}; above random: "
+          f"{(default['genre_precision'] - seed['random_precision']) / (seed['genre_precision'] - seed['random_precision']):.2f}x")
+    print(f"--fit (seed {fit['seed']}) on the default's features: fitted half {fit['fitted']:.3f} "
+          f"({fit['fitted_artists']} artists; all weights 1: {fit['base_fitted']:.3f}), held-out half "
+          f"{fit['held_out']:.3f} ({fit['held_out_artists']} artists; all weights 1: {fit['base_held_out']:.3f}); "
+          f"weights {fit['weights']}")
+    print(f"coverage default {default['coverage']:.3f} vs seed {seed['coverage']:.3f}; in-degree max "
+          f"{default['in_degree_max']} vs {seed['in_degree_max']}; ingest {ingest_s:.0f} s, evaluate {evaluate_s:.0f} s; "
+          f"report {report / 'report.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The evaluation as a self-contained HTML page (plots embedded as PNG) and a JSON file of every figure."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+TABLE_COLUMNS = (("setting", "setting"), ("genre_precision", "precision@k"), ("random_precision", "random"),
+                 ("genre_popularity_precision", "genre-popularity"), ("coverage", "coverage"),
+                 ("in_degree_max", "in-degree max"), ("in_degree_p99", "p99"), ("in_degree_skew", "skew"),
+                 ("median_distance", "median distance"), ("popularity_gap", "popularity gap"),
+                 ("co_credited", "co-credited"), ("imputed", "imputed"))
+
+
+def comparison_rows(results: Sequence[Mapping]) -> list[dict]:
+    """One flat row per evaluated setting, for the table (and the console)."""
+    rows = []
+    for r in results:
+        f = r["figures"]
+        rows.append({"setting": r["label"], "genre_precision": f["genre_precision"],
+                     "random_precision": f["random_precision"], "genre_popularity_precision": f["genre_popularity_precision"],
+                     "coverage": f["coverage"], "in_degree_max": f["in_degree_max"], "in_degree_p99": f["in_degree_p99"],
+                     "in_degree_skew": f["in_degree_skew"], "median_distance": f["distances"].get("median"),
+                     "popularity_gap": f["popularity_gap"]["mean"],
+                     "co_credited": (f.get("co_credited") or {}).get("share"),
+                     "imputed": ", ".join(f"{k} {v}" for k, v in (r.get("imputed") or {}).items()) or "-"})
+    return rows
+
+
+def format_cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def text_table(rows: Sequence[Mapping]) -> str:
+    header = [title for _, title in TABLE_COLUMNS]
+    body = [[format_cell(row[key]) for key, _ in TABLE_COLUMNS] for row in rows]
+    widths = [max(len(x) for x in column) for column in zip(header, *body)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in [header, *body])
+
+
+def _png(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def plots(primary: Mapping, projection: Mapping | None) -> dict[str, str]:
+    """Base64 PNGs: distances, in-degrees, per-genre precision, and the 2-D map when given."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    f = primary["figures"]
+    out = {}
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    d = f["distances"]
+    if d.get("pairs"):
+        edges = np.array(d["histogram_edges"])
+        ax.bar(edges[:-1], d["histogram"], width=np.diff(edges), align="edge", color="#4c72b0")
+    ax.set(title=f"Distance to related artists ({primary['label']})", xlabel="distance", ylabel="pairs")
+    out["distances"] = _png(fig)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    degrees = {int(k): v for k, v in f["in_degree_histogram"].items()}
+    ax.bar(list(degrees), list(degrees.values()), color="#dd8452")
+    ax.set_yscale("log")
+    ax.set(title="How often an artist is recommended (in-degree)", xlabel="times recommended", ylabel="artists")
+    out["in_degree"] = _png(fig)
+    fig, ax = plt.subplots(figsize=(6, 0.3 * max(4, len(f["per_genre"])) + 1))
+    genres = list(reversed(f["per_genre"]))
+    ax.barh([f"{g['genre']} ({g['artists']})" for g in genres], [g["precision"] for g in genres], color="#55a868")
+    ax.axvline(f["random_precision"], color="grey", linestyle="--", label="random")
+    ax.set(title=f"Precision@{f['k']} per genre, artists with it ({primary['label']})", xlim=(0, 1))
+    ax.legend(loc="lower right")
+    out["per_genre"] = _png(fig)
+    if projection:
+        fig, ax = plt.subplots(figsize=(6.5, 5))
+        xy, labels = np.asarray(projection["xy"]), np.asarray(projection["genre"])
+        for name in projection["legend"]:
+            mask = labels == name
+            ax.scatter(xy[mask, 0], xy[mask, 1], s=4, alpha=0.6, label=name)
+        ax.set(title=f"Artists on the first two principal components ({primary['label']})", xticks=[], yticks=[])
+        ax.legend(markerscale=3, fontsize=7, loc="best")
+        out["map"] = _png(fig)
+    return out
+
+
+def pca_projection(points: np.ndarray, genres: Sequence[str | None], top: int = 10) -> dict:
+    """2-D coordinates (first two principal components) and a genre label per point (top genres, else 'other')."""
+    centred = points - points.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    xy = centred @ vt[:2].T if vt.shape[0] >= 2 else np.column_stack([centred[:, 0], np.zeros(len(centred))])
+    names, counts = np.unique([g for g in genres if g], return_counts=True)
+    legend = [str(n) for n in names[np.argsort(-counts, kind="stable")][:top]]
+    labels = [g if g in legend else ("other" if g else "no genre") for g in genres]
+    return {"xy": xy.tolist(), "genre": labels,
+            "legend": legend + [x for x in ("other", "no genre") if x in labels]}
+
+
+def write_report(out_dir: str | Path, title: str, results: Sequence[Mapping], projection: Mapping | None,
+                 fit: Mapping | None, context: Mapping) -> dict[str, Path]:
+    """``report.html`` and ``report.json`` in ``out_dir``; returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = comparison_rows(results)
+    images = plots(results[0], projection)
+    document = {"title": title, "context": dict(context), "comparison": rows,
+                "settings": [dict(r) for r in results], "fit": dict(fit) if fit else None}
+    json_path = out / "report.json"
+    json_path.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
+    esc = html.escape
+    table = "".join(f"<th>{esc(t)}</th>" for _, t in TABLE_COLUMNS)
+    table_rows = "".join("<tr>" + "".join(f"<td>{esc(format_cell(r[key]))}</td>" for key, _ in TABLE_COLUMNS)
+                         + "</tr>" for r in rows)
+    pictures = "".join(f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{data}"></figure>'
+                       for name, data in images.items())
+    fit_html = ""
+    if fit:
+        weights = ", ".join(f"{k} {v:g}" for k, v in fit["weights"].items())
+        fit_html = (f"<h2>Fitted weights (seed {fit['seed']})</h2><p>{esc(weights)}</p><table><tr><th>part</th>"
+                    f"<th>artists</th><th>all weights 1</th><th>fitted weights</th></tr>"
+                    f"<tr><td>fitted on</td><td>{fit['fitted_artists']}</td><td>{fit['base_fitted']:.3f}</td>"
+                    f"<td>{fit['fitted']:.3f}</td></tr><tr><td>held out (never searched on)</td>"
+                    f"<td>{fit['held_out_artists']}</td><td>{fit['base_held_out']:.3f}</td>"
+                    f"<td><b>{fit['held_out']:.3f}</b></td></tr></table>")
+    context_html = "".join(f"<li>{esc(str(k))}: {esc(str(v))}</li>" for k, v in context.items())
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}figure{{display:inline-block;margin:8px}}</style>
+</head><body><h1>{esc(title)}</h1><ul>{context_html}</ul>
+<h2>Settings compared</h2><table><tr>{table}</tr>{table_rows}</table>{fit_html}
+<h2>Plots</h2>{pictures}</body></html>"""
+    html_path = out / "report.html"
+    html_path.write_text(page, encoding="utf-8")
+    return {"html": html_path, "json": json_path}
