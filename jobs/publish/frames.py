@@ -8,7 +8,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
-from mart.names import name_key
+from mart.names import initials, name_key
 from mart.schema import COLUMNS, TEXT_WIDTHS
 
 
@@ -16,6 +16,23 @@ from mart.schema import COLUMNS, TEXT_WIDTHS
 def name_key_udf(names):
     """``mart.names.name_key`` over a column: the chatbot normalizes typed names the same way."""
     return names.map(name_key, na_action="ignore")
+
+
+@F.pandas_udf(StringType())
+def initials_udf(keys):
+    """``mart.names.initials`` (초성 of a key's Hangul syllables, or null) over a column of name keys."""
+    return keys.map(initials, na_action="ignore")
+
+
+def with_suggestion_keys(frame: DataFrame, key: str) -> DataFrame:
+    """``frame`` with the suggestion keys of its key column ``key``: ``rev_key`` (the key backwards,
+    by characters like ``mart.names.rev_key``) and ``initials``."""
+    return frame.withColumn("rev_key", F.reverse(F.col(key))).withColumn("initials", initials_udf(F.col(key)))
+
+
+def title_key(column: str) -> Column:
+    """A track title compared loosely (case, spaces and punctuation aside): one song released twice."""
+    return F.lower(F.regexp_replace(F.col(column), r"[\s\p{P}\p{Z}\p{C}]+", ""))
 
 
 def _cut(name: str) -> Column:
@@ -33,12 +50,13 @@ def mart_artists(artists: DataFrame) -> DataFrame:
     one = (artists.where(F.col("artist_id").isNotNull())
            .groupBy("artist_id").agg(best.alias("a")).select("artist_id", "a.*")
            .withColumn("name", F.coalesce(F.nullif(F.trim("name"), F.lit("")), F.col("artist_id"))))
-    return one.select(
+    keyed = one.select(
         _cut("artist_id"), _cut("name"),
         F.substring(name_key_udf("name"), 1, TEXT_WIDTHS["name_key"]).alias("name_key"),
         _cut("image_url"), _cut("spotify_url"),
         F.when(F.col("genres").isNotNull(), F.to_json("genres")).alias("genres"),
         F.col("popularity").cast("int").alias("popularity"))
+    return keyed.transform(lambda frame: with_suggestion_keys(frame, "name_key")).select(*COLUMNS["artists"])
 
 
 def mart_artist_aliases(aliases: DataFrame, artists: DataFrame) -> DataFrame:
@@ -52,14 +70,22 @@ def mart_artist_aliases(aliases: DataFrame, artists: DataFrame) -> DataFrame:
              .join(artists.select("artist_id", "name_key", "popularity"), "artist_id")
              .where(F.col("alias_key") != F.col("name_key")))
     owner = F.min_by("artist_id", F.struct(-F.coalesce("popularity", F.lit(-1)), F.col("artist_id")))
-    return keyed.groupBy("alias_key").agg(owner.alias("artist_id")).select(*COLUMNS["artist_aliases"])
+    return (keyed.groupBy("alias_key").agg(owner.alias("artist_id"))
+            .transform(lambda frame: with_suggestion_keys(frame, "alias_key")).select(*COLUMNS["artist_aliases"]))
 
 
 def mart_top_tracks(top_tracks: DataFrame, artists: DataFrame, per_artist: int) -> DataFrame:
-    """The ``per_artist`` best top tracks of each published artist, ranked 1.. without gaps (mart layout)."""
+    """The ``per_artist`` best top tracks of each published artist, ranked 1.. without gaps (mart layout).
+
+    Each is a distinct song: of the tracks sharing a title (a single and its album version, compared
+    by ``title_key``) only the best ranked is kept.
+    """
     order = Window.partitionBy("artist_id").orderBy(F.col("rank").asc_nulls_last(), "track_id")
+    same_song = Window.partitionBy("artist_id", "_title").orderBy(F.col("rank").asc_nulls_last(), "track_id")
     ranked = (top_tracks.where(F.col("track_id").isNotNull())
               .join(artists.select("artist_id"), "artist_id", "left_semi")
+              .withColumn("_title", F.coalesce(title_key("name"), F.col("track_id")))
+              .withColumn("_copy", F.row_number().over(same_song)).where(F.col("_copy") == 1)
               .withColumn("rank", F.row_number().over(order))
               .where(F.col("rank") <= per_artist))
     return ranked.select(
@@ -94,7 +120,7 @@ def mart_frames(artists: DataFrame, top_tracks: DataFrame, related: DataFrame, a
     published = mart_artists(artists)
     if aliases is None:
         alias_rows = published.sparkSession.createDataFrame(
-            [], "alias_key string, artist_id string")
+            [], "alias_key string, artist_id string, rev_key string, initials string")
     else:
         alias_rows = mart_artist_aliases(aliases, published)
     return MartFrames(artists=published, artist_aliases=alias_rows,
