@@ -95,13 +95,11 @@ class MartRepository:
             return False
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         stamp = now if self.dialect == "mysql" else now.isoformat(sep=" ", timespec="milliseconds")
-        sql, params = requests.upsert_statement(self.dialect, key, name, spotify_artist_id, spotify_name, stamp,
-                                                self.settings.max_requests)
-        counted = self._run(lambda conn: serving.execute(conn, sql, params), deadline, retry=False)
+        upsert = requests.upsert_statement(self.dialect, key, name, spotify_artist_id, spotify_name, stamp,
+                                           self.settings.max_requests)
         hashed = requests.user_hash(self.settings.request_key, user_id)
-        if counted and hashed:
-            sql, params = requests.add_user_statement(self.dialect, key, hashed, stamp)
-            self._run(lambda conn: serving.execute(conn, sql, params), deadline, retry=False)
+        add_user = requests.add_user_statement(self.dialect, key, hashed, stamp) if hashed else ("", None)
+        counted, _ = self._run(lambda conn: serving.execute_together(conn, [upsert, add_user]), deadline, retry=False)
         return bool(counted)
 
     # -- the connection ----------------------------------------------------------------------------------

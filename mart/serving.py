@@ -49,12 +49,27 @@ def _sql(conn, sql: str) -> str:
     return sql if isinstance(conn, sqlite3.Connection) else sql.replace("?", "%s")
 
 
-def execute(conn, sql: str, params: Sequence[Any] = ()) -> int:
-    """Run one statement that changes rows; returns how many it changed."""
+def execute_together(conn, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+    """Run the statements in one transaction (one commit); returns the rows each changed. A statement
+    given as ``None`` parameters is skipped when the statement before it changed no row."""
     cursor = conn.cursor()
+    counts: list[int] = []
     try:
-        cursor.execute(_sql(conn, sql), tuple(params))
-        return int(cursor.rowcount or 0)
+        cursor.execute("BEGIN")
+        for sql, params in statements:
+            if params is None or (counts and not counts[-1]):
+                counts.append(0)
+                continue
+            cursor.execute(_sql(conn, sql), tuple(params))
+            counts.append(int(cursor.rowcount or 0))
+        cursor.execute("COMMIT")
+        return counts
+    except BaseException:
+        try:
+            cursor.execute("ROLLBACK")
+        except Exception:      # the connection itself failed: the caller closes it
+            pass
+        raise
     finally:
         cursor.close()
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from mart.names import initials, name_key
 from mart.schema import COLUMNS, TEXT_WIDTHS
@@ -18,16 +19,21 @@ def name_key_udf(names):
     return names.map(name_key, na_action="ignore")
 
 
-@F.pandas_udf(StringType())
-def initials_udf(keys):
-    """``mart.names.initials`` (초성 of a key's Hangul syllables, or null) over a column of name keys."""
-    return keys.map(initials, na_action="ignore")
+@F.pandas_udf(StructType([StructField("key", StringType()), StructField("initials", StringType())]))
+def keys_udf(names: pd.Series) -> pd.DataFrame:
+    """``mart.names.name_key`` and ``mart.names.initials`` (초성, or null) of a column of names, in one
+    pass of Python over them."""
+    keys = names.map(name_key, na_action="ignore")
+    return pd.DataFrame({"key": keys, "initials": keys.map(initials, na_action="ignore")})
 
 
-def with_suggestion_keys(frame: DataFrame, key: str) -> DataFrame:
-    """``frame`` with the suggestion keys of its key column ``key``: ``rev_key`` (the key backwards,
-    by characters like ``mart.names.rev_key``) and ``initials``."""
-    return frame.withColumn("rev_key", F.reverse(F.col(key))).withColumn("initials", initials_udf(F.col(key)))
+def with_keys(frame: DataFrame, source: str, key: str) -> DataFrame:
+    """``frame`` with the lookup key ``key`` of its names in column ``source`` and their suggestion keys:
+    ``rev_key`` (the key backwards, by characters like ``mart.names.rev_key``) and ``initials``."""
+    return (frame.withColumn("_keys", keys_udf(F.col(source)))
+            .withColumn(key, F.substring(F.col("_keys.key"), 1, TEXT_WIDTHS["name_key"]))
+            .withColumn("rev_key", F.reverse(F.col(key))).withColumn("initials", F.col("_keys.initials"))
+            .drop("_keys"))
 
 
 def title_key(column: str) -> Column:
@@ -50,13 +56,11 @@ def mart_artists(artists: DataFrame) -> DataFrame:
     one = (artists.where(F.col("artist_id").isNotNull())
            .groupBy("artist_id").agg(best.alias("a")).select("artist_id", "a.*")
            .withColumn("name", F.coalesce(F.nullif(F.trim("name"), F.lit("")), F.col("artist_id"))))
-    keyed = one.select(
-        _cut("artist_id"), _cut("name"),
-        F.substring(name_key_udf("name"), 1, TEXT_WIDTHS["name_key"]).alias("name_key"),
-        _cut("image_url"), _cut("spotify_url"),
+    shaped = one.select(
+        _cut("artist_id"), _cut("name"), _cut("image_url"), _cut("spotify_url"),
         F.when(F.col("genres").isNotNull(), F.to_json("genres")).alias("genres"),
         F.col("popularity").cast("int").alias("popularity"))
-    return keyed.transform(lambda frame: with_suggestion_keys(frame, "name_key")).select(*COLUMNS["artists"])
+    return shaped.transform(lambda frame: with_keys(frame, "name", "name_key")).select(*COLUMNS["artists"])
 
 
 def mart_artist_aliases(aliases: DataFrame, artists: DataFrame) -> DataFrame:
@@ -65,13 +69,14 @@ def mart_artist_aliases(aliases: DataFrame, artists: DataFrame) -> DataFrame:
     Aliases whose key is empty or equal to the artist's own name key are dropped; a key
     claimed by several artists goes to the most popular one (then the lowest artist_id).
     """
-    keyed = (aliases.select("artist_id", name_key_udf("alias").alias("alias_key"))
+    keyed = (aliases.select("artist_id", "alias").transform(lambda frame: with_keys(frame, "alias", "alias_key"))
              .where(F.length("alias_key") > 0)
              .join(artists.select("artist_id", "name_key", "popularity"), "artist_id")
              .where(F.col("alias_key") != F.col("name_key")))
-    owner = F.min_by("artist_id", F.struct(-F.coalesce("popularity", F.lit(-1)), F.col("artist_id")))
-    return (keyed.groupBy("alias_key").agg(owner.alias("artist_id"))
-            .transform(lambda frame: with_suggestion_keys(frame, "alias_key")).select(*COLUMNS["artist_aliases"]))
+    owner = F.min_by(F.struct("artist_id", "rev_key", "initials"),
+                     F.struct(-F.coalesce("popularity", F.lit(-1)), F.col("artist_id")))
+    return (keyed.groupBy("alias_key").agg(owner.alias("o"))
+            .select("alias_key", "o.*").select(*COLUMNS["artist_aliases"]))
 
 
 def mart_top_tracks(top_tracks: DataFrame, artists: DataFrame, per_artist: int) -> DataFrame:
