@@ -201,7 +201,7 @@ class _Turn:
                 return Answer(self.known(cards, note), "known", f"{cards[0].artist_id} (via Spotify)")
         except MartUnavailable as exc:
             log.warning("could not record the request for %r: %s", artist.name, exc)
-        return Answer(live_reply(self.say, artist, self.popular(), note), "live", artist.artist_id)
+        return Answer(live_reply(self.say, artist, self.next_steps(), note), "live", artist.artist_id)
 
     def offer(self, typed: str, artist: LiveArtist, chips: list[QuickReply]) -> dict:
         extra = {"kind": "alias", "id": artist.artist_id, "typed": typed[:MAX_TEXT],
@@ -240,11 +240,14 @@ class _Turn:
     # -- replies -----------------------------------------------------------------------------------------
 
     def known(self, cards: list[serving.ArtistCard], note: str = "") -> dict:
-        return known_reply(self.say, cards, self.popular() if len(cards) < 2 else [], note)
+        return known_reply(self.say, cards, self.next_steps() if len(cards) < 2 else [], note)
 
     def text_with_chips(self, text: str, chips: list[QuickReply]) -> dict:
-        chips = chips or self.popular() or [QuickReply(self.say.say("reply_help"))]
-        return replies.skill_response([replies.simple_text(text)], chips)
+        return replies.skill_response([replies.simple_text(text)], self.next_steps(chips))
+
+    def next_steps(self, chips: list[QuickReply] = ()) -> list[QuickReply]:
+        """``chips``, else popular artists, else a help chip: every answer offers a next step."""
+        return list(chips) or self.popular() or [QuickReply(self.say.say("reply_help"))]
 
     def hint(self, key: str) -> dict:
         return self.text_with_chips(self.say.say(key), [])
