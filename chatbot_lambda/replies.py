@@ -60,6 +60,14 @@ def youtube_search(*terms: str) -> str:
     return f"{YOUTUBE_SEARCH}?{urlencode({'search_query': ' '.join(t for t in terms if t)})}"
 
 
+def _message_action(label: str, message: str, extra: dict | None) -> dict:
+    """A button or quick reply sending ``message`` as the user's, with ``extra`` handed back to the skill."""
+    action = {"label": label or "-", "action": "message", "messageText": cut(message, MAX_MESSAGE) or "-"}
+    if extra:
+        action["extra"] = dict(extra)
+    return action
+
+
 @dataclass(frozen=True)
 class Button:
     """A card button: opens ``url`` (webLink), or sends ``message`` as the user's next message with
@@ -74,10 +82,7 @@ class Button:
         label = cut(self.label, MAX_LABEL_PAIR if side_by_side else MAX_LABEL) or "-"
         if not self.message:
             return {"label": label, "action": "webLink", "webLinkUrl": self.url}
-        button = {"label": label, "action": "message", "messageText": cut(self.message, MAX_MESSAGE) or "-"}
-        if self.extra:
-            button["extra"] = dict(self.extra)
-        return button
+        return _message_action(label, self.message, self.extra)
 
 
 @dataclass(frozen=True)
@@ -89,11 +94,7 @@ class QuickReply:
     extra: dict | None = None
 
     def to_json(self) -> dict:
-        reply = {"label": cut(self.label, MAX_LABEL) or "-", "action": "message",
-                 "messageText": cut(self.message or self.label, MAX_MESSAGE) or "-"}
-        if self.extra:
-            reply["extra"] = dict(self.extra)
-        return reply
+        return _message_action(cut(self.label, MAX_LABEL), self.message or self.label, self.extra)
 
 
 @dataclass(frozen=True)
