@@ -10,9 +10,10 @@ artist's name (``bach`` and Johann Sebastian Bach), or the exact initials of exa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
-from mart.hangul import only_initials
-from mart.names import key_similarity, word_keys
+from mart.hangul import decompose, only_initials
+from mart.names import word_keys
 from mart.suggest import Candidate
 
 MIN_SCORE = 0.5
@@ -28,17 +29,23 @@ class Suggestion:
     score: float
 
 
-def score(key: str, candidate: Candidate) -> float:
-    """How close ``candidate`` is to the typed ``key``, 0..1."""
+def score(key: str, candidate: Candidate, matcher: SequenceMatcher | None = None) -> float:
+    """How close ``candidate`` is to the typed ``key``, 0..1: ``mart.names.key_similarity`` (letters,
+    Hangul as jamo), at least ``PREFIX_SCORE`` for a name starting with the key and ``WORD_SCORE`` for
+    a name one of whose words is the key. ``matcher`` holds the typed key's letters as its second
+    sequence (kept across candidates: ``difflib`` indexes that side once)."""
     if only_initials(key):
         found = candidate.initials or ""
         if found == key:
             return INITIALS_SCORE
         return 0.6 + 0.3 * len(key) / len(found) if found.startswith(key) else 0.0
-    value = key_similarity(key, candidate.key)
+    if matcher is None:
+        matcher = SequenceMatcher(None, "", decompose(key), autojunk=False)
+    matcher.set_seq1(decompose(candidate.key))
+    value = matcher.ratio() if matcher.quick_ratio() >= MIN_SCORE else 0.0
     if len(key) >= 2 and candidate.key.startswith(key):
         value = max(value, PREFIX_SCORE)
-    if len(key) >= 2 and key in word_keys(candidate.name):
+    if len(key) >= 2 and key in candidate.key and key in word_keys(candidate.name):
         value = max(value, WORD_SCORE)
     return value
 
@@ -47,8 +54,13 @@ def rank(key: str, candidates: list[Candidate], limit: int) -> list[Suggestion]:
     """The ``limit`` candidates closest to ``key``, best first, each artist once; under ``MIN_SCORE``
     left out; equal scores: the most popular first."""
     best: dict[str, tuple[float, Candidate]] = {}
+    matcher = SequenceMatcher(None, "", decompose(key), autojunk=False)
+    seen: set[tuple[str, str]] = set()
     for candidate in candidates:
-        value = score(key, candidate)
+        if (candidate.artist_id, candidate.key) in seen:      # the probes overlap
+            continue
+        seen.add((candidate.artist_id, candidate.key))
+        value = score(key, candidate, matcher)
         if value >= MIN_SCORE and value > best.get(candidate.artist_id, (-1.0, None))[0]:
             best[candidate.artist_id] = (value, candidate)
     ordered = sorted(best.values(), key=lambda pair: (-pair[0], -pair[1].popularity, pair[1].name))
