@@ -96,6 +96,25 @@ def test_walking_from_artist_to_artist_through_quick_replies_and_card_buttons(ap
     assert headers(reply)[0] == "TWICE"
 
 
+def test_an_artist_whose_name_is_longer_than_any_message_is_reached_from_its_quick_reply(app, served_mart):
+    from tests.chatbot_mart import artist_row
+
+    long = "The Royal Philharmonic Orchestra and Chorus of the Twenty-First Century " * 3
+    conn = served_mart.reader()
+    mark = "?" if served_mart.dialect == "sqlite" else "%s"
+    cursor = conn.cursor()
+    cursor.execute(f"INSERT INTO artists VALUES ({', '.join([mark] * 9)})", artist_row("long", long, None, None, None, 1))
+    cursor.execute(f"UPDATE related_artists SET related_id = {mark} WHERE artist_id = 'bp' AND `rank` = 3", ("long",))
+    cursor.execute(f"INSERT INTO related_artists VALUES ({mark}, 1, {mark}, 0.1)", ("long", "bp"))
+    cursor.close()
+    conn.close()
+    reply = ask(app, "BLACKPINK")
+    chip = reply["template"]["quickReplies"][2]
+    assert len(long) > 200 and chip["extra"] == {"kind": "artist", "id": "long"}
+    answer = tap(app, reply, 2)
+    assert headers(answer)[0].startswith("The Royal Philharmonic") and headers(answer)[1] == "BLACKPINK"
+
+
 def test_the_kakao_example_request_through_rest_and_http_api_events_plain_and_base64(app):
     body = (EXAMPLES / "kakao_skill_request.json").read_text(encoding="utf-8")
     for make in (http_api_event, rest_api_event):
