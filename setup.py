@@ -18,12 +18,14 @@ setup(
     description=__doc__,
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["jobs", "jobs.*", "mart", "mart.*", "chatbot_lambda", "chatbot_lambda.*"]),
-    package_data={"mart": ["ddl/*.sql"]},
+    package_data={"mart": ["ddl/*.sql"], "chatbot_lambda": ["preview/*"]},
     install_requires=SPARK + NUMERIC + MART_CLIENT + SPOTIFY,
     extras_require={
         "evaluate": EVALUATE,
         # boto3 and moto's server stand in for AWS (Secrets Manager, S3, ...) on 127.0.0.1.
         "test": ["pytest==8.4.2", "chispa==0.11.1", "psutil==7.1.0", "boto3==1.40.0", "moto[server]==5.1.18",
-                 "hypothesis==6.170.17", "cfn-lint==1.58.0", *EVALUATE],
+                 "hypothesis==6.170.17", "cfn-lint==1.58.0", *EVALUATE,
+                 # drives Debian's chromium (chromium-driver) for the browser preview's test
+                 "selenium==4.51.0"],
     },
 )

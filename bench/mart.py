@@ -13,6 +13,9 @@ random password for this run, dropped at the end. Parts, each the real command i
              LOAD DATA INFILE into tables made from the same DDL: the server's fastest bulk path,
              with no Spark, no network protocol per row and no checks.
   job        python jobs/similarity.py with publishing: lake to mart, the whole batch.
+  index      what the suggestion index (schema version 2's rev_key and initials on artists, each
+             indexed) adds to a publish, in one Spark process: preparing the artists' rows with and
+             without the suggestion keys, and writing them over JDBC into a table of each layout.
 
 The lake (synthetic, --artists artists, its related_artists computed once with --no-publish) is kept
 in --workdir and reused by later runs.
@@ -38,13 +41,20 @@ from bench.common import PeakMemory, child_env  # noqa: E402  (after the path is
 DT = "2026-01-01"
 TABLES = ("artists", "artist_aliases", "top_tracks", "related_artists")
 SOCKET = REPO / ".cache" / "mariadb" / "mysqld.sock"
+# Schema version 1's artists table: no suggestion keys, no indexes on them (the index part's reference).
+V1_ARTISTS = """CREATE TABLE {table} (
+  artist_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, name VARCHAR(512) NOT NULL,
+  name_key VARCHAR(512) COLLATE utf8mb4_bin NOT NULL, image_url VARCHAR(1024), spotify_url VARCHAR(1024),
+  genres TEXT, popularity SMALLINT, PRIMARY KEY (artist_id), KEY ix_bench_v1_name_key (name_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"""
 PUBLISHED = re.compile(r"published \S+ \(dt=\S+\) in ([\d.]+) s \(([\d,]+) rows/s\): (.*)$")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="publish,reference,job", help="comma-separated parts (default: all)")
+    parser.add_argument("--parts", default="publish,reference,job,index",
+                        help="comma-separated parts (default: all)")
     parser.add_argument("--artists", type=int, default=1_000_000)
     parser.add_argument("--cores", type=int, default=2, help="local[N] for the Spark jobs")
     parser.add_argument("--driver-memory", default="4g")
@@ -81,6 +91,8 @@ def main() -> int:
             figures["reference"] = load_data_reference(root, database, workdir)
         if "job" in parts:
             figures["job"] = run_job("job", [sys.executable, "jobs/similarity.py", *mart_args], env)
+        if "index" in parts:
+            figures["index"] = index_cost(args, lake, url, user, password)
     finally:
         with root.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {database}")
@@ -158,6 +170,61 @@ def load_data_reference(root, database: str, workdir: Path) -> dict:
     return figures
 
 
+def index_cost(args, lake: Path, url: str, user: str, password: str) -> dict:
+    """Seconds the suggestion keys add to preparing and to writing the artists of a publish (same run, the
+    better of two passes of each)."""
+    from pyspark.sql import functions as F
+
+    from jobs.common.config import load_config, set_path
+    from jobs.common.lake import Lake
+    from jobs.common.spark import start_spark
+    from jobs.publish.frames import mart_artists, name_key_udf
+    from jobs.publish.jdbc import MartConnection, MartTarget
+    from mart.schema import COLUMNS, create_statements
+
+    print("\n## index: what the suggestion keys add to a publish", flush=True)
+    config = load_config()
+    set_path(config, "spark.master", f"local[{args.cores}]")
+    set_path(config, 'spark.conf."spark.driver.memory"', args.driver_memory)
+    spark = start_spark(config, "bench-index")
+    lake_artists = Lake(spark, str(lake)).read("artists", DT)
+    v1 = ["artist_id", "name", "name_key", "image_url", "spotify_url", "genres", "popularity"]
+    frames = {
+        "with keys": mart_artists(lake_artists),
+        "without": mart_artists(lake_artists).drop("name_key", "rev_key", "initials")
+        .withColumn("name_key", F.substring(name_key_udf("name"), 1, 512)).select(*v1),
+    }
+    target = MartTarget(url=url, user=user, password=password)
+    figures: dict = {}
+    for label, frame in [*frames.items(), *frames.items()]:     # twice each: the first pass warms Python up
+        started = time.perf_counter()
+        frame = frame.persist()
+        rows = frame.count()
+        prepare = round(time.perf_counter() - started, 1)
+        figures[f"prepare {label} s"] = min(prepare, figures.get(f"prepare {label} s", prepare))
+        table = "bench_artists_" + ("v2" if label == "with keys" else "v1")
+        with MartConnection(spark, target) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            statements = (create_statements("mysql", "artists", table, tag=secrets.token_hex(4))
+                          if label == "with keys" else [V1_ARTISTS.format(table=table)])
+            for statement in statements:
+                conn.execute(statement)
+            started = time.perf_counter()
+            (frame.select(*(COLUMNS["artists"] if label == "with keys" else v1)).coalesce(2).write.format("jdbc")
+             .option("url", url).option("dbtable", table).option("batchsize", 10000)
+             .options(**target.properties()).mode("append").save())
+            write = round(time.perf_counter() - started, 1)
+            figures[f"write {label} s"] = min(write, figures.get(f"write {label} s", write))
+            conn.execute(f"DROP TABLE {table}")
+        frame.unpersist()
+        figures["rows"] = rows
+    spark.stop()
+    figures["added s"] = round(figures["prepare with keys s"] + figures["write with keys s"]
+                               - figures["prepare without s"] - figures["write without s"], 1)
+    print(json.dumps(figures), flush=True)
+    return figures
+
+
 def summarize(figures: dict) -> None:
     print("\n# summary", flush=True)
     publish, reference, job = figures.get("publish"), figures.get("reference"), figures.get("job")
@@ -174,6 +241,12 @@ def summarize(figures: dict) -> None:
             print(f"staging writes over JDBC: {written / staging:,.0f} rows/s, "
                   f"{written / staging / reference['rows_per_s']:.2f} of LOAD DATA's rate; whole publish "
                   f"(with preparing the rows in Spark and the checks): {publish['rows_per_s'] / reference['rows_per_s']:.2f}")
+    index = figures.get("index")
+    if index:
+        print(f"suggestion keys on {index['rows']:,} artists: preparing {index['prepare with keys s']:.1f} s vs "
+              f"{index['prepare without s']:.1f} s without, writing {index['write with keys s']:.1f} s vs "
+              f"{index['write without s']:.1f} s without: {index['added s']:+.1f} s"
+              + (f" of the {publish['publish_s']:.1f} s publish" if publish else ""))
     if job:
         print(f"whole job (lake -> related_artists -> MariaDB) at {figures['artists']:,} artists: {job['wall_s']:.1f} s "
               f"wall (target < 300 s), peak memory {job['peak_rss_gib']:.2f} GiB; stages {job.get('stages_s')}")

@@ -31,7 +31,8 @@ def render(reply: dict) -> str:
                 about = f" ({item['description']})" if item.get("description") else ""
                 lines.append(f"  ♪ {item['title']}{about}  {item.get('link', {}).get('web', '')}")
             for button in card.get("buttons", []):
-                lines.append(f"  <{button['label']}> {button['webLinkUrl']}")
+                target = button.get("webLinkUrl") or f"says {button.get('messageText', '')!r}"
+                lines.append(f"  <{button['label']}> {target}")
     quick = [q["label"] for q in template.get("quickReplies", [])]
     if quick:
         lines.append("quick replies: " + " | ".join(quick))

@@ -1,37 +1,50 @@
-"""What the chatbot answers to a typed name: the business logic, between the request and the reply.
+"""What the chatbot answers to a message: the business logic, between the request and the reply.
 
 Paths (the ``outcome`` logged for each answer):
 
-``known``       the mart knows the name (or an alias): a short text and a carousel of the artist's
-                card and one card per related artist; quick replies to explore the related ones.
+``known``       the mart knows the name (or an alias, a name inside a sentence, a distinctive word
+                of one name, 초성 of one name, or the artist a tapped button names): a short text and
+                a carousel of the artist's card and one card per related artist (as many as the
+                cards show); quick replies and a button on each related card ask about that artist.
 ``live``        Spotify knows it, the mart does not: its tracks from Spotify, a note that related
                 artists come with the next batch, and a row in artist_requests.
+``offer``       Spotify's hit is written in another script (아이유 -> IU): it is offered, and only
+                the user's tap on "네, 맞아요" (a signed quick reply) records the typed name as an
+                alias request; ``declined`` when the user says no.
 ``not_found``   nothing matches: a friendly text with quick replies of the closest mart names.
-``queued``      Spotify could not be asked (not configured, down, slow, rate-limited): the request
-                is recorded for the next batch and close mart names are suggested.
-``welcome``     an empty message; ``too_long`` a message far longer than any name.
+``queued``      Spotify could not be asked (not configured, down, slow, rate-limited): the name is
+                recorded for the next batch and close mart names are suggested.
+``welcome``, ``small_talk``, ``thanks``: an empty message, a greeting, laughter, thanks (never
+                searched or recorded); ``too_long`` a message far longer than any name.
 ``mart_down``   the mart did not answer in time: a friendly "try again".
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass
 
 from chatbot_lambda import replies
 from chatbot_lambda.budget import Deadline, OutOfTime
 from chatbot_lambda.kakao import SkillRequest
-from chatbot_lambda.replies import Button, ListItem
+from chatbot_lambda.messages import Messages, language
+from chatbot_lambda.replies import Button, ListItem, QuickReply
 from chatbot_lambda.repository import MartRepository, MartUnavailable
-from chatbot_lambda.spotify import LiveArtist, SpotifyClient, SpotifyUnavailable
+from chatbot_lambda.spotify import LiveArtist, SpotifyClient, SpotifyUnavailable, distinct_tracks
+from chatbot_lambda.utterance import read
 from mart import serving
 
 log = logging.getLogger(__name__)
 
-MAX_NAME = 100          # longer messages are not taken for artist names
+MAX_TEXT = 100          # longer messages are not taken for artist names
 SHOWN_NAME = 40         # how much of what the user typed is quoted back
-MORE_SONGS = "More songs"
+RELATED_CARDS = replies.MAX_CARDS - 1
+_ARTIST_ID = re.compile(r"\A[A-Za-z0-9_.:-]{1,64}\Z")
+_SPOTIFY_ID = re.compile(r"\A[0-9A-Za-z]{22}\Z")
 
 
 @dataclass(frozen=True)
@@ -47,31 +60,50 @@ def shown(text: str) -> str:
     return replies.cut(printable, SHOWN_NAME)
 
 
-def _track_items(artist: str, tracks: list, fallback_url: str) -> list[ListItem]:
-    items = [ListItem(t.name, t.album_name or "", t.image_url or "", replies.youtube_search(artist, t.name))
-             for t in tracks if t.name]
-    return items or [ListItem("Search on YouTube", artist, "", fallback_url)]
+def ask_about(artist_id: str, name: str) -> QuickReply:
+    """A quick reply that asks about an artist: its name as the message, its id in ``extra``."""
+    return QuickReply(name, name, {"kind": "artist", "id": artist_id})
 
 
-def artist_card(name: str, tracks: list) -> dict:
-    """A listCard: the artist's name, its tracks opening YouTube searches, a button for all its songs."""
+def artist_card(say: Messages, name: str, tracks: list, artist_id: str | None = None) -> dict:
+    """A listCard: the name, distinct tracks opening YouTube searches, a button for all the artist's
+    songs and, with ``artist_id`` (a related artist), a button asking the bot about it."""
     everything = replies.youtube_search(name)
-    return replies.list_card(name, _track_items(name, tracks, everything), [Button(MORE_SONGS, everything)])
+    items = [ListItem(t.name, t.album_name or "", t.image_url or "", replies.youtube_search(name, t.name))
+             for t in distinct_tracks([t for t in tracks if t.name])]
+    items = items or [ListItem(say.say("item_search"), name, "", everything)]
+    if artist_id is None:
+        buttons = [Button(say.say("button_more_songs"), everything)]
+    else:
+        buttons = [Button(say.say("button_songs"), everything),
+                   Button(say.say("button_similar"), message=name, extra={"kind": "artist", "id": artist_id})]
+    return replies.list_card(name, items, buttons)
 
 
-def known_reply(cards: list[serving.ArtistCard]) -> dict:
-    artist, related = cards[0], [card for card in cards[1:] if card.name]
-    text = (f"{artist.name}: top tracks, then {len(related)} artists that sound alike. Tap a song to hear it."
-            if related else f"{artist.name}: top tracks. Related artists come after the next update.")
-    carousel = replies.list_card_carousel([artist_card(card.name or "", card.tracks) for card in [artist, *related]])
-    return replies.skill_response([replies.simple_text(text), carousel], [card.name for card in related])
+def known_reply(say: Messages, cards: list[serving.ArtistCard], fallback: list[QuickReply] = (),
+                note: str = "") -> dict:
+    """The artist's card and its related artists' cards (as many as a carousel shows, and the text
+    says how many), quick replies asking about each."""
+    artist, related = cards[0], [card for card in cards[1:] if card.name][:RELATED_CARDS]
+    text = (say.say("known", artist=artist.name, count=len(related)) if related
+            else say.say("known_alone", artist=artist.name))
+    carousel = replies.list_card_carousel(
+        [artist_card(say, artist.name or "", artist.tracks)]
+        + [artist_card(say, card.name or "", card.tracks, card.artist_id) for card in related])
+    chips = [ask_about(card.artist_id, card.name or "") for card in related] or list(fallback)
+    return replies.skill_response([replies.simple_text(f"{note} {text}".strip()), carousel], chips)
 
 
-def live_reply(artist: LiveArtist) -> dict:
-    text = (f"{artist.name} is new to me: here are its songs from Spotify. "
-            "Related artists come after the next update.")
-    carousel = replies.list_card_carousel([artist_card(artist.name, artist.tracks)])
-    return replies.skill_response([replies.simple_text(text), carousel])
+def live_reply(say: Messages, artist: LiveArtist, fallback: list[QuickReply], note: str = "") -> dict:
+    text = f"{note} {say.say('live', artist=artist.name)}".strip()
+    carousel = replies.list_card_carousel([artist_card(say, artist.name, artist.tracks)])
+    return replies.skill_response([replies.simple_text(text), carousel], fallback)
+
+
+def sorry_reply(lang: str = "ko") -> dict:
+    """The reply for a request that could not be read or answered at all."""
+    say = Messages(lang)
+    return replies.skill_response([replies.simple_text(say.say("sorry"))], [QuickReply(say.say("reply_help"))])
 
 
 class Chatbot:
@@ -80,75 +112,154 @@ class Chatbot:
     def __init__(self, repository: MartRepository, spotify: SpotifyClient | None):
         self.repository = repository
         self.spotify = spotify
+        self.settings = repository.settings
 
     def answer(self, request: SkillRequest, deadline: Deadline) -> Answer:
-        text = request.text
-        if not text or not any(ch.isalnum() for ch in text):
-            return Answer(self._hint("Type an artist's name to get its top tracks and three artists "
-                                     "that sound like it.", deadline), "welcome")
-        if len(text) > MAX_NAME:
-            return Answer(self._hint("That is longer than any artist's name I know. Type just the name.",
-                                     deadline), "too_long")
+        turn = _Turn(self, request, deadline)
         try:
-            cards = self.repository.find_artist(text)
+            return turn.answer()
         except MartUnavailable as exc:
-            return Answer(self._try_again(), "mart_down", str(exc))
-        if cards:
-            return Answer(known_reply(cards), "known", cards[0].artist_id)
-        return self._unknown(text, deadline)
+            return Answer(turn.try_again(), "mart_down", str(exc))
 
-    def _unknown(self, text: str, deadline: Deadline) -> Answer:
-        if self.spotify is None:
-            return self._queued(text, "live lookups are not configured", deadline)
-        try:
-            live = self.spotify.find_artist(text, deadline, self.repository.settings.tracks_per_card)
-        except (SpotifyUnavailable, OutOfTime) as exc:
-            return self._queued(text, f"Spotify: {exc}", deadline)
-        if live is None:
-            return Answer(self._suggest(text, f'I could not find "{shown(text)}" anywhere.', deadline), "not_found")
-        try:
-            cards = self.repository.find_artist(live.name, deadline)   # typed differently from the mart's name
+    def signature(self, spotify_id: str, typed: str) -> str:
+        """The signature a confirmation quick reply carries, so that only an offer the bot made counts."""
+        message = f"{spotify_id}\n{typed}".encode("utf-8", "replace")
+        return hmac.new(self.settings.request_key.encode("utf-8"), message, hashlib.sha256).hexdigest()[:24]
+
+
+class _Turn:
+    """One request being answered: the language, the deadline, and the steps of the paths above."""
+
+    def __init__(self, bot: Chatbot, request: SkillRequest, deadline: Deadline):
+        self.bot, self.request, self.deadline = bot, request, deadline
+        self.repo = bot.repository
+        self.say = Messages(language(request.lang, bot.settings.language))
+
+    def answer(self) -> Answer:
+        extra = self.request.extra or {}
+        if extra.get("kind") == "artist" and isinstance(extra.get("id"), str) and _ARTIST_ID.match(extra["id"]):
+            cards = self.repo.find_by_id(extra["id"])       # the first lookup: always tried
             if cards:
-                return Answer(known_reply(cards), "known", cards[0].artist_id)
-            self.repository.record_request(live.name, live.artist_id, deadline)
-        except MartUnavailable as exc:
-            log.warning("could not record the request for %r: %s", live.name, exc)
-        return Answer(live_reply(live), "live", live.artist_id)
+                return Answer(self.known(cards), "known", cards[0].artist_id)
+        if extra.get("kind") == "alias":
+            confirmed = self.confirmed(extra)
+            if confirmed is not None:
+                return confirmed
+        if extra.get("kind") == "decline":
+            return Answer(self.hint("declined"), "declined")
+        text = self.request.text
+        if not text or not any(ch.isalnum() for ch in text):
+            return Answer(self.hint("welcome"), "welcome")
+        if len(text) > MAX_TEXT:
+            return Answer(self.hint("too_long"), "too_long")
+        utterance = read(text)
+        cards = self.repo.find_artist(utterance.keys)       # the first lookup (or the second): always tried
+        if cards:
+            return Answer(self.known(cards), "known", cards[0].artist_id)
+        if utterance.small_talk:
+            return Answer(self.hint(utterance.small_talk), utterance.small_talk)
+        if not utterance.name:
+            return Answer(self.hint("welcome"), "welcome", "a request without a name")
+        return self.unknown(utterance.name)
 
-    def _queued(self, text: str, why: str, deadline: Deadline) -> Answer:
-        try:
-            self.repository.record_request(text, None, deadline)
-        except MartUnavailable as exc:
-            why += f"; could not record the request: {exc}"
-        reply = self._suggest(text, f'I do not know "{shown(text)}" yet. I noted it for the next update.',
-                              deadline)
-        return Answer(reply, "queued", why)
+    # -- an artist the mart does not know by that name ---------------------------------------------------
 
-    def _suggest(self, text: str, opening: str, deadline: Deadline) -> dict:
+    def unknown(self, name: str) -> Answer:
         try:
-            close = self.repository.suggestions(text, deadline=deadline)
+            close, sole = self.repo.suggestions(name, deadline=self.deadline)
         except MartUnavailable as exc:
             log.warning("no suggestions: %s", exc)
-            close = []
-        if close:
-            return replies.skill_response([replies.simple_text(f"{opening} Did you mean one of these?")], close)
-        return self._hint(f"{opening} Check the spelling and try again.", deadline)
-
-    def _hint(self, text: str, deadline: Deadline) -> dict:
+            close, sole = [], None
+        if sole is not None:
+            cards = self.repo.find_by_id(sole.artist_id, self.deadline)
+            if cards:
+                return Answer(self.known(cards), "known", f"{cards[0].artist_id} (by a part of its name)")
+        chips = [ask_about(s.artist_id, s.name) for s in close]
+        if self.bot.spotify is None:
+            return self.queued(name, chips, "live lookups are not configured")
         try:
-            names = self.repository.popular(deadline=deadline)
+            found = self.bot.spotify.lookup(name, self.deadline, self.bot.settings.tracks_per_card)
+        except (SpotifyUnavailable, OutOfTime) as exc:
+            return self.queued(name, chips, f"Spotify: {exc}")
+        if found.artist is not None:
+            return self.live(found.artist)
+        if found.offer is not None:
+            return Answer(self.offer(name, found.offer, chips), "offer", found.offer.artist_id)
+        key = "not_found_suggest" if chips else "not_found"
+        return Answer(self.text_with_chips(self.say.say(key, typed=shown(name)), chips), "not_found")
+
+    def live(self, artist: LiveArtist, typed: str | None = None) -> Answer:
+        """The artist Spotify found (or the user confirmed): from the mart when it knows the artist by
+        id or name, else live; recorded either way (with the typed name when it is an alias)."""
+        note = self.say.say("learned", typed=shown(typed)) if typed else ""
+        try:
+            cards = (self.repo.find_by_id(artist.artist_id, self.deadline)
+                     or self.repo.find_artist(read(artist.name).keys[:2], self.deadline))
+            self.repo.record_request(typed or artist.name, artist.artist_id, self.deadline,
+                                     self.request.user_id, artist.name)
+            if cards:
+                return Answer(self.known(cards, note), "known", f"{cards[0].artist_id} (via Spotify)")
+        except MartUnavailable as exc:
+            log.warning("could not record the request for %r: %s", artist.name, exc)
+        return Answer(live_reply(self.say, artist, self.next_steps(), note), "live", artist.artist_id)
+
+    def offer(self, typed: str, artist: LiveArtist, chips: list[QuickReply]) -> dict:
+        extra = {"kind": "alias", "id": artist.artist_id, "typed": typed[:MAX_TEXT],
+                 "sig": self.bot.signature(artist.artist_id, typed[:MAX_TEXT])}
+        yes = QuickReply(self.say.say("reply_yes"), artist.name, extra)
+        no = QuickReply(self.say.say("reply_no"), self.say.say("reply_no"), {"kind": "decline"})
+        text = self.say.say("offer", typed=shown(typed), artist=artist.name)
+        return replies.skill_response([replies.simple_text(text)], [yes, no, *chips])
+
+    def confirmed(self, extra: dict) -> Answer | None:
+        """The user tapped "yes" on an offer: the typed name becomes an alias request of that artist."""
+        spotify_id, typed, sig = extra.get("id"), extra.get("typed"), extra.get("sig")
+        if not (isinstance(spotify_id, str) and _SPOTIFY_ID.match(spotify_id) and isinstance(typed, str)
+                and 0 < len(typed) <= MAX_TEXT and isinstance(sig, str)
+                and hmac.compare_digest(sig, self.bot.signature(spotify_id, typed))):
+            log.warning("ignored a confirmation the bot did not offer: %r", str(extra)[:200])
+            return None
+        artist = None
+        if self.bot.spotify is not None:
+            try:
+                artist = self.bot.spotify.artist_by_id(spotify_id, self.deadline, self.bot.settings.tracks_per_card)
+            except (SpotifyUnavailable, OutOfTime) as exc:
+                log.warning("confirmed %s, but Spotify: %s", spotify_id, exc)
+        if artist is None:
+            artist = LiveArtist(spotify_id, self.request.text or typed, "", "")
+        return self.live(artist, typed)
+
+    def queued(self, name: str, chips: list[QuickReply], why: str) -> Answer:
+        try:
+            recorded = self.repo.record_request(name, None, self.deadline, self.request.user_id)
+        except MartUnavailable as exc:
+            recorded, why = False, f"{why}; could not record the request: {exc}"
+        key = ("queued" if recorded else "unknown") + ("_suggest" if chips else "")
+        return Answer(self.text_with_chips(self.say.say(key, typed=shown(name)), chips), "queued", why)
+
+    # -- replies -----------------------------------------------------------------------------------------
+
+    def known(self, cards: list[serving.ArtistCard], note: str = "") -> dict:
+        return known_reply(self.say, cards, self.next_steps() if len(cards) < 2 else [], note)
+
+    def text_with_chips(self, text: str, chips: list[QuickReply]) -> dict:
+        return replies.skill_response([replies.simple_text(text)], self.next_steps(chips))
+
+    def next_steps(self, chips: list[QuickReply] = ()) -> list[QuickReply]:
+        """``chips``, else popular artists, else a help chip: every answer offers a next step."""
+        return list(chips) or self.popular() or [QuickReply(self.say.say("reply_help"))]
+
+    def hint(self, key: str) -> dict:
+        return self.text_with_chips(self.say.say(key), [])
+
+    def popular(self) -> list[QuickReply]:
+        try:
+            return [ask_about(artist_id, name) for artist_id, name in self.repo.popular(deadline=self.deadline)]
         except MartUnavailable as exc:
             log.warning("no popular names to propose: %s", exc)
-            names = []
-        return replies.skill_response([replies.simple_text(text)], names)
+            return []
 
-    @staticmethod
-    def _try_again() -> dict:
-        return replies.skill_response([replies.simple_text(
-            "Sorry, my music shelf is out of reach right now. Please try again in a moment.")])
-
-
-def sorry_reply() -> dict:
-    """The reply for a request that could not be read or answered at all."""
-    return replies.skill_response([replies.simple_text(
-        "Sorry, I could not read that message. Type an artist's name to get its top tracks.")])
+    def try_again(self) -> dict:
+        extra = self.request.extra if (self.request.extra or {}).get("kind") == "artist" else None
+        retry = QuickReply(self.say.say("reply_retry"), self.request.text or self.say.say("reply_help"), extra)
+        return replies.skill_response([replies.simple_text(self.say.say("mart_down"))], [retry])

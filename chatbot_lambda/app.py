@@ -55,7 +55,7 @@ class SkillApp:
             request = apigw.parse_event(event)
         except apigw.BadEvent as exc:
             _log_answer("bad_event", started, str(exc))
-            return apigw.json_response(200, sorry_reply())
+            return apigw.json_response(200, sorry_reply(self.settings.language))
         if not self.authorized(request):
             _log_answer("unauthorized", started, f"missing or wrong {self.settings.skill_secret_header} header")
             return apigw.json_response(401, {"error": f"missing or wrong {self.settings.skill_secret_header}"})
@@ -63,13 +63,13 @@ class SkillApp:
             skill = SkillRequest.from_body(request.text())
         except (apigw.BadEvent, BadSkillRequest) as exc:
             _log_answer("bad_request", started, str(exc))
-            return apigw.json_response(200, sorry_reply())
+            return apigw.json_response(200, sorry_reply(self.settings.language))
         try:
             answer = self.chatbot.answer(skill, deadline)
         except Exception:      # the user gets an apology, the log gets the traceback
             log.exception("answering %r failed", skill.text[:100])
             _log_answer("error", started, "unexpected failure")
-            return apigw.json_response(200, sorry_reply())
+            return apigw.json_response(200, sorry_reply(self.settings.language))
         _log_answer(answer.outcome, started, answer.detail, skill.text)
         return apigw.json_response(200, answer.reply)
 

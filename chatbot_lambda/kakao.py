@@ -1,4 +1,5 @@
-"""The Kakao i Open Builder skill request: what the user typed, and who they are."""
+"""The Kakao i Open Builder skill request: what the user typed, who they are, their language, and the
+``extra`` of the quick reply or button they tapped (``action.clientExtra``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ class SkillRequest:
     utterance: str          # what the user typed, as sent (may end in a newline)
     user_id: str            # userRequest.user.id ("" when absent)
     artist_param: str       # action.params.artist when the block extracts it, else ""
+    lang: str = ""          # userRequest.lang ("ko", "en", ...; "" when absent)
+    extra: dict | None = None   # action.clientExtra when it is an object (untrusted: check every field)
 
     @property
     def text(self) -> str:
@@ -33,9 +36,13 @@ class SkillRequest:
         if not isinstance(utterance, str):
             raise BadSkillRequest("the body has no userRequest.utterance text")
         user_id = _dict(user_request, "user").get("id")
-        artist = _dict(_dict(payload, "action"), "params").get("artist")
+        action = _dict(payload, "action")
+        artist = _dict(action, "params").get("artist")
+        lang = user_request.get("lang")
+        extra = action.get("clientExtra")
         return cls(_without_surrogates(utterance), _without_surrogates(user_id if isinstance(user_id, str) else ""),
-                   _without_surrogates(artist.strip() if isinstance(artist, str) else ""))
+                   _without_surrogates(artist.strip() if isinstance(artist, str) else ""),
+                   lang[:16] if isinstance(lang, str) else "", extra if isinstance(extra, dict) else None)
 
 
 def _without_surrogates(text: str) -> str:

@@ -1,74 +1,88 @@
-"""Fuzzy suggestions: which mart names are close to a typed name that matched nothing exactly.
+"""Which mart names a typed key that matched nothing exactly is close to, and when one of them is it.
 
-Exact matching is the mart's own name key (``mart.names.name_key``, over names and aliases).
-When that finds nothing, the repository fetches candidates whose keys share a few short pieces
-(n-grams) with the typed key, using the patterns below, and :func:`rank` orders them by similarity.
+The candidates come from the mart's suggestion indexes (``mart.suggest.candidates``): the names
+sorting next to the typed key, by key and by key backwards, and by initial consonants for a 초성
+query. :func:`rank` orders them by similarity, letter by letter (Hangul as jamo). :func:`sole_match`
+says when the typed key names one artist without being its whole name: a whole word of exactly one
+artist's name (``bach`` and Johann Sebastian Bach), or the exact initials of exactly one (ㅂㅌㅅㄴㄷ).
 """
 
 from __future__ import annotations
 
-from mart.names import key_similarity
+from dataclasses import dataclass
+from difflib import SequenceMatcher
 
-LIKE_ESCAPE = "!"
-MAX_PATTERNS = 4
-MAX_OVERLAP = 12
+from mart.hangul import decompose, only_initials
+from mart.names import word_keys
+from mart.suggest import Candidate
+
 MIN_SCORE = 0.5
+WORD_SCORE = 0.9        # the typed key is a whole word of the name
+PREFIX_SCORE = 0.8      # the name starts with the typed key (2 letters or more)
+INITIALS_SCORE = 0.95   # the typed initial consonants are the name's
 
 
-def _escape(text: str) -> str:
-    for ch in (LIKE_ESCAPE, "%", "_"):
-        text = text.replace(ch, LIKE_ESCAPE + ch)
-    return text
+@dataclass(frozen=True)
+class Suggestion:
+    artist_id: str
+    name: str
+    score: float
 
 
-def _pieces(key: str, count: int) -> list[str]:
-    """Up to ``count`` pieces of ``key`` spread evenly over it: 3 characters long for keys of 7 or
-    more, else 2; a key of 1 or 2 characters is its own piece."""
-    if len(key) <= 2:
-        return [key] if key else []
-    size = 3 if len(key) >= 7 else 2
-    last = len(key) - size
-    n = min(count, last + 1)
-    starts = sorted({round(i * last / max(n - 1, 1)) for i in range(n)})
-    return list(dict.fromkeys(key[start:start + size] for start in starts))
+def score(key: str, candidate: Candidate, matcher: SequenceMatcher | None = None) -> float:
+    """How close ``candidate`` is to the typed ``key``, 0..1: ``mart.names.key_similarity`` (letters,
+    Hangul as jamo), at least ``PREFIX_SCORE`` for a name starting with the key and ``WORD_SCORE`` for
+    a name one of whose words is the key. ``matcher`` holds the typed key's letters as its second
+    sequence (kept across candidates: ``difflib`` indexes that side once)."""
+    if only_initials(key):
+        found = candidate.initials or ""
+        if found == key:
+            return INITIALS_SCORE
+        return 0.6 + 0.3 * len(key) / len(found) if found.startswith(key) else 0.0
+    if matcher is None:
+        matcher = SequenceMatcher(None, "", decompose(key), autojunk=False)
+    matcher.set_seq1(decompose(candidate.key))
+    value = matcher.ratio() if matcher.quick_ratio() >= MIN_SCORE else 0.0
+    if len(key) >= 2 and candidate.key.startswith(key):
+        value = max(value, PREFIX_SCORE)
+    if len(key) >= 2 and key in candidate.key and key in word_keys(candidate.name):
+        value = max(value, WORD_SCORE)
+    return value
 
 
-def like_patterns(key: str) -> list[str]:
-    """Up to four ``LIKE`` patterns (escape character ``!``) finding keys that share a piece of ``key``.
+def rank(key: str, candidates: list[Candidate], limit: int) -> list[Suggestion]:
+    """The ``limit`` candidates closest to ``key``, best first, each artist once; under ``MIN_SCORE``
+    left out; equal scores: the most popular first."""
+    best: dict[str, tuple[float, Candidate]] = {}
+    matcher = SequenceMatcher(None, "", decompose(key), autojunk=False)
+    seen: set[tuple[str, str]] = set()
+    for candidate in candidates:
+        if (candidate.artist_id, candidate.key) in seen:      # the probes overlap
+            continue
+        seen.add((candidate.artist_id, candidate.key))
+        value = score(key, candidate, matcher)
+        if value >= MIN_SCORE and value > best.get(candidate.artist_id, (-1.0, None))[0]:
+            best[candidate.artist_id] = (value, candidate)
+    ordered = sorted(best.values(), key=lambda pair: (-pair[0], -pair[1].popularity, pair[1].name))
+    return [Suggestion(c.artist_id, c.name, round(value, 3)) for value, c in ordered[:limit]]
 
-    The pieces are spread over the key, so one typo leaves most of them intact. Keys of 1 or 2
-    characters match as prefixes.
+
+def sole_match(key: str, candidates: list[Candidate], neighbours: int) -> Candidate | None:
+    """The one artist ``key`` names without being its name: a whole word of exactly one artist's name
+    (3 letters or more), or the exact initials of exactly one; ``None`` when none or several do.
+
+    The index ranges are read ``neighbours`` rows at a time: when as many rows start (or end) with
+    the key, more may exist, and nothing is said to be the only one.
     """
-    if len(key) <= 2:
-        return [_escape(key) + "%"] if key else []
-    return ["%" + _escape(piece) + "%" for piece in _pieces(key, MAX_PATTERNS)]
-
-
-def overlap_patterns(key: str) -> list[str]:
-    """``LIKE`` patterns for (up to 12 of) all of the key's pieces: how many of them a candidate
-    matches orders the candidates before they are ranked, so that names sharing one common piece
-    (``art`` in thousands of "Artist N") cannot crowd out the close ones."""
-    if len(key) <= 2:
-        return like_patterns(key)
-    return ["%" + _escape(piece) + "%" for piece in _pieces(key, MAX_OVERLAP)]
-
-
-def score(key: str, candidate_key: str) -> float:
-    """Similarity of two keys in 0..1; a candidate that starts with the typed key (2 characters or
-    more) scores at least 0.8."""
-    ratio = key_similarity(key, candidate_key)
-    return max(ratio, 0.8) if candidate_key.startswith(key) and len(key) >= 2 else ratio
-
-
-def rank(key: str, candidates: list[tuple[str, str]], limit: int) -> list[str]:
-    """Names of the ``limit`` candidates ``(name, key)`` closest to ``key``, best first, each name once.
-
-    Candidates scoring under 0.5 are dropped; ties keep the candidates' order (most popular first).
-    """
-    scored: dict[str, float] = {}
-    for name, candidate_key in candidates:
-        value = score(key, candidate_key)
-        if value >= MIN_SCORE and value > scored.get(name, -1.0):
-            scored[name] = value
-    order = {name: i for i, (name, _) in reversed(list(enumerate(candidates)))}
-    return sorted(scored, key=lambda name: (-scored[name], order[name]))[:limit]
+    if only_initials(key):
+        starting = [c for c in candidates if c.probe == "i" and (c.initials or "").startswith(key)]
+        exact = {c.artist_id: c for c in starting if c.initials == key}
+        return next(iter(exact.values())) if len(exact) == 1 and len(starting) < neighbours else None
+    if len(key) < 3:
+        return None
+    starting = [c for c in candidates if c.probe == "p+" and c.key.startswith(key)]
+    ending = [c for c in candidates if c.probe == "s+" and c.key.endswith(key)]
+    if len(starting) >= neighbours or len(ending) >= neighbours:
+        return None
+    words = {c.artist_id: c for c in starting + ending if c.key != key and key in word_keys(c.name)}
+    return next(iter(words.values())) if len(words) == 1 else None

@@ -3,6 +3,16 @@
 The builders cut what would not fit (long texts, extra cards, items, buttons and quick replies)
 instead of producing a reply Kakao would reject; :func:`problems` checks a finished reply
 against the same limits (tests use it on every answer).
+
+Lengths are counted as Kakao counts them, in characters, a Hangul syllable being one (Kakao's
+help centre states its limits in Korean syllables, without spaces, on mobile). To be safe on
+every client, :func:`kakao_length` counts UTF-16 code units, spaces included: an emoji or any
+character outside the Basic Multilingual Plane counts two, as it does in the apps' JavaScript
+and Java strings. That is never more generous than Kakao.
+
+A button or quick reply that asks the bot about an artist carries the artist's id in ``extra``;
+Kakao hands it back as ``action.clientExtra`` with the next request, so the artist is found by id
+whatever its name (a name longer than any message, or shared by two artists).
 """
 
 from __future__ import annotations
@@ -25,10 +35,24 @@ MAX_MESSAGE = 200               # our own cap for a quick reply's messageText
 YOUTUBE_SEARCH = "https://www.youtube.com/results"
 
 
+def kakao_length(text: str) -> int:
+    """The length of ``text`` as Kakao may count it at most: UTF-16 code units (see the module docstring)."""
+    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+
+
 def cut(text: str | None, limit: int) -> str:
-    """``text`` in at most ``limit`` characters, ending in an ellipsis when it was longer."""
+    """``text`` on one line in at most ``limit`` characters (:func:`kakao_length`), ending in an ellipsis
+    when it was longer."""
     text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
+    if kakao_length(text) <= limit:
+        return text
+    kept, used = [], 1
+    for ch in text:
+        used += kakao_length(ch)
+        if used > limit:
+            break
+        kept.append(ch)
+    return "".join(kept).rstrip() + "…"
 
 
 def youtube_search(*terms: str) -> str:
@@ -36,14 +60,41 @@ def youtube_search(*terms: str) -> str:
     return f"{YOUTUBE_SEARCH}?{urlencode({'search_query': ' '.join(t for t in terms if t)})}"
 
 
+def _message_action(label: str, message: str, extra: dict | None) -> dict:
+    """A button or quick reply sending ``message`` as the user's, with ``extra`` handed back to the skill."""
+    action = {"label": label or "-", "action": "message", "messageText": cut(message, MAX_MESSAGE) or "-"}
+    if extra:
+        action["extra"] = dict(extra)
+    return action
+
+
 @dataclass(frozen=True)
 class Button:
+    """A card button: opens ``url`` (webLink), or sends ``message`` as the user's next message with
+    ``extra`` handed back to the skill (message)."""
+
     label: str
-    url: str
+    url: str = ""
+    message: str = ""
+    extra: dict | None = None
 
     def to_json(self, side_by_side: bool) -> dict:
-        return {"label": cut(self.label, MAX_LABEL_PAIR if side_by_side else MAX_LABEL),
-                "action": "webLink", "webLinkUrl": self.url}
+        label = cut(self.label, MAX_LABEL_PAIR if side_by_side else MAX_LABEL) or "-"
+        if not self.message:
+            return {"label": label, "action": "webLink", "webLinkUrl": self.url}
+        return _message_action(label, self.message, self.extra)
+
+
+@dataclass(frozen=True)
+class QuickReply:
+    """A quick reply: ``label`` on the chip, ``message`` sent as the user's, ``extra`` handed back to the skill."""
+
+    label: str
+    message: str = ""
+    extra: dict | None = None
+
+    def to_json(self) -> dict:
+        return _message_action(cut(self.label, MAX_LABEL), self.message or self.label, self.extra)
 
 
 @dataclass(frozen=True)
@@ -84,16 +135,22 @@ def list_card_carousel(cards: list[dict]) -> dict:
 
 def quick_reply(name: str) -> dict:
     """A quick reply that sends ``name`` as the user's next message."""
-    return {"label": cut(name, MAX_LABEL) or "-", "action": "message", "messageText": cut(name, MAX_MESSAGE) or "-"}
+    return QuickReply(name).to_json()
 
 
-def skill_response(outputs: list[dict], quick_replies: list[str] = ()) -> dict:
-    """The whole reply: 1 to 3 outputs, at most 10 quick replies (duplicates dropped)."""
+def skill_response(outputs: list[dict], quick_replies: list = ()) -> dict:
+    """The whole reply: 1 to 3 outputs, at most 10 quick replies (names or :class:`QuickReply`;
+    one that would send the same as an earlier one is dropped)."""
     outputs = list(outputs)[:MAX_OUTPUTS] or [simple_text("…")]
     template: dict[str, Any] = {"outputs": outputs}
-    unique = list(dict.fromkeys(name for name in quick_replies if name and name.strip()))
+    chips = [q if isinstance(q, QuickReply) else QuickReply(q) for q in quick_replies if q]
+    unique: dict[str, dict] = {}
+    for chip in chips:
+        if chip.label.strip():
+            reply = chip.to_json()
+            unique.setdefault(repr((reply["messageText"], sorted((reply.get("extra") or {}).items()))), reply)
     if unique:
-        template["quickReplies"] = [quick_reply(name) for name in unique[:MAX_QUICK_REPLIES]]
+        template["quickReplies"] = list(unique.values())[:MAX_QUICK_REPLIES]
     return {"version": "2.0", "template": template}
 
 
@@ -112,7 +169,7 @@ def problems(reply: Any) -> list[str]:
             found.append(f"outputs[{i}]: one component per output")
         elif "simpleText" in output:
             text = output["simpleText"].get("text")
-            if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT:
+            if not isinstance(text, str) or not 1 <= kakao_length(text) <= MAX_TEXT:
                 found.append(f"outputs[{i}].simpleText.text: 1 to {MAX_TEXT} characters")
         elif "carousel" in output:
             found.extend(_carousel_problems(output["carousel"], f"outputs[{i}].carousel"))
@@ -124,7 +181,7 @@ def problems(reply: Any) -> list[str]:
         quick = []
     for i, entry in enumerate(quick):
         label = entry.get("label") if isinstance(entry, dict) else None
-        if not isinstance(label, str) or not 1 <= len(label) <= MAX_LABEL:
+        if not isinstance(label, str) or not 1 <= kakao_length(label) <= MAX_LABEL:
             found.append(f"quickReplies[{i}].label: 1 to {MAX_LABEL} characters")
         if not isinstance(entry, dict) or entry.get("action") != "message" or not entry.get("messageText"):
             found.append(f"quickReplies[{i}]: a message action with messageText")
@@ -152,8 +209,11 @@ def _carousel_problems(carousel: Any, where: str) -> list[str]:
             found.append(f"{at}.buttons: at most {MAX_BUTTONS}")
         limit = MAX_LABEL_PAIR if len(buttons) == 2 else MAX_LABEL
         for b, button in enumerate(buttons):
-            if not 1 <= len(button.get("label", "")) <= limit:
+            if not 1 <= kakao_length(button.get("label", "")) <= limit:
                 found.append(f"{at}.buttons[{b}].label: 1 to {limit} characters")
-            if button.get("action") != "webLink" or not str(button.get("webLinkUrl", "")).startswith("https://"):
-                found.append(f"{at}.buttons[{b}]: a webLink to an https URL")
+            if button.get("action") == "message":
+                if not button.get("messageText"):
+                    found.append(f"{at}.buttons[{b}]: a message action with messageText")
+            elif button.get("action") != "webLink" or not str(button.get("webLinkUrl", "")).startswith("https://"):
+                found.append(f"{at}.buttons[{b}]: a webLink to an https URL or a message")
     return found

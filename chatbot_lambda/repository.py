@@ -1,4 +1,4 @@
-"""The mart, as the chatbot reads it (and the one table it writes, artist_requests).
+"""The mart, as the chatbot reads it (and the one table it writes, artist_requests with its users).
 
 One connection per Lambda container, opened on first use and reused by warm invocations. A
 reused connection that has gone away (server restart, idle timeout, killed) is re-opened and
@@ -18,44 +18,15 @@ from typing import Callable, TypeVar
 from chatbot_lambda import matching
 from chatbot_lambda.budget import KEEP_SECONDS, Deadline
 from chatbot_lambda.settings import Settings
-from mart import serving
+from mart import requests, serving, suggest
 from mart.names import name_key
+from mart.suggest import Candidate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 POPULAR_CACHE_SECONDS = 300.0
-CANDIDATES = 300
-
-# Candidates share at least one piece with the typed key (matching.like_patterns); those sharing the
-# most pieces (matching.overlap_patterns) come first, then those closest in length, then the most popular.
-_SUGGEST_SQL = """
-SELECT name, name_key FROM (
-  SELECT a.name, a.name_key, a.popularity, {artists_hits} AS hits FROM artists a WHERE {artists}
-  UNION ALL
-  SELECT a.name, l.alias_key AS name_key, a.popularity, {aliases_hits} AS hits FROM artist_aliases l
-  JOIN artists a ON a.artist_id = l.artist_id WHERE {aliases}
-) candidates
-ORDER BY hits DESC, ABS({length}(name_key) - ?), popularity DESC, name
-LIMIT ?
-"""
-
-_UPSERT_REQUEST = {
-    "mysql": """
-INSERT INTO artist_requests (name_key, name, spotify_artist_id, first_requested_at, last_requested_at, times)
-VALUES (?, ?, ?, ?, ?, 1)
-ON DUPLICATE KEY UPDATE name = VALUES(name),
-  spotify_artist_id = COALESCE(VALUES(spotify_artist_id), spotify_artist_id),
-  last_requested_at = VALUES(last_requested_at), times = times + 1
-""",
-    "sqlite": """
-INSERT INTO artist_requests (name_key, name, spotify_artist_id, first_requested_at, last_requested_at, times)
-VALUES (?, ?, ?, ?, ?, 1)
-ON CONFLICT (name_key) DO UPDATE SET name = excluded.name,
-  spotify_artist_id = COALESCE(excluded.spotify_artist_id, artist_requests.spotify_artist_id),
-  last_requested_at = excluded.last_requested_at, times = artist_requests.times + 1
-""",
-}
+SUGGESTIONS = 5
 
 
 class MartUnavailable(RuntimeError):
@@ -86,43 +57,50 @@ class MartRepository:
 
     # -- what the chatbot asks ---------------------------------------------------------------------------
 
-    def find_artist(self, text: str, deadline: Deadline | None = None) -> list[serving.ArtistCard]:
-        """The artist a typed name (or alias) names, then its related artists; ``[]`` when none."""
-        cards = self._run(lambda conn: serving.find_artist(conn, text, self.settings.tracks_per_card), deadline)
+    def find_artist(self, keys: list[str], deadline: Deadline | None = None) -> list[serving.ArtistCard]:
+        """The artist the longest of ``keys`` names (name or alias), then its related artists; ``[]`` when none."""
+        cards = self._run(lambda conn: serving.find_artist_keys(conn, keys, self.settings.tracks_per_card),
+                          deadline)
         return cards if cards and cards[0].name else []
 
-    def suggestions(self, text: str, limit: int = 5, deadline: Deadline | None = None) -> list[str]:
-        """Names in the mart closest to ``text`` (for a name that matched nothing), best first."""
-        key = name_key(text)
-        patterns, overlap = matching.like_patterns(key), matching.overlap_patterns(key)
-        if not patterns:
-            return []
-        like = "{col} LIKE ? ESCAPE '" + matching.LIKE_ESCAPE + "'"
-        any_of, count = " OR ".join([like] * len(patterns)), " + ".join(f"({like})" for _ in overlap)
-        sql = _SUGGEST_SQL.format(artists_hits=count.format(col="a.name_key"), artists=any_of.format(col="a.name_key"),
-                                  aliases_hits=count.format(col="l.alias_key"), aliases=any_of.format(col="l.alias_key"),
-                                  length="CHAR_LENGTH" if self.dialect == "mysql" else "LENGTH")
-        params = (*overlap, *patterns, *overlap, *patterns, len(key), CANDIDATES)
-        rows = self._run(lambda conn: serving.fetch_all(conn, sql, params), deadline)
-        return matching.rank(key, [(str(name), str(k)) for name, k in rows], limit)
+    def find_by_id(self, artist_id: str, deadline: Deadline | None = None) -> list[serving.ArtistCard]:
+        """The artist with this id, then its related artists; ``[]`` when the mart has no such artist."""
+        cards = self._run(lambda conn: serving.find_artist_by_id(conn, artist_id, self.settings.tracks_per_card),
+                          deadline)
+        return cards if cards and cards[0].name else []
 
-    def popular(self, limit: int = 5, deadline: Deadline | None = None) -> list[str]:
-        """The most popular artist names (kept for a few minutes per container)."""
+    def suggestions(self, text: str, limit: int = SUGGESTIONS,
+                    deadline: Deadline | None = None) -> tuple[list[matching.Suggestion], Candidate | None]:
+        """The mart names closest to ``text`` (which matched nothing exactly), best first, and the one
+        artist ``text`` names without being its name, if any (``matching.sole_match``)."""
+        key = name_key(text)
+        if not key:
+            return [], None
+        found = self._run(lambda conn: suggest.candidates(conn, key), deadline)
+        return matching.rank(key, found, limit), matching.sole_match(key, found, suggest.NEIGHBOURS)
+
+    def popular(self, limit: int = 5, deadline: Deadline | None = None) -> list[tuple[str, str]]:
+        """``(artist_id, name)`` of the most popular artists (kept for a few minutes per container)."""
         now = self._clock()
         if self._popular is None or now - self._popular[0] > POPULAR_CACHE_SECONDS:
-            self._popular = (now, self._run(lambda conn: serving.popular_artists(conn, 10), deadline))
+            self._popular = (now, self._run(lambda conn: serving.popular_refs(conn, 10), deadline))
         return self._popular[1][:limit]
 
-    def record_request(self, name: str, spotify_artist_id: str | None, deadline: Deadline | None = None) -> None:
-        """Count one request for an artist the mart lacks, so the next batch ingests it (never retried)."""
-        key = name_key(name)
+    def record_request(self, name: str, spotify_artist_id: str | None, deadline: Deadline | None = None,
+                       user_id: str = "", spotify_name: str | None = None) -> bool:
+        """Count one ask for ``name`` (an artist the mart lacks), and its user among the distinct ones,
+        for the next ingest (never retried). False when it was not recorded: the table is full."""
+        key = name_key(name[:requests.MAX_NAME])
         if not key:
-            return
+            return False
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         stamp = now if self.dialect == "mysql" else now.isoformat(sep=" ", timespec="milliseconds")
-        params = (key, name[:512], spotify_artist_id, stamp, stamp)
-        self._run(lambda conn: serving.fetch_all(conn, _UPSERT_REQUEST[self.dialect], params), deadline,
-                  retry=False)
+        upsert = requests.upsert_statement(self.dialect, key, name, spotify_artist_id, spotify_name, stamp,
+                                           self.settings.max_requests)
+        hashed = requests.user_hash(self.settings.request_key, user_id)
+        add_user = requests.add_user_statement(self.dialect, key, hashed, stamp) if hashed else ("", None)
+        counted, _ = self._run(lambda conn: serving.execute_together(conn, [upsert, add_user]), deadline, retry=False)
+        return bool(counted)
 
     # -- the connection ----------------------------------------------------------------------------------
 
@@ -140,6 +118,10 @@ class MartRepository:
             conn = serving.connect(s.mart_url, s.mart_user, s.mart_password, timeout=s.db_timeout)
         except self._errors as exc:
             raise MartUnavailable(f"cannot connect to the mart at {shown_url(s.mart_url)}: {exc}") from None
+        if self.dialect == "sqlite":
+            # WAL (as a publish leaves the file) with NORMAL syncs: a request's commit does not wait for
+            # the disk, and a crash can lose at most the last requests, never corrupt the file.
+            conn.execute("PRAGMA synchronous=NORMAL")
         self.connections_opened += 1
         return conn
 

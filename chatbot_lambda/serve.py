@@ -4,8 +4,13 @@
     curl -s localhost:8080/skill -H 'Content-Type: application/json' \\
          -d '{"userRequest": {"utterance": "BTS", "user": {"id": "me"}}}'
 
+``GET /`` serves the browser preview (``chatbot_lambda/preview``: plain HTML, CSS and JavaScript),
+which draws the skill's replies the way KakaoTalk does and POSTs what is typed to ``/skill``.
+
 Settings come from the same environment variables as on Lambda (see ``chatbot_lambda.settings``);
-``--mart`` overrides MART_URL. One request at a time, like one Lambda container.
+``--mart`` overrides MART_URL. Each connection is served on its own thread and reads with a timeout
+(``--read-timeout``), so an idle or short-bodied client never holds up the others; the handler itself
+answers one request at a time, like one Lambda container.
 """
 
 from __future__ import annotations
@@ -14,13 +19,20 @@ import argparse
 import base64
 import logging
 import os
+import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 
 from chatbot_lambda import handler
 from chatbot_lambda.settings import DEFAULT_MART_URL
 
 LAMBDA_TIMEOUT_MS = 5000
+READ_TIMEOUT_SECONDS = 10.0
+PREVIEW_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
+                 "/index.html": ("index.html", "text/html; charset=utf-8"),
+                 "/preview.css": ("preview.css", "text/css; charset=utf-8"),
+                 "/preview.js": ("preview.js", "text/javascript; charset=utf-8")}
 
 
 class LambdaContext:
@@ -50,8 +62,22 @@ def http_api_event(method: str, target: str, headers: dict[str, str], body: byte
 
 
 class SkillHandler(BaseHTTPRequestHandler):
+    """One connection: its socket reads time out after ``timeout`` seconds (the request line, headers
+    and body alike), which closes it; the answer is computed under ``answering``, one at a time."""
+
     protocol_version = "HTTP/1.1"
     max_body = 1 << 20
+    timeout = READ_TIMEOUT_SECONDS
+    answering = threading.Lock()
+
+    def do_GET(self) -> None:
+        found = PREVIEW_FILES.get(self.path.split("?", 1)[0])
+        if found is None:
+            self.send_error(404, "not found: POST skill requests to /skill, or open / for the preview")
+            return
+        name, kind = found
+        self._send(200, {"Content-Type": kind, "Cache-Control": "no-store"},
+                   resources.files("chatbot_lambda").joinpath("preview", name).read_bytes())
 
     def do_POST(self) -> None:
         try:
@@ -62,11 +88,18 @@ class SkillHandler(BaseHTTPRequestHandler):
             self.send_error(400 if length < 0 else 413, "a Content-Length of 0 to 1 MiB is needed")
             return
         body = self.rfile.read(length)
+        if len(body) < length:          # the client closed the connection before sending its whole body
+            self.close_connection = True
+            return
         event = http_api_event("POST", self.path, dict(self.headers.items()), body)
-        response = handler.lambda_handler(event, LambdaContext())
-        data = response.get("body", "").encode("utf-8")
-        self.send_response(response.get("statusCode", 200))
-        for name, value in response.get("headers", {}).items():
+        with self.answering:
+            response = handler.lambda_handler(event, LambdaContext())
+        self._send(response.get("statusCode", 200), response.get("headers", {}),
+                   response.get("body", "").encode("utf-8"))
+
+    def _send(self, status: int, headers: dict, data: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -78,19 +111,24 @@ class SkillHandler(BaseHTTPRequestHandler):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the Kakao skill locally: POST a skill request to "
-                                     "http://HOST:PORT/<any path>. Settings come from the environment "
+                                     "http://HOST:PORT/<any path>, or open http://HOST:PORT/ in a browser for "
+                                     "the chat preview. Settings come from the environment "
                                      "(MART_URL, MART_USER, MART_PASSWORD, SPOTIPY_CLIENT_ID, ...).")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 picks one)")
     parser.add_argument("--mart", help=f"mart JDBC URL, overriding MART_URL (default {DEFAULT_MART_URL})")
+    parser.add_argument("--read-timeout", type=float, default=READ_TIMEOUT_SECONDS, metavar="SECONDS",
+                        help=f"close a connection that sends nothing for this long (default {READ_TIMEOUT_SECONDS:g})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.mart:
         os.environ["MART_URL"] = args.mart
-    server = HTTPServer((args.host, args.port), SkillHandler)
+    SkillHandler.timeout = args.read_timeout
+    server = ThreadingHTTPServer((args.host, args.port), SkillHandler)
+    server.daemon_threads = True
     host, port = server.server_address[:2]
-    print(f"skill server on http://{host}:{port}/skill (mart {os.environ.get('MART_URL', DEFAULT_MART_URL)})",
-          flush=True)
+    print(f"skill server on http://{host}:{port}/skill (mart {os.environ.get('MART_URL', DEFAULT_MART_URL)}); "
+          f"browser preview on http://{host}:{port}/", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

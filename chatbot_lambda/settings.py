@@ -21,6 +21,13 @@ TIME_BUDGET_SECONDS        the whole answer, live calls included (3.5; Kakao wai
 DB_TIMEOUT_SECONDS         connect and read timeout of mart queries (1.0)
 SPOTIFY_TIMEOUT_SECONDS    the longest one Spotify request may take (1.2)
 TRACKS_PER_CARD            top tracks per artist card (3, at most 4)
+LANGUAGE                   ``ko`` (Korean, the default) or ``en``: the replies' language; a request
+                           whose ``userRequest.lang`` is English is answered in English anyway
+REQUEST_KEY                the key that hashes user ids (distinct users of a request) and signs the
+                           confirmation a user taps; default: the skill secret, else a fixed
+                           development key (set one in production)
+MAX_REQUESTS               rows ``artist_requests`` may hold before new names are no longer recorded
+                           (10000)
 LOG_LEVEL                  (``INFO``)
 =========================  ======================================================================
 """
@@ -77,6 +84,9 @@ class Settings:
     db_timeout: float = 1.0
     spotify_timeout: float = 1.2
     tracks_per_card: int = 3
+    language: str = "ko"
+    request_key: str = field(default="related-artists development key", repr=False)
+    max_requests: int = 10000
     log_level: str = "INFO"
 
     @property
@@ -104,6 +114,9 @@ class Settings:
             urlsplit(mart_url[len("jdbc:"):]).port
         except ValueError as exc:
             raise SettingsError(f"MART_URL={mart_url.split('?')[0]!r}: {exc}") from None
+        language = env.get("LANGUAGE", "").strip().lower() or cls.language
+        if language not in ("ko", "en"):
+            raise SettingsError(f"LANGUAGE={language!r} is neither ko nor en")
         level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, ERROR")
@@ -122,5 +135,8 @@ class Settings:
             db_timeout=_number(env, "DB_TIMEOUT_SECONDS", cls.db_timeout, 0.1, 4.0),
             spotify_timeout=_number(env, "SPOTIFY_TIMEOUT_SECONDS", cls.spotify_timeout, 0.1, 4.0),
             tracks_per_card=int(_number(env, "TRACKS_PER_CARD", cls.tracks_per_card, 1, 4)),
+            language=language,
+            request_key=env.get("REQUEST_KEY", "") or skill_secret or cls.request_key,
+            max_requests=int(_number(env, "MAX_REQUESTS", cls.max_requests, 0, 10_000_000)),
             log_level=level,
         )

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from chatbot_lambda.budget import Deadline, OutOfTime
 from chatbot_lambda.settings import Settings
-from mart.names import closest_name
+from mart.names import closest_name, name_key, other_script_hit
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,37 @@ def best_hit(typed: str, hits: list[dict]) -> dict | None:
     """The search hit that is the artist the user meant, or ``None`` (rule: ``mart.names.closest_name``).
 
     Spotify's search is fuzzy and nearly always returns something, so a hit must be close to what
-    was typed (an exact key, else the most similar key scoring at least 0.8), unless the two are
-    written in different scripts (아이유 finds IU), where Spotify's first hit is taken.
+    was typed: an exact key, else the most similar key scoring at least 0.8. A hit in another script
+    (아이유 and IU) is not taken here: see :func:`offered_hit`.
     """
-    index = closest_name(typed, [str(hit["name"]) for hit in hits])
+    index = closest_name(typed, [str(hit["name"]) for hit in hits], other_script=False)
     return None if index is None else hits[index]
+
+
+def offered_hit(typed: str, hits: list[dict]) -> dict | None:
+    """Spotify's first hit when it is written in another script than what was typed (아이유 -> IU):
+    maybe the artist meant, maybe not (안녕하세요 finds some Latin-script band), so it is only
+    offered to the user, who confirms it or not."""
+    return hits[0] if hits and other_script_hit(typed, str(hits[0]["name"])) else None
+
+
+def distinct_tracks(tracks: list, name=lambda track: track.name) -> list:
+    """``tracks`` without repeats of a title (a single and its album version): the first of each is kept."""
+    seen, kept = set(), []
+    for track in tracks:
+        key = name_key(name(track) or "")
+        if key and key not in seen:
+            seen.add(key)
+            kept.append(track)
+    return kept
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a search found: the artist meant (with tracks), or one to offer, or neither."""
+
+    artist: LiveArtist | None = None
+    offer: LiveArtist | None = None
 
 
 class SpotifyClient:
@@ -73,24 +99,49 @@ class SpotifyClient:
         self._away_until = 0.0          # after a 429: no calls before this (monotonic seconds)
         self.closed: set[str] = set()   # endpoints found closed to this app
 
+    def lookup(self, name: str, deadline: Deadline, tracks: int = 3) -> Lookup:
+        """Search ``name``: the artist meant with up to ``tracks`` distinct tracks, or a hit in another
+        script to offer (without tracks), or neither."""
+        hits = self._search(name, deadline)
+        best = best_hit(name, hits)
+        if best is not None:
+            return Lookup(artist=self._with_tracks(best, deadline, tracks))
+        offered = offered_hit(name, hits)
+        return Lookup(offer=_live(offered, [])) if offered is not None else Lookup()
+
     def find_artist(self, name: str, deadline: Deadline, tracks: int = 3) -> LiveArtist | None:
-        """The best artist hit for ``name`` with up to ``tracks`` tracks; ``None`` when Spotify has none."""
-        if self._clock() < self._away_until:
-            raise SpotifyUnavailable(f"rate-limited, waiting {self._away_until - self._clock():.0f} s more")
+        """The artist ``name`` means (a close hit) with up to ``tracks`` tracks; ``None`` when Spotify has none."""
+        return self.lookup(name, deadline, tracks).artist
+
+    def artist_by_id(self, artist_id: str, deadline: Deadline, tracks: int = 3) -> LiveArtist | None:
+        """The artist with this Spotify id, with up to ``tracks`` tracks; ``None`` when Spotify has none."""
+        self._check_away()
+        try:
+            found = self._get(f"artists/{urllib.parse.quote(artist_id)}", {}, deadline, missing_ok=True)
+        except _Closed:
+            return None
+        if not found.get("id") or not found.get("name"):
+            return None
+        return self._with_tracks(found, deadline, tracks)
+
+    def _search(self, name: str, deadline: Deadline) -> list[dict]:
+        self._check_away()
         found = self._get("search", {"q": name, "type": "artist", "limit": 5,
                                      "market": self.settings.spotify_market}, deadline)
         items = found.get("artists", {}).get("items") if isinstance(found.get("artists"), dict) else None
-        hits = [item for item in items or [] if isinstance(item, dict) and item.get("id") and item.get("name")]
-        best = best_hit(name, hits)
-        if best is None:
-            return None
+        return [item for item in items or [] if isinstance(item, dict) and item.get("id") and item.get("name")]
+
+    def _check_away(self) -> None:
+        if self._clock() < self._away_until:
+            raise SpotifyUnavailable(f"rate-limited, waiting {self._away_until - self._clock():.0f} s more")
+
+    def _with_tracks(self, artist: dict, deadline: Deadline, tracks: int) -> LiveArtist:
         try:
-            found_tracks = self._tracks(best, deadline)[:tracks]
+            found = distinct_tracks(self._tracks(artist, deadline))[:tracks]
         except (SpotifyUnavailable, OutOfTime) as exc:    # the artist is still worth answering and recording
-            log.warning("no tracks for %s from Spotify: %s", best["name"], exc)
-            found_tracks = []
-        return LiveArtist(str(best["id"]), str(best["name"]), _first_image(best.get("images")),
-                          str((best.get("external_urls") or {}).get("spotify") or ""), found_tracks)
+            log.warning("no tracks for %s from Spotify: %s", artist["name"], exc)
+            found = []
+        return _live(artist, found)
 
     def _tracks(self, artist: dict, deadline: Deadline) -> list[LiveTrack]:
         raw: list = []
@@ -117,7 +168,7 @@ class SpotifyClient:
 
     # -- HTTP ----------------------------------------------------------------------------------------------
 
-    def _get(self, path: str, params: dict, deadline: Deadline) -> dict:
+    def _get(self, path: str, params: dict, deadline: Deadline, missing_ok: bool = False) -> dict:
         for attempt in (1, 2):
             token = self._access_token(deadline)
             url = urllib.parse.urljoin(self.settings.spotify_api_url, path) + "?" + urllib.parse.urlencode(params)
@@ -126,7 +177,7 @@ class SpotifyClient:
             if status == 401 and attempt == 1:      # the token expired early: one fresh token
                 self._token_until = 0.0
                 continue
-            if status in (403, 404) and path.endswith("top-tracks"):
+            if status in (403, 404) and (path.endswith("top-tracks") or missing_ok):
                 raise _Closed(path)
             if status != 200:
                 raise SpotifyUnavailable(f"GET {path} answered {status}")
@@ -180,6 +231,11 @@ class SpotifyClient:
 
 class _Closed(Exception):
     """An endpoint answered 403/404: closed to this app."""
+
+
+def _live(artist: dict, tracks: list[LiveTrack]) -> LiveArtist:
+    return LiveArtist(str(artist["id"]), str(artist["name"]), _first_image(artist.get("images")),
+                      str((artist.get("external_urls") or {}).get("spotify") or ""), tracks)
 
 
 def _seconds(text: str | None) -> float:

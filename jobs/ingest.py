@@ -3,9 +3,11 @@
     python jobs/ingest.py --source synthetic [--artists N] [--seed S] [--dt YYYY-MM-DD]
     python jobs/ingest.py --source spotify [--seeds ID_OR_NAME,...] [--seeds-file F] [--refresh] [--requests]
     python jobs/ingest.py --source tracks-csv --tracks FILE [--artists-csv FILE]
+    python jobs/ingest.py ... --aliases-csv FILE     # curated other spellings: artist id or name, alias
 
 Writes the lake tables ``artists``, ``top_tracks`` and ``audio_features`` for
-one dt (default: today, UTC). Re-running for the same dt replaces that dt's
+one dt (default: today, UTC), and ``artist_aliases`` (carried forward from the
+latest snapshot, plus curated ones and those chat users confirmed). Re-running for the same dt replaces that dt's
 rows; other dts are never touched. Nothing is written until the source's data
 is fetched; while the tables are written the dt is marked unfinished in the
 lake's ``ingest_log``, so readers never see a mix of two runs.
@@ -26,6 +28,7 @@ from jobs.common.lake import Lake, SnapshotError, today_utc
 from jobs.common.progress import Progress
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
+from jobs.sources.aliases import chat_aliases, curated_aliases, read_aliases_csv, snapshot_aliases
 from jobs.sources.spotify import (SPOTIFY_ID, SpotifyCatalog, SpotifyError, SpotifySettings, fetch_snapshot,
                                   resolve_names)
 from jobs.sources.synthetic import SyntheticSpec, generate
@@ -42,7 +45,8 @@ sources:
   spotify     the Spotify Web API through spotipy, client credentials from SPOTIPY_CLIENT_ID and
               SPOTIPY_CLIENT_SECRET (or [spotify] credentials_secret in AWS Secrets Manager). Artists from
               ingest.seeds / --seeds (ids or names), --seeds-file, --refresh (the lake's artists) and
-              --requests (names the chatbot could not answer, from the mart's artist_requests).
+              --requests (names the chatbot could not answer, from the mart's artist_requests; a name a
+              user typed for an artist Spotify resolved becomes an alias of that artist).
               Falls back per endpoint when the app may not call it (see [spotify] in conf/local.toml).
   tracks-csv  a public tracks-with-audio-features file: the "1.2M songs" tracks_features.csv, or the
               "600k tracks" tracks.csv with --artists-csv artists.csv for names and genres
@@ -71,6 +75,9 @@ def parse_args(argv: Sequence[str] | None):
     parser.add_argument("--tracks", metavar="FILE", help="tracks-csv: the tracks file (overrides tracks_csv.tracks)")
     parser.add_argument("--artists-csv", metavar="FILE",
                         help="tracks-csv: the 600k layout's artists.csv (overrides tracks_csv.artists)")
+    parser.add_argument("--aliases-csv", metavar="FILE",
+                        help="any source: other spellings to publish, one 'artist,alias' row each (artist id or "
+                             "the artist's name; overrides ingest.aliases_csv)")
     return parser.parse_args(argv)
 
 
@@ -99,6 +106,9 @@ def run(spark: SparkSession, config: Mapping, dt: str) -> dict[str, int]:
         spec = synthetic_spec(config)
         log.info("synthetic: %s", spec)
         frames = generate(spark, spec)
+    aliases = snapshot_aliases(spark, lake, dt, frames.pop("artist_aliases", None), curated(spark, config, frames))
+    if aliases is not None:
+        frames["artist_aliases"] = aliases
     # Delta commits each table on its own: the dt is marked unfinished (readers refuse it) while they
     # are committed. A run that dies after a commit leaves it so, until a re-run completes it.
     with lake.writing(dt, source, list(frames)) as written:
@@ -109,8 +119,18 @@ def run(spark: SparkSession, config: Mapping, dt: str) -> dict[str, int]:
     return written
 
 
-def wanted_artists(spark: SparkSession, config: Mapping, lake: Lake) -> tuple[list[str], dict[str, str]]:
-    """``(artist ids, {name: origin})`` to ingest: config seeds, the lake's artists (refresh), the chatbot's requests."""
+def curated(spark: SparkSession, config: Mapping, frames: dict):
+    """The curated aliases of ``ingest.aliases_csv`` for the artists being written, or ``None``."""
+    path = section(config, "ingest").get("aliases_csv")
+    if not path:
+        return None
+    return curated_aliases(spark, read_aliases_csv(str(path)), frames["artists"])
+
+
+def wanted_artists(spark: SparkSession, config: Mapping, lake: Lake,
+                   typed: list | None = None) -> tuple[list[str], dict[str, str]]:
+    """``(artist ids, {name: origin})`` to ingest: config seeds, the lake's artists (refresh), the chatbot's
+    requests. ``typed`` (a list) receives ``(typed name, spotify id)`` of requests a live lookup resolved."""
     options = section(config, "ingest")
     ids, names = [], {}
     for seed in options.get("seeds", []):
@@ -140,26 +160,32 @@ def wanted_artists(spark: SparkSession, config: Mapping, lake: Lake) -> tuple[li
         for name, spotify_artist_id in requested:
             if spotify_artist_id:
                 ids.append(spotify_artist_id)
+                if typed is not None:
+                    typed.append((name, spotify_artist_id))
             else:
                 names.setdefault(name, "request")
     return ids, names
 
 
 def mart_requests(spark: SparkSession, config: Mapping) -> list[tuple[str, str | None]]:
-    """``(name, spotify_artist_id)`` of the mart's artist_requests, most asked first."""
+    """``(name, spotify_artist_id)`` of the mart's artist_requests, most asked by distinct users first."""
     from jobs.publish.jdbc import MartConnection, MartTarget
+    from mart.requests import PENDING_SQL
     with MartConnection(spark, MartTarget.from_config(section(config, "mart"))) as conn:
-        if "artist_requests" not in conn.tables():
+        present = conn.tables()
+        if "artist_requests" not in present:
             return []
-        return [(str(name), str(sid) if sid else None) for name, sid in conn.query(
-            "SELECT name, spotify_artist_id FROM artist_requests ORDER BY times DESC, last_requested_at DESC")]
+        sql = PENDING_SQL if "artist_request_users" in present else \
+            "SELECT name, spotify_artist_id FROM artist_requests ORDER BY times DESC, last_requested_at DESC"
+        return [(str(row[0]), str(row[1]) if row[1] else None) for row in conn.query(sql)]
 
 
 def spotify_frames(spark: SparkSession, config: Mapping, lake: Lake) -> dict:
     """The three lake tables from the Spotify Web API, fetched on the driver."""
     settings = SpotifySettings.from_config(config)
     catalog = SpotifyCatalog(settings)
-    ids, names = wanted_artists(spark, config, lake)
+    typed: list[tuple[str, str]] = []
+    ids, names = wanted_artists(spark, config, lake, typed)
     if not ids and not names:
         raise ConfigError("no artists to ingest: set ingest.seeds (ids or names), ingest.seeds_file, "
                           "ingest.refresh = true or ingest.requests = true")
@@ -185,7 +211,12 @@ def spotify_frames(spark: SparkSession, config: Mapping, lake: Lake) -> dict:
         raise SnapshotError("Spotify returned none of the wanted artists: nothing to write")
     # What was looked for and not found is kept with the snapshot, for the next run and for people.
     missing = [(name, names[name], "spotify") for name in unresolved]
+    learned = chat_aliases(typed, snapshot.artists)
+    if learned:
+        log.info("aliases typed by chat users for %d artists: %s", len(learned),
+                 ", ".join(f"{alias} -> {artist_id}" for artist_id, alias, _ in learned[:10]))
     return {"artists": spark.createDataFrame(snapshot.artists, schemas.ARTISTS),
+            "artist_aliases": spark.createDataFrame(learned, schemas.ARTIST_ALIASES) if learned else None,
             "top_tracks": spark.createDataFrame(snapshot.top_tracks, schemas.TOP_TRACKS),
             "audio_features": spark.createDataFrame(snapshot.audio_features, schemas.AUDIO_FEATURES),
             "unresolved_names": spark.createDataFrame(missing, schemas.UNRESOLVED_NAMES)}
@@ -207,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "synthetic.artists": args.artists, "synthetic.seed": args.seed,
                            "ingest.seeds": seeds, "ingest.seeds_file": args.seeds_file,
                            "ingest.refresh": args.refresh or None, "ingest.requests": args.requests or None,
-                           "tracks_csv.tracks": args.tracks, "tracks_csv.artists": args.artists_csv}.items():
+                           "tracks_csv.tracks": args.tracks, "tracks_csv.artists": args.artists_csv,
+                           "ingest.aliases_csv": args.aliases_csv}.items():
             if value is not None:
                 set_path(config, key, value)
         run(start_spark(config, "ingest"), config, args.dt or today_utc())

@@ -1,10 +1,12 @@
 """Look into a mart without Spark, reading it the way the chatbot does.
 
     python -m mart [--url jdbc:sqlite:data/mart.db] [--show N] [NAME ...]
+    python -m mart --url ... --migrate        # bring a schema version 1 mart to version 2 in place
 
 Prints N popular artists with their top tracks and related artists, or the cards
 for each NAME typed (any case or spacing, or an alias). For MySQL, the user is
---user and the password is read from $MART_PASSWORD.
+--user and the password is read from $MART_PASSWORD. --migrate changes the mart
+(every row kept; see mart/migrate.py); the publish job does it too, under its lock.
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", default="jdbc:sqlite:data/mart.db", help="mart JDBC URL (default: %(default)s)")
     parser.add_argument("--user", default="", help="MySQL user (password from $MART_PASSWORD)")
     parser.add_argument("--show", type=int, default=5, metavar="N", help="popular artists to print (default 5)")
+    parser.add_argument("--migrate", action="store_true",
+                        help="bring a mart of schema version 1 to version 2 in place, then exit")
     args = parser.parse_args(argv)
+    if args.migrate:
+        return migrate_mart(args)
     try:
         conn = serving.connect(args.url, args.user, os.environ.get("MART_PASSWORD", ""), readonly=True)
         try:
@@ -42,6 +48,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a missing file, a refused connection: one line, not a traceback
         print(f"python -m mart: cannot read the mart at {args.url.split('?')[0]}: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def migrate_mart(args) -> int:
+    from pathlib import Path
+
+    from mart import migrate
+
+    if args.url.startswith("jdbc:sqlite:") and not Path(args.url[len("jdbc:sqlite:"):].split("?")[0]
+                                                        .removeprefix("file:")).is_file():
+        print(f"python -m mart: no mart at {args.url.split('?')[0]}: nothing to migrate", file=sys.stderr)
+        return 2
+    try:
+        conn = serving.connect(args.url, args.user, os.environ.get("MART_PASSWORD", ""), timeout=600)
+        try:
+            version = migrate.detect_version(conn)
+            if version == 0:
+                print(f"python -m mart: no mart at {args.url.split('?')[0]}: nothing to migrate", file=sys.stderr)
+                return 2
+            steps = migrate.migrate(conn)
+        finally:
+            conn.close()
+    except Exception as exc:  # a refused connection, missing privileges: one line, not a traceback
+        print(f"python -m mart: cannot migrate the mart at {args.url.split('?')[0]}: {exc}", file=sys.stderr)
+        return 2
+    print(f"schema version {version} -> 2: " + ("; ".join(steps) if steps else "nothing to do"))
     return 0
 
 

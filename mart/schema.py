@@ -6,13 +6,14 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DIALECTS = ("mysql", "sqlite")
 
 # Replaced together by a publish, in one atomic swap.
 SERVING_TABLES = ("artists", "artist_aliases", "top_tracks", "related_artists")
-# Written by the chatbot (artist_requests) and by publishes (publish_log); a publish never replaces them.
-KEPT_TABLES = ("artist_requests", "publish_log")
+# Written by the chatbot (artist_requests and its distinct users, hashed) and by publishes (publish_log);
+# a publish never replaces them.
+KEPT_TABLES = ("artist_requests", "artist_request_users", "publish_log")
 ALL_TABLES = SERVING_TABLES + KEPT_TABLES
 
 # Suffixes of the other sets of serving tables: the next, the last, and two that live only during a swap.
@@ -20,14 +21,15 @@ STAGING, PREVIOUS, SWAP, RETIRED = "__staging", "__previous", "__swap", "__retir
 
 # Column order of the serving tables, as created by the DDL (and written by the publish job).
 COLUMNS = {
-    "artists": ("artist_id", "name", "name_key", "image_url", "spotify_url", "genres", "popularity"),
-    "artist_aliases": ("alias_key", "artist_id"),
+    "artists": ("artist_id", "name", "name_key", "image_url", "spotify_url", "genres", "popularity", "rev_key",
+                "initials"),
+    "artist_aliases": ("alias_key", "artist_id", "rev_key", "initials"),
     "top_tracks": ("artist_id", "rank", "track_id", "name", "album_name", "image_url"),
     "related_artists": ("artist_id", "rank", "related_id", "distance"),
 }
 
 # Widest text the MySQL schema stores per column; longer values are cut before writing.
-TEXT_WIDTHS = {"name": 512, "name_key": 512, "alias_key": 512, "album_name": 512,
+TEXT_WIDTHS = {"name": 512, "name_key": 512, "alias_key": 512, "rev_key": 512, "initials": 512, "album_name": 512,
                "image_url": 1024, "spotify_url": 1024, "artist_id": 64, "track_id": 64, "related_id": 64}
 
 _BLOCK = re.compile(r"^-- table: (\w+)\s*$", re.MULTILINE)

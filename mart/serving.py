@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from mart.names import name_key
+from mart.names import legacy_key, name_key
 
 
 class MartUrlError(ValueError):
@@ -49,6 +49,31 @@ def _sql(conn, sql: str) -> str:
     return sql if isinstance(conn, sqlite3.Connection) else sql.replace("?", "%s")
 
 
+def execute_together(conn, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+    """Run the statements in one transaction (one commit); returns the rows each changed. A statement
+    given as ``None`` parameters is skipped when the statement before it changed no row."""
+    cursor = conn.cursor()
+    counts: list[int] = []
+    try:
+        cursor.execute("BEGIN")
+        for sql, params in statements:
+            if params is None or (counts and not counts[-1]):
+                counts.append(0)
+                continue
+            cursor.execute(_sql(conn, sql), tuple(params))
+            counts.append(int(cursor.rowcount or 0))
+        cursor.execute("COMMIT")
+        return counts
+    except BaseException:
+        try:
+            cursor.execute("ROLLBACK")
+        except Exception:      # the connection itself failed: the caller closes it
+            pass
+        raise
+    finally:
+        cursor.close()
+
+
 def fetch_all(conn, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     cursor = conn.cursor()
     try:
@@ -79,18 +104,24 @@ class ArtistCard:
     tracks: list[Track] = field(default_factory=list)
 
 
-# The artist a key names (its own name first, then aliases; most popular first), that artist's
-# related artists by rank, and each one's best top tracks: one statement, one consistent read.
-LOOKUP_SQL = """
-WITH matched AS (
+# Which artist a lookup answers: the longest candidate key that matches (name keys and alias keys;
+# its own name before an alias, then the most popular). {keys} is one placeholder per candidate key.
+MATCH_BY_KEYS = """
   SELECT artist_id FROM (
-    SELECT artist_id, 0 AS pref, popularity FROM artists WHERE name_key = ?
+    SELECT artist_id, name_key AS k, 0 AS pref, popularity FROM artists WHERE name_key IN ({keys})
     UNION ALL
-    SELECT l.artist_id, 1 AS pref, NULL AS popularity FROM artist_aliases l WHERE l.alias_key = ?
+    SELECT l.artist_id, l.alias_key AS k, 1 AS pref, a.popularity FROM artist_aliases l
+    JOIN artists a ON a.artist_id = l.artist_id WHERE l.alias_key IN ({keys})
   ) candidates
-  ORDER BY pref, popularity DESC, artist_id
+  ORDER BY {length}(k) DESC, pref, popularity DESC, artist_id
   LIMIT 1
-), cards AS (
+"""
+MATCH_BY_ID = "SELECT artist_id FROM artists WHERE artist_id = ?"
+
+# The matched artist, its related artists by rank, and each one's best top tracks: one statement,
+# one consistent read.
+LOOKUP_SQL = """
+WITH matched AS ({matched}), cards AS (
   SELECT 0 AS slot, artist_id, NULL AS distance FROM matched
   UNION ALL
   SELECT r.`rank` AS slot, r.related_id AS artist_id, r.distance FROM related_artists r
@@ -104,29 +135,59 @@ LEFT JOIN top_tracks t ON t.artist_id = c.artist_id AND t.`rank` <= ?
 ORDER BY c.slot, t.`rank`
 """
 
+MAX_CANDIDATES = 40
 
-def find_artist(conn, text: str, tracks: int = 3) -> list[ArtistCard]:
-    """The cards for a typed name: the artist first, then its related artists; ``[]`` when nothing matches."""
-    key = name_key(text)
-    if not key:
-        return []
+
+def _is_sqlite(conn) -> bool:
+    return isinstance(conn, sqlite3.Connection)
+
+
+def _cards(rows) -> list[ArtistCard]:
     cards: dict[int, ArtistCard] = {}
-    for slot, artist_id, name, image, url, distance, rank, track, album, track_image in fetch_all(
-            conn, LOOKUP_SQL, (key, key, int(tracks))):
+    for slot, artist_id, name, image, url, distance, rank, track, album, track_image in rows:
         card = cards.get(slot)
         if card is None:
-            card = cards[slot] = ArtistCard(artist_id, name, image, url,
-                                            None if distance is None else float(distance))
+            card = cards[slot] = ArtistCard(artist_id, name, image, url, None if distance is None else float(distance))
         if rank is not None:
             card.tracks.append(Track(int(rank), track, album, track_image))
     return [cards[slot] for slot in sorted(cards)]
 
 
+def find_artist_keys(conn, keys: Sequence[str], tracks: int = 3) -> list[ArtistCard]:
+    """The cards for the artist the longest of ``keys`` names (name keys or alias keys): the artist
+    first, then its related artists; ``[]`` when none matches. At most ``MAX_CANDIDATES`` keys."""
+    keys = list(dict.fromkeys(k for k in keys if k))[:MAX_CANDIDATES]
+    if not keys:
+        return []
+    matched = MATCH_BY_KEYS.format(keys=", ".join("?" * len(keys)),
+                                   length="LENGTH" if _is_sqlite(conn) else "CHAR_LENGTH")
+    return _cards(fetch_all(conn, LOOKUP_SQL.format(matched=matched), (*keys, *keys, int(tracks))))
+
+
+def find_artist(conn, text: str, tracks: int = 3) -> list[ArtistCard]:
+    """The cards for a typed name: the artist first, then its related artists; ``[]`` when nothing matches.
+
+    The name's key is looked up, and its schema version 1 key too (a mart not yet published again
+    since its migration still holds those).
+    """
+    return find_artist_keys(conn, [name_key(text), legacy_key(text)], tracks)
+
+
+def find_artist_by_id(conn, artist_id: str, tracks: int = 3) -> list[ArtistCard]:
+    """The cards for the artist with this id, then its related artists; ``[]`` when there is none."""
+    return _cards(fetch_all(conn, LOOKUP_SQL.format(matched=MATCH_BY_ID), (artist_id, int(tracks))))
+
+
+def popular_refs(conn, limit: int) -> list[tuple[str, str]]:
+    """``(artist_id, name)`` of the ``limit`` most popular artists that have related artists."""
+    return [(str(artist_id), str(name)) for artist_id, name in fetch_all(
+        conn, "SELECT a.artist_id, a.name FROM artists a WHERE EXISTS (SELECT 1 FROM related_artists r "
+              "WHERE r.artist_id = a.artist_id) ORDER BY a.popularity DESC, a.artist_id LIMIT ?", (int(limit),))]
+
+
 def popular_artists(conn, limit: int) -> list[str]:
     """Names of the ``limit`` most popular artists that have related artists."""
-    return [name for (name,) in fetch_all(
-        conn, "SELECT a.name FROM artists a WHERE EXISTS (SELECT 1 FROM related_artists r "
-              "WHERE r.artist_id = a.artist_id) ORDER BY a.popularity DESC, a.artist_id LIMIT ?", (int(limit),))]
+    return [name for _, name in popular_refs(conn, limit)]
 
 
 def describe_popular(conn, limit: int) -> list[str]:

@@ -2,13 +2,14 @@
 
 ``fill(conn, dialect, n)`` creates the mart's tables from its versioned DDL and writes ``n``
 generated artists (``Artist 0`` ...), 3 top tracks each and 3 related artists each, plus a few
-real-looking ones with aliases (``BLACKPINK`` / ``블랙핑크``, ``Red Velvet`` / ``레드벨벳``, ...).
+real-looking ones with aliases (``BLACKPINK`` / ``블랙핑크``, ``Red Velvet`` / ``레드벨벳``, ...), a
+two-syllable Korean name (``태연``), and names with an accent, punctuation and several words.
 """
 
 from __future__ import annotations
 
 from mart import schema
-from mart.names import name_key
+from mart.names import initials, name_key, rev_key
 
 # (artist_id, name, aliases, popularity)
 NAMED = [
@@ -17,9 +18,14 @@ NAMED = [
     ("tw", "TWICE", ["트와이스"], 95),
     ("iu", "IU", ["아이유"], 97),
     ("nj", "NewJeans", ["뉴진스"], 96),
+    ("ty", "태연", ["Taeyeon"], 80),
+    ("bey", "Beyoncé", [], 85),
+    ("tyl", "Tyler, The Creator", [], 70),
+    ("jsb", "Johann Sebastian Bach", [], 50),
 ]
 RELATED = {"bp": ["tw", "rv", "nj"], "rv": ["tw", "bp", "iu"], "tw": ["bp", "rv", "nj"],
-           "iu": ["nj", "rv", "tw"], "nj": ["bp", "tw", "iu"]}
+           "iu": ["nj", "rv", "tw"], "nj": ["bp", "tw", "iu"], "ty": ["iu", "rv", "tw"],
+           "bey": ["tyl", "bp", "tw"], "tyl": ["bey", "jsb", "nj"], "jsb": ["tyl", "bey", "iu"]}
 
 
 def artist_id(i: int) -> str:
@@ -31,17 +37,28 @@ def tracks_of(artist: str, name: str) -> list[tuple]:
             for rank in (1, 2, 3)]
 
 
+def artist_row(artist: str, name: str, image, url, genres, popularity) -> tuple:
+    """A row of the mart's artists table, with its lookup and suggestion keys."""
+    key = name_key(name)
+    return (artist, name, key, image, url, genres, popularity, rev_key(key), initials(key))
+
+
+def alias_row(alias: str, artist: str) -> tuple:
+    key = name_key(alias)
+    return (key, artist, rev_key(key), initials(key))
+
+
 def rows(n: int) -> dict[str, list[tuple]]:
     artists, aliases, tracks, related = [], [], [], []
     for artist, name, names, popularity in NAMED:
-        artists.append((artist, name, name_key(name), f"https://i.test/{artist}", f"https://open.spotify.com/artist/{artist}",
-                        "k-pop", popularity))
-        aliases.extend((name_key(alias), artist) for alias in names)
+        artists.append(artist_row(artist, name, f"https://i.test/{artist}", f"https://open.spotify.com/artist/{artist}",
+                                  "k-pop", popularity))
+        aliases.extend(alias_row(alias, artist) for alias in names)
         tracks.extend(tracks_of(artist, name))
         related.extend((artist, rank, other, 0.1 * rank) for rank, other in enumerate(RELATED[artist], 1))
     for i in range(n):
         artist, name = artist_id(i), f"Artist {i}"
-        artists.append((artist, name, name_key(name), None, None, None, i % 90))
+        artists.append(artist_row(artist, name, None, None, None, i % 90))
         tracks.extend(tracks_of(artist, name))
         related.extend((artist, rank, artist_id((i + rank) % n), 0.01 * rank) for rank in (1, 2, 3) if n > 3)
     return {"artists": artists, "artist_aliases": aliases, "top_tracks": tracks, "related_artists": related}

@@ -8,9 +8,14 @@ import json
 from chatbot_lambda import replies, serve
 
 
-def skill_body(utterance: str, user: str = "user-1", **params) -> str:
-    return json.dumps({"userRequest": {"utterance": utterance, "user": {"id": user}},
-                       "action": {"params": params}}, ensure_ascii=False)
+def skill_body(utterance: str, user: str = "user-1", lang: str | None = None, extra: dict | None = None,
+               **params) -> str:
+    request = {"userRequest": {"utterance": utterance, "user": {"id": user}}, "action": {"params": params}}
+    if lang:
+        request["userRequest"]["lang"] = lang
+    if extra is not None:
+        request["action"]["clientExtra"] = extra
+    return json.dumps(request, ensure_ascii=False)
 
 
 def http_api_event(body: str | None, headers: dict | None = None, base64_body: bool = False) -> dict:
@@ -33,10 +38,12 @@ def rest_api_event(body: str | None, headers: dict | None = None, base64_body: b
 
 
 def reply_of(response: dict) -> dict:
-    """The Kakao reply inside a 200 response; fails when it breaks the skill format or Kakao's limits."""
+    """The Kakao reply inside a 200 response; fails when it breaks the skill format or Kakao's limits,
+    or has no quick reply (every answer offers a next step)."""
     assert response["statusCode"] == 200, response
     reply = json.loads(response["body"])
     assert replies.problems(reply) == [], (replies.problems(reply), reply)
+    assert reply["template"].get("quickReplies"), reply
     return reply
 
 
@@ -58,3 +65,9 @@ def headers(reply: dict) -> list[str]:
 
 def quick_replies(reply: dict) -> list[str]:
     return [q["messageText"] for q in reply["template"].get("quickReplies", [])]
+
+
+def tap(app, reply: dict, index: int = 0, user: str = "user-1") -> dict:
+    """The reply to tapping quick reply ``index`` of ``reply``, as Kakao sends it (messageText, extra)."""
+    chip = reply["template"]["quickReplies"][index]
+    return reply_of(app.handle(http_api_event(skill_body(chip["messageText"], user=user, extra=chip.get("extra")))))

@@ -17,7 +17,7 @@ from chatbot_lambda.settings import Settings, SettingsError
 from tests import chatbot_mart
 from tests.skill_calls import ask, headers, http_api_event, reply_of, rest_api_event, skill_body, texts
 
-SORRY = "Sorry, I could not read that message"
+SORRY = "죄송해요, 메시지를 읽지 못했어요"
 
 
 BAD_EVENTS = {
@@ -70,7 +70,7 @@ def test_lone_surrogates_are_dropped_not_fatal(app, caplog):
     body = '{"userRequest": {"utterance": "\\ud800BLACKPINK\\udfff", "user": {"id": "\\udc00"}}}'
     assert headers(reply_of(app.handle(http_api_event(body))))[0] == "BLACKPINK"
     body = '{"userRequest": {"utterance": "\\ud800New Band\\udfff"}}'
-    assert 'I do not know "New Band"' in texts(reply_of(app.handle(http_api_event(body))))[0]
+    assert texts(reply_of(app.handle(http_api_event(body))))[0].startswith("‘New Band’ 아티스트는 아직 몰라요")
     assert [json.loads(r.getMessage())["outcome"] for r in caplog.records if r.name == "chatbot_lambda"] == [
         "known", "queued"]
 
@@ -106,7 +106,7 @@ def test_a_mart_that_refuses_connections_gets_a_friendly_reply(caplog):
     port.close()
     skill = SkillApp(Settings.from_env({"MART_URL": f"jdbc:mysql://127.0.0.1:{closed}/mart", "MART_USER": "x"}))
     reply = ask(skill, "BLACKPINK")
-    assert "try again in a moment" in texts(reply)[0]
+    assert "잠시 뒤에 다시 시도해 주세요" in texts(reply)[0]
     assert _logged(caplog)[-1]["outcome"] == "mart_down"
     assert "cannot connect to the mart" in _logged(caplog)[-1]["detail"]
 
@@ -120,7 +120,7 @@ def test_a_mart_that_never_answers_times_out_within_the_budget(caplog):
     started = time.perf_counter()
     reply = ask(skill, "BLACKPINK")
     assert time.perf_counter() - started < 2.5
-    assert "try again in a moment" in texts(reply)[0]
+    assert "잠시 뒤에 다시 시도해 주세요" in texts(reply)[0]
     assert _logged(caplog)[-1]["outcome"] == "mart_down"
     silent.close()
 
@@ -139,7 +139,7 @@ def test_a_slow_mart_times_out_then_recovers(mysql_mart, mariadb, caplog):
         started = time.perf_counter()
         reply = ask(skill, "IU")
         assert time.perf_counter() - started < 2.0
-        assert "try again in a moment" in texts(reply)[0]
+        assert "잠시 뒤에 다시 시도해 주세요" in texts(reply)[0]
         assert _logged(caplog)[-1]["outcome"] == "mart_down"
     finally:
         with locker.cursor() as cursor:
@@ -169,7 +169,7 @@ def test_warm_invocations_reuse_one_connection_and_reopen_it_when_killed(app, se
 
 def test_a_mart_without_tables_gets_a_friendly_reply(tmp_path):
     skill = SkillApp(Settings.from_env({"MART_URL": f"jdbc:sqlite:{tmp_path / 'empty.db'}"}))
-    assert "try again in a moment" in texts(ask(skill, "BLACKPINK"))[0]
+    assert "잠시 뒤에 다시 시도해 주세요" in texts(ask(skill, "BLACKPINK"))[0]
     skill.repository.close()
 
 
@@ -179,7 +179,7 @@ def test_the_handler_builds_one_app_per_container_and_survives_bad_settings(skil
     handler.reset()
     monkeypatch.setenv("MART_URL", "postgres://nope")
     reply = reply_of(handler.lambda_handler(http_api_event(skill_body("BLACKPINK")), None))
-    assert texts(reply)[0].startswith("Sorry")
+    assert texts(reply)[0].startswith("죄송해요")
     for name, value in skill_env.items():
         monkeypatch.setenv(name, value)
     try:

@@ -12,6 +12,8 @@ import pytest
 
 from chatbot_lambda import apigw, matching, replies
 from chatbot_lambda.answers import artist_card, known_reply, shown
+from chatbot_lambda.messages import CATALOG, Messages, language
+from mart.suggest import Candidate
 from chatbot_lambda.budget import Deadline, OutOfTime
 from chatbot_lambda.kakao import BadSkillRequest, SkillRequest
 from chatbot_lambda.replies import Button, ListItem
@@ -61,26 +63,79 @@ def test_builders_cut_whatever_would_break_a_limit():
                                                     "messageText": "Artist number 0 with a long name"}
 
 
+KO, EN = Messages("ko"), Messages("en")
+
+
 def test_an_artist_without_tracks_still_gets_a_valid_card():
-    card = artist_card("No Tracks Yet", [])
+    card = artist_card(EN, "No Tracks Yet", [])
     assert card["items"] == [{"title": "Search on YouTube", "description": "No Tracks Yet",
                               "link": {"web": "https://www.youtube.com/results?search_query=No+Tracks+Yet"}}]
+    assert artist_card(KO, "No Tracks Yet", [])["items"][0]["title"] == "유튜브에서 찾아보기"
 
 
 def test_a_known_reply_for_long_names_and_four_tracks_stays_within_limits():
     long = "가" * 512
-    tracks = [Track(rank, long, long, None) for rank in (1, 2, 3, 4)]
+    tracks = [Track(rank, f"{long}{rank}", long, None) for rank in (1, 2, 3, 4)]
     cards = [ArtistCard("a", long, None, None, None, tracks)] + [
         ArtistCard(f"r{i}", f"{long}{i}", None, None, 0.1, tracks) for i in range(3)]
-    reply = known_reply(cards)
+    for say in (KO, EN):
+        reply = known_reply(say, cards)
+        assert replies.problems(reply) == []
+        assert len(reply["template"]["quickReplies"]) == 3
+
+
+def test_a_long_related_name_is_reached_through_its_id_and_k_over_4_promises_what_the_cards_show():
+    """A related artist's name longer than any message is asked about by id (quick reply and card
+    button carry it in extra); with k = 8 the text counts the 4 related cards a carousel shows."""
+    long = "Orchestra " * 15
+    related = [ArtistCard(f"r{i}", f"{long}{i}" if i == 0 else f"Related {i}", None, None, 0.1,
+                          [Track(1, "Song", None)]) for i in range(8)]
+    reply = known_reply(KO, [ArtistCard("a", "Main", None, None, None, [Track(1, "One", None)]), *related])
     assert replies.problems(reply) == []
-    assert len(reply["template"]["quickReplies"]) == 3
+    text = reply["template"]["outputs"][0]["simpleText"]["text"]
+    carousel = reply["template"]["outputs"][1]["carousel"]["items"]
+    assert "아티스트 4명" in text and len(carousel) == 5
+    chips = reply["template"]["quickReplies"]
+    assert len(chips) == 4 and chips[0]["extra"] == {"kind": "artist", "id": "r0"}
+    assert len(chips[0]["label"]) <= replies.MAX_LABEL
+    ask = carousel[1]["buttons"][1]
+    assert ask["action"] == "message" and ask["extra"] == {"kind": "artist", "id": "r0"}
+    assert [b["label"] for b in carousel[1]["buttons"]] == ["노래 더 보기", "비슷한 가수"]
+    assert carousel[0]["buttons"] == [{"label": "노래 더 보기", "action": "webLink",
+                                       "webLinkUrl": "https://www.youtube.com/results?search_query=Main"}]
 
 
 def test_a_known_artist_whose_related_rows_are_missing_says_so():
-    reply = known_reply([ArtistCard("a", "Solo", None, None, None, [Track(1, "One", None)])])
-    assert "Related artists come after the next update" in reply["template"]["outputs"][0]["simpleText"]["text"]
+    reply = known_reply(EN, [ArtistCard("a", "Solo", None, None, None, [Track(1, "One", None)])])
+    assert "come after the next update" in reply["template"]["outputs"][0]["simpleText"]["text"]
     assert len(reply["template"]["outputs"][1]["carousel"]["items"]) == 1
+    reply = known_reply(KO, [ArtistCard("a", "Solo", None, None, None, [Track(1, "One", None)])])
+    assert "다음 업데이트 뒤에" in reply["template"]["outputs"][0]["simpleText"]["text"]
+
+
+def test_songs_on_a_card_are_distinct():
+    tracks = [Track(1, "Love Dive", None), Track(2, "LOVE DIVE", None), Track(3, "After Like", None)]
+    card = artist_card(KO, "IVE", tracks)
+    assert [item["title"] for item in card["items"]] == ["Love Dive", "After Like"]
+
+
+def test_the_catalog_has_both_languages_for_every_entry_and_labels_fit():
+    for key, entry in CATALOG.items():
+        assert set(entry) == {"ko", "en"}, key
+        assert entry["ko"] and entry["en"], key
+        if key.startswith(("button_", "reply_")):
+            limit = replies.MAX_LABEL_PAIR if key in ("button_songs", "button_similar") else replies.MAX_LABEL
+            assert all(replies.kakao_length(entry[lang]) <= limit for lang in ("ko", "en")), key
+        if not key.startswith(("button_", "reply_", "item_")):
+            assert entry["ko"].rstrip().endswith(("요.", "요?", "요!", "세요.")), key     # polite 해요체
+    assert language("en-US") == "en" and language("ko") == "ko" and language(None) == "ko"
+    assert language("ko", configured="en") == "en"
+
+
+def test_kakao_lengths_count_emoji_twice_and_cuts_respect_them():
+    assert replies.kakao_length("블랙핑크") == 4 and replies.kakao_length("🎵a") == 3
+    assert replies.cut("🎵" * 10, 8) == "🎵🎵🎵…"
+    assert replies.problems(replies.skill_response([replies.simple_text("x")], ["🎵" * 7])) == []
 
 
 def test_what_the_user_typed_is_quoted_back_printable_and_short():
@@ -88,27 +143,44 @@ def test_what_the_user_typed_is_quoted_back_printable_and_short():
     assert len(shown("x" * 500)) == 40
 
 
-@pytest.mark.parametrize("key, patterns", [
-    ("", []), ("b", ["b%"]), ("iu", ["iu%"]), ("twi", ["%tw%", "%wi%"]),
-    ("blakpink", ["%bla%", "%akp%", "%kpi%", "%ink%"]), ("a%_!", ["%a!%%", "%!%!_%", "%!_!!%"]),
-])
-def test_like_patterns_spread_short_pieces_over_the_key(key, patterns):
-    assert matching.like_patterns(key) == patterns
+def _candidate(name, key, popularity=0, probe="p+", initials=None):
+    return Candidate(name.lower(), name, key, popularity, initials, probe)
 
 
-def test_rank_orders_by_similarity_then_popularity_and_drops_the_far_ones():
-    candidates = [("Red Velvet", "redvelvet"), ("Velvet Underground", "velvetunderground"), ("Redd", "redd"),
-                  ("레드벨벳", "레드벨벳"), ("Red Velvet", "레드벨벳"), ("Reda", "reda")]
-    assert matching.rank("redvelvit", candidates, 5) == ["Red Velvet"]
-    assert matching.rank("red", candidates, 5) == ["Redd", "Reda", "Red Velvet"]   # equal scores: given order
-    assert matching.rank("red", candidates, 2) == ["Redd", "Reda"]
+def test_rank_orders_by_letter_similarity_then_popularity_and_drops_the_far_ones():
+    candidates = [_candidate("Red Velvet", "redvelvet", 90), _candidate("Velvet Underground", "velvetunderground"),
+                  _candidate("Redd", "redd", 10), _candidate("Reda", "reda", 20),
+                  _candidate("레드벨벳", "레드벨벳", 90)]
+    assert [s.name for s in matching.rank("redvelvit", candidates, 5)] == ["Red Velvet"]
+    assert [s.name for s in matching.rank("red", candidates, 5)][:3] == ["Red Velvet", "Reda", "Redd"]
     assert matching.rank("zzz", candidates, 5) == []
+    # Hangul compared by letters: one letter off in a syllable is close.
+    assert [s.name for s in matching.rank("레드벨벹", candidates, 5)] == ["레드벨벳"]
+
+
+def test_a_distinctive_word_or_initials_name_one_artist_only_when_unambiguous():
+    bach = _candidate("Johann Sebastian Bach", "johannsebastianbach", probe="s+")
+    offenbach = _candidate("Offenbach", "offenbach", probe="s+")
+    assert matching.sole_match("bach", [bach, offenbach], 12) == bach
+    cpe = _candidate("C.P.E. Bach", "cpebach", probe="s+")
+    assert matching.sole_match("bach", [bach, cpe], 12) is None              # two Bachs: suggested instead
+    assert matching.sole_match("bach", [bach] * 12, 12) is None              # the range was cut: maybe more
+    assert [s.name for s in matching.rank("bach", [offenbach, cpe, bach], 5)][:2] == ["C.P.E. Bach",
+                                                                                     "Johann Sebastian Bach"]
+    bts = _candidate("방탄소년단", "방탄소년단", probe="i", initials="\u1107\u1110\u1109\u1102\u1103")
+    typed = "\u1107\u1110\u1109\u1102\u1103"
+    assert matching.sole_match(typed, [bts], 12) == bts
+    assert matching.rank(typed, [bts], 5)[0].name == "방탄소년단"
 
 
 def test_skill_requests_read_the_utterance_the_user_and_the_artist_parameter():
-    request = SkillRequest.from_body(json.dumps({"userRequest": {"utterance": " IU\n", "user": {"id": "u1"}},
-                                                 "action": {"params": {"artist": 5}}}))
+    request = SkillRequest.from_body(json.dumps({"userRequest": {"utterance": " IU\n", "user": {"id": "u1"},
+                                                                 "lang": "en"},
+                                                 "action": {"params": {"artist": 5}, "clientExtra": {"id": "x"}}}))
     assert (request.text, request.user_id, request.artist_param) == ("IU", "u1", "")
+    assert (request.lang, request.extra) == ("en", {"id": "x"})
+    request = SkillRequest.from_body(json.dumps({"userRequest": {"utterance": "IU"}, "action": {"clientExtra": "x"}}))
+    assert (request.lang, request.extra) == ("", None)
     with pytest.raises(BadSkillRequest, match="no userRequest.utterance"):
         SkillRequest.from_body('{"userRequest": {"user": {}}}')
 
@@ -157,23 +229,30 @@ def test_the_local_skill_server_answers_curl_style_posts(tmp_path):
         assert replies.problems(reply) == []
         assert reply["template"]["outputs"][1]["carousel"]["items"][0]["header"]["title"] == "IU"
         with urllib.request.urlopen(urllib.request.Request(url, b"not json"), timeout=10) as response:
-            assert json.load(response)["template"]["outputs"][0]["simpleText"]["text"].startswith("Sorry")
+            assert json.load(response)["template"]["outputs"][0]["simpleText"]["text"].startswith("죄송해요")
     finally:
         server.terminate()
         server.wait(10)
 
 
-@pytest.mark.parametrize("typed, names, expected", [
-    ("BTS", ["BTS", "BTS World"], "BTS"),
-    ("bts", ["Bangtan", "B.T.S"], None),                 # B.T.S keeps its dots: not close enough
-    ("blakpink", ["BLACKPINK", "Black"], "BLACKPINK"),   # a typo Spotify corrected
-    ("qqqqqq", ["Queen", "Q-Tip"], None),                # fuzzy search returns something: not taken
-    ("아이유", ["IU", "IU Tribute"], "IU"),               # other script: Spotify's first hit
-    ("아이유", ["아이유 노래방"], None),
-    ("", ["IU"], None),
+@pytest.mark.parametrize("typed, names, expected, offered", [
+    ("BTS", ["BTS", "BTS World"], "BTS", None),
+    ("bts", ["Bangtan", "B.T.S"], "B.T.S", None),          # punctuation is optional
+    ("beyonce", ["Beyoncé"], "Beyoncé", None),             # so are accents
+    ("blakpink", ["BLACKPINK", "Black"], "BLACKPINK", None),   # a typo Spotify corrected
+    ("qqqqqq", ["Queen", "Q-Tip"], None, None),            # fuzzy search returns something: not taken
+    ("아이유", ["IU", "IU Tribute"], None, "IU"),           # other script: only offered to the user
+    ("안녕하세요", ["Annyeong Band"], None, "Annyeong Band"),
+    ("아이유", ["아이유 노래방"], None, None),
+    ("", ["IU"], None, None),
 ])
-def test_only_a_search_hit_close_to_what_was_typed_is_taken(typed, names, expected):
-    from chatbot_lambda.spotify import best_hit
+def test_only_a_search_hit_close_to_what_was_typed_is_taken_one_in_another_script_is_offered(
+        typed, names, expected, offered):
+    from chatbot_lambda.spotify import best_hit, offered_hit
 
-    hit = best_hit(typed, [{"id": str(i), "name": name} for i, name in enumerate(names)])
+    hits = [{"id": str(i), "name": name} for i, name in enumerate(names)]
+    hit = best_hit(typed, hits)
     assert (hit["name"] if hit else None) == expected
+    if hit is None:
+        other = offered_hit(typed, hits)
+        assert (other["name"] if other else None) == offered

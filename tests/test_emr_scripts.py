@@ -68,7 +68,7 @@ def test_the_mart_ddl_loads_from_inside_jobs_zip(tmp_path):
                           env={"PYTHONPATH": str(tmp_path / "jobs.zip")}, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     where, counts = done.stdout.split("\n")[:2]
-    assert "jobs.zip" in where and counts == "1 2"
+    assert "jobs.zip" in where and counts == "1 4"     # SQLite: the table and its three indexes (schema version 2)
 
 
 def test_the_bootstrap_action_pins_what_setup_py_pins_apart_from_spark():

@@ -13,10 +13,16 @@ from mart.schema import ALL_TABLES, COLUMNS, create_statements
 
 @pytest.mark.parametrize("typed, key", [
     ("  BTS ", "bts"), ("b t s", "bts"), ("ＢＴＳ", "bts"), ("방탄소년단", "방탄소년단"), ("IU\n", "iu"),
-    ("Beyonce\u0301", "beyoncé"), ("Straße", "strasse"), ("a\u200bb", "ab"), ("", ""), (None, ""),
-    ("AC/DC", "ac/dc"),
+    ("Beyonce\u0301", "beyonce"), ("Beyoncé", "beyonce"), ("Tiësto", "tiesto"), ("Straße", "strasse"),
+    ("a\u200bb", "ab"), ("", ""), (None, ""), ("AC/DC", "acdc"), ("Olivia O’Brien", "oliviaobrien"),
+    ("Olivia O'Brien", "oliviaobrien"), ("Tyler, The Creator", "tylerthecreator"), ("Mø", "mo"), ("!!!", "!!!"),
+    # Invisible characters KakaoTalk users send: Hangul fillers, the Braille blank, variation selectors, CGJ.
+    ("아이유\u3164", "아이유"), ("\u115f\u1160블랙핑크", "블랙핑크"), ("IU\u2800", "iu"), ("IU\ufe0f", "iu"),
+    ("I\u034fU", "iu"), ("\uffa0IU", "iu"),
+    # Jamo typed one by one compose into syllables.
+    ("\u1107\u1161", "바"),
 ])
-def test_name_key_ignores_case_spacing_width_and_invisible_characters(typed, key):
+def test_name_key_ignores_case_spacing_width_accents_punctuation_and_invisible_characters(typed, key):
     assert name_key(typed) == key
 
 
@@ -33,13 +39,15 @@ def test_mart_artists_keep_one_row_per_artist_with_keys_and_json_genres(spark):
         artist("a1", " Le Sserafim ", 80, ["k-pop", "girl group"], "img1"),
         artist("a1", "Old Name", 10),
         artist("a2", None, None, []),
+        artist("a3", "방탄 소년단", 5),
         artist(None, "no id", 1),
     ], schemas.ARTISTS)
     expected = spark.createDataFrame([
-        ("a1", "Le Sserafim", "lesserafim", "img1", None, '["k-pop","girl group"]', 80),
-        ("a2", "a2", "a2", None, None, "[]", None),
+        ("a1", "Le Sserafim", "lesserafim", "img1", None, '["k-pop","girl group"]', 80, "mifaressel", None),
+        ("a2", "a2", "a2", None, None, "[]", None, "2a", None),
+        ("a3", "방탄 소년단", "방탄소년단", None, None, None, 5, "단년소탄방", "\u1107\u1110\u1109\u1102\u1103"),
     ], "artist_id string, name string, name_key string, image_url string, spotify_url string, "
-       "genres string, popularity int")
+       "genres string, popularity int, rev_key string, initials string")
     assert_df_equality(mart_artists(lake), expected, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -59,6 +67,18 @@ def test_mart_top_tracks_are_ranked_without_gaps_and_capped(spark):
     assert mart_top_tracks(lake, artists, 3).columns == list(COLUMNS["top_tracks"])
 
 
+def test_top_tracks_shown_are_distinct_songs(spark):
+    def track(track_id, rank, name):
+        return ("a1", track_id, rank, name, "album", None, None, None, None, "test")
+
+    lake = spark.createDataFrame([track("t1", 1, "Love Dive"), track("t2", 2, "LOVE DIVE "),
+                                  track("t3", 3, "Love-Dive"), track("t4", 4, "After Like"), track("t5", 5, "I AM")],
+                                 schemas.TOP_TRACKS)
+    artists = spark.createDataFrame([("a1",)], "artist_id string")
+    rows = mart_top_tracks(lake, artists, 3).select("rank", "track_id", "name").orderBy("rank").collect()
+    assert [tuple(row) for row in rows] == [(1, "t1", "Love Dive"), (2, "t4", "After Like"), (3, "t5", "I AM")]
+
+
 def test_mart_aliases_skip_own_names_and_give_shared_aliases_to_the_most_popular(spark):
     artists = spark.createDataFrame([("a1", "bts", 90), ("a2", "iu", 95), ("a3", "other", None)],
                                     "artist_id string, name_key string, popularity int")
@@ -66,8 +86,9 @@ def test_mart_aliases_skip_own_names_and_give_shared_aliases_to_the_most_popular
         ("a1", "방탄소년단"), ("a1", "B T S"), ("a2", "아이유"), ("a1", "Shared"), ("a2", " shared"),
         ("a3", "   "), ("nobody", "ghost"),
     ], "artist_id string, alias string")
-    expected = spark.createDataFrame([("방탄소년단", "a1"), ("아이유", "a2"), ("shared", "a2")],
-                                     "alias_key string, artist_id string")
+    expected = spark.createDataFrame([("방탄소년단", "a1", "단년소탄방", "\u1107\u1110\u1109\u1102\u1103"),
+                                      ("아이유", "a2", "유이아", "\u110b\u110b\u110b"), ("shared", "a2", "derahs", None)],
+                                     "alias_key string, artist_id string, rev_key string, initials string")
     assert_df_equality(mart_artist_aliases(aliases, artists), expected, ignore_row_order=True,
                        ignore_nullable=True)
 

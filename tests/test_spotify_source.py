@@ -13,7 +13,8 @@ CREDENTIALS = {"SPOTIPY_CLIENT_ID": "id", "SPOTIPY_CLIENT_SECRET": "secret"}
 
 @pytest.mark.parametrize("typed, names, expected", [
     ("IU", ["IU", "IU Tribute"], 0),
-    ("  iu ", ["I.U.", "IU"], 1),                           # the same key wins over the first hit
+    ("  iu ", ["I.U.", "IU"], 0),                           # punctuation is optional: I.U. has IU's key
+    ("  iu ", ["IU Tribute", "IU"], 1),                     # the same key wins over the first hit
     ("NewJaens", ["New Jeans Fan", "NewJeans"], 1),         # a typo close to a hit: the closest one
     ("Fake Band 7", ["Fake Artist 7", "Fake Artist 70"], None),   # search answered another artist
     ("qqqqqq", ["Queen", "Q-Tip"], None),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType
+from pyspark.sql.types import StringType, StructField, StructType
 
-from mart.names import name_key
+from mart.names import initials, name_key
 from mart.schema import COLUMNS, TEXT_WIDTHS
 
 
@@ -16,6 +17,28 @@ from mart.schema import COLUMNS, TEXT_WIDTHS
 def name_key_udf(names):
     """``mart.names.name_key`` over a column: the chatbot normalizes typed names the same way."""
     return names.map(name_key, na_action="ignore")
+
+
+@F.pandas_udf(StructType([StructField("key", StringType()), StructField("initials", StringType())]))
+def keys_udf(names: pd.Series) -> pd.DataFrame:
+    """``mart.names.name_key`` and ``mart.names.initials`` (초성, or null) of a column of names, in one
+    pass of Python over them."""
+    keys = names.map(name_key, na_action="ignore")
+    return pd.DataFrame({"key": keys, "initials": keys.map(initials, na_action="ignore")})
+
+
+def with_keys(frame: DataFrame, source: str, key: str) -> DataFrame:
+    """``frame`` with the lookup key ``key`` of its names in column ``source`` and their suggestion keys:
+    ``rev_key`` (the key backwards, by characters like ``mart.names.rev_key``) and ``initials``."""
+    return (frame.withColumn("_keys", keys_udf(F.col(source)))
+            .withColumn(key, F.substring(F.col("_keys.key"), 1, TEXT_WIDTHS["name_key"]))
+            .withColumn("rev_key", F.reverse(F.col(key))).withColumn("initials", F.col("_keys.initials"))
+            .drop("_keys"))
+
+
+def title_key(column: str) -> Column:
+    """A track title compared loosely (case, spaces and punctuation aside): one song released twice."""
+    return F.lower(F.regexp_replace(F.col(column), r"[\s\p{P}\p{Z}\p{C}]+", ""))
 
 
 def _cut(name: str) -> Column:
@@ -33,12 +56,11 @@ def mart_artists(artists: DataFrame) -> DataFrame:
     one = (artists.where(F.col("artist_id").isNotNull())
            .groupBy("artist_id").agg(best.alias("a")).select("artist_id", "a.*")
            .withColumn("name", F.coalesce(F.nullif(F.trim("name"), F.lit("")), F.col("artist_id"))))
-    return one.select(
-        _cut("artist_id"), _cut("name"),
-        F.substring(name_key_udf("name"), 1, TEXT_WIDTHS["name_key"]).alias("name_key"),
-        _cut("image_url"), _cut("spotify_url"),
+    shaped = one.select(
+        _cut("artist_id"), _cut("name"), _cut("image_url"), _cut("spotify_url"),
         F.when(F.col("genres").isNotNull(), F.to_json("genres")).alias("genres"),
         F.col("popularity").cast("int").alias("popularity"))
+    return shaped.transform(lambda frame: with_keys(frame, "name", "name_key")).select(*COLUMNS["artists"])
 
 
 def mart_artist_aliases(aliases: DataFrame, artists: DataFrame) -> DataFrame:
@@ -47,19 +69,28 @@ def mart_artist_aliases(aliases: DataFrame, artists: DataFrame) -> DataFrame:
     Aliases whose key is empty or equal to the artist's own name key are dropped; a key
     claimed by several artists goes to the most popular one (then the lowest artist_id).
     """
-    keyed = (aliases.select("artist_id", name_key_udf("alias").alias("alias_key"))
+    keyed = (aliases.select("artist_id", "alias").transform(lambda frame: with_keys(frame, "alias", "alias_key"))
              .where(F.length("alias_key") > 0)
              .join(artists.select("artist_id", "name_key", "popularity"), "artist_id")
              .where(F.col("alias_key") != F.col("name_key")))
-    owner = F.min_by("artist_id", F.struct(-F.coalesce("popularity", F.lit(-1)), F.col("artist_id")))
-    return keyed.groupBy("alias_key").agg(owner.alias("artist_id")).select(*COLUMNS["artist_aliases"])
+    owner = F.min_by(F.struct("artist_id", "rev_key", "initials"),
+                     F.struct(-F.coalesce("popularity", F.lit(-1)), F.col("artist_id")))
+    return (keyed.groupBy("alias_key").agg(owner.alias("o"))
+            .select("alias_key", "o.*").select(*COLUMNS["artist_aliases"]))
 
 
 def mart_top_tracks(top_tracks: DataFrame, artists: DataFrame, per_artist: int) -> DataFrame:
-    """The ``per_artist`` best top tracks of each published artist, ranked 1.. without gaps (mart layout)."""
+    """The ``per_artist`` best top tracks of each published artist, ranked 1.. without gaps (mart layout).
+
+    Each is a distinct song: of the tracks sharing a title (a single and its album version, compared
+    by ``title_key``) only the best ranked is kept.
+    """
     order = Window.partitionBy("artist_id").orderBy(F.col("rank").asc_nulls_last(), "track_id")
+    same_song = Window.partitionBy("artist_id", "_title").orderBy(F.col("rank").asc_nulls_last(), "track_id")
     ranked = (top_tracks.where(F.col("track_id").isNotNull())
               .join(artists.select("artist_id"), "artist_id", "left_semi")
+              .withColumn("_title", F.coalesce(title_key("name"), F.col("track_id")))
+              .withColumn("_copy", F.row_number().over(same_song)).where(F.col("_copy") == 1)
               .withColumn("rank", F.row_number().over(order))
               .where(F.col("rank") <= per_artist))
     return ranked.select(
@@ -94,7 +125,7 @@ def mart_frames(artists: DataFrame, top_tracks: DataFrame, related: DataFrame, a
     published = mart_artists(artists)
     if aliases is None:
         alias_rows = published.sparkSession.createDataFrame(
-            [], "alias_key string, artist_id string")
+            [], "alias_key string, artist_id string, rev_key string, initials string")
     else:
         alias_rows = mart_artist_aliases(aliases, published)
     return MartFrames(artists=published, artist_aliases=alias_rows,

@@ -170,24 +170,55 @@ class Mart:
     # -- schema and state -------------------------------------------------------------------------------
 
     def ensure_schema(self) -> list[str]:
-        """Create the mart tables that are missing (empty); returns their names.
+        """Bring a mart of an older schema version to this one in place (``mart.migrate``, every row
+        kept), then create the mart tables that are missing (empty); returns the missing tables' names.
 
-        When a table is missing, the publish lock is taken (MartBusy at once when another
-        publish or rollback holds it) and what is missing is looked up again under it, so
-        two first publishes never both create a table.
+        Either way the publish lock is taken (MartBusy at once when another publish or rollback
+        holds it) and what is to do is looked up again under it, so two first publishes never both
+        create a table or migrate.
         """
         if self.conn.dialect == "sqlite":
             # Readers keep reading while the job writes, and see the swap as one commit.
             self.conn.query("PRAGMA journal_mode=WAL")
-        if not self._missing_tables():
+        if not self._missing_tables() and not self._outdated():
             return []
         with self._publish_lock("creating the mart tables"):
+            if self._outdated():
+                self._migrate()
             missing = self._missing_tables()
             for table in missing:
                 self._create(table, table)
         if missing:
             log.info("created mart tables (schema version %d): %s", SCHEMA_VERSION, ", ".join(missing))
         return missing
+
+    def _outdated(self) -> bool:
+        """True when the mart holds tables of an older schema version (version 1 lacks ``rev_key``)."""
+        present = self.conn.tables()
+        if "artists" not in present:
+            return False
+        return "rev_key" not in self._columns("artists") or "resolved_at" not in self._columns("artist_requests")
+
+    def _columns(self, table: str) -> set[str]:
+        if table not in self.conn.tables():
+            return {"rev_key", "resolved_at"}      # created from this version's DDL when missing
+        if self.conn.dialect == "sqlite":
+            return {str(row[1]) for row in self.conn.query(f"PRAGMA table_info({table})")}
+        return {str(name) for (name,) in self.conn.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() "
+            "AND table_name = ?", (table,))}
+
+    def _migrate(self) -> None:
+        """``mart.migrate.migrate`` over a DB-API connection of this process (the lock is held)."""
+        from mart import migrate, serving
+
+        conn = serving.connect(self.target.url, self.target.user, self.target.password, timeout=600)
+        try:
+            steps = migrate.migrate(conn)
+        finally:
+            conn.close()
+        log.info("migrated the mart at %s to schema version %d: %s", self.target.shown_url, SCHEMA_VERSION,
+                 "; ".join(steps) or "nothing to do")
 
     def _missing_tables(self) -> list[str]:
         present = self.conn.tables()

@@ -330,11 +330,12 @@ class SpotifyCatalog:
                         len(invalid), ", ".join(repr(i) for i in invalid[:5]), ", ..." if len(invalid) > 5 else "")
         return valid
 
-    def search_artist(self, name: str) -> dict | None:
+    def search_artist(self, name: str, other_script: bool = True) -> dict | None:
         """The artist a typed name means (search, market ``market``), or None.
 
         Search answers something for nearly any text, so only a hit close to the name is taken
-        (``mart.names.closest_name``: same name key, else similar enough, else another script).
+        (``mart.names.closest_name``: same name key, else similar enough, else, with
+        ``other_script``, Spotify's first hit when it is in another script).
         """
         try:
             answer = self._request("search", lambda: self.sp.search(
@@ -342,7 +343,7 @@ class SpotifyCatalog:
         except EndpointClosed:
             return None
         items = [a for a in (answer.get("artists") or {}).get("items") or [] if a and a.get("id")]
-        index = closest_name(name, [str(a.get("name") or "") for a in items])
+        index = closest_name(name, [str(a.get("name") or "") for a in items], other_script=other_script)
         return None if index is None else items[index]
 
     # -- top tracks -------------------------------------------------------------------------------------
@@ -494,13 +495,17 @@ def resolve_names(catalog: SpotifyCatalog, names: Iterable[str],
                   progress_factory: ProgressFactory | None = None) -> tuple[list[str], list[str]]:
     """Artist ids for typed names (search, market KR by default); returns ``(ids, names not found)``.
 
-    A name is found only when a search hit is close to it (``SpotifyCatalog.search_artist``).
+    A name is found only when a search hit is close to it (``SpotifyCatalog.search_artist``). When
+    ``names`` maps each name to its origin, a name typed by chat users (origin ``request``, untrusted)
+    is never taken for a hit in another script: only a user's confirmation in the chat makes such a
+    name an alias of that artist (it then arrives with the artist's id).
     """
+    origins = dict(names) if isinstance(names, Mapping) else {}
     names = list(names)
     ids, missing = [], []
     with (progress_factory or catalog.progress)("names", len(names)) as bar:
         for name in names:
-            artist = catalog.search_artist(name)
+            artist = catalog.search_artist(name, other_script=origins.get(name) != "request")
             if artist is None:
                 missing.append(name)
             else:

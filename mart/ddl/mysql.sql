@@ -1,4 +1,4 @@
--- Mart schema, version 1, MySQL 8 / MariaDB 10.6+.
+-- Mart schema, version 2, MySQL 8 / MariaDB 10.6+ (mart/migrate.py brings a version 1 mart here in place).
 -- Each "-- table:" block creates one table; {table} is the name it is created under (the live
 -- name, or a staging name during a publish) and {tag} keeps index names unique per creation.
 -- Keys compare byte for byte (utf8mb4_bin): name keys are normalized by mart.names.name_key.
@@ -13,15 +13,23 @@ CREATE TABLE {table} (
   spotify_url  VARCHAR(1024),
   genres       TEXT,
   popularity   SMALLINT,
+  rev_key      VARCHAR(512) COLLATE utf8mb4_bin NOT NULL DEFAULT '',
+  initials     VARCHAR(512) COLLATE utf8mb4_bin,
   PRIMARY KEY (artist_id),
-  KEY ix_artists_name_key_{tag} (name_key)
+  KEY ix_artists_name_key_{tag} (name_key),
+  KEY ix_artists_rev_key_{tag} (rev_key),
+  KEY ix_artists_initials_{tag} (initials)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
 
 -- table: artist_aliases
 CREATE TABLE {table} (
   alias_key    VARCHAR(512) COLLATE utf8mb4_bin NOT NULL,
   artist_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  PRIMARY KEY (alias_key)
+  rev_key      VARCHAR(512) COLLATE utf8mb4_bin NOT NULL DEFAULT '',
+  initials     VARCHAR(512) COLLATE utf8mb4_bin,
+  PRIMARY KEY (alias_key),
+  KEY ix_aliases_rev_key_{tag} (rev_key),
+  KEY ix_aliases_initials_{tag} (initials)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
 
 -- table: top_tracks
@@ -52,7 +60,19 @@ CREATE TABLE {table} (
   first_requested_at DATETIME(3) NOT NULL,
   last_requested_at  DATETIME(3) NOT NULL,
   times              INT NOT NULL DEFAULT 1,
+  spotify_name       VARCHAR(512),
+  searched_at        DATETIME(3),
+  not_found_at       DATETIME(3),
+  resolved_at        DATETIME(3),
   PRIMARY KEY (name_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+
+-- table: artist_request_users
+CREATE TABLE {table} (
+  name_key           VARCHAR(512) COLLATE utf8mb4_bin NOT NULL,
+  user_hash          CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  first_requested_at DATETIME(3) NOT NULL,
+  PRIMARY KEY (name_key, user_hash)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
 
 -- table: publish_log

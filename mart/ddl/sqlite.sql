@@ -1,4 +1,4 @@
--- Mart schema, version 1, SQLite 3.26+ (the embedded default).
+-- Mart schema, version 2, SQLite 3.26+ (the embedded default; mart/migrate.py brings a version 1 mart here).
 -- Each "-- table:" block creates one table; {table} is the name it is created under (the live
 -- name, or a staging name during a publish) and {tag} keeps index names unique: in SQLite an
 -- index name is global and stays with its table through a rename.
@@ -12,15 +12,23 @@ CREATE TABLE {table} (
   image_url    TEXT,
   spotify_url  TEXT,
   genres       TEXT,
-  popularity   INTEGER
+  popularity   INTEGER,
+  rev_key      TEXT NOT NULL DEFAULT '',
+  initials     TEXT
 );
-CREATE INDEX ix_artists_name_key_{tag} ON {table} (name_key)
+CREATE INDEX ix_artists_name_key_{tag} ON {table} (name_key);
+CREATE INDEX ix_artists_rev_key_{tag} ON {table} (rev_key);
+CREATE INDEX ix_artists_initials_{tag} ON {table} (initials)
 
 -- table: artist_aliases
 CREATE TABLE {table} (
   alias_key    TEXT NOT NULL PRIMARY KEY,
-  artist_id    TEXT NOT NULL
-)
+  artist_id    TEXT NOT NULL,
+  rev_key      TEXT NOT NULL DEFAULT '',
+  initials     TEXT
+);
+CREATE INDEX ix_aliases_rev_key_{tag} ON {table} (rev_key);
+CREATE INDEX ix_aliases_initials_{tag} ON {table} (initials)
 
 -- table: top_tracks
 CREATE TABLE {table} (
@@ -49,7 +57,19 @@ CREATE TABLE {table} (
   spotify_artist_id  TEXT,
   first_requested_at TEXT NOT NULL,
   last_requested_at  TEXT NOT NULL,
-  times              INTEGER NOT NULL DEFAULT 1
+  times              INTEGER NOT NULL DEFAULT 1,
+  spotify_name       TEXT,
+  searched_at        TEXT,
+  not_found_at       TEXT,
+  resolved_at        TEXT
+)
+
+-- table: artist_request_users
+CREATE TABLE {table} (
+  name_key           TEXT NOT NULL,
+  user_hash          TEXT NOT NULL,
+  first_requested_at TEXT NOT NULL,
+  PRIMARY KEY (name_key, user_hash)
 )
 
 -- table: publish_log

@@ -1,0 +1,97 @@
+"""What a message asks for: a name, a name inside a sentence ("BTS 노래 추천해줘"), or small talk.
+
+The mart decides which name a sentence holds: :func:`read` lists the keys of every run of words
+(longest first, with Korean particles taken off the last word), and the lookup takes the longest
+that is a known name or alias. What is searched and recorded when the mart knows none is
+``Utterance.name``: the words left once common request words (노래, 추천, 비슷한 가수, 같은,
+좋아해, "like", "songs", ...) and particles are set aside, never the whole sentence. A message
+without request words is taken whole, as a name.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from mart.names import legacy_key, name_key
+
+MAX_WORDS_IN_NAME = 6
+MAX_CANDIDATES = 40
+
+# Words of requests, not of names (compared by name key, after particles are taken off).
+REQUEST_WORDS = frozenset(name_key(word) for word in """
+노래 노래들 곡 곡들 음악 플리 플레이리스트 추천 추천해 추천해줘 추천해줘요 추천해주세요 추천좀 추천 좀 해줘 해줘요 해주세요
+주세요 줘 줘요 비슷한 비슷한거 비슷한것 비슷한 비슷하게 가수 가수들 아티스트 아티스트들 그룹 밴드 같은 같은거 스타일
+느낌 계열 좋아해 좋아해요 좋아 좋아요 사랑해 들려줘 들려줘요 알려줘 알려줘요 알려주세요 찾아줘 찾아줘요 틀어줘 틀어줘요
+뭐 뭐야 있어 있어요 신곡 최신곡 인기곡 명곡 대표곡 검색 듣고 듣고싶어 싶어 싶어요 나 저 제가 내가 요즘
+like likes love songs song similar recommend recommendation recommendations please tracks i me
+""".split())
+
+# Korean particles that follow a name inside a sentence ("아이유랑", "블랙핑크의"), longest first.
+PARTICLES = ("이랑", "하고", "처럼", "같은", "이나", "으로", "에게", "한테", "랑", "의", "은", "는", "이", "가",
+             "을", "를", "도", "만", "로", "나")
+
+# Small talk: answered with a hint, never searched or recorded (when no artist has that name).
+SMALL_TALK = {
+    "small_talk": "안녕 안녕하세요 안녕하십니까 하이 하이요 방가 반가워 반가워요 반갑습니다 hi hello hey 헬로 ㅎㅇ 여보세요 "
+                  "누구야 누구세요 뭐해 심심해 ㅇㅇ 응 네 넵 예 아니 아니요 아니에요 아니야 ok 오케이",
+    "thanks": "고마워 고마워요 고맙습니다 감사 감사해요 감사합니다 땡큐 ㄳ ㄱㅅ thanks thankyou thx",
+    "welcome": "도움말 help 시작 처음 처음으로 메뉴 사용법 도와줘 뭐할수있어",
+}
+_SMALL_TALK_KEYS = {name_key(word): kind for kind, words in SMALL_TALK.items() for word in words.split()}
+# Laughter and crying typed as bare letters: ㅋㅋㅋ, ㅎㅎ, ㅠㅠ, ㅜㅜ (conjoining jamo after NFKC), also 하하, 호호.
+_LAUGHTER = re.compile(r"^[\u110f\u1112\u1172\u116e\u1173.!~?]+$|^(하|호|히|헤|크|키)\1+$")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    text: str                                   # the message, trimmed
+    name: str                                   # the name it asks about (request words set aside)
+    keys: list[str] = field(default_factory=list)   # lookup keys, whole message and runs of words
+    sentence: bool = False                      # request words were set aside
+    small_talk: str | None = None               # "small_talk", "thanks" or "welcome" when it is only that
+
+
+def _without_particle(word: str) -> str:
+    for particle in PARTICLES:
+        if word.endswith(particle) and len(word) > len(particle) + 1:
+            return word[: -len(particle)]
+    return word
+
+
+def _is_request_word(word: str) -> bool:
+    key = name_key(word)
+    return key in REQUEST_WORDS or name_key(_without_particle(word)) in REQUEST_WORDS
+
+
+def small_talk(key: str) -> str | None:
+    """``"small_talk"``, ``"thanks"`` or ``"welcome"`` for a key that is only that; else ``None``."""
+    if key in _SMALL_TALK_KEYS:
+        return _SMALL_TALK_KEYS[key]
+    return "small_talk" if _LAUGHTER.match(key) else None
+
+
+def read(text: str) -> Utterance:
+    """The name ``text`` asks about and the keys to look up (see the module docstring)."""
+    text = text.strip()
+    words = unicodedata.normalize("NFKC", text).split()
+    keys = [name_key(text), legacy_key(text)]
+    kept = [word for word in words if not _is_request_word(word)]
+    sentence = len(kept) < len(words)
+    spans = []
+    for size in range(min(len(words), MAX_WORDS_IN_NAME) if sentence else 0, 0, -1):
+        for start in range(len(words) - size + 1):
+            run = words[start:start + size]
+            if all(_is_request_word(word) for word in run):
+                continue
+            spans.append(name_key("".join(run)))
+            spans.append(name_key("".join(run[:-1]) + _without_particle(run[-1])))
+    keys += sorted(dict.fromkeys(spans), key=len, reverse=True)
+    if sentence and kept:
+        kept[-1] = _without_particle(kept[-1])
+        kept = [_without_particle(word) if len(kept) == 1 else word for word in kept]
+    name = " ".join(kept) if kept else ("" if sentence else text)
+    key = name_key(text)
+    return Utterance(text=text, name=name, keys=list(dict.fromkeys(k for k in keys if k))[:MAX_CANDIDATES],
+                     sentence=sentence, small_talk=small_talk(key))

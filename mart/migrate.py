@@ -1,0 +1,144 @@
+"""Bringing a mart of schema version 1 to version 2 in place, keeping every row.
+
+Version 2 adds, to ``artists`` and ``artist_aliases`` (the live set and the ``__previous`` one a
+rollback would bring back), the suggestion keys ``rev_key`` (the name key backwards) and
+``initials`` (초성), each indexed; to ``artist_requests`` the columns ``spotify_name``,
+``searched_at``, ``not_found_at`` and ``resolved_at``; and the table ``artist_request_users``
+(distinct users of a request, as keyed hashes). Name keys themselves are recomputed by the next
+publish; until then the chatbot also looks up the version 1 key of what is typed.
+
+Each step checks what is there first, so a migration that stopped half way is finished by running
+it again. Works on a DB-API connection (``mart.serving.connect``): the publish job runs it under
+its publish lock before anything else, ``python -m mart --migrate`` runs it by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import uuid
+
+from mart import schema
+from mart.names import initials, rev_key
+from mart.serving import fetch_all
+
+log = logging.getLogger(__name__)
+
+INDEXED = ("artists", "artist_aliases")
+KEY_COLUMN = {"artists": "name_key", "artist_aliases": "alias_key"}
+ID_COLUMN = {"artists": "artist_id", "artist_aliases": "alias_key"}
+REQUEST_COLUMNS = {"spotify_name": "VARCHAR(512)", "searched_at": "DATETIME(3)", "not_found_at": "DATETIME(3)",
+                   "resolved_at": "DATETIME(3)"}
+_BATCH = 5000
+
+
+def dialect(conn) -> str:
+    return "sqlite" if isinstance(conn, sqlite3.Connection) else "mysql"
+
+
+def tables(conn) -> set[str]:
+    if dialect(conn) == "sqlite":
+        rows = fetch_all(conn, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        rows = fetch_all(conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
+    return {str(name) for (name,) in rows}
+
+
+def columns(conn, table: str) -> set[str]:
+    if dialect(conn) == "sqlite":
+        return {str(row[1]) for row in fetch_all(conn, f"PRAGMA table_info({_name(table)})")}
+    return {str(name) for (name,) in fetch_all(
+        conn, "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() "
+              "AND table_name = ?", (table,))}
+
+
+def detect_version(conn) -> int:
+    """0 when the database holds no mart, 1 or 2 for a mart of that schema version."""
+    present = tables(conn)
+    if "artists" not in present:
+        return 0
+    if "rev_key" in columns(conn, "artists") and "artist_request_users" in present \
+            and "resolved_at" in columns(conn, "artist_requests"):
+        return 2
+    return 1
+
+
+def migrate(conn) -> list[str]:
+    """Bring the mart to version 2 (nothing to do on version 2 or on an empty database); returns the
+    steps done, one line each."""
+    done: list[str] = []
+    present = tables(conn)
+    if "artists" not in present:
+        return done
+    for table in INDEXED:
+        for name in (table, f"{table}{schema.PREVIOUS}"):
+            if name in present:
+                done += _index_keys(conn, table, name)
+    if "artist_requests" in present:
+        have = columns(conn, "artist_requests")
+        for column, kind in REQUEST_COLUMNS.items():
+            if column not in have:
+                kind = "TEXT" if dialect(conn) == "sqlite" else kind
+                fetch_all(conn, f"ALTER TABLE artist_requests ADD COLUMN {column} {kind}")
+                done.append(f"artist_requests: added {column}")
+    for table in ("artist_requests", "artist_request_users"):
+        if table not in present:
+            for statement in schema.create_statements(dialect(conn), table, tag=uuid.uuid4().hex[:12]):
+                fetch_all(conn, statement)
+            done.append(f"created {table}")
+    for line in done:
+        log.info("mart migration: %s", line)
+    return done
+
+
+def _index_keys(conn, table: str, name: str) -> list[str]:
+    """Add and fill ``rev_key`` and ``initials`` on ``name`` (a copy of ``table``)."""
+    done = []
+    have = columns(conn, name)
+    tag = uuid.uuid4().hex[:12]
+    short = "artists" if table == "artists" else "aliases"
+    for column in ("rev_key", "initials"):
+        if column in have:
+            continue
+        if dialect(conn) == "sqlite":
+            default = " NOT NULL DEFAULT ''" if column == "rev_key" else ""
+            fetch_all(conn, f"ALTER TABLE {name} ADD COLUMN {column} TEXT{default}")
+            fetch_all(conn, f"CREATE INDEX ix_{short}_{column}_{tag} ON {name} ({column})")
+        else:
+            default = " NOT NULL DEFAULT ''" if column == "rev_key" else ""
+            fetch_all(conn, f"ALTER TABLE {name} ADD COLUMN {column} VARCHAR(512) COLLATE utf8mb4_bin{default}, "
+                            f"ADD KEY ix_{short}_{column}_{tag} ({column})")
+        done.append(f"{name}: added {column} (indexed)")
+    filled = _fill(conn, table, name)
+    if filled:
+        done.append(f"{name}: keys filled for {filled:,} rows")
+    return done
+
+
+def _fill(conn, table: str, name: str) -> int:
+    """Fill the suggestion keys of rows that have none yet (``rev_key = ''``); returns how many."""
+    key, row_id = KEY_COLUMN[table], ID_COLUMN[table]
+    if dialect(conn) == "sqlite":
+        conn.create_function("mart_rev_key", 1, lambda k: rev_key(k or ""), deterministic=True)
+        conn.create_function("mart_initials", 1, lambda k: initials(k or ""), deterministic=True)
+        cursor = conn.cursor()
+        cursor.execute(f"UPDATE {name} SET rev_key = mart_rev_key({key}), initials = mart_initials({key}) "
+                       f"WHERE rev_key = ''")
+        return cursor.rowcount
+    cursor = conn.cursor()
+    filled = cursor.execute(f"UPDATE {name} SET rev_key = REVERSE({key}) WHERE rev_key = '' AND {key} <> ''")
+    # Initials exist only for keys with Hangul syllables: those few rows are read and written back.
+    rows = fetch_all(conn, f"SELECT {row_id}, {key} FROM {name} WHERE initials IS NULL AND {key} REGEXP ?",
+                     ("[가-힣].*[가-힣]",))
+    updates = [(initials(str(k)), row) for row, k in rows if initials(str(k))]
+    for start in range(0, len(updates), _BATCH):
+        cursor.executemany(f"UPDATE {name} SET initials = %s WHERE {row_id} = %s", updates[start:start + _BATCH])
+    cursor.close()
+    return int(filled or 0)
+
+
+def _name(table: str) -> str:
+    if not re.fullmatch(r"\w+", table):
+        raise ValueError(f"not a table name: {table!r}")
+    return table

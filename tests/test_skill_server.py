@@ -1,0 +1,74 @@
+"""The local skill server (``make serve``): concurrent clients, read timeouts, and the browser preview page."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from mart import serving
+from tests import chatbot_mart
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """``python -m chatbot_lambda.serve`` on a free port over a small SQLite mart; yields its base URL."""
+    conn = serving.connect(f"jdbc:sqlite:{tmp_path / 'mart.db'}")
+    chatbot_mart.fill(conn, "sqlite", 10)
+    conn.close()
+    process = subprocess.Popen([sys.executable, "-m", "chatbot_lambda.serve", "--port", "0", "--read-timeout", "2",
+                                "--mart", f"jdbc:sqlite:{tmp_path / 'mart.db'}"],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("skill server on http://127.0.0.1:"), line + process.stderr.read()
+        yield line.split()[3].rsplit("/", 1)[0]
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def post(base: str, utterance: str, timeout: float = 5) -> dict:
+    body = json.dumps({"userRequest": {"utterance": utterance, "user": {"id": "me"}}}).encode()
+    request = urllib.request.Request(f"{base}/skill", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.load(response)
+
+
+def test_an_idle_or_short_bodied_connection_blocks_no_other_client_and_is_closed(server):
+    host, port = server.removeprefix("http://").split(":")
+    idle = socket.create_connection((host, int(port)))                  # connects, sends nothing
+    short = socket.create_connection((host, int(port)))
+    short.sendall(b"POST /skill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{")
+    try:
+        started = time.perf_counter()
+        reply = post(server, "IU", timeout=5)
+        assert time.perf_counter() - started < 1.5
+        assert reply["template"]["outputs"][1]["carousel"]["items"][0]["header"]["title"] == "IU"
+        # Both stalled connections are closed by the server once its read timeout (2 s) has passed.
+        for stalled in (idle, short):
+            stalled.settimeout(6)
+            assert stalled.recv(1024) == b""
+    finally:
+        idle.close()
+        short.close()
+
+
+def test_the_preview_page_and_its_files_are_served(server):
+    with urllib.request.urlopen(f"{server}/", timeout=5) as response:
+        page = response.read().decode("utf-8")
+        assert response.headers["Content-Type"].startswith("text/html")
+    assert '<script src="preview.js">' in page and "preview.css" in page
+    for name, kind in (("preview.js", "text/javascript"), ("preview.css", "text/css")):
+        with urllib.request.urlopen(f"{server}/{name}", timeout=5) as response:
+            assert response.headers["Content-Type"].startswith(kind) and response.read()
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        urllib.request.urlopen(f"{server}/../../etc/passwd", timeout=5)
