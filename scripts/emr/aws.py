@@ -22,8 +22,9 @@ def clients(*services: str, region: str | None = None) -> list[Any]:
     except ImportError:
         raise AwsError("the EMR scripts need boto3: run `make setup` and `. .venv/bin/activate`") from None
     config = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 4, "mode": "standard"})
+    session = boto3.session.Session(region_name=region)   # its own: credentials are looked up afresh
     try:
-        return [boto3.client(name, region_name=region, config=config) for name in services]
+        return [session.client(name, config=config) for name in services]
     except NoRegionError:
         raise AwsError("no AWS region: set AWS_REGION (or a region in ~/.aws/config, or --region)") from None
 

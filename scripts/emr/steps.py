@@ -100,7 +100,8 @@ def steps_from_definition(definition: str | Mapping, dt: str) -> list[dict]:
     """The steps a deployed state machine adds for ``dt``, in order, in the EMR API's shape.
 
     Reads the variables the state machine assigns (``<job>Args``, ``<job>Extra``) and follows its
-    states from ``StartAt``; refuses a definition whose steps are built differently.
+    states from ``StartAt`` (``Next``, or a Choice's first choice: the way a run goes on); refuses a
+    definition whose steps are built differently.
     """
     dt = parse_dt(dt)
     machine = json.loads(definition) if isinstance(definition, str) else definition
@@ -113,7 +114,7 @@ def steps_from_definition(definition: str | Mapping, dt: str) -> list[dict]:
         assigned.update(state.get("Assign") or {})
         if state.get("Resource") == ADD_STEP:
             steps.append(_step_of(name, state, assigned, dt))
-        name = state.get("Next")
+        name = state.get("Next") or next((c.get("Next") for c in state.get("Choices") or []), None)
     if [s["Name"].split(" ")[0] for s in steps] != list(JOBS):
         raise DefinitionError(f"the state machine's steps are {[s['Name'] for s in steps]}, not {list(JOBS)} in order")
     return steps
