@@ -21,6 +21,8 @@ setup(
     extras_require={
         # boto3 and moto's server stand in for AWS (Secrets Manager, S3, ...) on 127.0.0.1.
         "test": ["pytest==8.4.2", "chispa==0.11.1", "psutil==7.1.0", "boto3==1.40.0", "moto[server]==5.1.18",
-                 "hypothesis==6.170.17", "cfn-lint==1.58.0"],
+                 "hypothesis==6.170.17", "cfn-lint==1.58.0",
+                 # evaluates the EMR state machine's JSONata expressions in its tests
+                 "jsonata-python==0.7.1"],
     },
 )

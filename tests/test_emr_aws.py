@@ -10,6 +10,7 @@ import json
 import urllib.request
 
 import boto3
+import jsonata
 import pytest
 
 from scripts.emr import deploy, maven, run, steps
@@ -121,6 +122,53 @@ def test_the_state_machine_is_valid_and_terminates_the_cluster_on_every_path(dep
     assert guard["Arguments"]["StatusFilter"] == "RUNNING"
     assert states["IsTheOldestRun"]["Choices"][0]["Condition"] == "{% $oldestRun = $states.context.Execution.Id %}"
     assert states["IsTheOldestRun"]["Default"] == "AnotherRunIsGoing"
+
+
+def evaluate(expression: str, **variables):
+    """A JSONata expression of the definition (``{% ... %}``), evaluated with ``variables`` bound."""
+    assert expression.startswith("{%") and expression.endswith("%}"), expression
+    compiled = jsonata.Jsonata(expression[2:-2])
+    frame = compiled.create_frame()
+    for name, value in variables.items():
+        frame.bind(name, value)
+    return compiled.evaluate(None, frame)
+
+
+def test_the_state_machine_s_expressions_build_the_steps_and_keep_one_run(deployed):
+    """Its JSONata, evaluated: the steps' names and arguments, the dt from the run-date function, the guard."""
+    definition, _, outputs = deployed
+    states = definition["States"]
+    assigned = dict(states["Settings"]["Assign"])
+    request = {"dt": DT}
+    assert evaluate(assigned.pop("request"), states={"input": request}) == request
+    payload = {"Payload": {"dt": DT}}
+    assert evaluate(states["RunDate"]["Assign"]["dt"], states={"result": payload}) == DT
+    assert evaluate(states["RunDate"]["Arguments"]["Payload"]["input"], request=request) == request
+    assert states["RunDate"]["Arguments"]["Payload"]["time_zone"] == "Asia/Seoul"
+    expected = steps.steps_from_definition(definition, DT)
+    for state, step in zip(("Ingest", "Similarity"), expected):
+        built = states[state]["Arguments"]["Step"]
+        assert evaluate(built["Name"], dt=DT) == step["Name"]
+        assert evaluate(built["HadoopJarStep"]["Args"], dt=DT, **assigned) == step["HadoopJarStep"]["Args"]
+    assert expected[0]["HadoopJarStep"]["Args"][-6:] == ["--dt", DT, "--source", "spotify", "--refresh", "--requests"]
+    no_extra = evaluate(states["Similarity"]["Arguments"]["Step"]["HadoopJarStep"]["Args"],
+                        dt=DT, **{**assigned, "similarityExtra": []})
+    assert no_extra == [*assigned["similarityArgs"], "--dt", DT]
+    cluster = states["CreateCluster"]["Arguments"]
+    assert evaluate(cluster["Name"], dt=DT) == f"related-artists {DT}"
+    assert evaluate(states["CreateCluster"]["Assign"]["clusterId"], states={"result": {"ClusterId": "j-1"}}) == "j-1"
+    # ListExecutions lists the newest first: only the oldest running execution goes on.
+    listing = {"Executions": [{"ExecutionArn": "arn:new"}, {"ExecutionArn": "arn:old"}]}
+    oldest = evaluate(states["OneRunAtATime"]["Assign"]["oldestRun"], states={"result": listing})
+    condition = states["IsTheOldestRun"]["Choices"][0]["Condition"]
+    assert evaluate(condition, oldestRun=oldest, states={"context": {"Execution": {"Id": "arn:old"}}}) is True
+    assert evaluate(condition, oldestRun=oldest, states={"context": {"Execution": {"Id": "arn:new"}}}) is False
+    alone = evaluate(states["OneRunAtATime"]["Assign"]["oldestRun"], states={"result": {"Executions": [listing["Executions"][0]]}})
+    assert evaluate(condition, oldestRun=alone, states={"context": {"Execution": {"Id": "arn:new"}}}) is True
+    assert evaluate(states["AnotherRunIsGoing"]["Cause"], oldestRun=oldest).endswith("is going: arn:old")
+    failure = {"Error": "States.TaskFailed", "Cause": "step failed"}
+    assert evaluate(states["Failed"]["Error"], failure=failure) == "States.TaskFailed"
+    assert evaluate(states["Failed"]["Cause"], failure=failure) == "step failed"
 
 
 @pytest.mark.parametrize("change, message", [

@@ -12,6 +12,7 @@ import pytest
 from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
 
 from scripts.emr import maven, package, steps
+from tests.test_lambda_deploy import _statements   # every IAM statement of a template node
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "scripts" / "emr" / "pipeline.yaml"
@@ -190,17 +191,6 @@ def test_a_manual_run_s_dt_is_checked(template):
             handler({"input": {"dt": bad}, "time_zone": "Asia/Seoul"}, None)
     with pytest.raises(ValueError, match="needs dt"):
         handler({"input": {}, "time_zone": "Asia/Seoul"}, None)
-
-
-def _statements(node):
-    if isinstance(node, dict):
-        if "Effect" in node:
-            yield node
-        for value in node.values():
-            yield from _statements(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _statements(value)
 
 
 def test_the_roles_grant_no_wildcard_beyond_what_is_conditioned(template):
