@@ -136,8 +136,10 @@ def test_the_emr_steps_run_on_a_spark_standalone_cluster(standalone, moto_aws, m
     delta = ":".join(str(maven.resolve(c)) for c in (delta_spark, f"io.delta:delta-storage:{delta_version}"))
     local_prefix = [str(SPARK_HOME / "bin" / "spark-submit"), "--master", master_url, "--deploy-mode", "client",
                     "--conf", f"spark.driver.extraClassPath={delta}", "--conf", f"spark.executor.extraClassPath={delta}",
-                    "--executor-memory", "512m", "--conf", "spark.sql.shuffle.partitions=4",
-                    "--conf", "spark.ui.enabled=false"]
+                    "--executor-memory", "512m", "--conf", "spark.ui.enabled=false",
+                    # a tiny lake: few partitions for shuffles and Delta's log replay, no waiting for locality
+                    "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.databricks.delta.snapshotPartitions=2",
+                    "--conf", "spark.locality.wait=0s"]
     env = spark_env(PYSPARK_PYTHON=str(isolated_python(tmp_path)),
                     **{k: v for k, v in os.environ.items() if k.startswith("AWS_")})
     for step in emr_steps:
@@ -148,8 +150,11 @@ def test_the_emr_steps_run_on_a_spark_standalone_cluster(standalone, moto_aws, m
         changed = {a for a, b in zip(rest, local) if a != b}
         assert changed and all(a.startswith(outputs["CodeUri"] + "/") or a == LAKE_URI for a in changed)
         assert "--jars" in local and local[local.index("--jars") + 1] == str(code / "jars" / "mysql-connector-j-9.5.0.jar")
-        done = subprocess.run([*local_prefix, *local], cwd=code, env=env, capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, f"{step['Name']}:\n{done.stderr[-5000:]}"
+        log = tmp_path / f"{step['Name'].split()[0]}.log"
+        with open(log, "w") as out:
+            done = subprocess.run([*local_prefix, *local], cwd=code, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                  timeout=900)
+        assert done.returncode == 0, f"{step['Name']} ({log}):\n{log.read_text()[-5000:]}"
 
     conn = serving.connect(mysql_mart.url, mysql_mart.user, mysql_mart.password)
     try:
