@@ -72,6 +72,11 @@ def test_the_state_machine_creates_the_cluster_then_runs_ingest_then_similarity(
     assert [(g["InstanceRole"], g["InstanceType"], g["InstanceCount"]) for g in arguments["Instances"]["InstanceGroups"]] \
         == [("MASTER", "m5.xlarge", 1), ("CORE", "m5.xlarge", 2)]
     assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in arguments["Tags"]
+    iam = boto3.client("iam")   # the roles exist; the instance profile carries its role's name, as EMR requires
+    profile = iam.get_instance_profile(InstanceProfileName=arguments["JobFlowRole"])["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == [arguments["JobFlowRole"]]
+    assert iam.get_role(RoleName=arguments["ServiceRole"])["Role"]["AssumeRolePolicyDocument"]["Statement"][0][
+        "Principal"] == {"Service": "elasticmapreduce.amazonaws.com"}
     # The steps, in order, are exactly what scripts/emr/steps.py builds for this deployment.
     deployment = steps.Deployment(code=code, lake="s3://lake-bucket/lake", mart_url="jdbc:mysql://db.internal:3306/mart",
                                   mart_user="batch", mart_password_secret=MART_SECRET, spotify_secret=SPOTIFY_SECRET)

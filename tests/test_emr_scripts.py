@@ -208,5 +208,7 @@ def test_the_roles_grant_no_wildcard_beyond_what_is_conditioned(template):
     assert "MartPasswordSecretArn" in str(secrets[0]["Resource"]) and "*" not in str(secrets[0]["Resource"])
     lake = [s for s in _statements(roles["EmrInstanceRole"]["Properties"]["Policies"]) if s.get("Sid") == "ReadAndWriteTheLake"]
     assert lake[0]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${LakeBucket}/${LakePrefix}/*"}
+    profile = template["Resources"]["EmrInstanceProfile"]["Properties"]   # EMR wants the role's own name
+    assert profile["InstanceProfileName"] == {"Ref": "EmrInstanceRole"} and profile["Roles"] == [{"Ref": "EmrInstanceRole"}]
     scheduler = list(_statements(roles["SchedulerRole"]["Properties"]["Policies"]))
     assert scheduler == [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": "StateMachine"}}]
