@@ -25,14 +25,19 @@ EXTRA = ["--spotify-secret", SPOTIFY_SECRET, "--ingest-args", "--source spotify 
 DT = "2026-11-27"
 
 
+def reset_moto(endpoint: str) -> None:
+    """Empty moto's accounts: they live in this process across servers, so tests start and leave them empty."""
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+
+
 @pytest.fixture
 def buckets(moto_aws):
-    # moto keeps its accounts in this process across servers: start from an empty one.
-    urllib.request.urlopen(urllib.request.Request(f"{moto_aws}/moto-api/reset", method="POST"), timeout=10).close()
+    reset_moto(moto_aws)
     s3 = boto3.client("s3")
     for bucket in ("artifacts", "lake-bucket"):
         s3.create_bucket(Bucket=bucket)
-    return s3
+    yield s3
+    reset_moto(moto_aws)
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import sysconfig
 import time
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -30,6 +29,7 @@ import pytest
 
 from mart import serving
 from scripts.emr import deploy, maven, steps
+from tests.test_emr_aws import buckets  # noqa: F401  (a fixture: moto emptied, the two buckets made)
 
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
 DT = "2026-11-27"
@@ -112,12 +112,9 @@ def download(s3, code_uri: str, into: Path) -> None:
         s3.download_file(bucket, item["Key"], str(target))
 
 
-def test_the_emr_steps_run_on_a_spark_standalone_cluster(standalone, moto_aws, mysql_mart, tmp_path, capsys):
+def test_the_emr_steps_run_on_a_spark_standalone_cluster(standalone, buckets, mysql_mart, tmp_path, capsys):
     master_url, master = standalone
-    urllib.request.urlopen(urllib.request.Request(f"{moto_aws}/moto-api/reset", method="POST"), timeout=10).close()
-    s3 = boto3.client("s3")
-    for bucket in ("artifacts", "lake-bucket"):
-        s3.create_bucket(Bucket=bucket)
+    s3 = buckets
     secret = boto3.client("secretsmanager").create_secret(
         Name="mart-batch", SecretString=json.dumps({"password": mysql_mart.password}))["ARN"]
     assert deploy.main(["--stack", "ra-standalone", "--bucket", "artifacts", "--lake", LAKE_URI,
