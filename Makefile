@@ -8,8 +8,11 @@ ARTISTS ?= 20000
 #   MART_PASSWORD=... make demo MART=jdbc:mysql://host:3306/mart MART_USER=batch
 MART   ?= jdbc:sqlite:data/mart.db
 MART_USER ?=
+# More arguments for each job of `make pipeline` (see jobs/ingest.py --help, jobs/similarity.py --help).
+INGEST_ARGS ?= --source synthetic --artists $(ARTISTS)
+SIMILARITY_ARGS ?=
 
-.PHONY: setup demo test bench bench-chatbot serve lambda-zip clean mariadb
+.PHONY: setup pipeline demo test bench bench-chatbot serve lambda-zip clean mariadb
 
 setup: $(VENV)/.installed
 
@@ -19,12 +22,16 @@ $(VENV)/.installed: setup.py
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-# The main job end to end on the embedded defaults: synthetic source -> local Delta lake -> related
-# artists -> SQLite mart (data/mart.db), then a few artists read back from the mart, and the chatbot's
-# answer (the Lambda handler, run locally) for the most popular one.
-demo: setup
-	$(PY) jobs/ingest.py --source synthetic --artists $(ARTISTS) --dt $(DT)
-	$(PY) jobs/similarity.py --dt $(DT) --mart '$(MART)' $(if $(MART_USER),--set 'mart.user="$(MART_USER)"')
+# One batch for DT in the order of the EMR steps: ingest, then similarity with its publish to MART. Stops at
+# the first step that fails, naming it (exit status: that step's).
+pipeline: setup
+	$(PY) -m jobs.pipeline --dt $(DT) --mart '$(MART)' $(if $(MART_USER),--set 'mart.user="$(MART_USER)"') \
+	    --ingest-args '$(INGEST_ARGS)' --similarity-args '$(SIMILARITY_ARGS)'
+
+# The main job end to end on the embedded defaults: the pipeline (synthetic source -> local Delta lake ->
+# related artists -> SQLite mart, data/mart.db), then a few artists read back from the mart, and the
+# chatbot's answer (the Lambda handler, run locally) for the most popular one.
+demo: pipeline
 	$(PY) -m mart --url '$(MART)' --user '$(MART_USER)' --show 5
 	MART_USER='$(MART_USER)' $(PY) -m chatbot_lambda --mart '$(MART)' --popular
 

@@ -26,6 +26,8 @@ setup(
         "test": ["pytest==8.4.2", "chispa==0.11.1", "psutil==7.1.0", "boto3==1.40.0", "moto[server]==5.1.18",
                  "hypothesis==6.170.17", "cfn-lint==1.58.0", *EVALUATE,
                  # drives Debian's chromium (chromium-driver) for the browser preview's test
-                 "selenium==4.51.0"],
+                 "selenium==4.51.0",
+                 # evaluates the EMR state machine's JSONata expressions in its tests
+                 "jsonata-python==0.7.1"],
     },
 )

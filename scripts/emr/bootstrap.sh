@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # EMR bootstrap action: the Python packages the jobs import, on every node, pinned like setup.py.
-# EMR (emr-spark-8.0.0) brings Spark 4.0.2 and Delta 4.0.0 itself; this adds the numeric stack and
+# EMR (emr-spark-8.0.0) brings Spark 4.0.2 and Delta 4.0.0 itself; this adds the numeric stack,
 # spotipy (the Spotify source of the ingest job) and PyMySQL (publish_mart.py status --show reads the
-# mart the way the chatbot does). boto3 is part of EMR.
+# mart the way the chatbot does). boto3 is part of EMR. The cluster runs PySpark on Python 3.11
+# (spark.pyspark.python in scripts/emr/pipeline.yaml), so the packages go to that interpreter.
+# pip needs PyPI (a NAT gateway, or a mirror named by PIP_INDEX_URL in /etc/pip.conf).
 set -euo pipefail
-sudo python3 -m pip install --quiet "numpy==2.2.6" "scipy==1.15.3" "pyarrow==20.0.0" "pandas==2.2.3" \
+PYTHON=/usr/bin/python3.11
+if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+  sudo dnf install -y -q python3.11-pip
+fi
+sudo "$PYTHON" -m pip install --quiet "numpy==2.2.6" "scipy==1.15.3" "pyarrow==20.0.0" "pandas==2.2.3" \
   "spotipy==2.25.1" "pymysql==1.1.1"

@@ -1,45 +1,133 @@
-"""Build what EMR steps need into one folder: jobs.zip (--py-files: the jobs and mart packages, with
-the mart's DDL files), the entry scripts, emr.toml.
+"""Package what the EMR cluster runs, and upload it under a versioned S3 prefix.
 
-    python scripts/emr/package.py [--out dist/emr]
-    aws s3 cp --recursive dist/emr s3://my-bucket/code/
+    python scripts/emr/package.py                                  # build into dist/emr, print the files
+    python scripts/emr/package.py --bucket my-artifacts            # ... and upload to s3://my-artifacts/code/<version>/
 
-Prints the files written and their sizes.
+The package: ``jobs.zip`` (``--py-files``: the ``jobs`` and ``mart`` packages with the mart's DDL files),
+every entry script of ``jobs/`` (``jobs/<name>.py`` run as ``__main__``), ``emr.toml``, the bootstrap
+action ``bootstrap.sh``, and ``jars/`` with the MySQL JDBC driver (resolved from Maven Central into
+``.cache/maven`` once; the steps pass it with ``--jars``, so EMR never reaches Maven).
+
+The version is the package's own: the project version and the first 12 hex digits of a SHA-256 over
+every file's name and bytes (the zip is built byte for byte the same from the same sources). The same
+code gives the same prefix; a changed file gives a new one, so a running cluster never sees its code
+change under it.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 import sys
 import zipfile
+from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
 REPO = Path(__file__).resolve().parents[2]
-ENTRY_SCRIPTS = ("ingest", "similarity", "publish_mart")
+if str(REPO) not in sys.path:   # run as `python scripts/emr/package.py`: imports start from the repository
+    sys.path.insert(0, str(REPO))
+CONFIG = REPO / "conf" / "emr.toml"
+BOOTSTRAP = REPO / "scripts" / "emr" / "bootstrap.sh"
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def build(out: Path) -> list[Path]:
-    """Write jobs.zip, the entry scripts and emr.toml into ``out``; returns their paths."""
+def entry_scripts() -> list[Path]:
+    """Every ``jobs/*.py`` that runs as a program (has a ``__main__`` guard), sorted by name."""
+    return sorted(path for path in (REPO / "jobs").glob("*.py")
+                  if 'if __name__ == "__main__":' in path.read_text(encoding="utf-8"))
+
+
+def build(out: Path, jars: Sequence[Path] = ()) -> list[Path]:
+    """Write the package into ``out``: jobs.zip, the entry scripts, emr.toml, bootstrap.sh, jars/.
+
+    Returns the paths written, which are the whole package (other files in ``out`` are not part of it).
+    """
     out.mkdir(parents=True, exist_ok=True)
     archive = out / "jobs.zip"
-    files = [*(REPO / "jobs").rglob("*.py"), *(REPO / "mart").rglob("*.py"), *(REPO / "mart" / "ddl").glob("*.sql")]
+    sources = [*(REPO / "jobs").rglob("*.py"), *(REPO / "mart").rglob("*.py"), *(REPO / "mart" / "ddl").glob("*.sql")]
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(files):
-            zf.write(path, path.relative_to(REPO).as_posix())
+        for path in sorted(sources, key=lambda p: p.relative_to(REPO).as_posix()):
+            info = zipfile.ZipInfo(path.relative_to(REPO).as_posix(), date_time=ZIP_TIME)
+            info.external_attr = 0o100644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
     written = [archive]
-    for source in (*(REPO / "jobs" / f"{job}.py" for job in ENTRY_SCRIPTS), REPO / "conf" / "emr.toml"):
-        written.append(Path(shutil.copy2(source, out / source.name)))
+    for source in (*entry_scripts(), CONFIG, BOOTSTRAP):
+        written.append(Path(shutil.copyfile(source, out / source.name)))
+    if jars:
+        (out / "jars").mkdir(exist_ok=True)
+    for jar in jars:
+        written.append(Path(shutil.copyfile(jar, out / "jars" / jar.name)))
     return written
 
 
+def version(out: Path, files: Sequence[Path]) -> str:
+    """``<project version>-<12 hex digits>`` of the package's content."""
+    digest = hashlib.sha256()
+    for path in sorted(files, key=lambda p: p.relative_to(out).as_posix()):
+        digest.update(path.relative_to(out).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    try:
+        project = metadata.version("related-artists")
+    except metadata.PackageNotFoundError:
+        project = "0"
+    return f"{project}-{digest.hexdigest()[:12]}"
+
+
+def upload(s3, out: Path, files: Sequence[Path], bucket: str, prefix: str) -> list[str]:
+    """Copy ``files`` to ``s3://bucket/prefix/<path in out>``; returns the keys written."""
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from scripts.emr.aws import AwsError
+    keys = []
+    for path in files:
+        key = f"{prefix.strip('/')}/{path.relative_to(out).as_posix()}"
+        try:
+            s3.upload_file(str(path), bucket, key)
+        except (S3UploadFailedError, BotoCoreError, ClientError) as exc:
+            raise AwsError(f"uploading s3://{bucket}/{key} failed: {exc}") from None
+        keys.append(key)
+    return keys
+
+
+def build_package(out: Path) -> tuple[list[Path], str]:
+    """Resolve the JDBC driver, build the package into ``out``; returns the files and the version."""
+    from scripts.emr import maven
+    files = build(out, [maven.resolve(maven.mysql_driver())])
+    return files, version(out, files)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(REPO / "dist" / "emr"), help="output folder (default: dist/emr)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=str(REPO / "dist" / "emr"), help="build folder (default: dist/emr)")
+    parser.add_argument("--bucket", help="upload to this S3 bucket (credentials and region: the usual AWS settings)")
+    parser.add_argument("--prefix", default="code", help="key prefix; the version is added below it (default: code)")
     args = parser.parse_args(argv)
-    for path in build(Path(args.out)):
+    from scripts.emr import maven
+    out = Path(args.out)
+    try:
+        files, label = build_package(out)
+    except maven.JarError as exc:
+        print(f"package: {exc}", file=sys.stderr)
+        return 2
+    for path in files:
         print(f"{path}  {path.stat().st_size:,} bytes")
+    print(f"version {label}")
+    if args.bucket:
+        from scripts.emr.aws import AwsError, clients, require_bucket, require_credentials
+        try:
+            s3, sts = clients("s3", "sts")
+            require_credentials(sts)
+            require_bucket(s3, args.bucket)
+            keys = upload(s3, out, files, args.bucket, f"{args.prefix}/{label}")
+        except AwsError as exc:
+            print(f"package: {exc}", file=sys.stderr)
+            return 2
+        print(f"uploaded {len(keys)} files to s3://{args.bucket}/{args.prefix}/{label}/")
     return 0
 
 
