@@ -3,6 +3,7 @@
     python bench/quality.py --tidy spotify_songs.csv [--workdir DIR] [--k 3]
     python bench/quality.py --tracks tracks.csv --artists-csv artists.csv     # the 600k layout
     python bench/quality.py --tidy spotify_songs.csv --featured               # collaborations, see below
+    python bench/quality.py --artist-table data_w_genres.csv --also wide      # one row per artist, see below
 
 Ingests the file with jobs/ingest.py (tracks-csv), then runs jobs/evaluate.py on that snapshot with
 ``--compare config,seed --fit``: both settings computed in the same run from the same lake, and the
@@ -14,6 +15,12 @@ are not part of the repository: the README names where the figures' copy came fr
 per row, but its titles name the others ("Song (feat. X & Y)", "(with X)"): the file is rewritten in
 the 600k layout (tracks.csv + artists.csv with the playlist genres) crediting them too, then the
 default is compared with ``shared_tracks=split``, and the report gives the share of co-credited pairs.
+
+``--artist-table`` reads a table of one row per artist (``data_w_genres.csv`` of the public "Spotify
+Dataset 1921-2020, 160k+ Tracks": artists, genres, the means of the audio features, duration_ms,
+popularity, count): each artist becomes ``min(count, 10)`` identical tracks carrying its means, in
+the 600k layout, so the job's means, track popularity, duration and track count are the table's.
+The table has no release dates. ``--also`` adds settings to the comparison (presets, key=value).
 """
 
 from __future__ import annotations
@@ -98,6 +105,51 @@ def tidy_to_600k(tidy: Path, out: Path) -> tuple[Path, Path, dict]:
                                        "artists_with_genres": len(genres)}
 
 
+def artist_genres(cell: str) -> list[str]:
+    """Genres of a data_w_genres.csv cell: "[]", "['a', 'b']" or "a, b"."""
+    import ast
+    cell = (cell or "").strip()
+    if cell.startswith("["):
+        try:
+            return [str(g).strip() for g in ast.literal_eval(cell) if str(g).strip()]
+        except (ValueError, SyntaxError):
+            return []
+    return [g.strip() for g in cell.split(",") if g.strip()]
+
+
+def artist_table_to_600k(table: Path, out: Path, max_tracks: int = 10) -> tuple[Path, Path, dict]:
+    """A one-row-per-artist table as the 600k layout: min(count, max_tracks) tracks per artist with its means."""
+    import hashlib
+
+    out.mkdir(parents=True, exist_ok=True)
+    features = ["danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
+                "instrumentalness", "liveness", "valence", "tempo"]
+    tracks_path, artists_path = out / "tracks.csv", out / "artists.csv"
+    counts = {"artists": 0, "artists_with_genres": 0, "tracks": 0}
+    with open(table, newline="", encoding="utf-8") as rows, \
+            open(tracks_path, "w", newline="", encoding="utf-8") as t, \
+            open(artists_path, "w", newline="", encoding="utf-8") as a:
+        tracks, artists = csv.writer(t), csv.writer(a)
+        tracks.writerow(["id", "name", "popularity", "duration_ms", "explicit", "artists", "id_artists",
+                         "release_date", *features, "time_signature"])
+        artists.writerow(["id", "followers", "genres", "name", "popularity"])
+        for row in csv.DictReader(rows):
+            name = (row.get("artists") or "").strip()
+            if not name:
+                continue
+            aid = hashlib.sha256(name.lower().encode()).hexdigest()[:22]
+            genres = artist_genres(row.get("genres", ""))
+            artists.writerow([aid, "", repr(genres), name, ""])
+            counts["artists"] += 1
+            counts["artists_with_genres"] += bool(genres)
+            copies = max(1, min(int(float(row.get("count") or 1)), max_tracks))
+            for i in range(copies):
+                tracks.writerow([f"{aid}{i:02d}", f"{name} {i + 1}", row["popularity"], row["duration_ms"], "0",
+                                 repr([name]), repr([aid]), "", *[row[x] for x in features], "4"])
+                counts["tracks"] += 1
+    return tracks_path, artists_path, counts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -106,17 +158,25 @@ def main() -> int:
     parser.add_argument("--artists-csv")
     parser.add_argument("--featured", action="store_true", help="with --tidy: credit the artists titles name "
                                                                 "and compare shared_tracks full and split")
+    parser.add_argument("--artist-table", help="one row per artist with genres and means (data_w_genres.csv)")
+    parser.add_argument("--also", default="", help="more settings to compare, e.g. wide or 'normalization=rank'")
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--workdir", help="lake and report (default: a temporary folder)")
     args = parser.parse_args()
-    if not (args.tidy or args.tracks):
-        parser.error("give --tidy FILE or --tracks FILE --artists-csv FILE")
+    if not (args.tidy or args.tracks or args.artist_table):
+        parser.error("give --tidy FILE, --tracks FILE --artists-csv FILE, or --artist-table FILE")
     work = Path(args.workdir or tempfile.mkdtemp(prefix="quality-bench-"))
     lake, report = work / "lake", work / "report"
     spark = ["--set", f"spark.master=local[{args.cores}]"]
     source = ["--tracks", args.tidy] if args.tidy else ["--tracks", args.tracks, "--artists-csv", args.artists_csv]
     compare = ["--compare", "config,seed", "--fit"]   # the first setting is the one fitted and mapped
+    if args.also:
+        compare += ["--compare", args.also]
+    if args.artist_table:
+        tracks, artists, counts = artist_table_to_600k(Path(args.artist_table), work / "artist_table")
+        print(f"artist table as tracks: {counts}", flush=True)
+        source = ["--tracks", str(tracks), "--artists-csv", str(artists)]
     if args.featured:
         tracks, artists, counts = tidy_to_600k(Path(args.tidy), work / "featured")
         print(f"featured artists credited: {counts}", flush=True)
@@ -147,6 +207,10 @@ def main() -> int:
           f"({fit['fitted_artists']} artists; all weights 1: {fit['base_fitted']:.3f}), held-out half "
           f"{fit['held_out']:.3f} ({fit['held_out_artists']} artists; all weights 1: {fit['base_held_out']:.3f}); "
           f"weights {fit['weights']}")
+    for name in [n for n in rows if n not in ("config", "seed")]:
+        print(f"{name}: genre precision@{args.k} {rows[name]['genre_precision']:.3f} -> "
+              f"{rows[name]['genre_precision'] / seed['genre_precision']:.2f}x the seed; coverage "
+              f"{rows[name]['coverage']:.3f}, in-degree max {rows[name]['in_degree_max']}")
     print(f"coverage default {default['coverage']:.3f} vs seed {seed['coverage']:.3f}; in-degree max "
           f"{default['in_degree_max']} vs {seed['in_degree_max']}; ingest {ingest_s:.0f} s, evaluate {evaluate_s:.0f} s; "
           f"report {report / 'report.html'}")

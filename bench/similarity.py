@@ -9,7 +9,7 @@ Parts, each in its own process (its own Spark driver, its memory measured alone)
   job     the whole similarity job (python jobs/similarity.py) on a synthetic lake of --artists artists:
           wall time and peak memory of its process tree; driver memory is capped by --driver-memory.
           Run with the default setting, then with --preset seed (the six means, min-max): the ratio of
-          the two tells what the default's extra signals and rank normalization cost.
+          the two tells what the default's extra signals cost (--job-presets seed,wide adds the wide preset).
   naive   at --naive-artists: the project's search against the naive crossJoin + window reference,
           both from the same cached vectors, both given every core (the naive one's cross join is
           spread over 4 partitions per core), both written once to parquet; the files are compared
@@ -20,7 +20,7 @@ Parts, each in its own process (its own Spark driver, its memory measured alone)
   big     at --big-artists clustered vectors made in numpy and fed straight to the search.
   dims    at --dims-artists clustered vectors of 6, 8, ..., 16 dimensions: the project's search and the
           single-process cKDTree query in spatial order, each timed once per dimension (KD-trees slow
-          down as dimensions grow; the default vector has 11).
+          down as dimensions grow; the default vector has 8, the wide preset 12).
 
 Figures are printed as they come and as a summary at the end (also written as JSON with --json).
 """
@@ -57,6 +57,7 @@ def main() -> int:
     parser.add_argument("--artists", type=int, default=1_000_000)
     parser.add_argument("--big-artists", type=int, default=10_000_000)
     parser.add_argument("--dims-artists", type=int, default=1_000_000)
+    parser.add_argument("--job-presets", default="seed", help="presets the 'job' part also runs (comma-separated)")
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--cores", type=int, default=os.cpu_count(), help="local[N] for every Spark part")
     parser.add_argument("--driver-memory", default="4g")
@@ -81,7 +82,8 @@ def main() -> int:
         figures["lake"] = child(args, "lake", lake=str(lake), artists=args.artists)
         if "job" in parts:
             figures["job"] = measure_job(args, lake)
-            figures["job_seed"] = measure_job(args, lake, ["--preset", "seed"])
+            for preset in [p.strip() for p in args.job_presets.split(",") if p.strip()]:
+                figures[f"job_{preset}"] = measure_job(args, lake, ["--preset", preset])
         if "search" in parts:
             figures["search"] = child(args, "search", lake=str(lake))
     if "naive" in parts:
@@ -164,10 +166,10 @@ def summarize(figures: dict, args) -> None:
         print(f"whole similarity job at {job['artists']:,} artists, default setting: {job['wall_s']:.1f} s wall "
               f"(target < 90 s), peak memory of its processes {job['peak_rss_gib']:.2f} GiB, driver memory "
               f"{job['driver_memory']}; stages {job['stages_s']}")
-        seed = figures.get("job_seed")
-        if seed:
-            print(f"  the same job with --preset seed: {seed['wall_s']:.1f} s wall, stages {seed['stages_s']}; "
-                  f"default / seed = {job['wall_s'] / seed['wall_s']:.2f}")
+        for name, other in figures.items():
+            if name.startswith("job_"):
+                print(f"  the same job with --preset {name[4:]}: {other['wall_s']:.1f} s wall, stages "
+                      f"{other['stages_s']}; default / {name[4:]} = {job['wall_s'] / other['wall_s']:.2f}")
     dims = figures.get("dims")
     if dims:
         for d, row in sorted(dims["by_dims"].items(), key=lambda kv: int(kv[0])):

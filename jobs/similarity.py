@@ -52,7 +52,8 @@ settings (config section [similarity], or the flags above; conf/local.toml holds
   weights_file   a TOML file with a [similarity] table (as written by jobs/evaluate.py --fit): its features,
                  normalization, metric, weights and shared_tracks replace the config's
   k              related artists per artist (default 3)
-  presets        --preset {" | ".join(PRESETS)}: seed = the first setting (six audio means, minmax, euclidean)
+  presets        --preset {" | ".join(PRESETS)}: seed = the first setting (six audio means, minmax, euclidean),
+                 wide = twelve signals, rank (more genre precision, a slower search)
   mart.*         where and how to publish: see python jobs/publish_mart.py --help
 
 examples:

@@ -69,7 +69,7 @@ def test_mart_top_tracks_are_ranked_without_gaps_and_capped(spark):
 
 def test_top_tracks_shown_are_distinct_songs(spark):
     def track(track_id, rank, name):
-        return ("a1", track_id, rank, name, "album", None, None, None, None, "test")
+        return ("a1", track_id, rank, name, "album", None, None, None, None, "test", None)
 
     lake = spark.createDataFrame([track("t1", 1, "Love Dive"), track("t2", 2, "LOVE DIVE "),
                                   track("t3", 3, "Love-Dive"), track("t4", 4, "After Like"), track("t5", 5, "I AM")],

@@ -119,3 +119,14 @@ def test_the_config_files_hold_the_default_preset():
         sim = section(load_config(path, env={"LAKE_BUCKET": "b", "MART_HOST": "h", "MART_USER": "u",
                                              "MART_SECRET": "s"}), "similarity")
         assert {key: sim[key] for key in PRESETS["default"]} == PRESETS["default"], path
+
+
+def test_every_preset_names_known_signals_a_normalization_and_a_metric():
+    from jobs.transform.signals import PRESETS, SHARED_TRACKS, check_signals
+    assert {"seed", "default", "wide"} <= set(PRESETS)
+    for name, preset in PRESETS.items():
+        assert check_signals(preset["features"]) == tuple(preset["features"]), name
+        assert len(set(preset["features"])) == len(preset["features"]), name
+        assert preset["normalization"] in ("minmax", "zscore", "rank"), name
+        assert preset["metric"] in ("euclidean", "cosine"), name
+        assert preset["shared_tracks"] in SHARED_TRACKS, name

@@ -46,6 +46,12 @@ PRESETS: dict[str, dict] = {
     # 10 dimensions cost 6x what 6 do). The default stops at 8: release_year and tempo (0.508), zscore.
     "default": {"features": [*DEFAULT_FEATURES, "release_year", "tempo"],
                 "normalization": "zscore", "metric": "euclidean", "weights": {}, "shared_tracks": "full"},
+    # For genre precision first: forward selection on the artist table of the issue (data_w_genres.csv,
+    # 28,680 artists, fine genres) adds track popularity, duration, valence, track count and tempo,
+    # with rank normalization (README, "Quality"). Twelve dimensions: a slower exact search.
+    "wide": {"features": [*DEFAULT_FEATURES, "release_year", "tempo", "valence", "track_popularity", "duration_ms",
+                          "track_count"],
+             "normalization": "rank", "metric": "euclidean", "weights": {}, "shared_tracks": "full"},
 }
 
 
