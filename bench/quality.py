@@ -3,7 +3,7 @@
     python bench/quality.py --tidy spotify_songs.csv [--workdir DIR] [--k 3]
     python bench/quality.py --tracks tracks.csv --artists-csv artists.csv     # the 600k layout
     python bench/quality.py --tidy spotify_songs.csv --featured               # collaborations, see below
-    python bench/quality.py --artist-table data_w_genres.csv --also wide      # one row per artist, see below
+    python bench/quality.py --artist-table data_w_genres.csv --also fast      # one row per artist, see below
 
 Ingests the file with jobs/ingest.py (tracks-csv), then runs jobs/evaluate.py on that snapshot with
 ``--compare config,seed --fit``: both settings computed in the same run from the same lake, and the
@@ -159,7 +159,7 @@ def main() -> int:
     parser.add_argument("--featured", action="store_true", help="with --tidy: credit the artists titles name "
                                                                 "and compare shared_tracks full and split")
     parser.add_argument("--artist-table", help="one row per artist with genres and means (data_w_genres.csv)")
-    parser.add_argument("--also", default="", help="more settings to compare, e.g. wide or 'normalization=rank'")
+    parser.add_argument("--also", default="", help="more settings to compare, e.g. fast or 'normalization=rank'")
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--workdir", help="lake and report (default: a temporary folder)")

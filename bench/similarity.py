@@ -9,7 +9,7 @@ Parts, each in its own process (its own Spark driver, its memory measured alone)
   job     the whole similarity job (python jobs/similarity.py) on a synthetic lake of --artists artists:
           wall time and peak memory of its process tree; driver memory is capped by --driver-memory.
           Run with the default setting, then with --preset seed (the six means, min-max): the ratio of
-          the two tells what the default's extra signals cost (--job-presets seed,wide adds the wide preset).
+          the two tells what the default's extra signals cost (--job-presets seed,fast adds the fast preset).
   naive   at --naive-artists: the project's search against the naive crossJoin + window reference,
           both from the same cached vectors, both given every core (the naive one's cross join is
           spread over 4 partitions per core), both written once to parquet; the files are compared
@@ -20,7 +20,7 @@ Parts, each in its own process (its own Spark driver, its memory measured alone)
   big     at --big-artists clustered vectors made in numpy and fed straight to the search.
   dims    at --dims-artists clustered vectors of 6, 8, ..., 16 dimensions: the project's search and the
           single-process cKDTree query in spatial order, each timed once per dimension (KD-trees slow
-          down as dimensions grow; the default vector has 8, the wide preset 12).
+          down as dimensions grow; the default vector has 12, the fast preset 8).
 
 Figures are printed as they come and as a summary at the end (also written as JSON with --json).
 """
@@ -44,7 +44,7 @@ DT = "2026-01-01"
 REPEATS = 3  # timings are the best of this many runs, for the project and the references alike
 from jobs.transform.signals import PRESETS  # noqa: E402
 DEFAULT = PRESETS["default"]
-FEATURES = DEFAULT["features"]   # the default vector (11 signals); "big" and "dims" make their own
+FEATURES = DEFAULT["features"]   # the default vector (12 signals); "big" and "dims" make their own
 
 
 # ---------------------------------------------------------------- orchestration (parent process)

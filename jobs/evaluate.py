@@ -38,7 +38,7 @@ log = logging.getLogger("jobs.evaluate")
 EPILOG = f"""\
 settings to compare (--compare, repeatable; a comma-separated list of names works too):
   published       the lake's related_artists of the dt (the default when --compare is not given)
-  {" | ".join(sorted(PRESETS)):<15} a preset (seed = six audio means, minmax, euclidean; wide = twelve signals, rank)
+  {" | ".join(sorted(PRESETS)):<15} a preset (seed = six audio means, minmax, euclidean; fast = eight signals, zscore)
   config          the config's [similarity] settings (conf/local.toml: the default)
   FILE.toml       a [similarity] table, as written by --fit
   'key=value;...' the config's settings with these changed, e.g.

@@ -53,7 +53,7 @@ settings (config section [similarity], or the flags above; conf/local.toml holds
                  normalization, metric, weights and shared_tracks replace the config's
   k              related artists per artist (default 3)
   presets        --preset {" | ".join(PRESETS)}: seed = the first setting (six audio means, minmax, euclidean),
-                 wide = twelve signals, rank (more genre precision, a slower search)
+                 fast = eight signals, zscore (a faster search, less genre precision)
   mart.*         where and how to publish: see python jobs/publish_mart.py --help
 
 examples:

@@ -123,7 +123,7 @@ def test_the_config_files_hold_the_default_preset():
 
 def test_every_preset_names_known_signals_a_normalization_and_a_metric():
     from jobs.transform.signals import PRESETS, SHARED_TRACKS, check_signals
-    assert {"seed", "default", "wide"} <= set(PRESETS)
+    assert {"seed", "default", "fast"} <= set(PRESETS)
     for name, preset in PRESETS.items():
         assert check_signals(preset["features"]) == tuple(preset["features"]), name
         assert len(set(preset["features"])) == len(preset["features"]), name

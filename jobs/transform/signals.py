@@ -40,18 +40,18 @@ SHARED_TRACKS = ("full", "split")
 PRESETS: dict[str, dict] = {
     "seed": {"features": list(DEFAULT_FEATURES), "normalization": "minmax", "metric": "euclidean",
              "weights": {}, "shared_tracks": "full"},
-    # Forward selection by genre precision@3 on the TidyTuesday spotify_songs.csv (10,686 artists with a
-    # vector) from the seed six: release_year, tempo, valence, track_popularity, duration_ms raise it from
-    # 0.440 to 0.535, but the exact KD-tree search slows down with every dimension (README, "Benchmark":
-    # 10 dimensions cost 6x what 6 do). The default stops at 8: release_year and tempo (0.508), zscore.
-    "default": {"features": [*DEFAULT_FEATURES, "release_year", "tempo"],
-                "normalization": "zscore", "metric": "euclidean", "weights": {}, "shared_tracks": "full"},
-    # For genre precision first: forward selection on the artist table of the issue (data_w_genres.csv,
-    # 28,680 artists, fine genres) adds track popularity, duration, valence, track count and tempo,
-    # with rank normalization (README, "Quality"). Twelve dimensions: a slower exact search.
-    "wide": {"features": [*DEFAULT_FEATURES, "release_year", "tempo", "valence", "track_popularity", "duration_ms",
-                          "track_count"],
-             "normalization": "rank", "metric": "euclidean", "weights": {}, "shared_tracks": "full"},
+    # Chosen on two public tables with genres (README, "How related artists are found"): the issue's
+    # one-row-per-artist data_w_genres.csv (28,680 artists, fine genres), where forward selection from the
+    # seed six adds track popularity, duration, valence, track count and tempo with rank normalization
+    # (0.109 -> 0.204, 1.87x), and the TidyTuesday spotify_songs.csv, where release_year adds most
+    # (0.440 -> 0.523). Twelve dimensions: the exact search costs about 3x the eight of "fast".
+    "default": {"features": [*DEFAULT_FEATURES, "release_year", "tempo", "valence", "track_popularity",
+                             "duration_ms", "track_count"],
+                "normalization": "rank", "metric": "euclidean", "weights": {}, "shared_tracks": "full"},
+    # For lakes where the search time matters more: eight signals, zscore (0.125 and 0.507 on the two
+    # tables; the 1,000,000-artist job in about half the default's time).
+    "fast": {"features": [*DEFAULT_FEATURES, "release_year", "tempo"],
+             "normalization": "zscore", "metric": "euclidean", "weights": {}, "shared_tracks": "full"},
 }
 
 
