@@ -86,9 +86,13 @@ def plots(primary: Mapping, projection: Mapping | None) -> dict[str, str]:
     if projection:
         fig, ax = plt.subplots(figsize=(6.5, 5))
         xy, labels = np.asarray(projection["xy"]), np.asarray(projection["genre"])
-        for name in projection["legend"]:
+        # The rest first, in greys, under the top genres, each in a colour of its own (tab10 has ten).
+        background = {"no genre": "#dddddd", "other": "#aaaaaa"}
+        genres = [name for name in projection["legend"] if name not in background]
+        for name in [n for n in background if n in projection["legend"]] + genres:
             mask = labels == name
-            ax.scatter(xy[mask, 0], xy[mask, 1], s=4, alpha=0.6, label=name)
+            colour = background.get(name) or plt.get_cmap("tab10")(genres.index(name) % 10)
+            ax.scatter(xy[mask, 0], xy[mask, 1], s=4, alpha=0.6, label=name, color=colour)
         ax.set(title=f"Artists on the first two principal components ({primary['label']})", xticks=[], yticks=[])
         ax.legend(markerscale=3, fontsize=7, loc="best")
         out["map"] = _png(fig)
