@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         if not names:
             print("the mart has no artists with related artists yet: run the similarity job first", file=sys.stderr)
             return 2
-        text = names[0]
+        text = names[0][1]   # (artist_id, name)
     body = json.dumps({"userRequest": {"utterance": text, "user": {"id": "shell"}}}, ensure_ascii=False)
     event = http_api_event("POST", "/skill", {"Content-Type": "application/json"}, body.encode("utf-8"))
     response = handler.lambda_handler(event, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -72,3 +73,17 @@ def test_the_preview_page_and_its_files_are_served(server):
             assert response.headers["Content-Type"].startswith(kind) and response.read()
     with pytest.raises(urllib.error.HTTPError, match="404"):
         urllib.request.urlopen(f"{server}/../../etc/passwd", timeout=5)
+
+
+def test_the_demo_asks_the_chatbot_about_the_most_popular_artist_by_name(tmp_path):
+    """``make demo``'s last step: ``python -m chatbot_lambda --popular`` sends the most popular name."""
+    url = f"jdbc:sqlite:{tmp_path / 'mart.db'}"
+    conn = serving.connect(url)
+    chatbot_mart.fill(conn, "sqlite", 10)
+    conn.close()
+    done = subprocess.run([sys.executable, "-m", "chatbot_lambda", "--mart", url, "--popular"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "LANGUAGE": "ko"})
+    assert done.returncode == 0, done.stderr
+    asked, _, answer = done.stdout.partition("\n")
+    assert asked == "> BLACKPINK"                       # the most popular artist of the mart (popularity 99)
+    assert "[BLACKPINK]" in answer and "[TWICE]" in answer and "인기곡" in answer
