@@ -234,4 +234,5 @@ def test_a_source_without_popularity_gets_a_proxy_in_the_mart_and_the_publish_lo
     # Artist A: 10 top tracks, latest 2011; B: 1 track, 2003. Neither file nor tracks have popularity.
     assert popularity == {"AAAAAAAAAAAAAAAAAAAAAA": 100, "BBBBBBBBBBBBBBBBBBBBBB": 0}
     assert parameters["popularity"]["proxy"] == 2 and parameters["popularity"]["from_artists"] == 0
-    assert parameters["normalization"] == "zscore" and parameters["features"] == ["energy", "tempo", "track_popularity"]
+    assert parameters["normalization"] == PRESETS["default"]["normalization"]
+    assert parameters["features"] == ["energy", "tempo", "track_popularity"]
