@@ -64,14 +64,34 @@ def featured_names(title: str) -> list[str]:
     return names
 
 
+AUDIO_600K = ["danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
+              "instrumentalness", "liveness", "valence", "tempo"]
+
+
+def artist_id(name: str) -> str:
+    """The artist id tracks-csv ingest derives from a name where a file has none."""
+    import hashlib
+    return hashlib.sha256(name.strip().lower().encode()).hexdigest()[:22]
+
+
+def write_600k(out: Path, tracks, artists) -> tuple[Path, Path]:
+    """``out/tracks.csv`` and ``out/artists.csv`` in the 600k layout from rows in their column order."""
+    out.mkdir(parents=True, exist_ok=True)
+    tracks_path, artists_path = out / "tracks.csv", out / "artists.csv"
+    with open(tracks_path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "name", "popularity", "duration_ms", "explicit", "artists", "id_artists", "release_date",
+                    *AUDIO_600K, "time_signature"])
+        w.writerows(tracks)
+    with open(artists_path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "followers", "genres", "name", "popularity"])
+        w.writerows(artists)
+    return tracks_path, artists_path
+
+
 def tidy_to_600k(tidy: Path, out: Path) -> tuple[Path, Path, dict]:
     """The TidyTuesday rows as the 600k layout, featured artists credited; ids derived from names as ingest does."""
-    import hashlib
-
-    def artist_id(name: str) -> str:
-        return hashlib.sha256(name.strip().lower().encode()).hexdigest()[:22]
-
-    out.mkdir(parents=True, exist_ok=True)
     genres, names, tracks = {}, {}, {}
     with open(tidy, newline="", encoding="utf-8") as rows:
         for row in csv.DictReader(rows):
@@ -85,21 +105,12 @@ def tidy_to_600k(tidy: Path, out: Path) -> tuple[Path, Path, dict]:
             genres.setdefault(artist_id(main), set()).update(
                 g.strip().lower() for g in (row.get("playlist_genre"), row.get("playlist_subgenre")) if g)
             tracks.setdefault(row["track_id"], (row, credited, ids))
-    features = ["danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
-                "instrumentalness", "liveness", "valence", "tempo"]
-    tracks_path, artists_path = out / "tracks.csv", out / "artists.csv"
-    with open(tracks_path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "name", "popularity", "duration_ms", "explicit", "artists", "id_artists", "release_date",
-                    *features, "time_signature"])
-        for track_id, (row, credited, ids) in tracks.items():
-            w.writerow([track_id, row["track_name"], row["track_popularity"], row["duration_ms"], "0", repr(credited),
-                        repr(ids), row["track_album_release_date"], *[row[x] for x in features], "4"])
-    with open(artists_path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "followers", "genres", "name", "popularity"])
-        for aid, name in names.items():
-            w.writerow([aid, "", repr(sorted(genres.get(aid, ()))), name, ""])
+    tracks_path, artists_path = write_600k(
+        out,
+        ([track_id, row["track_name"], row["track_popularity"], row["duration_ms"], "0", repr(credited), repr(ids),
+          row["track_album_release_date"], *[row[x] for x in AUDIO_600K], "4"]
+         for track_id, (row, credited, ids) in tracks.items()),
+        ([aid, "", repr(sorted(genres.get(aid, ()))), name, ""] for aid, name in names.items()))
     shared = sum(1 for _, credited, _ in tracks.values() if len(credited) > 1)
     return tracks_path, artists_path, {"tracks": len(tracks), "co_credited_tracks": shared, "artists": len(names),
                                        "artists_with_genres": len(genres)}
@@ -119,35 +130,20 @@ def artist_genres(cell: str) -> list[str]:
 
 def artist_table_to_600k(table: Path, out: Path, max_tracks: int = 10) -> tuple[Path, Path, dict]:
     """A one-row-per-artist table as the 600k layout: min(count, max_tracks) tracks per artist with its means."""
-    import hashlib
-
-    out.mkdir(parents=True, exist_ok=True)
-    features = ["danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
-                "instrumentalness", "liveness", "valence", "tempo"]
-    tracks_path, artists_path = out / "tracks.csv", out / "artists.csv"
-    counts = {"artists": 0, "artists_with_genres": 0, "tracks": 0}
-    with open(table, newline="", encoding="utf-8") as rows, \
-            open(tracks_path, "w", newline="", encoding="utf-8") as t, \
-            open(artists_path, "w", newline="", encoding="utf-8") as a:
-        tracks, artists = csv.writer(t), csv.writer(a)
-        tracks.writerow(["id", "name", "popularity", "duration_ms", "explicit", "artists", "id_artists",
-                         "release_date", *features, "time_signature"])
-        artists.writerow(["id", "followers", "genres", "name", "popularity"])
+    tracks, artists = [], []
+    with open(table, newline="", encoding="utf-8") as rows:
         for row in csv.DictReader(rows):
             name = (row.get("artists") or "").strip()
             if not name:
                 continue
-            aid = hashlib.sha256(name.lower().encode()).hexdigest()[:22]
-            genres = artist_genres(row.get("genres", ""))
-            artists.writerow([aid, "", repr(genres), name, ""])
-            counts["artists"] += 1
-            counts["artists_with_genres"] += bool(genres)
+            aid = artist_id(name)
+            artists.append([aid, "", repr(artist_genres(row.get("genres", ""))), name, ""])
             copies = max(1, min(int(float(row.get("count") or 1)), max_tracks))
-            for i in range(copies):
-                tracks.writerow([f"{aid}{i:02d}", f"{name} {i + 1}", row["popularity"], row["duration_ms"], "0",
-                                 repr([name]), repr([aid]), "", *[row[x] for x in features], "4"])
-                counts["tracks"] += 1
-    return tracks_path, artists_path, counts
+            tracks += [[f"{aid}{i:02d}", f"{name} {i + 1}", row["popularity"], row["duration_ms"], "0", repr([name]),
+                        repr([aid]), "", *[row[x] for x in AUDIO_600K], "4"] for i in range(copies)]
+    tracks_path, artists_path = write_600k(out, tracks, artists)
+    return tracks_path, artists_path, {"artists": len(artists), "artists_with_genres": sum(a[2] != "[]" for a in artists),
+                                       "tracks": len(tracks)}
 
 
 def main() -> int:
