@@ -106,6 +106,12 @@ def sorry_reply(lang: str = "ko") -> dict:
     return replies.skill_response([replies.simple_text(say.say("sorry"))], [QuickReply(say.say("reply_help"))])
 
 
+def too_long_reply(lang: str = "ko") -> dict:
+    """The reply for a request far longer than any name (a body too large to read)."""
+    say = Messages(lang)
+    return replies.skill_response([replies.simple_text(say.say("too_long"))], [QuickReply(say.say("reply_help"))])
+
+
 class Chatbot:
     """Answers one skill request from the mart, and from Spotify for artists the mart lacks."""
 
