@@ -14,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from mart.names import legacy_key, name_key
+from mart.names import legacy_key, name_key, visible
 
 MAX_WORDS_IN_NAME = 6
 MAX_CANDIDATES = 40
@@ -73,8 +73,9 @@ def small_talk(key: str) -> str | None:
 
 
 def read(text: str) -> Utterance:
-    """The name ``text`` asks about and the keys to look up (see the module docstring)."""
-    text = text.strip()
+    """The name ``text`` asks about and the keys to look up (see the module docstring); invisible
+    characters are not part of it (``mart.names.visible``)."""
+    text = visible(text)
     words = unicodedata.normalize("NFKC", text).split()
     keys = [name_key(text), legacy_key(text)]
     kept = [word for word in words if not _is_request_word(word)]
