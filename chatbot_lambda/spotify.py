@@ -12,8 +12,9 @@ import base64
 import http.client
 import json
 import logging
+import socket
+import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -202,24 +203,29 @@ class SpotifyClient:
         return token
 
     def _send(self, request: urllib.request.Request, deadline: Deadline) -> tuple[int, dict]:
-        """``(status, JSON object)`` of one request; raises SpotifyUnavailable on 429, 5xx, timeouts, bad JSON."""
+        """``(status, JSON object)`` of one request; raises SpotifyUnavailable on 429, 5xx, timeouts, bad JSON.
+
+        The whole exchange (connect, headers, body) has one total timeout (``spotify_timeout``, cut to
+        the budget), not one per read: an answer trickling in byte by byte is cut off at that time, and
+        a body over ``MAX_BODY_BYTES`` is refused without being read whole.
+        """
         timeout = deadline.timeout(self.settings.spotify_timeout)
         what = f"{request.get_method()} {urllib.parse.urlsplit(request.full_url).path}"
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                status, data = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, data = exc.code, b""
-            if status == 429:
-                wait = _seconds(exc.headers.get("Retry-After"))
-                self._away_until = self._clock() + wait
-                raise SpotifyUnavailable(f"{what} rate-limited (429, Retry-After {wait:.0f} s)") from None
-            if status >= 500:
-                raise SpotifyUnavailable(f"{what} answered {status}") from None
+            status, headers, data = _exchange(request, timeout)
+        except _TooLarge as exc:
+            raise SpotifyUnavailable(f"{what} answered a body over {MAX_BODY_BYTES} bytes ({exc})") from None
+        except (http.client.HTTPException, OSError, ValueError) as exc:   # timeouts are OSErrors
+            raise SpotifyUnavailable(f"{what} failed after at most {timeout:.2f} s: {exc or type(exc).__name__}") \
+                from None
+        if status == 429:
+            wait = _seconds(headers.get("Retry-After"))
+            self._away_until = self._clock() + wait
+            raise SpotifyUnavailable(f"{what} rate-limited (429, Retry-After {wait:.0f} s)")
+        if status >= 500:
+            raise SpotifyUnavailable(f"{what} answered {status}")
+        if status != 200:
             return status, {}
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:   # timeouts are OSErrors
-            reason = getattr(exc, "reason", exc)
-            raise SpotifyUnavailable(f"{what} failed after at most {timeout:.2f} s: {reason}") from None
         try:
             body = json.loads(data)
         except ValueError:
@@ -227,6 +233,69 @@ class SpotifyClient:
         if not isinstance(body, dict):
             raise SpotifyUnavailable(f"{what} answered {status} with JSON that is not an object")
         return status, body
+
+
+MAX_BODY_BYTES = 1 << 20        # far above any answer a lookup asks for (5 artists, 10 tracks)
+
+
+class _TooLarge(Exception):
+    """The answer's body is longer than MAX_BODY_BYTES."""
+
+
+def _exchange(request: urllib.request.Request, timeout: float) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """``(status, headers, body)`` of one request, all of it within ``timeout`` seconds in total.
+
+    A timer shuts the socket down when the time is up, whatever the server is doing (silent, or
+    sending a byte now and then); reads that then fail or end early raise ``TimeoutError``.
+    """
+    parts = urllib.parse.urlsplit(request.full_url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {request.full_url!r}")
+    end = time.monotonic() + timeout
+    conn = kind(parts.hostname, parts.port, timeout=timeout)
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        if conn.sock is not None:
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        conn.request(request.get_method(), target or "/", body=request.data,
+                     headers={**dict(request.header_items()), "Connection": "close"})
+        response = conn.getresponse()
+        length = response.getheader("Content-Length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            raise _TooLarge(f"Content-Length {length}")
+        data = bytearray()
+        while True:
+            chunk = response.read1(1 << 16)
+            if not chunk:
+                break
+            data += chunk
+            if len(data) > MAX_BODY_BYTES:
+                raise _TooLarge(f"more than {len(data)} bytes read")
+            if time.monotonic() >= end:
+                expired.set()
+                break
+        if expired.is_set():
+            raise TimeoutError(f"the answer took longer than {timeout:.2f} s")
+        return response.status, response.headers, bytes(data)
+    except (http.client.HTTPException, OSError):
+        if expired.is_set():
+            raise TimeoutError(f"the answer took longer than {timeout:.2f} s") from None
+        raise
+    finally:
+        timer.cancel()
+        conn.close()
 
 
 class _Closed(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -179,6 +180,23 @@ def test_an_empty_message_small_talk_and_thanks_get_a_hint_and_are_never_recorde
     assert requests_rows(served_mart) == []
 
 
+INVISIBLE_ONLY = ["\u3164", "\u115f\u1160", "\uffa0", "\u2800", "\ufe0f", "\u034f", "\u3164 \u2800\ufe0f\u034f\u200b\n",
+                  "\U000e0100\u180b\u17b4"]
+
+
+@pytest.mark.parametrize("typed", INVISIBLE_ONLY)
+def test_a_message_of_invisible_characters_only_is_an_empty_message(app, served_mart, typed):
+    reply = ask(app, typed)
+    assert texts(reply)[0].startswith("좋아하는 가수나 그룹 이름을 보내 주세요"), typed
+    assert requests_rows(served_mart) == []
+
+
+def test_invisible_characters_are_neither_searched_nor_recorded_nor_quoted(app, served_mart):
+    reply = ask(app, "\u3164Some\u3164New\u2800Band\ufe0f\u034f")
+    assert texts(reply)[0].startswith("‘Some New Band’ 아티스트는 아직 몰라요.")
+    assert requests_rows(served_mart) == [("somenewband", "Some New Band", None, 1)]
+
+
 def test_an_unknown_name_without_live_lookups_is_queued_by_name_with_distinct_users_hashed(app, served_mart):
     ask(app, "Some New Band", user="kakao-user-1")
     ask(app, "Some New Band 노래 추천해줘", user="kakao-user-1")
@@ -351,6 +369,34 @@ def test_a_long_spotify_outage_never_exceeds_the_time_budget(skill_env, spotify)
     assert elapsed < 1.5, elapsed
     # Too little time was left to record it: the reply does not promise to look for it.
     assert texts(reply)[0].startswith("‘Fake Artist 5’ 아티스트는 아직 몰라요. 그동안")
+
+
+def test_a_trickling_or_oversized_spotify_answer_is_cut_off_at_its_timeout(live_app, spotify, served_mart, caplog):
+    """SPOTIFY_TIMEOUT_SECONDS (0.5 here) bounds each whole exchange, however the bytes come."""
+    caplog.set_level(logging.INFO, "chatbot_lambda")
+    spotify.switches.trickle["search"] = 1          # a byte every 50 ms: each read alone is quick
+    started = time.perf_counter()
+    reply = ask(live_app, "Fake Artist 6")
+    assert time.perf_counter() - started < 1.5
+    assert texts(reply)[0].startswith("‘Fake Artist 6’ 아티스트는 아직 몰라요. 다음 업데이트 때 찾아 둘게요.")
+    assert "took longer than 0.50 s" in _outcome(caplog)["detail"]
+    spotify.switches.oversized["search"] = 1        # 64 MiB announced and sent
+    started = time.perf_counter()
+    reply = ask(live_app, "Fake Artist 8")
+    assert time.perf_counter() - started < 1.5
+    assert texts(reply)[0].startswith("‘Fake Artist 8’ 아티스트는 아직 몰라요. 다음 업데이트 때 찾아 둘게요.")
+    assert "a body over 1048576 bytes" in _outcome(caplog)["detail"]
+    spotify.switches.trickle["top-tracks"] = 1      # the artist is still answered, without its tracks
+    started = time.perf_counter()
+    reply = ask(live_app, "Fake Artist 7")
+    assert time.perf_counter() - started < 1.5
+    assert headers(reply) == ["Fake Artist 7"] and cards(reply)[0]["items"][0]["title"] == "유튜브에서 찾아보기"
+    assert [row[0] for row in requests_rows(served_mart)] == ["fakeartist6", "fakeartist7", "fakeartist8"]
+    assert headers(ask(live_app, "Fake Artist 9")) == ["Fake Artist 9"]     # and the next lookup is whole
+
+
+def _outcome(caplog) -> dict:
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "chatbot_lambda"][-1]
 
 
 def test_suggestions_find_close_names_among_many_sharing_common_pieces(any_mart):
