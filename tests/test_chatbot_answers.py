@@ -281,6 +281,20 @@ def test_small_talk_never_reaches_spotify_nor_the_requests(live_app, spotify, se
     assert spotify.calls["search"] == 0 and requests_rows(served_mart) == []
 
 
+@pytest.mark.parametrize("typed, answer", [
+    ("안녕하세요 ㅎㅎ", "반가워요!"), ("안녕하세요ㅎㅎ", "반가워요!"), ("하이루", "반가워요!"), ("ㅇㅋ", "반가워요!"),
+    ("좋은 아침이에요", "반가워요!"), ("안녕!! ㅋㅋ", "반가워요!"), ("ㅋㅋㅋ 고마워요", "천만에요!"),
+])
+def test_small_talk_in_several_words_or_with_laughter_gets_the_how_to_and_no_band(live_app, spotify, served_mart,
+                                                                                 typed, answer):
+    """Spotify's search answers such text with some Latin-script band: it is never asked."""
+    spotify.switches.hits[typed] = [_fake_artist(spotify, 3)["id"]]
+    reply = ask(live_app, typed)
+    assert texts(reply)[0].startswith(answer) and cards(reply) == []
+    assert "Fake Artist 3" not in json.dumps(reply, ensure_ascii=False)
+    assert spotify.calls["search"] == 0 and requests_rows(served_mart) == []
+
+
 def test_a_hit_in_another_script_is_only_offered_and_a_confirmation_records_the_alias(live_app, spotify,
                                                                                        served_mart):
     artist = _fake_artist(spotify, 9)
