@@ -65,8 +65,8 @@ def http_api_event(method: str, target: str, headers: dict[str, str], body: byte
 
 
 class SkillHandler(BaseHTTPRequestHandler):
-    """One connection: its socket reads time out after ``timeout`` seconds (the request line, headers
-    and body alike), which closes it; the answer is computed under ``answering``, one at a time."""
+    """One connection: its socket reads time out after ``timeout`` seconds (the request line and
+    headers), and its body must all come within ``timeout`` seconds, else it is closed; the answer is computed under ``answering``, one at a time."""
 
     protocol_version = "HTTP/1.1"
     max_body = apigw.MAX_BODY_BYTES
@@ -95,8 +95,8 @@ class SkillHandler(BaseHTTPRequestHandler):
             self._send(200, {"Content-Type": "application/json; charset=utf-8", "Connection": "close"},
                        json.dumps(too_long_reply(), ensure_ascii=False).encode("utf-8"))
             return
-        body = self.rfile.read(length)
-        if len(body) < length:          # the client closed the connection before sending its whole body
+        body = self._read_body(length)
+        if body is None:                # closed, or not all sent within the read timeout
             self.close_connection = True
             return
         event = http_api_event("POST", self.path, dict(self.headers.items()), body)
@@ -104,6 +104,27 @@ class SkillHandler(BaseHTTPRequestHandler):
             response = handler.lambda_handler(event, LambdaContext())
         self._send(response.get("statusCode", 200), response.get("headers", {}),
                    response.get("body", "").encode("utf-8"))
+
+    def _read_body(self, length: int) -> bytes | None:
+        """The body, read within ``timeout`` seconds in total (a client sending a byte now and then
+        is cut off too); ``None`` when it did not all come in time."""
+        end = time.monotonic() + self.timeout
+        data = bytearray()
+        try:
+            while len(data) < length:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(length - len(data))
+                if not chunk:
+                    return None
+                data += chunk
+        except OSError:                 # the timeout, or the client went away
+            return None
+        finally:
+            self.connection.settimeout(self.timeout)
+        return bytes(data)
 
     def _send(self, status: int, headers: dict, data: bytes) -> None:
         self.send_response(status)
