@@ -4,10 +4,10 @@ Serves the client-credentials token endpoint, search, several artists, one artis
 an artist's top tracks, audio features, and a ReccoBeats-style audio-features
 provider, from a deterministic catalog. Switches make an endpoint closed (403),
 rate-limited (429 + Retry-After), slow, failing (5xx), malformed, cut off mid-body, trickling
-(the body one byte at a time), oversized (a body of many MiB), or answer given statuses (the
-token endpoint too: 429, 5xx, or 400 invalid_client). Artist search is loose like the real one:
-a name that no artist's name contains still gets the artists sharing a word or the first three
-letters with it::
+(the body, or the status line and headers, one byte at a time), oversized (a body of many MiB),
+or answer given statuses (the token endpoint too: 429, 5xx, or 400 invalid_client). Artist
+search is loose like the real one: a name that no artist's name contains still gets the artists
+sharing a word or the first three letters with it::
 
     with FakeSpotify(Catalog.generate(100)) as api:
         api.closed.add("top-tracks")
@@ -94,6 +94,8 @@ class Switches:
     garbled: Counter = field(default_factory=Counter)  # endpoint -> next N say gzip and are not
     trickle: Counter = field(default_factory=Counter)  # endpoint -> next N bodies come one byte at a time,
     trickle_pause: float = 0.05                        #   this many seconds apart (each read sees a byte soon)
+    trickle_head: Counter = field(default_factory=Counter)  # endpoint -> next N status lines and headers
+    #   come one byte at a time, trickle_pause apart
     oversized: Counter = field(default_factory=Counter)  # endpoint -> next N bodies are padded to OVERSIZED
     #   bytes (valid JSON when read whole), sent until the client hangs up
     duplicated: set = field(default_factory=set)      # endpoints ("audio-features", "provider") answering
@@ -201,7 +203,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Encoding", "gzip")
         for key, value in (headers or {}).items():
             self.send_header(key, str(value))
-        self.end_headers()
+        if s.trickle_head[name] > 0:
+            s.trickle_head[name] -= 1
+            self.close_connection = True
+            head, self._headers_buffer = b"".join(self._headers_buffer) + b"\r\n", []
+            if not self._trickle(head, s.trickle_pause):
+                return
+        else:
+            self.end_headers()
         if cut:       # a connection reset mid-body: less than Content-Length, then the end
             s.cut[name] -= 1
             self.wfile.write(data[: len(data) // 2])
@@ -211,15 +220,20 @@ class _Handler(BaseHTTPRequestHandler):
         if trickle:
             s.trickle[name] -= 1
             self.close_connection = True
-            try:
-                for i in range(len(data)):
-                    self.wfile.write(data[i:i + 1])
-                    self.wfile.flush()
-                    time.sleep(s.trickle_pause)
-            except OSError:         # the client gave up
-                pass
+            self._trickle(data, s.trickle_pause)
             return
         self.wfile.write(data)
+
+    def _trickle(self, data: bytes, pause: float) -> bool:
+        """Send ``data`` one byte at a time, ``pause`` seconds apart; False when the client gave up."""
+        try:
+            for i in range(len(data)):
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                time.sleep(pause)
+        except OSError:
+            return False
+        return True
 
     def _send_oversized(self, data: bytes) -> None:
         """``data`` (a JSON object) with a padding member making it ``OVERSIZED`` bytes long."""

@@ -388,7 +388,13 @@ def test_a_long_spotify_outage_never_exceeds_the_time_budget(skill_env, spotify)
 def test_a_trickling_or_oversized_spotify_answer_is_cut_off_at_its_timeout(live_app, spotify, served_mart, caplog):
     """SPOTIFY_TIMEOUT_SECONDS (0.5 here) bounds each whole exchange, however the bytes come."""
     caplog.set_level(logging.INFO, "chatbot_lambda")
-    spotify.switches.trickle["search"] = 1          # a byte every 50 ms: each read alone is quick
+    spotify.switches.trickle_head["token"] = 1      # the status line and headers, a byte every 50 ms
+    started = time.perf_counter()
+    reply = ask(live_app, "Fake Artist 5")
+    assert time.perf_counter() - started < 1.5
+    assert texts(reply)[0].startswith("‘Fake Artist 5’ 아티스트는 아직 몰라요. 다음 업데이트 때 찾아 둘게요.")
+    assert "POST /api/token failed after at most 0.50 s: the answer took longer" in _outcome(caplog)["detail"]
+    spotify.switches.trickle["search"] = 1          # the body, a byte every 50 ms: each read alone is quick
     started = time.perf_counter()
     reply = ask(live_app, "Fake Artist 6")
     assert time.perf_counter() - started < 1.5
@@ -405,7 +411,8 @@ def test_a_trickling_or_oversized_spotify_answer_is_cut_off_at_its_timeout(live_
     reply = ask(live_app, "Fake Artist 7")
     assert time.perf_counter() - started < 1.5
     assert headers(reply) == ["Fake Artist 7"] and cards(reply)[0]["items"][0]["title"] == "유튜브에서 찾아보기"
-    assert [row[0] for row in requests_rows(served_mart)] == ["fakeartist6", "fakeartist7", "fakeartist8"]
+    assert [row[0] for row in requests_rows(served_mart)] == ["fakeartist5", "fakeartist6", "fakeartist7",
+                                                              "fakeartist8"]
     assert headers(ask(live_app, "Fake Artist 9")) == ["Fake Artist 9"]     # and the next lookup is whole
 
 

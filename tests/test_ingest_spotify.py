@@ -196,11 +196,14 @@ def test_a_trickling_answer_is_cut_off_at_the_request_timeout_and_retried(api):
     """spotify.timeout bounds a whole request: a body sent a byte every 50 ms (each read quick) is given up."""
     api.switches.trickle["several-artists"] = 1
     api.switches.trickle["token"] = 1
+    api.switches.trickle_head["top-tracks"] = 1     # the status line and headers, a byte every 50 ms
     started = time.monotonic()
     catalog = SpotifyCatalog(settings_for(api, timeout=0.3))
     assert len(catalog.artists(IDS[:3])) == 3
-    assert time.monotonic() - started < 3
-    assert catalog.stats["retries"] == 2 and api.calls["token"] == 2 and api.calls["several-artists"] == 2
+    assert len(catalog.top_tracks({"id": IDS[0], "name": "-"})) == 10
+    assert time.monotonic() - started < 4
+    assert catalog.stats["retries"] == 3 and api.calls["token"] == 2 and api.calls["several-artists"] == 2
+    assert api.calls["top-tracks"] == 2
     api.switches.trickle["several-artists"] = 5     # still trickling: a clear error, within the retries' time
     started = time.monotonic()
     with pytest.raises(SpotifyError, match="several-artists: ReadTimeout, still after 1 retries"):

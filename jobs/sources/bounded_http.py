@@ -5,23 +5,83 @@ sending a byte now and then keeps a request alive for as long as it likes. :clas
 reads each body itself, a chunk as soon as it arrives, and gives up once the request has taken
 ``total`` seconds (``requests.exceptions.ReadTimeout``, which callers treat like any timeout) or
 the body passes ``max_body`` bytes (:class:`BodyTooLarge`, decoded bytes: a compressed bomb counts
-at its real size). The waits before the answer's headers keep requests' own per-read timeouts,
-cut to ``total``.
+at its real size). While the status line and headers are awaited, a timer shuts the connection's
+socket down when the time is up (the same ``ReadTimeout``), so a server trickling its headers is
+cut off too.
 """
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 CHUNK = 1 << 16
 
 
+_deadline = threading.local()      # .end: when the request being sent on this thread must be done
+
+
 class BodyTooLarge(requests.exceptions.RequestException):
     """The answer's body is longer than the adapter's ``max_body`` bytes."""
+
+
+class _Watched:
+    """A connection whose wait for the answer's head ends at this thread's deadline, however the
+    bytes come: a timer shuts the socket down, and the wait ends in ``TimeoutError`` (which urllib3
+    reports as a read timeout)."""
+
+    def getresponse(self, *args, **kwargs):
+        end = getattr(_deadline, "end", None)
+        if end is None:
+            return super().getresponse(*args, **kwargs)
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            if getattr(self, "sock", None) is not None:
+                try:
+                    self.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        timer = threading.Timer(max(0.0, end - time.monotonic()), expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            response = super().getresponse(*args, **kwargs)
+        except Exception:
+            if expired.is_set():
+                raise TimeoutError("no answer within the request's total time") from None
+            raise
+        finally:
+            timer.cancel()
+        if expired.is_set():
+            response.close()
+            raise TimeoutError("no answer within the request's total time")
+        return response
+
+
+class _WatchedHTTP(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPS(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTP
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPS
 
 
 class BoundedAdapter(HTTPAdapter):
@@ -31,9 +91,17 @@ class BoundedAdapter(HTTPAdapter):
         super().__init__(**kwargs)
         self.total, self.max_body = total, max_body
 
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
+
     def send(self, request, stream=False, timeout=None, **kwargs):
         end = time.monotonic() + self.total
-        response = super().send(request, stream=True, timeout=_cut(timeout, self.total), **kwargs)
+        _deadline.end = end
+        try:
+            response = super().send(request, stream=True, timeout=_cut(timeout, self.total), **kwargs)
+        finally:
+            _deadline.end = None
         try:
             response._content = self._read(response, end)
         except BaseException:
