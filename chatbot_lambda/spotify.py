@@ -1,7 +1,8 @@
 """Live Spotify Web API lookups for artists the mart does not know, within the answer's time budget.
 
-Standard library HTTP only (small zip, fast cold start). Every request gets a timeout cut to the
-time budget; nothing sleeps. A 429 makes the client stay away until its Retry-After has passed; a
+Standard library HTTP only (small zip, fast cold start). Every request gets one total timeout for
+the whole exchange (``chatbot_lambda.exchange``: however slowly the answer trickles in), cut to
+the time budget, and a cap on its body; nothing sleeps. A 429 makes the client stay away until its Retry-After has passed; a
 closed endpoint (403/404 on top tracks, as for development-mode apps) is remembered, and track
 search by artist stands in for it. The token (client credentials) is kept across warm invocations.
 """
@@ -12,14 +13,13 @@ import base64
 import http.client
 import json
 import logging
-import socket
-import threading
 import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
 from chatbot_lambda.budget import Deadline, OutOfTime
+from chatbot_lambda.exchange import MAX_BODY_BYTES, TooLarge, exchange
 from chatbot_lambda.settings import Settings
 from mart.names import closest_name, name_key, other_script_hit
 
@@ -212,8 +212,8 @@ class SpotifyClient:
         timeout = deadline.timeout(self.settings.spotify_timeout)
         what = f"{request.get_method()} {urllib.parse.urlsplit(request.full_url).path}"
         try:
-            status, headers, data = _exchange(request, timeout)
-        except _TooLarge as exc:
+            status, headers, data = exchange(request, timeout)
+        except TooLarge as exc:
             raise SpotifyUnavailable(f"{what} answered a body over {MAX_BODY_BYTES} bytes ({exc})") from None
         except (http.client.HTTPException, OSError, ValueError) as exc:   # timeouts are OSErrors
             raise SpotifyUnavailable(f"{what} failed after at most {timeout:.2f} s: {exc or type(exc).__name__}") \
@@ -233,69 +233,6 @@ class SpotifyClient:
         if not isinstance(body, dict):
             raise SpotifyUnavailable(f"{what} answered {status} with JSON that is not an object")
         return status, body
-
-
-MAX_BODY_BYTES = 1 << 20        # far above any answer a lookup asks for (5 artists, 10 tracks)
-
-
-class _TooLarge(Exception):
-    """The answer's body is longer than MAX_BODY_BYTES."""
-
-
-def _exchange(request: urllib.request.Request, timeout: float) -> tuple[int, http.client.HTTPMessage, bytes]:
-    """``(status, headers, body)`` of one request, all of it within ``timeout`` seconds in total.
-
-    A timer shuts the socket down when the time is up, whatever the server is doing (silent, or
-    sending a byte now and then); reads that then fail or end early raise ``TimeoutError``.
-    """
-    parts = urllib.parse.urlsplit(request.full_url)
-    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL: {request.full_url!r}")
-    end = time.monotonic() + timeout
-    conn = kind(parts.hostname, parts.port, timeout=timeout)
-    expired = threading.Event()
-
-    def expire() -> None:
-        expired.set()
-        if conn.sock is not None:
-            try:
-                conn.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    timer = threading.Timer(timeout, expire)
-    timer.daemon = True
-    timer.start()
-    try:
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-        conn.request(request.get_method(), target or "/", body=request.data,
-                     headers={**dict(request.header_items()), "Connection": "close"})
-        response = conn.getresponse()
-        length = response.getheader("Content-Length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            raise _TooLarge(f"Content-Length {length}")
-        data = bytearray()
-        while True:
-            chunk = response.read1(1 << 16)
-            if not chunk:
-                break
-            data += chunk
-            if len(data) > MAX_BODY_BYTES:
-                raise _TooLarge(f"more than {len(data)} bytes read")
-            if time.monotonic() >= end:
-                expired.set()
-                break
-        if expired.is_set():
-            raise TimeoutError(f"the answer took longer than {timeout:.2f} s")
-        return response.status, response.headers, bytes(data)
-    except (http.client.HTTPException, OSError):
-        if expired.is_set():
-            raise TimeoutError(f"the answer took longer than {timeout:.2f} s") from None
-        raise
-    finally:
-        timer.cancel()
-        conn.close()
 
 
 class _Closed(Exception):
