@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from chatbot_lambda import replies
@@ -37,6 +36,7 @@ from chatbot_lambda.repository import MartRepository, MartUnavailable
 from chatbot_lambda.spotify import LiveArtist, SpotifyClient, SpotifyUnavailable, distinct_tracks
 from chatbot_lambda.utterance import read
 from mart import serving
+from mart.names import visible
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,9 @@ class Answer:
 
 
 def shown(text: str) -> str:
-    """What the user typed, safe to quote back: printable characters only, one line, cut short."""
-    printable = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
-    return replies.cut(printable, SHOWN_NAME)
+    """What the user typed, safe to quote back: visible characters only (``mart.names.visible``), one
+    line, cut short."""
+    return replies.cut(visible(text), SHOWN_NAME)
 
 
 def ask_about(artist_id: str, name: str) -> QuickReply:
@@ -106,6 +106,12 @@ def sorry_reply(lang: str = "ko") -> dict:
     return replies.skill_response([replies.simple_text(say.say("sorry"))], [QuickReply(say.say("reply_help"))])
 
 
+def too_long_reply(lang: str = "ko") -> dict:
+    """The reply for a request far longer than any name (a body too large to read)."""
+    say = Messages(lang)
+    return replies.skill_response([replies.simple_text(say.say("too_long"))], [QuickReply(say.say("reply_help"))])
+
+
 class Chatbot:
     """Answers one skill request from the mart, and from Spotify for artists the mart lacks."""
 
@@ -147,7 +153,8 @@ class _Turn:
                 return confirmed
         if extra.get("kind") == "decline":
             return Answer(self.hint("declined"), "declined")
-        text = self.request.text
+        raw = self.request.text
+        text = visible(raw if len(raw) <= 4 * MAX_TEXT else raw[:4 * MAX_TEXT + 1])    # invisible: not there
         if not text or not any(ch.isalnum() for ch in text):
             return Answer(self.hint("welcome"), "welcome")
         if len(text) > MAX_TEXT:

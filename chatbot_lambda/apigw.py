@@ -9,8 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+MAX_BODY_BYTES = 64 * 1024      # a skill request is about 1 KiB; anything far larger is refused unread
+
+
 class BadEvent(ValueError):
     """The event is not an API Gateway proxy event this function can read."""
+
+
+class BodyTooLarge(BadEvent):
+    """The body is over ``MAX_BODY_BYTES`` (checked before it is decoded or parsed)."""
 
 
 @dataclass(frozen=True)
@@ -24,13 +31,25 @@ class HttpRequest:
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
 
-    def text(self) -> str:
-        """The body as text, decoded when base64-encoded; :class:`BadEvent` when it is not UTF-8 text."""
+    def text(self, limit: int = MAX_BODY_BYTES) -> str:
+        """The body as text, decoded when base64-encoded; :class:`BodyTooLarge` when it is over ``limit``
+        bytes (told from its length before anything is decoded), :class:`BadEvent` when it is not UTF-8 text."""
+        size = len(self.raw_body)
+        if size > (-(-limit // 3) * 4 if self.base64_body else limit):      # base64: 4 characters per 3 bytes
+            raise BodyTooLarge(f"the event body is over {limit} bytes ({size} characters)")
         if not self.base64_body:
+            if len(self.raw_body.encode("utf-8", "surrogatepass")) > limit:
+                raise BodyTooLarge(f"the event body is over {limit} bytes")
             return self.raw_body
         try:
-            return base64.b64decode(self.raw_body, validate=True).decode("utf-8")
+            data = base64.b64decode(self.raw_body, validate=True)
         except (binascii.Error, ValueError):
+            raise BadEvent("the event body is not base64-encoded UTF-8 text") from None
+        if len(data) > limit:
+            raise BodyTooLarge(f"the event body is over {limit} bytes")
+        try:
+            return data.decode("utf-8")
+        except ValueError:
             raise BadEvent("the event body is not base64-encoded UTF-8 text") from None
 
 

@@ -2,7 +2,8 @@
 built on the first invocation and reused by the warm ones.
 
 :meth:`SkillApp.handle` turns any API Gateway event into an HTTP response: 401 when a shared
-secret is configured and the request lacks it, otherwise 200 with a valid Kakao reply, whatever
+secret is configured and the request lacks it, otherwise 200 with a valid Kakao reply (a body over
+``apigw.MAX_BODY_BYTES`` gets "too long" before anything in it is decoded or parsed), whatever
 the request held and whatever failed on the way (failures are logged, never shown).
 """
 
@@ -14,7 +15,7 @@ import logging
 import time
 
 from chatbot_lambda import apigw
-from chatbot_lambda.answers import Chatbot, sorry_reply
+from chatbot_lambda.answers import Chatbot, sorry_reply, too_long_reply
 from chatbot_lambda.budget import Deadline
 from chatbot_lambda.kakao import BadSkillRequest, SkillRequest
 from chatbot_lambda.repository import MartRepository
@@ -61,6 +62,9 @@ class SkillApp:
             return apigw.json_response(401, {"error": f"missing or wrong {self.settings.skill_secret_header}"})
         try:
             skill = SkillRequest.from_body(request.text())
+        except apigw.BodyTooLarge as exc:
+            _log_answer("too_large", started, str(exc))
+            return apigw.json_response(200, too_long_reply(self.settings.language))
         except (apigw.BadEvent, BadSkillRequest) as exc:
             _log_answer("bad_request", started, str(exc))
             return apigw.json_response(200, sorry_reply(self.settings.language))
@@ -81,6 +85,6 @@ def _log_answer(outcome: str, started: float, detail: str = "", text: str = "") 
         line["text"] = text[:100]
     if detail:
         line["detail"] = detail
-    level = logging.WARNING if outcome in ("mart_down", "queued", "error", "bad_event", "unauthorized") \
+    level = logging.WARNING if outcome in ("mart_down", "queued", "error", "bad_event", "unauthorized", "too_large") \
         else logging.INFO
     log.log(level, json.dumps(line, ensure_ascii=False))

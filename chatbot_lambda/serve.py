@@ -10,13 +10,15 @@ which draws the skill's replies the way KakaoTalk does and POSTs what is typed t
 Settings come from the same environment variables as on Lambda (see ``chatbot_lambda.settings``);
 ``--mart`` overrides MART_URL. Each connection is served on its own thread and reads with a timeout
 (``--read-timeout``), so an idle or short-bodied client never holds up the others; the handler itself
-answers one request at a time, like one Lambda container.
+answers one request at a time, like one Lambda container. A body over ``apigw.MAX_BODY_BYTES`` is
+answered "too long" from its Content-Length, without being read.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import json
 import logging
 import os
 import threading
@@ -24,7 +26,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
-from chatbot_lambda import handler
+from chatbot_lambda import apigw, handler
+from chatbot_lambda.answers import too_long_reply
 from chatbot_lambda.settings import DEFAULT_MART_URL
 
 LAMBDA_TIMEOUT_MS = 5000
@@ -62,11 +65,11 @@ def http_api_event(method: str, target: str, headers: dict[str, str], body: byte
 
 
 class SkillHandler(BaseHTTPRequestHandler):
-    """One connection: its socket reads time out after ``timeout`` seconds (the request line, headers
-    and body alike), which closes it; the answer is computed under ``answering``, one at a time."""
+    """One connection: its socket reads time out after ``timeout`` seconds (the request line and
+    headers), and its body must all come within ``timeout`` seconds, else it is closed; the answer is computed under ``answering``, one at a time."""
 
     protocol_version = "HTTP/1.1"
-    max_body = 1 << 20
+    max_body = apigw.MAX_BODY_BYTES
     timeout = READ_TIMEOUT_SECONDS
     answering = threading.Lock()
 
@@ -84,11 +87,16 @@ class SkillHandler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
-        if not 0 <= length <= self.max_body:
-            self.send_error(400 if length < 0 else 413, "a Content-Length of 0 to 1 MiB is needed")
+        if length < 0:
+            self.send_error(400, "a Content-Length is needed")
             return
-        body = self.rfile.read(length)
-        if len(body) < length:          # the client closed the connection before sending its whole body
+        if length > self.max_body:      # answered as the Lambda would, from the header alone, body unread
+            self.close_connection = True
+            self._send(200, {"Content-Type": "application/json; charset=utf-8", "Connection": "close"},
+                       json.dumps(too_long_reply(), ensure_ascii=False).encode("utf-8"))
+            return
+        body = self._read_body(length)
+        if body is None:                # closed, or not all sent within the read timeout
             self.close_connection = True
             return
         event = http_api_event("POST", self.path, dict(self.headers.items()), body)
@@ -96,6 +104,27 @@ class SkillHandler(BaseHTTPRequestHandler):
             response = handler.lambda_handler(event, LambdaContext())
         self._send(response.get("statusCode", 200), response.get("headers", {}),
                    response.get("body", "").encode("utf-8"))
+
+    def _read_body(self, length: int) -> bytes | None:
+        """The body, read within ``timeout`` seconds in total (a client sending a byte now and then
+        is cut off too); ``None`` when it did not all come in time."""
+        end = time.monotonic() + self.timeout
+        data = bytearray()
+        try:
+            while len(data) < length:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(length - len(data))
+                if not chunk:
+                    return None
+                data += chunk
+        except OSError:                 # the timeout, or the client went away
+            return None
+        finally:
+            self.connection.settimeout(self.timeout)
+        return bytes(data)
 
     def _send(self, status: int, headers: dict, data: bytes) -> None:
         self.send_response(status)

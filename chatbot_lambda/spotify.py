@@ -1,7 +1,8 @@
 """Live Spotify Web API lookups for artists the mart does not know, within the answer's time budget.
 
-Standard library HTTP only (small zip, fast cold start). Every request gets a timeout cut to the
-time budget; nothing sleeps. A 429 makes the client stay away until its Retry-After has passed; a
+Standard library HTTP only (small zip, fast cold start). Every request gets one total timeout for
+the whole exchange (``chatbot_lambda.exchange``: however slowly the answer trickles in), cut to
+the time budget, and a cap on its body; nothing sleeps. A 429 makes the client stay away until its Retry-After has passed; a
 closed endpoint (403/404 on top tracks, as for development-mode apps) is remembered, and track
 search by artist stands in for it. The token (client credentials) is kept across warm invocations.
 """
@@ -13,12 +14,12 @@ import http.client
 import json
 import logging
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
 from chatbot_lambda.budget import Deadline, OutOfTime
+from chatbot_lambda.exchange import MAX_BODY_BYTES, TooLarge, exchange
 from chatbot_lambda.settings import Settings
 from mart.names import closest_name, name_key, other_script_hit
 
@@ -202,24 +203,29 @@ class SpotifyClient:
         return token
 
     def _send(self, request: urllib.request.Request, deadline: Deadline) -> tuple[int, dict]:
-        """``(status, JSON object)`` of one request; raises SpotifyUnavailable on 429, 5xx, timeouts, bad JSON."""
+        """``(status, JSON object)`` of one request; raises SpotifyUnavailable on 429, 5xx, timeouts, bad JSON.
+
+        The whole exchange (connect, headers, body) has one total timeout (``spotify_timeout``, cut to
+        the budget), not one per read: an answer trickling in byte by byte is cut off at that time, and
+        a body over ``MAX_BODY_BYTES`` is refused without being read whole.
+        """
         timeout = deadline.timeout(self.settings.spotify_timeout)
         what = f"{request.get_method()} {urllib.parse.urlsplit(request.full_url).path}"
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                status, data = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, data = exc.code, b""
-            if status == 429:
-                wait = _seconds(exc.headers.get("Retry-After"))
-                self._away_until = self._clock() + wait
-                raise SpotifyUnavailable(f"{what} rate-limited (429, Retry-After {wait:.0f} s)") from None
-            if status >= 500:
-                raise SpotifyUnavailable(f"{what} answered {status}") from None
+            status, headers, data = exchange(request, timeout)
+        except TooLarge as exc:
+            raise SpotifyUnavailable(f"{what} answered a body over {MAX_BODY_BYTES} bytes ({exc})") from None
+        except (http.client.HTTPException, OSError, ValueError) as exc:   # timeouts are OSErrors
+            raise SpotifyUnavailable(f"{what} failed after at most {timeout:.2f} s: {exc or type(exc).__name__}") \
+                from None
+        if status == 429:
+            wait = _seconds(headers.get("Retry-After"))
+            self._away_until = self._clock() + wait
+            raise SpotifyUnavailable(f"{what} rate-limited (429, Retry-After {wait:.0f} s)")
+        if status >= 500:
+            raise SpotifyUnavailable(f"{what} answered {status}")
+        if status != 200:
             return status, {}
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:   # timeouts are OSErrors
-            reason = getattr(exc, "reason", exc)
-            raise SpotifyUnavailable(f"{what} failed after at most {timeout:.2f} s: {reason}") from None
         try:
             body = json.loads(data)
         except ValueError:

@@ -5,7 +5,8 @@ The mart decides which name a sentence holds: :func:`read` lists the keys of eve
 that is a known name or alias. What is searched and recorded when the mart knows none is
 ``Utterance.name``: the words left once common request words (노래, 추천, 비슷한 가수, 같은,
 좋아해, "like", "songs", ...) and particles are set aside, never the whole sentence. A message
-without request words is taken whole, as a name.
+without request words is taken whole, as a name. A message that is all greetings, thanks or
+laughter (as a whole, or word by word: ``안녕하세요 ㅎㅎ``) is small talk: never searched nor recorded.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from mart.names import legacy_key, name_key
+from mart.names import legacy_key, name_key, visible
 
 MAX_WORDS_IN_NAME = 6
 MAX_CANDIDATES = 40
@@ -35,13 +36,17 @@ PARTICLES = ("이랑", "하고", "처럼", "같은", "이나", "으로", "에게
 # Small talk: answered with a hint, never searched or recorded (when no artist has that name).
 SMALL_TALK = {
     "small_talk": "안녕 안녕하세요 안녕하십니까 하이 하이요 방가 반가워 반가워요 반갑습니다 hi hello hey 헬로 ㅎㅇ 여보세요 "
-                  "누구야 누구세요 뭐해 심심해 ㅇㅇ 응 네 넵 예 아니 아니요 아니에요 아니야 ok 오케이",
+                  "누구야 누구세요 뭐해 심심해 ㅇㅇ 응 네 넵 예 아니 아니요 아니에요 아니야 ok 오케이 "
+                  "하이루 안뇽 안뇽하세요 방가방가 ㅎㅇㅎㅇ 굿모닝 좋은아침 좋은아침이에요 좋은아침입니다 좋은밤 굿밤 잘자 잘자요 "
+                  "뭐해요 심심해요 ㅇㅋ ㅇㅋㅇㅋ 오키 오키오키 ㄴㄴ 아하",
     "thanks": "고마워 고마워요 고맙습니다 감사 감사해요 감사합니다 땡큐 ㄳ ㄱㅅ thanks thankyou thx",
     "welcome": "도움말 help 시작 처음 처음으로 메뉴 사용법 도와줘 뭐할수있어",
 }
 _SMALL_TALK_KEYS = {name_key(word): kind for kind, words in SMALL_TALK.items() for word in words.split()}
 # Laughter and crying typed as bare letters: ㅋㅋㅋ, ㅎㅎ, ㅠㅠ, ㅜㅜ (conjoining jamo after NFKC), also 하하, 호호.
 _LAUGHTER = re.compile(r"^[\u110f\u1112\u1172\u116e\u1173.!~?]+$|^(하|호|히|헤|크|키)\1+$")
+_LAUGHTER_AFTER = re.compile(r"[\u110f\u1112\u1172\u116e\u1173]+$")     # 안녕하세요ㅎㅎ
+_KIND_ORDER = ("thanks", "welcome", "small_talk")   # a message mixing kinds is answered as the first
 
 
 @dataclass(frozen=True)
@@ -66,15 +71,30 @@ def _is_request_word(word: str) -> bool:
 
 
 def small_talk(key: str) -> str | None:
-    """``"small_talk"``, ``"thanks"`` or ``"welcome"`` for a key that is only that; else ``None``."""
-    if key in _SMALL_TALK_KEYS:
-        return _SMALL_TALK_KEYS[key]
+    """``"small_talk"``, ``"thanks"`` or ``"welcome"`` for a key that is only that (laughter may
+    follow it: ``안녕하세요ㅎㅎ``); else ``None``."""
+    for candidate in (key, _LAUGHTER_AFTER.sub("", key)):
+        if candidate in _SMALL_TALK_KEYS:
+            return _SMALL_TALK_KEYS[candidate]
     return "small_talk" if _LAUGHTER.match(key) else None
 
 
+def small_talk_of(words: list[str]) -> str | None:
+    """The kind of small talk a message is when the whole of it, or every word of it, is small talk
+    (``안녕하세요 ㅎㅎ``, ``ㅋㅋㅋ 고마워요``); else ``None``."""
+    whole = small_talk(name_key("".join(words)))
+    if whole or len(words) < 2:
+        return whole
+    kinds = {small_talk(key) for key in (name_key(word) for word in words) if key}
+    if not kinds or None in kinds:
+        return None
+    return next(kind for kind in _KIND_ORDER if kind in kinds)
+
+
 def read(text: str) -> Utterance:
-    """The name ``text`` asks about and the keys to look up (see the module docstring)."""
-    text = text.strip()
+    """The name ``text`` asks about and the keys to look up (see the module docstring); invisible
+    characters are not part of it (``mart.names.visible``)."""
+    text = visible(text)
     words = unicodedata.normalize("NFKC", text).split()
     keys = [name_key(text), legacy_key(text)]
     kept = [word for word in words if not _is_request_word(word)]
@@ -92,6 +112,5 @@ def read(text: str) -> Utterance:
         kept[-1] = _without_particle(kept[-1])
         kept = [_without_particle(word) if len(kept) == 1 else word for word in kept]
     name = " ".join(kept) if kept else ("" if sentence else text)
-    key = name_key(text)
     return Utterance(text=text, name=name, keys=list(dict.fromkeys(k for k in keys if k))[:MAX_CANDIDATES],
-                     sentence=sentence, small_talk=small_talk(key))
+                     sentence=sentence, small_talk=small_talk_of(words))

@@ -23,11 +23,33 @@ _DROPPED = ("Z", "C")
 INVISIBLE = frozenset(
     [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0]
     + list(range(0x180B, 0x1810)) + list(range(0xFE00, 0xFE10)) + list(range(0xE0100, 0xE01F0)))
+# Of those, the ones typed as spaces (a blank between words): read as spaces by :func:`visible`.
+BLANKS = frozenset([0x2800, 0x3164, 0xFFA0])
 # Letters that do not decompose into a base letter and an accent, typed without their stroke.
 _FOLDED = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th",
                          "ð": "d", "ŋ": "n"})
 
 MAX_KEY_LENGTH = 512
+
+
+def visible(text: str | None) -> str:
+    """``text`` as a reader sees it, on one line: controls, separators and blank letters (``BLANKS``)
+    become spaces; other invisible characters (``INVISIBLE``, format characters such as zero-width
+    spaces, and the rest of Unicode's "C" categories) are taken out; runs of spaces become one, and
+    the ends are trimmed. Letters are left as typed (no normalization). A text made only of invisible
+    characters gives ``""``.
+
+    The one rule for what shows: the chatbot reads and quotes messages through it, and
+    :func:`name_key` and :func:`word_keys` drop what it drops.
+    """
+    kept = []
+    for ch in text or "":
+        category = unicodedata.category(ch)
+        if ord(ch) in BLANKS or category == "Cc" or category[0] == "Z":
+            kept.append(" ")
+        elif category[0] != "C" and ord(ch) not in INVISIBLE:
+            kept.append(ch)
+    return " ".join("".join(kept).split())
 
 
 def legacy_key(text: str | None) -> str:
@@ -64,11 +86,11 @@ def name_key(text: str | None) -> str:
     if not text:
         return ""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    visible = [ch for ch in folded if unicodedata.category(ch)[0] not in _DROPPED and ord(ch) not in INVISIBLE]
-    plain = "".join(_plain(ch) for ch in visible).translate(_FOLDED)
+    shown = visible(folded).replace(" ", "")      # NFKC turns some blanks into INVISIBLE ones: after it
+    plain = "".join(_plain(ch) for ch in shown).translate(_FOLDED)
     kept = "".join(ch for ch in plain if unicodedata.category(ch)[0] != "P")
     if not any(ch.isalnum() for ch in kept):
-        kept = "".join(visible)
+        kept = shown
     return unicodedata.normalize("NFC", kept)[:MAX_KEY_LENGTH]
 
 
@@ -86,7 +108,7 @@ def initials(key: str) -> str | None:
 def word_keys(name: str | None) -> list[str]:
     """The keys of a name's words (split at spaces and punctuation), for "a surname finds the name"."""
     words, current = [], []
-    for ch in unicodedata.normalize("NFKC", name or ""):
+    for ch in unicodedata.normalize("NFKC", visible(name)):
         if unicodedata.category(ch)[0] in ("Z", "P") or ch in "/&+":
             words.append("".join(current))
             current = []

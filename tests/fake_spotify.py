@@ -3,10 +3,11 @@
 Serves the client-credentials token endpoint, search, several artists, one artist,
 an artist's top tracks, audio features, and a ReccoBeats-style audio-features
 provider, from a deterministic catalog. Switches make an endpoint closed (403),
-rate-limited (429 + Retry-After), slow, failing (5xx), malformed, cut off mid-body, or answer
-given statuses (the token endpoint too: 429, 5xx, or 400 invalid_client). Artist search is loose
-like the real one: a name that no artist's name contains still gets the artists sharing a word or
-the first three letters with it::
+rate-limited (429 + Retry-After), slow, failing (5xx), malformed, cut off mid-body, trickling
+(the body, or the status line and headers, one byte at a time), oversized (a body of many MiB),
+or answer given statuses (the token endpoint too: 429, 5xx, or 400 invalid_client). Artist
+search is loose like the real one: a name that no artist's name contains still gets the artists
+sharing a word or the first three letters with it::
 
     with FakeSpotify(Catalog.generate(100)) as api:
         api.closed.add("top-tracks")
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+OVERSIZED = 64 << 20
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 FEATURES = ("danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
             "instrumentalness", "liveness", "valence", "tempo", "duration_ms", "time_signature")
@@ -90,6 +92,12 @@ class Switches:
     #   (429 carries Retry-After retry_after or 1; 400/401 on the token endpoint say invalid_client)
     cut: Counter = field(default_factory=Counter)     # endpoint -> next N bodies end early, connection closed
     garbled: Counter = field(default_factory=Counter)  # endpoint -> next N say gzip and are not
+    trickle: Counter = field(default_factory=Counter)  # endpoint -> next N bodies come one byte at a time,
+    trickle_pause: float = 0.05                        #   this many seconds apart (each read sees a byte soon)
+    trickle_head: Counter = field(default_factory=Counter)  # endpoint -> next N status lines and headers
+    #   come one byte at a time, trickle_pause apart
+    oversized: Counter = field(default_factory=Counter)  # endpoint -> next N bodies are padded to OVERSIZED
+    #   bytes (valid JSON when read whole), sent until the client hangs up
     duplicated: set = field(default_factory=set)      # endpoints ("audio-features", "provider") answering
     #   each row twice, the second copy with danceability -1.0
     hits: dict = field(default_factory=dict)          # artist search text -> artist ids answered first
@@ -183,6 +191,10 @@ class _Handler(BaseHTTPRequestHandler):
         name, s = getattr(self, "endpoint", ""), self.fake.switches
         cut = status == 200 and s.cut[name] > 0
         garbled = status == 200 and not cut and s.garbled[name] > 0
+        if status == 200 and not cut and s.oversized[name] > 0:
+            s.oversized[name] -= 1
+            return self._send_oversized(data)
+        trickle = status == 200 and not cut and s.trickle[name] > 0
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data) + 100 if cut else len(data)))
@@ -191,14 +203,56 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Encoding", "gzip")
         for key, value in (headers or {}).items():
             self.send_header(key, str(value))
-        self.end_headers()
+        if s.trickle_head[name] > 0:
+            s.trickle_head[name] -= 1
+            self.close_connection = True
+            head, self._headers_buffer = b"".join(self._headers_buffer) + b"\r\n", []
+            if not self._trickle(head, s.trickle_pause):
+                return
+        else:
+            self.end_headers()
         if cut:       # a connection reset mid-body: less than Content-Length, then the end
             s.cut[name] -= 1
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
             self.close_connection = True
             return
+        if trickle:
+            s.trickle[name] -= 1
+            self.close_connection = True
+            self._trickle(data, s.trickle_pause)
+            return
         self.wfile.write(data)
+
+    def _trickle(self, data: bytes, pause: float) -> bool:
+        """Send ``data`` one byte at a time, ``pause`` seconds apart; False when the client gave up."""
+        try:
+            for i in range(len(data)):
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                time.sleep(pause)
+        except OSError:
+            return False
+        return True
+
+    def _send_oversized(self, data: bytes) -> None:
+        """``data`` (a JSON object) with a padding member making it ``OVERSIZED`` bytes long."""
+        head, tail = data[:-1] + b', "padding": "', b'"}'
+        pad = OVERSIZED - len(head) - len(tail)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(OVERSIZED))
+        self.end_headers()
+        self.close_connection = True
+        chunk = b"x" * (1 << 16)
+        try:
+            self.wfile.write(head)
+            while pad > 0:
+                self.wfile.write(chunk[:pad])
+                pad -= len(chunk)
+            self.wfile.write(tail)
+        except OSError:             # the client gave up
+            pass
 
     def _error(self, status: int, message: str, headers: dict | None = None) -> None:
         self._send(status, {"error": {"status": status, "message": message}}, headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -179,6 +180,23 @@ def test_an_empty_message_small_talk_and_thanks_get_a_hint_and_are_never_recorde
     assert requests_rows(served_mart) == []
 
 
+INVISIBLE_ONLY = ["\u3164", "\u115f\u1160", "\uffa0", "\u2800", "\ufe0f", "\u034f", "\u3164 \u2800\ufe0f\u034f\u200b\n",
+                  "\U000e0100\u180b\u17b4"]
+
+
+@pytest.mark.parametrize("typed", INVISIBLE_ONLY)
+def test_a_message_of_invisible_characters_only_is_an_empty_message(app, served_mart, typed):
+    reply = ask(app, typed)
+    assert texts(reply)[0].startswith("좋아하는 가수나 그룹 이름을 보내 주세요"), typed
+    assert requests_rows(served_mart) == []
+
+
+def test_invisible_characters_are_neither_searched_nor_recorded_nor_quoted(app, served_mart):
+    reply = ask(app, "\u3164Some\u3164New\u2800Band\ufe0f\u034f")
+    assert texts(reply)[0].startswith("‘Some New Band’ 아티스트는 아직 몰라요.")
+    assert requests_rows(served_mart) == [("somenewband", "Some New Band", None, 1)]
+
+
 def test_an_unknown_name_without_live_lookups_is_queued_by_name_with_distinct_users_hashed(app, served_mart):
     ask(app, "Some New Band", user="kakao-user-1")
     ask(app, "Some New Band 노래 추천해줘", user="kakao-user-1")
@@ -260,6 +278,20 @@ def test_small_talk_never_reaches_spotify_nor_the_requests(live_app, spotify, se
     for typed in ("안녕하세요", "ㅋㅋㅋㅋ"):
         reply = ask(live_app, typed)
         assert texts(reply)[0].startswith("반가워요!") and cards(reply) == []
+    assert spotify.calls["search"] == 0 and requests_rows(served_mart) == []
+
+
+@pytest.mark.parametrize("typed, answer", [
+    ("안녕하세요 ㅎㅎ", "반가워요!"), ("안녕하세요ㅎㅎ", "반가워요!"), ("하이루", "반가워요!"), ("ㅇㅋ", "반가워요!"),
+    ("좋은 아침이에요", "반가워요!"), ("안녕!! ㅋㅋ", "반가워요!"), ("ㅋㅋㅋ 고마워요", "천만에요!"),
+])
+def test_small_talk_in_several_words_or_with_laughter_gets_the_how_to_and_no_band(live_app, spotify, served_mart,
+                                                                                 typed, answer):
+    """Spotify's search answers such text with some Latin-script band: it is never asked."""
+    spotify.switches.hits[typed] = [_fake_artist(spotify, 3)["id"]]
+    reply = ask(live_app, typed)
+    assert texts(reply)[0].startswith(answer) and cards(reply) == []
+    assert "Fake Artist 3" not in json.dumps(reply, ensure_ascii=False)
     assert spotify.calls["search"] == 0 and requests_rows(served_mart) == []
 
 
@@ -351,6 +383,41 @@ def test_a_long_spotify_outage_never_exceeds_the_time_budget(skill_env, spotify)
     assert elapsed < 1.5, elapsed
     # Too little time was left to record it: the reply does not promise to look for it.
     assert texts(reply)[0].startswith("‘Fake Artist 5’ 아티스트는 아직 몰라요. 그동안")
+
+
+def test_a_trickling_or_oversized_spotify_answer_is_cut_off_at_its_timeout(live_app, spotify, served_mart, caplog):
+    """SPOTIFY_TIMEOUT_SECONDS (0.5 here) bounds each whole exchange, however the bytes come."""
+    caplog.set_level(logging.INFO, "chatbot_lambda")
+    spotify.switches.trickle_head["token"] = 1      # the status line and headers, a byte every 50 ms
+    started = time.perf_counter()
+    reply = ask(live_app, "Fake Artist 5")
+    assert time.perf_counter() - started < 1.5
+    assert texts(reply)[0].startswith("‘Fake Artist 5’ 아티스트는 아직 몰라요. 다음 업데이트 때 찾아 둘게요.")
+    assert "POST /api/token failed after at most 0.50 s: the answer took longer" in _outcome(caplog)["detail"]
+    spotify.switches.trickle["search"] = 1          # the body, a byte every 50 ms: each read alone is quick
+    started = time.perf_counter()
+    reply = ask(live_app, "Fake Artist 6")
+    assert time.perf_counter() - started < 1.5
+    assert texts(reply)[0].startswith("‘Fake Artist 6’ 아티스트는 아직 몰라요. 다음 업데이트 때 찾아 둘게요.")
+    assert "took longer than 0.50 s" in _outcome(caplog)["detail"]
+    spotify.switches.oversized["search"] = 1        # 64 MiB announced and sent
+    started = time.perf_counter()
+    reply = ask(live_app, "Fake Artist 8")
+    assert time.perf_counter() - started < 1.5
+    assert texts(reply)[0].startswith("‘Fake Artist 8’ 아티스트는 아직 몰라요. 다음 업데이트 때 찾아 둘게요.")
+    assert "a body over 1048576 bytes" in _outcome(caplog)["detail"]
+    spotify.switches.trickle["top-tracks"] = 1      # the artist is still answered, without its tracks
+    started = time.perf_counter()
+    reply = ask(live_app, "Fake Artist 7")
+    assert time.perf_counter() - started < 1.5
+    assert headers(reply) == ["Fake Artist 7"] and cards(reply)[0]["items"][0]["title"] == "유튜브에서 찾아보기"
+    assert [row[0] for row in requests_rows(served_mart)] == ["fakeartist5", "fakeartist6", "fakeartist7",
+                                                              "fakeartist8"]
+    assert headers(ask(live_app, "Fake Artist 9")) == ["Fake Artist 9"]     # and the next lookup is whole
+
+
+def _outcome(caplog) -> dict:
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "chatbot_lambda"][-1]
 
 
 def test_suggestions_find_close_names_among_many_sharing_common_pieces(any_mart):

@@ -14,6 +14,7 @@ import pytest
 from chatbot_lambda import handler
 from chatbot_lambda.app import SkillApp
 from chatbot_lambda.settings import Settings, SettingsError
+from mart import serving
 from tests import chatbot_mart
 from tests.skill_calls import ask, headers, http_api_event, reply_of, rest_api_event, skill_body, texts
 
@@ -28,7 +29,7 @@ BAD_EVENTS = {
     "no body": http_api_event(None),
     "bad base64": {**http_api_event("!!!"), "isBase64Encoded": True},
     "base64 of binary": {**rest_api_event("x"), "body": "//79", "isBase64Encoded": True},
-    "deep nesting": http_api_event("[" * 100000 + "]" * 100000),
+    "deep nesting": http_api_event("[" * 30000 + "]" * 30000),     # under the 64 KiB body limit
     "not an event": ["hello"],
     "no method": {"body": skill_body("BTS")},
 }
@@ -73,6 +74,33 @@ def test_lone_surrogates_are_dropped_not_fatal(app, caplog):
     assert texts(reply_of(app.handle(http_api_event(body))))[0].startswith("‘New Band’ 아티스트는 아직 몰라요")
     assert [json.loads(r.getMessage())["outcome"] for r in caplog.records if r.name == "chatbot_lambda"] == [
         "known", "queued"]
+
+
+@pytest.mark.parametrize("make, encoded", [(http_api_event, False), (http_api_event, True), (rest_api_event, True)])
+def test_a_body_over_64_kib_is_refused_before_it_is_decoded_or_parsed(app, served_mart, caplog, monkeypatch, make,
+                                                                       encoded):
+    from chatbot_lambda import apigw
+    from chatbot_lambda.kakao import SkillRequest
+
+    caplog.set_level(logging.INFO, "chatbot_lambda")
+    huge = make(skill_body("x" * (10 << 20)), base64_body=encoded)
+    just_under = make(skill_body("x" * (60 << 10)), base64_body=encoded)
+
+    def untouched(*args, **kwargs):
+        raise AssertionError("a body over the limit was decoded or parsed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SkillRequest, "from_body", untouched)
+        patch.setattr(apigw.base64, "b64decode", untouched)
+        reply = reply_of(app.handle(huge))
+    assert texts(reply) == ["메시지가 너무 길어요. 아티스트 이름만 짧게 보내 주세요."]
+    assert _logged(caplog)[-1]["outcome"] == "too_large"
+    assert texts(reply_of(app.handle(just_under)))[0].startswith("메시지가 너무 길어요")
+    assert _logged(caplog)[-1]["outcome"] == "too_long"          # read, then found too long for a name
+    assert headers(ask(app, "BLACKPINK"))[0] == "BLACKPINK"
+    conn = served_mart.reader()
+    assert serving.fetch_all(conn, "SELECT COUNT(*) FROM artist_requests") == [(0,)]
+    conn.close()
 
 
 def test_control_characters_inside_a_name_still_match(app):

@@ -141,6 +141,17 @@ def test_kakao_lengths_count_emoji_twice_and_cuts_respect_them():
 def test_what_the_user_typed_is_quoted_back_printable_and_short():
     assert shown("BLACK\x00PINK\u200b\n") == "BLACK PINK"
     assert len(shown("x" * 500)) == 40
+    assert shown("\u3164아이유\u3164팬이에요\ufe0f\u034f\u2800") == "아이유 팬이에요"
+
+
+def test_one_rule_says_what_shows_and_keys_drop_what_it_drops():
+    from mart.names import INVISIBLE, name_key, visible, word_keys
+
+    assert visible("\u3164 BLACK\u3164PINK\ufe0f\u200b\x00\tx \n") == "BLACK PINK x"
+    assert visible("\u115f\u1160\u2800\ufe0f\u034f\uffa0\u200b\U000e0100") == ""
+    assert all(visible(f"a{chr(code)}b") in ("ab", "a b") for code in INVISIBLE)
+    assert all(name_key(f"a{chr(code)}b") == "ab" for code in INVISIBLE)
+    assert word_keys("Red\u3164Velvet\ufe0f") == ["red", "velvet"]
 
 
 def _candidate(name, key, popularity=0, probe="p+", initials=None):

@@ -192,6 +192,36 @@ def test_a_connection_broken_mid_answer_is_retried(api):
     assert catalog.stats["retries"] == 3 and api.calls["several-artists"] == 2
 
 
+def test_a_trickling_answer_is_cut_off_at_the_request_timeout_and_retried(api):
+    """spotify.timeout bounds a whole request: a body sent a byte every 50 ms (each read quick) is given up."""
+    api.switches.trickle["several-artists"] = 1
+    api.switches.trickle["token"] = 1
+    api.switches.trickle_head["top-tracks"] = 1     # the status line and headers, a byte every 50 ms
+    started = time.monotonic()
+    catalog = SpotifyCatalog(settings_for(api, timeout=0.3))
+    assert len(catalog.artists(IDS[:3])) == 3
+    assert len(catalog.top_tracks({"id": IDS[0], "name": "-"})) == 10
+    assert time.monotonic() - started < 4
+    assert catalog.stats["retries"] == 3 and api.calls["token"] == 2 and api.calls["several-artists"] == 2
+    assert api.calls["top-tracks"] == 2
+    api.switches.trickle["several-artists"] = 5     # still trickling: a clear error, within the retries' time
+    started = time.monotonic()
+    with pytest.raises(SpotifyError, match="several-artists: ReadTimeout, still after 1 retries"):
+        SpotifyCatalog(settings_for(api, timeout=0.3, max_retries=1)).artists(IDS[:3])
+    assert time.monotonic() - started < 3
+
+
+def test_an_oversized_answer_stops_with_a_clear_error_unread(api):
+    api.switches.oversized["several-artists"] = 1   # 64 MiB announced and sent
+    catalog = SpotifyCatalog(settings_for(api, max_response_bytes=1 << 20))
+    started = time.monotonic()
+    with pytest.raises(SpotifyError, match=r"several-artists: .*a body of 67108864 bytes, over the cap of 1048576 "
+                                           r"\(spotify.max_response_bytes\)"):
+        catalog.artists(IDS[:3])
+    assert time.monotonic() - started < 3 and catalog.stats["retries"] == 0
+    assert len(catalog.artists(IDS[:3])) == 3      # the session is still usable
+
+
 def test_the_token_endpoint_failing_for_a_while_is_retried(api):
     sleeps = []
     api.switches.answers["token"] = [503, 503, 429]

@@ -63,6 +63,46 @@ def test_an_idle_or_short_bodied_connection_blocks_no_other_client_and_is_closed
         short.close()
 
 
+def test_a_body_trickling_in_is_cut_off_at_the_read_timeout_in_total(server):
+    """A byte every 0.5 s keeps every single read under the 2 s read timeout: the whole body is bounded."""
+    host, port = server.removeprefix("http://").split(":")
+    slow = socket.create_connection((host, int(port)))
+    slow.sendall(b"POST /skill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n")
+    slow.settimeout(0.5)
+    started = time.perf_counter()
+    try:
+        closed = False
+        while time.perf_counter() - started < 8 and not closed:
+            try:
+                slow.sendall(b" ")
+                closed = slow.recv(1024) == b""
+            except socket.timeout:
+                continue
+            except OSError:             # reset: closed too
+                closed = True
+        assert closed and time.perf_counter() - started < 4
+        assert post(server, "IU")["template"]["outputs"][1]["carousel"]["items"][0]["header"]["title"] == "IU"
+    finally:
+        slow.close()
+
+
+def test_a_body_over_64_kib_is_answered_too_long_from_its_content_length_unread(server):
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as big:
+        big.sendall(b"POST /skill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 100000\r\n\r\n{\"userRequest\": {\"utterance\": \"xxxx")
+        big.settimeout(1.5)                 # well before the read timeout (2 s): the body is never awaited
+        answer = b""
+        while not answer.endswith(b"}"):
+            chunk = big.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert json.loads(body)["template"]["outputs"][0]["simpleText"]["text"].startswith("메시지가 너무 길어요")
+    assert post(server, "IU")["template"]["outputs"][1]["carousel"]["items"][0]["header"]["title"] == "IU"
+
+
 def test_the_preview_page_and_its_files_are_served(server):
     with urllib.request.urlopen(f"{server}/", timeout=5) as response:
         page = response.read().decode("utf-8")

@@ -12,7 +12,9 @@ means, and never called again by this run. A 429 waits its Retry-After when that
 ``max_retry_after`` seconds, and at most ``max_rate_limit_waits`` times in a row for one request;
 more (or no Retry-After) means the quota is spent and the run stops with ``QuotaExceeded``, having
 written nothing. 5xx answers, timeouts, connections broken mid-answer and broken JSON are retried
-``max_retries`` times with exponential backoff. The token endpoint follows the same rules; only
+``max_retries`` times with exponential backoff; each request takes at most ``timeout`` seconds
+in total, however slowly its answer trickles in, and a body over ``max_response_bytes`` stops the
+run with an error. The token endpoint follows the same rules; only
 refused credentials (400/401) stop the run at once. spotipy's own retries are off (its own session
 is replaced by a plain one), so nothing sleeps inside a request.
 
@@ -86,7 +88,8 @@ class SpotifySettings:
     token_url: str = "https://accounts.spotify.com/api/token"
     features_provider_url: str = ""
     market: str = "KR"
-    timeout: float = 5.0
+    timeout: float = 5.0                    # seconds a whole request may take (connect, wait, read)
+    max_response_bytes: int = 32 << 20      # an answer's body, decoded
     max_retries: int = 4
     backoff: float = 0.5
     max_retry_after: float = 120.0
@@ -167,6 +170,8 @@ class SpotifyCatalog:
                  progress: ProgressFactory = log_progress):
         import requests
         import spotipy
+
+        from jobs.sources.bounded_http import BodyTooLarge, bounded_session
         from spotipy.cache_handler import MemoryCacheHandler
         from spotipy.oauth2 import SpotifyClientCredentials
 
@@ -175,8 +180,10 @@ class SpotifyCatalog:
         self.progress = progress
         self.stats: Counter = Counter()
         self.closed: set[str] = set()
-        # A plain session: spotipy's default one retries inside the call (and would sleep on 429).
-        self.session = requests.Session()
+        # A plain session: spotipy's default one retries inside the call (and would sleep on 429). Each
+        # exchange ends within spotify.timeout in total (not per read) and refuses bodies over
+        # spotify.max_response_bytes.
+        self.session = bounded_session(settings.timeout, settings.max_response_bytes)
         auth = SpotifyClientCredentials(settings.client_id, settings.client_secret,
                                         cache_handler=MemoryCacheHandler(), requests_session=self.session,
                                         requests_timeout=settings.timeout)
@@ -185,6 +192,7 @@ class SpotifyCatalog:
                                   requests_timeout=settings.timeout, retries=0, status_retries=0)
         self.sp.prefix = settings.api_url
         self._spotify_exception = spotipy.SpotifyException
+        self._too_large = BodyTooLarge
         self._oauth_error = spotipy.oauth2.SpotifyOauthError
         # A connection reset mid-body surfaces as ChunkedEncodingError (or ContentDecodingError when compressed).
         self._transient = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
@@ -231,6 +239,9 @@ class SpotifyCatalog:
                 if status < 500:
                     raise SpotifyError(f"{endpoint}: HTTP {status}: {exc.msg.strip()}") from None
                 problem = f"HTTP {status}"
+            except self._too_large as exc:      # the same request would bring the same body again
+                self.stats["failed_requests"] += 1
+                raise SpotifyError(f"{endpoint}: {exc} (spotify.max_response_bytes)") from None
             except self._transient as exc:
                 problem = type(exc).__name__ + self._at_token_endpoint(exc)
             except (ValueError, TypeError):   # spotipy gives None for broken JSON, and some calls then fail on it
