@@ -31,6 +31,7 @@ from jobs.common.lake import Lake, SnapshotError, today_utc
 from jobs.common.progress import Progress
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
+from jobs.publish.jdbc import MartError
 from jobs.sources import chat_requests
 from jobs.sources.aliases import chat_aliases, curated_aliases, read_aliases_csv, snapshot_aliases
 from jobs.sources.spotify import (SPOTIFY_ID, SpotifyCatalog, SpotifyError, SpotifySettings, SpotifySnapshot,
@@ -129,8 +130,11 @@ def run(spark: SparkSession, config: Mapping, dt: str) -> dict[str, int]:
                 written[table] = lake.write(frame, table, dt)
     log.info("ingest dt=%s done: %s", dt, ", ".join(f"{t} {n} rows" for t, n in written.items()))
     if requests is not None:
-        chat_requests.record_requests(spark, config, requests, chat_requests.RequestPolicy.from_config(config),
-                                      _now())
+        try:
+            chat_requests.record_requests(spark, config, requests,
+                                          chat_requests.RequestPolicy.from_config(config), _now())
+        except MartError as exc:   # the snapshot stands; the next run looks these requests up again
+            log.warning("requests: not marked in the mart (%s); the next run looks them up again", exc)
     return written
 
 

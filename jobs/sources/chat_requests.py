@@ -75,6 +75,7 @@ class RequestRun:
     waiting: int = 0                                        # takeable requests beyond the cap
     looked_up: dict[str, str | None] = field(default_factory=dict)   # name_key -> artist id found, or None
     stopped: SpotifyError | None = None                     # why the lookups stopped early
+    markable: bool = True                                   # the mart has the request tables of version 2
 
     @property
     def left(self) -> int:
@@ -103,7 +104,7 @@ def take_requests(spark: SparkSession, config: Mapping, policy: RequestPolicy,
         if "artist_requests" not in present or "artist_request_users" not in present:
             log.warning("requests: the mart has no artist_requests of schema version 2; run a publish or "
                         "python -m mart --migrate first. No requests taken")
-            return RequestRun([])
+            return RequestRun([], markable=False)
         sql, params = requests.take_statement(now, policy.max_requests, policy.retry_days, policy.expiry_days)
         taken = [Request(str(key), str(name), str(sid) if sid else None, int(users))
                  for key, name, sid, users in conn.query(sql, params)]
@@ -163,6 +164,8 @@ def record_requests(spark: SparkSession, config: Mapping, run: RequestRun, polic
                     now: datetime.datetime) -> None:
     """After the lake write: mark the requests looked up resolved or not found, expire old ones."""
     from mart import requests
+    if not run.markable:
+        return
     with _mart(spark, config) as conn, conn.transaction():
         for key, artist_id in run.looked_up.items():
             conn.execute(*requests.outcome_statement(key, artist_id is not None, now))
