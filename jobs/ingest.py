@@ -2,6 +2,7 @@
 
     python jobs/ingest.py --source synthetic [--artists N] [--seed S] [--dt YYYY-MM-DD]
     python jobs/ingest.py --source spotify [--seeds ID_OR_NAME,...] [--seeds-file F] [--refresh] [--requests]
+                                           [--max-requests N]
     python jobs/ingest.py --source tracks-csv --tracks FILE [--artists-csv FILE]
     python jobs/ingest.py ... --aliases-csv FILE     # curated other spellings: artist id or name, alias
 
@@ -10,11 +11,13 @@ one dt (default: today, UTC), and ``artist_aliases`` (carried forward from the
 latest snapshot, plus curated ones and those chat users confirmed). Re-running for the same dt replaces that dt's
 rows; other dts are never touched. Nothing is written until the source's data
 is fetched; while the tables are written the dt is marked unfinished in the
-lake's ``ingest_log``, so readers never see a mix of two runs.
+lake's ``ingest_log``, so readers never see a mix of two runs. The chatbot's requests are taken
+last and capped (``jobs.sources.chat_requests``); they are marked in the mart only after the write.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import sys
 from typing import Mapping, Sequence
@@ -28,9 +31,11 @@ from jobs.common.lake import Lake, SnapshotError, today_utc
 from jobs.common.progress import Progress
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
+from jobs.publish.jdbc import MartError
+from jobs.sources import chat_requests
 from jobs.sources.aliases import chat_aliases, curated_aliases, read_aliases_csv, snapshot_aliases
-from jobs.sources.spotify import (SPOTIFY_ID, SpotifyCatalog, SpotifyError, SpotifySettings, fetch_snapshot,
-                                  resolve_names)
+from jobs.sources.spotify import (SPOTIFY_ID, SpotifyCatalog, SpotifyError, SpotifySettings, SpotifySnapshot,
+                                  fetch_snapshot, resolve_names)
 from jobs.sources.synthetic import SyntheticSpec, generate
 
 log = logging.getLogger("jobs.ingest")
@@ -46,7 +51,11 @@ sources:
               SPOTIPY_CLIENT_SECRET (or [spotify] credentials_secret in AWS Secrets Manager). Artists from
               ingest.seeds / --seeds (ids or names), --seeds-file, --refresh (the lake's artists) and
               --requests (names the chatbot could not answer, from the mart's artist_requests; a name a
-              user typed for an artist Spotify resolved becomes an alias of that artist).
+              user typed for an artist Spotify resolved becomes an alias of that artist). Requests come
+              last: at most ingest.max_requests (--max-requests) a run, most distinct users first; a name
+              not found waits ingest.request_retry_days and a new ask; requests nobody asked for in
+              ingest.request_expiry_days are deleted. When Spotify stops the run during the requests,
+              what was fetched is written (a warning says how many requests were left; exit 0).
               Falls back per endpoint when the app may not call it (see [spotify] in conf/local.toml).
   tracks-csv  a public tracks-with-audio-features file: the "1.2M songs" tracks_features.csv, or the
               "600k tracks" tracks.csv with --artists-csv artists.csv for names and genres
@@ -57,8 +66,9 @@ examples:
   SPOTIPY_CLIENT_ID=... SPOTIPY_CLIENT_SECRET=... python jobs/ingest.py --source spotify --seeds "IU,NewJeans"
   python jobs/ingest.py --source tracks-csv --tracks data/tracks_features.csv
 
-exit status: 0 done, 2 bad settings or nothing to ingest, 3 the Spotify API stopped the run (quota spent,
-credentials refused, an endpoint failing after its retries: nothing was written), 1 anything else.
+exit status: 0 done, 2 bad settings or nothing to ingest, 3 the Spotify API stopped the run before the
+requests (quota spent, credentials refused, an endpoint failing after its retries: nothing was written),
+1 anything else.
 """
 
 
@@ -72,6 +82,8 @@ def parse_args(argv: Sequence[str] | None):
     parser.add_argument("--refresh", action="store_true", help="spotify: also the artists of the lake's latest dt")
     parser.add_argument("--requests", action="store_true",
                         help="spotify: also the names the chatbot could not answer (mart artist_requests)")
+    parser.add_argument("--max-requests", type=int, metavar="N",
+                        help="spotify: take at most N requests this run (overrides ingest.max_requests)")
     parser.add_argument("--tracks", metavar="FILE", help="tracks-csv: the tracks file (overrides tracks_csv.tracks)")
     parser.add_argument("--artists-csv", metavar="FILE",
                         help="tracks-csv: the 600k layout's artists.csv (overrides tracks_csv.artists)")
@@ -98,8 +110,9 @@ def run(spark: SparkSession, config: Mapping, dt: str) -> dict[str, int]:
         raise ConfigError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
     lake = Lake(spark, section(config, "lake").get("path", ""))
     log.info("ingest dt=%s from %s into %s", dt, source, lake.root)
+    requests = None
     if source == "spotify":
-        frames = spotify_frames(spark, config, lake)
+        frames, requests = spotify_frames(spark, config, lake)
     elif source == "tracks-csv":
         frames = tracks_csv_frames(spark, config)
     else:
@@ -116,7 +129,17 @@ def run(spark: SparkSession, config: Mapping, dt: str) -> dict[str, int]:
             with stage(log, f"write {table}"):
                 written[table] = lake.write(frame, table, dt)
     log.info("ingest dt=%s done: %s", dt, ", ".join(f"{t} {n} rows" for t, n in written.items()))
+    if requests is not None:
+        try:
+            chat_requests.record_requests(spark, config, requests,
+                                          chat_requests.RequestPolicy.from_config(config), _now())
+        except MartError as exc:   # the snapshot stands; the next run looks these requests up again
+            log.warning("requests: not marked in the mart (%s); the next run looks them up again", exc)
     return written
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
 def curated(spark: SparkSession, config: Mapping, frames: dict):
@@ -127,10 +150,9 @@ def curated(spark: SparkSession, config: Mapping, frames: dict):
     return curated_aliases(spark, read_aliases_csv(str(path)), frames["artists"])
 
 
-def wanted_artists(spark: SparkSession, config: Mapping, lake: Lake,
-                   typed: list | None = None) -> tuple[list[str], dict[str, str]]:
-    """``(artist ids, {name: origin})`` to ingest: config seeds, the lake's artists (refresh), the chatbot's
-    requests. ``typed`` (a list) receives ``(typed name, spotify id)`` of requests a live lookup resolved."""
+def wanted_artists(config: Mapping, lake: Lake) -> tuple[list[str], dict[str, str]]:
+    """``(artist ids, {name: "seed"})`` to ingest before any request: config seeds, the lake's artists
+    (refresh)."""
     options = section(config, "ingest")
     ids, names = [], {}
     for seed in options.get("seeds", []):
@@ -154,72 +176,68 @@ def wanted_artists(spark: SparkSession, config: Mapping, lake: Lake,
             known = [row.artist_id for row in lake.read("artists", found[-1]).select("artist_id").collect()]
             log.info("refresh: %d artists of the lake's dt=%s", len(known), found[-1])
             ids.extend(known)
-    if options.get("requests", False):
-        requested = mart_requests(spark, config)
-        log.info("the chatbot asked for %d artists not in the mart", len(requested))
-        for name, spotify_artist_id in requested:
-            if spotify_artist_id:
-                ids.append(spotify_artist_id)
-                if typed is not None:
-                    typed.append((name, spotify_artist_id))
-            else:
-                names.setdefault(name, "request")
     return ids, names
 
 
-def mart_requests(spark: SparkSession, config: Mapping) -> list[tuple[str, str | None]]:
-    """``(name, spotify_artist_id)`` of the mart's artist_requests, most asked by distinct users first."""
-    from jobs.publish.jdbc import MartConnection, MartTarget
-    from mart.requests import PENDING_SQL
-    with MartConnection(spark, MartTarget.from_config(section(config, "mart"))) as conn:
-        present = conn.tables()
-        if "artist_requests" not in present:
-            return []
-        sql = PENDING_SQL if "artist_request_users" in present else \
-            "SELECT name, spotify_artist_id FROM artist_requests ORDER BY times DESC, last_requested_at DESC"
-        return [(str(row[0]), str(row[1]) if row[1] else None) for row in conn.query(sql)]
-
-
 def spotify_frames(spark: SparkSession, config: Mapping, lake: Lake) -> dict:
-    """The three lake tables from the Spotify Web API, fetched on the driver."""
+    """The lake tables from the Spotify Web API, fetched on the driver: seeds and refresh first (a
+    SpotifyError stops the run), then the chatbot's requests (a SpotifyError keeps what was fetched);
+    and the requests taken, to be marked in the mart after the write (``None`` without --requests)."""
     settings = SpotifySettings.from_config(config)
+    policy = chat_requests.RequestPolicy.from_config(config)
     catalog = SpotifyCatalog(settings)
-    typed: list[tuple[str, str]] = []
-    ids, names = wanted_artists(spark, config, lake, typed)
-    if not ids and not names:
+    ids, names = wanted_artists(config, lake)
+    requests = None
+    if section(config, "ingest").get("requests", False):
+        requests = chat_requests.take_requests(spark, config, policy, _now())
+    if not ids and not names and not (requests and requests.taken):
         raise ConfigError("no artists to ingest: set ingest.seeds (ids or names), ingest.seeds_file, "
-                          "ingest.refresh = true or ingest.requests = true")
+                          "ingest.refresh = true or ingest.requests = true (with requests in the mart)")
 
     def progress(label, total):
         return Progress(label, total, log)
 
     try:
         found, unresolved = resolve_names(catalog, names, progress)
-        snapshot = fetch_snapshot(catalog, ids + found, progress)
+        snapshot = fetch_snapshot(catalog, ids + found, progress) if ids or found else SpotifySnapshot()
     except SpotifyError:
         log.error("Spotify: %s", ", ".join(f"{k} {v:g}" for k, v in sorted(catalog.stats.items())))
         raise
+    if requests is not None:
+        chat_requests.look_up(catalog, requests, snapshot, progress)
+        chat_requests.report(requests)
+    log_summary(catalog, snapshot, unresolved + (requests.not_found() if requests else []))
+    if not snapshot.artists:
+        if requests is not None and requests.looked_up:   # all not found: marked, so the next run moves on
+            chat_requests.record_requests(spark, config, requests, policy, _now())
+        if requests is not None and requests.stopped is not None:
+            raise requests.stopped
+        raise SnapshotError("Spotify returned none of the wanted artists: nothing to write")
+    # What was looked for and not found is kept with the snapshot, for the next run and for people.
+    missing = [(name, names[name], "spotify") for name in unresolved]
+    missing += [(name, "request", "spotify") for name in (requests.not_found() if requests else [])]
+    learned = chat_aliases(requests.confirmed() if requests else [], snapshot.artists)
+    if learned:
+        log.info("aliases typed by chat users for %d artists: %s", len(learned),
+                 ", ".join(f"{alias} -> {artist_id}" for artist_id, alias, _ in learned[:10]))
+    frames = {"artists": spark.createDataFrame(snapshot.artists, schemas.ARTISTS),
+              "artist_aliases": spark.createDataFrame(learned, schemas.ARTIST_ALIASES) if learned else None,
+              "top_tracks": spark.createDataFrame(snapshot.top_tracks, schemas.TOP_TRACKS),
+              "audio_features": spark.createDataFrame(snapshot.audio_features, schemas.AUDIO_FEATURES),
+              "unresolved_names": spark.createDataFrame(missing, schemas.UNRESOLVED_NAMES)}
+    return frames, requests
+
+
+def log_summary(catalog: SpotifyCatalog, snapshot: SpotifySnapshot, unresolved: list[str]) -> None:
     stats = catalog.stats
     log.info("Spotify summary: %d artists, %d top tracks, %d audio features fetched; skipped: %d unknown "
              "artist ids, %d invalid ids, %d names not found%s, %d tracks without features; %d requests, "
              "%d retries, %d rate-limit waits (%.0f s), %d failed; closed endpoints: %s",
              len(snapshot.artists), len(snapshot.top_tracks), len(snapshot.audio_features),
-             stats["skipped_artists"], stats["invalid_ids"], len(unresolved), f" ({', '.join(unresolved[:10])})" if unresolved else "",
-             stats["tracks_without_features"], stats["requests"], stats["retries"], stats["rate_limited"],
-             stats["waited_s"], stats["failed_requests"], ", ".join(sorted(catalog.closed)) or "none")
-    if not snapshot.artists:
-        raise SnapshotError("Spotify returned none of the wanted artists: nothing to write")
-    # What was looked for and not found is kept with the snapshot, for the next run and for people.
-    missing = [(name, names[name], "spotify") for name in unresolved]
-    learned = chat_aliases(typed, snapshot.artists)
-    if learned:
-        log.info("aliases typed by chat users for %d artists: %s", len(learned),
-                 ", ".join(f"{alias} -> {artist_id}" for artist_id, alias, _ in learned[:10]))
-    return {"artists": spark.createDataFrame(snapshot.artists, schemas.ARTISTS),
-            "artist_aliases": spark.createDataFrame(learned, schemas.ARTIST_ALIASES) if learned else None,
-            "top_tracks": spark.createDataFrame(snapshot.top_tracks, schemas.TOP_TRACKS),
-            "audio_features": spark.createDataFrame(snapshot.audio_features, schemas.AUDIO_FEATURES),
-            "unresolved_names": spark.createDataFrame(missing, schemas.UNRESOLVED_NAMES)}
+             stats["skipped_artists"], stats["invalid_ids"], len(unresolved),
+             f" ({', '.join(unresolved[:10])})" if unresolved else "", stats["tracks_without_features"],
+             stats["requests"], stats["retries"], stats["rate_limited"], stats["waited_s"],
+             stats["failed_requests"], ", ".join(sorted(catalog.closed)) or "none")
 
 
 def tracks_csv_frames(spark: SparkSession, config: Mapping) -> dict:
@@ -238,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "synthetic.artists": args.artists, "synthetic.seed": args.seed,
                            "ingest.seeds": seeds, "ingest.seeds_file": args.seeds_file,
                            "ingest.refresh": args.refresh or None, "ingest.requests": args.requests or None,
+                           "ingest.max_requests": args.max_requests,
                            "tracks_csv.tracks": args.tracks, "tracks_csv.artists": args.artists_csv,
                            "ingest.aliases_csv": args.aliases_csv}.items():
             if value is not None:

@@ -13,16 +13,23 @@ it, never who asked:
 - ``artist_request_users``: the distinct users who asked, as keyed hashes of their Kakao ids
   (``user_hash``, never the id itself), at most ``MAX_USERS`` per request, so ranking by distinct
   users cannot be inflated by one user repeating a name;
-- ``searched_at``, ``not_found_at``, ``resolved_at``: written by ingest (when it last searched the
-  name, when that search found nothing, when the artist was fetched), for capping, expiry and
-  marking requests done;
+- ``searched_at``, ``not_found_at``, ``resolved_at``: written by ingest after its lake write (when it
+  last looked the name up, when that found nothing, when the artist was fetched and stored);
 - a new name is recorded only while the table holds fewer than ``max_rows`` rows.
+
+What ingest takes (``take_statement``): at most ``max_requests`` per run, ranked by distinct users,
+then the latest ask, then ``times``. A name not found is taken again only once asked again after
+that search and ``retry_days`` after it; a resolved one likewise (the chatbot records only names the
+mart cannot answer, so an ask after resolution means the publish has not happened yet, or the
+artist left the mart). A request nobody asked for in ``expiry_days`` expires: ingest deletes it and
+its users (``expire_statements``), which also frees room under ``max_rows`` for new names.
 
 Statements are parameterized, one per call, with ``?`` placeholders (``mart.serving.fetch_all``).
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 
@@ -69,15 +76,29 @@ ON CONFLICT (name_key, user_hash) DO NOTHING
 """,
 }
 
-# What ingest reads: every request with its distinct users, most asked by distinct users first.
-PENDING_SQL = """
-SELECT r.name, r.spotify_artist_id, r.times, r.last_requested_at,
-       (SELECT COUNT(*) FROM artist_request_users u WHERE u.name_key = r.name_key) AS users
+# Requests ingest may take now; parameters: expiry cutoff, resolved retry cutoff, not-found retry cutoff.
+_TAKEABLE = """
 FROM artist_requests r
-ORDER BY users DESC, r.times DESC, r.last_requested_at DESC
+WHERE r.last_requested_at >= ?
+  AND (r.resolved_at IS NULL OR (r.last_requested_at > r.resolved_at AND r.resolved_at < ?))
+  AND (r.not_found_at IS NULL OR (r.last_requested_at > r.not_found_at AND r.not_found_at < ?))
 """
 
+_TAKE = """
+SELECT r.name_key, r.name, r.spotify_artist_id,
+       (SELECT COUNT(*) FROM artist_request_users u WHERE u.name_key = r.name_key) AS users
+""" + _TAKEABLE + """
+ORDER BY users DESC, r.last_requested_at DESC, r.times DESC, r.name_key
+LIMIT ?
+"""
 
+_COUNT = "SELECT COUNT(*)" + _TAKEABLE
+
+_RESOLVED = "UPDATE artist_requests SET searched_at = ?, resolved_at = ?, not_found_at = NULL WHERE name_key = ?"
+_NOT_FOUND = "UPDATE artist_requests SET searched_at = ?, not_found_at = ?, resolved_at = NULL WHERE name_key = ?"
+_EXPIRE = "DELETE FROM artist_requests WHERE last_requested_at < ?"
+_ORPHAN_USERS = ("DELETE FROM artist_request_users WHERE NOT EXISTS "
+                 "(SELECT 1 FROM artist_requests r WHERE r.name_key = artist_request_users.name_key)")
 def user_hash(key: str, user_id: str) -> str:
     """The keyed hash (HMAC-SHA256, 32 hex digits) a user id is kept as; ``""`` for no id."""
     if not user_id:
@@ -96,3 +117,34 @@ def upsert_statement(dialect: str, name_key: str, name: str, spotify_artist_id: 
 def add_user_statement(dialect: str, name_key: str, hashed: str, stamp) -> tuple[str, tuple]:
     """The statement (and parameters) counting ``hashed`` among the request's distinct users."""
     return _ADD_USER[dialect], (name_key, hashed, stamp, name_key, name_key, MAX_USERS)
+
+
+def stamp(moment: datetime.datetime) -> str:
+    """A naive UTC time as both dialects store and compare it (``YYYY-MM-DD HH:MM:SS.mmm``)."""
+    return moment.isoformat(sep=" ", timespec="milliseconds")
+
+
+def _cutoffs(now: datetime.datetime, retry_days: float, expiry_days: float) -> tuple[str, str, str]:
+    retry = stamp(now - datetime.timedelta(days=retry_days))
+    return stamp(now - datetime.timedelta(days=expiry_days)), retry, retry
+
+
+def take_statement(now: datetime.datetime, limit: int, retry_days: float,
+                   expiry_days: float) -> tuple[str, tuple]:
+    """The query for ``(name_key, name, spotify_artist_id, users)`` of the requests to take now, best first."""
+    return _TAKE, (*_cutoffs(now, retry_days, expiry_days), int(limit))
+
+
+def count_statement(now: datetime.datetime, retry_days: float, expiry_days: float) -> tuple[str, tuple]:
+    """The query counting every request that could be taken now (the cap aside)."""
+    return _COUNT, _cutoffs(now, retry_days, expiry_days)
+
+
+def outcome_statement(name_key: str, found: bool, now: datetime.datetime) -> tuple[str, tuple]:
+    """The statement marking one looked-up request resolved (``found``) or not found, at ``now``."""
+    return (_RESOLVED if found else _NOT_FOUND), (stamp(now), stamp(now), name_key)
+
+
+def expire_statements(now: datetime.datetime, expiry_days: float) -> list[tuple[str, tuple]]:
+    """The statements deleting requests last asked more than ``expiry_days`` ago, and their users."""
+    return [(_EXPIRE, (stamp(now - datetime.timedelta(days=expiry_days)),)), (_ORPHAN_USERS, ())]

@@ -117,7 +117,8 @@ def test_the_function_runs_the_handler_within_kakaos_five_seconds(template):
     assert props["Runtime"] == "python3.11" and props["CodeUri"] == "../../dist/chatbot_lambda.zip"
     assert props["Timeout"] <= 5
     assert float(template["Parameters"]["TimeBudgetSeconds"]["Default"]) < props["Timeout"]
-    assert props["Events"]["Skill"]["Properties"] == {"Path": "/skill", "Method": "POST"}
+    assert props["Events"]["Skill"]["Properties"] == {"ApiId": {"Ref": "SkillApi"}, "Path": "/skill",
+                                                      "Method": "POST"}
 
 
 def test_the_function_environment_names_settings_the_chatbot_reads(template):
@@ -148,3 +149,63 @@ def test_the_role_reads_only_the_given_secrets(template):
         assert "*" not in str(statement["Resource"]), statement
     assert {s["Resource"]["Ref"] for s in secret_statements} == SECRET_PARAMETERS
     assert [s for s in statements if "logs:" in str(s["Action"]) and "*" in str(s["Resource"])] == []
+
+
+def _evaluate(node, parameters: dict):
+    """A rule assertion's value for ``parameters`` (the template's defaults under the given ones): the
+    intrinsic functions CloudFormation allows in Rules that this template uses."""
+    if not isinstance(node, dict):
+        return node
+    (name, args), = node.items()
+    if name == "Ref":
+        return parameters[args]
+    values = [_evaluate(arg, parameters) for arg in args] if isinstance(args, list) else _evaluate(args, parameters)
+    if name == "Fn::Equals":
+        return str(values[0]) == str(values[1])
+    if name == "Fn::Not":
+        return not values[0]
+    if name == "Fn::Or":
+        return any(values)
+    if name == "Fn::And":
+        return all(values)
+    if name == "Fn::EachMemberEquals":
+        return all(member == values[1] for member in values[0])
+    raise AssertionError(f"unknown function {name} in a rule")
+
+
+def _failed_rules(template, **given) -> list[str]:
+    parameters = {name: p.get("Default", "") for name, p in template["Parameters"].items()}
+    parameters.update(given)
+    for name, p in template["Parameters"].items():
+        if p["Type"] == "CommaDelimitedList":
+            parameters[name] = str(parameters[name]).split(",")
+    return [name for name, rule in template["Rules"].items() for assertion in rule["Assertions"]
+            if not _evaluate(assertion["Assert"], parameters)]
+
+
+SECRET_ARN = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:skill-AbCdEf"
+
+
+def test_the_skill_secret_is_required_unless_explicitly_waived(template):
+    assert _failed_rules(template) == ["SkillSecretRequiredUnlessWaived"]     # the defaults do not deploy
+    assert _failed_rules(template, AllowUnsignedRequests="false") == ["SkillSecretRequiredUnlessWaived"]
+    assert _failed_rules(template, SkillSecretArn=SECRET_ARN) == []
+    assert _failed_rules(template, AllowUnsignedRequests="true") == []
+    assert template["Parameters"]["AllowUnsignedRequests"]["AllowedValues"] == ["true", "false"]
+    # The waiver is a deliberate choice: a VPC rule still holds on its own.
+    assert _failed_rules(template, AllowUnsignedRequests="true", SubnetIds="subnet-1") == \
+        ["VpcNeedsSubnetsAndSecurityGroups"]
+
+
+def test_a_burst_is_bounded_by_reserved_concurrency_and_the_api_throttle(template):
+    props = template["Resources"]["ChatbotFunction"]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
+    api = template["Resources"]["SkillApi"]
+    assert api["Type"] == "AWS::Serverless::HttpApi"
+    assert api["Properties"]["DefaultRouteSettings"] == {"ThrottlingRateLimit": {"Ref": "ThrottleRateLimit"},
+                                                         "ThrottlingBurstLimit": {"Ref": "ThrottleBurstLimit"}}
+    parameters = template["Parameters"]
+    for name in ("ReservedConcurrency", "ThrottleRateLimit", "ThrottleBurstLimit"):
+        assert parameters[name]["Type"] == "Number" and parameters[name]["MinValue"] >= 1
+        assert parameters[name]["Default"] >= 1
+    assert "${SkillApi}" in str(template["Outputs"]["SkillUrl"]["Value"])
