@@ -155,10 +155,10 @@ class Lake:
         """Set the dt's mark whoever holds it (a claim, or marking it unfinished again)."""
         self.write(self._entry((state, source, _now(), rows, run_id)), INGEST_LOG, dt, quiet=True)
 
-    def _entry(self, row: tuple | None, dt: str | None = None) -> DataFrame:
+    def _entry(self, row: tuple, dt: str | None = None) -> DataFrame:
         """``(state, source, updated_at, rows, run_id)`` as an ``ingest_log`` frame (``dt`` column when given)."""
-        rows = [] if row is None else [(*row[:3], {k: int(v) for k, v in (row[3] or {}).items()}, row[4])]
-        frame = self.spark.createDataFrame(rows, _INGEST_LOG_SCHEMA)
+        counts = {k: int(v) for k, v in (row[3] or {}).items()}
+        frame = self.spark.createDataFrame([(*row[:3], counts, row[4])], _INGEST_LOG_SCHEMA)
         return frame if dt is None else frame.withColumn("dt", F.lit(dt))
 
     def _mark_if_mine(self, dt: str, run_id: str, row: tuple | None) -> bool:
