@@ -39,8 +39,9 @@ settings (config section [mart]):
   tracks_per_artist  top tracks published per artist (default 3)
   max_drop           refuse a publish whose artists, top tracks or related rows fall below
                      (1 - max_drop) of the live ones (default 0.5); --force overrides
-  batch_size, write_partitions, lock_wait_seconds   JDBC batch rows, parallel writers (MySQL),
-                     seconds the swap waits for readers' locks
+  batch_size, write_partitions   JDBC batch rows, parallel writers (MySQL)
+  lock_wait_seconds, lock_attempts   the swap waits at most this long for readers' locks (default 2),
+                     this many times (default 4), pausing 0.5, 1, 2 s between tries
   similarity.k       related artists per artist the checks expect (default 3)
 
 examples:

@@ -36,7 +36,8 @@ def test_the_package_holds_the_code_entry_scripts_config_bootstrap_and_driver(tm
     written = {p.relative_to(tmp_path).as_posix() for p in package.build(tmp_path, [driver_jar])}
     scripts = {p.name for p in (REPO / "jobs").glob("*.py") if "__main__" in p.read_text()}   # every job, generically
     assert {"ingest.py", "similarity.py", "publish_mart.py", "pipeline.py"} <= scripts
-    assert written == {"jobs.zip", "emr.toml", "bootstrap.sh", "jars/mysql-connector-j-9.5.0.jar", *scripts}
+    assert written == {"jobs.zip", "emr.toml", "bootstrap.sh", "requirements.lock", "jars/mysql-connector-j-9.5.0.jar",
+                       *scripts}
     assert (tmp_path / "jars" / driver_jar.name).read_bytes()[:2] == b"PK"
     names = zipfile.ZipFile(tmp_path / "jobs.zip").namelist()
     assert "jobs/similarity.py" in names and "jobs/transform/neighbours.py" in names

@@ -238,7 +238,8 @@ def test_unreadable_list_cells_become_empty_lists_and_are_counted(spark, tmp_pat
 def test_dates_in_common_forms_are_read_and_every_nulled_value_is_counted(spark, tmp_path, caplog):
     import datetime
     forms = {"d1": "14-06-2019", "d2": "14.06.2019", "d3": "2019/06/14", "d4": "06/14/2019", "d5": "2019-06-14",
-             "d6": "2019-06", "d7": "2019", "d8": "junk", "d9": "31-02-2019"}
+             "d6": "2019-06", "d7": "2019", "d8": "junk", "d9": "31-02-2019",
+             "d10": "14/06/2019", "d11": "03/05/2019"}   # day first when the month cannot be; US when both can
     rows = [[tid, "Song", "Album", "al", "['Artist A']", "['AAAAAAAAAAAAAAAAAAAAAA']", 1, 1, "False", *FEATURES,
              "200000", "4.0", 2019, value] for tid, value in forms.items()]
     rows[0][9] = "lots"   # danceability
@@ -247,5 +248,6 @@ def test_dates_in_common_forms_are_read_and_every_nulled_value_is_counted(spark,
     dates = {r.track_id: r.release_date for r in tables["top_tracks"]}
     june14 = datetime.date(2019, 6, 14)
     assert dates == {"d1": june14, "d2": june14, "d3": june14, "d4": june14, "d5": june14,
-                     "d6": datetime.date(2019, 6, 1), "d7": datetime.date(2019, 1, 1), "d8": None, "d9": None}
+                     "d6": datetime.date(2019, 6, 1), "d7": datetime.date(2019, 1, 1), "d8": None, "d9": None,
+                     "d10": june14, "d11": datetime.date(2019, 3, 5)}
     assert "made null: release_date 2, danceability 1" in text

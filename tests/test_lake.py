@@ -136,3 +136,39 @@ def test_a_frame_read_before_a_rerun_keeps_reading_what_it_read(spark, lake_dir)
     _ingest(lake, "2026-01-01", [("new",), ("newer",)])
     assert [r.id for r in artists.collect()] == ["old"]
     assert sorted(r.id for r in lake.read("artists", "2026-01-01").collect()) == ["new", "newer"]
+
+
+def test_a_claim_between_the_check_and_the_mark_never_shows_the_dt_complete(spark, lake_dir, monkeypatch):
+    """Run B claims the dt after run A checked its run id and before A marks the dt complete."""
+    lake = Lake(spark, lake_dir)
+    read_mark, armed = Lake._log_row, []
+
+    def check_then_claim(self, dt):
+        row = read_mark(self, dt)
+        if armed:   # A's check has read its own mark: B claims the dt now, before A's mark
+            armed.clear()
+            self._log_state(dt, "writing", "second", {}, "run-b")
+        return row
+
+    monkeypatch.setattr(Lake, "_log_row", check_then_claim)
+    with pytest.raises(SnapshotError, match="dt=2026-01-01 was written by two runs at once .*an ingest from second"):
+        with lake.writing("2026-01-01", "first", ["artists"]) as written:
+            written["artists"] = lake.write(spark.createDataFrame([("a",)], "id string"), "artists", "2026-01-01")
+            armed.append(True)
+    assert not armed   # the claim did land between the check and the mark
+    # B is still writing: readers must not see the dt complete.
+    assert list(lake.unfinished()) == ["2026-01-01"]
+    with pytest.raises(SnapshotError, match="dt=2026-01-01 of the lake is unfinished"):
+        lake.read("artists", "2026-01-01")
+    assert lake.snapshots("artists") == []
+
+
+def test_a_failed_run_does_not_put_back_a_mark_over_a_later_claim(spark, lake_dir):
+    """A run that committed nothing restores the previous mark only while the dt is still its own."""
+    lake = Lake(spark, lake_dir)
+    _ingest(lake, "2026-01-01", [("old",)])
+    with pytest.raises(RuntimeError, match="source died"):
+        with lake.writing("2026-01-01", "first", ["artists"]):
+            lake._log_state("2026-01-01", "writing", "second", {}, "run-b")   # B claims while A runs
+            raise RuntimeError("source died")
+    assert "an ingest from second" in lake.unfinished()["2026-01-01"]

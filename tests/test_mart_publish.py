@@ -323,7 +323,7 @@ def test_the_password_can_come_from_aws_secrets_manager(spark, mysql_mart, moto_
 
 def test_a_swap_blocked_by_a_long_reader_transaction_fails_cleanly(spark, mysql_mart):
     """RENAME TABLE waits for readers' metadata locks at most mart.lock_wait_seconds."""
-    with open_mart(spark, mysql_mart, lock_wait_seconds=1) as mart:
+    with open_mart(spark, mysql_mart, lock_wait_seconds=1, lock_attempts=2) as mart:
         mart.publish(mart_data.frames(spark, 20, "A"), "2026-11-01")
         before = live_state(mysql_mart)
         reader = mysql_mart.reader()
@@ -341,6 +341,58 @@ def test_a_swap_blocked_by_a_long_reader_transaction_fails_cleanly(spark, mysql_
         assert live_state(mysql_mart) != before
         mart.rollback()
         assert live_state(mysql_mart) == before
+
+
+def test_lookups_wait_at_most_the_short_lock_wait_while_the_swap_queues_behind_a_reader(spark, mysql_mart):
+    """With the default settings, a swap behind a long reader blocks lookups for at most
+    mart.lock_wait_seconds at a time, and succeeds by retrying once the reader has ended."""
+    with open_mart(spark, mysql_mart) as mart:
+        wait = mart.settings.lock_wait_seconds
+        assert wait <= 2, "by default a swap may hold up every lookup for mart.lock_wait_seconds"
+        mart.publish(mart_data.frames(spark, 20, "A"), "2026-11-01")
+        reader, watcher, lookup = mysql_mart.reader(), mysql_mart.reader(), mysql_mart.reader()
+        reader.autocommit(False)
+        serving.fetch_all(reader, "SELECT COUNT(*) FROM artists")   # holds a shared metadata lock until it ends
+        swap_done, failures, waits = threading.Event(), [], []
+
+        def publish() -> None:
+            try:
+                mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+            except Exception as exc:   # reported by the assertion below
+                failures.append(exc)
+            finally:
+                swap_done.set()
+
+        def lookups() -> None:
+            while not swap_done.is_set():
+                started = time.perf_counter()
+                try:
+                    serving.fetch_all(lookup, "SELECT name FROM artists WHERE artist_id = ?", ("A0",))
+                except Exception as exc:   # e.g. the client's read timeout: reported below
+                    failures.append(exc)
+                    return
+                waits.append(time.perf_counter() - started)
+                time.sleep(0.05)
+
+        publishing = threading.Thread(target=publish)
+        publishing.start()
+        try:
+            while not swap_done.is_set() and not serving.fetch_all(
+                    watcher, "SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO LIKE 'RENAME TABLE%' "
+                             "AND STATE LIKE '%metadata lock%' AND DB = DATABASE()"):
+                time.sleep(0.05)
+            looking_up = threading.Thread(target=lookups)
+            looking_up.start()
+            time.sleep(2 * wait + 1)   # two of the swap's attempts time out; the reader then ends
+        finally:
+            reader.rollback()
+            publishing.join()
+        looking_up.join()
+        for conn in (reader, watcher, lookup):
+            conn.close()
+        assert failures == []
+        assert mart.history(1)[0][2] == "2026-11-02"   # the swap got the lock on a later attempt
+        assert len(waits) >= 5 and max(waits) < wait + 1, waits
 
 
 def test_a_first_publish_while_another_holds_the_lock_is_busy_and_creates_no_tables(spark, any_mart):

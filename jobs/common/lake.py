@@ -12,6 +12,12 @@ table. While it writes, and after a crash until a re-run finishes, the dt is
 out. :meth:`Lake.read` also pins the table's current Delta version, so a frame
 read before a re-run starts keeps reading what it read. A dt with no
 ``ingest_log`` row counts as finished.
+
+Each run claims the dt with its own run id. Marking the dt complete (or putting
+its previous mark back) is one Delta MERGE conditional on that run id: a run
+that claimed the dt later, even between the check and the mark, makes the
+merge match nothing (or conflict, Delta's optimistic concurrency), so readers
+never see ``complete`` for a dt whose last claimant is still writing.
 """
 
 from __future__ import annotations
@@ -51,6 +57,10 @@ def parse_dt(text: str) -> str:
     except ValueError:
         raise ValueError(f"snapshot date {text!r} is not a real date") from None
     return text
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def today_utc() -> str:
@@ -105,16 +115,18 @@ class Lake:
             yield written
         except BaseException:
             if all(self.version(table) == version for table, version in before.items()):
-                self._put_back(dt, previous)
+                self._put_back(dt, previous, run_id)
             raise
+        # The check names the other run; the conditional mark decides (a claim may land in between).
         current = self._log_row(dt)
-        if current is None or current.run_id != run_id:
+        if current is None or current.run_id != run_id or \
+                not self._mark_if_mine(dt, run_id, ("complete", source, _now(), written, run_id)):
             # Another run wrote this dt meanwhile: its tables may hold some rows of each run.
+            current = current if current is not None and current.run_id != run_id else self._log_row(dt)
             other = self._describe(current) if current else "a run that removed the mark"
             self._log_state(dt, "writing", source, {}, run_id)
             raise SnapshotError(f"dt={dt} was written by two runs at once (this one and {other}): it stays "
                                 f"unfinished; re-run jobs/ingest.py --dt {dt} once no other run writes it")
-        self._log_state(dt, "complete", source, written, run_id)
 
     def unfinished(self) -> dict[str, str]:
         """``{dt: what started writing it}`` for each dt whose writing began and did not finish."""
@@ -139,22 +151,45 @@ class Lake:
             return None
         return self.spark.read.format("delta").load(self.path(INGEST_LOG)).where(F.col("dt") == F.lit(dt)).first()
 
-    def _log_state(self, dt: str, state: str, source: str, rows: dict[str, int], run_id: str,
-                   updated_at: str | None = None) -> None:
-        now = updated_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        entry = self.spark.createDataFrame(
-            [(state, source, now, {k: int(v) for k, v in rows.items()}, run_id)], _INGEST_LOG_SCHEMA)
-        self.write(entry, INGEST_LOG, dt, quiet=True)
+    def _log_state(self, dt: str, state: str, source: str, rows: dict[str, int], run_id: str) -> None:
+        """Set the dt's mark whoever holds it (a claim, or marking it unfinished again)."""
+        self.write(self._entry((state, source, _now(), rows, run_id)), INGEST_LOG, dt, quiet=True)
 
-    def _put_back(self, dt: str, previous) -> None:
-        """Restore the dt's mark from before a run that committed none of its tables."""
+    def _entry(self, row: tuple, dt: str | None = None) -> DataFrame:
+        """``(state, source, updated_at, rows, run_id)`` as an ``ingest_log`` frame (``dt`` column when given)."""
+        counts = {k: int(v) for k, v in (row[3] or {}).items()}
+        frame = self.spark.createDataFrame([(*row[:3], counts, row[4])], _INGEST_LOG_SCHEMA)
+        return frame if dt is None else frame.withColumn("dt", F.lit(dt))
+
+    def _mark_if_mine(self, dt: str, run_id: str, row: tuple | None) -> bool:
+        """Replace the dt's mark by ``row`` (None: remove it) only while ``run_id`` holds it: one Delta
+        commit, so no other claim can land between the check and the mark. False when another run
+        holds the dt, or committed to ``ingest_log``'s dt meanwhile (Delta's conflict check)."""
+        from delta.exceptions import DeltaConcurrentModificationException
+        view = f"ingest_log_mark_{uuid.uuid4().hex}"
+        self._entry(row or ("", "", "", {}, ""), dt).createOrReplaceTempView(view)
+        action = "UPDATE SET *" if row is not None else "DELETE"
+        target = "delta.`" + self.path(INGEST_LOG).replace("`", "``") + "`"
         try:
-            if previous is None:
-                self.write(self.spark.createDataFrame([], _INGEST_LOG_SCHEMA), INGEST_LOG, dt, quiet=True)
+            done = self.spark.sql(f"MERGE INTO {target} AS t USING {view} AS s ON t.dt = s.dt AND t.run_id = :run_id "
+                                  f"WHEN MATCHED THEN {action}", args={"run_id": run_id}).first()
+        except DeltaConcurrentModificationException as exc:
+            log.warning("dt=%s: another run wrote %s while this one marked it: %s", dt, INGEST_LOG,
+                        str(exc).splitlines()[0])
+            return False
+        finally:
+            self.spark.catalog.dropTempView(view)
+        return bool(done and done["num_affected_rows"])
+
+    def _put_back(self, dt: str, previous, run_id: str) -> None:
+        """Restore the dt's mark from before a run that committed none of its tables (if still its own)."""
+        try:
+            row = None if previous is None else (previous.state, previous.source, previous.updated_at,
+                                                 dict(previous.rows or {}), previous.run_id)
+            if self._mark_if_mine(dt, run_id, row):
+                log.info("dt=%s: nothing was committed, its previous state in %s is back", dt, self.path(INGEST_LOG))
             else:
-                self._log_state(dt, previous.state, previous.source, dict(previous.rows or {}), previous.run_id,
-                                previous.updated_at)
-            log.info("dt=%s: nothing was committed, its previous state in %s is back", dt, self.path(INGEST_LOG))
+                log.info("dt=%s: nothing was committed; another run has claimed it since", dt)
         except Exception as exc:   # the run's own error matters more; the dt stays marked unfinished
             log.warning("dt=%s: could not put back its previous state in %s: %s", dt, self.path(INGEST_LOG), exc)
 

@@ -93,7 +93,8 @@ class PublishSettings:
     max_drop: float = 0.5
     batch_size: int = 10000
     write_partitions: int = 2
-    lock_wait_seconds: int = 60
+    lock_wait_seconds: int = 2     # per attempt: how long the swap may queue readers behind its metadata lock
+    lock_attempts: int = 4
 
     @classmethod
     def from_config(cls, config: Mapping, env: Mapping[str, str] | None = None) -> "PublishSettings":
@@ -106,7 +107,8 @@ class PublishSettings:
                 max_drop=float(mart.get("max_drop", 0.5)),
                 batch_size=int(mart.get("batch_size", 10000)),
                 write_partitions=int(mart.get("write_partitions", 2)),
-                lock_wait_seconds=int(mart.get("lock_wait_seconds", 60)),
+                lock_wait_seconds=int(mart.get("lock_wait_seconds", 2)),
+                lock_attempts=int(mart.get("lock_attempts", 4)),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"mart settings: {exc}") from None
@@ -114,6 +116,8 @@ class PublishSettings:
             raise ConfigError(f"mart.max_drop must be between 0 and 1, got {settings.max_drop}")
         if settings.tracks_per_artist < 1 or settings.batch_size < 1 or settings.write_partitions < 1:
             raise ConfigError("mart.tracks_per_artist, mart.batch_size and mart.write_partitions must be positive")
+        if settings.lock_wait_seconds < 1 or settings.lock_attempts < 1:
+            raise ConfigError("mart.lock_wait_seconds and mart.lock_attempts must be at least 1")
         return settings
 
 
@@ -537,11 +541,7 @@ class Mart:
                 renames = [(f"{t}{PREVIOUS}", f"{t}{RETIRED}") for t in SERVING_TABLES
                            if f"{t}{PREVIOUS}" in present] + renames
             # One statement: readers see the old set or the new one, never a mix or a missing table.
-            try:
-                self.conn.execute("RENAME TABLE " + ", ".join(f"{old} TO {new}" for old, new in renames))
-            except Exception as exc:  # py4j: e.g. a lock wait timeout behind a long-running reader
-                raise MartError(f"the swap did not happen, the live set is unchanged: {java_message(exc)} "
-                                f"(mart.lock_wait_seconds={self.settings.lock_wait_seconds})") from None
+            self._rename("RENAME TABLE " + ", ".join(f"{old} TO {new}" for old, new in renames), log_row[1])
             # Not in the RENAME's atomic step (MySQL DDL commits on its own): a failure here leaves
             # the new set live without its publish_log row.
             with self._database_step("writing the publish_log row", "the new set IS live (swap done)"):
@@ -559,6 +559,31 @@ class Mart:
                 for old, new in renames:
                     self.conn.execute(f"ALTER TABLE {old} RENAME TO {new}")
                 self._log(*log_row)
+
+    def _rename(self, statement: str, action: str) -> None:
+        """Run the swap's ``RENAME TABLE`` waiting at most ``lock_wait_seconds`` per attempt for readers.
+
+        While RENAME waits for a reader's metadata lock, every new lookup of those tables queues
+        behind it: a short wait bounds that queue. A lock wait timeout is retried after a pause
+        (0.5 s, 1 s, 2 s, ...) in which lookups run freely, up to ``lock_attempts`` times; the
+        statement is atomic, so a swap that never got the lock leaves the live set as it was.
+        """
+        wait, attempts = self.settings.lock_wait_seconds, self.settings.lock_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                self.conn.execute(statement)
+                return
+            except Exception as exc:  # py4j: e.g. a lock wait timeout behind a long-running reader
+                message = java_message(exc)
+                if attempt == attempts or "lock wait timeout" not in message.lower():
+                    raise MartError(f"the swap did not happen, the live set is unchanged: {message} (attempt "
+                                    f"{attempt} of mart.lock_attempts={attempts}, each waiting at most "
+                                    f"mart.lock_wait_seconds={wait} s for readers)") from None
+            pause = 0.5 * 2 ** (attempt - 1)
+            log.warning("the swap waited %d s for a reader of the live tables (attempt %d of %d): retrying in %.1f s",
+                        wait, attempt, attempts, pause)
+            time.sleep(pause)
+            self._verify_lock(action)
 
     def _log(self, run_id: str, action: str, dt: str | None, counts: Mapping[str, int], forced: bool,
              parameters: str) -> None:

@@ -187,7 +187,9 @@ def _double(name: str) -> Column:
 
 
 def read_date(column: Column) -> Column:
-    """A date from the common written forms (ISO year, month or day first; day-first with - or .; US with /)."""
+    """A date from the common written forms: ISO (``2001``, ``2001-05``, ``2001-05-03``), day first with
+    ``-`` or ``.`` (``03-05-2001``), ``2001/05/03``, and with ``/`` month first (US) unless the first
+    number cannot be a month (``25/05/2001`` is day first); a value matching none of them is null."""
     text = F.trim(column)
     return F.coalesce(text.try_cast("date"),
                       *[F.try_to_timestamp(text, F.lit(form)).cast("date") for form in _DATE_FORMATS])

@@ -5,7 +5,8 @@
 
 The package: ``jobs.zip`` (``--py-files``: the ``jobs`` and ``mart`` packages with the mart's DDL files),
 every entry script of ``jobs/`` (``jobs/<name>.py`` run as ``__main__``), ``emr.toml``, the bootstrap
-action ``bootstrap.sh``, and ``jars/`` with the MySQL JDBC driver (resolved from Maven Central into
+action ``bootstrap.sh`` with the ``requirements.lock`` it installs (every package pinned, with hashes),
+and ``jars/`` with the MySQL JDBC driver (resolved from Maven Central into
 ``.cache/maven`` once; the steps pass it with ``--jars``, so EMR never reaches Maven).
 
 The version is the package's own: the project version and the first 12 hex digits of a SHA-256 over
@@ -30,6 +31,7 @@ if str(REPO) not in sys.path:   # run as `python scripts/emr/package.py`: import
     sys.path.insert(0, str(REPO))
 CONFIG = REPO / "conf" / "emr.toml"
 BOOTSTRAP = REPO / "scripts" / "emr" / "bootstrap.sh"
+LOCK = REPO / "scripts" / "emr" / "requirements.lock"   # bootstrap.sh's argument: pip --require-hashes -r LOCK
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -40,7 +42,7 @@ def entry_scripts() -> list[Path]:
 
 
 def build(out: Path, jars: Sequence[Path] = ()) -> list[Path]:
-    """Write the package into ``out``: jobs.zip, the entry scripts, emr.toml, bootstrap.sh, jars/.
+    """Write the package into ``out``: jobs.zip, the entry scripts, emr.toml, bootstrap.sh, requirements.lock, jars/.
 
     Returns the paths written, which are the whole package (other files in ``out`` are not part of it).
     """
@@ -54,7 +56,7 @@ def build(out: Path, jars: Sequence[Path] = ()) -> list[Path]:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, path.read_bytes())
     written = [archive]
-    for source in (*entry_scripts(), CONFIG, BOOTSTRAP):
+    for source in (*entry_scripts(), CONFIG, BOOTSTRAP, LOCK):
         written.append(Path(shutil.copyfile(source, out / source.name)))
     if jars:
         (out / "jars").mkdir(exist_ok=True)

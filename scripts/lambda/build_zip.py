@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("chatbot_lambda", "mart")
-REQUIREMENTS = REPO / "chatbot_lambda" / "requirements.txt"
+REQUIREMENTS = REPO / "scripts" / "lambda" / "requirements.lock"   # chatbot_lambda/requirements.txt, locked with hashes
 DEFAULT_OUT = REPO / "dist" / "chatbot_lambda.zip"
 # The Lambda python3.11 runtime on x86_64: pip picks wheels for it whatever machine builds the zip.
 PIP_TARGET_PLATFORM = ("--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--implementation", "cp")
@@ -57,10 +57,11 @@ def _is_test_or_cache(relative: Path) -> bool:
 
 
 def install_dependencies(requirements: Path, target: Path) -> None:
-    """pip-install the pinned ``requirements`` (wheels only, no transitive dependencies, no ``.pyc``)
-    for the Lambda runtime into ``target``; raises BuildError with pip's output when pip fails."""
+    """pip-install the locked ``requirements`` (wheels only, each matching one of the lock's hashes, no
+    transitive dependencies, no ``.pyc``) for the Lambda runtime into ``target``; raises BuildError with
+    pip's output when pip fails."""
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-               "--target", str(target), "--no-deps", "--only-binary=:all:", *PIP_TARGET_PLATFORM,
+               "--target", str(target), "--no-deps", "--require-hashes", "--only-binary=:all:", *PIP_TARGET_PLATFORM,
                "-r", str(requirements)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
