@@ -12,7 +12,8 @@ MART_USER                  the mart user (read artists, write artist_requests)
 MART_PASSWORD              its password, or
 MART_PASSWORD_SECRET       an AWS Secrets Manager id holding it (plain, or JSON ``password``)
 MART_SSL_CA                a CA bundle file: MySQL over TLS, the server's certificate and host
-                           name verified against it (e.g. RDS's global bundle shipped in the zip)
+                           name verified against it; a relative path is in the zip (the one
+                           ``build_zip.py --ca-bundle`` ships is ``certs/mart-ca.pem``)
 SPOTIPY_CLIENT_ID          Spotify client credentials for live lookups of artists the mart lacks;
 SPOTIPY_CLIENT_SECRET      without them (and without the secret below) live lookups are off
 SPOTIFY_CREDENTIALS_SECRET a Secrets Manager id with JSON ``client_id`` and ``client_secret``
@@ -120,6 +121,8 @@ class Settings:
             raise SettingsError(str(exc)) from None
         mart_user, mart_password = mart_url.credentials(env.get("MART_USER", ""), mart_password)
         ssl_ca = env.get("MART_SSL_CA", "").strip()
+        if ssl_ca and not os.path.isabs(ssl_ca) and env.get("LAMBDA_TASK_ROOT"):
+            ssl_ca = os.path.join(env["LAMBDA_TASK_ROOT"], ssl_ca)     # a bundle shipped in the zip
         if ssl_ca and not os.path.isfile(ssl_ca):
             raise SettingsError(f"MART_SSL_CA={ssl_ca!r} is not a file")
         language = env.get("LANGUAGE", "").strip().lower() or cls.language
