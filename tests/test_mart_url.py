@@ -162,3 +162,16 @@ def test_bad_credentials_in_settings_name_the_variable_masked():
     with pytest.raises(SettingsError, match=r"MART_URL='jdbc:mysql://u:\*\*\*@h:x/m'") as bad:
         Settings.from_env({"MART_URL": "jdbc:mysql://u:hunter2@h:x/m"})
     assert "hunter2" not in str(bad.value)
+
+
+def test_the_publish_jobs_sqlite_mart_is_created_owner_only(spark, tmp_path):
+    from jobs.publish.jdbc import MartConnection
+
+    previous = os.umask(0o022)
+    try:
+        target = MartTarget.from_config({"url": f"jdbc:sqlite:{tmp_path / 'data' / 'mart.db'}"}, env={})
+        with MartConnection(spark, target) as conn:
+            conn.execute("CREATE TABLE t (x INTEGER)")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "data" / "mart.db").stat().st_mode) == 0o600
