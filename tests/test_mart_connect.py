@@ -4,7 +4,6 @@ and TLS verified against a CA bundle."""
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import time
 from pathlib import Path
@@ -70,20 +69,8 @@ SERVER_CA = os.environ.get("MART_TEST_SSL_CA", str(REPO / ".cache" / "mariadb" /
 @pytest.fixture
 def tls_only_user(mysql_mart, mariadb):
     """A user of the test mart that the server admits over TLS only (``REQUIRE SSL``): (user, password)."""
-    user, password = f"mart_tls_{secrets.token_hex(4)}", secrets.token_hex(16)
-    database = mysql_mart.url.rsplit("/", 1)[1]
-    root = mariadb.root()
-    try:
-        with root.cursor() as cursor:
-            for host in ("127.0.0.1", "localhost"):
-                cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s REQUIRE SSL", (user, host, password))
-                cursor.execute(f"GRANT ALL ON `{database}`.* TO %s@%s", (user, host))
-        yield user, password
-    finally:
-        with root.cursor() as cursor:
-            for host in ("127.0.0.1", "localhost"):
-                cursor.execute("DROP USER IF EXISTS %s@%s", (user, host))
-        root.close()
+    with mariadb.extra_user("mart_tls_", mysql_mart.url.rsplit("/", 1)[1], tls_only=True) as credentials:
+        yield credentials
 
 
 def _other_ca(folder: Path) -> str:
