@@ -91,14 +91,20 @@ def server_kind(conn) -> str:
 def limit_statements(conn, seconds: float) -> str:
     """Make the server stop any statement of this session after ``seconds``: MariaDB's
     ``max_statement_time`` (every statement), MySQL's ``MAX_EXECUTION_TIME`` (read-only SELECTs,
-    in milliseconds). Returns the server kind; SQLite connections are left as they are."""
+    in milliseconds; a server too old for it is left unlimited). Returns the server kind; SQLite
+    connections are left as they are."""
     kind = server_kind(conn)
     cursor = conn.cursor() if kind != "sqlite" else None
     try:
         if kind == "mariadb":
             cursor.execute("SET SESSION max_statement_time = %s", (float(seconds),))
         elif kind == "mysql":
-            cursor.execute("SET SESSION MAX_EXECUTION_TIME = %s", (max(1, int(seconds * 1000)),))
+            try:
+                cursor.execute("SET SESSION MAX_EXECUTION_TIME = %s", (max(1, int(seconds * 1000)),))
+            except Exception as exc:    # MySQL before 5.7.8 has no such variable (1193): no server-side limit
+                if not (exc.args and exc.args[0] == 1193):
+                    raise
+                kind = "mysql (no statement limit)"
     finally:
         if cursor is not None:
             cursor.close()
