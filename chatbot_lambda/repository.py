@@ -9,7 +9,6 @@ after ``DB_TIMEOUT_SECONDS``. Every statement binds its values as parameters.
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import time
 from datetime import datetime, timezone
@@ -21,6 +20,7 @@ from chatbot_lambda.settings import Settings
 from mart import requests, serving, suggest
 from mart.names import name_key
 from mart.suggest import Candidate
+from mart.url import MartUrl, MartUrlError, mask
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,7 +48,8 @@ class MartRepository:
 
     def __init__(self, settings: Settings, clock=time.monotonic):
         self.settings = settings
-        self.dialect = "sqlite" if settings.mart_url.startswith("jdbc:sqlite:") else "mysql"
+        self.url = MartUrl.parse(settings.mart_url)
+        self.dialect = self.url.dialect
         self._clock = clock
         self._conn = None
         self._errors = _database_errors()
@@ -115,9 +116,12 @@ class MartRepository:
     def _connect(self):
         s = self.settings
         try:
-            conn = serving.connect(s.mart_url, s.mart_user, s.mart_password, timeout=s.db_timeout)
-        except self._errors as exc:
-            raise MartUnavailable(f"cannot connect to the mart at {shown_url(s.mart_url)}: {exc}") from None
+            # An SQLite mart must exist (never created here); a MySQL session's statements are stopped
+            # by the server after db_timeout, so none outlives the client that gave up on it.
+            conn = serving.connect(self.url, s.mart_user, s.mart_password, timeout=s.db_timeout, create=False,
+                                   ssl_ca=s.mart_ssl_ca, statement_seconds=s.db_timeout)
+        except (*self._errors, MartUrlError) as exc:
+            raise MartUnavailable(f"cannot connect to the mart at {self.url}: {mask(str(exc))}") from None
         if self.dialect == "sqlite":
             # WAL (as a publish leaves the file) with NORMAL syncs: a request's commit does not wait for
             # the disk, and a crash can lose at most the last requests, never corrupt the file.
@@ -155,12 +159,6 @@ class MartRepository:
         except self._errors as exc:
             self.close()
             raise MartUnavailable(f"the mart query failed after re-connecting: {_describe(exc)}") from None
-
-
-def shown_url(url: str) -> str:
-    """A mart URL fit for logs: no query string, no user or password."""
-    base = url.split("?", 1)[0]
-    return re.sub(r"//[^/@]*@", "//", base)
 
 
 def _gone_away(exc: BaseException) -> bool:

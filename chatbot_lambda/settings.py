@@ -4,10 +4,16 @@
 variable                   meaning (default)
 =========================  ======================================================================
 MART_URL                   the mart: ``jdbc:mysql://host:3306/mart`` or ``jdbc:sqlite:<file>``
-                           (``jdbc:sqlite:data/mart.db``, what ``make demo`` writes)
+                           (``jdbc:sqlite:data/mart.db``, what ``make demo`` writes); an SQLite
+                           file must exist (it is never created here). A user or password written
+                           in the URL is used when the variables below do not give one; it is
+                           never logged
 MART_USER                  the mart user (read artists, write artist_requests)
 MART_PASSWORD              its password, or
 MART_PASSWORD_SECRET       an AWS Secrets Manager id holding it (plain, or JSON ``password``)
+MART_SSL_CA                a CA bundle file: MySQL over TLS, the server's certificate and host
+                           name verified against it; a relative path is in the zip (the one
+                           ``build_zip.py --ca-bundle`` ships is ``certs/mart-ca.pem``)
 SPOTIPY_CLIENT_ID          Spotify client credentials for live lookups of artists the mart lacks;
 SPOTIPY_CLIENT_SECRET      without them (and without the secret below) live lookups are off
 SPOTIFY_CREDENTIALS_SECRET a Secrets Manager id with JSON ``client_id`` and ``client_secret``
@@ -18,7 +24,8 @@ SKILL_SECRET               when set, requests must carry it in the header below 
 SKILL_SECRET_ID            a Secrets Manager id holding it
 SKILL_SECRET_HEADER        (``X-Skill-Secret``)
 TIME_BUDGET_SECONDS        the whole answer, live calls included (3.5; Kakao waits 5)
-DB_TIMEOUT_SECONDS         connect and read timeout of mart queries (1.0)
+DB_TIMEOUT_SECONDS         connect and read timeout of mart queries (1.0); MySQL also stops each
+                           statement on the server after this long
 SPOTIFY_TIMEOUT_SECONDS    the longest one Spotify request may take (1.2)
 TRACKS_PER_CARD            top tracks per artist card (3, at most 4)
 LANGUAGE                   ``ko`` (Korean, the default) or ``en``: the replies' language; a request
@@ -37,7 +44,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Mapping
-from urllib.parse import urlsplit
+
+from mart.url import MartUrl, MartUrlError
 
 DEFAULT_MART_URL = "jdbc:sqlite:data/mart.db"
 
@@ -70,9 +78,10 @@ def _secret(secret_id: str, *keys: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    mart_url: str = DEFAULT_MART_URL
+    mart_url: str = DEFAULT_MART_URL          # without credentials (MartUrl.bare)
     mart_user: str = ""
     mart_password: str = field(default="", repr=False)
+    mart_ssl_ca: str = ""
     spotify_client_id: str = ""
     spotify_client_secret: str = field(default="", repr=False)
     spotify_api_url: str = "https://api.spotify.com/v1/"
@@ -106,14 +115,16 @@ class Settings:
         skill_secret = env.get("SKILL_SECRET", "")
         if not skill_secret and env.get("SKILL_SECRET_ID"):
             (skill_secret,) = _secret(env["SKILL_SECRET_ID"], "secret")
-        mart_url = env.get("MART_URL", "").strip() or DEFAULT_MART_URL
-        if not (mart_url.startswith("jdbc:sqlite:") or mart_url.startswith(("jdbc:mysql://", "jdbc:mariadb://"))):
-            raise SettingsError(f"MART_URL={mart_url.split('?')[0]!r} is neither jdbc:sqlite:<file> "
-                                "nor jdbc:mysql://host:port/database")
         try:
-            urlsplit(mart_url[len("jdbc:"):]).port
-        except ValueError as exc:
-            raise SettingsError(f"MART_URL={mart_url.split('?')[0]!r}: {exc}") from None
+            mart_url = MartUrl.parse(env.get("MART_URL", "").strip() or DEFAULT_MART_URL, label="MART_URL=")
+        except MartUrlError as exc:
+            raise SettingsError(str(exc)) from None
+        mart_user, mart_password = mart_url.credentials(env.get("MART_USER", ""), mart_password)
+        ssl_ca = env.get("MART_SSL_CA", "").strip()
+        if ssl_ca and not os.path.isabs(ssl_ca) and env.get("LAMBDA_TASK_ROOT"):
+            ssl_ca = os.path.join(env["LAMBDA_TASK_ROOT"], ssl_ca)     # a bundle shipped in the zip
+        if ssl_ca and not os.path.isfile(ssl_ca):
+            raise SettingsError(f"MART_SSL_CA={ssl_ca!r} is not a file")
         language = env.get("LANGUAGE", "").strip().lower() or cls.language
         if language not in ("ko", "en"):
             raise SettingsError(f"LANGUAGE={language!r} is neither ko nor en")
@@ -121,9 +132,10 @@ class Settings:
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, ERROR")
         return cls(
-            mart_url=mart_url,
-            mart_user=env.get("MART_USER", ""),
+            mart_url=mart_url.bare,
+            mart_user=mart_user,
             mart_password=mart_password,
+            mart_ssl_ca=ssl_ca,
             spotify_client_id=client_id,
             spotify_client_secret=client_secret,
             spotify_api_url=env.get("SPOTIFY_API_URL", "").strip() or cls.spotify_api_url,

@@ -4,9 +4,12 @@
     python -m mart --url ... --migrate        # bring a schema version 1 mart to version 2 in place
 
 Prints N popular artists with their top tracks and related artists, or the cards
-for each NAME typed (any case or spacing, or an alias). For MySQL, the user is
---user and the password is read from $MART_PASSWORD. --migrate changes the mart
-(every row kept; see mart/migrate.py); the publish job does it too, under its lock.
+for each NAME typed (any case or spacing, or an alias). An SQLite mart is opened
+read-only (a missing file is an error, never created). For MySQL, the user is
+--user and the password is read from $MART_PASSWORD (either one, when not given,
+is taken from the URL if it carries it); --ssl-ca turns TLS on. The URL is only
+ever printed masked. --migrate changes the mart (every row kept; see
+mart/migrate.py); the publish job does it too, under its lock.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 from typing import Sequence
 
 from mart import serving
+from mart.url import MartUrl, MartUrlError, mask
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,14 +28,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="artist names to look up")
     parser.add_argument("--url", default="jdbc:sqlite:data/mart.db", help="mart JDBC URL (default: %(default)s)")
     parser.add_argument("--user", default="", help="MySQL user (password from $MART_PASSWORD)")
+    parser.add_argument("--ssl-ca", default=os.environ.get("MART_SSL_CA", ""), metavar="FILE",
+                        help="MySQL over TLS, the server verified against this CA bundle (default $MART_SSL_CA)")
     parser.add_argument("--show", type=int, default=5, metavar="N", help="popular artists to print (default 5)")
     parser.add_argument("--migrate", action="store_true",
                         help="bring a mart of schema version 1 to version 2 in place, then exit")
     args = parser.parse_args(argv)
+    try:
+        args.url = MartUrl.parse(args.url)
+    except MartUrlError as exc:
+        print(f"python -m mart: {exc}", file=sys.stderr)
+        return 2
     if args.migrate:
         return migrate_mart(args)
     try:
-        conn = serving.connect(args.url, args.user, os.environ.get("MART_PASSWORD", ""), readonly=True)
+        conn = serving.connect(args.url, args.user, os.environ.get("MART_PASSWORD", ""), readonly=True,
+                               ssl_ca=args.ssl_ca)
         try:
             if not args.names:
                 lines = serving.describe_popular(conn, args.show)
@@ -46,32 +58,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             conn.close()
     except Exception as exc:  # a missing file, a refused connection: one line, not a traceback
-        print(f"python -m mart: cannot read the mart at {args.url.split('?')[0]}: {exc}", file=sys.stderr)
+        print(f"python -m mart: cannot read the mart at {args.url}: {mask(str(exc))}", file=sys.stderr)
         return 2
     return 0
 
 
 def migrate_mart(args) -> int:
-    from pathlib import Path
-
     from mart import migrate
 
-    if args.url.startswith("jdbc:sqlite:") and not Path(args.url[len("jdbc:sqlite:"):].split("?")[0]
-                                                        .removeprefix("file:")).is_file():
-        print(f"python -m mart: no mart at {args.url.split('?')[0]}: nothing to migrate", file=sys.stderr)
+    if args.url.sqlite_file is not None and not os.path.isfile(args.url.sqlite_file):
+        print(f"python -m mart: no mart at {args.url}: nothing to migrate", file=sys.stderr)
         return 2
     try:
-        conn = serving.connect(args.url, args.user, os.environ.get("MART_PASSWORD", ""), timeout=600)
+        conn = serving.connect(args.url, args.user, os.environ.get("MART_PASSWORD", ""), timeout=600,
+                               create=False, ssl_ca=args.ssl_ca)
         try:
             version = migrate.detect_version(conn)
             if version == 0:
-                print(f"python -m mart: no mart at {args.url.split('?')[0]}: nothing to migrate", file=sys.stderr)
+                print(f"python -m mart: no mart at {args.url}: nothing to migrate", file=sys.stderr)
                 return 2
             steps = migrate.migrate(conn)
         finally:
             conn.close()
     except Exception as exc:  # a refused connection, missing privileges: one line, not a traceback
-        print(f"python -m mart: cannot migrate the mart at {args.url.split('?')[0]}: {exc}", file=sys.stderr)
+        print(f"python -m mart: cannot migrate the mart at {args.url}: {mask(str(exc))}", file=sys.stderr)
         return 2
     print(f"schema version {version} -> 2: " + ("; ".join(steps) if steps else "nothing to do"))
     return 0

@@ -8,40 +8,107 @@ Values are always bound as parameters.
 
 from __future__ import annotations
 
-import re
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Sequence
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import quote
 
 from mart.names import legacy_key, name_key
+from mart.url import MartUrl, MartUrlError
 
 
-class MartUrlError(ValueError):
-    """A mart URL this module cannot connect to."""
+# Owner-only files: an SQLite mart holds the requests users typed.
+SQLITE_FILE_MODE = 0o600
 
 
-def connect(url: str, user: str = "", password: str = "", timeout: float = 5.0, readonly: bool = False):
-    """A DB-API connection (autocommit) for a mart JDBC URL: ``jdbc:sqlite:<file>`` or ``jdbc:mysql://...``."""
-    if url.startswith("jdbc:sqlite:"):
-        path = url[len("jdbc:sqlite:"):].split("?", 1)[0].removeprefix("file:")
-        if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout, isolation_level=None,
-                                   check_same_thread=False)
-        else:
-            conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        return conn
-    match = re.match(r"^jdbc:(mysql|mariadb)://", url)
-    if not match:
-        raise MartUrlError(f"mart URL {url.split('?')[0]!r} is neither jdbc:sqlite: nor jdbc:mysql://")
+def create_private_file(path: str) -> None:
+    """Create the (missing) file at ``path`` readable by its owner only, with its parent folders;
+    an existing file is left as it is."""
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
+    except FileExistsError:
+        pass
+
+
+def connect(url: str | MartUrl, user: str = "", password: str = "", timeout: float = 5.0,
+            readonly: bool = False, create: bool = True, ssl_ca: str = "",
+            statement_seconds: float | None = None):
+    """A DB-API connection (autocommit) for a mart URL: ``jdbc:sqlite:<file>`` or ``jdbc:mysql://...``.
+
+    ``user`` and ``password`` win over credentials written in the URL (see :mod:`mart.url`).
+    SQLite: ``readonly`` opens an existing file read-only (``mode=ro``); ``create=False`` opens an
+    existing file read-write; either way a missing file raises :class:`MartUrlError` instead of
+    being created. A file this call creates is readable by its owner only.
+    MySQL: ``ssl_ca`` (a CA bundle file) turns TLS on and verifies the server's certificate against
+    it (chain and host name); ``statement_seconds`` limits every statement of the session on the server (see
+    :func:`limit_statements`).
+    """
+    parsed = url if isinstance(url, MartUrl) else MartUrl.parse(url)
+    if parsed.dialect == "sqlite":
+        return _connect_sqlite(parsed, timeout, readonly, create)
     import pymysql  # only MySQL marts need it
 
-    parts = urlsplit(url[len("jdbc:"):])
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return pymysql.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 3306,
-                           user=user or query.get("user", ""), password=password or query.get("password", ""),
-                           database=unquote(parts.path.lstrip("/")) or None, charset="utf8mb4",
+    user, password = parsed.credentials(user, password)
+    ssl = None
+    if ssl_ca:
+        if not os.path.isfile(ssl_ca):
+            raise MartUrlError(f"the CA bundle {ssl_ca!r} for the mart at {parsed} is not a file")
+        ssl = {"ca": ssl_ca, "check_hostname": True}   # the certificate and the host name are verified
+    conn = pymysql.connect(host=parsed.host, port=parsed.port, user=user, password=password,
+                           database=parsed.database or None, charset="utf8mb4", ssl=ssl,
                            autocommit=True, connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
+    if statement_seconds:
+        limit_statements(conn, statement_seconds)
+    return conn
+
+
+def _connect_sqlite(parsed: MartUrl, timeout: float, readonly: bool, create: bool):
+    path = parsed.sqlite_file
+    options = dict(timeout=timeout, isolation_level=None, check_same_thread=False)
+    if path is None:
+        return sqlite3.connect(parsed.path or ":memory:", **options)
+    if readonly or not create:
+        if not os.path.isfile(path):
+            raise MartUrlError(f"no mart at {parsed}: the file {path} does not exist (publish first)")
+        mode = "ro" if readonly else "rw"
+        return sqlite3.connect(f"file:{quote(path)}?mode={mode}", uri=True, **options)
+    create_private_file(path)
+    return sqlite3.connect(path, **options)
+
+
+def server_kind(conn) -> str:
+    """``"sqlite"``, ``"mariadb"`` or ``"mysql"``: which server a connection talks to."""
+    if isinstance(conn, sqlite3.Connection):
+        return "sqlite"
+    info = conn.get_server_info() if hasattr(conn, "get_server_info") else ""
+    return "mariadb" if "mariadb" in str(info).lower() else "mysql"
+
+
+def limit_statements(conn, seconds: float) -> str:
+    """Make the server stop any statement of this session after ``seconds``: MariaDB's
+    ``max_statement_time`` (every statement), MySQL's ``MAX_EXECUTION_TIME`` (read-only SELECTs,
+    in milliseconds; a server too old for it is left unlimited). Returns the server kind; SQLite
+    connections are left as they are."""
+    kind = server_kind(conn)
+    cursor = conn.cursor() if kind != "sqlite" else None
+    try:
+        if kind == "mariadb":
+            cursor.execute("SET SESSION max_statement_time = %s", (float(seconds),))
+        elif kind == "mysql":
+            try:
+                cursor.execute("SET SESSION MAX_EXECUTION_TIME = %s", (max(1, int(seconds * 1000)),))
+            except Exception as exc:    # MySQL before 5.7.8 has no such variable (1193): no server-side limit
+                if not (exc.args and exc.args[0] == 1193):
+                    raise
+                kind = "mysql (no statement limit)"
+    finally:
+        if cursor is not None:
+            cursor.close()
+    return kind
 
 
 def _sql(conn, sql: str) -> str:

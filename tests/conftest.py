@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -69,6 +70,25 @@ class MartServer:
     def root(self, database: str | None = None):
         return pymysql.connect(unix_socket=self.socket, user="root", database=database, autocommit=True,
                                charset="utf8mb4")
+
+    @contextmanager
+    def extra_user(self, prefix: str, database: str, privileges: str = "ALL", tls_only: bool = False):
+        """A user of its own with ``privileges`` on ``database`` (``REQUIRE SSL`` when ``tls_only``),
+        dropped afterwards: yields ``(user, password)``."""
+        user, password = f"{prefix}{secrets.token_hex(3)}", secrets.token_hex(12)
+        root = self.root()
+        try:
+            with root.cursor() as cursor:
+                for host in ("127.0.0.1", "localhost"):
+                    cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s" + (" REQUIRE SSL" if tls_only else ""),
+                                   (user, host, password))
+                    cursor.execute(f"GRANT {privileges} ON `{database}`.* TO %s@%s", (user, host))
+            yield user, password
+        finally:
+            with root.cursor() as cursor:
+                for host in ("127.0.0.1", "localhost"):
+                    cursor.execute("DROP USER IF EXISTS %s@%s", (user, host))
+            root.close()
 
 
 @pytest.fixture(scope="session")

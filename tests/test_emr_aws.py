@@ -187,6 +187,8 @@ def test_the_state_machine_s_expressions_build_the_steps_and_keep_one_run(deploy
     ({"--time-zone": "Asia/Busan"}, "unknown time zone 'Asia/Busan'"),
     ({"--lake": "s3://lake-bucket"}, "must be s3://bucket/prefix"),
     ({"--mart-secret": "prod/mart"}, "--mart-secret must be a Secrets Manager secret ARN"),
+    ({"--mart-url": "jdbc:mysql://batch:hunter2@db:3306/mart"},
+     "--mart-url 'jdbc:mysql://batch:***@db:3306/mart' carries a user or password"),
     ({"--ingest-args": "--source nowhere"}, "are not arguments of jobs/ingest.py"),
 ])
 def test_bad_configuration_fails_clearly_before_anything_is_created(buckets, capsys, change, message):

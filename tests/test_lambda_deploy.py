@@ -87,6 +87,50 @@ def test_the_packages_import_from_the_zip_alone(built, tmp_path):
     }
 
 
+def test_the_extracted_zip_can_log_in_with_caching_sha2_password(built, tmp_path):
+    """Lambda runs the zip extracted: cryptography (a compiled wheel for the runtime) imports from it alone,
+    and PyMySQL's RSA step of MySQL 8's default caching_sha2_password full login runs with it."""
+    out, _ = built
+    with zipfile.ZipFile(out) as zf:
+        assert {"cryptography/__init__.py", "cffi/__init__.py", "pycparser/__init__.py"} <= set(zf.namelist())
+        zf.extractall(tmp_path / "task")
+    probe = """if True:
+        import sys
+        sys.path[:0] = [sys.argv[1]]
+        import cryptography, pymysql._auth as auth
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+        from cryptography.hazmat.primitives import hashes
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+        salt = b"0123456789abcdefghij"
+        sealed = auth.sha2_rsa_encrypt(b"s3cret", salt, pem)
+        plain = key.decrypt(sealed, padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA1()),
+                                                 algorithm=hashes.SHA1(), label=None))
+        print(cryptography.__file__)
+        print(auth._xor_password(b"s3cret" + b"\\0", salt) == plain)
+    """
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(tmp_path / "task")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"{tmp_path / 'task'}/cryptography/__init__.py", "True"]
+
+
+def test_a_ca_bundle_ships_in_the_zip_for_mart_ssl_ca(tmp_path):
+    bundle = tmp_path / "global-bundle.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    done = build_zip(tmp_path / "with_ca.zip", "--ca-bundle", str(bundle))
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(tmp_path / "with_ca.zip") as zf:
+        assert zf.read("certs/mart-ca.pem") == bundle.read_bytes()
+    not_pem = tmp_path / "key.txt"
+    not_pem.write_text("hello")
+    done = build_zip(tmp_path / "bad.zip", "--ca-bundle", str(not_pem))
+    assert done.returncode == 1 and "is not a file of PEM certificates" in done.stderr
+    assert not (tmp_path / "bad.zip").exists()
+
+
 def test_building_twice_gives_the_same_bytes(built, tmp_path):
     first, _ = built
     again = build_zip(tmp_path / "again.zip")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,8 @@ from pyspark.sql import SparkSession
 
 from jobs.common.config import ConfigError
 from mart.secrets import SecretError, secret_value
+from mart.serving import create_private_file
+from mart.url import MartUrl, MartUrlError, mask
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,11 @@ class MartTarget:
         url = absolute_sqlite_url(str(mart.get("url", "")).strip())
         if not url:
             raise ConfigError("mart.url is empty: set it to jdbc:sqlite:<file> or jdbc:mysql://host:port/db")
+        try:
+            parsed = MartUrl.parse(url, label="mart.url ") if url.startswith(("jdbc:mysql:", "jdbc:mariadb:")) \
+                else None
+        except MartUrlError as exc:
+            raise ConfigError(str(exc)) from None
         if "password" in mart:
             raise ConfigError("mart.password is not read from config files: put the password in the "
                               "environment variable named by mart.password_env (default MART_PASSWORD)")
@@ -75,8 +81,16 @@ class MartTarget:
                 raise MartError(str(exc)) from None
         else:
             password = env.get(password_env, "")
-        target = cls(url=url, user=str(mart.get("user", "")), password=password,
-                     password_source=f"AWS secret {secret}" if secret else f"${password_env}")
+        source = f"AWS secret {secret}" if secret else f"${password_env}"
+        user = str(mart.get("user", ""))
+        if parsed is not None and parsed.has_credentials:
+            # Credentials written in the URL are taken out of it (they would be logged with it); the
+            # user and password given by mart.user and the password's source win over them.
+            if not password and parsed.password:
+                source = "the password written in mart.url"
+            user, password = parsed.credentials(user, password)
+            url = parsed.bare
+        target = cls(url=url, user=user, password=password, password_source=source)
         target.driver  # validates the URL prefix
         return target
 
@@ -95,8 +109,7 @@ class MartTarget:
     @property
     def shown_url(self) -> str:
         """The URL without any password it may carry (``password=...`` or ``//user:password@``), for messages."""
-        shown = re.sub(r"(?i)(password=)[^&;]*", r"\1***", self.url)
-        return re.sub(r"^(jdbc:[a-z]+://[^/@:?]*:)[^/?]*@", r"\1***@", shown)
+        return mask(self.url)
 
     def properties(self) -> dict[str, str]:
         """Connection properties for both the control connection and Spark's writer."""
@@ -163,7 +176,7 @@ class MartConnection:
         if path is not None and self.readonly and not path.is_file():
             raise MartError(f"no mart at {self.target.shown_url}: publish first")
         if path is not None and not self.readonly:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(str(path))   # it will hold the requests users typed: owner-only
         props = self._jvm.java.util.Properties()
         for key, value in self.target.properties().items():
             props.setProperty(key, value)

@@ -1,10 +1,12 @@
 """Build the chatbot Lambda's deployment zip: the chatbot_lambda and mart packages (with the mart's DDL
 files) and the pinned dependencies of chatbot_lambda/requirements.txt, as Linux x86_64 CPython 3.11 wheels.
 
-    python scripts/lambda/build_zip.py [--out dist/chatbot_lambda.zip] [--max-mb 15]
+    python scripts/lambda/build_zip.py [--out dist/chatbot_lambda.zip] [--max-mb 15] [--ca-bundle FILE]
 
 Lambda settings: runtime python3.11, handler chatbot_lambda.handler.lambda_handler. boto3 is not bundled:
-the Lambda runtime provides it. pip fetches the wheels from PyPI, or from wherever its own settings say
+the Lambda runtime provides it. PyMySQL comes with cryptography (MySQL 8's caching_sha2_password login).
+--ca-bundle puts a CA bundle (e.g. RDS's global-bundle.pem) into the zip as certs/mart-ca.pem: set
+MART_SSL_CA=certs/mart-ca.pem and the chatbot talks to the mart over TLS, verifying the server. pip fetches the wheels from PyPI, or from wherever its own settings say
 (PIP_INDEX_URL, PIP_FIND_LINKS, ...). The zip is deterministic (sorted entries, fixed timestamps and
 modes), so building the same sources twice gives the same bytes. Prints the zip's path, file count and
 size; exits 1 when the zip is larger than --max-mb (the zip is then removed).
@@ -24,6 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("chatbot_lambda", "mart")
 REQUIREMENTS = REPO / "scripts" / "lambda" / "requirements.lock"   # chatbot_lambda/requirements.txt, locked with hashes
 DEFAULT_OUT = REPO / "dist" / "chatbot_lambda.zip"
+CA_BUNDLE_NAME = "certs/mart-ca.pem"   # MART_SSL_CA's value when the zip carries the bundle
 # The Lambda python3.11 runtime on x86_64: pip picks wheels for it whatever machine builds the zip.
 PIP_TARGET_PLATFORM = ("--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--implementation", "cp")
 FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can carry
@@ -114,11 +117,17 @@ def write_zip(files: dict[str, Path], out: Path) -> None:
                 zf.writestr(info, files[name].read_bytes())
 
 
-def build(out: Path, requirements: Path = REQUIREMENTS) -> int:
-    """Build the deployment zip at ``out``; returns the number of files in it (folders not counted)."""
+def build(out: Path, requirements: Path = REQUIREMENTS, ca_bundle: Path | None = None) -> int:
+    """Build the deployment zip at ``out`` (with ``ca_bundle`` as ``CA_BUNDLE_NAME`` when given); returns
+    the number of files in it (folders not counted)."""
+    project = project_files()
+    if ca_bundle is not None:
+        if not ca_bundle.is_file() or b"-----BEGIN CERTIFICATE-----" not in ca_bundle.read_bytes():
+            raise BuildError(f"--ca-bundle {ca_bundle} is not a file of PEM certificates")
+        project[CA_BUNDLE_NAME] = ca_bundle
     with tempfile.TemporaryDirectory(prefix="chatbot_lambda_deps_") as target:
         install_dependencies(requirements, Path(target))
-        files = merge(project_files(), dependency_files(Path(target)))
+        files = merge(project, dependency_files(Path(target)))
         write_zip(files, out)
     return len(files)
 
@@ -140,9 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the zip to write (default: dist/chatbot_lambda.zip)")
     parser.add_argument("--max-mb", type=float, default=15.0, metavar="MB",
                         help="fail (exit 1) when the zip is larger than this many MB (default: 15)")
+    parser.add_argument("--ca-bundle", type=Path, metavar="PEM",
+                        help=f"a CA bundle to ship as {CA_BUNDLE_NAME} (for MART_SSL_CA)")
     args = parser.parse_args(argv)
     try:
-        count = build(args.out)
+        count = build(args.out, ca_bundle=args.ca_bundle)
         size_mb = check_size(args.out, args.max_mb)
     except BuildError as exc:
         print(f"build_zip: {exc}", file=sys.stderr)
