@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobs.common.config import ConfigError
-from jobs.common.lake import Lake, SnapshotError, parse_dt
+from jobs.common.lake import Lake, SnapshotError, is_delta_conflict, parse_dt
 
 
 def test_rewriting_a_dt_replaces_it_and_keeps_other_dts(spark, lake_dir):
@@ -172,3 +172,21 @@ def test_a_failed_run_does_not_put_back_a_mark_over_a_later_claim(spark, lake_di
             lake._log_state("2026-01-01", "writing", "second", {}, "run-b")   # B claims while A runs
             raise RuntimeError("source died")
     assert "an ingest from second" in lake.unfinished()["2026-01-01"]
+
+
+def test_a_delta_conflict_is_recognized_from_its_jvm_class_without_deltas_python_package(spark):
+    """The mark's MERGE tells Delta's commit conflicts from other failures by the JVM classes alone: on a
+    cluster whose Delta is on the classpath only, ``delta.exceptions`` cannot be imported."""
+    from py4j.protocol import Py4JJavaError
+    jvm = spark.sparkContext._jvm
+
+    def thrown_by_the_jvm(throwable):
+        future = jvm.java.util.concurrent.CompletableFuture()
+        future.completeExceptionally(throwable)
+        with pytest.raises(Py4JJavaError) as raised:
+            future.join()                    # thrown in the JVM, wrapped in a CompletionException
+        return raised.value
+
+    assert is_delta_conflict(thrown_by_the_jvm(jvm.io.delta.exceptions.ConcurrentAppendException("added meanwhile")))
+    assert not is_delta_conflict(thrown_by_the_jvm(jvm.java.lang.IllegalStateException("something else")))
+    assert not is_delta_conflict(ValueError("not from the JVM"))

@@ -59,6 +59,29 @@ def parse_dt(text: str) -> str:
     return text
 
 
+def is_delta_conflict(exc: BaseException) -> bool:
+    """True when ``exc`` is Delta's refusal of a commit that conflicts with a concurrent one.
+
+    Delta's conflicts are JVM exceptions extending ``java.util.ConcurrentModificationException``; PySpark
+    raises them as a ``Py4JJavaError`` (or a ``CapturedException`` holding the JVM throwable). They are
+    recognized from the JVM classes of the throwable and its causes, without Delta's Python package
+    (``delta`` from pip has no ``delta.exceptions``; on a cluster Delta may be on the classpath only)."""
+    throwable = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
+    try:
+        for _ in range(8):                    # the throwable, then its causes
+            if throwable is None:
+                break
+            cls = throwable.getClass()
+            while cls is not None:
+                if cls.getName() == "java.util.ConcurrentModificationException":
+                    return True
+                cls = cls.getSuperclass()
+            throwable = throwable.getCause()
+    except Exception:                         # not a JVM object after all
+        pass
+    return False
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -165,7 +188,6 @@ class Lake:
         """Replace the dt's mark by ``row`` (None: remove it) only while ``run_id`` holds it: one Delta
         commit, so no other claim can land between the check and the mark. False when another run
         holds the dt, or committed to ``ingest_log``'s dt meanwhile (Delta's conflict check)."""
-        from delta.exceptions import DeltaConcurrentModificationException
         view = f"ingest_log_mark_{uuid.uuid4().hex}"
         self._entry(row or ("", "", "", {}, ""), dt).createOrReplaceTempView(view)
         action = "UPDATE SET *" if row is not None else "DELETE"
@@ -173,7 +195,9 @@ class Lake:
         try:
             done = self.spark.sql(f"MERGE INTO {target} AS t USING {view} AS s ON t.dt = s.dt AND t.run_id = :run_id "
                                   f"WHEN MATCHED THEN {action}", args={"run_id": run_id}).first()
-        except DeltaConcurrentModificationException as exc:
+        except Exception as exc:
+            if not is_delta_conflict(exc):
+                raise
             log.warning("dt=%s: another run wrote %s while this one marked it: %s", dt, INGEST_LOG,
                         str(exc).splitlines()[0])
             return False
