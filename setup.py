@@ -17,7 +17,7 @@ setup(
     version="0.1.0",
     description=__doc__,
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["jobs", "jobs.*", "mart", "mart.*", "chatbot_lambda", "chatbot_lambda.*"]),
+    packages=find_packages(include=["jobs", "jobs.*", "mart", "mart.*", "shared", "shared.*", "chatbot_lambda", "chatbot_lambda.*"]),
     package_data={"mart": ["ddl/*.sql"], "chatbot_lambda": ["preview/*"]},
     install_requires=SPARK + NUMERIC + MART_CLIENT + SPOTIFY,
     extras_require={

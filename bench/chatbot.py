@@ -129,7 +129,7 @@ def warm(env: dict, data: dict, requests: int, typos: int, v1_samples: int, sqli
     from chatbot_lambda.app import SkillApp
     from chatbot_lambda.settings import Settings
     from mart import serving, suggest
-    from mart.names import name_key
+    from shared.names import name_key
 
     logging.getLogger("chatbot_lambda").setLevel(logging.ERROR)      # one log line per answer otherwise
     app = SkillApp(Settings.from_env(env))

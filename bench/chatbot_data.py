@@ -18,8 +18,8 @@ import tempfile
 from pathlib import Path
 
 from mart import schema
-from mart.hangul import SYLLABLES
-from mart.names import initials, name_key, rev_key
+from shared.hangul import SYLLABLES
+from shared.names import initials, name_key, rev_key
 
 LATIN = ["ka", "ri", "so", "ne", "mo", "la", "vi", "ta", "ro", "mi", "ze", "lu", "da", "ko", "sa", "be", "na", "fi",
          "to", "el", "an", "or", "is", "ul", "ar", "en", "ho", "jo", "ky", "wa", "ry", "ph", "qu", "tr", "st", "br"]

@@ -178,8 +178,9 @@ def index_cost(args, lake: Path, url: str, user: str, password: str) -> dict:
     from jobs.common.config import load_config, set_path
     from jobs.common.lake import Lake
     from jobs.common.spark import start_spark
-    from jobs.publish.frames import mart_artists, name_key_udf
-    from jobs.publish.jdbc import MartConnection, MartTarget
+    from jobs.common.names_udf import name_key_udf
+    from jobs.publish.frames import mart_artists
+    from jobs.common.jdbc import MartConnection, MartTarget
     from mart.schema import COLUMNS, create_statements
 
     print("\n## index: what the suggestion keys add to a publish", flush=True)

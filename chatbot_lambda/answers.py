@@ -36,7 +36,7 @@ from chatbot_lambda.repository import MartRepository, MartUnavailable
 from chatbot_lambda.spotify import LiveArtist, SpotifyClient, SpotifyUnavailable, distinct_tracks
 from chatbot_lambda.utterance import read
 from mart import serving
-from mart.names import visible
+from shared.names import visible
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Answer:
 
 
 def shown(text: str) -> str:
-    """What the user typed, safe to quote back: visible characters only (``mart.names.visible``), one
+    """What the user typed, safe to quote back: visible characters only (``shared.names.visible``), one
     line, cut short."""
     return replies.cut(visible(text), SHOWN_NAME)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from mart.hangul import decompose, only_initials
-from mart.names import word_keys
+from shared.hangul import decompose, only_initials
+from shared.names import word_keys
 from mart.suggest import Candidate
 
 MIN_SCORE = 0.5
@@ -30,7 +30,7 @@ class Suggestion:
 
 
 def score(key: str, candidate: Candidate, matcher: SequenceMatcher | None = None) -> float:
-    """How close ``candidate`` is to the typed ``key``, 0..1: ``mart.names.key_similarity`` (letters,
+    """How close ``candidate`` is to the typed ``key``, 0..1: ``shared.names.key_similarity`` (letters,
     Hangul as jamo), at least ``PREFIX_SCORE`` for a name starting with the key and ``WORD_SCORE`` for
     a name one of whose words is the key. ``matcher`` holds the typed key's letters as its second
     sequence (kept across candidates: ``difflib`` indexes that side once)."""

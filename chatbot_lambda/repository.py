@@ -18,7 +18,7 @@ from chatbot_lambda import matching
 from chatbot_lambda.budget import KEEP_SECONDS, Deadline
 from chatbot_lambda.settings import Settings
 from mart import requests, serving, suggest
-from mart.names import name_key
+from shared.names import name_key
 from mart.suggest import Candidate
 from mart.url import MartUrl, MartUrlError, mask
 

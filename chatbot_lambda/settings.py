@@ -68,7 +68,7 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
 
 
 def _secret(secret_id: str, *keys: str) -> tuple[str, ...]:
-    from mart.secrets import SecretError, secret_values
+    from shared.secrets import SecretError, secret_values
 
     try:
         return secret_values(secret_id, *keys)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from chatbot_lambda.budget import Deadline, OutOfTime
 from chatbot_lambda.exchange import MAX_BODY_BYTES, TooLarge, exchange
 from chatbot_lambda.settings import Settings
-from mart.names import closest_name, name_key, other_script_hit
+from shared.names import closest_name, name_key, other_script_hit
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def _first_image(images) -> str:
 
 
 def best_hit(typed: str, hits: list[dict]) -> dict | None:
-    """The search hit that is the artist the user meant, or ``None`` (rule: ``mart.names.closest_name``).
+    """The search hit that is the artist the user meant, or ``None`` (rule: ``shared.names.closest_name``).
 
     Spotify's search is fuzzy and nearly always returns something, so a hit must be close to what
     was typed: an exact key, else the most similar key scoring at least 0.8. A hit in another script

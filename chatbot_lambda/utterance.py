@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from mart.names import legacy_key, name_key, visible
+from shared.names import legacy_key, name_key, visible
 
 MAX_WORDS_IN_NAME = 6
 MAX_CANDIDATES = 40
@@ -93,7 +93,7 @@ def small_talk_of(words: list[str]) -> str | None:
 
 def read(text: str) -> Utterance:
     """The name ``text`` asks about and the keys to look up (see the module docstring); invisible
-    characters are not part of it (``mart.names.visible``)."""
+    characters are not part of it (``shared.names.visible``)."""
     text = visible(text)
     words = unicodedata.normalize("NFKC", text).split()
     keys = [name_key(text), legacy_key(text)]

@@ -25,7 +25,8 @@ from pyspark.sql import functions as F
 
 from jobs import similarity
 from jobs.common.cli import base_parser, exit_status, setup_logging
-from jobs.common.config import ConfigError, load_config, section, set_path
+from jobs.common.config import load_config, section, set_path
+from jobs.common.errors import ConfigError
 from jobs.common.lake import Lake
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage

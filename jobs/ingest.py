@@ -26,12 +26,12 @@ from pyspark.sql import SparkSession
 
 from jobs.common import schemas
 from jobs.common.cli import base_parser, exit_status, setup_logging
-from jobs.common.config import ConfigError, load_config, section, set_path
-from jobs.common.lake import Lake, SnapshotError, today_utc
+from jobs.common.config import load_config, section, set_path
+from jobs.common.errors import ConfigError, MartError, SnapshotError
+from jobs.common.lake import Lake, today_utc
 from jobs.common.progress import Progress
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
-from jobs.publish.jdbc import MartError
 from jobs.sources import chat_requests
 from jobs.sources.aliases import chat_aliases, curated_aliases, read_aliases_csv, snapshot_aliases
 from jobs.sources.spotify import (SPOTIFY_ID, SpotifyCatalog, SpotifyError, SpotifySettings, SpotifySnapshot,

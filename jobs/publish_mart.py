@@ -23,7 +23,8 @@ import sys
 from typing import Sequence
 
 from jobs.common.cli import base_parser, exit_status, setup_logging
-from jobs.common.config import ConfigError, load_config, section, set_path
+from jobs.common.config import load_config, section, set_path
+from jobs.common.errors import ConfigError
 from jobs.common.lake import Lake
 from jobs.common.spark import start_spark
 from jobs.publish.mart import Mart, PublishSettings

@@ -25,8 +25,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.common.cli import base_parser, exit_status, setup_logging
-from jobs.common.config import ConfigError, load_config, section, set_path
-from jobs.common.lake import Lake, SnapshotError, parse_dt
+from jobs.common.config import load_config, section, set_path
+from jobs.common.errors import ConfigError, SnapshotError
+from jobs.common.lake import Lake, parse_dt
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
 from jobs.publish.mart import Mart, PublishSettings

@@ -20,7 +20,7 @@ import sqlite3
 import uuid
 
 from mart import schema
-from mart.names import initials, rev_key
+from shared.names import initials, rev_key
 from mart.serving import fetch_all
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 from urllib.parse import quote
 
-from mart.names import legacy_key, name_key
+from shared.names import legacy_key, name_key
 from mart.url import MartUrl, MartUrlError
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mart.hangul import only_initials
-from mart.names import rev_key
+from shared.hangul import only_initials
+from shared.names import rev_key
 from mart.serving import fetch_all
 
 NEIGHBOURS = 12

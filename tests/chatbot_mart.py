@@ -9,7 +9,7 @@ two-syllable Korean name (``태연``), and names with an accent, punctuation and
 from __future__ import annotations
 
 from mart import schema
-from mart.names import initials, name_key, rev_key
+from shared.names import initials, name_key, rev_key
 
 # (artist_id, name, aliases, popularity)
 NAMED = [

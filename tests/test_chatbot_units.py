@@ -145,7 +145,7 @@ def test_what_the_user_typed_is_quoted_back_printable_and_short():
 
 
 def test_one_rule_says_what_shows_and_keys_drop_what_it_drops():
-    from mart.names import INVISIBLE, name_key, visible, word_keys
+    from shared.names import INVISIBLE, name_key, visible, word_keys
 
     assert visible("\u3164 BLACK\u3164PINK\ufe0f\u200b\x00\tx \n") == "BLACK PINK x"
     assert visible("\u115f\u1160\u2800\ufe0f\u034f\uffa0\u200b\U000e0100") == ""

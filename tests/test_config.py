@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.common.config import ConfigError, DEFAULT_CONFIG, load_config, parse_override, split_key
+from jobs.common.config import DEFAULT_CONFIG, load_config, parse_override, split_key
+from jobs.common.errors import ConfigError
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 

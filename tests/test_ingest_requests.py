@@ -11,7 +11,7 @@ import pytest
 from jobs import ingest
 from jobs.common.lake import Lake
 from mart import requests, schema, serving
-from mart.names import name_key
+from shared.names import name_key
 from tests.fake_spotify import Catalog, FakeSpotify
 
 CATALOG = Catalog.generate(12, tracks_per_artist=3)

@@ -9,7 +9,8 @@ from chispa import assert_df_equality
 
 from jobs import ingest
 from jobs.common import schemas
-from jobs.common.lake import Lake, SnapshotError
+from jobs.common.errors import SnapshotError
+from jobs.common.lake import Lake
 
 FEATURES = ["0.5", "0.6", "5", "-7.5", "1", "0.05", "0.1", "0.0", "0.2", "0.7", "120.0"]
 DT = "2026-11-21"

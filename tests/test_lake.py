@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.common.config import ConfigError
-from jobs.common.lake import Lake, SnapshotError, is_delta_conflict, parse_dt
+from jobs.common.errors import ConfigError, SnapshotError
+from jobs.common.lake import Lake, is_delta_conflict, parse_dt
 
 
 def test_rewriting_a_dt_replaces_it_and_keeps_other_dts(spark, lake_dir):

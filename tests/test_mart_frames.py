@@ -7,7 +7,7 @@ from chispa import assert_df_equality
 
 from jobs.common import schemas
 from jobs.publish.frames import mart_artist_aliases, mart_artists, mart_top_tracks
-from mart.names import name_key
+from shared.names import name_key
 from mart.schema import ALL_TABLES, COLUMNS, create_statements
 
 

@@ -8,7 +8,7 @@ from chatbot_lambda.settings import Settings
 from jobs.publish.mart import Mart, PublishSettings
 from mart import __main__ as mart_cli
 from mart import migrate, schema, serving
-from mart.names import legacy_key
+from shared.names import legacy_key
 from tests.skill_calls import ask, headers, quick_replies
 
 # The version 1 tables that version 2 changes, as version 1 created them.

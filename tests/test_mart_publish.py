@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from jobs.publish.frames import MartFrames
-from jobs.publish.jdbc import MartConnection, MartError, MartTarget, is_java_error, is_sql_error
+from jobs.common.jdbc import MartConnection, MartTarget
+from jobs.common.errors import MartError
+from jobs.common.java_errors import is_java_error, is_sql_error
 from jobs.publish.mart import Mart, MartBusy, PublishCheckFailed, PublishRefused, PublishSettings, \
     mysql_lock_name, sqlite_lock_file
 from mart import serving

@@ -13,7 +13,7 @@ import mart.__main__ as mart_cli
 from chatbot_lambda import handler
 from chatbot_lambda.app import SkillApp
 from chatbot_lambda.settings import Settings, SettingsError
-from jobs.publish.jdbc import MartTarget
+from jobs.common.jdbc import MartTarget
 from mart import serving
 from mart.url import MartUrl, MartUrlError
 from tests import chatbot_mart
@@ -165,7 +165,7 @@ def test_bad_credentials_in_settings_name_the_variable_masked():
 
 
 def test_the_publish_jobs_sqlite_mart_is_created_owner_only(spark, tmp_path):
-    from jobs.publish.jdbc import MartConnection
+    from jobs.common.jdbc import MartConnection
 
     previous = os.umask(0o022)
     try:

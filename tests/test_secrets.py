@@ -1,4 +1,4 @@
-"""Secret reads (mart/secrets.py) are bounded in wall-clock time, remember a failure for a while,
+"""Secret reads (shared/secrets.py) are bounded in wall-clock time, remember a failure for a while,
 and strip the trailing line break a stored secret may carry."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 from chatbot_lambda import handler
-from mart import secrets
-from mart.secrets import SecretError, secret_value, secret_values
+from shared import secrets
+from shared.secrets import SecretError, secret_value, secret_values
 from tests.skill_calls import http_api_event, reply_of, skill_body, texts
 
 

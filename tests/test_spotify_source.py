@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.common.config import ConfigError
+from jobs.common.errors import ConfigError
 from jobs.sources.spotify import SPOTIFY_ID, SpotifySettings
-from mart.names import closest_name
+from shared.names import closest_name
 
 CREDENTIALS = {"SPOTIPY_CLIENT_ID": "id", "SPOTIPY_CLIENT_SECRET": "secret"}
 

@@ -8,9 +8,9 @@ import sys
 
 from typing import Callable
 
-from jobs.common.config import DEFAULT_CONFIG, ConfigError
-from jobs.common.lake import SnapshotError, parse_dt
-from jobs.publish.jdbc import MartError
+from jobs.common.config import DEFAULT_CONFIG
+from jobs.common.errors import ConfigError, MartError, SnapshotError
+from jobs.common.lake import parse_dt
 
 # Exit statuses of every job: bad settings and missing or empty input are the user's to fix.
 EXIT_OK, EXIT_USAGE = 0, 2

@@ -20,14 +20,12 @@ import tomllib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from jobs.common.errors import ConfigError
+
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "conf" / "local.toml"
 
 _KEY_PART = re.compile(r'(?:"([^"]+)"|([^."=\s]+))(\.|$)')
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class ConfigError(ValueError):
-    """A config file, override or setting that cannot be used as given."""
 
 
 def load_config(path: str | os.PathLike | None = None,

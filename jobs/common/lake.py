@@ -33,7 +33,7 @@ from typing import Iterator, Sequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.common.config import ConfigError
+from jobs.common.errors import ConfigError, SnapshotError
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,6 @@ _DT_DIRECTORY = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 
 INGEST_LOG = "ingest_log"
 _INGEST_LOG_SCHEMA = "state string, source string, updated_at string, rows map<string, bigint>, run_id string"
-
-
-class SnapshotError(RuntimeError):
-    """A lake table or snapshot that a job needs is missing or empty."""
 
 
 def parse_dt(text: str) -> str:

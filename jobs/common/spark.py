@@ -21,7 +21,8 @@ from typing import Mapping
 
 from pyspark.sql import SparkSession
 
-from jobs.common.config import ConfigError, section
+from jobs.common.config import section
+from jobs.common.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

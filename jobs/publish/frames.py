@@ -9,19 +9,13 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from mart.names import initials, name_key
+from shared.names import initials, name_key
 from mart.schema import COLUMNS, TEXT_WIDTHS
-
-
-@F.pandas_udf(StringType())
-def name_key_udf(names):
-    """``mart.names.name_key`` over a column: the chatbot normalizes typed names the same way."""
-    return names.map(name_key, na_action="ignore")
 
 
 @F.pandas_udf(StructType([StructField("key", StringType()), StructField("initials", StringType())]))
 def keys_udf(names: pd.Series) -> pd.DataFrame:
-    """``mart.names.name_key`` and ``mart.names.initials`` (초성, or null) of a column of names, in one
+    """``shared.names.name_key`` and ``shared.names.initials`` (초성, or null) of a column of names, in one
     pass of Python over them."""
     keys = names.map(name_key, na_action="ignore")
     return pd.DataFrame({"key": keys, "initials": keys.map(initials, na_action="ignore")})
@@ -29,7 +23,7 @@ def keys_udf(names: pd.Series) -> pd.DataFrame:
 
 def with_keys(frame: DataFrame, source: str, key: str) -> DataFrame:
     """``frame`` with the lookup key ``key`` of its names in column ``source`` and their suggestion keys:
-    ``rev_key`` (the key backwards, by characters like ``mart.names.rev_key``) and ``initials``."""
+    ``rev_key`` (the key backwards, by characters like ``shared.names.rev_key``) and ``initials``."""
     return (frame.withColumn("_keys", keys_udf(F.col(source)))
             .withColumn(key, F.substring(F.col("_keys.key"), 1, TEXT_WIDTHS["name_key"]))
             .withColumn("rev_key", F.reverse(F.col(key))).withColumn("initials", F.col("_keys.initials"))

@@ -45,10 +45,11 @@ from typing import Callable, Iterator, Mapping
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.common.config import ConfigError, section
+from jobs.common.config import section
+from jobs.common.errors import ConfigError, MartError
+from jobs.common.java_errors import is_java_error, is_sql_error, java_message, root_cause_message
+from jobs.common.jdbc import MartConnection, MartTarget
 from jobs.publish.frames import MartFrames
-from jobs.publish.jdbc import MartConnection, MartError, MartTarget, is_java_error, is_sql_error, java_message, \
-    root_cause_message
 from mart.schema import ALL_TABLES, COLUMNS, PREVIOUS, RETIRED, SCHEMA_VERSION, SERVING_TABLES, STAGING, SWAP, \
     create_statements
 

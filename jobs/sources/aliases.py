@@ -24,10 +24,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.common import schemas
-from jobs.common.config import ConfigError
+from jobs.common.errors import ConfigError
 from jobs.common.lake import Lake
-from jobs.publish.frames import name_key_udf
-from mart.names import name_key
+from jobs.common.names_udf import name_key_udf
+from shared.names import name_key
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from typing import Mapping
 
 from pyspark.sql import SparkSession
 
-from jobs.common.config import ConfigError, section
+from jobs.common.config import section
+from jobs.common.errors import ConfigError
 from jobs.sources.spotify import SpotifyCatalog, SpotifyError, SpotifySnapshot, fetch_snapshot
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class RequestRun:
 
 
 def _mart(spark: SparkSession, config: Mapping):
-    from jobs.publish.jdbc import MartConnection, MartTarget
+    from jobs.common.jdbc import MartConnection, MartTarget
     return MartConnection(spark, MartTarget.from_config(section(config, "mart")))
 
 

@@ -19,7 +19,7 @@ refused credentials (400/401) stop the run at once. spotipy's own retries are of
 is replaced by a plain one), so nothing sleeps inside a request.
 
 Names become artists through search, taking only a hit close to the typed name
-(``mart.names.closest_name``, the chatbot's rule too). Ids that are not Spotify ids are skipped
+(``shared.names.closest_name``, the chatbot's rule too). Ids that are not Spotify ids are skipped
 and counted before any request.
 """
 
@@ -34,9 +34,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
-from jobs.common.config import ConfigError, section
+from jobs.common.config import section
+from jobs.common.errors import ConfigError
 from jobs.common.progress import Progress
-from mart.names import closest_name
+from shared.names import closest_name
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class SpotifySettings:
         spotify = section(config, "spotify")
         secret = str(spotify.get("credentials_secret", "") or "")
         if secret:
-            from mart.secrets import SecretError, secret_values
+            from shared.secrets import SecretError, secret_values
             try:
                 client_id, client_secret = secret_values(secret, "client_id", "client_secret")
             except SecretError as exc:
@@ -345,7 +346,7 @@ class SpotifyCatalog:
         """The artist a typed name means (search, market ``market``), or None.
 
         Search answers something for nearly any text, so only a hit close to the name is taken
-        (``mart.names.closest_name``: same name key, else similar enough, else, with
+        (``shared.names.closest_name``: same name key, else similar enough, else, with
         ``other_script``, Spotify's first hit when it is in another script).
         """
         try:

@@ -40,7 +40,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
 
 from jobs.common import schemas
-from jobs.common.config import ConfigError
+from jobs.common.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
     python scripts/emr/package.py                                  # build into dist/emr, print the files
     python scripts/emr/package.py --bucket my-artifacts            # ... and upload to s3://my-artifacts/code/<version>/
 
-The package: ``jobs.zip`` (``--py-files``: the ``jobs`` and ``mart`` packages with the mart's DDL files),
+The package: ``jobs.zip`` (``--py-files``: the ``jobs``, ``mart`` and ``shared`` packages with the mart's DDL files),
 every entry script of ``jobs/`` (``jobs/<name>.py`` run as ``__main__``), ``emr.toml``, the bootstrap
 action ``bootstrap.sh`` with the ``requirements.lock`` it installs (every package pinned, with hashes),
 and ``jars/`` with the MySQL JDBC driver (resolved from Maven Central into
@@ -48,7 +48,8 @@ def build(out: Path, jars: Sequence[Path] = ()) -> list[Path]:
     """
     out.mkdir(parents=True, exist_ok=True)
     archive = out / "jobs.zip"
-    sources = [*(REPO / "jobs").rglob("*.py"), *(REPO / "mart").rglob("*.py"), *(REPO / "mart" / "ddl").glob("*.sql")]
+    sources = [*(REPO / "jobs").rglob("*.py"), *(REPO / "mart").rglob("*.py"), *(REPO / "shared").rglob("*.py"),
+               *(REPO / "mart" / "ddl").glob("*.sql")]
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(sources, key=lambda p: p.relative_to(REPO).as_posix()):
             info = zipfile.ZipInfo(path.relative_to(REPO).as_posix(), date_time=ZIP_TIME)

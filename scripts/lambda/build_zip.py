@@ -1,5 +1,5 @@
-"""Build the chatbot Lambda's deployment zip: the chatbot_lambda and mart packages (with the mart's DDL
-files) and the pinned dependencies of chatbot_lambda/requirements.txt, as Linux x86_64 CPython 3.11 wheels.
+"""Build the chatbot Lambda's deployment zip: the chatbot_lambda, mart and shared
+packages (with the mart's DDL files) and the pinned dependencies of chatbot_lambda/requirements.txt, as Linux x86_64 CPython 3.11 wheels.
 
     python scripts/lambda/build_zip.py [--out dist/chatbot_lambda.zip] [--max-mb 15] [--ca-bundle FILE]
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("chatbot_lambda", "mart")
+PACKAGES = ("chatbot_lambda", "mart", "shared")
 REQUIREMENTS = REPO / "scripts" / "lambda" / "requirements.lock"   # chatbot_lambda/requirements.txt, locked with hashes
 DEFAULT_OUT = REPO / "dist" / "chatbot_lambda.zip"
 CA_BUNDLE_NAME = "certs/mart-ca.pem"   # MART_SSL_CA's value when the zip carries the bundle

@@ -12,7 +12,7 @@ import unicodedata
 from difflib import SequenceMatcher
 from typing import Sequence
 
-from mart.hangul import decompose, initials_of
+from shared.hangul import decompose, initials_of
 
 # Unicode categories dropped from a key: separators (spaces of every kind) and
 # "other" (control, format such as zero-width joiners, unassigned, private use).
