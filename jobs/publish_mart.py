@@ -27,7 +27,8 @@ from jobs.common.config import load_config, section, set_path
 from jobs.common.errors import ConfigError
 from jobs.common.lake import Lake
 from jobs.common.spark import start_spark
-from jobs.publish.mart import Mart, PublishSettings
+from jobs.publish.mart import Mart
+from jobs.publish.settings import PublishSettings
 from jobs.publish.snapshot import publish_snapshot
 
 log = logging.getLogger("jobs.publish_mart")

@@ -30,7 +30,8 @@ from jobs.common.errors import ConfigError, SnapshotError
 from jobs.common.lake import Lake, parse_dt
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
-from jobs.publish.mart import Mart, PublishSettings
+from jobs.publish.mart import Mart
+from jobs.publish.settings import PublishSettings
 from jobs.publish.snapshot import publish_snapshot
 from jobs.transform.metrics import METRICS, check_metric
 from jobs.transform.neighbours import exact_neighbours

@@ -15,7 +15,6 @@ its publish lock before anything else, ``python -m mart --migrate`` runs it by h
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import uuid
 
@@ -38,19 +37,12 @@ def dialect(conn) -> str:
 
 
 def tables(conn) -> set[str]:
-    if dialect(conn) == "sqlite":
-        rows = fetch_all(conn, "SELECT name FROM sqlite_master WHERE type = 'table'")
-    else:
-        rows = fetch_all(conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
-    return {str(name) for (name,) in rows}
+    return {str(name) for (name,) in fetch_all(conn, schema.TABLES_SQL[dialect(conn)])}
 
 
 def columns(conn, table: str) -> set[str]:
-    if dialect(conn) == "sqlite":
-        return {str(row[1]) for row in fetch_all(conn, f"PRAGMA table_info({_name(table)})")}
-    return {str(name) for (name,) in fetch_all(
-        conn, "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() "
-              "AND table_name = ?", (table,))}
+    sql, params, at = schema.columns_query(dialect(conn), table)
+    return {str(row[at]) for row in fetch_all(conn, sql, params)}
 
 
 def detect_version(conn) -> int:
@@ -136,9 +128,3 @@ def _fill(conn, table: str, name: str) -> int:
         cursor.executemany(f"UPDATE {name} SET initials = %s WHERE {row_id} = %s", updates[start:start + _BATCH])
     cursor.close()
     return int(filled or 0)
-
-
-def _name(table: str) -> str:
-    if not re.fullmatch(r"\w+", table):
-        raise ValueError(f"not a table name: {table!r}")
-    return table

@@ -32,6 +32,24 @@ COLUMNS = {
 TEXT_WIDTHS = {"name": 512, "name_key": 512, "alias_key": 512, "rev_key": 512, "initials": 512, "album_name": 512,
                "image_url": 1024, "spotify_url": 1024, "artist_id": 64, "track_id": 64, "related_id": 64}
 
+# The statement that lists the tables of the mart's database, per dialect.
+TABLES_SQL = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
+    "mysql": "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
+}
+
+
+def columns_query(dialect: str, table: str) -> tuple[str, tuple[str, ...], int]:
+    """The statement that lists the columns of ``table`` in a mart of ``dialect``, its parameters, and
+    the place of the column's name in its rows."""
+    if dialect == "sqlite":
+        if not re.fullmatch(r"\w+", table):
+            raise ValueError(f"not a table name: {table!r}")
+        return f"PRAGMA table_info({table})", (), 1
+    return ("SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() "
+            "AND table_name = ?", (table,), 0)
+
+
 _BLOCK = re.compile(r"^-- table: (\w+)\s*$", re.MULTILINE)
 _TAG = re.compile(r"^[A-Za-z0-9_]+$")
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from jobs import ingest, similarity
 from jobs.common.lake import Lake
-from jobs.publish.mart import Mart, PublishSettings
+from jobs.publish.mart import Mart
+from jobs.publish.settings import PublishSettings
 from chatbot_lambda.app import SkillApp
 from chatbot_lambda.settings import Settings
 from mart import serving

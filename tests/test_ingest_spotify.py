@@ -331,7 +331,8 @@ def test_missing_credentials_and_quota_exits(spark, api, tmp_path, monkeypatch, 
 
 def test_requests_from_the_mart_are_resolved_by_search(spark, api, tmp_path, monkeypatch):
     from mart import serving
-    from jobs.publish.mart import Mart, PublishSettings
+    from jobs.publish.mart import Mart
+    from jobs.publish.settings import PublishSettings
     monkeypatch.setenv("SPOTIPY_CLIENT_ID", "id")
     monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "secret")
     url = f"jdbc:sqlite:{tmp_path / 'mart.db'}"

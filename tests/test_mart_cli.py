@@ -17,7 +17,9 @@ import pytest
 import mart.__main__ as mart_cli
 from jobs import publish_mart
 from jobs.common.lake import Lake
-from jobs.publish.mart import Mart, PublishRefused, PublishSettings
+from jobs.publish.checks import PublishRefused
+from jobs.publish.mart import Mart
+from jobs.publish.settings import PublishSettings
 from jobs.publish.snapshot import publish_snapshot
 from mart import serving
 from tests import mart_data

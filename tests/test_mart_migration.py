@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from chatbot_lambda.app import SkillApp
 from chatbot_lambda.settings import Settings
-from jobs.publish.mart import Mart, PublishSettings
+from jobs.publish.mart import Mart
+from jobs.publish.settings import PublishSettings
 from mart import __main__ as mart_cli
 from mart import migrate, schema, serving
 from shared.names import legacy_key

@@ -16,8 +16,10 @@ from jobs.publish.frames import MartFrames
 from jobs.common.jdbc import MartConnection, MartTarget
 from jobs.common.errors import MartError
 from jobs.common.java_errors import is_java_error, is_sql_error
-from jobs.publish.mart import Mart, MartBusy, PublishCheckFailed, PublishRefused, PublishSettings, \
-    mysql_lock_name, sqlite_lock_file
+from jobs.publish.checks import PublishCheckFailed, PublishRefused
+from jobs.publish.lock import MartBusy, mysql_lock_name, sqlite_lock_file
+from jobs.publish.mart import Mart
+from jobs.publish.settings import PublishSettings
 from mart import serving
 from mart.schema import ALL_TABLES, COLUMNS
 from tests import mart_data

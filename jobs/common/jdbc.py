@@ -20,6 +20,7 @@ from pyspark.sql import SparkSession
 from jobs.common.errors import ConfigError, MartError
 from jobs.common.java_errors import java_message
 from shared.secrets import SecretError, secret_value
+from mart.schema import TABLES_SQL, columns_query
 from mart.serving import create_private_file
 from mart.url import MartUrl, MartUrlError, mask
 
@@ -272,8 +273,9 @@ class MartConnection:
 
     def tables(self) -> set[str]:
         """Names of the tables in the mart's database."""
-        if self.dialect == "sqlite":
-            rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
-        else:
-            rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
-        return {str(name) for (name,) in rows}
+        return {str(name) for (name,) in self.query(TABLES_SQL[self.dialect])}
+
+    def columns(self, table: str) -> set[str]:
+        """Names of the columns of ``table``."""
+        sql, params, at = columns_query(self.dialect, table)
+        return {str(row[at]) for row in self.query(sql, params)}

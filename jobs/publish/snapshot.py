@@ -8,7 +8,8 @@ from pyspark.sql import DataFrame
 
 from jobs.common.lake import Lake
 from jobs.publish.frames import mart_frames
-from jobs.publish.mart import Mart, PublishRefused, PublishReport
+from jobs.publish.checks import PublishRefused
+from jobs.publish.mart import Mart, PublishReport
 
 
 def publish_snapshot(mart: Mart, lake: Lake, dt: str, *, artists: DataFrame | None = None,
