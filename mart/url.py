@@ -16,8 +16,9 @@ nor ``repr()`` ever contains the password.
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 SQLITE = "jdbc:sqlite:"
@@ -98,6 +99,21 @@ class MartUrl:
         if self.dialect != "sqlite" or not self.path or self.path.startswith(":memory:"):
             return None
         return self.path
+
+    @property
+    def scheme(self) -> str:
+        """The JDBC sub-protocol the URL names: ``sqlite``, ``mysql`` or ``mariadb``."""
+        return self.bare.split(":", 2)[1]
+
+    def absolute(self) -> "MartUrl":
+        """This URL with a relative SQLite file made absolute against this process's working directory
+        (a JVM resolves relative paths against its own start directory, which need not be ours);
+        memory databases, ``file:`` URLs, absolute files and MySQL URLs are returned unchanged."""
+        path, sep, query = self.bare[len(SQLITE):].partition("?")
+        if self.dialect != "sqlite" or not path or path.startswith((":memory:", "file:")) or os.path.isabs(path):
+            return self
+        path = os.path.abspath(path)
+        return replace(self, bare=f"{SQLITE}{path}{sep}{query}", path=path)
 
     @property
     def has_credentials(self) -> bool:

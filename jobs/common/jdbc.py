@@ -12,6 +12,7 @@ import logging
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -26,12 +27,13 @@ from mart.url import MartUrl, MartUrlError, mask
 
 log = logging.getLogger(__name__)
 
-# url prefix -> (dialect, driver class, Maven coordinates that provide it)
+# URL scheme (MartUrl.scheme) -> (driver class, Maven coordinates that provide it)
 DRIVERS = {
-    "jdbc:mysql:": ("mysql", "com.mysql.cj.jdbc.Driver", "com.mysql:mysql-connector-j"),
-    "jdbc:mariadb:": ("mysql", "org.mariadb.jdbc.Driver", "org.mariadb.jdbc:mariadb-java-client"),
-    "jdbc:sqlite:": ("sqlite", "org.sqlite.JDBC", "org.xerial:sqlite-jdbc"),
+    "mysql": ("com.mysql.cj.jdbc.Driver", "com.mysql:mysql-connector-j"),
+    "mariadb": ("org.mariadb.jdbc.Driver", "org.mariadb.jdbc:mariadb-java-client"),
+    "sqlite": ("org.sqlite.JDBC", "org.xerial:sqlite-jdbc"),
 }
+PREFIXES = tuple(f"jdbc:{scheme}:" for scheme in DRIVERS)
 
 # Connector/J settings for fast, bounded writes; a setting given in the URL wins.
 MYSQL_PROPERTIES = {
@@ -43,7 +45,11 @@ MYSQL_PROPERTIES = {
 
 @dataclass(frozen=True)
 class MartTarget:
-    """A mart database: JDBC URL, user, password (from the environment), and what they imply."""
+    """A mart database: JDBC URL, user, password (from the environment), and what they imply.
+
+    ``url`` is the text connections are opened with; :attr:`parsed` is that URL parsed once (its
+    scheme, dialect, SQLite file and parameters).
+    """
 
     url: str
     user: str = ""
@@ -58,14 +64,13 @@ class MartTarget:
         ``password`` field) when set; otherwise the environment variable ``password_env``.
         """
         env = os.environ if env is None else env
-        url = absolute_sqlite_url(str(mart.get("url", "")).strip())
+        url = str(mart.get("url", "")).strip()
         if not url:
             raise ConfigError("mart.url is empty: set it to jdbc:sqlite:<file> or jdbc:mysql://host:port/db")
-        try:
-            parsed = MartUrl.parse(url, label="mart.url ") if url.startswith(("jdbc:mysql:", "jdbc:mariadb:")) \
-                else None
-        except MartUrlError as exc:
-            raise ConfigError(str(exc)) from None
+        # A URL of no known scheme is reported by ``driver`` below, after the other settings.
+        parsed = cls(url=url).parsed.absolute() if url.startswith(PREFIXES) else None
+        if parsed is not None and parsed.dialect == "sqlite":
+            url = parsed.bare   # the JVM resolves a relative file against its own start directory
         if "password" in mart:
             raise ConfigError("mart.password is not read from config files: put the password in the "
                               "environment variable named by mart.password_env (default MART_PASSWORD)")
@@ -91,57 +96,50 @@ class MartTarget:
         target.driver  # validates the URL prefix
         return target
 
+    @cached_property
+    def parsed(self) -> MartUrl:
+        """The URL parsed (ConfigError when it is not a mart URL this job knows)."""
+        if not self.url.startswith(PREFIXES):
+            raise ConfigError(f"mart.url {self.shown_url!r} is not a JDBC URL this job knows; "
+                              f"it must start with one of {', '.join(PREFIXES)}")
+        try:
+            return MartUrl.parse(self.url, label="mart.url ")
+        except MartUrlError as exc:
+            raise ConfigError(str(exc)) from None
+
     @property
-    def driver(self) -> tuple[str, str, str]:
-        for prefix, driver in DRIVERS.items():
-            if self.url.startswith(prefix):
-                return driver
-        raise ConfigError(f"mart.url {self.shown_url!r} is not a JDBC URL this job knows; "
-                          f"it must start with one of {', '.join(DRIVERS)}")
+    def driver(self) -> tuple[str, str]:
+        """The JDBC driver class of the URL's scheme and the Maven coordinates that provide it."""
+        return DRIVERS[self.parsed.scheme]
 
     @property
     def dialect(self) -> str:
-        return self.driver[0]
+        return self.parsed.dialect
 
     @property
     def shown_url(self) -> str:
-        """The URL without any password it may carry (``password=...`` or ``//user:password@``), for messages."""
+        """The URL without any password it may carry (``password=...`` or ``//user:password@``), for messages.
+
+        ``mask`` rather than ``parsed.masked``: a target built by hand may carry credentials in its URL,
+        and the URL is shown as it is, parameters and all, only its passwords hidden.
+        """
         return mask(self.url)
 
     def properties(self) -> dict[str, str]:
         """Connection properties for both the control connection and Spark's writer."""
-        props = {"driver": self.driver[1]}
+        props = {"driver": self.driver[0]}
         if self.user:
             props["user"] = self.user
         if self.password:
             props["password"] = self.password
         if self.dialect == "mysql":
-            given = self.url.lower()
-            props.update({k: v for k, v in MYSQL_PROPERTIES.items() if f"{k.lower()}=" not in given})
+            props.update({k: v for k, v in MYSQL_PROPERTIES.items() if self.parsed.param(k, None) is None})
         return props
 
     def sqlite_file(self) -> Path | None:
-        """The database file of a ``jdbc:sqlite:`` URL (``None`` for memory databases)."""
-        if self.dialect != "sqlite":
-            return None
-        path = self.url[len("jdbc:sqlite:"):].split("?", 1)[0]
-        if not path or path.startswith(":memory:") or path.startswith("file::memory:"):
-            return None
-        return Path(path.removeprefix("file:"))
-
-
-def absolute_sqlite_url(url: str) -> str:
-    """``jdbc:sqlite:<relative file>`` made absolute against this process's working directory.
-
-    The JVM resolves relative paths against its own start directory, which need not be ours.
-    """
-    prefix = "jdbc:sqlite:"
-    if not url.startswith(prefix):
-        return url
-    path, sep, query = url[len(prefix):].partition("?")
-    if not path or path.startswith((":memory:", "file:")) or os.path.isabs(path):
-        return url
-    return f"{prefix}{os.path.abspath(path)}{sep}{query}"
+        """The database file of a ``jdbc:sqlite:`` URL (``None`` for memory databases and MySQL)."""
+        path = self.parsed.sqlite_file
+        return Path(path) if path else None
 
 
 class MartConnection:
@@ -161,7 +159,7 @@ class MartConnection:
         self._conn = self._open()
 
     def _open(self):
-        dialect, driver, coordinates = self.target.driver
+        dialect, (driver, coordinates) = self.target.dialect, self.target.driver
         try:
             # Spark's own registry: finds drivers that --packages / spark.jars put on the classpath.
             self._jvm.org.apache.spark.sql.execution.datasources.jdbc.DriverRegistry.register(driver)
