@@ -27,7 +27,8 @@ A publish that dies before step 4 leaves the live set as it was; the next one
 drops the leftover staging tables and starts again. ``artist_requests`` is never touched.
 
 The steps live beside this orchestrating module: ``lock.py`` (step 0), ``checks.py`` (steps 1 and 3),
-``swap.py`` (step 4), ``tables.py`` (the tables, created or required), ``settings.py`` (``[mart]``).
+``staging.py`` (step 2), ``swap.py`` (step 4), ``tables.py`` (the tables, created or required),
+``steps.py`` (a step's errors as one MartError) and ``settings.py`` (the ``[mart]`` section).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import json
 import logging
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping
 
@@ -45,15 +46,16 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.common.errors import MartError
-from jobs.common.java_errors import is_java_error, is_sql_error, root_cause_message
 from jobs.common.jdbc import MartConnection
 from jobs.publish import tables as mart_tables
 from jobs.publish.checks import Expected, check_staging, drop_guard
 from jobs.publish.frames import MartFrames
 from jobs.publish.lock import lock_for, utc_now
 from jobs.publish.settings import PublishSettings
+from jobs.publish.staging import write_staging
+from jobs.publish.steps import database_step
 from jobs.publish.swap import rename_plan, swap_for
-from mart.schema import COLUMNS, PREVIOUS, SCHEMA_VERSION, SERVING_TABLES, STAGING
+from mart.schema import PREVIOUS, SCHEMA_VERSION, SERVING_TABLES, STAGING
 
 log = logging.getLogger(__name__)
 
@@ -121,36 +123,9 @@ class Mart:
             "SELECT run_id, action, dt, published_at, artists, artist_aliases, top_tracks, related_artists, forced "
             "FROM publish_log ORDER BY published_at DESC, run_id DESC LIMIT ?", (int(limit),))
 
-    @contextmanager
-    def _database_step(self, what: str, outcome: str = "the live set is unchanged") -> Iterator[None]:
-        """Turn a JDBC driver or Spark error of one step into a one-line MartError, saying whose error it is.
-
-        An SQL error (one in the Java cause chain) names the mart and its user, gives the database's
-        words and advice on them; any other JVM error (a lost executor, a Python UDF's exception, S3
-        refusing a read while Spark recomputes a frame) is called a Spark error, without database advice.
-        Python's own exceptions pass through unchanged.
-        """
-        try:
-            yield
-        except MartError:
-            raise
-        except Exception as exc:
-            if not is_java_error(exc):
-                raise
-            cause = root_cause_message(exc)
-            if not is_sql_error(exc):
-                raise MartError(f"{what} failed, {outcome}: {cause} (a Spark error, not the database's); "
-                                f"fix the cause and run again") from None
-            lowered = cause.lower()
-            if "max_allowed_packet" in lowered or "packet for query is too large" in lowered:
-                fix = "lower mart.batch_size or raise the server's max_allowed_packet"
-            elif "denied" in lowered:
-                fix = "grant the mart user SELECT, INSERT, CREATE, DROP and ALTER on the mart database"
-            else:
-                fix = "fix the cause and run again"
-            raise MartError(f"{what} failed at {self.target.shown_url} as user {self.target.user or '(none)'}, "
-                            f"{outcome}: {cause}; {fix}") from None
-
+    def _database_step(self, what: str, outcome: str = "the live set is unchanged") -> AbstractContextManager:
+        """One step whose driver or Spark error becomes a one-line MartError (``steps.py``)."""
+        return database_step(self.target, what, outcome)
 
     @contextmanager
     def _publish_lock(self, action: str) -> Iterator[None]:
@@ -222,24 +197,8 @@ class Mart:
                              stage_seconds=stages)
 
     def _stage(self, table: str, frame: DataFrame) -> None:
-        staging = f"{table}{STAGING}"
-        with self._database_step(f"creating the staging table {staging}"):
-            self.conn.execute(f"DROP TABLE IF EXISTS {staging}")
-            mart_tables.create(self.conn, table, staging)
-        partitions = mart_tables.staging_writers(self.conn, self.settings.write_partitions)
-        mark = time.perf_counter()
-        with self._database_step(f"writing the staging table {staging}"):
-            (frame.select(*COLUMNS[table]).coalesce(partitions)
-             .write.format("jdbc")
-             .option("url", self.target.url)
-             .option("dbtable", staging)
-             .option("batchsize", self.settings.batch_size)
-             # Spark's default isolation level keeps autocommit off: one commit per partition, not per batch
-             # (SQLite would otherwise sync once per row).
-             .options(**self.target.properties())
-             .mode("append")
-             .save())
-        log.info("wrote %s in %.1f s", staging, time.perf_counter() - mark)
+        """Write ``frame`` to the staging table of ``table`` (``staging.py``)."""
+        write_staging(self.conn, self.settings, table, frame, self._database_step)
 
     def _check(self, expected: Expected) -> None:
         """Raise PublishCheckFailed unless the staging set is what ``expected`` says (``checks.py``)."""
