@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame
 
 from jobs.common.jdbc import MartConnection
 from jobs.publish.settings import PublishSettings
-from jobs.publish.tables import create
+from jobs.publish.tables import create, staging_writers
 from mart.schema import COLUMNS, STAGING
 
 log = logging.getLogger("jobs.publish.mart")   # the publish's log lines keep one logger name
@@ -27,8 +27,7 @@ def write_staging(conn: MartConnection, settings: PublishSettings, table: str, f
     with step(f"creating the staging table {staging}"):
         conn.execute(f"DROP TABLE IF EXISTS {staging}")
         create(conn, table, staging)
-    # One writer for SQLite; a few parallel connections for MySQL.
-    partitions = 1 if conn.dialect == "sqlite" else settings.write_partitions
+    partitions = staging_writers(conn, settings.write_partitions)
     mark = time.perf_counter()
     with step(f"writing the staging table {staging}"):
         (frame.select(*COLUMNS[table]).coalesce(partitions)

@@ -87,3 +87,9 @@ def create(conn: MartConnection, table: str, name: str) -> None:
     """Create mart table ``table`` under ``name``, its index names tagged to be unique."""
     for statement in create_statements(conn.dialect, table, name, tag=uuid.uuid4().hex[:12]):
         conn.execute(statement)
+
+
+def staging_writers(conn: MartConnection, configured: int) -> int:
+    """Spark partitions (connections) that write one staging table: one writer for SQLite; a few
+    parallel connections (``mart.write_partitions``) for MySQL."""
+    return 1 if conn.dialect == "sqlite" else configured
