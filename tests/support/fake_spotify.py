@@ -14,6 +14,8 @@ sharing a word or the first three letters with it::
         ... spotipy pointed at api.api_url and api.token_url ...
 
 Standalone (benchmark): ``python -m tests.support.fake_spotify --artists 10000 --rate 600 --port 8765``.
+
+Over 300 lines: a whole fake Web API (catalog, auth, rate limits, faults) kept in one place.
 """
 
 from __future__ import annotations

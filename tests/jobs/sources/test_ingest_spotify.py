@@ -1,4 +1,7 @@
-"""Spotify ingest against a fake Web API on 127.0.0.1, through real spotipy."""
+"""Spotify ingest against a fake Web API on 127.0.0.1, through real spotipy.
+
+Over 300 lines: its cases share the fake API fixture and its helpers, the fault cases read best side by side.
+"""
 
 from __future__ import annotations
 
