@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import chatbot_data  # noqa: E402  (after the path is set)
-from tests.skill_calls import http_api_event, skill_body  # noqa: E402
+from tests.support.skill_calls import http_api_event, skill_body  # noqa: E402
 
 SOCKET = REPO / ".cache" / "mariadb" / "mysqld.sock"
 MART_DOWN = "잠시 뒤에 다시 시도해 주세요"        # the mart_down reply: a statement failed or timed out

@@ -3,7 +3,7 @@
     python bench/ingest.py                       # 10,000 artists, 3,000 requests per 30 s (about 5 minutes)
     python bench/ingest.py --artists 1000 --rate 300
 
-The fake API (tests/fake_spotify.py) runs in its own process on 127.0.0.1 and answers 429 with
+The fake API (tests/support/fake_spotify.py) runs in its own process on 127.0.0.1 and answers 429 with
 Retry-After once --rate requests were made in the last --window seconds. The real ingest job
 (python jobs/ingest.py --source spotify) fetches the artists (50 per call), their top tracks (one
 call each) and audio features (100 per call). Two references: the issue's theoretical minimum,
@@ -38,7 +38,7 @@ def stamp(line: str) -> datetime.datetime:
 
 def run_once(args, workdir: Path, rate: int | None, port: int) -> dict:
     ids_file = workdir / "ids.txt"
-    server = [sys.executable, "-m", "tests.fake_spotify", "--artists", str(args.artists), "--port", str(port),
+    server = [sys.executable, "-m", "tests.support.fake_spotify", "--artists", str(args.artists), "--port", str(port),
               "--window", str(args.window), "--ids-file", str(ids_file)] + (["--rate", str(rate)] if rate else [])
     fake = subprocess.Popen(server, cwd=REPO, env=child_env(), stdout=subprocess.PIPE, text=True)
     try:

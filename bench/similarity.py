@@ -23,6 +23,8 @@ Parts, each in its own process (its own Spark driver, its memory measured alone)
           down as dimensions grow; the default vector has 12, the fast preset 8).
 
 Figures are printed as they come and as a summary at the end (also written as JSON with --json).
+It is one script over 300 lines because the README's similarity figure table comes from it and its parts
+share the lake, the vectors and the child-process setup.
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ class _Turn:
         note = self.say.say("learned", typed=shown(typed)) if typed else ""
         try:
             cards = (self.repo.find_by_id(artist.artist_id, self.deadline)
-                     or self.repo.find_artist(read(artist.name).keys[:2], self.deadline))
+                     or self.repo.find_artist(read(visible(artist.name)).keys[:2], self.deadline))
             self.repo.record_request(typed or artist.name, artist.artist_id, self.deadline,
                                      self.request.user_id, artist.name)
             if cards:

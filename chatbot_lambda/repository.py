@@ -20,7 +20,7 @@ from chatbot_lambda.settings import Settings
 from mart import requests, serving, suggest
 from shared.names import name_key
 from mart.suggest import Candidate
-from mart.url import MartUrl, MartUrlError, mask
+from mart.url import MartUrlError, mask
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,7 +48,7 @@ class MartRepository:
 
     def __init__(self, settings: Settings, clock=time.monotonic):
         self.settings = settings
-        self.url = MartUrl.parse(settings.mart_url)
+        self.url = settings.mart_url
         self.dialect = self.url.dialect
         self._clock = clock
         self._conn = None

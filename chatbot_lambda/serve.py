@@ -29,6 +29,7 @@ from importlib import resources
 from chatbot_lambda import apigw, handler
 from chatbot_lambda.answers import too_long_reply
 from chatbot_lambda.settings import DEFAULT_MART_URL
+from mart.url import mask
 
 LAMBDA_TIMEOUT_MS = 5000
 READ_TIMEOUT_SECONDS = 10.0
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     server = ThreadingHTTPServer((args.host, args.port), SkillHandler)
     server.daemon_threads = True
     host, port = server.server_address[:2]
-    print(f"skill server on http://{host}:{port}/skill (mart {os.environ.get('MART_URL', DEFAULT_MART_URL)}); "
+    print(f"skill server on http://{host}:{port}/skill (mart {mask(os.environ.get('MART_URL', DEFAULT_MART_URL))}); "
           f"browser preview on http://{host}:{port}/", flush=True)
     try:
         server.serve_forever()

@@ -42,7 +42,7 @@ LOG_LEVEL                  (``INFO``)
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from mart.url import MartUrl, MartUrlError
@@ -78,7 +78,7 @@ def _secret(secret_id: str, *keys: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    mart_url: str = DEFAULT_MART_URL          # without credentials (MartUrl.bare)
+    mart_url: MartUrl = MartUrl.parse(DEFAULT_MART_URL)   # parsed once, its credentials taken out
     mart_user: str = ""
     mart_password: str = field(default="", repr=False)
     mart_ssl_ca: str = ""
@@ -132,7 +132,7 @@ class Settings:
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, ERROR")
         return cls(
-            mart_url=mart_url.bare,
+            mart_url=replace(mart_url, user="", password=""),
             mart_user=mart_user,
             mart_password=mart_password,
             mart_ssl_ca=ssl_ca,

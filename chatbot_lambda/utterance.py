@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from shared.names import legacy_key, name_key, visible
+from shared.names import legacy_key, name_key
 
 MAX_WORDS_IN_NAME = 6
 MAX_CANDIDATES = 40
@@ -92,9 +92,8 @@ def small_talk_of(words: list[str]) -> str | None:
 
 
 def read(text: str) -> Utterance:
-    """The name ``text`` asks about and the keys to look up (see the module docstring); invisible
-    characters are not part of it (``shared.names.visible``)."""
-    text = visible(text)
+    """The name ``text`` asks about and the keys to look up (see the module docstring). ``text`` is
+    already as ``shared.names.visible`` gives it: the caller strips invisible characters, once."""
     words = unicodedata.normalize("NFKC", text).split()
     keys = [name_key(text), legacy_key(text)]
     kept = [word for word in words if not _is_request_word(word)]

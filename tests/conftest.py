@@ -7,7 +7,6 @@ import os
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import pymysql
@@ -15,6 +14,7 @@ import pytest
 
 from jobs.common.config import load_config, set_path
 from jobs.common.spark import start_spark
+from tests.support.paths import REPO
 
 TEST_SPARK_CONF = {
     "spark.sql.shuffle.partitions": "4",
@@ -55,9 +55,6 @@ def lake_dir(tmp_path):
 # -- marts -------------------------------------------------------------------------------------------------
 # MySQL tests run against a real MariaDB server: scripts/mariadb.sh starts a private one (make test and
 # .ci/run do it first). MART_TEST_SOCKET / MART_TEST_PORT point elsewhere. A missing server fails the run.
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 @dataclass(frozen=True)
 class MartServer:
@@ -191,8 +188,8 @@ def moto_aws(monkeypatch):
 
 @pytest.fixture(params=["mysql", "sqlite"])
 def served_mart(request, tmp_path):
-    """A mart filled by tests/chatbot_mart.py (BLACKPINK and friends, Artist 0..199), on MariaDB and SQLite."""
-    from tests import chatbot_mart
+    """A mart filled by tests/support/chatbot_mart.py (BLACKPINK and friends, Artist 0..199), on MariaDB and SQLite."""
+    from tests.support import chatbot_mart
 
     if request.param == "sqlite":
         mart = MartUnderTest(f"jdbc:sqlite:{tmp_path / 'mart.db'}", "", "", "sqlite")

@@ -32,7 +32,7 @@ if str(REPO) not in sys.path:   # run as `python scripts/emr/deploy.py`: imports
 
 from scripts.emr import package, steps  # noqa: E402
 from scripts.emr.aws import AwsError, clients, require_bucket, require_credentials, stack_outputs  # noqa: E402
-from mart.url import MartUrl, mask  # noqa: E402
+from mart.url import MartUrl, MartUrlError, mask  # noqa: E402
 
 TEMPLATE = REPO / "scripts" / "emr" / "pipeline.yaml"
 TEMPLATE_BODY_LIMIT = 51_200   # bytes CloudFormation takes inline
@@ -98,11 +98,7 @@ def stack_parameters(args) -> dict[str, str]:
         raise SettingError(f"unknown time zone {args.time_zone!r}: use an IANA name such as Asia/Seoul") from None
     if not SCHEDULE.match(args.schedule):
         raise SettingError(f"--schedule {args.schedule!r} must be cron(...) or rate(N unit), e.g. cron(0 4 * * ? *)")
-    if not args.mart_url.startswith("jdbc:mysql://") or '"' in args.mart_url or "\\" in args.mart_url:
-        raise SettingError(f"--mart-url {mask(args.mart_url)!r} must be jdbc:mysql://host:port/database")
-    if MartUrl.parse(args.mart_url).has_credentials:   # it would be written into the steps' arguments
-        raise SettingError(f"--mart-url {mask(args.mart_url)!r} carries a user or password: give the user with "
-                           "--mart-user and the password in the secret of --mart-secret")
+    require_mysql_url(args.mart_url)
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", args.mart_user):
         raise SettingError(f"--mart-user {args.mart_user!r} is not a MySQL user name")
     for option, arn in (("--mart-secret", args.mart_secret), ("--spotify-secret", args.spotify_secret)):
@@ -129,6 +125,21 @@ def stack_parameters(args) -> dict[str, str]:
         "ScheduleExpression": args.schedule, "ScheduleTimeZone": args.time_zone,
         "ScheduleState": "DISABLED" if args.paused else "ENABLED",
     }
+
+
+def require_mysql_url(text: str) -> None:
+    """``--mart-url`` parsed once; raises SettingError unless it is a ``jdbc:mysql://`` URL (the cluster
+    ships Connector/J only) without credentials (they would be written into the steps' arguments) and
+    without ``"`` or ``\\`` (it is written verbatim into a TOML string of the steps)."""
+    try:
+        url = MartUrl.parse(text)
+    except MartUrlError:
+        url = None
+    if url is None or not text.startswith("jdbc:mysql://") or '"' in text or "\\" in text:
+        raise SettingError(f"--mart-url {mask(text)!r} must be jdbc:mysql://host:port/database")
+    if url.has_credentials:
+        raise SettingError(f"--mart-url {mask(text)!r} carries a user or password: give the user with "
+                           "--mart-user and the password in the secret of --mart-secret")
 
 
 def job_extra(job: str, text: str) -> list[str]:

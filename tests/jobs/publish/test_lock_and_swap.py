@@ -1,0 +1,236 @@
+"""The publish lock and the swap on a real mart, MariaDB (scripts/mariadb.sh) and SQLite: one
+publisher at a time, readers see one whole set, a lost lock or a blocked swap changes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+
+from jobs.common.errors import MartError
+from jobs.publish.lock import MartBusy, mysql_lock_name
+from mart import serving
+from mart.schema import ALL_TABLES
+from tests.support import mart_data
+from tests.support.mart_locks import holding_publish_lock
+from tests.support.publish import live_state, open_mart
+
+
+def test_a_second_publish_or_rollback_is_refused_while_one_holds_the_lock(spark, any_mart):
+    with open_mart(spark, any_mart) as mart:
+        mart.publish(mart_data.frames(spark, 30, "A"), "2026-11-01")
+        mart.publish(mart_data.frames(spark, 30, "B"), "2026-11-02")
+        before, history = live_state(any_mart), mart.history()
+        holder = "connection" if any_mart.dialect == "mysql" else "pid 4242 on testhost"
+        with holding_publish_lock(any_mart):
+            with pytest.raises(MartBusy, match=f"another publish or rollback of this mart is running .*{holder}"
+                                               f".*wait for it"):
+                mart.publish(mart_data.frames(spark, 30, "A"), "2026-11-03")
+            with pytest.raises(MartBusy, match="rollback refused: another publish or rollback"):
+                mart.rollback()
+            assert live_state(any_mart) == before
+            assert mart.history() == history
+            assert mart.counts("__staging") == {t: -1 for t in before}   # refused before any staging write
+        mart.publish(mart_data.frames(spark, 30, "A"), "2026-11-03")
+        assert live_state(any_mart) != before
+        assert mart.rollback().dt == "2026-11-02"
+        assert live_state(any_mart) == before
+
+
+def _wait_until(condition, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_readers_see_one_whole_set_while_a_large_publish_swaps(spark, any_mart):
+    """Chatbot-style lookups during a 100,000-artist publish: never empty, never a mix, never dangling."""
+    n = 100_000
+    with open_mart(spark, any_mart) as mart:
+        mart.publish(mart_data.frames(spark, n, "A"), "2026-11-01")
+        seen, problems, stop = {"A": 0, "B": 0}, [], threading.Event()
+        observations = [0, 0]
+
+        def poll(reader: int) -> None:
+            rng = random.Random(5 + reader)
+            try:
+                conn = any_mart.reader()
+                try:
+                    while not stop.is_set() and len(problems) < 5:
+                        i = rng.randrange(n)
+                        cards = serving.find_artist(conn, f"Artist {i}")
+                        found = mart_data.answer_problems(cards, i, n)
+                        problems.extend(found)
+                        if not found:
+                            seen[cards[0].image_url.split("/")[3]] += 1
+                        observations[reader] += 1
+                finally:
+                    conn.close()
+            except Exception as exc:   # a dead reader must fail the test, not stop observing quietly
+                problems.append(f"reader {reader} failed: {exc!r}")
+
+        readers = [threading.Thread(target=poll, args=(reader,)) for reader in range(2)]
+        for reader in readers:
+            reader.start()
+        try:
+            _wait_until(lambda: seen["A"] > 20 or problems)
+            mart.publish(mart_data.frames(spark, n, "B"), "2026-11-02")
+            _wait_until(lambda: seen["B"] > 20 or problems)
+        finally:
+            stop.set()
+            for reader in readers:
+                reader.join(30)
+    assert problems == []
+    assert seen["A"] > 20 and seen["B"] > 20, seen
+    assert min(observations) > 20, observations
+
+
+def test_a_swap_blocked_by_a_long_reader_transaction_fails_cleanly(spark, mysql_mart):
+    """RENAME TABLE waits for readers' metadata locks at most mart.lock_wait_seconds."""
+    with open_mart(spark, mysql_mart, lock_wait_seconds=1, lock_attempts=2) as mart:
+        mart.publish(mart_data.frames(spark, 20, "A"), "2026-11-01")
+        before = live_state(mysql_mart)
+        reader = mysql_mart.reader()
+        reader.autocommit(False)
+        serving.fetch_all(reader, "SELECT COUNT(*) FROM artists")   # holds a shared lock until commit
+        try:
+            with pytest.raises(MartError, match="the swap did not happen, the live set is unchanged"):
+                mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+        finally:
+            reader.rollback()
+            reader.close()
+        assert live_state(mysql_mart) == before
+        assert mart.counts("__previous")["artists"] == 0   # the empty set the first publish replaced
+        mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+        assert live_state(mysql_mart) != before
+        mart.rollback()
+        assert live_state(mysql_mart) == before
+
+
+def test_lookups_wait_at_most_the_short_lock_wait_while_the_swap_queues_behind_a_reader(spark, mysql_mart):
+    """With the default settings, a swap behind a long reader blocks lookups for at most
+    mart.lock_wait_seconds at a time, and succeeds by retrying once the reader has ended."""
+    with open_mart(spark, mysql_mart) as mart:
+        wait = mart.settings.lock_wait_seconds
+        assert wait <= 2, "by default a swap may hold up every lookup for mart.lock_wait_seconds"
+        mart.publish(mart_data.frames(spark, 20, "A"), "2026-11-01")
+        reader, watcher, lookup = mysql_mart.reader(), mysql_mart.reader(), mysql_mart.reader()
+        reader.autocommit(False)
+        serving.fetch_all(reader, "SELECT COUNT(*) FROM artists")   # holds a shared metadata lock until it ends
+        swap_done, failures, waits = threading.Event(), [], []
+
+        def publish() -> None:
+            try:
+                mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+            except Exception as exc:   # reported by the assertion below
+                failures.append(exc)
+            finally:
+                swap_done.set()
+
+        def lookups() -> None:
+            while not swap_done.is_set():
+                started = time.perf_counter()
+                try:
+                    serving.fetch_all(lookup, "SELECT name FROM artists WHERE artist_id = ?", ("A0",))
+                except Exception as exc:   # e.g. the client's read timeout: reported below
+                    failures.append(exc)
+                    return
+                waits.append(time.perf_counter() - started)
+                time.sleep(0.05)
+
+        publishing = threading.Thread(target=publish)
+        publishing.start()
+        try:
+            while not swap_done.is_set() and not serving.fetch_all(
+                    watcher, "SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO LIKE 'RENAME TABLE%' "
+                             "AND STATE LIKE '%metadata lock%' AND DB = DATABASE()"):
+                time.sleep(0.05)
+            looking_up = threading.Thread(target=lookups)
+            looking_up.start()
+            time.sleep(2 * wait + 1)   # two of the swap's attempts time out; the reader then ends
+        finally:
+            reader.rollback()
+            publishing.join()
+        looking_up.join()
+        for conn in (reader, watcher, lookup):
+            conn.close()
+        assert failures == []
+        assert mart.history(1)[0][2] == "2026-11-02"   # the swap got the lock on a later attempt
+        assert len(waits) >= 5 and max(waits) < wait + 1, waits
+
+
+def test_a_first_publish_while_another_holds_the_lock_is_busy_and_creates_no_tables(spark, any_mart):
+    """Tables are created under the publish lock: two first publishes never both create them."""
+    with holding_publish_lock(any_mart):
+        with pytest.raises(MartBusy, match="creating the mart tables refused: another publish or rollback of "
+                                           "this mart is running .*Nothing was changed"):
+            open_mart(spark, any_mart)
+        assert mart_data.tables(any_mart) & set(ALL_TABLES) == set()
+    with open_mart(spark, any_mart) as mart:
+        assert set(ALL_TABLES) <= mart_data.tables(any_mart)
+        mart.publish(mart_data.frames(spark, 10, "A"), "2026-11-01")
+    with holding_publish_lock(any_mart):   # nothing missing: opening needs no lock
+        with open_mart(spark, any_mart) as mart:
+            assert mart.counts()["artists"] == 10
+
+
+def test_a_publish_whose_control_connection_is_killed_stops_before_the_swap(spark, mysql_mart, mariadb):
+    """The server frees the GET_LOCK of a dropped connection: the publish must not go on without it."""
+    with open_mart(spark, mysql_mart) as mart:
+        mart.publish(mart_data.frames(spark, 20, "A"), "2026-11-01")
+        before = live_state(mysql_mart)
+        control = mart.conn.scalar("SELECT CONNECTION_ID()")
+        stage = mart._stage
+
+        def stage_then_kill(table, frame):
+            stage(table, frame)
+            if table == "related_artists":   # the last staging write
+                root = mariadb.root()
+                try:
+                    with root.cursor() as cursor:
+                        cursor.execute("KILL CONNECTION %s", (int(control),))
+                finally:
+                    root.close()
+
+        mart._stage = stage_then_kill
+        with pytest.raises(MartError, match=r"publish stopped: lost the publish lock 'mart_publish:mart_t_\w+'.*"
+                                            r"control connection failed.*nothing was swapped"):
+            mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+    assert live_state(mysql_mart) == before
+    _wait_until(lambda: _lock_is_free(mysql_mart))
+    with open_mart(spark, mysql_mart) as mart:
+        mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+        assert live_state(mysql_mart) != before
+
+
+def _lock_is_free(mart) -> bool:
+    conn = mart.reader()
+    try:
+        (database,), = serving.fetch_all(conn, "SELECT DATABASE()")
+        return serving.fetch_all(conn, "SELECT IS_FREE_LOCK(?)", (mysql_lock_name(database),)) == [(1,)]
+    finally:
+        conn.close()
+
+
+def test_a_publish_that_lost_its_lock_before_the_swap_swaps_nothing(spark, mysql_mart):
+    with open_mart(spark, mysql_mart) as mart:
+        mart.publish(mart_data.frames(spark, 20, "A"), "2026-11-01")
+        before, history = live_state(mysql_mart), mart.history()
+        check = mart._check
+        name = mysql_lock_name(str(mart.conn.scalar("SELECT DATABASE()")))
+
+        def check_then_lose_the_lock(*args):
+            check(*args)
+            mart._verify_lock("publish")   # still held
+            assert mart.conn.scalar("SELECT RELEASE_LOCK(?)", (name,)) == 1   # as a reconnect would lose it
+
+        mart._check = check_then_lose_the_lock
+        with pytest.raises(MartError, match=r"lost the publish lock .*no longer holds it.*nothing was swapped"):
+            mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+        assert live_state(mysql_mart) == before and mart.history() == history
+        del mart._check
+        mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+        assert live_state(mysql_mart) != before

@@ -1,0 +1,59 @@
+"""Imports point down the layers: entry points → jobs/{sources,transform,evaluation,publish} → jobs/common →
+mart → shared, and nothing outside tests/ imports tests/ but bench/, which may use tests.support.
+
+The imports are read with ``ast`` (lazy imports inside functions included), so nothing is executed.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from tests.support.paths import REPO
+
+PROJECT = ("jobs", "mart", "shared", "chatbot_lambda", "scripts", "bench", "tests")
+JOB_LAYERS = ("jobs.publish", "jobs.sources", "jobs.transform", "jobs.evaluation")
+
+
+def imported_modules(path) -> set[str]:
+    """Every module a file imports by absolute name; ``from a import b`` counts as ``a`` and ``a.b``."""
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return modules
+
+
+def within(module: str, packages) -> bool:
+    return any(module == package or module.startswith(package + ".") for package in packages)
+
+
+def violations(folders, forbidden, allowed=()) -> list[str]:
+    """``file: module`` for each import from ``folders`` of a module under ``forbidden`` and not under ``allowed``."""
+    found = []
+    for folder in folders:
+        for path in sorted((REPO / folder).rglob("*.py")):
+            found += [f"{path.relative_to(REPO)}: {module}" for module in sorted(imported_modules(path))
+                      if within(module, forbidden) and not within(module, allowed)]
+    return found
+
+
+RULES = {
+    "jobs/common imports no job layer above it": (["jobs/common"], JOB_LAYERS, ()),
+    "mart imports neither the jobs nor the chatbot": (["mart"], ("jobs", "chatbot_lambda", "scripts", "bench", "tests"), ()),
+    "shared imports nothing of the project": (["shared"], tuple(p for p in PROJECT if p != "shared"), ()),
+    "sources and transform never import publish": (["jobs/sources", "jobs/transform"], ("jobs.publish",), ()),
+    "the jobs, mart, shared, chatbot and scripts never import tests": (
+        ["jobs", "mart", "shared", "chatbot_lambda", "scripts"], ("tests",), ()),
+    "bench imports only tests.support of the tests": (["bench"], ("tests",), ("tests.support",)),
+}
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_imports_point_down_the_layers(rule):
+    folders, forbidden, allowed = RULES[rule]
+    assert violations(folders, forbidden, allowed) == []
