@@ -30,6 +30,7 @@ from jobs.common.errors import ConfigError
 from jobs.common.lake import Lake
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
+from jobs.settings import SimilaritySettings
 from jobs.transform.evaluation import evaluate_related, genre_table, most_common_genre
 from jobs.transform.neighbours import exact_neighbours
 from jobs.transform.signals import PRESETS, artist_signals, popularity_proxy, signal_vectors
@@ -80,7 +81,7 @@ def compare_specs(values: Sequence[str]) -> list[str]:
     return specs or ["published"]
 
 
-def settings_for(config: dict, spec: str) -> similarity.SimilaritySettings:
+def settings_for(config: dict, spec: str) -> SimilaritySettings:
     """The similarity settings a ``--compare`` value names (see the epilog)."""
     import copy
     local = copy.deepcopy(config)
@@ -110,10 +111,10 @@ def settings_for(config: dict, spec: str) -> similarity.SimilaritySettings:
     else:
         raise ConfigError(f"--compare {spec!r}: not a preset ({', '.join(sorted(PRESETS))}), 'published', "
                           "'config', a .toml file or key=value pairs")
-    return similarity.SimilaritySettings.from_config(local)
+    return SimilaritySettings.from_config(local)
 
 
-def computed(spark: SparkSession, tables: dict, settings: similarity.SimilaritySettings
+def computed(spark: SparkSession, tables: dict, settings: SimilaritySettings
              ) -> tuple[DataFrame, DataFrame, dict]:
     """``(related, vectors, imputed)`` for ``settings`` from the snapshot's tables, as the similarity job makes them."""
     status = artist_signals(tables["top_tracks"], tables["audio_features"], tables["artists"], settings.features,
@@ -125,7 +126,7 @@ def computed(spark: SparkSession, tables: dict, settings: similarity.SimilarityS
     return related, vectors, imputed
 
 
-def describe(settings: similarity.SimilaritySettings) -> dict:
+def describe(settings: SimilaritySettings) -> dict:
     return {key: value for key, value in settings.parameters().items() if key != "k"}
 
 
@@ -135,8 +136,8 @@ def run(spark: SparkSession, config: dict, dt: str | None, specs: Sequence[str],
     k = int(options.get("k", 3))
     if k < 1:
         raise ConfigError(f"evaluate.k must be at least 1, got {k}")
-    base = similarity.SimilaritySettings.from_config(config)
-    lake = Lake(spark, base.lake)
+    base = SimilaritySettings.from_config(config)
+    lake = Lake.from_settings(spark, base)
     dt = dt or lake.latest_snapshot("top_tracks")
     tables = {name: lake.read(name, dt) for name in ("artists", "top_tracks", "audio_features")}
     # Popularity as the mart gets it (the artist's, its tracks' mean, or the proxy): for the popularity gap.
@@ -218,7 +219,7 @@ def most_genre_labels(vectors: DataFrame, artists: DataFrame, ids: Sequence[str]
     return [best.get(i) for i in ids]
 
 
-def write_fitted(path: Path, fitted: dict, settings: similarity.SimilaritySettings, dt: str, k: int) -> None:
+def write_fitted(path: Path, fitted: dict, settings: SimilaritySettings, dt: str, k: int) -> None:
     """A ``[similarity]`` TOML file the similarity job reads with ``--weights``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     features = ", ".join(f'"{f}"' for f in settings.features)

@@ -26,7 +26,7 @@ from pyspark.sql import SparkSession
 
 from jobs.common import schemas
 from jobs.common.cli import base_parser, exit_status, setup_logging
-from jobs.common.config import load_config, section, set_path
+from jobs.common.config import load_config, set_path
 from jobs.common.errors import ConfigError, MartError, SnapshotError
 from jobs.common.lake import Lake, today_utc
 from jobs.common.progress import Progress
@@ -34,13 +34,14 @@ from jobs.common.spark import start_spark
 from jobs.common.timing import stage
 from jobs.sources import chat_requests
 from jobs.sources.aliases import chat_aliases, curated_aliases, read_aliases_csv, snapshot_aliases
-from jobs.sources.spotify import (SPOTIFY_ID, SpotifyCatalog, SpotifyError, SpotifySettings, SpotifySnapshot,
-                                  fetch_snapshot, resolve_names)
-from jobs.sources.synthetic import SyntheticSpec, generate
+from jobs.settings import SOURCES, IngestSettings
+from jobs.sources.seeds import wanted_artists
+from jobs.sources.spotify import SpotifyCatalog, SpotifyError
+from jobs.sources.spotify_snapshot import SpotifySnapshot, fetch_snapshot, resolve_names
+from jobs.sources.synthetic import generate
 
 log = logging.getLogger("jobs.ingest")
 
-SOURCES = ("synthetic", "spotify", "tracks-csv")
 EXIT_API = 3
 
 EPILOG = """\
@@ -93,46 +94,31 @@ def parse_args(argv: Sequence[str] | None):
     return parser.parse_args(argv)
 
 
-def synthetic_spec(config: Mapping) -> SyntheticSpec:
-    options = section(config, "synthetic")
-    try:
-        return SyntheticSpec(**options)
-    except TypeError as exc:
-        raise ConfigError(f"[synthetic] has an unknown setting: {exc}") from None
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def run(spark: SparkSession, config: Mapping, dt: str) -> dict[str, int]:
+def run(spark: SparkSession, settings: IngestSettings, dt: str) -> dict[str, int]:
     """Ingest one snapshot from the configured source; returns rows written per table."""
-    source = section(config, "ingest").get("source", "synthetic")
-    if source not in SOURCES:
-        raise ConfigError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
-    lake = Lake(spark, section(config, "lake").get("path", ""))
-    log.info("ingest dt=%s from %s into %s", dt, source, lake.root)
+    lake = Lake.from_settings(spark, settings)
+    log.info("ingest dt=%s from %s into %s", dt, settings.source, lake.root)
     requests = None
-    if source == "spotify":
-        frames, requests = spotify_frames(spark, config, lake)
-    elif source == "tracks-csv":
-        frames = tracks_csv_frames(spark, config)
+    if settings.source == "spotify":
+        frames, requests = spotify_frames(spark, settings, lake)
+    elif settings.source == "tracks-csv":
+        frames = tracks_csv_frames(spark, settings.tracks_csv)
     else:
-        spec = synthetic_spec(config)
-        log.info("synthetic: %s", spec)
-        frames = generate(spark, spec)
-    aliases = snapshot_aliases(spark, lake, dt, frames.pop("artist_aliases", None), curated(spark, config, frames))
+        log.info("synthetic: %s", settings.synthetic)
+        frames = generate(spark, settings.synthetic)
+    aliases = snapshot_aliases(spark, lake, dt, frames.pop("artist_aliases", None), curated(spark, settings, frames))
     if aliases is not None:
         frames["artist_aliases"] = aliases
     # Delta commits each table on its own: the dt is marked unfinished (readers refuse it) while they
     # are committed. A run that dies after a commit leaves it so, until a re-run completes it.
-    with lake.writing(dt, source, list(frames)) as written:
+    with lake.writing(dt, settings.source, list(frames)) as written:
         for table, frame in frames.items():
             with stage(log, f"write {table}"):
                 written[table] = lake.write(frame, table, dt)
     log.info("ingest dt=%s done: %s", dt, ", ".join(f"{t} {n} rows" for t, n in written.items()))
     if requests is not None:
         try:
-            chat_requests.record_requests(spark, config, requests,
-                                          chat_requests.RequestPolicy.from_config(config), _now())
+            chat_requests.record_requests(spark, settings.mart, requests, settings.policy, _now())
         except MartError as exc:   # the snapshot stands; the next run looks these requests up again
             log.warning("requests: not marked in the mart (%s); the next run looks them up again", exc)
     return written
@@ -142,54 +128,22 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
-def curated(spark: SparkSession, config: Mapping, frames: dict):
+def curated(spark: SparkSession, settings: IngestSettings, frames: dict):
     """The curated aliases of ``ingest.aliases_csv`` for the artists being written, or ``None``."""
-    path = section(config, "ingest").get("aliases_csv")
-    if not path:
+    if not settings.aliases_csv:
         return None
-    return curated_aliases(spark, read_aliases_csv(str(path)), frames["artists"])
+    return curated_aliases(spark, read_aliases_csv(settings.aliases_csv), frames["artists"])
 
 
-def wanted_artists(config: Mapping, lake: Lake) -> tuple[list[str], dict[str, str]]:
-    """``(artist ids, {name: "seed"})`` to ingest before any request: config seeds, the lake's artists
-    (refresh)."""
-    options = section(config, "ingest")
-    ids, names = [], {}
-    for seed in options.get("seeds", []):
-        if SPOTIFY_ID.match(str(seed)):
-            ids.append(str(seed))
-        else:
-            names.setdefault(str(seed), "seed")
-    if options.get("seeds_file"):
-        try:
-            with open(options["seeds_file"], encoding="utf-8") as lines:
-                for line in map(str.strip, lines):
-                    if SPOTIFY_ID.match(line):
-                        ids.append(line)
-                    elif line:
-                        names.setdefault(line, "seed")
-        except OSError as exc:
-            raise ConfigError(f"ingest.seeds_file: {exc}") from None
-    if options.get("refresh", False):
-        found = lake.snapshots("artists")
-        if found:
-            known = [row.artist_id for row in lake.read("artists", found[-1]).select("artist_id").collect()]
-            log.info("refresh: %d artists of the lake's dt=%s", len(known), found[-1])
-            ids.extend(known)
-    return ids, names
-
-
-def spotify_frames(spark: SparkSession, config: Mapping, lake: Lake) -> dict:
+def spotify_frames(spark: SparkSession, settings: IngestSettings, lake: Lake) -> dict:
     """The lake tables from the Spotify Web API, fetched on the driver: seeds and refresh first (a
     SpotifyError stops the run), then the chatbot's requests (a SpotifyError keeps what was fetched);
     and the requests taken, to be marked in the mart after the write (``None`` without --requests)."""
-    settings = SpotifySettings.from_config(config)
-    policy = chat_requests.RequestPolicy.from_config(config)
-    catalog = SpotifyCatalog(settings)
-    ids, names = wanted_artists(config, lake)
+    catalog = SpotifyCatalog(settings.spotify)
+    ids, names = wanted_artists(settings.seeds, settings.seeds_file, settings.refresh, lake)
     requests = None
-    if section(config, "ingest").get("requests", False):
-        requests = chat_requests.take_requests(spark, config, policy, _now())
+    if settings.requests:
+        requests = chat_requests.take_requests(spark, settings.mart, settings.policy, _now())
     if not ids and not names and not (requests and requests.taken):
         raise ConfigError("no artists to ingest: set ingest.seeds (ids or names), ingest.seeds_file, "
                           "ingest.refresh = true or ingest.requests = true (with requests in the mart)")
@@ -209,7 +163,7 @@ def spotify_frames(spark: SparkSession, config: Mapping, lake: Lake) -> dict:
     log_summary(catalog, snapshot, unresolved + (requests.not_found() if requests else []))
     if not snapshot.artists:
         if requests is not None and requests.looked_up:   # all not found: marked, so the next run moves on
-            chat_requests.record_requests(spark, config, requests, policy, _now())
+            chat_requests.record_requests(spark, settings.mart, requests, settings.policy, _now())
         if requests is not None and requests.stopped is not None:
             raise requests.stopped
         raise SnapshotError("Spotify returned none of the wanted artists: nothing to write")
@@ -240,9 +194,10 @@ def log_summary(catalog: SpotifyCatalog, snapshot: SpotifySnapshot, unresolved: 
              stats["failed_requests"], ", ".join(sorted(catalog.closed)) or "none")
 
 
-def tracks_csv_frames(spark: SparkSession, config: Mapping) -> dict:
+def tracks_csv_frames(spark: SparkSession, options: Mapping) -> dict:
+    """The lake tables of a tracks-csv file; ``options`` are ``[tracks_csv]`` (``IngestSettings.tracks_csv``)."""
     from jobs.sources.tracks_csv import read_tracks_csv
-    return read_tracks_csv(spark, section(config, "tracks_csv"))
+    return read_tracks_csv(spark, options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -261,7 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "ingest.aliases_csv": args.aliases_csv}.items():
             if value is not None:
                 set_path(config, key, value)
-        run(start_spark(config, "ingest"), config, args.dt or today_utc())
+        settings = IngestSettings.from_config(config)
+        run(start_spark(config, "ingest"), settings, args.dt or today_utc())
 
     try:
         return exit_status(job, log)

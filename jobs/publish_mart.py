@@ -11,7 +11,9 @@ same at its end; this command re-publishes without recomputing. Its checks expec
 min(k, n - 1) related rows for each of the n artists of the lake's related_artists
 (k: similarity.k, the setting the similarity job used; "artists with a vector" are
 the related set's own artists here). A publish or rollback holds a mart-wide lock:
-a second one started meanwhile is refused at once (exit 2).
+a second one started meanwhile is refused at once (exit 2). Of ``[similarity]``
+only k is read and checked (``MartJobSettings``): a bad similarity setting that a
+publish does not use never makes it fail.
 
 ``status`` only reads: on a database without a mart it says so and creates nothing.
 """
@@ -23,13 +25,12 @@ import sys
 from typing import Sequence
 
 from jobs.common.cli import base_parser, exit_status, setup_logging
-from jobs.common.config import load_config, section, set_path
-from jobs.common.errors import ConfigError
+from jobs.common.config import load_config, set_path
 from jobs.common.lake import Lake
 from jobs.common.spark import start_spark
 from jobs.publish.mart import Mart
-from jobs.publish.settings import PublishSettings
 from jobs.publish.snapshot import publish_snapshot
+from jobs.settings import MartJobSettings
 
 log = logging.getLogger("jobs.publish_mart")
 
@@ -69,24 +70,20 @@ def parse_args(argv: Sequence[str] | None):
     return parser.parse_args(argv)
 
 
-def settings_from_args(args) -> tuple[dict, PublishSettings]:
+def settings_from_args(args) -> tuple[dict, MartJobSettings]:
     config = load_config(args.config, args.overrides)
     for key, value in {"lake.path": args.lake, "mart.url": args.mart}.items():
         if value:
             set_path(config, key, value)
-    return config, PublishSettings.from_config(config)
+    return config, MartJobSettings.from_config(config, args.action)
 
 
-def configured_k(config: dict) -> int:
-    """``similarity.k``: the related artists per artist the similarity job computes (default 3)."""
-    value = section(config, "similarity").get("k", 3)
-    try:
-        k = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"similarity.k must be a whole number, got {value!r}") from None
-    if k < 1:
-        raise ConfigError(f"similarity.k must be at least 1, got {k}")
-    return k
+def republish_command(dt: str, k: int | None = None) -> str:
+    """The command line that publishes the lake's related artists of ``dt`` without recomputing them,
+    with ``--set similarity.k=<k>`` when ``k`` is given (its checks take k from the config, which need
+    not be what the similarity job ran with)."""
+    same_k = "" if k is None else f" --set similarity.k={int(k)}"
+    return f"python jobs/publish_mart.py publish --dt {dt}{same_k} --force"
 
 
 def print_status(mart: Mart, show: int) -> None:
@@ -112,17 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def job() -> None:
         config, settings = settings_from_args(args)
-        k = configured_k(config) if args.action == "publish" else None
         spark = start_spark(config, f"mart {args.action}")
-        with Mart(spark, settings, readonly=args.action == "status") as mart:
+        with Mart(spark, settings.mart, readonly=args.action == "status") as mart:
             if args.action == "rollback":
                 mart.rollback(force=args.force)
             elif args.action == "status":
                 print_status(mart, args.show)
             else:
-                lake = Lake(spark, section(config, "lake").get("path", ""))
+                lake = Lake.from_settings(spark, settings)
                 dt = args.dt or lake.latest_snapshot("related_artists")
-                publish_snapshot(mart, lake, dt, force=args.force, k=k, recomputed=False)
+                publish_snapshot(mart, lake, dt, force=args.force, k=settings.k)
 
     return exit_status(job, log)
 

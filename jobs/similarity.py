@@ -27,17 +27,20 @@ from pyspark.sql import functions as F
 from jobs.common.cli import base_parser, exit_status, setup_logging
 from jobs.common.config import load_config, section, set_path
 from jobs.common.errors import ConfigError, SnapshotError
-from jobs.common.lake import Lake, parse_dt
+from jobs.common.lake import Lake
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
-from jobs.publish.mart import Mart
+from jobs.publish.checks import PublishRefused
+from jobs.publish.mart import Mart, PublishReport
 from jobs.publish.settings import PublishSettings
 from jobs.publish.snapshot import publish_snapshot
-from jobs.transform.metrics import METRICS, check_metric
+from jobs.publish_mart import republish_command
+from jobs.settings import SimilaritySettings
+from jobs.transform.metrics import METRICS
 from jobs.transform.neighbours import exact_neighbours
-from jobs.transform.signals import (METADATA, PRESETS, SHARED_TRACKS, SPREAD, artist_signals, check_shared_tracks,
-                                    check_signals, check_weights, popularity_proxy, signal_vectors)
-from jobs.transform.vectors import AUDIO_FEATURE_NAMES, NORMALIZATIONS, check_normalization, coverage
+from jobs.transform.signals import (METADATA, PRESETS, SHARED_TRACKS, SPREAD, artist_signals, popularity_proxy,
+                                    signal_vectors)
+from jobs.transform.vectors import AUDIO_FEATURE_NAMES, NORMALIZATIONS, coverage
 
 log = logging.getLogger("jobs.similarity")
 
@@ -70,56 +73,6 @@ exit status: 0 done, 2 bad settings, missing/empty/unfinished snapshot, unreacha
 running, publish refused by the drop guard, failing its checks or a publish step failing (the live mart
 is then unchanged unless the message says the new set IS live), 1 anything else.
 """
-
-
-@dataclass(frozen=True)
-class SimilaritySettings:
-    lake: str
-    dt: str | None
-    features: tuple[str, ...]
-    normalization: str
-    metric: str
-    k: int
-    tasks: int | None
-    show: int
-    weights: tuple[tuple[str, float], ...] = ()
-    shared_tracks: str = "full"
-
-    def parameters(self) -> dict:
-        """What the vectors were made of, as recorded with a publish."""
-        return {"features": list(self.features), "k": self.k, "metric": self.metric,
-                "normalization": self.normalization, "weights": dict(self.weights),
-                "shared_tracks": self.shared_tracks}
-
-    @classmethod
-    def from_config(cls, config: Mapping) -> "SimilaritySettings":
-        """Validated settings from the ``[lake]`` and ``[similarity]`` sections."""
-        lake = section(config, "lake")
-        sim = section(config, "similarity")
-        try:
-            k = int(sim.get("k", 3))
-            if k < 1:
-                raise ValueError(f"k must be at least 1, got {k}")
-            tasks = sim.get("tasks")
-            dt = sim.get("dt")
-            base = PRESETS["seed"]
-            features = check_signals(sim.get("features", base["features"]))
-            if not isinstance(sim.get("weights", {}), Mapping):
-                raise ValueError("weights must be a table of feature = weight")
-            return cls(
-                lake=str(lake.get("path", "")),
-                dt=parse_dt(str(dt)) if dt else None,
-                features=features,
-                normalization=check_normalization(sim.get("normalization", base["normalization"])),
-                metric=check_metric(sim.get("metric", base["metric"])),
-                k=k,
-                tasks=int(tasks) if tasks else None,
-                show=int(sim.get("show", 0)),
-                weights=check_weights(sim.get("weights", {}), features),
-                shared_tracks=check_shared_tracks(sim.get("shared_tracks", base["shared_tracks"])),
-            )
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"similarity settings: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -212,7 +165,7 @@ def run(spark: SparkSession, settings: SimilaritySettings, publish: PublishSetti
 
 
 def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, force: bool) -> SimilarityResult:
-    lake = Lake(spark, settings.lake)
+    lake = Lake.from_settings(spark, settings)
     dt = settings.dt or lake.latest_snapshot("top_tracks")
     log.info("similarity for dt=%s: features %s, %s normalization, %s metric, k=%d%s%s",
              dt, ",".join(settings.features), settings.normalization, settings.metric, settings.k,
@@ -263,11 +216,22 @@ def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, f
                 log.info("popularity in the mart: %d artists from the source, %d from their tracks' mean popularity, "
                          "%d from a proxy (track count and recency); publish_log.parameters says so",
                          sources.get("artists", 0), sources.get("tracks", 0), sources.get("proxy", 0))
-            publish_snapshot(mart, lake, dt, artists=served, top_tracks=top_tracks, force=force,
+            publish_computed(mart, lake, dt, artists=served, top_tracks=top_tracks, force=force,
                              artists_with_vector=counts["with_vector"], k=settings.k, parameters=parameters)
     if settings.show and written:
         show_related(lake, dt, settings.show)
     return SimilarityResult(dt=dt, artists=total, related_rows=written, **counts)
+
+
+def publish_computed(mart: Mart, lake: Lake, dt: str, *, k: int | None = None, **options) -> PublishReport:
+    """``publish_snapshot`` of the related artists of ``dt`` this job just computed: a drop-guard refusal
+    names the cheaper command that publishes them without computing them again (``republish_command``)."""
+    try:
+        return publish_snapshot(mart, lake, dt, k=k, **options)
+    except PublishRefused as exc:
+        raise PublishRefused(f"{exc}; the related artists of dt={dt} are saved in the lake, so "
+                             f"'{republish_command(dt, k)}' (same --config, "
+                             f"--lake and --mart) publishes them without recomputing") from None
 
 
 def show_related(lake: Lake, dt: str, limit: int) -> None:

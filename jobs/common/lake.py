@@ -28,7 +28,7 @@ import os
 import re
 import uuid
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Iterator, Protocol, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -86,6 +86,12 @@ def today_utc() -> str:
     return _dt.datetime.now(_dt.timezone.utc).date().isoformat()
 
 
+class HasLakePath(Protocol):
+    """A job's settings: anything with the ``lake`` path (``lake.path``)."""
+
+    lake: str
+
+
 class Lake:
     """Reads and writes snapshots of the lake's Delta tables under ``root``."""
 
@@ -95,6 +101,11 @@ class Lake:
         self.spark = spark
         # A relative local folder is taken from this process's working directory, not the JVM's.
         self.root = root.rstrip("/") if "://" in root else os.path.abspath(root)
+
+    @classmethod
+    def from_settings(cls, spark: SparkSession, settings: HasLakePath) -> "Lake":
+        """The lake named by a job's settings."""
+        return cls(spark, settings.lake)
 
     def path(self, table: str) -> str:
         return f"{self.root}/{table}"

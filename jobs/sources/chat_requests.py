@@ -19,13 +19,17 @@ from __future__ import annotations
 import datetime
 import logging
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from pyspark.sql import SparkSession
 
 from jobs.common.config import section
 from jobs.common.errors import ConfigError
-from jobs.sources.spotify import SpotifyCatalog, SpotifyError, SpotifySnapshot, fetch_snapshot
+from jobs.sources.spotify import SpotifyCatalog, SpotifyError
+from jobs.sources.spotify_snapshot import SpotifySnapshot, fetch_snapshot
+
+if TYPE_CHECKING:
+    from jobs.common.jdbc import MartTarget
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +95,12 @@ class RequestRun:
         return [(r.name, r.spotify_artist_id) for r in self.taken if r.spotify_artist_id]
 
 
-def _mart(spark: SparkSession, config: Mapping):
-    from jobs.common.jdbc import MartConnection, MartTarget
-    return MartConnection(spark, MartTarget.from_config(section(config, "mart")))
-
-
-def take_requests(spark: SparkSession, config: Mapping, policy: RequestPolicy,
+def take_requests(spark: SparkSession, target: MartTarget, policy: RequestPolicy,
                   now: datetime.datetime) -> RequestRun:
     """The requests to look up in this run, best first (none when the mart has no requests table)."""
+    from jobs.common.jdbc import MartConnection
     from mart import requests
-    with _mart(spark, config) as conn:
+    with MartConnection(spark, target) as conn:
         present = conn.tables()
         if "artist_requests" not in present or "artist_request_users" not in present:
             log.warning("requests: the mart has no artist_requests of schema version 2; run a publish or "
@@ -161,13 +161,14 @@ def report(run: RequestRun) -> None:
                     str(run.stopped).split(". ")[0], run.left)
 
 
-def record_requests(spark: SparkSession, config: Mapping, run: RequestRun, policy: RequestPolicy,
+def record_requests(spark: SparkSession, target: MartTarget, run: RequestRun, policy: RequestPolicy,
                     now: datetime.datetime) -> None:
     """After the lake write: mark the requests looked up resolved or not found, expire old ones."""
+    from jobs.common.jdbc import MartConnection
     from mart import requests
     if not run.markable:
         return
-    with _mart(spark, config) as conn, conn.transaction():
+    with MartConnection(spark, target) as conn, conn.transaction():
         for key, artist_id in run.looked_up.items():
             conn.execute(*requests.outcome_statement(key, artist_id is not None, now))
         expired = 0

@@ -21,32 +21,29 @@ is replaced by a plain one), so nothing sleeps inside a request.
 Names become artists through search, taking only a hit close to the typed name
 (``shared.names.closest_name``, the chatbot's rule too). Ids that are not Spotify ids are skipped
 and counted before any request.
+
+The catalog's settings are in ``jobs.sources.spotify_settings``, the rows of one snapshot and their
+fetching in ``jobs.sources.spotify_snapshot``. This module stays over 300 lines because
+``SpotifyCatalog`` is one unit: every endpoint goes through the same request, retry, rate-limit and
+closed-endpoint rules and shares their counters.
 """
 
 from __future__ import annotations
 
-import datetime
 import logging
-import os
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
-from jobs.common.config import section
-from jobs.common.errors import ConfigError
 from jobs.common.progress import Progress
+from jobs.sources.spotify_settings import SpotifySettings
 from shared.names import closest_name
 
 log = logging.getLogger(__name__)
 
 SPOTIFY_ID = re.compile(r"\A[0-9A-Za-z]{22}\Z")     # the base62 id; \Z: no trailing newline either
-MAX_SEARCH_LIMIT = 50        # the Web API's maximum; development-mode apps get 10 at most (DESIGN.md)
 ARTISTS_BATCH, FEATURES_BATCH = 50, 100
-FEATURE_FIELDS = ("danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
-                  "instrumentalness", "liveness", "valence", "tempo", "duration_ms", "time_signature")
-_INT_FEATURES = {"key", "mode", "duration_ms", "time_signature"}
 
 # What a closed endpoint means for the data, said once per run.
 CLOSED_MEANING = {
@@ -80,61 +77,6 @@ class NotFound(SpotifyError):
 
 _STOPPING = "Stopping; this run wrote nothing. Run it again later (the same dt is replaced, not duplicated)"
 
-
-@dataclass(frozen=True)
-class SpotifySettings:
-    client_id: str = field(repr=False)
-    client_secret: str = field(repr=False)
-    api_url: str = "https://api.spotify.com/v1/"
-    token_url: str = "https://accounts.spotify.com/api/token"
-    features_provider_url: str = ""
-    market: str = "KR"
-    timeout: float = 5.0                    # seconds a whole request may take (connect, wait, read)
-    max_response_bytes: int = 32 << 20      # an answer's body, decoded
-    max_retries: int = 4
-    backoff: float = 0.5
-    max_retry_after: float = 120.0
-    max_rate_limit_waits: int = 10
-    search_limit: int = 10
-    provider_batch: int = 40
-    top_tracks: int = 10
-
-    @classmethod
-    def from_config(cls, config: Mapping, env: Mapping[str, str] | None = None) -> "SpotifySettings":
-        """``[spotify]``; credentials from SPOTIPY_CLIENT_ID / SPOTIPY_CLIENT_SECRET or ``credentials_secret``."""
-        env = os.environ if env is None else env
-        spotify = section(config, "spotify")
-        secret = str(spotify.get("credentials_secret", "") or "")
-        if secret:
-            from shared.secrets import SecretError, secret_values
-            try:
-                client_id, client_secret = secret_values(secret, "client_id", "client_secret")
-            except SecretError as exc:
-                raise ConfigError(str(exc)) from None
-        else:
-            client_id, client_secret = env.get("SPOTIPY_CLIENT_ID", ""), env.get("SPOTIPY_CLIENT_SECRET", "")
-        if not client_id or not client_secret:
-            raise ConfigError("Spotify credentials missing: set SPOTIPY_CLIENT_ID and SPOTIPY_CLIENT_SECRET, or "
-                              "spotify.credentials_secret (an AWS Secrets Manager id with client_id, client_secret)")
-        known = {f for f in cls.__dataclass_fields__ if f not in ("client_id", "client_secret")}
-        unknown = set(spotify) - known - {"credentials_secret"}
-        if unknown:
-            raise ConfigError(f"[spotify] has unknown settings: {', '.join(sorted(unknown))}")
-        try:
-            values = {k: type(getattr(cls, k))(v) for k, v in spotify.items() if k in known}
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"[spotify] settings: {exc}") from None
-        settings = cls(client_id=client_id, client_secret=client_secret, **values)
-        settings.check()
-        return settings
-
-    def check(self) -> None:
-        """Raise ConfigError for values Spotify or this module cannot work with."""
-        if not 1 <= self.search_limit <= MAX_SEARCH_LIMIT:
-            raise ConfigError(f"spotify.search_limit must be between 1 and {MAX_SEARCH_LIMIT} (the Web API's "
-                              f"maximum; development-mode apps may ask for 10 at most), not {self.search_limit}")
-        if self.max_rate_limit_waits < 0:
-            raise ConfigError(f"spotify.max_rate_limit_waits must be 0 or more, not {self.max_rate_limit_waits}")
 
 
 def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -446,96 +388,3 @@ class SpotifyCatalog:
         return rows
 
 
-# -- Spotify JSON -> lake rows ----------------------------------------------------------------------------
-
-def artist_row(artist: Mapping) -> tuple:
-    images = artist.get("images") or []
-    followers = (artist.get("followers") or {}).get("total")
-    return (artist["id"], artist.get("name"), list(artist.get("genres") or []), artist.get("popularity"),
-            followers, images[0].get("url") if images else None,
-            (artist.get("external_urls") or {}).get("spotify"), "spotify")
-
-
-def top_track_rows(artist_id: str, tracks: Iterable[Mapping], source: str = "spotify") -> list[tuple]:
-    rows, seen = [], set()
-    for track in tracks:
-        if track.get("id") in seen or not track.get("id"):
-            continue
-        seen.add(track["id"])
-        album = track.get("album") or {}
-        images = album.get("images") or []
-        rows.append((artist_id, track["id"], len(rows) + 1, track.get("name"), album.get("name"),
-                     images[0].get("url") if images else None, track.get("popularity"), track.get("duration_ms"),
-                     (track.get("external_urls") or {}).get("spotify"), source, release_date(album)))
-    return rows
-
-
-def release_date(album: Mapping) -> datetime.date | None:
-    """An album's ``release_date`` (``2019``, ``2019-06`` or ``2019-06-14``, whatever its precision) as a date."""
-    text = str(album.get("release_date") or "").strip()
-    parts = text.split("-")
-    try:
-        numbers = [int(p) for p in parts[:3]] + [1] * (3 - min(len(parts), 3))
-        return datetime.date(*numbers[:3]) if text else None
-    except ValueError:
-        return None
-
-
-def feature_row(features: Mapping) -> tuple:
-    values = []
-    for name in FEATURE_FIELDS:
-        value = features.get(name)
-        if value is not None:
-            value = int(value) if name in _INT_FEATURES else float(value)
-        values.append(value)
-    return (features["id"], *values, features.get("source", "spotify"))
-
-
-# -- one snapshot ------------------------------------------------------------------------------------------
-
-@dataclass
-class SpotifySnapshot:
-    """Lake rows of one ingest, and what could not be had."""
-
-    artists: list[tuple] = field(default_factory=list)
-    top_tracks: list[tuple] = field(default_factory=list)
-    audio_features: list[tuple] = field(default_factory=list)
-    unresolved: list[str] = field(default_factory=list)
-
-
-def resolve_names(catalog: SpotifyCatalog, names: Iterable[str],
-                  progress_factory: ProgressFactory | None = None) -> tuple[list[str], list[str]]:
-    """Artist ids for typed names (search, market KR by default); returns ``(ids, names not found)``.
-
-    A name is found only when a search hit is close to it (``SpotifyCatalog.search_artist``). When
-    ``names`` maps each name to its origin, a name typed by chat users (origin ``request``, untrusted)
-    is never taken for a hit in another script: only a user's confirmation in the chat makes such a
-    name an alias of that artist (it then arrives with the artist's id).
-    """
-    origins = dict(names) if isinstance(names, Mapping) else {}
-    names = list(names)
-    ids, missing = [], []
-    with (progress_factory or catalog.progress)("names", len(names)) as bar:
-        for name in names:
-            artist = catalog.search_artist(name, other_script=origins.get(name) != "request")
-            if artist is None:
-                missing.append(name)
-            else:
-                ids.append(artist["id"])
-            bar.advance()
-    return ids, missing
-
-
-def fetch_snapshot(catalog: SpotifyCatalog, ids: Sequence[str], progress_factory) -> SpotifySnapshot:
-    """Artists, their top tracks and the tracks' audio features for ``ids`` (duplicates ignored)."""
-    snapshot = SpotifySnapshot()
-    ids = list(dict.fromkeys(ids))
-    artists = catalog.artists(ids, progress_factory)
-    snapshot.artists = [artist_row(a) for a in artists]
-    with progress_factory("top tracks", len(artists)) as progress:
-        for artist in artists:
-            snapshot.top_tracks.extend(top_track_rows(artist["id"], catalog.top_tracks(artist)))
-            progress.advance()
-    track_ids = list(dict.fromkeys(row[1] for row in snapshot.top_tracks))
-    snapshot.audio_features = [feature_row(f) for f in catalog.audio_features(track_ids, progress_factory)]
-    return snapshot

@@ -20,6 +20,7 @@ from jobs.publish.checks import PublishRefused
 from jobs.publish.mart import Mart
 from jobs.publish.settings import PublishSettings
 from jobs.publish.snapshot import publish_snapshot
+from jobs.similarity import publish_computed
 from mart import serving
 from tests.support import mart_data
 from tests.support.mart_locks import holding_publish_lock
@@ -108,7 +109,7 @@ def test_cli_refusal_and_force_exit_statuses(spark, sqlite_mart, tmp_path, capsy
     with Mart(spark, PublishSettings.from_config(sqlite_mart.config(), {})) as mart:
         with pytest.raises(PublishRefused, match=r"python jobs/publish_mart.py publish --dt 2026-11-02 "
                                                  r"--set similarity.k=3 --force.*without recomputing"):
-            publish_snapshot(mart, lake, "2026-11-02", artists_with_vector=10, k=3)
+            publish_computed(mart, lake, "2026-11-02", artists_with_vector=10, k=3)
     assert publish_mart.main(["publish", "--force", *args]) == 0
     assert publish_mart.main(["status", "--show", "2", *args]) == 0
     shown = capsys.readouterr().out
@@ -126,7 +127,7 @@ def test_the_refusal_after_recomputing_names_a_command_that_checks_the_k_the_job
     assert publish_mart.main(["publish", "--dt", "2026-11-01", "--set", "similarity.k=2", *args]) == 0
     with Mart(spark, PublishSettings.from_config(sqlite_mart.config(), {})) as mart:
         with pytest.raises(PublishRefused) as refused:
-            publish_snapshot(mart, lake, "2026-11-02", artists_with_vector=10, k=2)
+            publish_computed(mart, lake, "2026-11-02", artists_with_vector=10, k=2)
     hint = re.search(r"'python jobs/publish_mart.py (publish [^']*)'", str(refused.value))
     assert hint and hint.group(1) == "publish --dt 2026-11-02 --set similarity.k=2 --force", refused.value
     assert publish_mart.main(["publish", "--dt", "2026-11-02", "--force", *args]) == 2   # checks expect k=3

@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 
 from jobs import ingest, similarity
 from jobs.common.lake import Lake
+from jobs.settings import SimilaritySettings
 from jobs.transform.naive import naive_neighbours
 from jobs.transform.signals import PRESETS, artist_signals, signal_vectors
 from mart import serving
@@ -155,7 +156,7 @@ def test_show_prints_popular_artists_with_their_related_names(spark, synthetic_l
 def test_single_artist_with_features_writes_no_related_rows(spark, tmp_path):
     lake_dir = str(tmp_path / "lake")
     assert ingest.main(["--lake", lake_dir, "--dt", DT, "--artists", "1", "--set", "synthetic.missing_features=0.0"]) == 0
-    result = similarity.run(spark, similarity.SimilaritySettings.from_config(
+    result = similarity.run(spark, SimilaritySettings.from_config(
         {"lake": {"path": lake_dir}, "similarity": {"dt": DT}}))
     assert (result.with_vector, result.related_rows) == (1, 0)
 

@@ -16,8 +16,9 @@ import pytest
 
 from jobs import ingest
 from jobs.common.lake import Lake
-from jobs.sources.spotify import (QuotaExceeded, SpotifyCatalog, SpotifyError, SpotifySettings, fetch_snapshot,
-                                  resolve_names)
+from jobs.sources.spotify import QuotaExceeded, SpotifyCatalog, SpotifyError
+from jobs.sources.spotify_settings import SpotifySettings
+from jobs.sources.spotify_snapshot import fetch_snapshot, resolve_names
 from tests.support.fake_spotify import Catalog, FakeSpotify
 from tests.support.paths import REPO
 

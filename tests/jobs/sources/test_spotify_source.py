@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from jobs.common.errors import ConfigError
-from jobs.sources.spotify import SPOTIFY_ID, SpotifySettings
+from jobs.sources.spotify import SPOTIFY_ID
+from jobs.sources.spotify_settings import SpotifySettings
 from shared.names import closest_name
 
 CREDENTIALS = {"SPOTIPY_CLIENT_ID": "id", "SPOTIPY_CLIENT_SECRET": "secret"}
@@ -67,7 +68,7 @@ def test_spotify_ids_are_22_base62_characters_exactly(text, valid):
 
 def test_top_track_rows_keep_the_album_release_date_at_any_precision():
     import datetime
-    from jobs.sources.spotify import top_track_rows
+    from jobs.sources.spotify_snapshot import top_track_rows
     tracks = [{"id": "t1", "album": {"release_date": "2019-06-14", "release_date_precision": "day"}},
               {"id": "t2", "album": {"release_date": "2008", "release_date_precision": "year"}},
               {"id": "t3", "album": {"release_date": "2011-03"}}, {"id": "t4", "album": {}},
