@@ -175,6 +175,8 @@ def spark_side(args, lake: str, out: str) -> dict:
     set_path(config, 'spark.conf."spark.driver.memory"', args.driver_memory)
     set_path(config, 'spark.conf."spark.eventLog.enabled"', "true")
     set_path(config, 'spark.conf."spark.eventLog.dir"', events.resolve().as_uri())
+    set_path(config, 'spark.conf."spark.eventLog.compress"', "false")          # one plain JSON-lines file,
+    set_path(config, 'spark.conf."spark.eventLog.rolling.enabled"', "false")   # read by stage_times
     spark = start_spark(config, "bench-vectors")
     app_id = spark.sparkContext.applicationId
     source = Lake(spark, lake)
@@ -204,7 +206,15 @@ def spark_side(args, lake: str, out: str) -> dict:
     write_arrow(table, Path(out) / "spark.arrow")
     spark.stop()
     return {"runs": runs, "best": min(runs, key=lambda r: r["total_s"]), "rows": rows, "files": files,
-            "vectors": table.num_rows, "spark_stages": stage_times(events, app_id, "#1")}
+            "vectors": table.num_rows, "spark_stages": safe_stage_times(events, app_id, "#1")}
+
+
+def safe_stage_times(events: Path, app_id: str, run: str) -> list[dict]:
+    try:
+        return stage_times(events, app_id, run)
+    except (OSError, ValueError, KeyError) as exc:   # the figures above matter more than the breakdown
+        print(f"could not read Spark's event log in {events}: {exc!r}", file=sys.stderr, flush=True)
+        return []
 
 
 def write_arrow(table, path: Path) -> None:
@@ -215,7 +225,7 @@ def write_arrow(table, path: Path) -> None:
 
 def stage_times(events: Path, app_id: str, run: str) -> list[dict]:
     """Each completed Spark stage of one run (jobs described ``<phase> <run>``), from the event log."""
-    logs = [p for p in events.iterdir() if p.name.startswith(app_id)]
+    logs = [p for p in events.iterdir() if p.name.startswith(app_id) and p.is_file()]
     if not logs:
         return []
     phase_of_stage, stages = {}, []
