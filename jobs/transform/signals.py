@@ -29,7 +29,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.transform.vectors import (_FIXED_POINT, AUDIO_FEATURE_NAMES, DEFAULT_FEATURES, complete_features,
-                                    decimal_mean, fixed_point_mean, normalize, quantiles, to_metric_space, weigh)
+                                    decimal_mean, fixed_point, fixed_point_mean, normalize, quantiles,
+                                    to_metric_space, weigh)
 
 SPREAD = "_sd"
 METADATA = ("track_popularity", "artist_popularity", "track_duration", "track_count", "release_year")
@@ -153,14 +154,14 @@ def artist_signals(top_tracks: DataFrame, audio_features: DataFrame, artists: Da
 
 def weighted_mean(column: Column, weight: Column) -> Column:
     """``sum(w x) / sum(w)`` over non-null ``x``, each term rounded to fixed point first: order does not matter."""
-    units = F.round(column * weight * F.lit(_FIXED_POINT)).cast("long")
-    mass = F.when(column.isNotNull(), F.round(weight * F.lit(_FIXED_POINT)).cast("long"))
+    units = fixed_point(column * weight)
+    mass = F.when(column.isNotNull(), fixed_point(weight))
     return F.sum(units) / F.sum(mass)
 
 
 def spread(column: Column) -> Column:
     """Population standard deviation of a few doubles from exact integer sums; null below two values."""
-    units = F.round(column * F.lit(_FIXED_POINT)).cast("long")
+    units = fixed_point(column)
     n = F.count(units)
     total = F.sum(units).cast("decimal(38,0)")
     squares = F.sum(units.cast("decimal(38,0)") * units.cast("decimal(38,0)"))
