@@ -185,7 +185,7 @@ def spark_side(args, lake: str, out: str) -> dict:
         phase = lambda name: spark.sparkContext.setJobDescription(f"{name} #{repeat + 1}")  # noqa: E731
         started = time.perf_counter()
         phase("read snapshot")
-        frames = {t: source.read(t, DT) for t in TABLES}     # as the job's "read snapshot" stage
+        frames = source.read_snapshot(DT, TABLES)            # as the job's "read snapshot" stage
         read_s = time.perf_counter() - started
         phase("artist vectors")
         status = artist_signals(frames["top_tracks"], frames["audio_features"], frames["artists"], features,
