@@ -129,9 +129,10 @@ def artist_signals(top_tracks: DataFrame, audio_features: DataFrame, artists: Da
     usable = F.col(audio[0]).isNotNull() if audio else F.lit(True)
     weight = F.lit(1.0) / F.col("_credits") if shared_tracks == "split" else None
 
-    def mean(column: Column) -> Column:
-        return fixed_point_mean(column) if weight is None else weighted_mean(column, weight)
+    def mean(column: Column, count: Column | None = None) -> Column:
+        return fixed_point_mean(column, count) if weight is None else weighted_mean(column, weight)
 
+    # A per-track audio value is null exactly when the track is not usable: their means share that count.
     aggregates = {"tracks": F.count(F.lit(1)), "usable_tracks": F.count_if(usable)}
     for name in signals:
         if name in METADATA:
@@ -141,7 +142,7 @@ def artist_signals(top_tracks: DataFrame, audio_features: DataFrame, artists: Da
         elif name.endswith(SPREAD):
             aggregates[name] = spread(F.col(name[: -len(SPREAD)]))
         else:
-            aggregates[name] = mean(F.col(name))
+            aggregates[name] = mean(F.col(name), aggregates["usable_tracks"])
     stats = per_track.groupBy("artist_id").agg(*[value.alias(name) for name, value in aggregates.items()])
     known = (artists.where(F.col("artist_id").isNotNull()).groupBy("artist_id")
              .agg(F.max(F.col("popularity")).cast("double").alias("_artist_popularity"))
@@ -198,7 +199,12 @@ def popularity_proxy(artists: DataFrame, top_tracks: DataFrame) -> tuple[DataFra
     In order: the artist's own popularity; else the rounded mean popularity of its top tracks;
     else a proxy, ``round(100 * (q(track count) + q(latest release year)) / 2)``, where ``q`` is
     the quantile among the artists that need the proxy (an artist without dates ranks lowest).
+    When every artist has its own popularity, ``artists`` comes back as it is (one counting job).
     """
+    counted = artists.agg(F.count(F.lit(1)).alias("rows"), F.count_if(F.col("popularity").isNull()).alias("missing"))
+    total, missing = counted.first()
+    if not missing:
+        return artists, ({"artists": int(total)} if total else {})
     release = F.col("release_date") if "release_date" in top_tracks.columns else F.lit(None).cast("date")
     per_artist = (top_tracks.where(F.col("artist_id").isNotNull()).groupBy("artist_id").agg(
         F.round(fixed_point_mean(F.col("popularity").cast("double"))).cast("int").alias("_tracks_pop"),

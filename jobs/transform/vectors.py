@@ -74,10 +74,13 @@ def fixed_point(column: Column) -> Column:
     return round_half_up(column * F.lit(_FIXED_POINT))
 
 
-def fixed_point_mean(column: Column) -> Column:
-    """Mean of a few doubles (nulls ignored) to within 1e-9, summed exactly: row order does not matter."""
+def fixed_point_mean(column: Column, count: Column | None = None) -> Column:
+    """Mean of a few doubles (nulls ignored) to within 1e-9, summed exactly: row order does not matter.
+
+    ``count``: an aggregate counting the rows where ``column`` is not null, when several means share it.
+    """
     units = fixed_point(column)
-    return F.sum(units) / F.count(units) / F.lit(_FIXED_POINT)
+    return F.sum(units) / (F.count(units) if count is None else count) / F.lit(_FIXED_POINT)
 
 
 def decimal_mean(column: Column) -> Column:
