@@ -7,7 +7,7 @@ On the seed setting (``--preset seed``: six audio-feature means, min/max normali
 process of its own, on the same synthetic lake (made with jobs/ingest.py when --workdir has none):
 
   spark   the similarity job's own code for its "read snapshot" and "artist vectors" stages
-          (Lake.read of artists, top_tracks and audio_features; artist_signals cached, coverage,
+          (Lake.read_snapshot of artists, top_tracks and audio_features; artist_signals cached, coverage,
           signal_vectors), then the vectors collected to Arrow on the driver, as the neighbour search
           starts by doing. Cold (a fresh JVM) and best of --repeats. Spark's event log gives the time of
           each Spark stage of the cold run. Also writes the Parquet files each frame reads (inputFiles()).
