@@ -10,7 +10,7 @@ process of its own, on the same synthetic lake (made with jobs/ingest.py when --
           (Lake.read_snapshot of artists, top_tracks and audio_features; artist_signals cached, coverage,
           signal_vectors), then the vectors collected to Arrow on the driver, as the neighbour search
           starts by doing. Cold (a fresh JVM) and best of --repeats. Spark's event log gives the time of
-          each Spark stage of the cold run. Also writes the Parquet files each frame reads (inputFiles()).
+          each Spark stage of the cold run and its tasks' CPU time (steadier under load). Also writes the Parquet files each frame reads (inputFiles()).
   duckdb  DuckDB (no Delta extension: it reads those Parquet files) with --cores threads: the same
           complete-feature filter, min per (track, artist) after a left join, per-artist fixed-point
           means (round(x * 2^30) summed as integers), the artists' semi join and min/max, to Arrow.
@@ -153,6 +153,7 @@ def summarize(figures: dict) -> None:
         print("Spark stages of the cold run, longest first (seconds, tasks, phase: description):")
         for s in sorted(stages, key=lambda s: -s["seconds"])[:12]:
             print(f"  {s['seconds']:6.2f} s  {s['tasks']:4d} tasks  run {s['executor_run_s']:6.2f} s  "
+                  f"cpu {s.get('executor_cpu_s', 0):6.2f} s  "
                   f"shuffle write {s['shuffle_write_mib']:7.1f} MiB  {s['phase']}: {s['name']}")
     print(f"load average at start {figures['load_average_start']}, at end {figures['load_average_end']}")
     figures["ratio_best"], figures["ratio_cold"] = round(best, 2), round(cold, 2)
@@ -248,6 +249,8 @@ def stage_times(events: Path, app_id: str, run: str) -> list[dict]:
                     "name": info["Stage Name"].split(" at ")[0], "tasks": info["Number of Tasks"],
                     "seconds": round((info["Completion Time"] - info["Submission Time"]) / 1000, 2),
                     "executor_run_s": round(int(metrics.get("internal.metrics.executorRunTime", 0)) / 1000, 2),
+                    # CPU time of the task threads: much less sensitive than run time to a loaded machine
+                    "executor_cpu_s": round(int(metrics.get("internal.metrics.executorCpuTime", 0)) / 1e9, 2),
                     "shuffle_write_mib": round(int(metrics.get("internal.metrics.shuffle.write.bytesWritten", 0))
                                                / 2**20, 1)})
     return stages
