@@ -10,7 +10,8 @@ process of its own, on the same synthetic lake (made with jobs/ingest.py when --
           (Lake.read_snapshot of artists, top_tracks and audio_features; artist_signals cached, coverage,
           signal_vectors), then the vectors collected to Arrow on the driver, as the neighbour search
           starts by doing. Cold (a fresh JVM) and best of --repeats. Spark's event log gives the time of
-          each Spark stage of the cold run and its tasks' CPU time (steadier under load). Also writes the Parquet files each frame reads (inputFiles()).
+          each Spark stage of the cold run and its tasks' CPU time (steadier under load). Also writes
+          the Parquet files each frame reads (inputFiles()).
   duckdb  DuckDB (no Delta extension: it reads those Parquet files) with --cores threads: the same
           complete-feature filter, min per (track, artist) after a left join, per-artist fixed-point
           means (round(x * 2^30) summed as integers), the artists' semi join and min/max, to Arrow.
