@@ -28,6 +28,8 @@ setup(
                  # drives Debian's chromium (chromium-driver) for the browser preview's test
                  "selenium==4.51.0",
                  # evaluates the EMR state machine's JSONata expressions in its tests
-                 "jsonata-python==0.7.1"],
+                 "jsonata-python==0.7.1",
+                 # bench/vectors.py's reference engine (the same vectors from the lake's Parquet files)
+                 "duckdb==2.0.0"],
     },
 )

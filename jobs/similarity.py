@@ -172,9 +172,8 @@ def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, f
              f", weights {dict(settings.weights)}" if settings.weights else "",
              ", shared tracks split by credits" if settings.shared_tracks == "split" else "")
     with stage(log, "read snapshot"):
-        artists = lake.read("artists", dt)
-        top_tracks = lake.read("top_tracks", dt)
-        audio_features = lake.read("audio_features", dt)
+        tables = lake.read_snapshot(dt, ["artists", "top_tracks", "audio_features"])
+        artists, top_tracks, audio_features = tables["artists"], tables["top_tracks"], tables["audio_features"]
 
     status = artist_signals(top_tracks, audio_features, artists, settings.features, settings.shared_tracks).cache()
     try:

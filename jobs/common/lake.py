@@ -10,7 +10,8 @@ dt does it inside :meth:`Lake.writing`, which marks the dt in the ``ingest_log``
 table. While it writes, and after a crash until a re-run finishes, the dt is
 *unfinished*: :meth:`Lake.read` refuses it and :meth:`Lake.snapshots` leaves it
 out. :meth:`Lake.read` also pins the table's current Delta version, so a frame
-read before a re-run starts keeps reading what it read. A dt with no
+read before a re-run starts keeps reading what it read (:meth:`Lake.read_snapshot`
+pins several tables, then checks the mark once). A dt with no
 ``ingest_log`` row counts as finished.
 
 Each run claims the dt with its own run id. Marking the dt complete (or putting
@@ -167,8 +168,9 @@ class Lake:
 
     def version(self, table: str) -> int | None:
         """The current Delta version of ``table`` (None when it does not exist)."""
-        if not self.exists(table):
-            return None
+        return self._current_version(table) if self.exists(table) else None
+
+    def _current_version(self, table: str) -> int:
         from delta.tables import DeltaTable
         return int(DeltaTable.forPath(self.spark, self.path(table)).history(1).first()["version"])
 
@@ -233,17 +235,30 @@ class Lake:
 
     def read(self, table: str, dt: str) -> DataFrame:
         """The rows of one snapshot; fails clearly when the table or the dt is missing or empty."""
+        return self.read_snapshot(dt, [table])[table]
+
+    def read_snapshot(self, dt: str, tables: Sequence[str]) -> dict[str, DataFrame]:
+        """``{table: rows of snapshot dt}`` for several tables, as :meth:`read` each, with one look at the mark.
+
+        Every table's version is pinned first, then the dt's mark in ``ingest_log`` checked once: a run
+        that starts writing the dt afterwards changes neither what the frames read nor, once it has,
+        what the check says. Fails clearly when a table or the dt is missing, unfinished or empty.
+        """
         dt = parse_dt(dt)
-        if not self.exists(table):
-            raise SnapshotError(f"lake table {table!r} not found at {self.path(table)}: "
-                                f"run jobs/ingest.py for dt={dt} first")
-        # The version is pinned first, then the mark checked: a run that starts writing this dt
-        # afterwards changes neither what this frame reads nor, once it has, what the check says.
-        version = self.version(table)
+        versions = {}
+        for table in tables:
+            if not self.exists(table):
+                raise SnapshotError(f"lake table {table!r} not found at {self.path(table)}: "
+                                    f"run jobs/ingest.py for dt={dt} first")
+            versions[table] = self._current_version(table)
         unfinished = self.unfinished().get(dt)
         if unfinished:
             raise SnapshotError(f"dt={dt} of the lake is unfinished: {unfinished} and did not complete "
                                 f"(see {self.path(INGEST_LOG)}); re-run jobs/ingest.py --dt {dt}")
+        return {table: self._pinned(table, dt, version) for table, version in versions.items()}
+
+    def _pinned(self, table: str, dt: str, version: int) -> DataFrame:
+        """Snapshot ``dt`` of ``table`` at Delta ``version``; refused when it has no rows."""
         frame = (self.spark.read.format("delta").option("versionAsOf", version).load(self.path(table))
                  .where(F.col("dt") == F.lit(dt)))
         rows = frame.count()  # answered from the Delta log's file statistics: no data is scanned

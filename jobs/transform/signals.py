@@ -29,7 +29,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.transform.vectors import (_FIXED_POINT, AUDIO_FEATURE_NAMES, DEFAULT_FEATURES, complete_features,
-                                    decimal_mean, fixed_point_mean, normalize, quantiles, to_metric_space, weigh)
+                                    decimal_mean, fixed_point, fixed_point_mean, normalize, quantiles,
+                                    to_metric_space, weigh)
 
 SPREAD = "_sd"
 METADATA = ("track_popularity", "artist_popularity", "track_duration", "track_count", "release_year")
@@ -128,9 +129,10 @@ def artist_signals(top_tracks: DataFrame, audio_features: DataFrame, artists: Da
     usable = F.col(audio[0]).isNotNull() if audio else F.lit(True)
     weight = F.lit(1.0) / F.col("_credits") if shared_tracks == "split" else None
 
-    def mean(column: Column) -> Column:
-        return fixed_point_mean(column) if weight is None else weighted_mean(column, weight)
+    def mean(column: Column, count: Column | None = None) -> Column:
+        return fixed_point_mean(column, count) if weight is None else weighted_mean(column, weight)
 
+    # A per-track audio value is null exactly when the track is not usable: their means share that count.
     aggregates = {"tracks": F.count(F.lit(1)), "usable_tracks": F.count_if(usable)}
     for name in signals:
         if name in METADATA:
@@ -140,7 +142,7 @@ def artist_signals(top_tracks: DataFrame, audio_features: DataFrame, artists: Da
         elif name.endswith(SPREAD):
             aggregates[name] = spread(F.col(name[: -len(SPREAD)]))
         else:
-            aggregates[name] = mean(F.col(name))
+            aggregates[name] = mean(F.col(name), aggregates["usable_tracks"])
     stats = per_track.groupBy("artist_id").agg(*[value.alias(name) for name, value in aggregates.items()])
     known = (artists.where(F.col("artist_id").isNotNull()).groupBy("artist_id")
              .agg(F.max(F.col("popularity")).cast("double").alias("_artist_popularity"))
@@ -153,14 +155,14 @@ def artist_signals(top_tracks: DataFrame, audio_features: DataFrame, artists: Da
 
 def weighted_mean(column: Column, weight: Column) -> Column:
     """``sum(w x) / sum(w)`` over non-null ``x``, each term rounded to fixed point first: order does not matter."""
-    units = F.round(column * weight * F.lit(_FIXED_POINT)).cast("long")
-    mass = F.when(column.isNotNull(), F.round(weight * F.lit(_FIXED_POINT)).cast("long"))
+    units = fixed_point(column * weight)
+    mass = F.when(column.isNotNull(), fixed_point(weight))
     return F.sum(units) / F.sum(mass)
 
 
 def spread(column: Column) -> Column:
     """Population standard deviation of a few doubles from exact integer sums; null below two values."""
-    units = F.round(column * F.lit(_FIXED_POINT)).cast("long")
+    units = fixed_point(column)
     n = F.count(units)
     total = F.sum(units).cast("decimal(38,0)")
     squares = F.sum(units.cast("decimal(38,0)") * units.cast("decimal(38,0)"))
@@ -197,7 +199,12 @@ def popularity_proxy(artists: DataFrame, top_tracks: DataFrame) -> tuple[DataFra
     In order: the artist's own popularity; else the rounded mean popularity of its top tracks;
     else a proxy, ``round(100 * (q(track count) + q(latest release year)) / 2)``, where ``q`` is
     the quantile among the artists that need the proxy (an artist without dates ranks lowest).
+    When every artist has its own popularity, ``artists`` comes back as it is (one counting job).
     """
+    counted = artists.agg(F.count(F.lit(1)).alias("rows"), F.count_if(F.col("popularity").isNull()).alias("missing"))
+    total, missing = counted.first()
+    if not missing:
+        return artists, ({"artists": int(total)} if total else {})
     release = F.col("release_date") if "release_date" in top_tracks.columns else F.lit(None).cast("date")
     per_artist = (top_tracks.where(F.col("artist_id").isNotNull()).groupBy("artist_id").agg(
         F.round(fixed_point_mean(F.col("popularity").cast("double"))).cast("int").alias("_tracks_pop"),

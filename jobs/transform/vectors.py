@@ -30,6 +30,8 @@ NORMALIZATIONS = ("minmax", "zscore", "rank")
 # Per-artist means: values in units of 2^-30 (about 1e-9), summed as longs; exact while |x| * rows < 8.6e9,
 # ample for a few dozen tracks of any audio feature. An overflow fails the job (ANSI mode), never wraps.
 _FIXED_POINT = 2.0 ** 30
+# From 2^52 on, a double has no fraction; below it, floor(|x|) and |x| - floor(|x|) are exact.
+_EXACT_FRACTIONS = 2.0 ** 52
 # Means over all artists: any audio feature (|x| < 1e20), exact to 1e-18.
 _DECIMAL = "decimal(38,18)"
 
@@ -52,10 +54,33 @@ def check_normalization(method: str) -> str:
     return method
 
 
-def fixed_point_mean(column: Column) -> Column:
-    """Mean of a few doubles (nulls ignored) to within 1e-9, summed exactly: row order does not matter."""
-    units = F.round(column * F.lit(_FIXED_POINT)).cast("long")
-    return F.sum(units) / F.count(units) / F.lit(_FIXED_POINT)
+def round_half_up(value: Column) -> Column:
+    """``F.round(value).cast("long")`` for a double, without Spark's BigDecimal per value: the same long.
+
+    Below 2^52 the whole part and the fraction of ``|value|`` are exact doubles, so ``floor(|x|) +
+    (|x| - floor(|x|) >= 0.5)`` with the sign put back is HALF_UP exactly (``floor(|x| + 0.5)`` is not:
+    0.49999999999999994 + 0.5 rounds to 1.0). From 2^52 on every double is already an integer, and
+    NaN, infinities and values beyond a long take the plain cast, which fails as before (ANSI mode).
+    """
+    size = F.abs(value)
+    whole = F.floor(size)
+    units = whole + (size - whole >= F.lit(0.5)).cast("long")
+    return F.when(size < F.lit(_EXACT_FRACTIONS), F.when(value < 0, -units).otherwise(units)) \
+        .otherwise(value.cast("long"))
+
+
+def fixed_point(column: Column) -> Column:
+    """``column`` (a double) in units of 2^-30 as a long, rounded half away from zero."""
+    return round_half_up(column * F.lit(_FIXED_POINT))
+
+
+def fixed_point_mean(column: Column, count: Column | None = None) -> Column:
+    """Mean of a few doubles (nulls ignored) to within 1e-9, summed exactly: row order does not matter.
+
+    ``count``: an aggregate counting the rows where ``column`` is not null, when several means share it.
+    """
+    units = fixed_point(column)
+    return F.sum(units) / (F.count(units) if count is None else count) / F.lit(_FIXED_POINT)
 
 
 def decimal_mean(column: Column) -> Column:
