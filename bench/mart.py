@@ -274,7 +274,8 @@ def summarize(figures: dict) -> None:
               + (f" of the {publish['publish_s']:.1f} s publish" if publish else ""))
     if job:
         print(f"whole job (lake -> related_artists -> MariaDB, --preset {job['preset']}) at {figures['artists']:,} "
-              f"artists: {job['wall_s']:.1f} s wall (target at 1M on seed: < 75 s), peak memory {job['peak_rss_gib']:.2f} GiB; stages {job.get('stages_s')}")
+              f"artists: {job['wall_s']:.1f} s wall (target at 1M on seed: < 75 s), "
+              f"peak memory {job['peak_rss_gib']:.2f} GiB; stages {job.get('stages_s')}")
 
 
 if __name__ == "__main__":

@@ -17,9 +17,10 @@ from jobs.publish.load_data import marked_error
 def database_step(target: MartTarget, what: str, outcome: str = "the live set is unchanged") -> Iterator[None]:
     """Turn a JDBC driver or Spark error of one step into a one-line MartError, saying whose error it is.
 
-    An SQL error (one in the Java cause chain, or a LOAD DATA task's ``MART-SQL`` error) names the mart and its user, gives the database's
-    words and advice on them; any other JVM error (a lost executor, a Python UDF's exception, S3
-    refusing a read while Spark recomputes a frame) is called a Spark error, without database advice.
+    An SQL error (one in the Java cause chain, or a LOAD DATA task's ``MART-SQL`` error, see
+    ``load_data.py``) names the mart and its user, gives the database's words and advice on them; any
+    other JVM error (a lost executor, a Python UDF's exception, S3 refusing a read while Spark
+    recomputes a frame) is called a Spark error, without database advice.
     Python's own exceptions pass through unchanged.
     """
     try:

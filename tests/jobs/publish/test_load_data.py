@@ -43,8 +43,8 @@ def hostile_frames(spark, n: int = 12) -> MartFrames:
                for k, row in enumerate(base.related_artists.orderBy("artist_id", "rank").collect())]
     return MartFrames(
         artists=base.artists, artist_aliases=base.artist_aliases,
-        top_tracks=spark.createDataFrame(tracks, "artist_id string, rank int, track_id string, name string, "
-                                                 "album_name string, image_url string"),
+        top_tracks=spark.createDataFrame(
+            tracks, "artist_id string, rank int, track_id string, name string, album_name string, image_url string"),
         related_artists=spark.createDataFrame(related, "artist_id string, rank int, related_id string, distance double"))
 
 
