@@ -68,16 +68,58 @@ def _blocks(dialect: str) -> dict[str, str]:
     return blocks
 
 
-def create_statements(dialect: str, table: str, name: str | None = None, tag: str = "v1") -> list[str]:
+def create_statements(dialect: str, table: str, name: str | None = None, tag: str = "v1",
+                      secondary: bool = True) -> list[str]:
     """The statements that create mart table ``table`` under ``name`` (default: its own name).
 
     ``tag`` (letters, digits, ``_``) is appended to index names so that a staging
-    copy's indexes never collide with the live table's.
+    copy's indexes never collide with the live table's. Without ``secondary`` the table is
+    created with its primary key only; :func:`index_statements` adds the rest later.
     """
+    body = _body(dialect, table, name, tag)
+    if not secondary:
+        body = _without_keys(body)
+    statements = body.split(";")
+    return [statement.strip() for statement in statements if statement.strip()]
+
+
+def index_statements(dialect: str, table: str, name: str | None = None, tag: str = "v1") -> list[str]:
+    """The statements that add the secondary indexes of ``table``'s DDL block to a table created
+    under ``name`` without them (``create_statements(..., secondary=False)``): one ``ALTER TABLE``
+    for MySQL (InnoDB builds every index in one pass), none when the table has no secondary index.
+
+    MySQL only: the SQLite DDL states its indexes as statements of their own.
+    """
+    if dialect != "mysql":
+        raise ValueError(f"index_statements is for MySQL marts, not {dialect!r}")
+    keys = [line.strip().rstrip(",") for line in _body(dialect, table, name, tag).splitlines() if _KEY.match(line)]
+    return [f"ALTER TABLE {name or table} " + ", ".join(f"ADD {key}" for key in keys)] if keys else []
+
+
+def primary_key(dialect: str, table: str) -> tuple[str, ...]:
+    """The columns of ``table``'s primary key, in order, as its DDL block states them."""
+    match = re.search(r"PRIMARY KEY \(([^)]*)\)", _body(dialect, table, None, "v1"))
+    if not match:
+        raise ValueError(f"mart/ddl/{dialect}.sql states no primary key for {table}")
+    return tuple(column.strip().strip("`\"") for column in match.group(1).split(","))
+
+
+_KEY = re.compile(r"^\s*(UNIQUE\s+)?KEY\s", re.IGNORECASE)
+
+
+def _body(dialect: str, table: str, name: str | None, tag: str) -> str:
+    """The DDL block of ``table``, comments dropped, ``{table}`` and ``{tag}`` filled in."""
     if not _TAG.match(tag):
         raise ValueError(f"index tag {tag!r} must be letters, digits or _")
-    name = name or table
     body = _blocks(dialect)[table]
     lines = [line for line in body.splitlines() if not line.lstrip().startswith("--")]
-    statements = "\n".join(lines).replace("{table}", name).replace("{tag}", tag).split(";")
-    return [statement.strip() for statement in statements if statement.strip()]
+    return "\n".join(lines).replace("{table}", name or table).replace("{tag}", tag)
+
+
+def _without_keys(body: str) -> str:
+    """A MySQL ``CREATE TABLE`` without its secondary ``KEY`` lines (the line before them loses its comma)."""
+    lines = [line for line in body.splitlines() if not _KEY.match(line)]
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(")") and i and lines[i - 1].rstrip().endswith(","):
+            lines[i - 1] = lines[i - 1].rstrip().rstrip(",")
+    return "\n".join(lines)

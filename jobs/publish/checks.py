@@ -90,11 +90,13 @@ def related_per_artist(conn: MartConnection, artists_with_vector: int | None, k:
     ranked 1.. (so none at all when ``n`` is 1). Without ``artists_with_vector`` the artists with a
     vector are the ones that have related rows; without ``k``, k is the largest count found."""
     problems = []
-    per_artist_sql = (f"SELECT artist_id, COUNT(*) AS c, MIN(`rank`) AS lo, MAX(`rank`) AS hi "
-                      f"FROM related_artists{STAGING} GROUP BY artist_id")
+    # One scan: how many artists have each (count, lowest rank, highest rank) of related rows.
+    shapes = [(int(c), int(lo), int(hi), int(n)) for c, lo, hi, n in conn.query(
+        f"SELECT c, lo, hi, COUNT(*) FROM (SELECT artist_id, COUNT(*) AS c, MIN(`rank`) AS lo, MAX(`rank`) AS hi "
+        f"FROM related_artists{STAGING} GROUP BY artist_id) x GROUP BY c, lo, hi")]
     if k is None:   # no expectation given: every artist must have as many as the most complete one
-        k = int(conn.scalar(f"SELECT MAX(c) FROM ({per_artist_sql}) x") or 0)
-    with_related = int(conn.scalar(f"SELECT COUNT(*) FROM ({per_artist_sql}) x"))
+        k = max((c for c, _, _, _ in shapes), default=0)
+    with_related = sum(n for *_, n in shapes)
     vectors = with_related if artists_with_vector is None else artists_with_vector
     per_artist = min(k, max(vectors - 1, 0))
     if per_artist == 0 and with_related:
@@ -102,8 +104,7 @@ def related_per_artist(conn: MartConnection, artists_with_vector: int | None, k:
                         f"({vectors:,} artists with a vector, k={k})")
     elif per_artist and with_related != vectors:
         problems.append(f"{with_related:,} artists have related artists, {vectors:,} have a vector")
-    uneven = int(conn.scalar(f"SELECT COUNT(*) FROM ({per_artist_sql}) x WHERE c <> ? OR lo <> 1 OR hi <> ?",
-                             (per_artist, per_artist)))
+    uneven = sum(n for c, lo, hi, n in shapes if c != per_artist or lo != 1 or hi != per_artist)
     if uneven:
         problems.append(f"{uneven:,} artists do not have exactly {per_artist} related artists ranked "
                         f"1..{per_artist} (k={k}, {vectors:,} artists with a vector)")

@@ -4,7 +4,8 @@ A publish never changes what readers see until its last step:
 
 0. the mart-wide publish lock is taken (a second publish or rollback fails at once);
 1. the drop guard compares the new row counts with the live ones;
-2. Spark writes the four serving tables to ``<table>__staging`` over JDBC (batched);
+2. Spark writes the four serving tables to ``<table>__staging``: by ``LOAD DATA LOCAL INFILE`` from its
+   tasks when a MySQL server allows it, else over JDBC (batched);
 3. the lock is verified, and checks run on the staging tables (counts, references, self
    relations, k per artist);
 4. the lock is verified again, and one swap makes staging live and keeps the old live set as
@@ -50,6 +51,7 @@ from jobs.common.jdbc import MartConnection
 from jobs.publish import tables as mart_tables
 from jobs.publish.checks import Expected, check_staging, drop_guard
 from jobs.publish.frames import MartFrames
+from jobs.publish.load_data import staging_loader
 from jobs.publish.lock import lock_for, utc_now
 from jobs.publish.settings import PublishSettings
 from jobs.publish.staging import write_staging
@@ -88,6 +90,7 @@ class Mart:
         self.conn = MartConnection(spark, settings.target, readonly=readonly)
         self._lock = lock_for(self.conn, self.target)
         self._swap_sets = swap_for(self.conn.dialect)
+        self._loader = None     # how the staging tables are written: set per publish (load_data.py)
         try:
             if readonly:
                 mart_tables.require_schema(self.conn, self.target)
@@ -171,6 +174,8 @@ class Mart:
             drop_guard(self.counts(), rows, self.settings.max_drop, force)
 
             mark = time.perf_counter()
+            with self._database_step("choosing how to write the staging tables"):
+                self._loader = staging_loader(self.conn, self.target, self.settings.staging_load)
             for name, frame in tables.items():
                 self._stage(name, frame)
             stages["staging writes"] = time.perf_counter() - mark
@@ -198,7 +203,7 @@ class Mart:
 
     def _stage(self, table: str, frame: DataFrame) -> None:
         """Write ``frame`` to the staging table of ``table`` (``staging.py``)."""
-        write_staging(self.conn, self.settings, table, frame, self._database_step)
+        write_staging(self.conn, self.settings, table, frame, self._database_step, self._loader)
 
     def _check(self, expected: Expected) -> None:
         """Raise PublishCheckFailed unless the staging set is what ``expected`` says (``checks.py``)."""

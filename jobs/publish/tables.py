@@ -11,7 +11,7 @@ from typing import Callable
 
 from jobs.common.errors import MartError
 from jobs.common.jdbc import MartConnection, MartTarget
-from mart.schema import ALL_TABLES, SCHEMA_VERSION, create_statements
+from mart.schema import ALL_TABLES, SCHEMA_VERSION, create_statements, index_statements
 
 log = logging.getLogger("jobs.publish.mart")   # the publish's log lines keep one logger name
 
@@ -83,9 +83,20 @@ def require_schema(conn: MartConnection, target: MartTarget) -> None:
                         f"publish once to create them")
 
 
-def create(conn: MartConnection, table: str, name: str) -> None:
-    """Create mart table ``table`` under ``name``, its index names tagged to be unique."""
-    for statement in create_statements(conn.dialect, table, name, tag=uuid.uuid4().hex[:12]):
+def create(conn: MartConnection, table: str, name: str, secondary: bool = True) -> str:
+    """Create mart table ``table`` under ``name``, its index names tagged to be unique; returns the tag.
+
+    Without ``secondary`` (MySQL) only the primary key is made: :func:`add_indexes` adds the others.
+    """
+    tag = uuid.uuid4().hex[:12]
+    for statement in create_statements(conn.dialect, table, name, tag=tag, secondary=secondary):
+        conn.execute(statement)
+    return tag
+
+
+def add_indexes(conn: MartConnection, table: str, name: str, tag: str) -> None:
+    """Add the secondary indexes of ``table``'s DDL to ``name``, made by ``create(..., secondary=False)``."""
+    for statement in index_statements(conn.dialect, table, name, tag=tag):
         conn.execute(statement)
 
 

@@ -38,7 +38,10 @@ def write_lake(spark, root: str, n: int, tag: str, dt: str, k: int = 3) -> Lake:
 def cli_args(mart, lake_dir: str) -> list[str]:
     return ["--lake", lake_dir, "--mart", mart.url, "--set", f'mart.user="{mart.user}"',
             "--set", "mart.password_env=MART_TEST_PASSWORD", "--set", "spark.master=local[2]",
-            "--set", 'spark.conf."spark.driver.memory"=1g']
+            "--set", 'spark.conf."spark.driver.memory"=1g',
+            # sized for a test lake: two shuffle partitions, one task per Delta snapshot
+            "--set", 'spark.conf."spark.sql.shuffle.partitions"="2"',
+            "--set", 'spark.conf."spark.databricks.delta.snapshotPartitions"="1"']
 
 
 def staging_tables(mart) -> set[str]:
@@ -54,15 +57,24 @@ def snapshot_of_live(mart) -> dict:
         conn.close()
 
 
+KILLED_N = 30_000
+
+
+@pytest.fixture(scope="module")
+def lake_of_30000(spark, tmp_path_factory) -> tuple[str, Lake]:
+    """Generation B of 30,000 artists as snapshot 2026-11-02, written once for both dialects (read only)."""
+    lake_dir = str(tmp_path_factory.mktemp("lake_of_30000") / "lake")
+    return lake_dir, write_lake(spark, lake_dir, KILLED_N, "B", "2026-11-02")
+
+
 def test_a_publish_killed_during_its_staging_writes_leaves_the_live_set_and_the_next_run_succeeds(
-        spark, any_mart, tmp_path):
-    n = 30_000
+        spark, any_mart, lake_of_30000):
+    n = KILLED_N
     settings = PublishSettings.from_config(any_mart.config(), any_mart.env())
     with Mart(spark, settings) as mart:
         mart.publish(mart_data.frames(spark, 2_000, "A"), "2026-11-01")
     before = snapshot_of_live(any_mart)
-    lake_dir = str(tmp_path / "lake")
-    lake = write_lake(spark, lake_dir, n, "B", "2026-11-02")
+    lake_dir, lake = lake_of_30000
 
     env = dict(os.environ, **any_mart.env(), PYTHONUNBUFFERED="1")
     process = subprocess.Popen([sys.executable, "jobs/publish_mart.py", "publish", "--dt", "2026-11-02",
@@ -78,8 +90,11 @@ def test_a_publish_killed_during_its_staging_writes_leaves_the_live_set_and_the_
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)   # the Python driver and its JVM
         process.wait(30)
+        killed_log = process.stderr.read().decode(errors="replace")
         process.stderr.close()
     assert process.returncode == -signal.SIGKILL
+    # Killed during its staging writes, not later: no staging table was checked (a late kill would pass vacuously).
+    assert "staging writes:" in killed_log and "staging checks passed" not in killed_log, killed_log[-3000:]
 
     assert snapshot_of_live(any_mart) == before   # the live set and the log are untouched
 
