@@ -15,12 +15,9 @@ import pytest
 from jobs.common.config import load_config, set_path
 from jobs.common.spark import start_spark
 from tests.support.paths import REPO
+from tests.support.spark_conf import SMALL_DATA_CONF
 
-TEST_SPARK_CONF = {
-    "spark.sql.shuffle.partitions": "4",
-    "spark.default.parallelism": "2",
-    "spark.driver.memory": "2g",
-}
+TEST_SPARK_CONF = {**SMALL_DATA_CONF, "spark.driver.memory": "2g"}
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import boto3
 
 from mart import serving
 from tests.support.paths import REPO
+from tests.support.spark_conf import set_args
 
 DT = "2026-11-22"
 
@@ -20,7 +21,7 @@ def test_ingest_and_similarity_on_an_s3a_lake(tmp_path, moto_aws):
     s3.create_bucket(Bucket="lake-bucket")
     common = ["--lake", "s3a://lake-bucket/lake", "--dt", DT,
               "--set", f"lake.s3_endpoint={moto_aws}", "--set", "lake.s3_path_style=true",
-              "--set", "spark.master=local[2]", "--set", 'spark.conf."spark.driver.memory"=1g']
+              "--set", "spark.master=local[2]", "--set", 'spark.conf."spark.driver.memory"=1g', *set_args()]
     mart_url = f"jdbc:sqlite:{tmp_path / 'mart.db'}"
     for command in ([sys.executable, "jobs/ingest.py", "--source", "synthetic", "--artists", "300", *common],
                     [sys.executable, "jobs/similarity.py", "--mart", mart_url, *common]):

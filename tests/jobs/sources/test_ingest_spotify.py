@@ -21,6 +21,7 @@ from jobs.sources.spotify_settings import SpotifySettings
 from jobs.sources.spotify_snapshot import fetch_snapshot, resolve_names
 from tests.support.fake_spotify import Catalog, FakeSpotify
 from tests.support.paths import REPO
+from tests.support.spark_conf import set_args
 
 CATALOG = Catalog.generate(120, tracks_per_artist=10)
 IDS = list(CATALOG.artists)
@@ -358,7 +359,7 @@ def test_a_run_killed_midway_leaves_the_dt_as_it_was_and_a_rerun_gives_one_copy(
     with FakeSpotify(CATALOG) as api:
         env = dict(os.environ, SPOTIPY_CLIENT_ID="id", SPOTIPY_CLIENT_SECRET="secret", PYTHONUNBUFFERED="1")
         argv = [sys.executable, "jobs/ingest.py", *spotify_argv(api, lake_dir, "--seeds", ",".join(IDS)),
-                "--set", "spark.master=local[1]", "--set", 'spark.conf."spark.driver.memory"=1g']
+                "--set", "spark.master=local[1]", "--set", 'spark.conf."spark.driver.memory"=1g', *set_args()]
         assert subprocess.run(argv, cwd=REPO, env=env, capture_output=True).returncode == 0
         lake = Lake(spark, lake_dir)
         before = sorted(tuple(r) for r in lake.read("top_tracks", "2026-11-20").collect())
