@@ -12,14 +12,16 @@ MART_USER ?=
 INGEST_ARGS ?= --source synthetic --artists $(ARTISTS)
 SIMILARITY_ARGS ?=
 
-.PHONY: setup pipeline demo test bench bench-chatbot serve lambda-zip clean mariadb
+# Workers of `make test-parallel` (pytest-xdist).
+WORKERS ?= 2
+
+.PHONY: setup pipeline demo test test-parallel ivy bench bench-chatbot serve lambda-zip clean mariadb
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
 # One batch for DT in the order of the EMR steps: ingest, then similarity with its publish to MART. Stops at
@@ -47,8 +49,25 @@ lambda-zip: setup
 mariadb:
 	scripts/mariadb.sh start
 
+# Every Maven package of conf/local.toml (s3a's included) resolved into .cache/ivy once, before any test
+# starts a JVM (jobs/common/spark.py); again only when the config changes or the cache is removed.
+ivy: .cache/ivy/.warmed
+
+.cache/ivy/.warmed: conf/local.toml | setup
+	$(PY) -m jobs.common.spark
+	touch $@
+
 test: setup mariadb
 	$(PY) -m pytest
+
+# The suite on $(WORKERS) pytest-xdist workers, whole files per worker, then the modules that assert
+# wall-clock bounds (marker `serial`, tests/support/parallel.py) in a second pass on their own. Not the
+# default: `make test` is the suite's reference command.
+test-parallel: setup mariadb ivy
+	status=0; \
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile -m 'not serial' || status=1; \
+	$(PY) -m pytest -p no:xdist -m serial || status=1; \
+	exit $$status
 
 bench: setup
 	$(PY) bench/similarity.py

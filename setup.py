@@ -25,6 +25,8 @@ setup(
         # boto3 and moto's server stand in for AWS (Secrets Manager, S3, ...) on 127.0.0.1.
         "test": ["pytest==8.4.2", "chispa==0.11.1", "psutil==7.1.0", "boto3==1.40.0", "moto[server]==5.1.18",
                  "hypothesis==6.170.17", "cfn-lint==1.58.0", *EVALUATE,
+                 # `make test-parallel`: the suite spread over workers (tests/support/parallel.py)
+                 "pytest-xdist==3.8.0", "execnet==2.1.2",
                  # drives Debian's chromium (chromium-driver) for the browser preview's test
                  "selenium==4.51.0",
                  # evaluates the EMR state machine's JSONata expressions in its tests

@@ -14,13 +14,20 @@ import pytest
 
 from jobs.common.config import load_config, set_path
 from jobs.common.spark import start_spark
+from tests.support.parallel import is_serial, slow_first_rank
 from tests.support.paths import REPO
+from tests.support.spark_conf import SMALL_DATA_CONF
 
-TEST_SPARK_CONF = {
-    "spark.sql.shuffle.partitions": "4",
-    "spark.default.parallelism": "2",
-    "spark.driver.memory": "2g",
-}
+TEST_SPARK_CONF = {**SMALL_DATA_CONF, "spark.driver.memory": "2g"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks the modules with wall-clock bounds ``serial``; on xdist workers, the slowest modules go first."""
+    for item in items:
+        if is_serial(item.nodeid):
+            item.add_marker(pytest.mark.serial)
+    if getattr(config.option, "numprocesses", None):
+        items.sort(key=lambda item: slow_first_rank(item.nodeid))
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from mart import serving
 from tests.support import mart_data
 from tests.support.mart_locks import holding_publish_lock
 from tests.support.paths import REPO
+from tests.support.spark_conf import set_args
 
 
 def write_lake(spark, root: str, n: int, tag: str, dt: str, k: int = 3) -> Lake:
@@ -38,10 +39,7 @@ def write_lake(spark, root: str, n: int, tag: str, dt: str, k: int = 3) -> Lake:
 def cli_args(mart, lake_dir: str) -> list[str]:
     return ["--lake", lake_dir, "--mart", mart.url, "--set", f'mart.user="{mart.user}"',
             "--set", "mart.password_env=MART_TEST_PASSWORD", "--set", "spark.master=local[2]",
-            "--set", 'spark.conf."spark.driver.memory"=1g',
-            # sized for a test lake: two shuffle partitions, one task per Delta snapshot
-            "--set", 'spark.conf."spark.sql.shuffle.partitions"="2"',
-            "--set", 'spark.conf."spark.databricks.delta.snapshotPartitions"="1"']
+            "--set", 'spark.conf."spark.driver.memory"=1g', *set_args()]
 
 
 def staging_tables(mart) -> set[str]:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
@@ -49,18 +55,48 @@ def related(spark, lake_dir, dt=DT):
     return Lake(spark, lake_dir).read("related_artists", dt).drop("dt")
 
 
-def test_job_writes_the_same_rows_as_the_naive_reference(spark, synthetic_lake):
-    assert similarity.main(["--lake", synthetic_lake]) == 0  # latest snapshot by default
-    result = related(spark, synthetic_lake)
+@dataclass(frozen=True)
+class JobRun:
+    """One run of the job: its exit status, what it printed, the rows it wrote, the mart it published to."""
+
+    status: int
+    out: str
+    related: object   # a DataFrame of the rows as the run wrote them (later tests overwrite the lake's)
+    mart: Path
+
+
+@pytest.fixture(scope="module")
+def default_run(spark, synthetic_lake, tmp_path_factory):
+    """The job with its defaults (latest snapshot, default mart) and ``--show 4``, run once in a scratch
+    folder for the tests that check different things about that one run."""
+    folder = tmp_path_factory.mktemp("default_run")
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    out = io.StringIO()
+    try:
+        with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+            patch.chdir(folder)
+            status = similarity.main(["--lake", synthetic_lake, "--show", "4"])   # latest snapshot by default
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    rows = related(spark, synthetic_lake)
+    return JobRun(status, out.getvalue(), spark.createDataFrame(rows.collect(), rows.schema),
+                  folder / "data" / "mart.db")
+
+
+def test_job_writes_the_same_rows_as_the_naive_reference(spark, synthetic_lake, default_run):
+    assert default_run.status == 0
+    result = default_run.related
     assert_df_equality(result, reference(spark, synthetic_lake), ignore_row_order=True, ignore_nullable=True)
     with_vector = result.select("artist_id").distinct().count()
     assert result.count() == 3 * with_vector and 380 <= with_vector <= 400
     assert result.where("artist_id = related_id").count() == 0
 
 
-def test_rerun_replaces_the_snapshot_without_duplicates(spark, synthetic_lake):
-    assert similarity.main(["--lake", synthetic_lake, "--dt", DT]) == 0
-    first = related(spark, synthetic_lake).collect()
+def test_rerun_replaces_the_snapshot_without_duplicates(spark, synthetic_lake, default_run):
+    assert default_run.status == 0
+    first = default_run.related.collect()
     assert similarity.main(["--lake", synthetic_lake, "--dt", DT]) == 0
     second = related(spark, synthetic_lake)
     assert second.count() == len(first)
@@ -141,9 +177,9 @@ def test_help_explains_the_options(capsys):
         assert word in out
 
 
-def test_show_prints_popular_artists_with_their_related_names(spark, synthetic_lake, capsys):
-    assert similarity.main(["--lake", synthetic_lake, "--dt", DT, "--show", "4"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+def test_show_prints_popular_artists_with_their_related_names(spark, synthetic_lake, default_run):
+    assert default_run.status == 0
+    lines = default_run.out.strip().splitlines()
     assert len(lines) == 4
     names = {r.name for r in Lake(spark, synthetic_lake).read("artists", DT).collect()}
     for line in lines:
@@ -179,11 +215,11 @@ def test_the_job_ends_by_publishing_the_snapshot_to_the_mart(spark, synthetic_la
     assert not (tmp_path / "data" / "mart.db").exists()   # --mart replaced the default
 
 
-def test_the_default_mart_is_an_sqlite_file_and_no_publish_skips_it(spark, synthetic_lake, tmp_path):
+def test_the_default_mart_is_an_sqlite_file_and_no_publish_skips_it(spark, synthetic_lake, tmp_path, default_run):
     assert similarity.main(["--lake", synthetic_lake, "--dt", DT, "--no-publish"]) == 0
     assert not (tmp_path / "data" / "mart.db").exists()
-    assert similarity.main(["--lake", synthetic_lake, "--dt", DT]) == 0
-    conn = serving.connect(f"jdbc:sqlite:{tmp_path / 'data' / 'mart.db'}")
+    assert default_run.status == 0   # the same settings without --no-publish: it published to data/mart.db
+    conn = serving.connect(f"jdbc:sqlite:{default_run.mart}")
     try:
         assert serving.fetch_all(conn, "SELECT COUNT(*) FROM related_artists")[0][0] == \
             related(spark, synthetic_lake).count()

@@ -21,6 +21,7 @@ from jobs.sources.spotify_settings import SpotifySettings
 from jobs.sources.spotify_snapshot import fetch_snapshot, resolve_names
 from tests.support.fake_spotify import Catalog, FakeSpotify
 from tests.support.paths import REPO
+from tests.support.spark_conf import set_args
 
 CATALOG = Catalog.generate(120, tracks_per_artist=10)
 IDS = list(CATALOG.artists)
@@ -353,13 +354,17 @@ def test_requests_from_the_mart_are_resolved_by_search(spark, api, tmp_path, mon
         [("Unknown Band", "request")]
 
 
-def test_a_run_killed_midway_leaves_the_dt_as_it_was_and_a_rerun_gives_one_copy(spark, tmp_path):
+def test_a_run_killed_midway_leaves_the_dt_as_it_was_and_a_rerun_gives_one_copy(spark, tmp_path, monkeypatch):
+    """Only the killed run needs a process of its own; the baseline and the re-run use the session's Spark."""
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "id")
+    monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "secret")
     lake_dir = str(tmp_path / "lake")
     with FakeSpotify(CATALOG) as api:
-        env = dict(os.environ, SPOTIPY_CLIENT_ID="id", SPOTIPY_CLIENT_SECRET="secret", PYTHONUNBUFFERED="1")
-        argv = [sys.executable, "jobs/ingest.py", *spotify_argv(api, lake_dir, "--seeds", ",".join(IDS)),
-                "--set", "spark.master=local[1]", "--set", 'spark.conf."spark.driver.memory"=1g']
-        assert subprocess.run(argv, cwd=REPO, env=env, capture_output=True).returncode == 0
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        job_args = spotify_argv(api, lake_dir, "--seeds", ",".join(IDS))
+        argv = [sys.executable, "jobs/ingest.py", *job_args,
+                "--set", "spark.master=local[1]", "--set", 'spark.conf."spark.driver.memory"=1g', *set_args()]
+        assert ingest.main(job_args) == 0
         lake = Lake(spark, lake_dir)
         before = sorted(tuple(r) for r in lake.read("top_tracks", "2026-11-20").collect())
 
@@ -375,7 +380,7 @@ def test_a_run_killed_midway_leaves_the_dt_as_it_was_and_a_rerun_gives_one_copy(
         assert sorted(tuple(r) for r in lake.read("top_tracks", "2026-11-20").collect()) == before
 
         api.switches.slow.clear()
-        assert subprocess.run(argv, cwd=REPO, env=env, capture_output=True).returncode == 0
+        assert ingest.main(job_args) == 0
     after = sorted(tuple(r) for r in lake.read("top_tracks", "2026-11-20").collect())
     assert after == before and len(after) == 1200
     assert lake.read("artists", "2026-11-20").count() == 120
