@@ -10,7 +10,6 @@ import random
 import re
 import struct
 
-import pymysql
 import pytest
 from pyspark.sql import functions as F
 
@@ -19,7 +18,6 @@ from jobs.common.jdbc import MartTarget
 from jobs.publish.frames import MartFrames
 from jobs.publish.load_data import pymysql_tls, staging_loader
 from jobs.publish.load_stream import StreamConnection, StreamRefused
-from mart import serving
 from mart.schema import create_statements
 from mart.url import MartUrl
 from tests.support import mart_data
