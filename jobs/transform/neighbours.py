@@ -25,12 +25,12 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pyspark import Accumulator
 from pyspark.sql import DataFrame, SparkSession
 from scipy.spatial import cKDTree
 
 from jobs.common import schemas
+from jobs.transform.id_order import id_order_key
 from jobs.transform.metrics import check_metric, distance_array
 from jobs.transform.phase_seconds import PhaseSecondsParam, Stopwatch, describe
 
@@ -314,19 +314,6 @@ def search_from_arrays(spark: SparkSession, ids: pa.Array, points: np.ndarray, k
     frame = spark.range(tasks, numPartitions=tasks).mapInArrow(
         functools.partial(_search_tasks, work=work, seconds=task_seconds), schemas.RELATED_ARTISTS)
     return NeighbourSearch(frame, watch.seconds, tasks, task_seconds)
-
-
-def id_order_key(ids: pa.Array) -> np.ndarray:
-    """Rank of each id in ascending order; fails when an id repeats or is null."""
-    if ids.null_count:
-        raise ValueError("artist ids contain null")
-    ascending = pc.sort_indices(ids).to_numpy()
-    sorted_ids = ids.take(pa.array(ascending))
-    if len(ids) > 1 and pc.any(pc.equal(sorted_ids.slice(1), sorted_ids.slice(0, len(ids) - 1))).as_py():
-        raise ValueError("artist ids repeat: one vector per artist expected")
-    key = np.empty(len(ids), dtype=np.int64)
-    key[ascending] = np.arange(len(ids))
-    return key
 
 
 def _search_tasks(batches: Iterator[pa.RecordBatch], work, seconds: Accumulator) -> Iterator[pa.RecordBatch]:
