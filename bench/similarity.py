@@ -17,7 +17,8 @@ Parts, each in its own process (its own Spark driver, its memory measured alone)
   search  at --artists: the project's search (index, broadcast, Spark tasks, output rows) against the
           single-process scipy cKDTree query (workers=-1, k=k+1) with queries in the tree's own spatial
           order, on the vectors of the same lake made with --search-preset (default seed, the setting of
-          the issue's baselines). The two are timed one after the other, 3 times: the 3 ratios are
+          the issue's baselines). After one untimed warm-up of the project (its Python workers started),
+          the two are timed one after the other, 3 times: the 3 ratios are
           printed, with where the project's time went (driver phases, task phases summed). Then the
           same for each of --search-also (default: the default preset, printed apart and labelled).
           The issue's figure: at most 1.2 at 1,000,000 artists, on a quiet machine:
@@ -300,6 +301,7 @@ def part_search(spark, args, lake: str, preset: str) -> dict:
     def project():
         holder["search"] = search_from_arrays(spark, ids, points, k=args.k)
         holder["rows"] = holder["search"].frame.count()  # runs every task and iterates every output row
+    project()  # untimed warm-up: Python workers started and their imports done, as the reference's are
     for _ in range(REPEATS):  # the reference and the project back to back, so each ratio sees the same load
         reference_s = timed(lambda: tree.query(spatial, k=args.k + 1, workers=-1))
         project_s = timed(project)
