@@ -164,3 +164,61 @@ def test_zero_vector_queries_get_the_lowest_ids_at_distance_one():
     assert neighbours.tolist() == [[2, 4, 3], [2, 4, 1]]
     assert distances.tolist() == [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     assert index.tree_size == 3
+
+
+def test_id_order_key_is_byte_order_for_every_kind_of_id():
+    rng = np.random.default_rng(12)
+    letters = ["a", "b", "Z", "0", "\x00", "é", "한"]
+    ids = {"", "a", "a\x00", "ab", "artist0000", "artist0001", "x" * 40, "x" * 41, "x" * 39 + "é"}
+    while len(ids) < 400:  # many share their first 8 bytes, lengths 1 to 40 bytes and more
+        prefix = "artist00" if rng.random() < 0.5 else ""
+        ids.add(prefix + "".join(rng.choice(letters, size=int(rng.integers(1, 30)))))
+    ids = sorted(ids)
+    rng.shuffle(ids)
+    expected = np.argsort([i.encode() for i in ids], kind="stable")
+    short = [i for i in ids if len(i.encode()) <= 32]
+    expected_short = np.argsort([i.encode() for i in short], kind="stable")
+    for array, order in [(pa.array(ids), expected), (pa.array(ids, pa.large_string()), expected),
+                         (pa.array(["zz", *ids]).slice(1), expected), (pa.array(short), expected_short),
+                         (pa.array([i.encode() for i in short], pa.binary()), expected_short)]:
+        key = id_order_key(array)
+        assert np.argsort(key).tolist() == order.tolist()
+        assert sorted(key.tolist()) == list(range(len(array)))
+
+
+def test_id_order_key_refuses_repeats_sharing_a_first_word_with_others():
+    with pytest.raises(ValueError, match="repeat"):
+        id_order_key(pa.array(["artist0002", "artist0001", "artist0003", "artist0001", "b"]))
+
+
+def test_ranking_without_a_sort_equals_the_lexsort():
+    from jobs.transform.neighbours import _rank
+    rng = np.random.default_rng(4)
+    rows, columns, width = 3000, 6, 3
+    positions = np.arange(rows) + 1000
+    candidates = rng.integers(0, 1000, (rows, columns))  # others: below every query's position
+    candidates[:, 0] = positions
+    candidates[::7, 0], candidates[::7, 2] = candidates[::7, 2], positions[::7]  # self not first
+    dist = np.sort(np.round(rng.random((rows, columns)), 2), axis=1)  # many exact ties
+    dist[::5, 3], dist[::5, 4] = dist[::5, 4], dist[::5, 3]           # inversions of the tree's order
+    key = rng.permutation(4000)
+    best, best_dist = _rank(candidates, dist.copy(), positions, key, width)
+    masked = dist.copy()
+    masked[candidates == positions[:, None]] = np.inf
+    ranking = np.lexsort((key[candidates], masked), axis=-1)[:, :width]
+    assert (best == np.take_along_axis(candidates, ranking, axis=1)).all()
+    assert (best_dist == np.take_along_axis(masked, ranking, axis=1)).all()
+
+
+def test_search_reports_where_its_time_went(spark):
+    from jobs.transform.neighbours import neighbours_from_arrays, search_from_arrays
+    points = realistic_points(9, 400)
+    ids = pa.array([f"artist{i:05d}" for i in range(400)])
+    search = search_from_arrays(spark, ids, points, 3, "euclidean", 2)
+    assert search.task_seconds() == {}
+    rows = sorted_rows(search.frame)
+    assert rows == sorted_rows(neighbours_from_arrays(spark, ids, points, 3, "euclidean", 2))
+    assert set(search.driver_seconds) == {"order", "key sort", "build", "ids", "broadcast"}
+    assert set(search.task_seconds()) == {"load", "query", "ranking", "arrow"}
+    assert all(seconds >= 0 for seconds in [*search.driver_seconds.values(), *search.task_seconds().values()])
+    assert search.tasks == 2 and "2 tasks" in search.describe()
