@@ -144,8 +144,9 @@ def load_partition(target: LoadTarget, staging: str, columns: tuple[str, ...],
             try:
                 affected, warnings = conn.load(staging, columns, chunks())
                 if warnings:
-                    shown = "; ".join(f"{level} {code}: {text}" for level, code, text in conn.show_warnings()[:3])
-                    raise LoadFailed(conn.show_warnings()[0][1] if shown else 0,
+                    listed = conn.show_warnings()[:3]
+                    shown = "; ".join(f"{level} {code}: {text}" for level, code, text in listed)
+                    raise LoadFailed(listed[0][1] if listed else 0,
                                      f"LOAD DATA into {staging} gave {warnings} warnings: {shown}")
                 if affected != sent:
                     raise LoadFailed(1062, f"LOAD DATA into {staging} kept {affected:,} of {sent:,} rows "
