@@ -29,6 +29,7 @@ import pytest
 
 from mart import serving
 from scripts.emr import deploy, maven, steps
+from tests.support.spark_conf import SHORT_JVM_OPTIONS
 
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
 DT = "2026-11-27"
@@ -69,9 +70,11 @@ class Daemon:
 
 
 def spark_env(**more) -> dict:
-    """A plain environment: no PYTHONPATH of this test process, Spark bound to 127.0.0.1, small daemons."""
+    """A plain environment: no PYTHONPATH of this test process, Spark bound to 127.0.0.1, small daemons
+    that start quickly (``SHORT_JVM_OPTIONS``)."""
     keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "JAVA_HOME") if k in os.environ}
-    return {**keep, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_DAEMON_MEMORY": "256m", **more}
+    return {**keep, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_DAEMON_MEMORY": "256m",
+            "SPARK_DAEMON_JAVA_OPTS": SHORT_JVM_OPTIONS, **more}
 
 
 @pytest.fixture
@@ -135,7 +138,10 @@ def test_the_emr_steps_run_on_a_spark_standalone_cluster(standalone, buckets, my
                     "--executor-memory", "512m", "--conf", "spark.ui.enabled=false",
                     # a tiny lake: few partitions for shuffles and Delta's log replay, no waiting for locality
                     "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.databricks.delta.snapshotPartitions=2",
-                    "--conf", "spark.locality.wait=0s"]
+                    "--conf", "spark.locality.wait=0s",
+                    # short-lived JVMs: the driver's and the executors' start as the daemons' do
+                    "--conf", f"spark.driver.extraJavaOptions={SHORT_JVM_OPTIONS}",
+                    "--conf", f"spark.executor.extraJavaOptions={SHORT_JVM_OPTIONS}"]
     env = spark_env(PYSPARK_PYTHON=str(isolated_python(tmp_path)),
                     **{k: v for k, v in os.environ.items() if k.startswith("AWS_")})
     for step in emr_steps:

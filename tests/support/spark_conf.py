@@ -14,8 +14,15 @@ SMALL_DATA_CONF = {
     "spark.databricks.delta.snapshotPartitions": "1",
 }
 
+# A JVM that lives for one short job spends most of its first seconds loading and compiling Spark's and
+# Delta's code: compiled by C1 only (no C2) and collected by the serial collector, it leaves both cores
+# to the job (about 30% less time for a job of a few seconds, measured on this 2-core machine). Not for
+# the tests' long-lived session JVM, whose hot code C2 compiles once for the whole run.
+SHORT_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+JOB_PROCESS_CONF = {**SMALL_DATA_CONF, "spark.driver.extraJavaOptions": SHORT_JVM_OPTIONS}
 
-def set_args(conf: dict[str, str] = SMALL_DATA_CONF) -> list[str]:
+
+def set_args(conf: dict[str, str] = JOB_PROCESS_CONF) -> list[str]:
     """``--set`` arguments giving a job started as a subprocess the settings in ``conf``."""
     args: list[str] = []
     for key, value in conf.items():
