@@ -174,11 +174,11 @@ def spotify_frames(spark: SparkSession, settings: IngestSettings, lake: Lake) ->
     if learned:
         log.info("aliases typed by chat users for %d artists: %s", len(learned),
                  ", ".join(f"{alias} -> {artist_id}" for artist_id, alias, _ in learned[:10]))
-    frames = {"artists": spark.createDataFrame(snapshot.artists, schemas.ARTISTS),
-              "artist_aliases": spark.createDataFrame(learned, schemas.ARTIST_ALIASES) if learned else None,
-              "top_tracks": spark.createDataFrame(snapshot.top_tracks, schemas.TOP_TRACKS),
-              "audio_features": spark.createDataFrame(snapshot.audio_features, schemas.AUDIO_FEATURES),
-              "unresolved_names": spark.createDataFrame(missing, schemas.UNRESOLVED_NAMES)}
+    frames = {"artists": schemas.local_frame(spark, snapshot.artists, schemas.ARTISTS),
+              "artist_aliases": schemas.local_frame(spark, learned, schemas.ARTIST_ALIASES) if learned else None,
+              "top_tracks": schemas.local_frame(spark, snapshot.top_tracks, schemas.TOP_TRACKS),
+              "audio_features": schemas.local_frame(spark, snapshot.audio_features, schemas.AUDIO_FEATURES),
+              "unresolved_names": schemas.local_frame(spark, missing, schemas.UNRESOLVED_NAMES)}
     return frames, requests
 
 

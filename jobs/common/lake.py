@@ -33,8 +33,10 @@ from typing import Iterator, Protocol, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, MapType, StringType, StructField, StructType
 
 from jobs.common.errors import ConfigError, SnapshotError
+from jobs.common.schemas import local_frame
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,9 @@ _DT_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DT_DIRECTORY = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 
 INGEST_LOG = "ingest_log"
-_INGEST_LOG_SCHEMA = "state string, source string, updated_at string, rows map<string, bigint>, run_id string"
+_INGEST_LOG_SCHEMA = StructType([StructField("state", StringType()), StructField("source", StringType()),
+                                 StructField("updated_at", StringType()),
+                                 StructField("rows", MapType(StringType(), LongType())), StructField("run_id", StringType())])
 
 
 def parse_dt(text: str) -> str:
@@ -190,7 +194,7 @@ class Lake:
     def _entry(self, row: tuple, dt: str | None = None) -> DataFrame:
         """``(state, source, updated_at, rows, run_id)`` as an ``ingest_log`` frame (``dt`` column when given)."""
         counts = {k: int(v) for k, v in (row[3] or {}).items()}
-        frame = self.spark.createDataFrame([(*row[:3], counts, row[4])], _INGEST_LOG_SCHEMA)
+        frame = local_frame(self.spark, [(*row[:3], counts, row[4])], _INGEST_LOG_SCHEMA)
         return frame if dt is None else frame.withColumn("dt", F.lit(dt))
 
     def _mark_if_mine(self, dt: str, run_id: str, row: tuple | None) -> bool:

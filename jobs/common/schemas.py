@@ -4,6 +4,8 @@
 importing this module needs no running Spark.
 """
 
+from typing import Iterable, Sequence
+
 from pyspark.sql.types import (ArrayType, DataType, DateType, DoubleType, IntegerType, LongType, StringType,
                                StructField, StructType)
 
@@ -54,3 +56,24 @@ def arrow_schema(schema: StructType):
     """The Arrow schema that Spark's ``mapInArrow`` expects for ``schema``."""
     from pyspark.sql.pandas.types import to_arrow_schema
     return to_arrow_schema(schema)
+
+
+def local_frame(spark, rows: Iterable[Sequence], schema: StructType):
+    """``rows`` (tuples in ``schema``'s column order) as a DataFrame built through Arrow on the driver.
+
+    Each row is verified against ``schema`` as ``createDataFrame`` verifies a list (same errors). Unlike
+    a DataFrame of a Python list, whose every action runs a Spark job to unpickle the rows, a small
+    one is kept in the query plan (under ``spark.sql.execution.arrow.localRelationThreshold``, 48 MB
+    by default): reading it back needs no job. A larger one is distributed like any other.
+    """
+    import pyarrow as pa
+    from pyspark.sql.types import _make_type_verifier
+
+    verify = _make_type_verifier(schema)
+    rows = list(rows)
+    for row in rows:
+        verify(row)
+    columns = arrow_schema(schema)
+    table = pa.Table.from_arrays([pa.array([row[i] for row in rows], type=field.type)
+                                  for i, field in enumerate(columns)], schema=columns)
+    return spark.createDataFrame(table, schema)

@@ -9,6 +9,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from jobs.common.schemas import local_frame
 from shared.names import initials, name_key
 from mart.schema import COLUMNS, TEXT_WIDTHS
 
@@ -118,8 +119,8 @@ def mart_frames(artists: DataFrame, top_tracks: DataFrame, related: DataFrame, a
     """The serving tables of one lake snapshot. ``aliases`` (``artist_id, alias``) may be absent."""
     published = mart_artists(artists)
     if aliases is None:
-        alias_rows = published.sparkSession.createDataFrame(
-            [], "alias_key string, artist_id string, rev_key string, initials string")
+        alias_rows = local_frame(published.sparkSession, [], StructType(
+            [StructField(name, StringType()) for name in ("alias_key", "artist_id", "rev_key", "initials")]))
     else:
         alias_rows = mart_artist_aliases(aliases, published)
     return MartFrames(artists=published, artist_aliases=alias_rows,

@@ -298,7 +298,7 @@ def search_from_arrays(spark: SparkSession, ids: pa.Array, points: np.ndarray, k
     task_seconds = spark.sparkContext.accumulator({}, PhaseSecondsParam())
     n = len(ids)
     if n == 0:
-        return NeighbourSearch(spark.createDataFrame([], schemas.RELATED_ARTISTS), {}, 0, task_seconds)
+        return NeighbourSearch(schemas.local_frame(spark, [], schemas.RELATED_ARTISTS), {}, 0, task_seconds)
     watch = Stopwatch()
     index = NeighbourIndex.for_ids(points, ids, metric, watch)
     if tasks is None:
