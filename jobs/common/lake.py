@@ -33,7 +33,6 @@ from typing import Iterator, Protocol, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import LongType, MapType, StringType, StructField, StructType
 
 from jobs.common.errors import ConfigError, SnapshotError
 from jobs.common.schemas import local_frame
@@ -44,9 +43,7 @@ _DT_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DT_DIRECTORY = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 
 INGEST_LOG = "ingest_log"
-_INGEST_LOG_SCHEMA = StructType([StructField("state", StringType()), StructField("source", StringType()),
-                                 StructField("updated_at", StringType()),
-                                 StructField("rows", MapType(StringType(), LongType())), StructField("run_id", StringType())])
+_INGEST_LOG_SCHEMA = "state string, source string, updated_at string, rows map<string, bigint>, run_id string"
 
 
 def parse_dt(text: str) -> str:

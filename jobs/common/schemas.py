@@ -4,6 +4,8 @@
 importing this module needs no running Spark.
 """
 
+from __future__ import annotations
+
 from typing import Iterable, Sequence
 
 from pyspark.sql.types import (ArrayType, DataType, DateType, DoubleType, IntegerType, LongType, StringType,
@@ -58,8 +60,10 @@ def arrow_schema(schema: StructType):
     return to_arrow_schema(schema)
 
 
-def local_frame(spark, rows: Iterable[Sequence], schema: StructType):
+def local_frame(spark, rows: Iterable[Sequence], schema: StructType | str):
     """``rows`` (tuples in ``schema``'s column order) as a DataFrame built through Arrow on the driver.
+
+    ``schema`` is a StructType or, as for ``createDataFrame``, a DDL string (``"name string, n int"``).
 
     Each row is verified against ``schema`` as ``createDataFrame`` verifies a list (same errors). Unlike
     a DataFrame of a Python list, whose every action runs a Spark job to unpickle the rows, a small
@@ -69,6 +73,8 @@ def local_frame(spark, rows: Iterable[Sequence], schema: StructType):
     import pyarrow as pa
     from pyspark.sql.types import _make_type_verifier
 
+    if isinstance(schema, str):
+        schema = StructType.fromDDL(schema)
     verify = _make_type_verifier(schema)
     rows = list(rows)
     for row in rows:

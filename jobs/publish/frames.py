@@ -119,8 +119,8 @@ def mart_frames(artists: DataFrame, top_tracks: DataFrame, related: DataFrame, a
     """The serving tables of one lake snapshot. ``aliases`` (``artist_id, alias``) may be absent."""
     published = mart_artists(artists)
     if aliases is None:
-        alias_rows = local_frame(published.sparkSession, [], StructType(
-            [StructField(name, StringType()) for name in ("alias_key", "artist_id", "rev_key", "initials")]))
+        alias_rows = local_frame(published.sparkSession, [],
+                                 "alias_key string, artist_id string, rev_key string, initials string")
     else:
         alias_rows = mart_artist_aliases(aliases, published)
     return MartFrames(artists=published, artist_aliases=alias_rows,

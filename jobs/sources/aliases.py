@@ -22,7 +22,6 @@ from typing import Iterable
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
 
 from jobs.common import schemas
 from jobs.common.errors import ConfigError
@@ -33,7 +32,6 @@ from shared.names import name_key
 log = logging.getLogger(__name__)
 
 MAX_ALIAS = 200
-_REFS = StructType([StructField("ref", StringType()), StructField("alias", StringType())])
 
 
 def read_aliases_csv(path: str) -> list[tuple[str, str]]:
@@ -60,7 +58,7 @@ def read_aliases_csv(path: str) -> list[tuple[str, str]]:
 def curated_aliases(spark: SparkSession, rows: list[tuple[str, str]], artists: DataFrame) -> DataFrame:
     """Curated ``(artist, alias)`` rows as lake rows: ``artist`` is an id of ``artists``, else matched by
     name key to their names. Rows matching no artist are left out, counted and logged."""
-    refs = schemas.local_frame(spark, rows, _REFS)
+    refs = schemas.local_frame(spark, rows, "ref string, alias string")
     ids = artists.select("artist_id").distinct()
     by_id = refs.join(ids, refs.ref == ids.artist_id).select("ref", "artist_id", "alias")
     named = artists.select("artist_id", name_key_udf("name").alias("key")).distinct()

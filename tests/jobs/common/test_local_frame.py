@@ -20,7 +20,9 @@ def _last_job(spark) -> int:
 
 def test_the_rows_and_the_schema_are_those_of_create_dataframe(spark):
     artists = [("ar1", "이름", ["k-pop", "dance"], 88, 10**12, None, "https://x", "test"), (None,) * 8]
-    for rows, schema in ((artists, schemas.ARTISTS), ([TRACK], schemas.TOP_TRACKS), ([], schemas.UNRESOLVED_NAMES)):
+    marks = [("writing", {"artists": 3}), (None, None)]
+    for rows, schema in ((artists, schemas.ARTISTS), ([TRACK], schemas.TOP_TRACKS), ([], schemas.UNRESOLVED_NAMES),
+                         (marks, "state string, rows map<string, bigint>")):   # a DDL string, as createDataFrame takes
         assert_df_equality(schemas.local_frame(spark, rows, schema), spark.createDataFrame(rows, schema))
 
 
