@@ -5,6 +5,7 @@ Over 300 lines: its cases share the fake API fixture and its helpers, the fault 
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import signal
@@ -334,7 +335,7 @@ def test_missing_credentials_and_quota_exits(spark, api, tmp_path, monkeypatch, 
 
 
 def test_requests_from_the_mart_are_resolved_by_search(spark, api, tmp_path, monkeypatch):
-    from mart import serving
+    from mart import requests, serving
     from jobs.publish.mart import Mart
     from jobs.publish.settings import PublishSettings
     monkeypatch.setenv("SPOTIPY_CLIENT_ID", "id")
@@ -342,9 +343,11 @@ def test_requests_from_the_mart_are_resolved_by_search(spark, api, tmp_path, mon
     url = f"jdbc:sqlite:{tmp_path / 'mart.db'}"
     Mart(spark, PublishSettings.from_config({"mart": {"url": url}}, {})).close()   # creates the tables
     conn = serving.connect(url)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)   # asked two and one days ago
+    first, last = (requests.stamp(now - datetime.timedelta(days=days)) for days in (2, 1))
     for name in ("Fake Artist 3", "Unknown Band"):
         serving.fetch_all(conn, "INSERT INTO artist_requests (name_key, name, first_requested_at, last_requested_at, "
-                                "times) VALUES (?, ?, '2026-11-01', '2026-11-02', 1)", (name.lower(), name))
+                                "times) VALUES (?, ?, ?, ?, 1)", (name.lower(), name, first, last))
     conn.close()
     lake_dir = str(tmp_path / "lake")
     assert ingest.main(spotify_argv(api, lake_dir, "--requests", "--set", f"mart.url={url}")) == 0
