@@ -14,11 +14,23 @@ import pytest
 
 from jobs.common.config import load_config, set_path
 from jobs.common.spark import start_spark
+from tests.support import spark_jobs
 from tests.support.parallel import is_serial, slow_first_rank
 from tests.support.paths import REPO
 from tests.support.spark_conf import SMALL_DATA_CONF
 
 TEST_SPARK_CONF = {**SMALL_DATA_CONF, "spark.driver.memory": "2g"}
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):   # the controller (or the only process): a fresh job count
+        spark_jobs.reset()
+
+
+def pytest_terminal_summary(terminalreporter):
+    line = spark_jobs.summary()
+    if line:
+        terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -34,11 +46,31 @@ def pytest_collection_modifyitems(config, items):
 def spark():
     config = load_config()
     set_path(config, "spark.master", "local[2]")
-    for key, value in TEST_SPARK_CONF.items():
+    # SPARK_TEST_EVENT_LOG=1: the session's events too, to see which calls run the jobs (profiling only)
+    more = spark_jobs.event_log_conf() if os.environ.get("SPARK_TEST_EVENT_LOG") else {}
+    for key, value in {**TEST_SPARK_CONF, **more}.items():
         set_path(config, f'spark.conf."{key}"', value)
     session = start_spark(config, "tests")
     yield session
+    spark_jobs.record_session(session, os.environ.get("PYTEST_XDIST_WORKER", "session"))
     session.stop()
+
+
+@pytest.fixture(autouse=True)
+def jobs_per_test(request):
+    """With ``SPARK_JOBS_PER_TEST=FILE``: each test's Spark jobs in the session JVM, a line per test."""
+    path = os.environ.get("SPARK_JOBS_PER_TEST")
+    if not path:
+        yield
+        return
+    from pyspark.sql import SparkSession
+    active = SparkSession.getActiveSession()
+    before = spark_jobs.session_jobs(active) if active else 0
+    yield
+    active = SparkSession.getActiveSession()
+    after = spark_jobs.session_jobs(active) if active else 0
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(f"{after - before}\t{request.node.nodeid}\n")
 
 
 @pytest.fixture(autouse=True)

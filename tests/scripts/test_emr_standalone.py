@@ -29,6 +29,7 @@ import pytest
 
 from mart import serving
 from scripts.emr import deploy, maven, steps
+from tests.support import spark_jobs
 from tests.support.spark_conf import SHORT_JVM_OPTIONS
 
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
@@ -141,7 +142,8 @@ def test_the_emr_steps_run_on_a_spark_standalone_cluster(standalone, buckets, my
                     "--conf", "spark.locality.wait=0s",
                     # short-lived JVMs: the driver's and the executors' start as the daemons' do
                     "--conf", f"spark.driver.extraJavaOptions={SHORT_JVM_OPTIONS}",
-                    "--conf", f"spark.executor.extraJavaOptions={SHORT_JVM_OPTIONS}"]
+                    "--conf", f"spark.executor.extraJavaOptions={SHORT_JVM_OPTIONS}",
+                    *[arg for key, value in spark_jobs.event_log_conf().items() for arg in ("--conf", f"{key}={value}")]]
     env = spark_env(PYSPARK_PYTHON=str(isolated_python(tmp_path)),
                     **{k: v for k, v in os.environ.items() if k.startswith("AWS_")})
     for step in emr_steps:

@@ -8,6 +8,8 @@ write or a MERGE. The settings change how much parallelism Spark uses, never wha
 
 from __future__ import annotations
 
+from tests.support import spark_jobs
+
 SMALL_DATA_CONF = {
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "2",
@@ -23,8 +25,9 @@ JOB_PROCESS_CONF = {**SMALL_DATA_CONF, "spark.driver.extraJavaOptions": SHORT_JV
 
 
 def set_args(conf: dict[str, str] = JOB_PROCESS_CONF) -> list[str]:
-    """``--set`` arguments giving a job started as a subprocess the settings in ``conf``."""
+    """``--set`` arguments giving a job started as a subprocess the settings in ``conf``, and an event log
+    that the suite's job count reads (tests/support/spark_jobs.py)."""
     args: list[str] = []
-    for key, value in conf.items():
+    for key, value in {**conf, **spark_jobs.event_log_conf()}.items():
         args += ["--set", f'spark.conf."{key}"="{value}"']
     return args
