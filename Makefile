@@ -15,7 +15,7 @@ SIMILARITY_ARGS ?=
 # Workers of `make test-parallel` (pytest-xdist).
 WORKERS ?= 2
 
-.PHONY: setup pipeline demo test test-parallel ivy bench bench-chatbot serve lambda-zip clean mariadb
+.PHONY: setup pipeline demo test test-fast test-clock test-parallel ivy bench bench-chatbot serve lambda-zip clean mariadb
 
 setup: $(VENV)/.installed
 
@@ -57,8 +57,24 @@ ivy: .cache/ivy/.warmed
 	$(PY) -m jobs.common.spark
 	touch $@
 
+# The whole suite, then the clock lane: what .ci/run runs. Prints how many Spark jobs it ran.
 test: setup mariadb
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-clock
+
+# The edit-run loop: every test that needs no JVM (pure rules, the chatbot, the mart on SQLite and MariaDB,
+# the AWS scripts against moto), in a few minutes. JAVA_HOME points nowhere, so a test that starts a JVM
+# without its marker fails here instead of slowing the lane down.
+test-fast: setup mariadb
+	JAVA_HOME=/nonexistent/no-jvm-in-the-fast-lane $(PY) -m pytest -m 'not jvm' $(PYTEST_ARGS)
+
+# No test may depend on the date it runs on: the fast lane and every test of request ages, expiry,
+# retention or retries (marker clock) again, with the tests' clock $(CLOCK_AHEAD_DAYS) days ahead
+# (time-machine moves every date and time Python reads in the test process; durations, sleeps and
+# timeouts keep the real clock).
+CLOCK_AHEAD_DAYS ?= 400
+test-clock: setup mariadb
+	TEST_CLOCK_AHEAD_DAYS=$(CLOCK_AHEAD_DAYS) $(PY) -m pytest -m 'not jvm or clock' -p no:cacheprovider $(PYTEST_ARGS)
 
 # The suite on $(WORKERS) pytest-xdist workers, whole files per worker, then the modules that assert
 # wall-clock bounds (marker `serial`, tests/support/parallel.py) in a second pass on their own. Not the

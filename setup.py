@@ -32,6 +32,8 @@ setup(
                  # evaluates the EMR state machine's JSONata expressions in its tests
                  "jsonata-python==0.7.1",
                  # bench/vectors.py's reference engine (the same vectors from the lake's Parquet files)
-                 "duckdb==2.0.0"],
+                 "duckdb==2.0.0",
+                 # make test-clock: the tests' clock moved ahead (tests/conftest.py)
+                 "time-machine==3.6.0"],
     },
 )

@@ -25,6 +25,22 @@ TEST_SPARK_CONF = {**SMALL_DATA_CONF, "spark.driver.memory": "2g"}
 def pytest_configure(config):
     if not hasattr(config, "workerinput"):   # the controller (or the only process): a fresh job count
         spark_jobs.reset()
+    ahead = os.environ.get("TEST_CLOCK_AHEAD_DAYS")
+    if ahead:   # make test-clock: every date and time this process reads moves ahead (not durations)
+        import datetime
+
+        import time_machine
+        moved = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=float(ahead))
+        traveller = time_machine.travel(moved, tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
+
+
+def pytest_report_header(config):
+    if os.environ.get("TEST_CLOCK_AHEAD_DAYS"):
+        import datetime
+        return f"clock moved ahead: the tests see {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    return None
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -33,9 +49,17 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(line)
 
 
+# A test that uses one of these fixtures (directly or through another fixture) runs on a JVM: marked ``jvm``.
+# Tests that start JVM processes themselves carry the marker in their module.
+JVM_FIXTURES = {"spark"}
+
+
 def pytest_collection_modifyitems(config, items):
-    """Marks the modules with wall-clock bounds ``serial``; on xdist workers, the slowest modules go first."""
+    """Marks the tests that need a JVM ``jvm`` (``make test-fast`` leaves them out) and the modules with
+    wall-clock bounds ``serial``; on xdist workers, the slowest modules go first."""
     for item in items:
+        if JVM_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.jvm)
         if is_serial(item.nodeid):
             item.add_marker(pytest.mark.serial)
     if getattr(config.option, "numprocesses", None):

@@ -38,6 +38,7 @@ def _fake_artist(spotify, i: int) -> dict:
     return next(a for a in spotify.catalog.artists.values() if a["name"] == f"Fake Artist {i}")
 
 
+@pytest.mark.clock
 def test_an_artist_only_spotify_knows_is_answered_live_and_recorded(live_app, spotify, served_mart):
     artist = _fake_artist(spotify, 7)
     reply = ask(live_app, "fake artist 7")
@@ -83,6 +84,7 @@ def test_small_talk_in_several_words_or_with_laughter_gets_the_how_to_and_no_ban
     assert spotify.calls["search"] == 0 and requests_rows(served_mart) == []
 
 
+@pytest.mark.clock
 def test_a_hit_in_another_script_is_only_offered_and_a_confirmation_records_the_alias(live_app, spotify,
                                                                                        served_mart):
     artist = _fake_artist(spotify, 9)
@@ -124,6 +126,7 @@ def test_a_name_found_nowhere_suggests_and_records_nothing(live_app, served_mart
     assert requests_rows(served_mart) == []
 
 
+@pytest.mark.clock
 @pytest.mark.parametrize("fault", ["down", "slow", "rate-limited", "malformed", "refused"])
 def test_spotify_faults_answer_in_time_and_queue_the_request(live_app, spotify, served_mart, fault, caplog):
     if fault == "down":
@@ -146,6 +149,7 @@ def test_spotify_faults_answer_in_time_and_queue_the_request(live_app, spotify, 
     assert logged[-1]["outcome"] == "queued" and "Spotify" in logged[-1]["detail"]
 
 
+@pytest.mark.clock
 def test_after_a_429_the_container_leaves_spotify_alone_until_retry_after(live_app, spotify, served_mart):
     spotify.switches.rate, spotify.switches.retry_after = 1, 60
     reply = ask(live_app, "Fake Artist 1")      # the search passes, top tracks are refused

@@ -5,6 +5,8 @@ mart, Spotify switched off. Curated aliases (``--aliases-csv``) and carrying ali
 
 from __future__ import annotations
 
+import pytest
+
 from jobs import ingest, similarity
 from jobs.common.lake import Lake
 from jobs.publish.mart import Mart
@@ -18,6 +20,7 @@ from tests.support.skill_calls import ask, headers, tap, texts
 DT, LATER = "2026-11-20", "2026-11-21"
 
 
+@pytest.mark.clock
 def test_a_confirmed_korean_name_is_ingested_published_and_answered_from_the_mart(spark, tmp_path, monkeypatch):
     monkeypatch.setenv("SPOTIPY_CLIENT_ID", "id")
     monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "secret")

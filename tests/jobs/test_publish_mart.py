@@ -229,6 +229,7 @@ def test_cli_a_user_without_write_privileges_gets_one_clear_line_and_exit_2(spar
     assert snapshot_of_live(mysql_mart) == before
 
 
+@pytest.mark.jvm   # the command starts Spark itself (the mart is read over JDBC)
 def test_status_only_reads_and_says_when_there_is_no_mart(any_mart, tmp_path, capsys, monkeypatch):
     args = cli_args(any_mart, str(tmp_path / "lake"))
     monkeypatch.setenv("MART_TEST_PASSWORD", any_mart.password)

@@ -115,6 +115,7 @@ def download(s3, code_uri: str, into: Path) -> None:
         s3.download_file(bucket, item["Key"], str(target))
 
 
+@pytest.mark.jvm   # starts JVMs of its own
 def test_the_emr_steps_run_on_a_spark_standalone_cluster(standalone, buckets, mysql_mart, tmp_path, capsys):
     master_url, master = standalone
     s3 = buckets

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from tests.support.spark_conf import set_args
 DT = "2026-11-22"
 
 
+@pytest.mark.jvm   # starts JVMs of its own
 def test_ingest_and_similarity_on_an_s3a_lake(tmp_path, moto_aws):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     s3 = boto3.client("s3")

@@ -50,6 +50,7 @@ def taken(conn, limit=100, retry_days=7, expiry_days=30) -> list[str]:
     return [str(row[1]) for row in serving.fetch_all(conn, sql, params)]
 
 
+@pytest.mark.clock   # request ages and expiry, from the test's own clock
 def test_distinct_users_rank_first_then_the_latest_ask_then_times(any_mart):
     make_tables(any_mart)
     conn = any_mart.reader()
@@ -64,6 +65,7 @@ def test_distinct_users_rank_first_then_the_latest_ask_then_times(any_mart):
     conn.close()
 
 
+@pytest.mark.clock   # request ages and expiry, from the test's own clock
 def test_not_found_and_resolved_requests_wait_for_a_new_ask_and_old_ones_expire(any_mart):
     make_tables(any_mart)
     conn = any_mart.reader()
@@ -107,6 +109,7 @@ def request_states(mart) -> dict[str, tuple]:
     return {str(name): tuple(v is not None for v in rest) for name, *rest in rows}
 
 
+@pytest.mark.clock   # request ages and expiry, from the test's own clock
 def test_a_flood_of_junk_requests_cannot_stop_the_ingest(spark, any_mart, tmp_path, monkeypatch, capsys):
     for name, value in {"SPOTIPY_CLIENT_ID": "id", "SPOTIPY_CLIENT_SECRET": "secret", **any_mart.env()}.items():
         monkeypatch.setenv(name, value)

@@ -136,6 +136,7 @@ def test_unknown_ids_are_skipped_and_counted(api):
     assert len(snap.artists) == 5 and catalog.stats["skipped_artists"] == 1
 
 
+@pytest.mark.clock
 def test_a_429_waits_retry_after_and_gets_everything(api):
     api.switches.rate, api.switches.window = 20, 1.0
     started = time.monotonic()
@@ -145,6 +146,7 @@ def test_a_429_waits_retry_after_and_gets_everything(api):
     assert 2.0 <= time.monotonic() - started < 15   # 40 + 1 + 4 calls at 20 a second, waits of 1 s
 
 
+@pytest.mark.clock
 def test_a_permanent_429_stops_after_a_bounded_number_of_waits(api):
     api.switches.rate, api.switches.retry_after = 0, 1        # every answer a 429 "wait 1 s"
     started, progress = time.monotonic(), Recorded()
@@ -156,6 +158,7 @@ def test_a_permanent_429_stops_after_a_bounded_number_of_waits(api):
     assert progress.loops == {"artists": [10, 0, True]}    # the bar is closed (its last line said) on the way out
 
 
+@pytest.mark.clock
 def test_rate_limit_waits_count_only_in_a_row(api):
     sleeps = []
     api.switches.answers["several-artists"] = [429, 429, 503, 429, 429]
@@ -164,12 +167,14 @@ def test_rate_limit_waits_count_only_in_a_row(api):
     assert catalog.stats["rate_limited"] == 4 and catalog.stats["retries"] == 1 and len(sleeps) == 5
 
 
+@pytest.mark.clock
 def test_an_absurd_retry_after_stops_the_run_cleanly(api):
     api.switches.rate, api.switches.retry_after = 2, 86400
     with pytest.raises(QuotaExceeded, match="Retry-After '86400'.*quota"):
         snapshot(api, ids=IDS[:10])
 
 
+@pytest.mark.clock
 def test_5xx_and_malformed_json_are_retried_with_a_bound(api):
     api.switches.fail["several-artists"] = 2
     api.switches.malformed["audio-features"] = 1
@@ -188,6 +193,7 @@ def test_timeouts_are_bounded(api):
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.clock
 def test_a_connection_broken_mid_answer_is_retried(api):
     api.switches.cut["several-artists"] = 1        # Content-Length promises more than comes, then the end
     api.switches.garbled["top-tracks"] = 1         # says gzip, is not: ContentDecodingError
@@ -227,6 +233,7 @@ def test_an_oversized_answer_stops_with_a_clear_error_unread(api):
     assert len(catalog.artists(IDS[:3])) == 3      # the session is still usable
 
 
+@pytest.mark.clock
 def test_the_token_endpoint_failing_for_a_while_is_retried(api):
     sleeps = []
     api.switches.answers["token"] = [503, 503, 429]
@@ -334,6 +341,7 @@ def test_missing_credentials_and_quota_exits(spark, api, tmp_path, monkeypatch, 
     assert not Lake(spark, lake_dir).exists("artists")
 
 
+@pytest.mark.clock
 def test_requests_from_the_mart_are_resolved_by_search(spark, api, tmp_path, monkeypatch):
     from mart import requests, serving
     from jobs.publish.mart import Mart
