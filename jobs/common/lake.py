@@ -34,6 +34,7 @@ from typing import Iterator, Protocol, Sequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.common.delta_log import DeltaLog
 from jobs.common.errors import ConfigError, SnapshotError
 from jobs.common.schemas import local_frame
 
@@ -43,6 +44,8 @@ _DT_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DT_DIRECTORY = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 
 INGEST_LOG = "ingest_log"
+# Each write's commit carries "<_WRITE_MARK><dt> <run>" as its userMetadata: how its rows are found in the log.
+_WRITE_MARK = "related-artists write dt="
 _INGEST_LOG_SCHEMA = "state string, source string, updated_at string, rows map<string, bigint>, run_id string"
 
 
@@ -172,7 +175,10 @@ class Lake:
         return self._current_version(table) if self.exists(table) else None
 
     def _current_version(self, table: str) -> int:
-        from delta.tables import DeltaTable
+        version = DeltaLog(self.spark, self.path(table)).latest_version()
+        if version is not None:
+            return version
+        from delta.tables import DeltaTable   # a log this module cannot read: ask Delta (a Spark job)
         return int(DeltaTable.forPath(self.spark, self.path(table)).history(1).first()["version"])
 
     @staticmethod
@@ -262,7 +268,10 @@ class Lake:
         """Snapshot ``dt`` of ``table`` at Delta ``version``; refused when it has no rows."""
         frame = (self.spark.read.format("delta").option("versionAsOf", version).load(self.path(table))
                  .where(F.col("dt") == F.lit(dt)))
-        rows = frame.count()  # answered from the Delta log's file statistics: no data is scanned
+        # The commit that last wrote the dt says its rows; else Delta counts them from its file statistics.
+        rows = DeltaLog(self.spark, self.path(table)).partition_rows(_WRITE_MARK, dt, version)
+        if rows is None:
+            rows = frame.count()
         if rows == 0:
             found = self.snapshots(table)
             shown = ", ".join(found[-5:]) if found else "none"
@@ -274,17 +283,27 @@ class Lake:
     def write(self, frame: DataFrame, table: str, dt: str, quiet: bool = False) -> int:
         """Replace snapshot ``dt`` of ``table`` with ``frame`` (whose ``dt`` column is set here).
 
-        Returns the rows the snapshot now holds (from the Delta log's statistics).
+        Returns the rows the snapshot now holds: the rows its commit wrote, from the commit's metrics in the
+        Delta log (counted from the table's file statistics when the log does not say).
         """
         dt = parse_dt(dt)
+        delta_log = DeltaLog(self.spark, self.path(table))
+        before = delta_log.latest_version()
+        marker = f"{_WRITE_MARK}{dt} {uuid.uuid4().hex}"
         (frame.withColumn("dt", F.lit(dt))
          .write.format("delta")
          .mode("overwrite")
          .option("replaceWhere", f"dt = '{dt}'")
          .option("mergeSchema", "true")   # a column added to a table's schema joins older snapshots as null
+         .option("userMetadata", marker)  # finds this write's commit in the log (its metrics: the rows)
          .partitionBy("dt")
          .save(self.path(table)))
-        rows = self._snapshot(table, dt).count() if self.exists(table) else 0
+        # The commit replaced the whole dt: the rows it wrote are the snapshot's rows.
+        newest = delta_log.latest_version()
+        rows = delta_log.written_rows(marker, newest, 0 if before is None else before + 1) \
+            if newest is not None else None
+        if rows is None:
+            rows = self._snapshot(table, dt).count() if self.exists(table) else 0
         log.log(logging.DEBUG if quiet else logging.INFO, "wrote %s for dt=%s to %s: %d rows",
                 table, dt, self.path(table), rows)
         return rows
