@@ -78,16 +78,20 @@ def mart_top_tracks(top_tracks: DataFrame, artists: DataFrame, per_artist: int) 
     """The ``per_artist`` best top tracks of each published artist, ranked 1.. without gaps (mart layout).
 
     Each is a distinct song: of the tracks sharing a title (a single and its album version, compared
-    by ``title_key``) only the best ranked is kept.
+    by ``title_key``) only the best ranked is kept. One shuffle and one sort of the tracks: both windows
+    share the artist's order (rank, then track_id), and the published artists are joined to the few
+    rows that remain.
     """
     order = Window.partitionBy("artist_id").orderBy(F.col("rank").asc_nulls_last(), "track_id")
-    same_song = Window.partitionBy("artist_id", "_title").orderBy(F.col("rank").asc_nulls_last(), "track_id")
+    titles_before = F.collect_set("_title").over(order.rowsBetween(Window.unboundedPreceding, -1))
+    songs_so_far = F.sum(F.col("_first").cast("int")).over(order.rowsBetween(Window.unboundedPreceding,
+                                                                             Window.currentRow))
     ranked = (top_tracks.where(F.col("track_id").isNotNull())
-              .join(artists.select("artist_id"), "artist_id", "left_semi")
               .withColumn("_title", F.coalesce(title_key("name"), F.col("track_id")))
-              .withColumn("_copy", F.row_number().over(same_song)).where(F.col("_copy") == 1)
-              .withColumn("rank", F.row_number().over(order))
-              .where(F.col("rank") <= per_artist))
+              .withColumn("_first", ~F.array_contains(titles_before, F.col("_title")))
+              .withColumn("rank", songs_so_far)
+              .where(F.col("_first") & (F.col("rank") <= per_artist))
+              .join(artists.select("artist_id"), "artist_id", "left_semi"))
     return ranked.select(
         _cut("artist_id"), F.col("rank").cast("int").alias("rank"), _cut("track_id"),
         F.substring(F.coalesce("name", F.col("track_id")), 1, TEXT_WIDTHS["name"]).alias("name"),
