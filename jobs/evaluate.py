@@ -32,8 +32,9 @@ from jobs.common.spark import start_spark
 from jobs.common.timing import stage
 from jobs.settings import SimilaritySettings
 from jobs.transform.evaluation import evaluate_related, genre_table, most_common_genre
-from jobs.transform.neighbours import exact_neighbours
-from jobs.transform.signals import PRESETS, artist_signals, popularity_proxy, signal_vectors
+from jobs.transform.artist_vectors import ArtistVectors, artist_vectors, vectors_frame
+from jobs.transform.neighbours import neighbours_from_arrays
+from jobs.transform.signals import PRESETS, artist_signals, features_on_tracks, popularity_proxy
 
 log = logging.getLogger("jobs.evaluate")
 
@@ -117,13 +118,21 @@ def settings_for(config: dict, spec: str) -> SimilaritySettings:
 def computed(spark: SparkSession, tables: dict, settings: SimilaritySettings
              ) -> tuple[DataFrame, DataFrame, dict]:
     """``(related, vectors, imputed)`` for ``settings`` from the snapshot's tables, as the similarity job makes them."""
+    made = snapshot_vectors(tables, settings)
+    related = neighbours_from_arrays(spark, made.ids, made.points, k=settings.k, metric=settings.metric).cache()
+    return related, vectors_frame(spark, made).cache(), made.imputed
+
+
+def snapshot_vectors(tables: dict, settings: SimilaritySettings, metric: str | None = None) -> ArtistVectors:
+    """The vectors of ``settings`` (with ``metric`` when given) from the snapshot's tables, as the similarity
+    job makes them (``audio_features`` None: the features are on the track rows)."""
     status = artist_signals(tables["top_tracks"], tables["audio_features"], tables["artists"], settings.features,
-                            settings.shared_tracks)
-    vectors, imputed = signal_vectors(status, settings.features, settings.normalization, settings.metric,
-                                      settings.weights)
-    vectors = vectors.cache()
-    related = vectors.transform(exact_neighbours, settings.features, settings.k, settings.metric).cache()
-    return related, vectors, imputed
+                            settings.shared_tracks).cache()
+    try:
+        return artist_vectors(status, settings.features, settings.normalization, metric or settings.metric,
+                              settings.weights)
+    finally:
+        status.unpersist()
 
 
 def describe(settings: SimilaritySettings) -> dict:
@@ -140,6 +149,8 @@ def run(spark: SparkSession, config: dict, dt: str | None, specs: Sequence[str],
     lake = Lake.from_settings(spark, base)
     dt = dt or lake.latest_snapshot("top_tracks")
     tables = {name: lake.read(name, dt) for name in ("artists", "top_tracks", "audio_features")}
+    if features_on_tracks(tables["top_tracks"]):   # no join needed (see jobs/similarity.py)
+        tables["audio_features"] = None
     # Popularity as the mart gets it (the artist's, its tracks' mean, or the proxy): for the popularity gap.
     tables["artists"] = popularity_proxy(tables["artists"], tables["top_tracks"])[0].cache()
     if genre_table(tables["artists"]).where(F.size("genres") > 0).isEmpty():
@@ -172,9 +183,7 @@ def run(spark: SparkSession, config: dict, dt: str | None, specs: Sequence[str],
         with stage(log, "fit weights"):
             unweighted = dataclasses.replace(first_settings, weights=())
             plain, plain_ids, plain_genres = collect_vectors(
-                signal_vectors(artist_signals(tables["top_tracks"], tables["audio_features"], tables["artists"],
-                                              unweighted.features, unweighted.shared_tracks),
-                               unweighted.features, unweighted.normalization, "euclidean")[0],
+                vectors_frame(spark, snapshot_vectors(tables, unweighted, "euclidean")),
                 unweighted.features, tables["artists"])
             result = fit_weights(plain, plain_genres, plain_ids, unweighted.features, unweighted.metric, k,
                                  seed=int(options.get("fit_seed", 7)), passes=int(options.get("fit_passes", 2)))

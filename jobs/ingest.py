@@ -176,7 +176,7 @@ def spotify_frames(spark: SparkSession, settings: IngestSettings, lake: Lake) ->
                  ", ".join(f"{alias} -> {artist_id}" for artist_id, alias, _ in learned[:10]))
     frames = {"artists": schemas.local_frame(spark, snapshot.artists, schemas.ARTISTS),
               "artist_aliases": schemas.local_frame(spark, learned, schemas.ARTIST_ALIASES) if learned else None,
-              "top_tracks": schemas.local_frame(spark, snapshot.top_tracks, schemas.TOP_TRACKS),
+              "top_tracks": schemas.local_frame(spark, snapshot.top_tracks, schemas.TOP_TRACKS_WITH_AUDIO),
               "audio_features": schemas.local_frame(spark, snapshot.audio_features, schemas.AUDIO_FEATURES),
               "unresolved_names": schemas.local_frame(spark, missing, schemas.UNRESOLVED_NAMES)}
     return frames, requests

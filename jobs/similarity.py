@@ -3,13 +3,15 @@
     python jobs/similarity.py [--config conf/local.toml] [--dt YYYY-MM-DD] [options]
     spark-submit [--packages ...] jobs/similarity.py [options]
 
-Reads ``artists``, ``top_tracks`` and ``audio_features`` for one dt, builds one
+Reads ``artists`` and ``top_tracks`` for one dt (and ``audio_features`` for a
+snapshot written before the features were stored on the track rows), builds one
 vector per artist (its signals: audio feature means and spreads over its top
 tracks, artist metadata; imputed where missing, normalized over all artists,
-weighted), finds each artist's exact k nearest other artists, replaces that dt
-of the lake table ``related_artists``, and publishes artists (popularity from a
-proxy where the source has none), top tracks and related artists to the mart
-(``[mart]``; SQLite by default).
+weighted: Spark sums per artist, the driver does the rest), finds each artist's
+exact k nearest other artists, replaces that dt of the lake table
+``related_artists``, and publishes artists (popularity from a proxy where the
+source has none), top tracks and related artists to the mart (``[mart]``;
+SQLite by default).
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ from jobs.publish.snapshot import publish_snapshot
 from jobs.publish_mart import republish_command
 from jobs.settings import SimilaritySettings
 from jobs.transform.metrics import METRICS
-from jobs.transform.neighbours import exact_neighbours
-from jobs.transform.signals import (METADATA, PRESETS, SHARED_TRACKS, SPREAD, artist_signals, popularity_proxy,
-                                    signal_vectors)
-from jobs.transform.vectors import AUDIO_FEATURE_NAMES, NORMALIZATIONS, coverage
+from jobs.transform.artist_vectors import artist_vectors
+from jobs.transform.neighbours import neighbours_from_arrays
+from jobs.transform.signals import (METADATA, PRESETS, SHARED_TRACKS, SPREAD, artist_signals, features_on_tracks,
+                                    popularity_proxy)
+from jobs.transform.vectors import AUDIO_FEATURE_NAMES, NORMALIZATIONS
 
 log = logging.getLogger("jobs.similarity")
 
@@ -173,35 +176,36 @@ def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, f
              ", shared tracks split by credits" if settings.shared_tracks == "split" else "")
     with stage(log, "read snapshot"):
         tables = lake.read_snapshot(dt, ["artists", "top_tracks", "audio_features"])
-        artists, top_tracks, audio_features = tables["artists"], tables["top_tracks"], tables["audio_features"]
+        artists, top_tracks = tables["artists"], tables["top_tracks"]
+        # Snapshots written since features are stored on the track rows need no join with audio_features.
+        audio_features = None if features_on_tracks(top_tracks) else tables["audio_features"]
 
     status = artist_signals(top_tracks, audio_features, artists, settings.features, settings.shared_tracks).cache()
     try:
         with stage(log, "artist vectors"):
-            counts = status.transform(coverage).first().asDict()
-            total = counts["with_vector"] + counts["no_top_tracks"] + counts["no_features"]
-            log.info("%d artists in the snapshot, %d with a vector; dropped %d: %d without top tracks, "
-                     "%d without a track with complete audio features",
-                     total, counts["with_vector"], counts["no_top_tracks"] + counts["no_features"],
-                     counts["no_top_tracks"], counts["no_features"])
-            if counts["unknown_artists"]:
-                log.warning("%d artists have top tracks but no row in the artists table: ignored",
-                            counts["unknown_artists"])
-            if counts["with_vector"] == 0:
-                raise SnapshotError(f"no artist of dt={dt} has a top track with complete audio features "
-                                    f"({', '.join(settings.features)}): nothing to compare")
-            vectors, imputed = signal_vectors(status, settings.features, settings.normalization, settings.metric,
-                                              settings.weights)
-            if imputed:
-                log.info("imputed (missing values replaced by the mean over the artists that have them): %s",
-                         ", ".join(f"{name} {count} of {counts['with_vector']}" for name, count in imputed.items()))
-
-        with stage(log, "neighbour search and write"):
-            related = vectors.transform(exact_neighbours, settings.features, settings.k, settings.metric,
-                                        settings.tasks)
-            written = lake.write(related, "related_artists", dt)
+            vectors = artist_vectors(status, settings.features, settings.normalization, settings.metric,
+                                     settings.weights)
     finally:
         status.unpersist()
+    counts = vectors.coverage
+    total = counts["with_vector"] + counts["no_top_tracks"] + counts["no_features"]
+    log.info("%d artists in the snapshot, %d with a vector; dropped %d: %d without top tracks, "
+             "%d without a track with complete audio features",
+             total, counts["with_vector"], counts["no_top_tracks"] + counts["no_features"],
+             counts["no_top_tracks"], counts["no_features"])
+    if counts["unknown_artists"]:
+        log.warning("%d artists have top tracks but no row in the artists table: ignored", counts["unknown_artists"])
+    if counts["with_vector"] == 0:
+        raise SnapshotError(f"no artist of dt={dt} has a top track with complete audio features "
+                            f"({', '.join(settings.features)}): nothing to compare")
+    if vectors.imputed:
+        log.info("imputed (missing values replaced by the mean over the artists that have them): %s",
+                 ", ".join(f"{name} {count} of {counts['with_vector']}" for name, count in vectors.imputed.items()))
+
+    with stage(log, "neighbour search and write"):
+        related = neighbours_from_arrays(spark, vectors.ids, vectors.points, k=settings.k, metric=settings.metric,
+                                         tasks=settings.tasks)
+        written = lake.write(related, "related_artists", dt)
     log.info("related_artists for dt=%s: %d rows for %d artists", dt, written, counts["with_vector"])
     if mart is not None:
         with stage(log, "publish to the mart"):

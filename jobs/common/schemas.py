@@ -28,6 +28,19 @@ TOP_TRACKS = _struct(
     # The release date of the track's album where the source has it (a year alone reads as 1 January).
     ("release_date", DateType()))
 
+# A track's audio features on its top_tracks row (every field null when the source had none for it). The
+# whole struct is null only in snapshots written before features were stored on the track rows; from then
+# on a top_tracks snapshot also holds one row per (artist_id, track_id), so that the similarity job needs
+# neither a join nor a de-duplication (jobs/transform/signals.py).
+TRACK_AUDIO = _struct(
+    ("danceability", DoubleType()), ("energy", DoubleType()), ("key", IntegerType()), ("loudness", DoubleType()),
+    ("mode", IntegerType()), ("speechiness", DoubleType()), ("acousticness", DoubleType()),
+    ("instrumentalness", DoubleType()), ("liveness", DoubleType()), ("valence", DoubleType()),
+    ("tempo", DoubleType()), ("duration_ms", IntegerType()), ("time_signature", IntegerType()))
+
+# What the sources write: TOP_TRACKS and the track's audio features.
+TOP_TRACKS_WITH_AUDIO = StructType([*TOP_TRACKS.fields, StructField("audio_features", TRACK_AUDIO, nullable=True)])
+
 AUDIO_FEATURES = _struct(
     ("track_id", StringType()), ("danceability", DoubleType()), ("energy", DoubleType()), ("key", IntegerType()),
     ("loudness", DoubleType()), ("mode", IntegerType()), ("speechiness", DoubleType()),
@@ -46,7 +59,7 @@ UNRESOLVED_NAMES = _struct(("name", StringType()), ("origin", StringType()), ("s
 
 LAKE_TABLES = {
     "artists": ARTISTS,
-    "top_tracks": TOP_TRACKS,
+    "top_tracks": TOP_TRACKS_WITH_AUDIO,
     "audio_features": AUDIO_FEATURES,
     "related_artists": RELATED_ARTISTS,
     "artist_aliases": ARTIST_ALIASES,

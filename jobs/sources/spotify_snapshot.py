@@ -106,4 +106,20 @@ def fetch_snapshot(catalog: SpotifyCatalog, ids: Sequence[str], progress_factory
             progress.advance()
     track_ids = list(dict.fromkeys(row[1] for row in snapshot.top_tracks))
     snapshot.audio_features = [feature_row(f) for f in catalog.audio_features(track_ids, progress_factory)]
+    snapshot.top_tracks = with_track_audio(snapshot.top_tracks, snapshot.audio_features)
     return snapshot
+
+
+def with_track_audio(top_tracks: Iterable[tuple], audio_features: Iterable[tuple]) -> list[tuple]:
+    """Each top-track row with its track's features appended (``schemas.TOP_TRACKS_WITH_AUDIO``): the
+    first feature row of its track, or a struct of nulls; a second row of one (artist, track) is dropped."""
+    features = {}
+    for row in audio_features:
+        features.setdefault(row[0], tuple(row[1:-1]))
+    empty = (None,) * len(FEATURE_FIELDS)
+    rows, seen = [], set()
+    for row in top_tracks:
+        if (row[0], row[1]) not in seen:
+            seen.add((row[0], row[1]))
+            rows.append((*row, features.get(row[1], empty)))
+    return rows

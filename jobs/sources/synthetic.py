@@ -49,6 +49,7 @@ _SYLLABLES = ("ka", "lo", "mi", "ra", "ne", "so", "ti", "vu", "ze", "bo", "da", 
 _ALPHABET = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 
 _ARROW = {name: schemas.arrow_schema(schemas.LAKE_TABLES[name]) for name in ("artists", "top_tracks", "audio_features")}
+_ARROW_AUDIO = schemas.arrow_schema(schemas.TRACK_AUDIO)
 
 # Random streams, one per concern, so that each table draws only what it needs.
 _PLAN, _ARTIST, _TRACK, _FEATURE, _RELEASE = 0, 1, 2, 3, 4
@@ -178,6 +179,7 @@ def top_tracks_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
         _prefixed("https://open.spotify.com/track/", track_ids),
         _constant(SOURCE, t),
         release_dates(spec, chunk, plan),
+        track_audio(_features(spec, chunk, plan)),
     ], schema=_ARROW["top_tracks"])
 
 
@@ -194,8 +196,15 @@ def release_dates(spec: SyntheticSpec, chunk: int, plan: _Plan) -> pa.Array:
     return pa.array(days, pa.date32())
 
 
-def audio_features_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
-    plan = _plan(spec, chunk)
+@dataclass(frozen=True)
+class _Features:
+    """One chunk's audio features, per track of its plan, and which tracks have them."""
+
+    columns: dict[str, pa.Array]   # every field of schemas.TRACK_AUDIO, one value per track
+    kept: np.ndarray               # True where the track has features (missing_features drops the others)
+
+
+def _features(spec: SyntheticSpec, chunk: int, plan: _Plan) -> _Features:
     rng = _rng(spec, _FEATURE, chunk)
     centres = genre_centres(spec)
     n, t = plan.artist_index.size, plan.track_artist.size
@@ -205,35 +214,34 @@ def audio_features_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
         return profile[plan.track_artist] + rng.normal(0.0, track_sd, t)
 
     # 0..1 features scatter in logit space: skewed genres (speechiness near 0) stay skewed, no pile-up at the bounds.
-    columns = {name: np.round(_sigmoid(scatter(_logit(centres[name]), 0.35, 0.45)), 3) for name in UNIT_FEATURES}
-    columns["loudness"] = np.round(np.clip(scatter(centres["loudness"], 1.8, 1.5), -60.0, 0.0), 3)
-    columns["tempo"] = np.round(np.clip(scatter(centres["tempo"], 9.0, 12.0), 40.0, 220.0), 3)
-    key = rng.integers(0, 12, t).astype(np.int32)
-    mode = (rng.random(t) < 0.6).astype(np.int32)
-    time_signature = rng.choice(np.array([3, 4, 5], dtype=np.int32), t, p=[0.08, 0.9, 0.02])
-    keep = rng.random(t) >= spec.missing_features
+    values = {name: np.round(_sigmoid(scatter(_logit(centres[name]), 0.35, 0.45)), 3) for name in UNIT_FEATURES}
+    values["loudness"] = np.round(np.clip(scatter(centres["loudness"], 1.8, 1.5), -60.0, 0.0), 3)
+    values["tempo"] = np.round(np.clip(scatter(centres["tempo"], 9.0, 12.0), 40.0, 220.0), 3)
+    values["key"] = rng.integers(0, 12, t).astype(np.int32)
+    values["mode"] = (rng.random(t) < 0.6).astype(np.int32)
+    values["time_signature"] = rng.choice(np.array([3, 4, 5], dtype=np.int32), t, p=[0.08, 0.9, 0.02])
+    values["duration_ms"] = plan.duration_ms
+    kept = rng.random(t) >= spec.missing_features
+    columns = {f.name: pa.array(values[f.name], _ARROW_AUDIO.field(f.name).type) for f in schemas.TRACK_AUDIO.fields}
+    return _Features(columns, kept)
+
+
+def track_audio(features: _Features) -> pa.StructArray:
+    """Per track, its features as the struct of ``top_tracks.audio_features`` (fields null where it has none)."""
+    missing = pa.array(~features.kept)
+    fields = [pc.if_else(missing, pa.scalar(None, column.type), column) for column in features.columns.values()]
+    return pa.StructArray.from_arrays(fields, fields=list(_ARROW_AUDIO))
+
+
+def audio_features_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
+    plan = _plan(spec, chunk)
+    features = _features(spec, chunk, plan)
     track_ids = spotify_ids(spec.seed, _TRACK_ID, _track_numbers(plan))
-    rows = pa.array(np.flatnonzero(keep))
-
-    def col(values: np.ndarray, kind: pa.DataType) -> pa.Array:
-        return pa.array(values[keep], kind)
-
+    rows = pa.array(np.flatnonzero(features.kept))
     return pa.RecordBatch.from_arrays([
         track_ids.take(rows),
-        col(columns["danceability"], pa.float64()),
-        col(columns["energy"], pa.float64()),
-        col(key, pa.int32()),
-        col(columns["loudness"], pa.float64()),
-        col(mode, pa.int32()),
-        col(columns["speechiness"], pa.float64()),
-        col(columns["acousticness"], pa.float64()),
-        col(columns["instrumentalness"], pa.float64()),
-        col(columns["liveness"], pa.float64()),
-        col(columns["valence"], pa.float64()),
-        col(columns["tempo"], pa.float64()),
-        col(plan.duration_ms, pa.int32()),
-        col(time_signature, pa.int32()),
-        _constant(SOURCE, int(keep.sum())),
+        *[column.take(rows) for column in features.columns.values()],
+        _constant(SOURCE, len(rows)),
     ], schema=_ARROW["audio_features"])
 
 

@@ -213,17 +213,19 @@ def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: in
     track_info = tracks.select(
         F.col("id").alias("track_id"), "name", F.col("album").alias("album_name"),
         typed["popularity"].alias("popularity"), typed["duration_ms"].alias("duration_ms"),
-        typed["release_date"].alias("release_date"))
+        typed["release_date"].alias("release_date"),
+        F.struct(*[typed[f].alias(f) for f in FEATURES]).alias("audio_features"))
     pairs = track_artists(tracks)
     order = Window.partitionBy("artist_id").orderBy(F.col("popularity").desc_nulls_last(),
                                                      F.col("release_date").desc_nulls_last(), "track_id")
-    top = (pairs.join(track_info, "track_id")
+    # An artist listed twice on one track gets it once (the lake's key is artist_id, track_id).
+    top = (pairs.join(track_info, "track_id").dropDuplicates(["artist_id", "track_id"])
            .withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= max_tracks))
     top_tracks = top.select(
         "artist_id", "track_id", F.col("rank").cast("int"), "name", "album_name",
         F.lit(None).cast("string").alias("album_image_url"), "popularity", "duration_ms",
         F.concat(F.lit("https://open.spotify.com/track/"), "track_id").alias("spotify_url"),
-        F.lit(SOURCE).alias("source"), "release_date")
+        F.lit(SOURCE).alias("source"), "release_date", "audio_features")
 
     listed = pairs.groupBy("artist_id").agg(F.min("artist_name").alias("listed_name"))
     no_info = {"genres": F.lit(None).cast("array<string>"), "popularity": F.lit(None).cast("int"),
@@ -254,7 +256,7 @@ def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: in
     features = tracks.select(F.col("id").alias("track_id"), *[typed[f].alias(f) for f in FEATURES],
                              F.lit(SOURCE).alias("source"))
     return {"artists": artists.select(*schemas.ARTISTS.fieldNames()),
-            "top_tracks": top_tracks.select(*schemas.TOP_TRACKS.fieldNames()),
+            "top_tracks": top_tracks.select(*schemas.TOP_TRACKS_WITH_AUDIO.fieldNames()),
             "audio_features": features.select(*schemas.AUDIO_FEATURES.fieldNames())}
 
 

@@ -40,7 +40,11 @@ QUERY_BATCH = 32_768        # queries per KD-tree call and per output Arrow batc
 MIN_ROWS_PER_TASK = 20_000  # fewer rows than this per task is all overhead
 TASKS_PER_CORE = 2          # two tasks per core even out regions of unequal density; more only add start-up
 LEAF_SIZE = 32              # over data stored in leaf order, larger leaves scan faster than scipy's default 16
-ORDER_LEAF_SIZE = 256       # the tree that only orders the data: coarser leaves build faster, locality holds
+# The tree that only orders the data: its leaves are the blocks of vectors stored, and queried, together.
+# At 6 dimensions the size barely matters; from 8 on, a larger block spans unrelated regions of the space,
+# so consecutive queries walk unrelated parts of the tree (bench/similarity.py --parts leaf: see
+# order_leaf_size).
+ORDER_LEAF_SIZE = 32
 # Slack when comparing KD-tree distances with recomputed ones (both are within a few ulps of the truth).
 _RELATIVE_SLACK = 1e-9
 
@@ -61,7 +65,7 @@ class NeighbourIndex:
     """
 
     def __init__(self, points: np.ndarray, order_key: np.ndarray | Future, metric: str,
-                 leafsize: int = LEAF_SIZE, watch: Stopwatch | None = None):
+                 leafsize: int = LEAF_SIZE, watch: Stopwatch | None = None, order_leafsize: int | None = None):
         check_metric(metric)
         watch = watch or Stopwatch()
         points = np.asarray(points, dtype=np.float64)
@@ -71,7 +75,7 @@ class NeighbourIndex:
             raise ValueError("points contain NaN or infinity")
         self.metric = metric
         self.size = points.shape[0]
-        members, zeros = leaf_order(points, metric)
+        members, zeros = leaf_order(points, metric, order_leafsize or order_leaf_size(points.shape[1]))
         watch.lap("order")
         order_key = order_key.result() if isinstance(order_key, Future) else np.asarray(order_key)
         watch.lap("key sort")
@@ -193,6 +197,11 @@ def _rank(candidates: np.ndarray, dist: np.ndarray, positions: np.ndarray, order
         best[tangled] = np.take_along_axis(some, ranking, axis=1)
         best_dist[tangled] = np.take_along_axis(some_dist, ranking, axis=1)
     return best, best_dist
+
+
+def order_leaf_size(dims: int) -> int:
+    """The ordering tree's leaf size for vectors of ``dims`` dimensions (see ``ORDER_LEAF_SIZE``)."""
+    return ORDER_LEAF_SIZE
 
 
 def leaf_order(points: np.ndarray, metric: str, leafsize: int = ORDER_LEAF_SIZE) -> tuple[np.ndarray, np.ndarray]:

@@ -23,14 +23,16 @@ artists), so the same snapshot gives the same values bit for bit, whatever the r
 
 from __future__ import annotations
 
+import functools
+import operator
 from typing import Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.transform.vectors import (_FIXED_POINT, AUDIO_FEATURE_NAMES, DEFAULT_FEATURES, complete_features,
-                                    decimal_mean, fixed_point, fixed_point_mean, normalize, quantiles,
-                                    to_metric_space, weigh)
+                                    decimal_mean, finite_or_null, fixed_point, fixed_point_mean, normalize,
+                                    quantiles, to_metric_space, weigh)
 
 SPREAD = "_sd"
 METADATA = ("track_popularity", "artist_popularity", "track_duration", "track_count", "release_year")
@@ -103,29 +105,51 @@ def audio_parts(signals: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(wanted))
 
 
-def artist_signals(top_tracks: DataFrame, audio_features: DataFrame, artists: DataFrame, signals: Sequence[str],
-                   shared_tracks: str = "full") -> DataFrame:
+def features_on_tracks(top_tracks: DataFrame) -> bool:
+    """True when ``top_tracks`` (one snapshot) holds each track's audio features on its row
+    (``schemas.TOP_TRACKS_WITH_AUDIO``), as every source writes them now; False for older snapshots,
+    whose rows leave ``audio_features`` null (or lack it). Reads at most one row: file statistics let
+    Delta skip the files of an older snapshot, where the column is null throughout."""
+    if "audio_features" not in top_tracks.columns:
+        return False
+    return not top_tracks.where(F.col("audio_features").isNotNull()).select("track_id").isEmpty()
+
+
+def artist_signals(top_tracks: DataFrame, audio_features: DataFrame | None, artists: DataFrame,
+                   signals: Sequence[str], shared_tracks: str = "full") -> DataFrame:
     """One row per artist of ``top_tracks`` or ``artists``: ``artist_id, known, tracks, usable_tracks, <signals>``.
 
     Audio means are null when the artist has no usable track, other signals when the data lacks
     them (see :func:`impute`). A track listed twice for an artist counts once; a track with several
     complete feature rows takes the smallest value of each feature.
+
+    ``audio_features`` None: the features are read from ``top_tracks.audio_features`` (see
+    :func:`features_on_tracks`), whose rows are one per (artist_id, track_id) by the lake's contract:
+    then there is no join and no de-duplication, and the result is the same as from the two tables.
     """
     signals, audio = check_signals(signals), audio_parts(signals)
     check_shared_tracks(shared_tracks)
     columns = set(top_tracks.columns)
     release = F.col("release_date") if "release_date" in columns else F.lit(None).cast("date")
+    on_rows = audio_features is None
     tracks = (top_tracks.select("artist_id", "track_id", F.col("popularity").cast("double").alias("_pop"),
                                 F.col("duration_ms").cast("double").alias("_dur"),
-                                F.year(release).cast("double").alias("_year"))
+                                F.year(release).cast("double").alias("_year"),
+                                *[finite_or_null(F.col("audio_features").getField(f)).alias(f)
+                                  for f in (audio if on_rows else ())])
               .where(F.col("artist_id").isNotNull() & F.col("track_id").isNotNull()))
     if shared_tracks == "split":
         credits = tracks.groupBy("track_id").agg(F.countDistinct("artist_id").alias("_credits"))
         tracks = tracks.join(credits, "track_id")
-    with_features = tracks.join(complete_features(audio_features, audio), "track_id", "left") if audio else tracks
-    per_track = with_features.groupBy("track_id", "artist_id").agg(
-        *[F.min(f).alias(f) for f in audio], *[F.min(c).alias(c) for c in ("_pop", "_dur", "_year")],
-        *([F.min("_credits").alias("_credits")] if shared_tracks == "split" else []))
+    if on_rows:
+        complete = functools.reduce(operator.and_, [F.col(f).isNotNull() for f in audio]) if audio else F.lit(True)
+        per_track = tracks.select(*[F.when(complete, F.col(c)).alias(c) if c in audio else F.col(c)
+                                    for c in tracks.columns])
+    else:
+        with_features = tracks.join(complete_features(audio_features, audio), "track_id", "left") if audio else tracks
+        per_track = with_features.groupBy("track_id", "artist_id").agg(
+            *[F.min(f).alias(f) for f in audio], *[F.min(c).alias(c) for c in ("_pop", "_dur", "_year")],
+            *([F.min("_credits").alias("_credits")] if shared_tracks == "split" else []))
     usable = F.col(audio[0]).isNotNull() if audio else F.lit(True)
     weight = F.lit(1.0) / F.col("_credits") if shared_tracks == "split" else None
 

@@ -134,6 +134,9 @@ def test_snapshot_without_any_usable_features_fails(spark, tmp_path, capsys):
     features = lake.read("audio_features", DT).drop("dt")
     broken = features.withColumn("energy", F.lit(None).cast("double"))
     lake.write(broken, "audio_features", DT)
+    tops = lake.read("top_tracks", DT).drop("dt")   # where the job reads them from (features on the track rows)
+    lake.write(tops.withColumn("audio_features", F.col("audio_features").withField("energy", F.lit(None).cast("double"))),
+               "top_tracks", DT)
     assert similarity.main(["--lake", lake_dir, "--dt", DT]) == 2
     err = capsys.readouterr().err
     assert "30 without a track with complete audio features" in err
@@ -237,21 +240,83 @@ def test_a_wrong_mart_password_fails_before_any_spark_work(spark, synthetic_lake
     assert "similarity for dt" not in err   # it stopped before reading the lake
 
 
-def test_preset_seed_reproduces_the_first_settings_related_artists_row_for_row(spark, tmp_path):
-    """tests/fixtures/seed_related_synthetic300.csv: what the job wrote before signals, presets and weights
-    existed (300 synthetic artists, seed 7, 5% of tracks without features); the lake is generated again."""
-    import csv
-    from tests.support.paths import FIXTURES
-    lake_dir = str(tmp_path / "lake")
+@pytest.fixture(scope="module")
+def lake_300(spark, tmp_path_factory):
+    """The lake of the golden files in tests/fixtures/ (see its README): 300 synthetic artists, seed 7, 5% of
+    tracks without features, generated again."""
+    lake_dir = str(tmp_path_factory.mktemp("lake300") / "lake")
     assert ingest.main(["--lake", lake_dir, "--dt", DT, "--source", "synthetic", "--artists", "300",
                         "--set", "synthetic.missing_features=0.05"]) == 0
+    return lake_dir
+
+
+def golden_rows(name: str) -> list[dict]:
+    import csv
+    from tests.support.paths import FIXTURES
+    with (FIXTURES / name).open() as rows:
+        return list(csv.DictReader(rows))
+
+
+def test_preset_seed_reproduces_the_first_settings_related_artists_row_for_row(spark, lake_300):
+    """tests/fixtures/seed_related_synthetic300.csv: what the job wrote before signals, presets and weights
+    existed (300 synthetic artists, seed 7, 5% of tracks without features); the lake is generated again."""
+    lake_dir = lake_300
     assert similarity.main(["--lake", lake_dir, "--dt", DT, "--no-publish", "--preset", "seed"]) == 0
-    golden = FIXTURES / "seed_related_synthetic300.csv"
-    with golden.open() as rows:
-        expected = sorted((r["artist_id"], int(r["rank"]), r["related_id"], float(r["distance"]))
-                          for r in csv.DictReader(rows))
+    expected = sorted((r["artist_id"], int(r["rank"]), r["related_id"], float(r["distance"]))
+                      for r in golden_rows("seed_related_synthetic300.csv"))
     got = sorted((r.artist_id, r.rank, r.related_id, r.distance) for r in related(spark, lake_dir).collect())
     assert len(got) == 900 and got == expected   # distances equal to the last bit
+
+
+def test_the_default_writes_the_related_artists_it_wrote_when_vectors_were_made_in_spark(spark, lake_300):
+    """tests/fixtures/default_related_synthetic300.csv: the default's rows before the vectors were normalized
+    on the driver and the features read from the track rows (distances as hexadecimal floats)."""
+    assert similarity.main(["--lake", lake_300, "--dt", DT, "--no-publish"]) == 0
+    expected = sorted((r["artist_id"], int(r["rank"]), r["related_id"], r["distance"])
+                      for r in golden_rows("default_related_synthetic300.csv"))
+    got = sorted((r.artist_id, r.rank, r.related_id, float(r.distance).hex())
+                 for r in related(spark, lake_300).collect())
+    assert len(got) == 900 and got == expected   # distances equal to the last bit
+
+
+# The settings of tests/fixtures/vectors_synthetic300.csv: every normalization and metric, weights, spreads
+# that need imputation, metadata signals and split credits.
+GOLDEN_SETTINGS = {
+    "default": PRESETS["default"], "fast": PRESETS["fast"], "seed": PRESETS["seed"],
+    "spreads-cosine-rank": {"features": ["energy", "energy_sd", "tempo_sd", "artist_popularity", "track_count",
+                                         "release_year"], "normalization": "rank", "metric": "cosine",
+                            "weights": {"energy": 2.0, "track_count": 0.5}, "shared_tracks": "split"},
+    "zscore-cosine-split": {"features": [*PRESETS["seed"]["features"], "valence_sd"], "normalization": "zscore",
+                            "metric": "cosine", "weights": {"valence_sd": 3.0}, "shared_tracks": "split"},
+    "minmax-metadata": {"features": ["track_popularity", "track_duration", "track_count", "release_year", "liveness",
+                                     "key"], "normalization": "minmax", "metric": "euclidean", "weights": {},
+                        "shared_tracks": "full"},
+}
+
+
+def test_vectors_equal_the_ones_made_in_spark_from_the_two_tables_to_the_last_bit(spark, lake_300):
+    """tests/fixtures/vectors_synthetic300.csv: each setting's vectors as Spark made them from top_tracks joined
+    with audio_features; now made on the driver, from the features on the track rows and from the join."""
+    from jobs.transform.artist_vectors import artist_vectors
+    from jobs.transform.signals import features_on_tracks
+    expected: dict = {}
+    for row in golden_rows("vectors_synthetic300.csv"):
+        expected.setdefault(row["setting"], {})[row["artist_id"]] = row["values"]
+    lake = Lake(spark, lake_300)
+    tables = {name: frame.cache() for name, frame in
+              lake.read_snapshot(DT, ["artists", "top_tracks", "audio_features"]).items()}
+    assert features_on_tracks(tables["top_tracks"])
+    assert set(expected) == set(GOLDEN_SETTINGS)
+    for name, setting in GOLDEN_SETTINGS.items():   # the join for the default only: test_signals.py compares both ways
+        for audio in (None, tables["audio_features"]) if name == "default" else (None,):
+            status = artist_signals(tables["top_tracks"], audio, tables["artists"], setting["features"],
+                                    setting["shared_tracks"]).cache()
+            vectors = artist_vectors(status, setting["features"], setting["normalization"], setting["metric"],
+                                     sorted(setting["weights"].items()))
+            status.unpersist()
+            got = {vectors.ids[i].as_py(): " ".join(float(v).hex() for v in vectors.points[i])
+                   for i in range(len(vectors.ids))}
+            assert got == expected[name], (name, "joined" if audio else "on the track rows")
 
 
 def test_a_source_without_popularity_gets_a_proxy_in_the_mart_and_the_publish_log_says_so(spark, tmp_path, capsys):

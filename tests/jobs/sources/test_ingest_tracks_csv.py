@@ -61,6 +61,28 @@ def test_600k_layout_ranks_by_popularity_with_artist_names_and_genres(spark, tmp
     assert ranked == [("p3", 1), ("p2", 2), ("p1", 3), ("p0", 4)]
 
 
+def test_each_top_track_row_carries_its_features_once_per_listed_artist(spark, tmp_path):
+    """What the similarity job reads instead of joining audio_features (schemas.TOP_TRACKS_WITH_AUDIO)."""
+    from jobs.sources.tracks_csv import read_tracks_csv
+    from jobs.transform.signals import artist_signals, features_on_tracks
+    rows = [["t1", "Twice", "Album", "al", "['Artist A', 'Artist A']", "['AAAAAAAAAAAAAAAAAAAAAA', "
+             "'AAAAAAAAAAAAAAAAAAAAAA']", 1, 1, "False", *FEATURES, "200000", "4.0", 2001, "2001"],
+            ["t2", "No features", "Album", "al", "['Artist A']", "['AAAAAAAAAAAAAAAAAAAAAA']", 1, 1, "False",
+             *[""] * len(FEATURES), "", "", 2002, "2002"]]
+    tables = read_tracks_csv(spark, {"tracks": write(tmp_path / "tracks.csv", SONGS_1_2M_HEADER, rows)})
+    tops = tables["top_tracks"]
+    assert [(r.track_id, r.rank) for r in tops.orderBy("rank").collect()] == [("t2", 1), ("t1", 2)]
+    on_row = tops.where("track_id = 't1'").first().audio_features.asDict()
+    kept = tables["audio_features"].where("track_id = 't1'").first().asDict()
+    assert on_row == {name: kept[name] for name in on_row}
+    assert set(tops.where("track_id = 't2'").first().audio_features.asDict().values()) == {None}
+    assert features_on_tracks(tops)
+    signals = ["energy", "tempo", "track_count", "release_year"]
+    assert_df_equality(artist_signals(tops, None, tables["artists"], signals),
+                       artist_signals(tops.drop("audio_features"), tables["audio_features"], tables["artists"], signals),
+                       ignore_row_order=True)
+
+
 def test_rerunning_replaces_the_dt(spark, tmp_path):
     lake_dir = str(tmp_path / "lake")
     path = songs_1_2m(tmp_path)

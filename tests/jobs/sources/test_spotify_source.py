@@ -75,3 +75,14 @@ def test_top_track_rows_keep_the_album_release_date_at_any_precision():
               {"id": "t5", "album": {"release_date": "0000"}}]
     assert [row[-1] for row in top_track_rows("a", tracks)] == [
         datetime.date(2019, 6, 14), datetime.date(2008, 1, 1), datetime.date(2011, 3, 1), None, None]
+
+
+def test_each_top_track_row_gets_its_track_s_first_feature_row_once_per_artist():
+    from jobs.sources.spotify_snapshot import FEATURE_FIELDS, feature_row, with_track_audio
+    tops = [("a", "t1", 1), ("a", "t2", 2), ("b", "t1", 1), ("a", "t1", 3)]
+    features = [feature_row({"id": "t1", "energy": 0.5, "key": 5}), feature_row({"id": "t1", "energy": 0.9})]
+    rows = with_track_audio(tops, features)
+    assert [row[:3] for row in rows] == [("a", "t1", 1), ("a", "t2", 2), ("b", "t1", 1)]   # (a, t1) once
+    first = dict(zip(FEATURE_FIELDS, rows[0][3]))
+    assert (first["energy"], first["key"], first["tempo"]) == (0.5, 5, None)             # the first row wins
+    assert rows[1][3] == (None,) * len(FEATURE_FIELDS) and rows[2][3] == rows[0][3]

@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from jobs.common import schemas
 from jobs.transform.signals import (artist_signals, check_signals, check_weights, impute, popularity_proxy,
@@ -99,6 +100,46 @@ def test_signal_vectors_chain_imputation_normalization_weights_and_metric(spark,
     rows = {r.artist_id: (round(r.energy, 6), round(r.track_popularity, 6)) for r in vectors.collect()}
     assert imputed == {"track_popularity": 1}
     assert rows == {"a": (0.0, 2.0), "b": (0.0, 1.0), "c": (1.0, 0.0)}   # b's popularity imputed to 40 = mid
+
+
+ALL_KINDS = ["energy", "tempo", "energy_sd", "tempo_sd", "track_popularity", "artist_popularity", "track_duration",
+             "track_count", "release_year"]
+
+
+def test_vectors_made_on_the_driver_equal_spark_s_to_the_last_bit(spark, snapshot):
+    """jobs.transform.artist_vectors (what the jobs use) against signal_vectors (the Spark reference)."""
+    from jobs.transform.artist_vectors import artist_vectors
+    status = artist_signals(*snapshot, ALL_KINDS).cache()
+    weights = (("energy", 2.0), ("track_count", 0.5))
+    for normalization, metric in (("rank", "euclidean"), ("minmax", "cosine"), ("zscore", "cosine")):   # each kind
+        spark_vectors, spark_imputed = signal_vectors(status, ALL_KINDS, normalization, metric, weights)
+        expected = {r.artist_id: [float(r[s]).hex() for s in ALL_KINDS] for r in spark_vectors.collect()}
+        driver = artist_vectors(status, ALL_KINDS, normalization, metric, weights)
+        got = {driver.ids[i].as_py(): [float(v).hex() for v in driver.points[i]] for i in range(len(driver.ids))}
+        assert got == expected, (normalization, metric)
+        assert driver.imputed == spark_imputed
+    assert driver.coverage == {"with_vector": 3, "no_top_tracks": 0, "no_features": 1, "unknown_artists": 0}
+    status.unpersist()
+
+
+def with_audio_on_rows(spark, tops, audio):
+    """``tops`` as the sources write them now: each row with its track's features (nulls when none)."""
+    by_track = {row[0]: tuple(row[1:-1]) for row in audio.collect()}
+    empty = (None,) * len(schemas.TRACK_AUDIO.fields)
+    return spark.createDataFrame([(*row, by_track.get(row.track_id, empty)) for row in tops.collect()],
+                                 schemas.TOP_TRACKS_WITH_AUDIO)
+
+
+def test_features_on_the_track_rows_give_what_the_two_tables_give(spark, snapshot):
+    from jobs.transform.signals import features_on_tracks
+    tops, audio, artists = snapshot
+    on_rows = with_audio_on_rows(spark, tops, audio)
+    assert features_on_tracks(on_rows) and not features_on_tracks(tops)
+    assert not features_on_tracks(on_rows.withColumn("audio_features", F.lit(None).cast(schemas.TRACK_AUDIO)))
+    for shared in ("full", "split"):
+        joined = artist_signals(tops, audio, artists, ALL_KINDS, shared)
+        assert_df_equality(artist_signals(on_rows, None, artists, ALL_KINDS, shared), joined,
+                           ignore_row_order=True, ignore_column_order=True)
 
 
 def test_popularity_comes_from_the_artist_then_its_tracks_then_a_proxy(spark):
