@@ -285,9 +285,8 @@ def lake_vectors(spark, lake: str, preset: str = "default"):
     features = setting["features"]
     tables = Lake(spark, lake).read_snapshot(DT, ["artists", "top_tracks", "audio_features"])
     audio = None if features_on_tracks(tables["top_tracks"]) else tables["audio_features"]
-    status = artist_signals(tables["top_tracks"], audio, tables["artists"], features).cache()
+    status = artist_signals(tables["top_tracks"], audio, tables["artists"], features)
     made = artist_vectors(status, features, setting["normalization"], setting["metric"], setting["weights"].items())
-    status.unpersist()
     vectors = vectors_frame(spark, made).cache()
     vectors.count()
     return vectors
@@ -434,7 +433,7 @@ def part_leaf_vectors(spark, args, lake: str, out: str) -> dict:
     from jobs.transform.signals import artist_signals, features_on_tracks
     tables = Lake(spark, lake).read_snapshot(DT, ["artists", "top_tracks", "audio_features"])
     audio = None if features_on_tracks(tables["top_tracks"]) else tables["audio_features"]
-    status = artist_signals(tables["top_tracks"], audio, tables["artists"], LEAF_SIGNALS).cache()
+    status = artist_signals(tables["top_tracks"], audio, tables["artists"], LEAF_SIGNALS)
     made = artist_vectors(status, LEAF_SIGNALS, "rank", "euclidean")
     np.save(out, made.points)
     return {"vectors": int(made.points.shape[0]), "signals": LEAF_SIGNALS}

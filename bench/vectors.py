@@ -8,8 +8,8 @@ On the default setting (twelve signals, rank normalization, Euclidean), on a syn
 jobs/ingest.py when --workdir has none. Each run is a fresh process, as a job is:
 
   spark   the job's own code for its "read snapshot" and "artist vectors" stages, timed from a cold JVM:
-          Lake.read_snapshot, the check for features on the track rows, artist_signals (cached), then
-          artist_vectors (one aggregate, one collect, normalization on the driver);
+          Lake.read_snapshot, the check for features on the track rows, artist_signals, then
+          artist_vectors (one collect, normalization on the driver);
   duckdb  then, in the same process, DuckDB with --cores threads on the Parquet files those frames read
           (no Delta extension needed): the same complete-feature test, per-artist fixed-point means
           (round(x * 2^30) summed as integers), metadata means, track counts, imputation by the mean,
@@ -141,10 +141,9 @@ def paired_run(args) -> dict:
     on_rows = features_on_tracks(frames["top_tracks"])
     read_s = time.perf_counter() - started
     status = artist_signals(frames["top_tracks"], None if on_rows else frames["audio_features"], frames["artists"],
-                            features, preset["shared_tracks"]).cache()
+                            features, preset["shared_tracks"])
     made = artist_vectors(status, features, preset["normalization"], preset["metric"], preset["weights"].items())
     total_s = time.perf_counter() - started                  # ... and its "artist vectors" stage
-    status.unpersist(blocking=True)
     if not on_rows:
         raise SystemExit("this lake keeps its features apart from the track rows: make it again with jobs/ingest.py")
     files = {t: sorted(f for f in frames[t].inputFiles() if f"/dt={DT}/" in f) for t in ("artists", "top_tracks")}

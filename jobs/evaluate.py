@@ -127,12 +127,9 @@ def snapshot_vectors(tables: dict, settings: SimilaritySettings, metric: str | N
     """The vectors of ``settings`` (with ``metric`` when given) from the snapshot's tables, as the similarity
     job makes them (``audio_features`` None: the features are on the track rows)."""
     status = artist_signals(tables["top_tracks"], tables["audio_features"], tables["artists"], settings.features,
-                            settings.shared_tracks).cache()
-    try:
-        return artist_vectors(status, settings.features, settings.normalization, metric or settings.metric,
-                              settings.weights)
-    finally:
-        status.unpersist()
+                            settings.shared_tracks)
+    return artist_vectors(status, settings.features, settings.normalization, metric or settings.metric,
+                          settings.weights)
 
 
 def describe(settings: SimilaritySettings) -> dict:

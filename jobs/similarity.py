@@ -180,13 +180,10 @@ def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, f
         # Snapshots written since features are stored on the track rows need no join with audio_features.
         audio_features = None if features_on_tracks(top_tracks) else tables["audio_features"]
 
-    status = artist_signals(top_tracks, audio_features, artists, settings.features, settings.shared_tracks).cache()
-    try:
-        with stage(log, "artist vectors"):
-            vectors = artist_vectors(status, settings.features, settings.normalization, settings.metric,
-                                     settings.weights)
-    finally:
-        status.unpersist()
+    with stage(log, "artist vectors"):
+        status = artist_signals(top_tracks, audio_features, artists, settings.features, settings.shared_tracks)
+        vectors = artist_vectors(status, settings.features, settings.normalization, settings.metric,
+                                 settings.weights)
     counts = vectors.coverage
     total = counts["with_vector"] + counts["no_top_tracks"] + counts["no_features"]
     log.info("%d artists in the snapshot, %d with a vector; dropped %d: %d without top tracks, "

@@ -1,8 +1,8 @@
 """Artist vectors on the driver: Spark sums per artist, numpy does the rest, bit for bit.
 
-The neighbour search needs every vector on the driver, so they are collected once, right after the
-per-artist signals (:func:`jobs.transform.signals.artist_signals`) and their imputation, and then
-normalized, weighted and put in the metric's space there with numpy. In Spark, ``rank`` alone took
+The neighbour search needs every vector on the driver, so the per-artist signals
+(:func:`jobs.transform.signals.artist_signals`) are collected once, as Spark computes them, and then
+counted, imputed, normalized, weighted and put in the metric's space there with numpy. In Spark, ``rank`` alone took
 an exploded row per artist and signal, a window per signal and a pivot back (about a third of the
 job's time at 1,000,000 artists); on the driver it is one sort per signal.
 
@@ -17,19 +17,21 @@ order:
 * weights: one multiplication, for weights other than 1;
 * ``cosine``: divided by ``sqrt(x1*x1 + x2*x2 + ...)`` summed left to right, a zero vector kept zero.
 
-Imputation stays in Spark (decimal means, as :func:`jobs.transform.signals.impute`), in the same
-aggregate that counts the artists with and without a vector: one pass over the cached signals, then
-one collect.
+Means over all artists keep Spark's decimal arithmetic (imputation's, as
+:func:`jobs.transform.signals.impute`, and zscore's): the collected values go back to Spark as a small
+frame for those aggregates alone, only when a signal has a missing value or the normalization is zscore.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import Column, DataFrame
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.transform.metrics import check_metric
@@ -54,51 +56,39 @@ class ArtistVectors:
     imputed: dict[str, int] = field(default_factory=dict)
 
 
+NORMALIZE_THREADS = 2   # signals normalized at once: a sort of a million values is about 0.1 s of one core
+
+
 def _nullable(signals: Sequence[str]) -> list[str]:
     return [s for s in signals if s in METADATA or s.endswith(SPREAD)]
 
 
-def _count_where(condition: Column) -> Column:
-    return F.coalesce(F.sum(F.when(condition, 1).otherwise(0)), F.lit(0)).cast("long")
+def coverage(known: np.ndarray, usable_tracks: pa.Array) -> dict[str, int]:
+    """The artists of a per-artist status counted as :func:`jobs.transform.vectors.coverage` counts them."""
+    has_tracks = ~np.asarray(pc.is_null(usable_tracks))
+    usable = np.asarray(pc.fill_null(usable_tracks, 0))
+    return {"with_vector": int(np.sum(known & (usable > 0))),
+            "no_top_tracks": int(np.sum(known & ~has_tracks)),
+            "no_features": int(np.sum(known & has_tracks & (usable == 0))),
+            "unknown_artists": int(np.sum(~known))}
 
 
-def coverage_and_imputation(status: DataFrame, signals: Sequence[str]) -> tuple[dict[str, int], dict[str, int],
-                                                                             dict[str, float]]:
-    """``(coverage, imputed, means)`` of the cached per-artist ``status``, from one aggregate.
-
-    ``means[s]``: the decimal mean of signal ``s`` over the usable artists that have it (0.0 when none
-    has it), for the signals that can be missing, as :func:`jobs.transform.signals.impute` computes it.
-    """
-    known, usable_tracks = F.col("known"), F.col("usable_tracks")
-    usable = known & (usable_tracks > 0)
-    nullable = _nullable(signals)
-    row = status.agg(
-        _count_where(usable).alias("with_vector"),
-        _count_where(known & usable_tracks.isNull()).alias("no_top_tracks"),
-        _count_where(known & (usable_tracks == 0)).alias("no_features"),
-        _count_where(~known).alias("unknown_artists"),
-        *[F.count_if(usable & F.col(s).isNull()).alias(f"n_{s}") for s in nullable],
-        *[decimal_mean(F.when(usable, F.col(s))).alias(f"m_{s}") for s in nullable]).first()
-    coverage = {name: int(row[name]) for name in ("with_vector", "no_top_tracks", "no_features", "unknown_artists")}
-    imputed = {s: int(row[f"n_{s}"]) for s in nullable if row[f"n_{s}"]}
-    means = {s: (row[f"m_{s}"] if row[f"m_{s}"] is not None else 0.0) for s in nullable}
-    return coverage, imputed, means
+def decimal_means(spark, columns: Mapping[str, pa.ChunkedArray]) -> dict[str, float]:
+    """Each column's mean over its values (nulls ignored), averaged by Spark in decimal as
+    :func:`jobs.transform.vectors.decimal_mean` does; 0.0 for a column without values."""
+    if not columns:
+        return {}
+    row = spark.createDataFrame(pa.table(dict(columns))).agg(*[decimal_mean(F.col(c)) for c in columns]).first()
+    return {name: (value if value is not None else 0.0) for name, value in zip(columns, row)}
 
 
-def imputed_signals(status: DataFrame, signals: Sequence[str], means: Mapping[str, float],
-                    imputed: Mapping[str, int]) -> DataFrame:
-    """``artist_id`` and ``signals`` of the usable artists, each missing value replaced by ``means``."""
-    usable = status.where(F.col("known") & (F.col("usable_tracks") > 0))
-    return usable.select("artist_id", *[F.coalesce(F.col(s), F.lit(means[s])).alias(s) if s in imputed
-                                        else F.col(s) for s in signals])
-
-
-def zscore_statistics(vectors: DataFrame, signals: Sequence[str]) -> tuple[list[float], list[float]]:
-    """Each signal's mean and standard deviation over ``vectors``, in decimal as
-    :func:`jobs.transform.vectors.normalize` aggregates them (two passes: the deviations need the mean)."""
-    means = vectors.agg(*[decimal_mean(F.col(s)) for s in signals]).first()
-    sds = vectors.agg(*[F.sqrt(decimal_mean((F.col(s) - F.lit(m)) * (F.col(s) - F.lit(m))))
-                        for s, m in zip(signals, means)]).first()
+def zscore_statistics(spark, raw: np.ndarray, signals: Sequence[str]) -> tuple[list[float], list[float]]:
+    """Each signal's mean and standard deviation over the rows of ``raw``, aggregated by Spark in decimal as
+    :func:`jobs.transform.vectors.normalize` does (two passes: the deviations need the mean)."""
+    frame = spark.createDataFrame(pa.table({s: raw[:, j] for j, s in enumerate(signals)}))
+    means = frame.agg(*[decimal_mean(F.col(s)) for s in signals]).first()
+    sds = frame.agg(*[F.sqrt(decimal_mean((F.col(s) - F.lit(m)) * (F.col(s) - F.lit(m))))
+                      for s, m in zip(signals, means)]).first()
     return [float(m) for m in means], [float(sd) for sd in sds]
 
 
@@ -135,7 +125,8 @@ def normalized(columns: np.ndarray, normalization: str, statistics: tuple | None
     """``columns`` (one signal per column) normalized per column; ``statistics``: zscore's means and sds."""
     check_normalization(normalization)
     out = np.empty(columns.shape)
-    for j in range(columns.shape[1]):
+
+    def one(j: int) -> None:
         values = columns[:, j]
         if normalization == "rank":
             out[:, j] = rank_quantiles(values)
@@ -144,6 +135,9 @@ def normalized(columns: np.ndarray, normalization: str, statistics: tuple | None
         else:
             means, sds = statistics
             out[:, j] = zscore_scaled(values, means[j], sds[j])
+
+    with ThreadPoolExecutor(max_workers=NORMALIZE_THREADS) as pool:   # numpy sorts without the GIL
+        list(pool.map(one, range(columns.shape[1])))
     return out
 
 
@@ -173,23 +167,32 @@ def in_metric_space(points: np.ndarray, metric: str) -> np.ndarray:
 
 def artist_vectors(status: DataFrame, signals: Sequence[str], normalization: str, metric: str,
                    weights=()) -> ArtistVectors:
-    """The vectors the neighbour search takes, from the per-artist ``status`` (cache it: it is read twice).
+    """The vectors the neighbour search takes, from the per-artist ``status`` (one row per artist, as
+    :func:`jobs.transform.signals.artist_signals` makes it), collected once.
 
-    Spark runs one aggregate (coverage, imputation) and one collect (two more aggregates for zscore);
-    the rest runs here.
+    Spark computes ``status`` in one job; imputation's and zscore's means are Spark's decimal
+    aggregates over the collected values (a frame of them sent back, only when a signal has a missing
+    value or the normalization is zscore); the rest runs here.
     """
     signals = check_signals(signals)
     check_normalization(normalization)
     check_metric(metric)
-    coverage, imputed, means = coverage_and_imputation(status, signals)
-    frame = imputed_signals(status, signals, means, imputed)
-    statistics = zscore_statistics(frame, signals) if normalization == "zscore" and coverage["with_vector"] else None
-    table = frame.toArrow()
-    raw = np.column_stack([table.column(s).to_numpy() for s in signals]) if table.num_rows else \
-        np.empty((0, len(signals)))
+    table = status.select("artist_id", "known", "usable_tracks", *signals).toArrow()
+    known = np.asarray(table.column("known").to_numpy(zero_copy_only=False), dtype=bool)
+    counts = coverage(known, table.column("usable_tracks"))
+    usable = known & np.asarray(pc.fill_null(table.column("usable_tracks"), 0).to_numpy(zero_copy_only=False) > 0)
+    kept = table.filter(pa.array(usable))
+    missing = {s: kept.column(s) for s in _nullable(signals) if kept.column(s).null_count}
+    means = decimal_means(status.sparkSession, missing)
+    raw = np.empty((kept.num_rows, len(signals)))
+    for j, name in enumerate(signals):
+        column = pc.fill_null(kept.column(name), means[name]) if name in missing else kept.column(name)
+        raw[:, j] = column.to_numpy()
+    statistics = zscore_statistics(status.sparkSession, raw, signals) \
+        if normalization == "zscore" and kept.num_rows else None
     points = in_metric_space(weighted(normalized(raw, normalization, statistics), signals, weights), metric)
-    return ArtistVectors(table.column("artist_id").combine_chunks(), np.ascontiguousarray(points), signals,
-                         coverage, imputed)
+    return ArtistVectors(kept.column("artist_id").combine_chunks(), np.ascontiguousarray(points), signals,
+                         counts, {s: column.null_count for s, column in missing.items()})
 
 
 def vectors_frame(spark, vectors: ArtistVectors) -> DataFrame:

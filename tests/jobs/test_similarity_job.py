@@ -310,10 +310,9 @@ def test_vectors_equal_the_ones_made_in_spark_from_the_two_tables_to_the_last_bi
     for name, setting in GOLDEN_SETTINGS.items():   # the join for the default only: test_signals.py compares both ways
         for audio in (None, tables["audio_features"]) if name == "default" else (None,):
             status = artist_signals(tables["top_tracks"], audio, tables["artists"], setting["features"],
-                                    setting["shared_tracks"]).cache()
+                                    setting["shared_tracks"])
             vectors = artist_vectors(status, setting["features"], setting["normalization"], setting["metric"],
                                      sorted(setting["weights"].items()))
-            status.unpersist()
             got = {vectors.ids[i].as_py(): " ".join(float(v).hex() for v in vectors.points[i])
                    for i in range(len(vectors.ids))}
             assert got == expected[name], (name, "joined" if audio else "on the track rows")
