@@ -8,8 +8,9 @@ Parts, each in its own process (its own Spark driver, its memory measured alone)
 
   job     the whole similarity job (python jobs/similarity.py) on a synthetic lake of --artists artists:
           wall time and peak memory of its process tree; driver memory is capped by --driver-memory.
-          Run with the default setting, then with --preset seed (the six means, min-max): the ratio of
-          the two tells what the default's extra signals cost (--job-presets seed,fast adds the fast preset).
+          Run with the default setting, then with --preset seed (the six means, min-max), --job-repeats
+          times (default 3) in turn: the default's median wall time, and the median of the paired ratios
+          default / seed (what the default's extra signals cost; --job-presets seed,fast adds the fast preset).
   naive   at --naive-artists: the project's search against the naive crossJoin + window reference,
           both from the same cached vectors, both given every core (the naive one's cross join is
           spread over 4 partitions per core), both written once to parquet; the files are compared
@@ -46,6 +47,7 @@ import argparse
 import json
 import os
 import subprocess
+import statistics
 import sys
 import tempfile
 import time
@@ -77,6 +79,7 @@ def main() -> int:
     parser.add_argument("--leaf-sizes", default="16,32,64,256")
     parser.add_argument("--leaf-dims", default="6,8,10,12,14,16")
     parser.add_argument("--job-presets", default="seed", help="presets the 'job' part also runs (comma-separated)")
+    parser.add_argument("--job-repeats", type=int, default=3, help="runs of each setting in the 'job' part")
     parser.add_argument("--search-preset", default="default", choices=sorted(PRESETS),
                         help="the vectors of the 'search' part's target ratio (default: seed)")
     parser.add_argument("--search-also", default="seed",
@@ -104,9 +107,13 @@ def main() -> int:
         lake = workdir / f"lake-{args.artists}"
         figures["lake"] = child(args, "lake", lake=str(lake), artists=args.artists)
         if "job" in parts:
-            figures["job"] = measure_job(args, lake)
-            for preset in [p.strip() for p in args.job_presets.split(",") if p.strip()]:
-                figures[f"job_{preset}"] = measure_job(args, lake, ["--preset", preset])
+            presets = [p.strip() for p in args.job_presets.split(",") if p.strip()]
+            runs: dict[str, list] = {"job": [], **{f"job_{preset}": [] for preset in presets}}
+            for _ in range(max(1, args.job_repeats)):
+                runs["job"].append(measure_job(args, lake))
+                for preset in presets:
+                    runs[f"job_{preset}"].append(measure_job(args, lake, ["--preset", preset]))
+            figures.update(median_jobs(runs))
         if "search" in parts:
             figures["search"] = child(args, "search", lake=str(lake), preset=args.search_preset)
             for preset in [p.strip() for p in args.search_also.split(",") if p.strip()]:
@@ -177,6 +184,20 @@ def measure_job(args, lake: Path, extra: list[str] = ()) -> dict:
     return figures
 
 
+def median_jobs(runs: dict[str, list[dict]]) -> dict[str, dict]:
+    """Each setting's run of median wall time, with every run's wall time (``walls_s``) and, for the other
+    presets, the median of the default's ratios to them, run by run (``ratios``, ``median_ratio``)."""
+    out = {}
+    for name, measured in runs.items():
+        walls = [run["wall_s"] for run in measured]
+        middle = sorted(measured, key=lambda run: run["wall_s"])[len(measured) // 2]
+        out[name] = {**middle, "walls_s": walls}
+        if name != "job":
+            ratios = [round(default["wall_s"] / other["wall_s"], 2) for default, other in zip(runs["job"], measured)]
+            out[name].update(ratios=ratios, median_ratio=statistics.median(ratios))
+    return out
+
+
 def summarize(figures: dict, args) -> None:
     print("\n# summary", flush=True)
     naive = figures.get("naive")
@@ -189,13 +210,14 @@ def summarize(figures: dict, args) -> None:
             summarize_search(search, "" if name == "search" else "  (for information) ")
     job = figures.get("job")
     if job:
-        print(f"whole similarity job at {job['artists']:,} artists, default setting: {job['wall_s']:.1f} s wall "
-              f"(target < 90 s), peak memory of its processes {job['peak_rss_gib']:.2f} GiB, driver memory "
+        print(f"whole similarity job at {job['artists']:,} artists, default setting: median {job['wall_s']:.1f} s wall "
+              f"of {job['walls_s']} (target at most 75 s), peak memory of its processes {job['peak_rss_gib']:.2f} GiB, driver memory "
               f"{job['driver_memory']}; stages {job['stages_s']}")
         for name, other in figures.items():
             if name.startswith("job_"):
-                print(f"  the same job with --preset {name[4:]}: {other['wall_s']:.1f} s wall, stages "
-                      f"{other['stages_s']}; default / {name[4:]} = {job['wall_s'] / other['wall_s']:.2f}")
+                print(f"  the same job with --preset {name[4:]}: median {other['wall_s']:.1f} s wall of "
+                      f"{other['walls_s']}, stages {other['stages_s']}; default / {name[4:]}, run by run: "
+                      f"{other['ratios']}, median {other['median_ratio']:.2f}")
     dims = figures.get("dims")
     if dims:
         for d, row in sorted(dims["by_dims"].items(), key=lambda kv: int(kv[0])):
