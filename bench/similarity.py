@@ -23,7 +23,7 @@ Parts, each in its own process (its own Spark driver, its memory measured alone)
           workers = --cores. After one untimed warm-up of the project (its Python workers started), the
           two are timed one after the other, 3 times: the 3 ratios and their median are printed, with
           where the project's time went (driver phases, task phases summed). Then the same for each of
-          --search-also (printed apart and labelled). The figure of bench/RESULTS.md (target: median at
+          --search-also (printed apart and labelled). The README's figure (target: median at
           most 1.0):
               python bench/similarity.py --parts search --artists 1000000
   big     at --big-artists clustered vectors made in numpy and fed straight to the search.
