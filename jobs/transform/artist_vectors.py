@@ -2,9 +2,9 @@
 
 The neighbour search needs every vector on the driver, so the per-artist signals
 (:func:`jobs.transform.signals.artist_signals`) are collected once, as Spark computes them, and then
-counted, imputed, normalized, weighted and put in the metric's space there with numpy. In Spark, ``rank`` alone took
-an exploded row per artist and signal, a window per signal and a pivot back (about a third of the
-job's time at 1,000,000 artists); on the driver it is one sort per signal.
+counted, imputed, normalized, weighted and put in the metric's space there with numpy: ``rank`` is one
+sort per signal, where Spark needs an exploded row per artist and signal, a window per signal and a
+pivot back.
 
 Each step gives the same doubles as the DataFrame functions of :mod:`jobs.transform.vectors` (kept as
 the reference, and for the popularity proxy), because it does the same IEEE operations in the same
