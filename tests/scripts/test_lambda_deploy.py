@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
 
+from tests.support.cfn_lint import cfn_lint
 from tests.support.iam import iam_statements
 from tests.support.paths import REPO
 
@@ -149,12 +150,7 @@ def test_a_zip_over_the_size_limit_fails_and_is_removed(tmp_path):
 
 
 def test_the_template_passes_cfn_lint():
-    # cfn-lint 1.x has no ``python -m cfnlint``: call the console script's entry point. Its checks of the
-    # Lambda runtime's end-of-life dates (E2531, E2533, W2531) compare them with the day it runs on: left out,
-    # so that the test does not depend on the date (the runtime is pinned by a test of its own).
-    done = subprocess.run([sys.executable, "-c", "from cfnlint.runner import main; main()", str(TEMPLATE),
-                           "--ignore-checks", "E2531", "E2533", "W2531"],
-                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    done = cfn_lint(TEMPLATE, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 
