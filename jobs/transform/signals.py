@@ -23,16 +23,14 @@ artists), so the same snapshot gives the same values bit for bit, whatever the r
 
 from __future__ import annotations
 
-import functools
-import operator
 from typing import Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.transform.vectors import (_FIXED_POINT, AUDIO_FEATURE_NAMES, DEFAULT_FEATURES, complete_features,
-                                    decimal_mean, finite_or_null, fixed_point, fixed_point_mean, normalize,
-                                    quantiles, to_metric_space, weigh)
+from jobs.transform.vectors import (_FIXED_POINT, AUDIO_FEATURE_NAMES, DEFAULT_FEATURES, all_present,
+                                    complete_features, decimal_mean, finite_or_null, fixed_point, fixed_point_mean,
+                                    normalize, quantiles, to_metric_space, weigh)
 
 SPREAD = "_sd"
 METADATA = ("track_popularity", "artist_popularity", "track_duration", "track_count", "release_year")
@@ -142,7 +140,7 @@ def artist_signals(top_tracks: DataFrame, audio_features: DataFrame | None, arti
         credits = tracks.groupBy("track_id").agg(F.countDistinct("artist_id").alias("_credits"))
         tracks = tracks.join(credits, "track_id")
     if on_rows:
-        complete = functools.reduce(operator.and_, [F.col(f).isNotNull() for f in audio]) if audio else F.lit(True)
+        complete = all_present(audio)
         per_track = tracks.select(*[F.when(complete, F.col(c)).alias(c) if c in audio else F.col(c)
                                     for c in tracks.columns])
     else:

@@ -94,11 +94,15 @@ def finite_or_null(column: Column) -> Column:
     return F.when(F.isnan(value) | (F.abs(value) == F.lit(float("inf"))), F.lit(None).cast("double")).otherwise(value)
 
 
+def all_present(columns: Sequence[str]) -> Column:
+    """True where none of ``columns`` is null (True for no columns)."""
+    return functools.reduce(operator.and_, [F.col(c).isNotNull() for c in columns], F.lit(True))
+
+
 def complete_features(audio_features: DataFrame, features: Sequence[str]) -> DataFrame:
     """``track_id`` plus ``features`` for the feature rows where every chosen feature is a finite number."""
     cleaned = audio_features.select("track_id", *[finite_or_null(F.col(f)).alias(f) for f in features])
-    complete = functools.reduce(operator.and_, [F.col(f).isNotNull() for f in ("track_id", *features)])
-    return cleaned.where(complete)
+    return cleaned.where(all_present(("track_id", *features)))
 
 
 def artist_feature_stats(top_tracks: DataFrame, audio_features: DataFrame, features: Sequence[str]) -> DataFrame:
