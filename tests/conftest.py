@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -228,23 +229,38 @@ def any_mart(request, tmp_path):
 
 # -- AWS ---------------------------------------------------------------------------------------------------
 
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's server on 127.0.0.1, one for the whole run (each stop waits out its server's 0.5 s poll);
+    yields its endpoint URL. Tests reach it through ``moto_aws``, which empties it around each test."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def reset_moto(endpoint: str) -> None:
+    """Empty moto's accounts (they live in this process, whichever server answers)."""
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+
+
 @pytest.fixture
-def moto_aws(monkeypatch):
-    """moto's server on 127.0.0.1 standing in for AWS: boto3 in this process is pointed at it.
+def moto_aws(moto_server, monkeypatch):
+    """moto's server standing in for AWS, empty when the test starts and again when it ends: boto3 in this
+    process is pointed at it.
 
     Yields the endpoint URL (for clients that do not read AWS_ENDPOINT_URL, such as Hadoop's S3A).
     """
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    reset_moto(moto_server)
+    for name, value in {"AWS_ENDPOINT_URL": moto_server, "AWS_DEFAULT_REGION": "us-east-1",
+                        "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
-    yield endpoint
-    server.stop()
+    yield moto_server
+    reset_moto(moto_server)
 
 
 # -- chatbot -----------------------------------------------------------------------------------------------
