@@ -57,10 +57,11 @@ ivy: .cache/ivy/.warmed
 	$(PY) -m jobs.common.spark
 	touch $@
 
-# The whole suite, then the clock lane: what .ci/run runs. Prints how many Spark jobs it ran.
-test: setup mariadb
-	$(PY) -m pytest
-	$(MAKE) --no-print-directory test-clock
+# The whole suite, in lanes (tests/support/suite.py): the JVM tests, with the fast lane and then the clock
+# lane beside them (they mostly wait on sockets and timeouts); then the tests that assert wall-clock bounds
+# (marker serial), alone. What .ci/run runs. Prints a line per lane and how many Spark jobs ran.
+test: setup mariadb ivy
+	$(PY) -m tests.support.suite --clock-ahead-days $(CLOCK_AHEAD_DAYS) $(PYTEST_ARGS)
 
 # The edit-run loop: every test that needs no JVM (pure rules, the chatbot, the mart on SQLite and MariaDB,
 # the AWS scripts against moto), in a few minutes. JAVA_HOME points nowhere, so a test that starts a JVM

@@ -47,16 +47,22 @@ def record_session(spark, name: str) -> None:
     (FOLDER / f"{name}.count").write_text(str(session_jobs(spark)))
 
 
-def summary() -> str | None:
-    """``Spark jobs: N (S in the tests' session JVMs, P in job processes)``, or None when no JVM ran."""
-    if not FOLDER.is_dir():
-        return None
-    in_sessions = sum(int(path.read_text() or 0) for path in FOLDER.glob("*.count"))
+def counts(folder: Path = FOLDER) -> tuple[int, int]:
+    """(jobs in session JVMs, jobs in job processes) recorded in ``folder``; (0, 0) when it is missing."""
+    if not folder.is_dir():
+        return 0, 0
+    in_sessions = sum(int(path.read_text() or 0) for path in folder.glob("*.count"))
     in_processes = 0
-    for path in EVENT_LOGS.rglob("*"):
+    for path in (folder / EVENT_LOGS.name).rglob("*"):
         if path.is_file():
             with path.open("rb") as log:
                 in_processes += sum(1 for line in log if _JOB_START in line)
+    return in_sessions, in_processes
+
+
+def summary() -> str | None:
+    """``Spark jobs: N (S in the tests' session JVM, P in job processes)``, or None when no JVM ran."""
+    in_sessions, in_processes = counts()
     if not in_sessions and not in_processes:
         return None
     return (f"Spark jobs: {in_sessions + in_processes} ({in_sessions} in the tests' session JVM, "
