@@ -302,11 +302,12 @@ def lake_vectors(spark, lake: str, preset: str = "default"):
     a cached DataFrame."""
     from jobs.common.lake import Lake
     from jobs.transform.artist_vectors import artist_vectors, vectors_frame
-    from jobs.transform.signals import artist_signals, features_on_tracks
+    from jobs.transform.signals import artist_signals, features_to_join
     setting = PRESETS[preset]
     features = setting["features"]
-    tables = Lake(spark, lake).read_snapshot(DT, ["artists", "top_tracks", "audio_features"])
-    audio = None if features_on_tracks(tables["top_tracks"]) else tables["audio_features"]
+    source = Lake(spark, lake)
+    tables = source.read_snapshot(DT, ["artists", "top_tracks", "audio_features"])
+    audio = features_to_join(tables, source.column_has_values("top_tracks", DT, "audio_features"))
     status = artist_signals(tables["top_tracks"], audio, tables["artists"], features)
     made = artist_vectors(status, features, setting["normalization"], setting["metric"], setting["weights"].items())
     vectors = vectors_frame(spark, made).cache()
@@ -452,9 +453,10 @@ def part_leaf_vectors(spark, args, lake: str, out: str) -> dict:
     import numpy as np
     from jobs.common.lake import Lake
     from jobs.transform.artist_vectors import artist_vectors
-    from jobs.transform.signals import artist_signals, features_on_tracks
-    tables = Lake(spark, lake).read_snapshot(DT, ["artists", "top_tracks", "audio_features"])
-    audio = None if features_on_tracks(tables["top_tracks"]) else tables["audio_features"]
+    from jobs.transform.signals import artist_signals, features_to_join
+    source = Lake(spark, lake)
+    tables = source.read_snapshot(DT, ["artists", "top_tracks", "audio_features"])
+    audio = features_to_join(tables, source.column_has_values("top_tracks", DT, "audio_features"))
     status = artist_signals(tables["top_tracks"], audio, tables["artists"], LEAF_SIGNALS)
     made = artist_vectors(status, LEAF_SIGNALS, "rank", "euclidean")
     np.save(out, made.points)

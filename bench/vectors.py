@@ -128,7 +128,7 @@ def paired_run(args) -> dict:
     from jobs.common.lake import Lake
     from jobs.common.spark import start_spark
     from jobs.transform.artist_vectors import artist_vectors
-    from jobs.transform.signals import PRESETS, artist_signals, features_on_tracks
+    from jobs.transform.signals import PRESETS, artist_signals, features_to_join
     preset = PRESETS[PRESET]
     features = preset["features"]
     config = load_config()
@@ -138,13 +138,13 @@ def paired_run(args) -> dict:
     source = Lake(spark, args.lake)
     started = time.perf_counter()
     frames = source.read_snapshot(DT, TABLES)                 # the job's "read snapshot" stage
-    on_rows = features_on_tracks(frames["top_tracks"])
+    audio = features_to_join(frames, source.column_has_values("top_tracks", DT, "audio_features"))
     read_s = time.perf_counter() - started
-    status = artist_signals(frames["top_tracks"], None if on_rows else frames["audio_features"], frames["artists"],
+    status = artist_signals(frames["top_tracks"], audio, frames["artists"],
                             features, preset["shared_tracks"])
     made = artist_vectors(status, features, preset["normalization"], preset["metric"], preset["weights"].items())
     total_s = time.perf_counter() - started                  # ... and its "artist vectors" stage
-    if not on_rows:
+    if audio is not None:
         raise SystemExit("this lake keeps its features apart from the track rows: make it again with jobs/ingest.py")
     files = {t: sorted(f for f in frames[t].inputFiles() if f"/dt={DT}/" in f) for t in ("artists", "top_tracks")}
     spark.stop()

@@ -34,7 +34,7 @@ from jobs.settings import SimilaritySettings
 from jobs.transform.evaluation import evaluate_related, genre_table, most_common_genre
 from jobs.transform.artist_vectors import ArtistVectors, artist_vectors, vectors_frame
 from jobs.transform.neighbours import neighbours_from_arrays
-from jobs.transform.signals import PRESETS, artist_signals, features_on_tracks, popularity_proxy
+from jobs.transform.signals import PRESETS, artist_signals, features_to_join, popularity_proxy
 
 log = logging.getLogger("jobs.evaluate")
 
@@ -146,8 +146,8 @@ def run(spark: SparkSession, config: dict, dt: str | None, specs: Sequence[str],
     lake = Lake.from_settings(spark, base)
     dt = dt or lake.latest_snapshot("top_tracks")
     tables = {name: lake.read(name, dt) for name in ("artists", "top_tracks", "audio_features")}
-    if features_on_tracks(tables["top_tracks"]):   # no join needed (see jobs/similarity.py)
-        tables["audio_features"] = None
+    # None when the features are on the track rows: no join needed (see jobs/similarity.py)
+    tables["audio_features"] = features_to_join(tables, lake.column_has_values("top_tracks", dt, "audio_features"))
     # Popularity as the mart gets it (the artist's, its tracks' mean, or the proxy): for the popularity gap.
     tables["artists"] = popularity_proxy(tables["artists"], tables["top_tracks"])[0].cache()
     if genre_table(tables["artists"]).where(F.size("genres") > 0).isEmpty():

@@ -41,7 +41,7 @@ from jobs.settings import SimilaritySettings
 from jobs.transform.metrics import METRICS
 from jobs.transform.artist_vectors import artist_vectors
 from jobs.transform.neighbours import neighbours_from_arrays
-from jobs.transform.signals import (METADATA, PRESETS, SHARED_TRACKS, SPREAD, artist_signals, features_on_tracks,
+from jobs.transform.signals import (METADATA, PRESETS, SHARED_TRACKS, SPREAD, artist_signals, features_to_join,
                                     popularity_proxy)
 from jobs.transform.vectors import AUDIO_FEATURE_NAMES, NORMALIZATIONS
 
@@ -178,7 +178,7 @@ def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, f
         tables = lake.read_snapshot(dt, ["artists", "top_tracks", "audio_features"])
         artists, top_tracks = tables["artists"], tables["top_tracks"]
         # Snapshots written since features are stored on the track rows need no join with audio_features.
-        audio_features = None if features_on_tracks(top_tracks) else tables["audio_features"]
+        audio_features = features_to_join(tables, lake.column_has_values("top_tracks", dt, "audio_features"))
 
     with stage(log, "artist vectors"):
         status = artist_signals(top_tracks, audio_features, artists, settings.features, settings.shared_tracks)

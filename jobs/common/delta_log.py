@@ -46,17 +46,9 @@ class DeltaLog:
 
     def commit_info(self, version: int) -> dict | None:
         """The ``commitInfo`` action of commit ``version``, or None when the commit has none."""
-        path = self._jvm.org.apache.hadoop.fs.Path(self._folder, f"{version:020d}.json")
-        stream = self._fs.open(path)
-        try:
-            reader = self._jvm.java.io.BufferedReader(self._jvm.java.io.InputStreamReader(stream, "UTF-8"))
-            line = reader.readLine()
-            while line is not None:
-                if line.startswith('{"commitInfo"'):
-                    return json.loads(line)["commitInfo"]
-                line = reader.readLine()
-        finally:
-            stream.close()
+        for action in self._actions(version):
+            if "commitInfo" in action:
+                return action["commitInfo"]
         return None
 
     def written_rows(self, marker: str, newest: int, oldest: int) -> int | None:
@@ -68,22 +60,72 @@ class DeltaLog:
                 return _output_rows(info)
         return None
 
-    def partition_rows(self, prefix: str, partition: str, version: int, max_commits: int = 64) -> int | None:
-        """The rows of ``partition`` at ``version``, when the commits say it: walking back from ``version``,
-        the first commit whose ``userMetadata`` is ``<prefix><partition> ...`` replaced that partition
-        whole, and its ``numOutputRows`` are the answer; commits of the same prefix for other partitions
-        are passed over. Any other commit (or a missing file, or more than ``max_commits``): None."""
+    def _actions(self, version: int):
+        """The actions of commit ``version``, one dict per line of its file."""
+        path = self._jvm.org.apache.hadoop.fs.Path(self._folder, f"{version:020d}.json")
+        stream = self._fs.open(path)
+        try:
+            reader = self._jvm.java.io.BufferedReader(self._jvm.java.io.InputStreamReader(stream, "UTF-8"))
+            line = reader.readLine()
+            while line is not None:
+                if line.strip():
+                    yield json.loads(line)
+                line = reader.readLine()
+        finally:
+            stream.close()
+
+    def replacing_commit(self, prefix: str, partition: str, version: int, max_commits: int = 64) -> int | None:
+        """The commit that wrote ``partition`` as it is at ``version``: walking back from ``version``, the first
+        commit whose ``userMetadata`` is ``<prefix><partition> ...`` replaced that partition whole; commits
+        of the same prefix for other partitions are passed over. Any other commit (or a missing file, or more
+        than ``max_commits``): None."""
         for current in range(version, max(-1, version - max_commits), -1):
             try:
                 info = self.commit_info(current)
-            except Exception:   # cleaned up from the log, or unreadable: the caller counts instead
+            except Exception:   # cleaned up from the log, or unreadable: the caller asks Delta instead
                 return None
             meta = (info or {}).get("userMetadata") or ""
             if not meta.startswith(prefix):
                 return None
             if meta[len(prefix):].split(" ", 1)[0] == partition:
-                return _output_rows(info)
+                return current
         return None
+
+    def partition_rows(self, prefix: str, partition: str, version: int) -> int | None:
+        """The rows of ``partition`` at ``version``: the ``numOutputRows`` of its
+        :meth:`replacing_commit`; None when the log does not say."""
+        commit = self.replacing_commit(prefix, partition, version)
+        info = self.commit_info(commit) if commit is not None else None
+        return _output_rows(info) if info is not None else None
+
+    def partition_has_values(self, prefix: str, partition: str, version: int, column: str) -> bool | None:
+        """Whether some row of ``partition`` at ``version`` has a value in ``column`` (a nested column counts
+        when one of its fields has one), from the file statistics of its :meth:`replacing_commit`. None when
+        the log cannot say: no such commit, a file without statistics, or statistics without the column."""
+        commit = self.replacing_commit(prefix, partition, version)
+        if commit is None:
+            return None
+        files = unknown = 0
+        for action in self._actions(commit):
+            if "add" not in action:
+                continue
+            files += 1
+            try:
+                stats = json.loads(action["add"]["stats"])
+                rows, counts = int(stats["numRecords"]), _leaves(stats["nullCount"][column])
+            except (KeyError, TypeError, ValueError):   # a file without statistics, or none for the column
+                unknown += 1
+                continue
+            if any(int(count) < rows for count in counts):
+                return True
+        return None if unknown or not files else False
+
+
+def _leaves(value) -> list:
+    """The null counts of a column's statistics: one number, or one per field of a nested column."""
+    if isinstance(value, dict):
+        return [count for inner in value.values() for count in _leaves(inner)]
+    return [value]
 
 
 def _output_rows(info: dict) -> int | None:

@@ -106,6 +106,7 @@ class Lake:
         self.spark = spark
         # A relative local folder is taken from this process's working directory, not the JVM's.
         self.root = root.rstrip("/") if "://" in root else os.path.abspath(root)
+        self._pins: dict[tuple[str, str], int] = {}   # (table, dt) -> the Delta version its frame reads
 
     @classmethod
     def from_settings(cls, spark: SparkSession, settings: HasLakePath) -> "Lake":
@@ -278,7 +279,20 @@ class Lake:
             raise SnapshotError(f"lake table {table!r} has no rows for dt={dt} "
                                 f"(latest snapshots: {shown})")
         log.info("read %s dt=%s: %d rows", self.path(table), dt, rows)
+        self._pins[(table, dt)] = version
         return frame
+
+    def column_has_values(self, table: str, dt: str, column: str) -> bool | None:
+        """Whether some row of snapshot ``dt`` of ``table`` (at the version its frame was read, else the
+        current one) has a value in ``column``, from the Delta log's file statistics: no data is scanned.
+        None when the log cannot say (the caller asks Spark)."""
+        dt = parse_dt(dt)
+        version = self._pins.get((table, dt))
+        if version is None:
+            version = self.version(table)
+        if version is None:
+            return None
+        return DeltaLog(self.spark, self.path(table)).partition_has_values(_WRITE_MARK, dt, version, column)
 
     def write(self, frame: DataFrame, table: str, dt: str, quiet: bool = False) -> int:
         """Replace snapshot ``dt`` of ``table`` with ``frame`` (whose ``dt`` column is set here).

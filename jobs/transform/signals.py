@@ -23,6 +23,7 @@ artists), so the same snapshot gives the same values bit for bit, whatever the r
 
 from __future__ import annotations
 
+from functools import reduce
 from typing import Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame
@@ -103,14 +104,28 @@ def audio_parts(signals: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(wanted))
 
 
-def features_on_tracks(top_tracks: DataFrame) -> bool:
-    """True when ``top_tracks`` (one snapshot) holds each track's audio features on its row
-    (``schemas.TOP_TRACKS_WITH_AUDIO``), as every source writes them now; False for older snapshots,
-    whose rows leave ``audio_features`` null (or lack it). Reads at most one row: file statistics let
-    Delta skip the files of an older snapshot, where the column is null throughout."""
+def features_on_tracks(top_tracks: DataFrame, from_log: bool | None = None) -> bool:
+    """True when ``top_tracks`` (one snapshot) holds the tracks' audio features on their rows
+    (``schemas.TOP_TRACKS_WITH_AUDIO``), as every source writes them now: some row has a value in one of
+    the ``audio_features`` fields. False for older snapshots, whose rows leave ``audio_features`` null (or
+    lack it); a snapshot without any feature value gives the same signals either way.
+
+    ``from_log`` is the answer of the lake's file statistics when they give one
+    (``Lake.column_has_values``): then no data is read. Otherwise this reads at most one row."""
     if "audio_features" not in top_tracks.columns:
         return False
-    return not top_tracks.where(F.col("audio_features").isNotNull()).select("track_id").isEmpty()
+    if from_log is not None:
+        return from_log
+    fields = top_tracks.schema["audio_features"].dataType.fieldNames()
+    some_value = reduce(lambda a, b: a | b, [F.col("audio_features").getField(f).isNotNull() for f in fields])
+    return not top_tracks.where(some_value).select("track_id").isEmpty()
+
+
+def features_to_join(tables: Mapping[str, DataFrame], from_log: bool | None = None) -> DataFrame | None:
+    """What :func:`artist_signals` takes as ``audio_features`` for a snapshot's ``tables``: None when the
+    features are on the track rows (:func:`features_on_tracks`, ``from_log`` as there), else
+    ``tables["audio_features"]``."""
+    return None if features_on_tracks(tables["top_tracks"], from_log) else tables["audio_features"]
 
 
 def artist_signals(top_tracks: DataFrame, audio_features: DataFrame | None, artists: DataFrame,
