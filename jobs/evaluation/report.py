@@ -56,10 +56,37 @@ def _png(figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+# Labels are data (genre names, setting labels, titles): drawn as typed. Matplotlib would read a text
+# between two "$" as mathtext (a genre "$\foo$" fails the whole report, "$$" too) and, with usetex, all
+# of it as TeX; both are off for every text of the report's figures, tick labels included (those are made
+# when a figure is drawn, so the figures are drawn and saved under these settings as well).
+PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
+
+
 def plots(primary: Mapping, projection: Mapping | None) -> dict[str, str]:
-    """Base64 PNGs: distances, in-degrees, per-genre precision, and the 2-D map when given."""
+    """Base64 PNGs of :func:`figures`."""
+    import matplotlib
+    with matplotlib.rc_context(PLAIN_TEXT):
+        return {name: _png(figure) for name, figure in figures(primary, projection).items()}
+
+
+def figures(primary: Mapping, projection: Mapping | None) -> dict:
+    """The figures, drawn: distances, in-degrees, per-genre precision, and the 2-D map when given.
+
+    Every text on them (titles, tick labels, legends) shows as typed: with :data:`PLAIN_TEXT`, and
+    the map's legend given its labels, so that a genre starting with "_" is not left out of it.
+    """
     import matplotlib
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    with plt.rc_context(PLAIN_TEXT):
+        out = _figures(primary, projection)
+        for figure in out.values():
+            figure.canvas.draw()
+    return out
+
+
+def _figures(primary: Mapping, projection: Mapping | None) -> dict:
     import matplotlib.pyplot as plt
     f = primary["figures"]
     out = {}
@@ -69,33 +96,35 @@ def plots(primary: Mapping, projection: Mapping | None) -> dict[str, str]:
         edges = np.array(d["histogram_edges"])
         ax.bar(edges[:-1], d["histogram"], width=np.diff(edges), align="edge", color="#4c72b0")
     ax.set(title=f"Distance to related artists ({primary['label']})", xlabel="distance", ylabel="pairs")
-    out["distances"] = _png(fig)
+    out["distances"] = fig
     fig, ax = plt.subplots(figsize=(6, 3.2))
     degrees = {int(k): v for k, v in f["in_degree_histogram"].items()}
     ax.bar(list(degrees), list(degrees.values()), color="#dd8452")
     ax.set_yscale("log")
     ax.set(title="How often an artist is recommended (in-degree)", xlabel="times recommended", ylabel="artists")
-    out["in_degree"] = _png(fig)
+    out["in_degree"] = fig
     fig, ax = plt.subplots(figsize=(6, 0.3 * max(4, len(f["per_genre"])) + 1))
     genres = list(reversed(f["per_genre"]))
     ax.barh([f"{g['genre']} ({g['artists']})" for g in genres], [g["precision"] for g in genres], color="#55a868")
     ax.axvline(f["random_precision"], color="grey", linestyle="--", label="random")
     ax.set(title=f"Precision@{f['k']} per genre, artists with it ({primary['label']})", xlim=(0, 1))
     ax.legend(loc="lower right")
-    out["per_genre"] = _png(fig)
+    out["per_genre"] = fig
     if projection:
         fig, ax = plt.subplots(figsize=(6.5, 5))
         xy, labels = np.asarray(projection["xy"]), np.asarray(projection["genre"])
         # The rest first, in greys, under the top genres, each in a colour of its own (tab10 has ten).
         background = {"no genre": "#dddddd", "other": "#aaaaaa"}
         genres = [name for name in projection["legend"] if name not in background]
-        for name in [n for n in background if n in projection["legend"]] + genres:
+        names = [n for n in background if n in projection["legend"]] + genres
+        handles = []
+        for name in names:
             mask = labels == name
             colour = background.get(name) or plt.get_cmap("tab10")(genres.index(name) % 10)
-            ax.scatter(xy[mask, 0], xy[mask, 1], s=4, alpha=0.6, label=name, color=colour)
+            handles.append(ax.scatter(xy[mask, 0], xy[mask, 1], s=4, alpha=0.6, color=colour))
         ax.set(title=f"Artists on the first two principal components ({primary['label']})", xticks=[], yticks=[])
-        ax.legend(markerscale=3, fontsize=7, loc="best")
-        out["map"] = _png(fig)
+        ax.legend(handles, names, markerscale=3, fontsize=7, loc="best")
+        out["map"] = fig
     return out
 
 

@@ -117,6 +117,33 @@ def test_the_report_holds_every_figure_and_its_plots_decode(tmp_path):
     assert [row["setting"] for row in saved["comparison"]] == ["seed", "config"] and saved["fit"]["held_out"] == 0.33
 
 
+def test_genre_labels_with_dollar_signs_are_drawn_as_typed_not_read_as_mathtext(tmp_path):
+    """``$\\foo$`` and ``$$`` failed the whole report (matplotlib's mathtext); a leading "_" hid a genre
+    from the map's legend."""
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from jobs.evaluation import report
+    typed = ["$\\foo$", "a$b", "$$", "_hidden"]
+    primary = result("$seed$", 0.25)
+    primary["figures"]["per_genre"] = [{"genre": genre, "artists": 2, "precision": 0.5} for genre in typed]
+    projection = pca_projection(np.random.default_rng(0).random((40, 4)), typed * 10)
+    paths = write_report(tmp_path, "$title$", [primary], projection, None, {"genre": "$$"})
+    assert re.findall(r'<img alt="([a-z_]+)"', paths["html"].read_text()) == ["distances", "in_degree", "per_genre",
+                                                                             "map"]
+    drawn = report.figures(primary, projection)
+    try:
+        texts = [text for figure in drawn.values() for text in figure.findobj(Text)]
+        assert not [text.get_text() for text in texts if text.get_parse_math() or text.get_usetex()]
+        shown = {text.get_text() for text in texts}      # what is drawn, character for character
+        assert {f"{genre} (2)" for genre in typed} <= shown                       # the per-genre bars
+        assert sorted(text.get_text() for text in drawn["map"].axes[0].get_legend().get_texts()) == sorted(typed)
+        assert "Distance to related artists ($seed$)" in shown
+    finally:
+        for figure in drawn.values():
+            plt.close(figure)
+
+
 def test_the_job_scores_what_was_published_compares_settings_and_fits_weights_for_the_similarity_job(
         spark, tmp_path, capsys):
     from jobs import evaluate, ingest, similarity
