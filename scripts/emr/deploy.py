@@ -37,7 +37,9 @@ from mart.url import MartUrl, MartUrlError, mask  # noqa: E402
 TEMPLATE = REPO / "scripts" / "emr" / "pipeline.yaml"
 TEMPLATE_BODY_LIMIT = 51_200   # bytes CloudFormation takes inline
 SCHEDULE = re.compile(r"^(cron\([^()]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
-SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[^\"\\]+$")
+# The template's MartPasswordSecretArn pattern: a secret's full ARN (its name and the six characters Secrets
+# Manager adds), no wildcard, as the cluster's role may read that one secret.
+SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$")
 LAKE_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/([A-Za-z0-9_.=-]+(?:/[A-Za-z0-9_.=-]+)*)/?$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -102,8 +104,9 @@ def stack_parameters(args) -> dict[str, str]:
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", args.mart_user):
         raise SettingError(f"--mart-user {args.mart_user!r} is not a MySQL user name")
     for option, arn in (("--mart-secret", args.mart_secret), ("--spotify-secret", args.spotify_secret)):
-        if (arn or option == "--mart-secret") and not SECRET_ARN.match(arn):
-            raise SettingError(f"{option} must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...), "
+        if (arn or option == "--mart-secret") and not SECRET_ARN.fullmatch(arn):
+            raise SettingError(f"{option} must be a Secrets Manager secret ARN in full "
+                               f"(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-xxxxxx, no wildcard), "
                                f"not {arn!r}: the cluster's role may read that secret only")
     if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", args.subnet):
         raise SettingError(f"--subnet {args.subnet!r} is not a subnet id (subnet-...)")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
 
-from scripts.emr import maven, package, steps
+from scripts.emr import deploy, maven, package, steps
 from tests.support.cfn_lint import cfn_lint
 from tests.support.iam import iam_statements
 from tests.support.paths import REPO
@@ -150,6 +150,26 @@ def test_the_bootstrap_installs_for_the_python_pyspark_runs_on_the_cluster(templ
 def test_the_template_passes_cfn_lint():
     done = cfn_lint(TEMPLATE, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+ACCOUNT_SECRETS = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:"
+
+
+@pytest.mark.parametrize("parameter", ["MartPasswordSecretArn", "SpotifySecretArn"])
+def test_a_secret_parameter_takes_one_secret_s_full_arn_never_a_wildcard(template, parameter):
+    """The ARN becomes the cluster role's GetSecretValue resource: ``secret:*`` would grant every secret of
+    the account, ``prod/*`` all of a prefix, a name without its six-character suffix none at all (IAM
+    matches the full ARN). CloudFormation applies the pattern to the whole value."""
+    pattern = re.compile(template["Parameters"][parameter]["AllowedPattern"])
+    for refused in ("*", "prod/*", "prod/mart-*", "prod/mart-Ab12C?", "prod/mart-Ab12Cd*", "prod/mart",
+                    'prod/mart-Ab12Cd"', "prod/mart-Ab12Cd\\", "prod/mart-Ab12Cd,arn:aws:iam::*"):
+        assert not pattern.fullmatch(ACCOUNT_SECRETS + refused), refused
+    for accepted in ("prod/mart-Ab12Cd", "mart-Ab12Cd", "a_b+c=d.e@f-g/h-XyZ123"):
+        assert pattern.fullmatch(ACCOUNT_SECRETS + accepted), accepted
+    assert pattern.fullmatch("arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:mart-Ab12Cd")
+    assert bool(pattern.fullmatch("")) == (parameter == "SpotifySecretArn")   # optional: ingest without Spotify
+    # deploy.py checks the same pattern before anything is uploaded.
+    assert deploy.SECRET_ARN.pattern == template["Parameters"]["MartPasswordSecretArn"]["AllowedPattern"]
 
 
 def test_the_schedule_starts_the_state_machine_with_its_own_run_time(template):
