@@ -238,7 +238,7 @@ def main() -> int:
         print(f"# filled {database} with {args.artists:,} artists ({len(data['artist_aliases']):,} aliases, "
               f"3 top tracks and 3 related each) in {ms / 1000:.1f} s", flush=True)
         env = {"MART_URL": f"jdbc:mysql://127.0.0.1:{args.port}/{database}", "MART_USER": user,
-               "MART_PASSWORD": password}
+               "MART_PASSWORD": password, "REQUEST_KEY": secrets.token_urlsafe(32)}
         figures["mariadb"] = w = warm(env, data, args.requests, args.typos, args.v1_samples)
         report(f"MariaDB {args.artists:,}", w)
         with tempfile.TemporaryDirectory(prefix="chatbot-bench-") as tmp:

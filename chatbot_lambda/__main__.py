@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import sys
 
 from chatbot_lambda import handler
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.mart:
         os.environ["MART_URL"] = args.mart
+    if not os.environ.get("REQUEST_KEY") and not os.environ.get("REQUEST_KEY_SECRET"):
+        os.environ["REQUEST_KEY"] = secrets.token_urlsafe(32)   # one message: no user to remember
     text = " ".join(args.text)
     if args.popular:
         try:

@@ -8,14 +8,18 @@ Paths (the ``outcome`` logged for each answer):
                 cards show); quick replies and a button on each related card ask about that artist.
 ``live``        Spotify knows it, the mart does not: its tracks from Spotify, a note that related
                 artists come with the next batch, and a row in artist_requests.
-``offer``       Spotify's hit is written in another script (아이유 -> IU): it is offered, and only
-                the user's tap on "네, 맞아요" (a signed quick reply) records the typed name as an
-                alias request; ``declined`` when the user says no.
+``offer``       Spotify's hit is written in another script (아이유 -> IU): it is offered; where users
+                are verified, the user's tap on "네, 맞아요" (a quick reply signed for that user,
+                for a few minutes) counts once as that user's confirmation of the alias
+                (``alias_confirmations``; the ingest decides what is learned); ``declined`` when
+                the user says no.
 ``not_found``   nothing matches: a friendly text with quick replies of the closest mart names.
 ``queued``      Spotify could not be asked (not configured, down, slow, rate-limited): the name is
                 recorded for the next batch and close mart names are suggested.
 ``welcome``, ``small_talk``, ``thanks``: an empty message, a greeting, laughter, thanks (never
-                searched or recorded); ``too_long`` a message far longer than any name.
+                searched or recorded); ``too_long`` a message far longer than any name;
+                ``sentence`` a message that reads as a Korean sentence (배고파요) and names nothing
+                the mart knows (never searched or recorded).
 ``mart_down``   the mart did not answer in time: a friendly "try again".
 """
 
@@ -25,6 +29,7 @@ import hashlib
 import hmac
 import logging
 import re
+import time
 from dataclasses import dataclass
 
 from chatbot_lambda import replies
@@ -35,7 +40,7 @@ from chatbot_lambda.replies import Button, ListItem, QuickReply
 from chatbot_lambda.repository import MartRepository, MartUnavailable
 from chatbot_lambda.spotify import LiveArtist, SpotifyClient, SpotifyUnavailable, distinct_tracks
 from chatbot_lambda.utterance import read
-from mart import serving
+from mart import requests, serving
 from shared.names import visible
 
 log = logging.getLogger(__name__)
@@ -115,10 +120,11 @@ def too_long_reply(lang: str = "ko") -> dict:
 class Chatbot:
     """Answers one skill request from the mart, and from Spotify for artists the mart lacks."""
 
-    def __init__(self, repository: MartRepository, spotify: SpotifyClient | None):
+    def __init__(self, repository: MartRepository, spotify: SpotifyClient | None, clock=time.time):
         self.repository = repository
         self.spotify = spotify
         self.settings = repository.settings
+        self.clock = clock
 
     def answer(self, request: SkillRequest, deadline: Deadline) -> Answer:
         turn = _Turn(self, request, deadline)
@@ -127,10 +133,16 @@ class Chatbot:
         except MartUnavailable as exc:
             return Answer(turn.try_again(), "mart_down", str(exc))
 
-    def signature(self, spotify_id: str, typed: str) -> str:
-        """The signature a confirmation quick reply carries, so that only an offer the bot made counts."""
-        message = f"{spotify_id}\n{typed}".encode("utf-8", "replace")
-        return hmac.new(self.settings.request_key.encode("utf-8"), message, hashlib.sha256).hexdigest()[:24]
+    def signature(self, spotify_id: str, name: str, typed: str, user_id: str, expires: int) -> str:
+        """The signature of an alias offer's "yes" chip: the artist, its name and what was typed, for one
+        user (by the hash of the id) until ``expires`` (minutes since the epoch). Nothing else signs it."""
+        user = requests.user_hash(self.settings.request_key, user_id)
+        message = f"alias-offer\n{spotify_id}\n{name}\n{typed}\n{user}\n{expires}".encode("utf-8", "replace")
+        return hmac.new(self.settings.request_key.encode("utf-8"), message, hashlib.sha256).hexdigest()[:32]
+
+    def minutes(self) -> int:
+        """Now, in whole minutes since the epoch (how offers' expiries are written)."""
+        return int(self.clock() // 60)
 
 
 class _Turn:
@@ -167,6 +179,8 @@ class _Turn:
             return Answer(self.hint(utterance.small_talk), utterance.small_talk)
         if not utterance.name:
             return Answer(self.hint("welcome"), "welcome", "a request without a name")
+        if utterance.says_something:
+            return Answer(self.hint("sentence"), "sentence", "reads as a sentence, not a name")
         return self.unknown(utterance.name)
 
     # -- an artist the mart does not know by that name ---------------------------------------------------
@@ -195,15 +209,13 @@ class _Turn:
         key = "not_found_suggest" if chips else "not_found"
         return Answer(self.text_with_chips(self.say.say(key, typed=shown(name)), chips), "not_found")
 
-    def live(self, artist: LiveArtist, typed: str | None = None) -> Answer:
+    def live(self, artist: LiveArtist, note: str = "") -> Answer:
         """The artist Spotify found (or the user confirmed): from the mart when it knows the artist by
-        id or name, else live; recorded either way (with the typed name when it is an alias)."""
-        note = self.say.say("learned", typed=shown(typed)) if typed else ""
+        id or name, else live; recorded either way, under the artist's own name."""
         try:
             cards = (self.repo.find_by_id(artist.artist_id, self.deadline)
                      or self.repo.find_artist(read(visible(artist.name)).keys[:2], self.deadline))
-            self.repo.record_request(typed or artist.name, artist.artist_id, self.deadline,
-                                     self.request.user_id, artist.name)
+            self.repo.record_request(artist.name, artist.artist_id, self.deadline, self.request.user_id, artist.name)
             if cards:
                 return Answer(self.known(cards, note), "known", f"{cards[0].artist_id} (via Spotify)")
         except MartUnavailable as exc:
@@ -211,20 +223,42 @@ class _Turn:
         return Answer(live_reply(self.say, artist, self.next_steps(), note), "live", artist.artist_id)
 
     def offer(self, typed: str, artist: LiveArtist, chips: list[QuickReply]) -> dict:
-        extra = {"kind": "alias", "id": artist.artist_id, "typed": typed[:MAX_TEXT],
-                 "sig": self.bot.signature(artist.artist_id, typed[:MAX_TEXT])}
+        """Spotify's hit in another script, offered. Where users are verified (``Settings.learning``) the
+        "yes" chip carries the typed name, signed for this user until it expires, so that the tap
+        counts as this user's confirmation of the alias; elsewhere it only shows the artist."""
+        extra = {"kind": "alias", "id": artist.artist_id, "name": artist.name[:MAX_TEXT]}
+        if self.bot.settings.learning and self.request.user_id:
+            typed = typed[:MAX_TEXT]
+            expires = self.bot.minutes() + int(self.bot.settings.alias_offer_minutes)
+            extra.update(typed=typed, exp=expires, sig=self.bot.signature(
+                artist.artist_id, extra["name"], typed, self.request.user_id, expires))
         yes = QuickReply(self.say.say("reply_yes"), artist.name, extra)
         no = QuickReply(self.say.say("reply_no"), self.say.say("reply_no"), {"kind": "decline"})
         text = self.say.say("offer", typed=shown(typed), artist=artist.name)
         return replies.skill_response([replies.simple_text(text)], [yes, no, *chips])
 
+    def signed_offer(self, extra: dict) -> tuple[str, str] | None:
+        """``(typed, artist name)`` of a "yes" chip the bot signed for this user and that has not expired."""
+        spotify_id, name, typed, expires, sig = (extra.get(k) for k in ("id", "name", "typed", "exp", "sig"))
+        if not (isinstance(name, str) and isinstance(typed, str) and 0 < len(typed) <= MAX_TEXT
+                and type(expires) is int and isinstance(sig, str) and self.request.user_id):
+            return None
+        if expires < self.bot.minutes():
+            return None
+        good = self.bot.signature(spotify_id, name, typed, self.request.user_id, expires)
+        return (typed, name) if hmac.compare_digest(sig, good) else None
+
     def confirmed(self, extra: dict) -> Answer | None:
-        """The user tapped "yes" on an offer: the typed name becomes an alias request of that artist."""
-        spotify_id, typed, sig = extra.get("id"), extra.get("typed"), extra.get("sig")
-        if not (isinstance(spotify_id, str) and _SPOTIFY_ID.match(spotify_id) and isinstance(typed, str)
-                and 0 < len(typed) <= MAX_TEXT and isinstance(sig, str)
-                and hmac.compare_digest(sig, self.bot.signature(spotify_id, typed))):
-            log.warning("ignored a confirmation the bot did not offer: %r", str(extra)[:200])
+        """The user tapped "yes" on an offer: the artist is shown, and where users are verified the tap
+        counts once as this user's confirmation of the alias (``MartRepository.record_confirmation``).
+        ``None`` (the message is read as typed text) for a chip the bot did not sign for this user, or
+        signed too long ago."""
+        spotify_id = extra.get("id")
+        if not (isinstance(spotify_id, str) and _SPOTIFY_ID.match(spotify_id)):
+            return None
+        signed = self.signed_offer(extra)
+        if self.bot.settings.learning and signed is None:
+            log.warning("ignored a confirmation not offered to this user, or expired: %r", str(extra)[:200])
             return None
         artist = None
         if self.bot.spotify is not None:
@@ -232,9 +266,19 @@ class _Turn:
                 artist = self.bot.spotify.artist_by_id(spotify_id, self.deadline, self.bot.settings.tracks_per_card)
             except (SpotifyUnavailable, OutOfTime) as exc:
                 log.warning("confirmed %s, but Spotify: %s", spotify_id, exc)
+        if artist is None and signed is None:
+            return None         # an unsigned chip's name is only what the message says: not shown as the artist
         if artist is None:
-            artist = LiveArtist(spotify_id, self.request.text or typed, "", "")
-        return self.live(artist, typed)
+            artist = LiveArtist(spotify_id, signed[1], "", "")
+        note = ""
+        if signed is not None:
+            try:
+                if self.repo.record_confirmation(signed[0], spotify_id, self.request.user_id,
+                                                 self.deadline) == "confirmed":
+                    note = self.say.say("learned", typed=shown(signed[0]))
+            except MartUnavailable as exc:
+                log.warning("could not record the confirmation of %r: %s", signed[0], exc)
+        return self.live(artist, note)
 
     def queued(self, name: str, chips: list[QuickReply], why: str) -> Answer:
         try:

@@ -24,8 +24,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{artist} is new to me: here are their songs from Spotify. Artists that sound alike come "
               "after the next update."},
     "learned": {
-        "ko": "고마워요! 다음 업데이트부터는 ‘{typed}’ 이렇게 보내셔도 바로 찾아 드릴게요.",
-        "en": "Thanks! After the next update, ‘{typed}’ will find them straight away."},
+        "ko": "고마워요! ‘{typed}’(이)라는 이름은 확인을 거쳐 다음 업데이트에 반영할게요.",
+        "en": "Thanks! Once checked, ‘{typed}’ will find them after an update."},
     "offer": {
         "ko": "‘{typed}’, 혹시 {artist} 말씀이세요? 맞으면 ‘네, 맞아요’를 눌러 주세요.",
         "en": "By ‘{typed}’, do you mean {artist}? Tap ‘Yes, that's it’ if so."},
@@ -63,6 +63,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "thanks": {
         "ko": "천만에요! 다른 아티스트도 찾아볼까요?",
         "en": "You're welcome! Shall we look up another artist?"},
+    "sentence": {
+        "ko": "아티스트 이름을 찾지 못했어요. 좋아하는 가수나 그룹 이름을 보내 주시면 인기곡과 비슷한 아티스트를 알려 드릴게요.",
+        "en": "I didn't find an artist's name in that. Send me a singer's or a band's name and I'll show you "
+              "their top songs and artists that sound alike."},
     "too_long": {
         "ko": "메시지가 너무 길어요. 아티스트 이름만 짧게 보내 주세요.",
         "en": "That's a long message. Please send just the artist's name."},

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from datetime import datetime, timezone
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 from typing import Callable, TypeVar
 
 from chatbot_lambda import matching
@@ -27,6 +28,7 @@ T = TypeVar("T")
 
 POPULAR_CACHE_SECONDS = 300.0
 SUGGESTIONS = 5
+UNSIGNED_QUOTA_FACTOR = 10      # unsigned requests share one quota of this many users' new names
 
 
 class MartUnavailable(RuntimeError):
@@ -55,6 +57,7 @@ class MartRepository:
         self._errors = _database_errors()
         self._popular: tuple[float, list[str]] | None = None
         self.connections_opened = 0
+        self.dropped: Counter[str] = Counter()      # requests not kept or given way, by why
 
     # -- what the chatbot asks ---------------------------------------------------------------------------
 
@@ -89,19 +92,52 @@ class MartRepository:
 
     def record_request(self, name: str, spotify_artist_id: str | None, deadline: Deadline | None = None,
                        user_id: str = "", spotify_name: str | None = None) -> bool:
-        """Count one ask for ``name`` (an artist the mart lacks), and its user among the distinct ones,
-        for the next ingest (never retried). False when it was not recorded: the table is full."""
+        """Count one ask for ``name`` (an artist the mart lacks) for the next ingest (never retried),
+        within the quotas of ``mart.requests.record``: the user is counted among the distinct users,
+        and charged for a new name, only when requests are signed (``Settings.learning``); unsigned
+        new names share one quota. False when it was not recorded; each name that was not, or that
+        gave way to this one, is logged and counted in ``dropped``."""
         key = name_key(name[:requests.MAX_NAME])
         if not key:
             return False
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        stamp = now if self.dialect == "mysql" else now.isoformat(sep=" ", timespec="milliseconds")
-        upsert = requests.upsert_statement(self.dialect, key, name, spotify_artist_id, spotify_name, stamp,
-                                           self.settings.max_requests)
-        hashed = requests.user_hash(self.settings.request_key, user_id)
-        add_user = requests.add_user_statement(self.dialect, key, hashed, stamp) if hashed else ("", None)
-        counted, _ = self._run(lambda conn: serving.execute_together(conn, [upsert, add_user]), deadline, retry=False)
-        return bool(counted)
+        hashed = requests.user_hash(self.settings.request_key, user_id) if self.settings.learning else ""
+        ask = requests.Ask(key, name, self._stamp(now), self._stamp(now - timedelta(days=1)), hashed,
+                           hashed or requests.UNSIGNED, spotify_artist_id, spotify_name)
+        quota = self.settings.max_new_names_per_user * (1 if hashed else UNSIGNED_QUOTA_FACTOR)
+        done = self._run(lambda conn: serving.in_transaction(
+            conn, lambda tx: requests.record(tx, ask, self.settings.max_requests, quota)), deadline, retry=False)
+        if done.evicted:
+            self._dropped("gave_way", done.evicted, f"to {key!r}: the table holds MAX_REQUESTS="
+                                                    f"{self.settings.max_requests} rows")
+        if not done.recorded:
+            why = (f"{'this user' if hashed else 'unsigned requests'} added {quota} new names in 24 hours"
+                   if done.outcome == "over_quota" else "MAX_REQUESTS=0")
+            self._dropped(done.outcome, key, why)
+        return done.recorded
+
+    def record_confirmation(self, typed: str, artist_id: str, user_id: str, deadline: Deadline | None = None) -> str:
+        """Count a verified user's confirmation that ``typed`` names ``artist_id`` (once per user):
+        ``confirmed``, ``again`` or ``over_quota`` (logged and counted in ``dropped``)."""
+        key, hashed = name_key(typed), requests.user_hash(self.settings.request_key, user_id)
+        if not (key and hashed):
+            return "again"
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        done = self._run(lambda conn: serving.in_transaction(conn, lambda tx: requests.confirm(
+            tx, key, artist_id, hashed, typed, self._stamp(now), self._stamp(now - timedelta(days=1)),
+            self.settings.max_new_names_per_user)), deadline, retry=False)
+        if done == "over_quota":
+            self._dropped("over_quota", key, f"this user confirmed {self.settings.max_new_names_per_user} "
+                                             "aliases in 24 hours")
+        return done
+
+    def _stamp(self, moment: datetime):
+        return moment if self.dialect == "mysql" else moment.isoformat(sep=" ", timespec="milliseconds")
+
+    def _dropped(self, why: str, key: str, detail: str) -> None:
+        self.dropped[why] += 1
+        log.warning("request %r not kept (%s: %s); %d so far in this container", key[:40], why, detail,
+                    self.dropped[why])
 
     # -- the connection ----------------------------------------------------------------------------------
 

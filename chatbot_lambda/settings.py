@@ -30,13 +30,21 @@ SPOTIFY_TIMEOUT_SECONDS    the longest one Spotify request may take (1.2)
 TRACKS_PER_CARD            top tracks per artist card (3, at most 4)
 LANGUAGE                   ``ko`` (Korean, the default) or ``en``: the replies' language; a request
                            whose ``userRequest.lang`` is English is answered in English anyway
-REQUEST_KEY                the key that hashes user ids (distinct users of a request) and signs the
-                           confirmation a user taps; default: the skill secret, else a fixed
-                           development key (set one in production)
-MAX_REQUESTS               rows ``artist_requests`` may hold before new names are no longer recorded
-                           (10000)
+REQUEST_KEY                required: the key that hashes user ids (the distinct users of a request
+                           or an alias) and signs the alias offers a user may tap (at least 16
+                           characters; the Lambda does not start without it), or
+REQUEST_KEY_SECRET         a Secrets Manager id holding it (plain, or JSON ``key``)
+MAX_REQUESTS               rows ``artist_requests`` may hold (10000); when it is full, a new name
+                           takes the place of the request with the fewest distinct users and the
+                           oldest last ask
+MAX_NEW_NAMES_PER_USER     new names one user may add to ``artist_requests`` in 24 hours (20)
+ALIAS_OFFER_MINUTES        how long an alias offer ("혹시 IU 말씀이세요?") can be confirmed (10)
 LOG_LEVEL                  (``INFO``)
 =========================  ======================================================================
+
+Learning from chat users (alias confirmations, and ranking requests by how many distinct users
+asked) needs users the bot can trust: it is on only when requests are signed (``SKILL_SECRET``).
+An unsigned endpoint still answers and records names, with no users and no alias offers.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ from typing import Mapping
 from mart.url import MartUrl, MartUrlError
 
 DEFAULT_MART_URL = "jdbc:sqlite:data/mart.db"
+MIN_REQUEST_KEY = 16
 
 
 class SettingsError(ValueError):
@@ -94,13 +103,26 @@ class Settings:
     spotify_timeout: float = 1.2
     tracks_per_card: int = 3
     language: str = "ko"
-    request_key: str = field(default="related-artists development key", repr=False)
+    request_key: str = field(default="", repr=False)
     max_requests: int = 10000
+    max_new_names_per_user: int = 20
+    alias_offer_minutes: float = 10.0
     log_level: str = "INFO"
+
+    def __post_init__(self):
+        if len(self.request_key) < MIN_REQUEST_KEY:
+            raise SettingsError(f"REQUEST_KEY (or REQUEST_KEY_SECRET) must give a key of at least {MIN_REQUEST_KEY} "
+                                "characters: it hashes user ids and signs alias offers (python -c 'import secrets; "
+                                "print(secrets.token_urlsafe(32))' makes one)")
 
     @property
     def live_lookups(self) -> bool:
         return bool(self.spotify_client_id and self.spotify_client_secret)
+
+    @property
+    def learning(self) -> bool:
+        """Whether users are trusted enough to learn from: requests are signed by the skill secret."""
+        return bool(self.skill_secret)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -115,6 +137,9 @@ class Settings:
         skill_secret = env.get("SKILL_SECRET", "")
         if not skill_secret and env.get("SKILL_SECRET_ID"):
             (skill_secret,) = _secret(env["SKILL_SECRET_ID"], "secret")
+        request_key = env.get("REQUEST_KEY", "")
+        if not request_key and env.get("REQUEST_KEY_SECRET"):
+            (request_key,) = _secret(env["REQUEST_KEY_SECRET"], "key")
         try:
             mart_url = MartUrl.parse(env.get("MART_URL", "").strip() or DEFAULT_MART_URL, label="MART_URL=")
         except MartUrlError as exc:
@@ -148,7 +173,9 @@ class Settings:
             spotify_timeout=_number(env, "SPOTIFY_TIMEOUT_SECONDS", cls.spotify_timeout, 0.1, 4.0),
             tracks_per_card=int(_number(env, "TRACKS_PER_CARD", cls.tracks_per_card, 1, 4)),
             language=language,
-            request_key=env.get("REQUEST_KEY", "") or skill_secret or cls.request_key,
+            request_key=request_key,
             max_requests=int(_number(env, "MAX_REQUESTS", cls.max_requests, 0, 10_000_000)),
+            max_new_names_per_user=int(_number(env, "MAX_NEW_NAMES_PER_USER", cls.max_new_names_per_user, 0, 10_000)),
+            alias_offer_minutes=_number(env, "ALIAS_OFFER_MINUTES", cls.alias_offer_minutes, 1, 24 * 60),
             log_level=level,
         )

@@ -7,6 +7,8 @@ that is a known name or alias. What is searched and recorded when the mart knows
 좋아해, "like", "songs", ...) and particles are set aside, never the whole sentence. A message
 without request words is taken whole, as a name. A message that is all greetings, thanks or
 laughter (as a whole, or word by word: ``안녕하세요 ㅎㅎ``) is small talk: never searched nor recorded.
+A name that reads as a Korean sentence (``배고파요``, ``사랑해요``, ``뭐 먹지?``: :func:`reads_as_sentence`)
+is answered only when the mart knows one of its keys; it is never searched nor recorded.
 """
 
 from __future__ import annotations
@@ -16,22 +18,10 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from shared.names import legacy_key, name_key
+from shared.request_words import is_request_word, without_particle
 
 MAX_WORDS_IN_NAME = 6
 MAX_CANDIDATES = 40
-
-# Words of requests, not of names (compared by name key, after particles are taken off).
-REQUEST_WORDS = frozenset(name_key(word) for word in """
-노래 노래들 곡 곡들 음악 플리 플레이리스트 추천 추천해 추천해줘 추천해줘요 추천해주세요 추천좀 추천 좀 해줘 해줘요 해주세요
-주세요 줘 줘요 비슷한 비슷한거 비슷한것 비슷한 비슷하게 가수 가수들 아티스트 아티스트들 그룹 밴드 같은 같은거 스타일
-느낌 계열 좋아해 좋아해요 좋아 좋아요 사랑해 들려줘 들려줘요 알려줘 알려줘요 알려주세요 찾아줘 찾아줘요 틀어줘 틀어줘요
-뭐 뭐야 있어 있어요 신곡 최신곡 인기곡 명곡 대표곡 검색 듣고 듣고싶어 싶어 싶어요 나 저 제가 내가 요즘
-like likes love songs song similar recommend recommendation recommendations please tracks i me
-""".split())
-
-# Korean particles that follow a name inside a sentence ("아이유랑", "블랙핑크의"), longest first.
-PARTICLES = ("이랑", "하고", "처럼", "같은", "이나", "으로", "에게", "한테", "랑", "의", "은", "는", "이", "가",
-             "을", "를", "도", "만", "로", "나")
 
 # Small talk: answered with a hint, never searched or recorded (when no artist has that name).
 SMALL_TALK = {
@@ -56,18 +46,36 @@ class Utterance:
     keys: list[str] = field(default_factory=list)   # lookup keys, whole message and runs of words
     sentence: bool = False                      # request words were set aside
     small_talk: str | None = None               # "small_talk", "thanks" or "welcome" when it is only that
+    says_something: bool = False                # the name reads as a Korean sentence: never searched
 
 
-def _without_particle(word: str) -> str:
-    for particle in PARTICLES:
-        if word.endswith(particle) and len(word) > len(particle) + 1:
-            return word[: -len(particle)]
-    return word
+
+# A Korean sentence ends in a verb ending (배고파요, 좋다, 할까), or asks (뭐해?, 있어?): never a name to look up.
+_VERB_ENDINGS = ("요", "다", "까", "죠", "냐")
+_QUESTION_ENDINGS = _VERB_ENDINGS + ("어", "아", "지", "해", "야", "니", "나", "래")
+_TRAILING = ".!~?？…ㅋㅎㅠㅜ\u110f\u1112\u1172\u116e"
 
 
-def _is_request_word(word: str) -> bool:
-    key = name_key(word)
-    return key in REQUEST_WORDS or name_key(_without_particle(word)) in REQUEST_WORDS
+def _hangul_syllables(word: str) -> int:
+    return sum(1 for ch in word if "\uac00" <= ch <= "\ud7a3")
+
+
+def reads_as_sentence(name: str, text: str | None = None) -> bool:
+    """Whether ``name`` (what a message would search for; ``text``, the whole message) reads as a
+    Korean sentence rather than a name: its last word is Hangul of two syllables or more ending in a
+    verb ending (-요, -다, -까, -죠, -냐), or the message is a question (ends with ``?``) whose last
+    word ends like a spoken question (뭐해?, 배고파?). Names are looked up in the mart first, so a
+    known artist or alias that ends so is still answered."""
+    words = unicodedata.normalize("NFKC", name).split()
+    if not words:
+        return False
+    last = words[-1].rstrip(_TRAILING)
+    if _hangul_syllables(last) < 2 and not (len(words) > 1 and _hangul_syllables(last) == 1):
+        return False
+    if last.endswith(_VERB_ENDINGS):
+        return True
+    asked = unicodedata.normalize("NFKC", text if text is not None else name).rstrip().rstrip(".!~ㅋㅎㅠㅜ")
+    return asked.endswith(("?", "？")) and last.endswith(_QUESTION_ENDINGS)
 
 
 def small_talk(key: str) -> str | None:
@@ -96,20 +104,22 @@ def read(text: str) -> Utterance:
     already as ``shared.names.visible`` gives it: the caller strips invisible characters, once."""
     words = unicodedata.normalize("NFKC", text).split()
     keys = [name_key(text), legacy_key(text)]
-    kept = [word for word in words if not _is_request_word(word)]
+    kept = [word for word in words if not is_request_word(word)]
     sentence = len(kept) < len(words)
+    says_something = reads_as_sentence(" ".join(kept) if sentence else text, text)
     spans = []
-    for size in range(min(len(words), MAX_WORDS_IN_NAME) if sentence else 0, 0, -1):
+    for size in range(min(len(words), MAX_WORDS_IN_NAME) if sentence or says_something else 0, 0, -1):
         for start in range(len(words) - size + 1):
             run = words[start:start + size]
-            if all(_is_request_word(word) for word in run):
+            if all(is_request_word(word) for word in run):
                 continue
             spans.append(name_key("".join(run)))
-            spans.append(name_key("".join(run[:-1]) + _without_particle(run[-1])))
+            spans.append(name_key("".join(run[:-1]) + without_particle(run[-1])))
     keys += sorted(dict.fromkeys(spans), key=len, reverse=True)
     if sentence and kept:
-        kept[-1] = _without_particle(kept[-1])
-        kept = [_without_particle(word) if len(kept) == 1 else word for word in kept]
+        kept[-1] = without_particle(kept[-1])
+        kept = [without_particle(word) if len(kept) == 1 else word for word in kept]
     name = " ".join(kept) if kept else ("" if sentence else text)
     return Utterance(text=text, name=name, keys=list(dict.fromkeys(k for k in keys if k))[:MAX_CANDIDATES],
-                     sentence=sentence, small_talk=small_talk_of(words))
+                     sentence=sentence, small_talk=small_talk_of(words),
+                     says_something=bool(name) and says_something)

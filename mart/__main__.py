@@ -1,7 +1,7 @@
 """Look into a mart without Spark, reading it the way the chatbot does.
 
     python -m mart [--url jdbc:sqlite:data/mart.db] [--show N] [NAME ...]
-    python -m mart --url ... --migrate        # bring a schema version 1 mart to version 2 in place
+    python -m mart --url ... --migrate        # bring a mart of schema version 1 or 2 to version 3 in place
 
 Prints N popular artists with their top tracks and related artists, or the cards
 for each NAME typed (any case or spacing, or an alias). An SQLite mart is opened
@@ -20,6 +20,7 @@ import sys
 from typing import Sequence
 
 from mart import serving
+from mart.schema import SCHEMA_VERSION
 from mart.url import MartUrl, MartUrlError, mask
 
 
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="MySQL over TLS, the server verified against this CA bundle (default $MART_SSL_CA)")
     parser.add_argument("--show", type=int, default=5, metavar="N", help="popular artists to print (default 5)")
     parser.add_argument("--migrate", action="store_true",
-                        help="bring a mart of schema version 1 to version 2 in place, then exit")
+                        help="bring a mart of schema version 1 or 2 to version 3 in place, then exit")
     args = parser.parse_args(argv)
     try:
         args.url = MartUrl.parse(args.url)
@@ -83,7 +84,7 @@ def migrate_mart(args) -> int:
     except Exception as exc:  # a refused connection, missing privileges: one line, not a traceback
         print(f"python -m mart: cannot migrate the mart at {args.url}: {mask(str(exc))}", file=sys.stderr)
         return 2
-    print(f"schema version {version} -> 2: " + ("; ".join(steps) if steps else "nothing to do"))
+    print(f"schema version {version} -> {SCHEMA_VERSION}: " + ("; ".join(steps) if steps else "nothing to do"))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Bringing a mart of schema version 1 to version 2 in place, keeping every row.
+"""Bringing a mart of schema version 1 or 2 to version 3 in place, keeping every row.
 
 Version 2 adds, to ``artists`` and ``artist_aliases`` (the live set and the ``__previous`` one a
 rollback would bring back), the suggestion keys ``rev_key`` (the name key backwards) and
@@ -6,6 +6,10 @@ rollback would bring back), the suggestion keys ``rev_key`` (the name key backwa
 ``searched_at``, ``not_found_at`` and ``resolved_at``; and the table ``artist_request_users``
 (distinct users of a request, as keyed hashes). Name keys themselves are recomputed by the next
 publish; until then the chatbot also looks up the version 1 key of what is typed.
+
+Version 3 adds to ``artist_requests`` the column ``added_by`` (who added the name, for the per-user
+quota; ``unsigned`` for rows from before), indexed with ``first_requested_at``, and the table
+``alias_confirmations`` (users' confirmations of alias offers).
 
 Each step checks what is there first, so a migration that stopped half way is finished by running
 it again. Works on a DB-API connection (``mart.serving.connect``): the publish job runs it under
@@ -46,18 +50,20 @@ def columns(conn, table: str) -> set[str]:
 
 
 def detect_version(conn) -> int:
-    """0 when the database holds no mart, 1 or 2 for a mart of that schema version."""
+    """0 when the database holds no mart, else the schema version of the mart (1, 2 or 3)."""
     present = tables(conn)
     if "artists" not in present:
         return 0
     if "rev_key" in columns(conn, "artists") and "artist_request_users" in present \
             and "resolved_at" in columns(conn, "artist_requests"):
+        if "alias_confirmations" in present and "added_by" in columns(conn, "artist_requests"):
+            return 3
         return 2
     return 1
 
 
 def migrate(conn) -> list[str]:
-    """Bring the mart to version 2 (nothing to do on version 2 or on an empty database); returns the
+    """Bring the mart to version 3 (nothing to do on version 3 or on an empty database); returns the
     steps done, one line each."""
     done: list[str] = []
     present = tables(conn)
@@ -74,7 +80,9 @@ def migrate(conn) -> list[str]:
                 kind = "TEXT" if dialect(conn) == "sqlite" else kind
                 fetch_all(conn, f"ALTER TABLE artist_requests ADD COLUMN {column} {kind}")
                 done.append(f"artist_requests: added {column}")
-    for table in ("artist_requests", "artist_request_users"):
+        if "added_by" not in have:
+            done += _add_adder(conn)
+    for table in ("artist_requests", "artist_request_users", "alias_confirmations"):
         if table not in present:
             for statement in schema.create_statements(dialect(conn), table, tag=uuid.uuid4().hex[:12]):
                 fetch_all(conn, statement)
@@ -82,6 +90,19 @@ def migrate(conn) -> list[str]:
     for line in done:
         log.info("mart migration: %s", line)
     return done
+
+
+def _add_adder(conn) -> list[str]:
+    """Add ``artist_requests.added_by`` (``unsigned`` for the rows there), indexed for the quota."""
+    tag = uuid.uuid4().hex[:12]
+    if dialect(conn) == "sqlite":
+        fetch_all(conn, "ALTER TABLE artist_requests ADD COLUMN added_by TEXT NOT NULL DEFAULT 'unsigned'")
+        fetch_all(conn, f"CREATE INDEX ix_requests_added_by_{tag} ON artist_requests (added_by, first_requested_at)")
+    else:
+        fetch_all(conn, "ALTER TABLE artist_requests ADD COLUMN added_by VARCHAR(32) CHARACTER SET ascii "
+                        "COLLATE ascii_bin NOT NULL DEFAULT 'unsigned', "
+                        f"ADD KEY ix_requests_added_by_{tag} (added_by, first_requested_at)")
+    return ["artist_requests: added added_by (indexed)"]
 
 
 def _index_keys(conn, table: str, name: str) -> list[str]:

@@ -15,7 +15,15 @@ it, never who asked:
   users cannot be inflated by one user repeating a name;
 - ``searched_at``, ``not_found_at``, ``resolved_at``: written by ingest after its lake write (when it
   last looked the name up, when that found nothing, when the artist was fetched and stored);
-- a new name is recorded only while the table holds fewer than ``max_rows`` rows.
+- ``added_by``: the keyed hash of the user who first asked (``UNSIGNED`` on an endpoint whose
+  requests are not signed): one user adds at most ``quota`` new names in 24 hours (:func:`record`);
+- the table holds at most ``max_rows`` rows: a new name takes the place of the request with the
+  fewest distinct users, then the oldest last ask (its users go with it).
+
+``alias_confirmations``: a user's tap on "네, 맞아요" under an alias offer the bot signed for that
+user, once per (alias key, artist, user): a replay changes nothing. The ingest learns an alias only
+from enough distinct users (``alias_candidates_statement``) and after its own checks
+(``jobs.sources.learned_aliases``).
 
 What ingest takes (``take_statement``): at most ``max_requests`` per run, ranked by distinct users,
 then the latest ask, then ``times``. A name not found is taken again only once asked again after
@@ -32,32 +40,11 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+from dataclasses import dataclass
 
 MAX_NAME = 100
 MAX_USERS = 1000
-
-_UPSERT = {
-    "mysql": """
-INSERT INTO artist_requests (name_key, name, spotify_artist_id, spotify_name, first_requested_at, last_requested_at,
-                             times)
-SELECT ?, ?, ?, ?, ?, ?, 1 FROM DUAL
-WHERE EXISTS (SELECT 1 FROM artist_requests WHERE name_key = ?) OR (SELECT COUNT(*) FROM artist_requests) < ?
-ON DUPLICATE KEY UPDATE name = VALUES(name),
-  spotify_artist_id = COALESCE(VALUES(spotify_artist_id), spotify_artist_id),
-  spotify_name = COALESCE(VALUES(spotify_name), spotify_name),
-  last_requested_at = VALUES(last_requested_at), times = times + 1
-""",
-    "sqlite": """
-INSERT INTO artist_requests (name_key, name, spotify_artist_id, spotify_name, first_requested_at, last_requested_at,
-                             times)
-SELECT ?, ?, ?, ?, ?, ?, 1
-WHERE EXISTS (SELECT 1 FROM artist_requests WHERE name_key = ?) OR (SELECT COUNT(*) FROM artist_requests) < ?
-ON CONFLICT (name_key) DO UPDATE SET name = excluded.name,
-  spotify_artist_id = COALESCE(excluded.spotify_artist_id, artist_requests.spotify_artist_id),
-  spotify_name = COALESCE(excluded.spotify_name, artist_requests.spotify_name),
-  last_requested_at = excluded.last_requested_at, times = artist_requests.times + 1
-""",
-}
+UNSIGNED = "unsigned"       # ``added_by`` of names added through an endpoint whose users are not verified
 
 _ADD_USER = {
     "mysql": """
@@ -99,24 +86,89 @@ _NOT_FOUND = "UPDATE artist_requests SET searched_at = ?, not_found_at = ?, reso
 _EXPIRE = "DELETE FROM artist_requests WHERE last_requested_at < ?"
 _ORPHAN_USERS = ("DELETE FROM artist_request_users WHERE NOT EXISTS "
                  "(SELECT 1 FROM artist_requests r WHERE r.name_key = artist_request_users.name_key)")
+@dataclass(frozen=True)
+class Ask:
+    """One ask for a name the mart could not answer, as the chatbot records it."""
+
+    name_key: str
+    name: str
+    stamp: object                       # now, as the dialect stores it (``stamp`` for SQLite)
+    day_ago: object                     # 24 hours before, likewise
+    user_hash: str = ""                 # a verified user (``user_hash``), or "" (not counted among users)
+    added_by: str = UNSIGNED            # whose quota a new name counts against
+    spotify_artist_id: str | None = None
+    spotify_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What :func:`record` did: ``counted`` (a name already asked for), ``added`` (a new name, maybe in
+    the place of ``evicted``), ``over_quota`` (the user added ``quota`` new names in 24 hours) or
+    ``full`` (the table may hold no rows at all)."""
+
+    outcome: str
+    evicted: str | None = None
+
+    @property
+    def recorded(self) -> bool:
+        return self.outcome in ("counted", "added")
+
+
+_EXISTS = "SELECT 1 FROM artist_requests WHERE name_key = ?"
+_COUNT_AGAIN = """
+UPDATE artist_requests SET name = ?, spotify_artist_id = COALESCE(?, spotify_artist_id),
+  spotify_name = COALESCE(?, spotify_name), last_requested_at = ?, times = times + 1
+WHERE name_key = ?
+"""
+_ADDED_TODAY = "SELECT COUNT(*) FROM artist_requests WHERE added_by = ? AND first_requested_at >= ?"
+_ROWS = "SELECT COUNT(*) FROM artist_requests"
+_GIVES_WAY = """
+SELECT r.name_key FROM artist_requests r
+ORDER BY (SELECT COUNT(*) FROM artist_request_users u WHERE u.name_key = r.name_key), r.last_requested_at, r.name_key
+LIMIT 1
+"""
+_INSERT = """
+INSERT INTO artist_requests (name_key, name, spotify_artist_id, spotify_name, first_requested_at, last_requested_at,
+                             times, added_by)
+VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+"""
+_DELETE_REQUEST = ("DELETE FROM artist_requests WHERE name_key = ?", "DELETE FROM artist_request_users WHERE name_key = ?")
+
+
+def record(transaction, ask: Ask, max_rows: int, quota: int) -> Recorded:
+    """Count ``ask`` in ``transaction`` (``mart.serving.in_transaction``): a name already there is counted
+    again; a new one is added when its adder has added fewer than ``quota`` names in 24 hours, in the
+    place of the request that gives way (fewest distinct users, oldest last ask) when the table holds
+    ``max_rows``. The user is added to the request's distinct users either way (up to ``MAX_USERS``)."""
+    spotify_name = (ask.spotify_name or None) and ask.spotify_name[:512]
+    evicted = None
+    if transaction.query(_EXISTS, (ask.name_key,)):
+        transaction.execute(_COUNT_AGAIN, (ask.name[:MAX_NAME], ask.spotify_artist_id, spotify_name, ask.stamp,
+                                           ask.name_key))
+        outcome = "counted"
+    else:
+        if max_rows <= 0:
+            return Recorded("full")
+        if transaction.query(_ADDED_TODAY, (ask.added_by, ask.day_ago))[0][0] >= quota:
+            return Recorded("over_quota")
+        if transaction.query(_ROWS)[0][0] >= max_rows:
+            (evicted,), = transaction.query(_GIVES_WAY)
+            for sql in _DELETE_REQUEST:
+                transaction.execute(sql, (evicted,))
+        transaction.execute(_INSERT, (ask.name_key, ask.name[:MAX_NAME], ask.spotify_artist_id, spotify_name,
+                                      ask.stamp, ask.stamp, ask.added_by))
+        outcome = "added"
+    if ask.user_hash:
+        transaction.execute(_ADD_USER[transaction.dialect], (ask.name_key, ask.user_hash, ask.stamp, ask.name_key, ask.name_key,
+                                                 MAX_USERS))
+    return Recorded(outcome, evicted)
+
+
 def user_hash(key: str, user_id: str) -> str:
     """The keyed hash (HMAC-SHA256, 32 hex digits) a user id is kept as; ``""`` for no id."""
     if not user_id:
         return ""
     return hmac.new(key.encode("utf-8"), user_id.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:32]
-
-
-def upsert_statement(dialect: str, name_key: str, name: str, spotify_artist_id: str | None,
-                     spotify_name: str | None, stamp, max_rows: int) -> tuple[str, tuple]:
-    """The statement (and parameters) counting one ask for ``name``."""
-    params = (name_key, name[:MAX_NAME], spotify_artist_id, (spotify_name or None) and spotify_name[:512],
-              stamp, stamp, name_key, int(max_rows))
-    return _UPSERT[dialect], params
-
-
-def add_user_statement(dialect: str, name_key: str, hashed: str, stamp) -> tuple[str, tuple]:
-    """The statement (and parameters) counting ``hashed`` among the request's distinct users."""
-    return _ADD_USER[dialect], (name_key, hashed, stamp, name_key, name_key, MAX_USERS)
 
 
 def stamp(moment: datetime.datetime) -> str:
@@ -148,3 +200,41 @@ def outcome_statement(name_key: str, found: bool, now: datetime.datetime) -> tup
 def expire_statements(now: datetime.datetime, expiry_days: float) -> list[tuple[str, tuple]]:
     """The statements deleting requests last asked more than ``expiry_days`` ago, and their users."""
     return [(_EXPIRE, (stamp(now - datetime.timedelta(days=expiry_days)),)), (_ORPHAN_USERS, ())]
+
+
+_CONFIRMED_TODAY = "SELECT COUNT(*) FROM alias_confirmations WHERE user_hash = ? AND confirmed_at >= ?"
+_CONFIRM = {
+    "mysql": "INSERT IGNORE INTO alias_confirmations (alias_key, artist_id, user_hash, typed, confirmed_at) "
+             "VALUES (?, ?, ?, ?, ?)",
+    "sqlite": "INSERT INTO alias_confirmations (alias_key, artist_id, user_hash, typed, confirmed_at) "
+              "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+}
+
+
+def confirm(transaction, alias_key: str, artist_id: str, hashed: str, typed: str, now, day_ago, quota: int) -> str:
+    """Count a verified user's (``hashed``) confirmation that ``typed`` names ``artist_id``, once per user:
+    ``confirmed``, ``again`` (this user had confirmed it: nothing changes) or ``over_quota`` (``quota``
+    confirmations by the user in 24 hours)."""
+    if transaction.query(_CONFIRMED_TODAY, (hashed, day_ago))[0][0] >= quota:
+        return "over_quota"
+    added = transaction.execute(_CONFIRM[transaction.dialect], (alias_key, artist_id, hashed, typed[:MAX_NAME], now))
+    return "confirmed" if added else "again"
+
+
+_CANDIDATES = """
+SELECT alias_key, artist_id, MAX(typed), COUNT(*) AS users FROM alias_confirmations
+GROUP BY alias_key, artist_id HAVING COUNT(*) >= ?
+ORDER BY users DESC, alias_key, artist_id
+LIMIT ?
+"""
+
+
+def alias_candidates_statement(min_users: int, limit: int) -> tuple[str, tuple]:
+    """The query for ``(alias_key, artist_id, typed, users)`` of aliases confirmed by at least
+    ``min_users`` distinct users, most confirmed first."""
+    return _CANDIDATES, (int(min_users), int(limit))
+
+
+def forget_confirmations_statement(alias_key: str, artist_id: str) -> tuple[str, tuple]:
+    """The statement deleting the confirmations of an alias that was removed by hand."""
+    return "DELETE FROM alias_confirmations WHERE alias_key = ? AND artist_id = ?", (alias_key, artist_id)

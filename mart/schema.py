@@ -6,14 +6,14 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DIALECTS = ("mysql", "sqlite")
 
 # Replaced together by a publish, in one atomic swap.
 SERVING_TABLES = ("artists", "artist_aliases", "top_tracks", "related_artists")
-# Written by the chatbot (artist_requests and its distinct users, hashed) and by publishes (publish_log);
-# a publish never replaces them.
-KEPT_TABLES = ("artist_requests", "artist_request_users", "publish_log")
+# Written by the chatbot (artist_requests and its distinct users, hashed; users' alias confirmations) and
+# by publishes (publish_log); a publish never replaces them.
+KEPT_TABLES = ("artist_requests", "artist_request_users", "alias_confirmations", "publish_log")
 ALL_TABLES = SERVING_TABLES + KEPT_TABLES
 
 # Suffixes of the other sets of serving tables: the next, the last, and two that live only during a swap.

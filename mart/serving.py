@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 from urllib.parse import quote
 
 from shared.names import legacy_key, name_key
 from mart.url import MartUrl, MartUrlError
+
+T = TypeVar("T")
 
 
 # Owner-only files: an SQLite mart holds the requests users typed.
@@ -116,21 +118,33 @@ def _sql(conn, sql: str) -> str:
     return sql if isinstance(conn, sqlite3.Connection) else sql.replace("?", "%s")
 
 
-def execute_together(conn, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
-    """Run the statements in one transaction (one commit); returns the rows each changed. A statement
-    given as ``None`` parameters is skipped when the statement before it changed no row."""
+class Transaction:
+    """Statements of one transaction (:func:`in_transaction`), ``?`` placeholders, values bound."""
+
+    def __init__(self, conn, cursor):
+        self._conn, self._cursor = conn, cursor
+        self.dialect = "sqlite" if isinstance(conn, sqlite3.Connection) else "mysql"
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        self._cursor.execute(_sql(self._conn, sql), tuple(params))
+        return list(self._cursor.fetchall())
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; returns the rows it changed."""
+        self._cursor.execute(_sql(self._conn, sql), tuple(params))
+        return int(self._cursor.rowcount or 0)
+
+
+def in_transaction(conn, work: Callable[[Transaction], T]) -> T:
+    """``work(transaction)`` in one transaction: committed when it returns, rolled back when it raises.
+    SQLite takes its write lock at the start (``BEGIN IMMEDIATE``), so reads and writes of ``work``
+    see one state."""
     cursor = conn.cursor()
-    counts: list[int] = []
     try:
-        cursor.execute("BEGIN")
-        for sql, params in statements:
-            if params is None or (counts and not counts[-1]):
-                counts.append(0)
-                continue
-            cursor.execute(_sql(conn, sql), tuple(params))
-            counts.append(int(cursor.rowcount or 0))
+        cursor.execute("BEGIN IMMEDIATE" if isinstance(conn, sqlite3.Connection) else "BEGIN")
+        result = work(Transaction(conn, cursor))
         cursor.execute("COMMIT")
-        return counts
+        return result
     except BaseException:
         try:
             cursor.execute("ROLLBACK")
@@ -139,6 +153,18 @@ def execute_together(conn, statements: Sequence[tuple[str, Sequence[Any]]]) -> l
         raise
     finally:
         cursor.close()
+
+
+def execute_together(conn, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+    """Run the statements in one transaction (one commit); returns the rows each changed. A statement
+    given as ``None`` parameters is skipped when the statement before it changed no row."""
+    def run(transaction: Transaction) -> list[int]:
+        counts: list[int] = []
+        for sql, params in statements:
+            skipped = params is None or (counts and not counts[-1])
+            counts.append(0 if skipped else transaction.execute(sql, params))
+        return counts
+    return in_transaction(conn, run)
 
 
 def fetch_all(conn, sql: str, params: Sequence[Any] = ()) -> list[tuple]:

@@ -19,6 +19,7 @@ from tests.support import spark_jobs
 from tests.support.parallel import is_serial, slow_first_rank
 from tests.support.paths import REPO
 from tests.support.spark_conf import SMALL_DATA_CONF
+from tests.support.skill_calls import REQUEST_KEY, SKILL_SECRET
 
 TEST_SPARK_CONF = {**SMALL_DATA_CONF, "spark.driver.memory": "2g"}
 
@@ -96,6 +97,14 @@ def jobs_per_test(request):
     after = spark_jobs.session_jobs(active) if active else 0
     with open(path, "a", encoding="utf-8") as out:
         out.write(f"{after - before}\t{request.node.nodeid}\n")
+
+
+@pytest.fixture(autouse=True)
+def request_key(monkeypatch):
+    """The chatbot's REQUEST_KEY in the environment, as a deployment gives it (a test of its absence
+    deletes it)."""
+    monkeypatch.setenv("REQUEST_KEY", REQUEST_KEY)
+    return REQUEST_KEY
 
 
 @pytest.fixture(autouse=True)
@@ -288,7 +297,7 @@ def _filled(mart: MartUnderTest, chatbot_mart):
 @pytest.fixture
 def skill_env(served_mart) -> dict:
     """Chatbot environment variables for the served mart (live lookups off, a short time budget)."""
-    return {"MART_URL": served_mart.url, "MART_USER": served_mart.user, "MART_PASSWORD": served_mart.password,
+    return {"REQUEST_KEY": REQUEST_KEY, "MART_URL": served_mart.url, "MART_USER": served_mart.user, "MART_PASSWORD": served_mart.password,
             "DB_TIMEOUT_SECONDS": "1", "TIME_BUDGET_SECONDS": "3"}
 
 
@@ -299,5 +308,17 @@ def app(skill_env):
     from chatbot_lambda.settings import Settings
 
     skill = SkillApp(Settings.from_env(skill_env))
+    yield skill
+    skill.repository.close()
+
+
+@pytest.fixture
+def signed_app(skill_env):
+    """The same, with a skill secret: its users are verified, so it learns from them (``Settings.learning``);
+    ``tests.support.skill_calls.ask`` and ``tap`` send the secret."""
+    from chatbot_lambda.app import SkillApp
+    from chatbot_lambda.settings import Settings
+
+    skill = SkillApp(Settings.from_env({**skill_env, "SKILL_SECRET": SKILL_SECRET}))
     yield skill
     skill.repository.close()

@@ -42,16 +42,18 @@ def ensure_schema(conn: MartConnection, target: MartTarget,
 
 
 def outdated(conn: MartConnection) -> bool:
-    """True when the mart holds tables of an older schema version (version 1 lacks ``rev_key``)."""
+    """True when the mart holds tables of an older schema version (version 1 lacks ``rev_key``, version 2
+    ``artist_requests.added_by``)."""
     present = conn.tables()
     if "artists" not in present:
         return False
-    return "rev_key" not in _columns(conn, "artists") or "resolved_at" not in _columns(conn, "artist_requests")
+    requests = _columns(conn, "artist_requests")
+    return "rev_key" not in _columns(conn, "artists") or "resolved_at" not in requests or "added_by" not in requests
 
 
 def _columns(conn: MartConnection, table: str) -> set[str]:
     if table not in conn.tables():
-        return {"rev_key", "resolved_at"}      # created from this version's DDL when missing
+        return {"rev_key", "resolved_at", "added_by"}      # created from this version's DDL when missing
     return conn.columns(table)
 
 

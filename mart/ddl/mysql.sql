@@ -64,7 +64,9 @@ CREATE TABLE {table} (
   searched_at        DATETIME(3),
   not_found_at       DATETIME(3),
   resolved_at        DATETIME(3),
-  PRIMARY KEY (name_key)
+  added_by           VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT 'unsigned',
+  PRIMARY KEY (name_key),
+  KEY ix_requests_added_by_{tag} (added_by, first_requested_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
 
 -- table: artist_request_users
@@ -73,6 +75,17 @@ CREATE TABLE {table} (
   user_hash          CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   first_requested_at DATETIME(3) NOT NULL,
   PRIMARY KEY (name_key, user_hash)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+
+-- table: alias_confirmations
+CREATE TABLE {table} (
+  alias_key    VARCHAR(512) COLLATE utf8mb4_bin NOT NULL,
+  artist_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  user_hash    CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  typed        VARCHAR(512) NOT NULL,
+  confirmed_at DATETIME(3) NOT NULL,
+  PRIMARY KEY (alias_key, artist_id, user_hash),
+  KEY ix_confirmations_user_{tag} (user_hash, confirmed_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
 
 -- table: publish_log

@@ -61,8 +61,10 @@ CREATE TABLE {table} (
   spotify_name       TEXT,
   searched_at        TEXT,
   not_found_at       TEXT,
-  resolved_at        TEXT
-)
+  resolved_at        TEXT,
+  added_by           TEXT NOT NULL DEFAULT 'unsigned'
+);
+CREATE INDEX ix_requests_added_by_{tag} ON {table} (added_by, first_requested_at)
 
 -- table: artist_request_users
 CREATE TABLE {table} (
@@ -71,6 +73,17 @@ CREATE TABLE {table} (
   first_requested_at TEXT NOT NULL,
   PRIMARY KEY (name_key, user_hash)
 )
+
+-- table: alias_confirmations
+CREATE TABLE {table} (
+  alias_key    TEXT NOT NULL,
+  artist_id    TEXT NOT NULL,
+  user_hash    TEXT NOT NULL,
+  typed        TEXT NOT NULL,
+  confirmed_at TEXT NOT NULL,
+  PRIMARY KEY (alias_key, artist_id, user_hash)
+);
+CREATE INDEX ix_confirmations_user_{tag} ON {table} (user_hash, confirmed_at)
 
 -- table: publish_log
 CREATE TABLE {table} (

@@ -9,7 +9,7 @@ import pytest
 from chatbot_lambda.app import SkillApp
 from chatbot_lambda.settings import Settings
 from tests.support.answers import request_users, requests_rows, search_terms
-from tests.support.skill_calls import (ask, cards, headers, http_api_event, quick_replies, reply_of, rest_api_event,
+from tests.support.skill_calls import (REQUEST_KEY, ask, cards, headers, http_api_event, quick_replies, reply_of, rest_api_event,
                                        skill_body, tap, texts)
 from tests.support.paths import SHARED_EXAMPLES
 
@@ -170,16 +170,25 @@ def test_invisible_characters_are_neither_searched_nor_recorded_nor_quoted(app, 
     assert requests_rows(served_mart) == [("somenewband", "Some New Band", None, 1)]
 
 
-def test_an_unknown_name_without_live_lookups_is_queued_by_name_with_distinct_users_hashed(app, served_mart):
-    ask(app, "Some New Band", user="kakao-user-1")
-    ask(app, "Some New Band 노래 추천해줘", user="kakao-user-1")
-    reply = ask(app, "some new band ", user="kakao-user-2")
+def test_an_unknown_name_without_live_lookups_is_queued_by_name_with_distinct_users_hashed(signed_app, served_mart):
+    ask(signed_app, "Some New Band", user="kakao-user-1")
+    ask(signed_app, "Some New Band 노래 추천해줘", user="kakao-user-1")
+    reply = ask(signed_app, "some new band ", user="kakao-user-2")
     assert texts(reply)[0].startswith("‘some new band’ 아티스트는 아직 몰라요. 다음 업데이트 때 찾아 둘게요.")
     assert "확인" not in texts(reply)[0]                     # one message: noted, not "check the spelling"
     assert requests_rows(served_mart) == [("somenewband", "some new band", None, 3)]
     users = request_users(served_mart)
     assert len(users) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", h) for _, h in users)
     assert not any("kakao-user" in h for _, h in users)
+
+
+def test_an_unsigned_endpoint_records_names_but_never_users(app, served_mart):
+    """Without a skill secret anyone can claim any user id: names are recorded, users are not counted
+    (requests are not ranked by made-up users)."""
+    for user in range(12):
+        ask(app, "Junk Name", user=f"made-up-{user}")
+    assert requests_rows(served_mart) == [("junkname", "Junk Name", None, 12)]
+    assert request_users(served_mart) == []
 
 
 def test_english_when_the_request_or_the_configuration_says_so(app, skill_env):
@@ -209,7 +218,7 @@ def test_suggestions_find_close_names_among_many_sharing_common_pieces(any_mart)
     conn = any_mart.reader()
     chatbot_mart.fill(conn, any_mart.dialect, 20_000)
     conn.close()
-    skill = SkillApp(Settings.from_env({"MART_URL": any_mart.url, "MART_USER": any_mart.user,
+    skill = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": any_mart.url, "MART_USER": any_mart.user,
                                         "MART_PASSWORD": any_mart.password}))
     try:
         for typed, expected in (("Artst 123", "Artist 123"), ("artist 1234x", "Artist 1234"),

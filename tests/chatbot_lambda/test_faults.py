@@ -16,7 +16,8 @@ from chatbot_lambda.app import SkillApp
 from chatbot_lambda.settings import Settings, SettingsError
 from mart import serving
 from tests.support import chatbot_mart
-from tests.support.skill_calls import ask, headers, http_api_event, reply_of, rest_api_event, skill_body, texts
+from tests.support.skill_calls import (REQUEST_KEY, ask, cards, headers, http_api_event, reply_of, rest_api_event,
+                                       skill_body, texts)
 
 SORRY = "죄송해요, 메시지를 읽지 못했어요"
 
@@ -132,7 +133,7 @@ def test_a_mart_that_refuses_connections_gets_a_friendly_reply(caplog):
     port.bind(("127.0.0.1", 0))
     closed = port.getsockname()[1]
     port.close()
-    skill = SkillApp(Settings.from_env({"MART_URL": f"jdbc:mysql://127.0.0.1:{closed}/mart", "MART_USER": "x"}))
+    skill = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": f"jdbc:mysql://127.0.0.1:{closed}/mart", "MART_USER": "x"}))
     reply = ask(skill, "BLACKPINK")
     assert "잠시 뒤에 다시 시도해 주세요" in texts(reply)[0]
     assert _logged(caplog)[-1]["outcome"] == "mart_down"
@@ -144,7 +145,7 @@ def test_a_mart_that_never_answers_times_out_within_the_budget(caplog):
     silent.bind(("127.0.0.1", 0))
     silent.listen(5)        # accepts connections, never speaks
     host, port = silent.getsockname()
-    skill = SkillApp(Settings.from_env({"MART_URL": f"jdbc:mysql://{host}:{port}/mart", "DB_TIMEOUT_SECONDS": "0.5"}))
+    skill = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": f"jdbc:mysql://{host}:{port}/mart", "DB_TIMEOUT_SECONDS": "0.5"}))
     started = time.perf_counter()
     reply = ask(skill, "BLACKPINK")
     assert time.perf_counter() - started < 2.5
@@ -157,7 +158,7 @@ def test_a_slow_mart_times_out_then_recovers(mysql_mart, mariadb, caplog):
     conn = mysql_mart.reader()
     chatbot_mart.fill(conn, "mysql", 20)
     conn.close()
-    skill = SkillApp(Settings.from_env({"MART_URL": mysql_mart.url, "MART_USER": mysql_mart.user,
+    skill = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": mysql_mart.url, "MART_USER": mysql_mart.user,
                                         "MART_PASSWORD": mysql_mart.password, "DB_TIMEOUT_SECONDS": "0.5"}))
     assert headers(ask(skill, "IU"))[0] == "IU"
     locker = mariadb.root(mysql_mart.url.rsplit("/", 1)[1])
@@ -196,12 +197,32 @@ def test_warm_invocations_reuse_one_connection_and_reopen_it_when_killed(app, se
 
 
 def test_a_mart_without_tables_gets_a_friendly_reply(tmp_path):
-    skill = SkillApp(Settings.from_env({"MART_URL": f"jdbc:sqlite:{tmp_path / 'empty.db'}"}))
+    skill = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": f"jdbc:sqlite:{tmp_path / 'empty.db'}"}))
     assert "잠시 뒤에 다시 시도해 주세요" in texts(ask(skill, "BLACKPINK"))[0]
     skill.repository.close()
 
 
 # -- the Lambda entry point ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", [None, "", "short key"])
+def test_the_lambda_does_not_start_without_a_request_key(skill_env, monkeypatch, caplog, key):
+    """No built-in key: a chip signed with a constant from the source could re-point a name for everyone."""
+    handler.reset()
+    for name, value in skill_env.items():
+        monkeypatch.setenv(name, value)
+    if key is None:
+        monkeypatch.delenv("REQUEST_KEY")
+    else:
+        monkeypatch.setenv("REQUEST_KEY", key)
+    try:
+        reply = reply_of(handler.lambda_handler(http_api_event(skill_body("BLACKPINK")), None))
+        assert texts(reply)[0].startswith("죄송해요") and cards(reply) == []
+        assert "cannot start: REQUEST_KEY (or REQUEST_KEY_SECRET) must give a key of at least 16" in caplog.text
+        monkeypatch.setenv("REQUEST_KEY", REQUEST_KEY)
+        assert headers(reply_of(handler.lambda_handler(http_api_event(skill_body("BLACKPINK")), None)))[0] == "BLACKPINK"
+    finally:
+        handler.reset()
+
 
 def test_the_handler_builds_one_app_per_container_and_survives_bad_settings(skill_env, monkeypatch):
     handler.reset()
@@ -255,17 +276,19 @@ def test_secrets_come_from_aws_secrets_manager(mysql_mart, moto_aws):
     client.create_secret(Name="mart/chatbot", SecretString=json.dumps({"password": mysql_mart.password}))
     client.create_secret(Name="spotify", SecretString=json.dumps({"client_id": "cid", "client_secret": "csec"}))
     client.create_secret(Name="skill", SecretString="from-secrets-manager")
-    settings = Settings.from_env({"MART_URL": mysql_mart.url, "MART_USER": mysql_mart.user,
-                                  "MART_PASSWORD_SECRET": "mart/chatbot", "SPOTIFY_CREDENTIALS_SECRET": "spotify",
-                                  "SKILL_SECRET_ID": "skill"})
+    client.create_secret(Name="request-key", SecretString=json.dumps({"key": "a request key from secrets manager"}))
+    settings = Settings.from_env({"REQUEST_KEY_SECRET": "request-key", "MART_URL": mysql_mart.url,
+                                  "MART_USER": mysql_mart.user, "MART_PASSWORD_SECRET": "mart/chatbot",
+                                  "SPOTIFY_CREDENTIALS_SECRET": "spotify", "SKILL_SECRET_ID": "skill"})
     assert (settings.spotify_client_id, settings.spotify_client_secret) == ("cid", "csec")
+    assert settings.request_key == "a request key from secrets manager" and "from secrets" not in repr(settings)
     assert "csec" not in repr(settings) and mysql_mart.password not in repr(settings)
     skill = SkillApp(settings)
     response = skill.handle(http_api_event(skill_body("NewJeans"), {"x-skill-secret": "from-secrets-manager"}))
     assert headers(reply_of(response))[0] == "NewJeans"
     skill.repository.close()
     with pytest.raises(SettingsError, match="cannot read secret 'missing'"):
-        Settings.from_env({"MART_PASSWORD_SECRET": "missing"})
+        Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_PASSWORD_SECRET": "missing"})
 
 
 def test_concurrent_containers_share_nothing(served_mart, skill_env):

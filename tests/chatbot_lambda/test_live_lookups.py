@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -10,10 +12,11 @@ import pytest
 
 from chatbot_lambda.app import SkillApp
 from chatbot_lambda.settings import Settings
-from tests.support.answers import requests_rows, search_terms
+from mart.requests import user_hash
+from tests.support.answers import request_users, requests_rows, rows_of, search_terms
 from tests.support.fake_spotify import Catalog, FakeSpotify
-from tests.support.skill_calls import (ask, cards, headers, http_api_event, quick_replies, reply_of, skill_body,
-                                       tap, texts)
+from tests.support.skill_calls import (REQUEST_KEY, SKILL_SECRET, ask, cards, headers, http_api_event, quick_replies,
+                                       reply_of, signed, skill_body, tap, texts)
 
 
 # -- live lookups through the fake Spotify --------------------------------------------------------------
@@ -28,10 +31,14 @@ def spotify():
 def live_app(skill_env, spotify):
     env = {**skill_env, "SPOTIPY_CLIENT_ID": "id", "SPOTIPY_CLIENT_SECRET": "secret",
            "SPOTIFY_API_URL": spotify.api_url, "SPOTIFY_TOKEN_URL": spotify.token_url,
-           "SPOTIFY_TIMEOUT_SECONDS": "0.5", "REQUEST_KEY": "test-key"}
+           "SPOTIFY_TIMEOUT_SECONDS": "0.5", "REQUEST_KEY": REQUEST_KEY, "SKILL_SECRET": SKILL_SECRET}
     skill = SkillApp(Settings.from_env(env))
     yield skill
     skill.repository.close()
+
+
+def confirmations(mart) -> list[tuple]:
+    return rows_of(mart, "SELECT alias_key, artist_id, typed FROM alias_confirmations ORDER BY alias_key, user_hash")
 
 
 def _fake_artist(spotify, i: int) -> dict:
@@ -85,28 +92,73 @@ def test_small_talk_in_several_words_or_with_laughter_gets_the_how_to_and_no_ban
 
 
 @pytest.mark.clock
-def test_a_hit_in_another_script_is_only_offered_and_a_confirmation_records_the_alias(live_app, spotify,
-                                                                                       served_mart):
+def test_a_hit_in_another_script_is_only_offered_and_a_tap_counts_once_as_that_users_confirmation(
+        live_app, spotify, served_mart):
     artist = _fake_artist(spotify, 9)
     spotify.switches.hits["페이크나인"] = [artist["id"]]
     reply = ask(live_app, "페이크나인")
     assert texts(reply) == ["‘페이크나인’, 혹시 Fake Artist 9 말씀이세요? 맞으면 ‘네, 맞아요’를 눌러 주세요."]
     assert [q["label"] for q in reply["template"]["quickReplies"]][:2] == ["네, 맞아요", "아니에요"]
-    assert requests_rows(served_mart) == []                  # nothing recorded without the user's yes
+    assert requests_rows(served_mart) == [] and confirmations(served_mart) == []   # nothing without a yes
     answer = tap(live_app, reply, 0)
     assert headers(answer) == ["Fake Artist 9"]
-    assert texts(answer)[0].startswith("고마워요! 다음 업데이트부터는 ‘페이크나인’ 이렇게 보내셔도")
-    assert requests_rows(served_mart) == [("페이크나인", "페이크나인", artist["id"], 1)]
+    assert texts(answer)[0].startswith("고마워요! ‘페이크나인’(이)라는 이름은 확인을 거쳐")
+    assert confirmations(served_mart) == [("페이크나인", artist["id"], "페이크나인")]
+    # The request is the artist's own name: what was typed is only a confirmation, never an alias yet.
+    assert requests_rows(served_mart) == [("fakeartist9", "Fake Artist 9", artist["id"], 1)]
+    again = tap(live_app, reply, 0)                          # the same user, the same chip: counted once
+    assert headers(again) == ["Fake Artist 9"] and not texts(again)[0].startswith("고마워요")
+    assert confirmations(served_mart) == [("페이크나인", artist["id"], "페이크나인")]
     no = tap(live_app, ask(live_app, "페이크나인"), 1)
     assert texts(no)[0].startswith("알겠어요.")
 
 
-def test_a_forged_confirmation_is_ignored(live_app, spotify, served_mart):
+@pytest.mark.parametrize("key", ["related-artists development key", "", REQUEST_KEY[::-1]])
+def test_a_forged_confirmation_is_ignored(live_app, spotify, served_mart, key):
+    """A chip signed with any other key (the constant older versions fell back to, none, a guess) is
+    read as the text it sends."""
     artist = _fake_artist(spotify, 4)
-    forged = {"kind": "alias", "id": artist["id"], "typed": "방탄소년단", "sig": "0" * 24}
-    reply = reply_of(live_app.handle(http_api_event(skill_body("Fake Artist 4", extra=forged))))
+    forged = {"kind": "alias", "id": artist["id"], "name": "Fake Artist 4", "typed": "방탄소년단",
+              "exp": live_app.chatbot.minutes() + 5}
+    message = f"alias-offer\n{artist['id']}\nFake Artist 4\n방탄소년단\n{user_hash(key, 'user-1')}\n{forged['exp']}"
+    forged["sig"] = hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()[:32]
+    reply = reply_of(live_app.handle(http_api_event(skill_body("Fake Artist 4", extra=forged), signed(live_app))))
     assert headers(reply) == ["Fake Artist 4"]              # answered as the text it sent
     assert [row[0] for row in requests_rows(served_mart)] == ["fakeartist4"]
+    assert confirmations(served_mart) == []
+
+
+def test_a_chip_replayed_by_another_user_or_too_late_changes_nothing(live_app, spotify, served_mart):
+    artist = _fake_artist(spotify, 8)
+    spotify.switches.hits["페이크에잇"] = [artist["id"]]
+    offer = ask(live_app, "페이크에잇", user="fan-1")
+    for user in ("fan-2", "fan-3"):                        # fan-1's chip, tapped by others
+        assert not texts(tap(live_app, offer, 0, user=user))[0].startswith("고마워요")
+    assert confirmations(served_mart) == []
+    clock = live_app.chatbot.clock
+    live_app.chatbot.clock = lambda: clock() + 11 * 60     # ALIAS_OFFER_MINUTES (10) later
+    assert not texts(tap(live_app, offer, 0, user="fan-1"))[0].startswith("고마워요")
+    assert confirmations(served_mart) == []
+    live_app.chatbot.clock = clock
+    assert texts(tap(live_app, offer, 0, user="fan-1"))[0].startswith("고마워요")
+    assert [row[:2] for row in confirmations(served_mart)] == [("페이크에잇", artist["id"])]
+
+
+def test_an_unsigned_endpoint_offers_but_learns_nothing(skill_env, spotify, served_mart):
+    env = {**skill_env, "SPOTIPY_CLIENT_ID": "id", "SPOTIPY_CLIENT_SECRET": "secret",
+           "SPOTIFY_API_URL": spotify.api_url, "SPOTIFY_TOKEN_URL": spotify.token_url}
+    unsigned = SkillApp(Settings.from_env(env))
+    try:
+        artist = _fake_artist(spotify, 7)
+        spotify.switches.hits["페이크세븐"] = [artist["id"]]
+        offer = ask(unsigned, "페이크세븐")
+        assert set(offer["template"]["quickReplies"][0]["extra"]) == {"kind", "id", "name"}   # nothing to sign
+        answer = tap(unsigned, offer, 0)
+        assert headers(answer) == ["Fake Artist 7"] and not texts(answer)[0].startswith("고마워요")
+        assert confirmations(served_mart) == [] and request_users(served_mart) == []
+        assert requests_rows(served_mart) == [("fakeartist7", "Fake Artist 7", artist["id"], 1)]
+    finally:
+        unsigned.repository.close()
 
 
 def test_where_top_tracks_are_closed_track_search_stands_in_once_known(live_app, spotify):
@@ -210,3 +262,18 @@ def test_a_trickling_or_oversized_spotify_answer_is_cut_off_at_its_timeout(live_
 
 def _outcome(caplog) -> dict:
     return [json.loads(r.getMessage()) for r in caplog.records if r.name == "chatbot_lambda"][-1]
+
+
+@pytest.mark.parametrize("sentence", ["배고파요", "사랑해요", "오늘 뭐해?", "노래 좋다"])
+def test_a_sentence_is_neither_searched_nor_offered_nor_recorded(live_app, spotify, served_mart, sentence):
+    """Spotify's search answers something for nearly any text: an everyday sentence would be offered a
+    random band, and one tap would teach it as an alias."""
+    reply = ask(live_app, sentence)
+    assert texts(reply)[0].startswith("아티스트 이름을 찾지 못했어요."), sentence
+    assert spotify.queries == [] and requests_rows(served_mart) == [] and confirmations(served_mart) == []
+
+
+def test_a_sentence_holding_a_known_name_is_answered(live_app, spotify):
+    assert headers(ask(live_app, "블랙핑크 좋다"))[0] == "BLACKPINK"
+    assert headers(ask(live_app, "레드벨벳 너무 좋아요"))[0] == "Red Velvet"
+    assert spotify.queries == []

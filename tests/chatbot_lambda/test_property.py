@@ -13,7 +13,7 @@ from chatbot_lambda import replies
 from chatbot_lambda.app import SkillApp
 from chatbot_lambda.settings import Settings
 from tests.support import chatbot_mart
-from tests.support.skill_calls import http_api_event, rest_api_event
+from tests.support.skill_calls import REQUEST_KEY, http_api_event, rest_api_event
 
 NAMES = ["BLACKPINK", "블랙핑크", "Red Velvet", "IU", "Artist 7", "artist 150", "blakpink", "twicee"]
 
@@ -68,7 +68,7 @@ def sqlite_app(tmp_path_factory):
     conn = serving.connect(f"jdbc:sqlite:{path}")
     chatbot_mart.fill(conn, "sqlite", 200)
     conn.close()
-    skill = SkillApp(Settings.from_env({"MART_URL": f"jdbc:sqlite:{path}"}))
+    skill = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": f"jdbc:sqlite:{path}"}))
     yield skill
     skill.repository.close()
 

@@ -15,7 +15,7 @@ from chatbot_lambda.app import SkillApp
 from chatbot_lambda.settings import Settings
 from mart import serving
 from tests.support.fake_spotify import Catalog, FakeSpotify
-from tests.support.skill_calls import ask, headers, tap, texts
+from tests.support.skill_calls import REQUEST_KEY, ask, headers, tap, texts
 
 DT, LATER = "2026-11-20", "2026-11-21"
 
@@ -32,7 +32,7 @@ def test_a_confirmed_korean_name_is_ingested_published_and_answered_from_the_mar
     aliases_csv.write_text("artist,alias\nFake Artist 2,페이크투\nNobody,없는사람\n", encoding="utf-8")
     with FakeSpotify(catalog) as api:
         api.switches.hits["페이크원"] = [ids["Fake Artist 1"]]          # Spotify finds IU for 아이유, say
-        live = SkillApp(Settings.from_env({"MART_URL": url, "SPOTIPY_CLIENT_ID": "id", "SPOTIPY_CLIENT_SECRET": "s",
+        live = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": url, "SPOTIPY_CLIENT_ID": "id", "SPOTIPY_CLIENT_SECRET": "s",
                                            "SPOTIFY_API_URL": api.api_url, "SPOTIFY_TOKEN_URL": api.token_url}))
         offer = ask(live, "페이크원", user="fan-1")
         answer = tap(live, offer, 0, user="fan-1")                      # "네, 맞아요"
@@ -54,7 +54,7 @@ def test_a_confirmed_korean_name_is_ingested_published_and_answered_from_the_mar
     assert learned == sorted([(ids["Fake Artist 1"], "페이크원", "chat"), (ids["Fake Artist 2"], "페이크투", "curated")])
     assert similarity.main(["--dt", DT, *common]) == 0                 # computes and publishes
 
-    offline = SkillApp(Settings.from_env({"MART_URL": url}))          # no Spotify at all
+    offline = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": url}))          # no Spotify at all
     try:
         assert headers(ask(offline, "페이크원"))[0] == "Fake Artist 1"
         assert headers(ask(offline, "페이크투 노래 추천해줘"))[0] == "Fake Artist 2"

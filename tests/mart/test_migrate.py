@@ -10,7 +10,7 @@ from jobs.publish.settings import PublishSettings
 from mart import __main__ as mart_cli
 from mart import migrate, schema, serving
 from shared.names import legacy_key
-from tests.support.skill_calls import ask, headers, quick_replies
+from tests.support.skill_calls import REQUEST_KEY, ask, headers, quick_replies
 
 # The version 1 tables that version 2 changes, as version 1 created them.
 V1 = {
@@ -87,14 +87,16 @@ def test_migrate_keeps_every_row_and_fills_the_suggestion_keys(any_mart, monkeyp
     conn.close()
     monkeypatch.setenv("MART_PASSWORD", any_mart.password)
     assert mart_cli.main(["--url", any_mart.url, "--user", any_mart.user, "--migrate"]) == 0
-    assert "schema version 1 -> 2" in capsys.readouterr().out
+    assert "schema version 1 -> 3" in capsys.readouterr().out
     widths = {"artists": 7, "artist_aliases": 2, "artist_requests": 6}
     after = everything(any_mart, widths)
-    assert after.pop("artist_request_users") == []
+    assert after.pop("artist_request_users") == [] and after.pop("alias_confirmations") == []
     assert after == before                                            # every row, every value kept
     conn = any_mart.reader()
     try:
-        assert migrate.detect_version(conn) == 2
+        assert migrate.detect_version(conn) == 3
+        assert {added_by for (added_by,) in serving.fetch_all(conn, "SELECT added_by FROM artist_requests")} == \
+            {"unsigned"}                                             # older rows count against no user's quota
         for table in ("artists", "artists__previous"):
             keys = serving.fetch_all(conn, f"SELECT name_key, rev_key, initials FROM {table} ORDER BY name_key")
             assert ("방탄소년단", "단년소탄방", "\u1107\u1110\u1109\u1102\u1103") in keys
@@ -108,7 +110,7 @@ def test_migrate_keeps_every_row_and_fills_the_suggestion_keys(any_mart, monkeyp
     assert "nothing to do" in capsys.readouterr().out
 
     # The chatbot answers from the migrated mart: v1 keys still match, 초성 and typos work, requests record.
-    skill = SkillApp(Settings.from_env({"MART_URL": any_mart.url, "MART_USER": any_mart.user,
+    skill = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": any_mart.url, "MART_USER": any_mart.user,
                                         "MART_PASSWORD": any_mart.password}))
     try:
         assert headers(ask(skill, "Beyoncé"))[0] == "Beyoncé"          # the version 1 key "beyoncé"

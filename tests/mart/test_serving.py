@@ -17,7 +17,7 @@ from chatbot_lambda.repository import MartRepository, MartUnavailable
 from chatbot_lambda.settings import Settings
 from mart import serving
 from tests.support import chatbot_mart
-from tests.support.skill_calls import ask, headers, texts
+from tests.support.skill_calls import REQUEST_KEY, ask, headers, texts
 from tests.support.paths import REPO
 
 
@@ -35,7 +35,7 @@ def test_the_server_stops_a_statement_that_outlives_its_limit(mysql_mart):
 
 
 def test_the_chatbots_statements_are_limited_by_the_server_to_its_timeout(mysql_mart, mariadb):
-    settings = Settings.from_env({"MART_URL": mysql_mart.url, "MART_USER": mysql_mart.user,
+    settings = Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": mysql_mart.url, "MART_USER": mysql_mart.user,
                                   "MART_PASSWORD": mysql_mart.password, "DB_TIMEOUT_SECONDS": "0.7"})
     repository = MartRepository(settings)
     try:
@@ -101,7 +101,7 @@ def test_the_chatbot_and_python_m_mart_read_over_tls(mysql_mart, tls_only_user, 
     conn = mysql_mart.reader()
     chatbot_mart.fill(conn, "mysql", 20)
     conn.close()
-    env = {"MART_URL": mysql_mart.url, "MART_USER": user, "MART_PASSWORD": password, "MART_SSL_CA": SERVER_CA}
+    env = {"REQUEST_KEY": REQUEST_KEY, "MART_URL": mysql_mart.url, "MART_USER": user, "MART_PASSWORD": password, "MART_SSL_CA": SERVER_CA}
     skill = SkillApp(Settings.from_env(env))
     try:
         assert headers(ask(skill, "BLACKPINK"))[0] == "BLACKPINK"

@@ -17,7 +17,7 @@ from jobs.common.jdbc import MartTarget
 from mart import serving
 from mart.url import MartUrl, MartUrlError
 from tests.support import chatbot_mart
-from tests.support.skill_calls import ask, headers, http_api_event, reply_of, skill_body, texts
+from tests.support.skill_calls import REQUEST_KEY, ask, headers, http_api_event, reply_of, skill_body, texts
 
 SECRET = "pw-Zq81x%40secret"          # what the URL carries; decoded: pw-Zq81x@secret
 DECODED = "pw-Zq81x@secret"
@@ -114,7 +114,7 @@ def test_reading_a_missing_sqlite_mart_creates_nothing(tmp_path, capsys):
     missing = tmp_path / "nowhere" / "mart.db"
     assert mart_cli.main(["--url", f"jdbc:sqlite:{missing}", "BLACKPINK"]) == 2
     assert f"no mart at jdbc:sqlite:{missing}" in capsys.readouterr().err
-    skill = SkillApp(Settings.from_env({"MART_URL": f"jdbc:sqlite:{tmp_path / 'mart.db'}"}))
+    skill = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": f"jdbc:sqlite:{tmp_path / 'mart.db'}"}))
     try:
         assert "잠시 뒤에 다시 시도해 주세요" in texts(ask(skill, "BLACKPINK"))[0]
     finally:
@@ -145,7 +145,7 @@ def test_sqlite_marts_the_project_creates_are_readable_by_their_owner_only(tmp_p
         chatbot_mart.fill(conn, "sqlite", 5)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.close()
-        skill = SkillApp(Settings.from_env({"MART_URL": f"jdbc:sqlite:{path}"}))
+        skill = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": f"jdbc:sqlite:{path}"}))
         try:   # the chatbot writes a request: the WAL files it creates are as private as the mart
             ask(skill, "Nobody Knows This Band")
         finally:
@@ -160,7 +160,7 @@ def test_sqlite_marts_the_project_creates_are_readable_by_their_owner_only(tmp_p
 
 def test_bad_credentials_in_settings_name_the_variable_masked():
     with pytest.raises(SettingsError, match=r"MART_URL='jdbc:mysql://u:\*\*\*@h:x/m'") as bad:
-        Settings.from_env({"MART_URL": "jdbc:mysql://u:hunter2@h:x/m"})
+        Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": "jdbc:mysql://u:hunter2@h:x/m"})
     assert "hunter2" not in str(bad.value)
 
 

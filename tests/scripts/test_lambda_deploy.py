@@ -18,7 +18,7 @@ from tests.support.paths import REPO
 BUILD = REPO / "scripts" / "lambda" / "build_zip.py"
 TEMPLATE = REPO / "scripts" / "lambda" / "template.yaml"
 SIZE_LINE = re.compile(r"^wrote (?P<path>.+): (?P<files>\d+) files, (?P<mb>\d+\.\d+) MB$")
-SECRET_PARAMETERS = {"MartPasswordSecretArn", "SpotifyCredentialsSecretArn", "SkillSecretArn"}
+SECRET_PARAMETERS = {"MartPasswordSecretArn", "SpotifyCredentialsSecretArn", "SkillSecretArn", "RequestKeySecretArn"}
 
 
 def build_zip(out: Path, *options: str) -> subprocess.CompletedProcess:
@@ -169,7 +169,7 @@ def test_the_function_runs_the_handler_within_kakaos_five_seconds(template):
 def test_the_function_environment_names_settings_the_chatbot_reads(template):
     settings = (REPO / "chatbot_lambda" / "settings.py").read_text()
     variables = template["Resources"]["ChatbotFunction"]["Properties"]["Environment"]["Variables"]
-    assert {"MART_URL", "MART_USER", "MART_PASSWORD_SECRET"} <= variables.keys()
+    assert {"MART_URL", "MART_USER", "MART_PASSWORD_SECRET", "REQUEST_KEY_SECRET"} <= variables.keys()
     assert [name for name in variables if f'"{name}"' not in settings] == []
 
 
@@ -242,3 +242,15 @@ def test_a_burst_is_bounded_by_reserved_concurrency_and_the_api_throttle(templat
         assert parameters[name]["Type"] == "Number" and parameters[name]["MinValue"] >= 1
         assert parameters[name]["Default"] >= 1
     assert "${SkillApi}" in str(template["Outputs"]["SkillUrl"]["Value"])
+
+
+def test_the_request_key_is_a_required_secret_never_a_default(template):
+    """No built-in key: the stack cannot be created without the secret holding it, and the function
+    reads it from there (the chatbot refuses to start without one: tests/chatbot_lambda/test_units.py)."""
+    parameter = template["Parameters"]["RequestKeySecretArn"]
+    assert "Default" not in parameter
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch(SECRET_ARN)
+    assert not pattern.fullmatch("") and not pattern.fullmatch(SECRET_ARN.rsplit(":", 1)[0] + ":*")
+    variables = template["Resources"]["ChatbotFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["REQUEST_KEY_SECRET"] == {"Ref": "RequestKeySecretArn"} and "REQUEST_KEY" not in variables

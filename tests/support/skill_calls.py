@@ -7,6 +7,9 @@ import json
 
 from chatbot_lambda import replies, serve
 
+REQUEST_KEY = "tests' request key, not a secret"      # REQUEST_KEY of the chatbots the tests build
+SKILL_SECRET = "tests' skill secret"                    # SKILL_SECRET of the chatbots whose users are verified
+
 
 def skill_body(utterance: str, user: str = "user-1", lang: str | None = None, extra: dict | None = None,
                **params) -> str:
@@ -47,8 +50,14 @@ def reply_of(response: dict) -> dict:
     return reply
 
 
+def signed(app) -> dict:
+    """The headers Kakao sends to ``app``: its skill secret, when it has one."""
+    secret = app.settings.skill_secret
+    return {app.settings.skill_secret_header: secret} if secret else {}
+
+
 def ask(app, utterance: str, **kwargs) -> dict:
-    return reply_of(app.handle(http_api_event(skill_body(utterance, **kwargs))))
+    return reply_of(app.handle(http_api_event(skill_body(utterance, **kwargs), signed(app))))
 
 
 def texts(reply: dict) -> list[str]:
@@ -70,4 +79,5 @@ def quick_replies(reply: dict) -> list[str]:
 def tap(app, reply: dict, index: int = 0, user: str = "user-1") -> dict:
     """The reply to tapping quick reply ``index`` of ``reply``, as Kakao sends it (messageText, extra)."""
     chip = reply["template"]["quickReplies"][index]
-    return reply_of(app.handle(http_api_event(skill_body(chip["messageText"], user=user, extra=chip.get("extra")))))
+    body = skill_body(chip["messageText"], user=user, extra=chip.get("extra"))
+    return reply_of(app.handle(http_api_event(body, signed(app))))
