@@ -9,7 +9,7 @@ import pytest
 from chatbot_lambda.app import SkillApp
 from chatbot_lambda.settings import Settings
 from tests.support.answers import request_users, requests_rows, search_terms
-from tests.support.skill_calls import (REQUEST_KEY, ask, cards, headers, http_api_event, quick_replies, reply_of, rest_api_event,
+from tests.support.skill_calls import (REQUEST_KEY, SKILL_SECRET, ask, cards, headers, http_api_event, quick_replies, reply_of, rest_api_event,
                                        skill_body, tap, texts)
 from tests.support.paths import SHARED_EXAMPLES
 
@@ -226,3 +226,51 @@ def test_suggestions_find_close_names_among_many_sharing_common_pieces(any_mart)
             assert quick_replies(ask(skill, typed))[0] == expected, typed
     finally:
         skill.repository.close()
+
+
+def _chatbot(skill_env, **env) -> SkillApp:
+    return SkillApp(Settings.from_env({**skill_env, **env}))
+
+
+def test_one_user_adds_at_most_their_quota_of_new_names_a_day(skill_env, served_mart, caplog):
+    """One user id filled the 10,000-row table in 14 s and kept it full; now each user adds at most
+    MAX_NEW_NAMES_PER_USER new names in 24 hours, and every name not kept is logged and counted."""
+    app = _chatbot(skill_env, SKILL_SECRET=SKILL_SECRET, MAX_NEW_NAMES_PER_USER="3")
+    try:
+        for number in range(6):
+            ask(app, f"Flood Name {number}", user="flooder")
+        ask(app, "Flood Name 0", user="flooder")             # asking again for a name already there: counted
+        ask(app, "A Real Request", user="fan")
+        assert [row[0] for row in requests_rows(served_mart)] == ["arealrequest", "floodname0", "floodname1",
+                                                                  "floodname2"]
+        assert app.repository.dropped["over_quota"] == 3
+        assert caplog.text.count("not kept (over_quota: this user added 3 new names in 24 hours)") == 3
+    finally:
+        app.repository.close()
+
+
+def test_made_up_user_ids_on_an_unsigned_endpoint_share_one_quota(skill_env, served_mart):
+    app = _chatbot(skill_env, MAX_NEW_NAMES_PER_USER="2")     # unsigned: 10 users' worth, for all of them
+    try:
+        for number in range(25):
+            ask(app, f"Junk {number:02}", user=f"made-up-{number}")
+        assert len(requests_rows(served_mart)) == 20 and request_users(served_mart) == []
+        assert app.repository.dropped["over_quota"] == 5
+    finally:
+        app.repository.close()
+
+
+def test_a_full_table_makes_room_from_the_fewest_users_and_the_oldest_ask(skill_env, served_mart, caplog):
+    app = _chatbot(skill_env, SKILL_SECRET=SKILL_SECRET, MAX_REQUESTS="3")
+    try:
+        for user in ("fan-1", "fan-2", "fan-3"):
+            ask(app, "Wanted Band", user=user)               # three users
+        ask(app, "Old Junk", user="someone")                 # one user, asked first
+        ask(app, "New Junk", user="someone")                 # one user, asked later
+        ask(app, "Newest Name", user="another")              # the table is full: the weakest gives way
+        assert [row[0] for row in requests_rows(served_mart)] == ["newestname", "newjunk", "wantedband"]
+        assert {key for key, _ in request_users(served_mart)} == {"newestname", "newjunk", "wantedband"}
+        assert app.repository.dropped["gave_way"] == 1
+        assert "request 'oldjunk' not kept (gave_way: to 'newestname': the table holds MAX_REQUESTS=3" in caplog.text
+    finally:
+        app.repository.close()
