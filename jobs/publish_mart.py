@@ -43,8 +43,11 @@ settings (config section [mart]):
   max_drop           refuse a publish whose artists, top tracks or related rows fall below
                      (1 - max_drop) of the live ones (default 0.5); --force overrides
   batch_size, write_partitions   JDBC batch rows, parallel writers (MySQL)
-  lock_wait_seconds, lock_attempts   the swap waits at most this long for readers' locks (default 2),
-                     this many times (default 4), pausing 0.5, 1, 2 s between tries
+  lock_wait_seconds, lock_attempts   each try of the swap waits at most this long for readers' locks
+                     (default 0.25 s; lookups queue behind it meanwhile), this many times (default 16),
+                     pausing 0.5 s between tries; MySQL (not MariaDB) waits whole seconds, at least 1
+  lookup_budget_seconds   the chatbot's statement budget, its DB_TIMEOUT_SECONDS (default 1.0):
+                     lock_wait_seconds must be more than 0 and at most half of it
   similarity.k       related artists per artist the checks expect (default 3)
 
 examples:

@@ -12,6 +12,7 @@ import pytest
 
 from jobs.common.errors import MartError
 from jobs.publish.lock import MartBusy, mysql_lock_name
+from jobs.publish.swap import RETRY_PAUSE_SECONDS
 from mart import serving
 from mart.schema import ALL_TABLES
 from tests.support import mart_data
@@ -44,6 +45,13 @@ def _wait_until(condition, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def _swap_is_waiting(watcher) -> bool:
+    """True while the mart's RENAME TABLE (behind ``SET STATEMENT ... FOR`` on MariaDB) waits for a metadata lock."""
+    return bool(serving.fetch_all(
+        watcher, "SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO LIKE '%RENAME TABLE%' "
+                 "AND STATE LIKE '%metadata lock%' AND DB = DATABASE()"))
 
 
 def test_readers_see_one_whole_set_while_a_large_publish_swaps(spark, any_mart):
@@ -90,7 +98,7 @@ def test_readers_see_one_whole_set_while_a_large_publish_swaps(spark, any_mart):
 
 def test_a_swap_blocked_by_a_long_reader_transaction_fails_cleanly(spark, mysql_mart):
     """RENAME TABLE waits for readers' metadata locks at most mart.lock_wait_seconds."""
-    with open_mart(spark, mysql_mart, lock_wait_seconds=1, lock_attempts=2) as mart:
+    with open_mart(spark, mysql_mart, lock_wait_seconds=0.25, lock_attempts=2) as mart:
         mart.publish(mart_data.frames(spark, 20, "A"), "2026-11-01")
         before = live_state(mysql_mart)
         reader = mysql_mart.reader()
@@ -115,7 +123,7 @@ def test_lookups_wait_at_most_the_short_lock_wait_while_the_swap_queues_behind_a
     mart.lock_wait_seconds at a time, and succeeds by retrying once the reader has ended."""
     with open_mart(spark, mysql_mart) as mart:
         wait = mart.settings.lock_wait_seconds
-        assert wait <= 2, "by default a swap may hold up every lookup for mart.lock_wait_seconds"
+        assert wait <= 0.5, "by default a swap may hold up every lookup for mart.lock_wait_seconds"
         mart.publish(mart_data.frames(spark, 20, "A"), "2026-11-01")
         reader, watcher, lookup = mysql_mart.reader(), mysql_mart.reader(), mysql_mart.reader()
         reader.autocommit(False)
@@ -144,13 +152,11 @@ def test_lookups_wait_at_most_the_short_lock_wait_while_the_swap_queues_behind_a
         publishing = threading.Thread(target=publish)
         publishing.start()
         try:
-            while not swap_done.is_set() and not serving.fetch_all(
-                    watcher, "SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO LIKE 'RENAME TABLE%' "
-                             "AND STATE LIKE '%metadata lock%' AND DB = DATABASE()"):
+            while not swap_done.is_set() and not _swap_is_waiting(watcher):
                 time.sleep(0.05)
             looking_up = threading.Thread(target=lookups)
             looking_up.start()
-            time.sleep(2 * wait + 1)   # two of the swap's attempts time out; the reader then ends
+            time.sleep(2 * (wait + RETRY_PAUSE_SECONDS))   # two of the swap's tries time out; the reader then ends
         finally:
             reader.rollback()
             publishing.join()
@@ -159,7 +165,9 @@ def test_lookups_wait_at_most_the_short_lock_wait_while_the_swap_queues_behind_a
             conn.close()
         assert failures == []
         assert mart.history(1)[0][2] == "2026-11-02"   # the swap got the lock on a later attempt
-        assert len(waits) >= 5 and max(waits) < wait + 1, waits
+        assert len(waits) >= 5 and max(waits) < wait + 0.5, waits
+
+
 
 
 def test_a_first_publish_while_another_holds_the_lock_is_busy_and_creates_no_tables(spark, any_mart):
