@@ -10,11 +10,15 @@ import time
 
 import pytest
 
+from chatbot_lambda.repository import MartRepository, MartUnavailable
+from chatbot_lambda.settings import Settings
 from jobs.common.errors import MartError
 from jobs.publish.lock import MartBusy, mysql_lock_name
 from jobs.publish.swap import RETRY_PAUSE_SECONDS
 from mart import serving
 from mart.schema import ALL_TABLES
+from mart.url import MartUrl
+from shared.names import name_key
 from tests.support import mart_data
 from tests.support.mart_locks import holding_publish_lock
 from tests.support.publish import live_state, open_mart
@@ -168,6 +172,73 @@ def test_lookups_wait_at_most_the_short_lock_wait_while_the_swap_queues_behind_a
         assert len(waits) >= 5 and max(waits) < wait + 0.5, waits
 
 
+LOOKUPS, LOOKUP_SPACING = 19, 0.15   # as the attack was tried: 19 lookups spread over the swap's tries
+
+
+@pytest.mark.serial   # asserts a wall-clock budget (tests/support/parallel.py lists the other ones)
+def test_every_lookup_during_a_publish_that_cannot_get_the_lock_is_answered_within_the_chatbots_budget(
+        spark, mysql_mart):
+    """19 chatbot lookups (MartRepository, statements stopped by the server after DB_TIMEOUT_SECONDS=1.0)
+    while a reader keeps the swap from its lock: each queues behind a try of at most
+    mart.lock_wait_seconds and gets its answer, none the apology; the publish then fails, nothing swapped.
+    With the earlier 2 s tries, the lookups that queued in the first second of a try were stopped."""
+    with open_mart(spark, mysql_mart, lock_attempts=5) as mart:   # the default tries, fewer of them: 3.25 s
+        mart.publish(mart_data.frames(spark, 20, "A"), "2026-11-01")
+        before, history = live_state(mysql_mart), mart.history()
+        chatbot = Settings(mart_url=MartUrl.parse(mysql_mart.url), mart_user=mysql_mart.user,
+                           mart_password=mysql_mart.password, db_timeout=1.0,
+                           request_key="a request key for tests only")
+        containers = [MartRepository(chatbot) for _ in range(LOOKUPS)]   # one warm Lambda container each
+        for container in containers:
+            assert container.find_artist([name_key("Artist 1")])[0].artist_id == mart_data.artist_id(1)
+        reader, watcher = mysql_mart.reader(), mysql_mart.reader()
+        reader.autocommit(False)
+        serving.fetch_all(reader, "SELECT COUNT(*) FROM artists")   # a shared metadata lock until it ends
+        published, outcomes = {}, {}
+
+        def publish() -> None:
+            try:
+                mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
+            except Exception as exc:   # expected: asserted below
+                published["error"] = exc
+            finally:
+                published["ended"] = time.monotonic()
+
+        def lookup(i: int) -> None:
+            started = time.monotonic()
+            try:
+                cards = containers[i].find_artist([name_key(f"Artist {i}")])
+                outcome = cards[0].artist_id if cards else "no answer"
+            except MartUnavailable as exc:   # the chatbot's apology
+                outcome = f"apology: {exc}"
+            outcomes[i] = (started, time.monotonic() - started, outcome)
+
+        publishing = threading.Thread(target=publish)
+        publishing.start()
+        try:
+            _wait_until(lambda: published or _swap_is_waiting(watcher))
+            lookups = []
+            for i in range(LOOKUPS):
+                lookups.append(threading.Thread(target=lookup, args=(i,)))
+                lookups[-1].start()
+                time.sleep(LOOKUP_SPACING)
+            for thread in lookups:
+                thread.join(10)
+            publishing.join(60)
+        finally:
+            reader.rollback()
+            for conn in (reader, watcher, *containers):
+                conn.close()
+        apologies = {i: outcome for i, (_, _, outcome) in outcomes.items() if outcome.startswith("apology")}
+        assert len(outcomes) == LOOKUPS and apologies == {}, f"{len(apologies)} of {LOOKUPS} apologized: {apologies}"
+        assert all(outcome == mart_data.artist_id(i) for i, (_, _, outcome) in outcomes.items()), outcomes
+        waits = sorted(round(wait, 3) for _, wait, _ in outcomes.values())
+        assert sum(wait >= 0.05 for wait in waits) >= 2, f"the lookups never queued behind the swap: {waits}"
+        assert max(waits) < mart.settings.lock_wait_seconds + 0.25, waits
+        error = published.get("error")
+        assert isinstance(error, MartError) and "the swap did not happen, the live set is unchanged" in str(error)
+        assert max(started for started, _, _ in outcomes.values()) < published["ended"], "lookups after the publish"
+        assert live_state(mysql_mart) == before and mart.history() == history
 
 
 def test_a_first_publish_while_another_holds_the_lock_is_busy_and_creates_no_tables(spark, any_mart):
