@@ -26,7 +26,14 @@ and the run's summary counts those nulls per column. Dates are read in the commo
 ``05/03/2001``). A list cell that is not a list of names (or longer than :data:`MAX_LIST_CELL`
 characters) becomes an empty list and is counted.
 
-This module stays whole (a little over 300 lines): the three layouts share one canonical track
+Names (of tracks, and of artists in a list cell, a TidyTuesday row or ``artists.csv``) are single
+lines of text: control characters (C0, DEL and C1: a NUL byte, a bell, an escape, written in the cell or
+as an escape in a list's Python literal) are taken out, those that space words (tab, line breaks) read
+as a space (:func:`without_controls`); the summary counts the name cells so changed. An artist left
+without a name (its name cells empty, unreadable or only control characters) is skipped with its
+tracks, and counted.
+
+This module stays whole (a little under 400 lines): the three layouts share one canonical track
 frame, one typed-column table and one summary, which read best next to each other.
 """
 
@@ -65,6 +72,10 @@ TIDY_COLUMNS = {
 }
 _DATE_FORMATS = ("d-M-yyyy", "d.M.yyyy", "yyyy/M/d", "M/d/yyyy", "d/M/yyyy")
 _ID_HEX = 22
+# Java regular expressions (Spark's): the control characters (C0, DEL, C1), and those of them that space
+# words (tab, line and page breaks, the information separators, NEL: what Python's str.split splits at).
+CONTROLS = "[\\x00-\\x1F\\x7F-\\x9F]"
+SPACING_CONTROLS = "[\\t\\n\\x0B\\f\\r\\x1C-\\x1F\\x85]"
 
 
 @F.pandas_udf(ArrayType(StringType()))
@@ -87,6 +98,20 @@ def parse_list(texts):
             return None
         return [str(item) for item in value]
     return texts.map(one)
+
+
+def has_controls(text: Column) -> Column:
+    """True where ``text`` holds a control character (:data:`CONTROLS`); null for null."""
+    return text.rlike(CONTROLS)
+
+
+def without_controls(text: Column) -> Column:
+    """A name without control characters: tabs and line breaks (:data:`SPACING_CONTROLS`) become spaces,
+    the others (NUL, bell, escape...) are taken out, and the ends are trimmed; a name made only of them
+    becomes null. A name without any is left as it is (spaces included); null stays null."""
+    spaced = F.regexp_replace(text, SPACING_CONTROLS, " ")
+    cleaned = F.trim(F.regexp_replace(spaced, CONTROLS, ""))
+    return F.when(has_controls(text), F.nullif(cleaned, F.lit(""))).otherwise(text)
 
 
 def read_csv(spark: SparkSession, path: str) -> DataFrame:
@@ -121,8 +146,10 @@ def derived_id(text: Column) -> Column:
 
 
 def canonical_tracks(raw: DataFrame) -> DataFrame:
-    """Any layout as one: ``id, name, album, popularity, release_date, duration_ms, <features>`` (as read),
-    ``_artist_ids``, ``_artist_names`` (arrays), ``_genres`` (array or null), ``_unreadable_lists`` (int)."""
+    """Any layout as one: ``id, name, album, popularity, release_date, duration_ms, <features>`` (as read;
+    ``name`` :func:`without_controls`), ``_artist_ids``, ``_artist_names`` (arrays, names without controls),
+    ``_genres`` (array or null), ``_unreadable_lists`` (int), ``_controlled_names`` (int: the row's name cells
+    that held control characters)."""
     if "_artist_ids" in raw.columns:
         return raw
     layout = detect_layout(raw.columns)
@@ -131,14 +158,21 @@ def canonical_tracks(raw: DataFrame) -> DataFrame:
     missing = {"id", "name", "artists"} - set(raw.columns)
     if missing:
         raise ConfigError(f"the tracks file lacks the column(s) {', '.join(sorted(missing))}")
-    ids, names = parse_list(F.col(LAYOUTS[layout])), parse_list(F.col("artists"))
+    # A NUL makes a Python literal unreadable: taken out of the cell's text first, then out of each name
+    # (an escape such as \x00 in the literal reads as a control character).
+    ids, names = parse_list(F.col(LAYOUTS[layout])), parse_list(without_controls(F.col("artists")))
     unreadable = F.col("_ids").isNull().cast("int") + F.col("_names").isNull().cast("int")
+    controlled = (F.coalesce(has_controls(F.col("artists")) | F.exists("_names", has_controls), F.lit(False))
+                  .cast("int") + _controlled(raw, "name"))
     empty = F.array().cast("array<string>")
     return (raw.withColumn("_ids", ids).withColumn("_names", names)
-            .select(*[_optional(raw, c) for c in ("id", "name", "album", "popularity", "release_date")],
+            .select(_optional(raw, "id"), _name(raw, "name"),
+                    *[_optional(raw, c) for c in ("album", "popularity", "release_date")],
                     *[_optional(raw, f) for f in FEATURES],
-                    F.coalesce("_ids", empty).alias("_artist_ids"), F.coalesce("_names", empty).alias("_artist_names"),
-                    F.lit(None).cast("array<string>").alias("_genres"), unreadable.alias("_unreadable_lists")))
+                    F.coalesce("_ids", empty).alias("_artist_ids"),
+                    F.coalesce(F.transform("_names", without_controls), empty).alias("_artist_names"),
+                    F.lit(None).cast("array<string>").alias("_genres"), unreadable.alias("_unreadable_lists"),
+                    controlled.alias("_controlled_names")))
 
 
 def _optional(raw: DataFrame, name: str, source: str | None = None) -> Column:
@@ -149,6 +183,21 @@ def _optional(raw: DataFrame, name: str, source: str | None = None) -> Column:
     return F.lit(None).cast("string").alias(name, metadata={"absent": True})
 
 
+def _name(raw: DataFrame, name: str, source: str | None = None) -> Column:
+    """Column ``source`` as ``name``, :func:`without_controls` (absent as in :func:`_optional`)."""
+    source = source or name
+    if source in raw.columns:
+        return without_controls(F.col(source)).alias(name)
+    return _optional(raw, name, source)
+
+
+def _controlled(raw: DataFrame, source: str | None) -> Column:
+    """1 where the cell of column ``source`` holds a control character, else 0 (0 when there is no such column)."""
+    if source is None or source not in raw.columns:
+        return F.lit(0)
+    return F.coalesce(has_controls(F.col(source)), F.lit(False)).cast("int")
+
+
 def absent_columns(tracks: DataFrame) -> list[str]:
     """Columns of :func:`canonical_tracks` that the file did not have."""
     return [f.name for f in tracks.schema.fields if f.metadata.get("absent")]
@@ -156,21 +205,22 @@ def absent_columns(tracks: DataFrame) -> list[str]:
 
 def _canonical_tidy(raw: DataFrame) -> DataFrame:
     cols = {name: _tidy_column(raw.columns, name) for name in TIDY_COLUMNS}
-    artist = F.trim(F.col(cols["track_artist"]))
+    artist = F.trim(without_controls(F.col(cols["track_artist"])))
     has_artist = artist.isNotNull() & (F.length(artist) > 0)
     album = F.col(cols["track_album_name"]) if cols["track_album_name"] else F.lit("")
     track_id = F.col(cols["track_id"]) if cols["track_id"] else \
         derived_id(F.concat_ws("\u0001", F.col(cols["track_name"]), artist, album))
     genres = [F.lower(F.trim(F.col(cols[g]))) for g in ("playlist_genre", "playlist_subgenre") if cols[g]]
     return raw.select(
-        track_id.alias("id"), _optional(raw, "name", cols["track_name"]), _optional(raw, "album", cols["track_album_name"]),
+        track_id.alias("id"), _name(raw, "name", cols["track_name"]), _optional(raw, "album", cols["track_album_name"]),
         _optional(raw, "popularity", cols["track_popularity"]),
         _optional(raw, "release_date", cols["track_album_release_date"]),
         *[_optional(raw, f) for f in FEATURES],
         F.when(has_artist, F.array(derived_id(artist))).otherwise(F.array().cast("array<string>")).alias("_artist_ids"),
         F.when(has_artist, F.array(artist)).otherwise(F.array().cast("array<string>")).alias("_artist_names"),
         F.filter(F.array(*genres), lambda g: g.isNotNull() & (F.length(g) > 0)).alias("_genres"),
-        F.lit(0).alias("_unreadable_lists"))
+        F.lit(0).alias("_unreadable_lists"),
+        (_controlled(raw, cols["track_name"]) + _controlled(raw, cols["track_artist"])).alias("_controlled_names"))
 
 
 def track_artists(tracks: DataFrame) -> DataFrame:
@@ -206,9 +256,10 @@ def typed_columns() -> dict[str, Column]:
 
 
 def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: int) -> dict[str, DataFrame]:
-    """The three lake tables from a tracks file (and the 600k layout's artists file)."""
+    """The three lake tables from a tracks file (and the 600k layout's artists file); an artist without a
+    name (:func:`listed_artists`) is left out of both ``artists`` and ``top_tracks``."""
     every_row = canonical_tracks(tracks)
-    tracks = every_row.where(F.col("id").isNotNull()).dropDuplicates(["id"])
+    tracks = _kept(every_row)
     typed = typed_columns()
     track_info = tracks.select(
         F.col("id").alias("track_id"), "name", F.col("album").alias("album_name"),
@@ -216,38 +267,18 @@ def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: in
         typed["release_date"].alias("release_date"),
         F.struct(*[typed[f].alias(f) for f in FEATURES]).alias("audio_features"))
     pairs = track_artists(tracks)
+    artists = listed_artists(every_row, pairs, artists_csv).where(F.col("name").isNotNull())
     order = Window.partitionBy("artist_id").orderBy(F.col("popularity").desc_nulls_last(),
                                                      F.col("release_date").desc_nulls_last(), "track_id")
     # An artist listed twice on one track gets it once (the lake's key is artist_id, track_id).
-    top = (pairs.join(track_info, "track_id").dropDuplicates(["artist_id", "track_id"])
+    top = (pairs.join(artists.select("artist_id"), "artist_id", "left_semi").join(track_info, "track_id")
+           .dropDuplicates(["artist_id", "track_id"])
            .withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= max_tracks))
     top_tracks = top.select(
         "artist_id", "track_id", F.col("rank").cast("int"), "name", "album_name",
         F.lit(None).cast("string").alias("album_image_url"), "popularity", "duration_ms",
         F.concat(F.lit("https://open.spotify.com/track/"), "track_id").alias("spotify_url"),
         F.lit(SOURCE).alias("source"), "release_date", "audio_features")
-
-    listed = pairs.groupBy("artist_id").agg(F.min("artist_name").alias("listed_name"))
-    no_info = {"genres": F.lit(None).cast("array<string>"), "popularity": F.lit(None).cast("int"),
-               "followers": F.lit(None).cast("long")}
-    if artists_csv is not None:
-        info = artists_csv.select(
-            F.col("id").alias("artist_id"), F.col("name"),
-            F.coalesce(parse_list(F.col("genres")), F.array().cast("array<string>")).alias("genres"),
-            _int("popularity").alias("popularity"), _double("followers").try_cast("long").alias("followers"))
-        artists = listed.join(info.dropDuplicates(["artist_id"]), "artist_id", "left").withColumn(
-            "name", F.coalesce("name", "listed_name"))
-    elif "_genres" in every_row.columns:
-        # TidyTuesday: an artist's genres are those of every row naming it, repeated tracks included.
-        genres = (every_row.select(F.explode("_artist_ids").alias("artist_id"), "_genres")
-                  .select("artist_id", F.explode_outer("_genres").alias("g")).groupBy("artist_id").agg(F.array_sort(F.collect_set("g")).alias("tagged")))
-        artists = listed.join(genres, "artist_id", "left").select(
-            "artist_id", F.col("listed_name").alias("name"),
-            F.when(F.size("tagged") > 0, F.col("tagged")).alias("genres"),
-            no_info["popularity"].alias("popularity"), no_info["followers"].alias("followers"))
-    else:
-        artists = listed.select("artist_id", F.col("listed_name").alias("name"),
-                                *[value.alias(name) for name, value in no_info.items()])
     artists = artists.join(top_tracks.select("artist_id").distinct(), "artist_id", "left_semi").select(
         "artist_id", "name", "genres", "popularity", "followers", F.lit(None).cast("string").alias("image_url"),
         F.concat(F.lit("https://open.spotify.com/artist/"), "artist_id").alias("spotify_url"),
@@ -260,14 +291,55 @@ def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: in
             "audio_features": features.select(*schemas.AUDIO_FEATURES.fieldNames())}
 
 
-def file_summary(tracks: DataFrame) -> dict:
+def _kept(every_row: DataFrame) -> DataFrame:
+    """The tracks kept of :func:`canonical_tracks`' rows: those with an id, each id once."""
+    return every_row.where(F.col("id").isNotNull()).dropDuplicates(["id"])
+
+
+def listed_artists(every_row: DataFrame, pairs: DataFrame, artists_csv: DataFrame | None) -> DataFrame:
+    """``artist_id, name, genres, popularity, followers`` of each artist in ``pairs`` (:func:`track_artists`
+    of the kept rows of ``every_row``): named by ``artists_csv`` (the 600k layout) where it has a name, else
+    by the least of the names the tracks list it under; ``name`` is null where neither gives one (names
+    empty, unreadable, or only control characters: such an artist is skipped)."""
+    listed = pairs.groupBy("artist_id").agg(F.min(F.nullif(F.col("artist_name"), F.lit(""))).alias("listed_name"))
+    no_info = {"genres": F.lit(None).cast("array<string>"), "popularity": F.lit(None).cast("int"),
+               "followers": F.lit(None).cast("long")}
+    if artists_csv is not None:
+        info = artists_csv.select(
+            F.col("id").alias("artist_id"), without_controls(F.col("name")).alias("name"),
+            F.coalesce(parse_list(F.col("genres")), F.array().cast("array<string>")).alias("genres"),
+            _int("popularity").alias("popularity"), _double("followers").try_cast("long").alias("followers"))
+        return listed.join(info.dropDuplicates(["artist_id"]), "artist_id", "left").select(
+            "artist_id", F.coalesce(F.nullif(F.col("name"), F.lit("")), "listed_name").alias("name"),
+            "genres", "popularity", "followers")
+    if "_genres" in every_row.columns:
+        # TidyTuesday: an artist's genres are those of every row naming it, repeated tracks included.
+        genres = (every_row.select(F.explode("_artist_ids").alias("artist_id"), "_genres")
+                  .select("artist_id", F.explode_outer("_genres").alias("g")).groupBy("artist_id").agg(F.array_sort(F.collect_set("g")).alias("tagged")))
+        return listed.join(genres, "artist_id", "left").select(
+            "artist_id", F.col("listed_name").alias("name"),
+            F.when(F.size("tagged") > 0, F.col("tagged")).alias("genres"),
+            no_info["popularity"].alias("popularity"), no_info["followers"].alias("followers"))
+    return listed.select("artist_id", F.col("listed_name").alias("name"),
+                         *[value.alias(name) for name, value in no_info.items()])
+
+
+def file_summary(tracks: DataFrame, artists_csv: DataFrame | None = None) -> dict:
     """What a tracks file holds: its rows, the ones skipped (no id, an id seen before), unreadable
     list cells, and among the tracks kept, those linked to no artist, those with a missing or
-    unreadable feature, and per column the values that did not read as its type (``nulled``)."""
+    unreadable feature, and per column the values that did not read as its type (``nulled``); the
+    artists skipped for want of a name (``nameless_artists``), and the name cells of both files that held
+    control characters (``controlled_names``)."""
     tracks = canonical_tracks(tracks)
     whole = tracks.agg(F.count(F.lit(1)).alias("rows"), F.count_if(F.col("id").isNull()).alias("without_id"),
                        F.countDistinct("id").alias("ids"),
-                       F.coalesce(F.sum("_unreadable_lists"), F.lit(0)).alias("unreadable_lists")).first()
+                       F.coalesce(F.sum("_unreadable_lists"), F.lit(0)).alias("unreadable_lists"),
+                       F.coalesce(F.sum("_controlled_names"), F.lit(0)).alias("controlled_names")).first()
+    controlled = int(whole.controlled_names)
+    if artists_csv is not None and "name" in artists_csv.columns:
+        controlled += artists_csv.where(has_controls(F.col("name"))).count()
+    kept_rows = _kept(tracks)
+    nameless = listed_artists(tracks, track_artists(kept_rows), artists_csv).where(F.col("name").isNull()).count()
     linked = F.size(F.filter("_artist_ids", lambda artist_id: F.length(artist_id) > 0)) > 0
     typed = typed_columns()
     absent = absent_columns(tracks)
@@ -275,13 +347,14 @@ def file_summary(tracks: DataFrame) -> dict:
     def nulled(name: str) -> Column:   # text was there, the typed value is null
         return F.count_if(F.col(name).isNotNull() & (F.length(F.trim(name)) > 0) & typed[name].isNull())
 
-    kept = (tracks.where(F.col("id").isNotNull()).dropDuplicates(["id"])
+    kept = (kept_rows
             .agg(F.count_if(~linked).alias("without_artists"), F.count_if(gap).alias("feature_gaps"),
                  *[nulled(name).alias(name) for name in typed]).first().asDict())
     return {"rows": whole.rows, "without_id": whole.without_id, "duplicate_ids": whole.rows - whole.without_id - whole.ids,
             "unreadable_lists": int(whole.unreadable_lists),
             "without_artists": kept.pop("without_artists") or 0, "feature_gaps": kept.pop("feature_gaps") or 0,
-            "nulled": {name: count for name, count in kept.items() if count}, "absent": absent}
+            "nulled": {name: count for name, count in kept.items() if count}, "absent": absent,
+            "nameless_artists": nameless, "controlled_names": controlled}
 
 
 def summary_line(found: Mapping) -> str:
@@ -292,7 +365,9 @@ def summary_line(found: Mapping) -> str:
             "repeating an id; unreadable list cells (read as empty): {unreadable_lists}; not linked to any artist "
             "(artist list empty or unreadable): {without_artists}; kept with null features: {feature_gaps} "
             "(a missing or unreadable value); values that did not read as their column's type, made null: "
-            "{nulled}").format(**{**found, "nulled": nulled, "absent": absent})
+            "{nulled}; artists skipped without a name (empty, unreadable, or only control characters): "
+            "{nameless_artists}; name cells with control characters (taken out): {controlled_names}"
+            ).format(**{**found, "nulled": nulled, "absent": absent})
 
 
 def read_tracks_csv(spark: SparkSession, options: Mapping) -> dict[str, DataFrame]:
@@ -309,7 +384,7 @@ def read_tracks_csv(spark: SparkSession, options: Mapping) -> dict[str, DataFram
     artists = read_csv(spark, artists_path) if artists_path else None
     # Parsed once (a multi-line CSV is read by one task) for the summary and the three tables.
     tracks = tracks.persist(StorageLevel.MEMORY_AND_DISK)
-    found = file_summary(tracks)
+    found = file_summary(tracks, artists)
     tables = lake_tables(tracks, artists, int(options.get("max_tracks", 10)))
     log.info("%s", summary_line(found))
     return tables

@@ -245,3 +245,33 @@ def test_dates_in_common_forms_are_read_and_every_nulled_value_is_counted(spark,
                      "d6": datetime.date(2019, 6, 1), "d7": datetime.date(2019, 1, 1), "d8": None, "d9": None,
                      "d10": june14, "d11": datetime.date(2019, 3, 5)}
     assert "made null: release_date 2, danceability 1" in text
+
+
+def test_control_characters_are_taken_out_of_names_and_an_artist_left_without_one_is_skipped(spark, tmp_path, caplog):
+    """A NUL in a list cell made it unreadable (its artists nameless), in a name cell it stayed in the name;
+    an escape in the list's literal (``\\x00``, as Python writes one) reads as the character."""
+    a, b, c = "A" * 22, "B" * 22, "C" * 22
+    track = ["Album", "al"]
+    rest = [1, 1, "False", *FEATURES, "200000", "4.0", 2001, "2001"]
+    rows = [["t1", "So\x00ng\tOne", *track, "['Art\x00ist A']", f"['{a}']", *rest],
+            ["t2", "Plain", *track, "['Artist A', '\\x00\\x07']", f"['{a}', '{b}']", *rest],   # B: only controls
+            ["t3", "\x00", *track, "['\\x1bCee\\nDee\\x85']", f"['{c}']", *rest],
+            ["t4", "Untouched  ", *track, "['Artist A']", f"['{a}']", *rest]]
+    tables, text = tables_of(spark, caplog, tracks=write(tmp_path / "nul.csv", SONGS_1_2M_HEADER, rows))
+    assert sorted((r.artist_id, r.name) for r in tables["artists"]) == [(a, "Artist A"), (c, "Cee Dee")]
+    assert sorted((r.artist_id, r.track_id, r.name) for r in tables["top_tracks"]) == [
+        (a, "t1", "Song One"), (a, "t2", "Plain"), (a, "t4", "Untouched  "), (c, "t3", None)]
+    assert "unreadable list cells (read as empty): 0;" in text
+    assert ("artists skipped without a name (empty, unreadable, or only control characters): 1; "
+            "name cells with control characters (taken out): 5") in text
+    assert len([line for line in text.splitlines() if "control characters" in line]) == 1
+    # TidyTuesday: the artist's name is its id's source too; one made only of controls links no artist.
+    tidy = [tidy_row("t1", "Hit", "I\x00U", "80", "2019", "pop", "k-pop"),
+            tidy_row("t2", "Two", "IU", "70", "2019", "pop", "k-pop"),
+            tidy_row("t3", "Three", "\x00\x00", "60", "2019", "pop", "k-pop")]
+    caplog.clear()
+    tables, text = tables_of(spark, caplog, tracks=write(tmp_path / "tidy.csv", TIDY_HEADER, tidy))
+    assert [(r.name, sorted(t.track_id for t in tables["top_tracks"])) for r in tables["artists"]] == \
+        [("IU", ["t1", "t2"])]
+    assert "not linked to any artist (artist list empty or unreadable): 1;" in text
+    assert "name cells with control characters (taken out): 2" in text
