@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from mart import serving
-from tests.support import chatbot_mart
-from tests.support.paths import REPO
+from tests.support.skill_server import skill_server
 
 
 @pytest.fixture
 def server(tmp_path):
-    """``python -m chatbot_lambda.serve`` on a free port over a small SQLite mart; yields its base URL."""
-    conn = serving.connect(f"jdbc:sqlite:{tmp_path / 'mart.db'}")
-    chatbot_mart.fill(conn, "sqlite", 10)
-    conn.close()
-    process = subprocess.Popen([sys.executable, "-m", "chatbot_lambda.serve", "--port", "0", "--read-timeout", "2",
-                                "--mart", f"jdbc:sqlite:{tmp_path / 'mart.db'}"],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline()
-        assert line.startswith("skill server on http://127.0.0.1:"), line + process.stderr.read()
-        yield line.split()[3].rsplit("/", 1)[0]
-    finally:
-        process.terminate()
-        process.wait(10)
+    """``python -m chatbot_lambda.serve`` with short deadlines (headers 1 s, a body or a read 2 s) over a small
+    SQLite mart; yields its base URL."""
+    with skill_server(tmp_path, "--read-timeout", "2", "--header-timeout", "1") as (url, _):
+        yield url

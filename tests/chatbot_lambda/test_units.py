@@ -238,7 +238,8 @@ def test_the_local_skill_server_answers_curl_style_posts(tmp_path):
             reply = json.load(response)
         assert replies.problems(reply) == []
         assert reply["template"]["outputs"][1]["carousel"]["items"][0]["header"]["title"] == "IU"
-        with urllib.request.urlopen(urllib.request.Request(url, b"not json"), timeout=10) as response:
+        not_json = urllib.request.Request(url, b"not json", {"Content-Type": "application/json"})
+        with urllib.request.urlopen(not_json, timeout=10) as response:
             assert json.load(response)["template"]["outputs"][0]["simpleText"]["text"].startswith("죄송해요")
     finally:
         server.terminate()
