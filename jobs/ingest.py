@@ -8,7 +8,7 @@
 
 Writes the lake tables ``artists``, ``top_tracks`` and ``audio_features`` for
 one dt (default: today, UTC), and ``artist_aliases`` (carried forward from the
-latest snapshot, plus curated ones and those chat users confirmed). Re-running for the same dt replaces that dt's
+latest snapshot, plus curated ones and those chat users taught and earned). Re-running for the same dt replaces that dt's
 rows; other dts are never touched. Nothing is written until the source's data
 is fetched; while the tables are written the dt is marked unfinished in the
 lake's ``ingest_log``, so readers never see a mix of two runs. The chatbot's requests are taken
@@ -32,8 +32,8 @@ from jobs.common.lake import Lake, today_utc
 from jobs.common.progress import Progress
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
-from jobs.sources import chat_requests
-from jobs.sources.aliases import chat_aliases, curated_aliases, read_aliases_csv, snapshot_aliases
+from jobs.sources import chat_requests, learned_aliases
+from jobs.sources.aliases import chat_aliases, curated_aliases, read_aliases_csv, removed_aliases, snapshot_aliases
 from jobs.settings import SOURCES, IngestSettings
 from jobs.sources.seeds import wanted_artists
 from jobs.sources.spotify import SpotifyCatalog, SpotifyError
@@ -51,8 +51,11 @@ sources:
   spotify     the Spotify Web API through spotipy, client credentials from SPOTIPY_CLIENT_ID and
               SPOTIPY_CLIENT_SECRET (or [spotify] credentials_secret in AWS Secrets Manager). Artists from
               ingest.seeds / --seeds (ids or names), --seeds-file, --refresh (the lake's artists) and
-              --requests (names the chatbot could not answer, from the mart's artist_requests; a name a
-              user typed for an artist Spotify resolved becomes an alias of that artist). Requests come
+              --requests (names the chatbot could not answer, from the mart's artist_requests, and the
+              aliases chat users confirmed: one is learned only when ingest.alias_min_users (3) users
+              confirmed it, it holds no request words, a fresh search finds its artist among the first
+              ingest.alias_search_results (5), and no curated alias or other artist's name has its key;
+              python -m jobs.aliases lists and removes learned ones). Requests come
               last: at most ingest.max_requests (--max-requests) a run, most distinct users first; a name
               not found waits ingest.request_retry_days and a new ask; requests nobody asked for in
               ingest.request_expiry_days are deleted. When Spotify stops the run during the requests,
@@ -106,7 +109,8 @@ def run(spark: SparkSession, settings: IngestSettings, dt: str) -> dict[str, int
     else:
         log.info("synthetic: %s", settings.synthetic)
         frames = generate(spark, settings.synthetic)
-    aliases = snapshot_aliases(spark, lake, dt, frames.pop("artist_aliases", None), curated(spark, settings, frames))
+    aliases = snapshot_aliases(spark, lake, dt, frames.pop("artist_aliases", None), curated(spark, settings, frames),
+                               artists=frames["artists"])
     if aliases is not None:
         frames["artist_aliases"] = aliases
     # Delta commits each table on its own: the dt is marked unfinished (readers refuse it) while they
@@ -157,9 +161,11 @@ def spotify_frames(spark: SparkSession, settings: IngestSettings, lake: Lake) ->
     except SpotifyError:
         log.error("Spotify: %s", ", ".join(f"{k} {v:g}" for k, v in sorted(catalog.stats.items())))
         raise
+    taught = []
     if requests is not None:
         chat_requests.look_up(catalog, requests, snapshot, progress)
         chat_requests.report(requests)
+        taught = earned_aliases(spark, settings, lake, catalog, snapshot, progress)
     log_summary(catalog, snapshot, unresolved + (requests.not_found() if requests else []))
     if not snapshot.artists:
         if requests is not None and requests.looked_up:   # all not found: marked, so the next run moves on
@@ -170,9 +176,9 @@ def spotify_frames(spark: SparkSession, settings: IngestSettings, lake: Lake) ->
     # What was looked for and not found is kept with the snapshot, for the next run and for people.
     missing = [(name, names[name], "spotify") for name in unresolved]
     missing += [(name, "request", "spotify") for name in (requests.not_found() if requests else [])]
-    learned = chat_aliases(requests.confirmed() if requests else [], snapshot.artists)
+    learned = chat_aliases(taught, snapshot.artists)
     if learned:
-        log.info("aliases typed by chat users for %d artists: %s", len(learned),
+        log.info("aliases learned from chat users for %d artists: %s", len(learned),
                  ", ".join(f"{alias} -> {artist_id}" for artist_id, alias, _ in learned[:10]))
     frames = {"artists": schemas.local_frame(spark, snapshot.artists, schemas.ARTISTS),
               "artist_aliases": schemas.local_frame(spark, learned, schemas.ARTIST_ALIASES) if learned else None,
@@ -180,6 +186,25 @@ def spotify_frames(spark: SparkSession, settings: IngestSettings, lake: Lake) ->
               "audio_features": schemas.local_frame(spark, snapshot.audio_features, schemas.AUDIO_FEATURES),
               "unresolved_names": schemas.local_frame(spark, missing, schemas.UNRESOLVED_NAMES)}
     return frames, requests
+
+
+def earned_aliases(spark: SparkSession, settings: IngestSettings, lake: Lake, catalog: SpotifyCatalog,
+                   snapshot: SpotifySnapshot, progress) -> list[tuple[str, str]]:
+    """``(typed, artist id)`` of the aliases chat users confirmed that pass ``learned_aliases``' checks,
+    their artists fetched into ``snapshot`` (a SpotifyError leaves the rest for the next run)."""
+    policy = settings.policy
+    candidates = learned_aliases.screen(learned_aliases.take_candidates(spark, settings.mart, policy.alias_min_users),
+                                        removed_aliases(lake))
+    candidates = learned_aliases.confirmed_by_search(catalog, candidates, policy.alias_search_results)
+    have = {row[0] for row in snapshot.artists}
+    new = list(dict.fromkeys(c.artist_id for c in candidates if c.artist_id not in have))
+    if new:
+        try:
+            chat_requests.merge(snapshot, fetch_snapshot(catalog, new, progress))
+        except SpotifyError as exc:
+            log.warning("aliases: Spotify stopped fetching their artists (%s); those not fetched wait for the next "
+                        "run", str(exc).split(". ")[0])
+    return [(c.typed, c.artist_id) for c in candidates]
 
 
 def log_summary(catalog: SpotifyCatalog, snapshot: SpotifySnapshot, unresolved: list[str]) -> None:

@@ -3,12 +3,13 @@
 Three sources, written with each ingested snapshot:
 
 - ``previous``: the aliases of the lake's latest snapshot up to this dt, carried forward, so that
-  what was learned once is served by every later publish;
+  what was learned once is served by every later publish (until removed by hand:
+  ``python -m jobs.aliases``);
 - ``curated``: a CSV file of ``artist,alias`` rows (``--aliases-csv``), where ``artist`` is an
   artist id or the artist's name as in the snapshot (matched by name key);
-- ``chat``: names a chat user typed for an artist that a live lookup resolved (the chatbot records
-  them in the mart's ``artist_requests`` with the Spotify id; ingest fetches the artist and keeps the
-  typed name when it is not the artist's own name).
+- ``chat``: names chat users confirmed for an artist, learned by the Spotify ingest only when
+  earned (``jobs.sources.learned_aliases``), and never over a curated alias, another artist's
+  name, or an alias removed by hand (:func:`choose_aliases`).
 
 The publish job keeps an alias only for an artist of the snapshot it publishes, and drops one
 equal to the artist's own name key (``jobs.publish.frames.mart_artist_aliases``).
@@ -85,20 +86,79 @@ def chat_aliases(requested: Iterable[tuple[str, str | None]], artists: list[tupl
     return list(dict.fromkeys(rows))
 
 
-def snapshot_aliases(spark: SparkSession, lake: Lake, dt: str, *new: DataFrame) -> DataFrame | None:
+REMOVALS = "alias_removals"       # lake table: aliases removed by hand (artist_id, alias_key, alias, removed_at)
+
+
+def removed_aliases(lake: Lake) -> set[tuple[str, str]]:
+    """``(artist_id, alias key)`` of every alias removed by hand (``python -m jobs.aliases remove``)."""
+    if not lake.exists(REMOVALS):
+        return set()
+    rows = lake.spark.read.format("delta").load(lake.path(REMOVALS)).select("artist_id", "alias_key").collect()
+    return {(row.artist_id, row.alias_key) for row in rows}
+
+
+def choose_aliases(rows: Iterable[tuple], removed: set[tuple[str, str]],
+                   named: dict[str, set[str]]) -> list[tuple[str, str, str]]:
+    """The aliases a snapshot keeps, from rows ``(artist_id, alias, source, key, fresh)`` (``fresh``: not
+    carried from the previous snapshot); ``named``: alias key -> ids of the snapshot's artists whose
+    name has that key (at least for the keys of chat aliases).
+
+    Curated aliases always stay. A chat alias is dropped when it was removed by hand, when a curated
+    alias has its key, when its key is another artist's name, or when its key already names another
+    artist (an alias carried forward wins over a fresh one; fresh ones of several artists all go).
+    Each (artist, key) once; every chat alias dropped is logged with the reason."""
+    rows = [row for row in rows if row[0] and row[1] and row[3]]
+    by_key: dict[str, list[tuple]] = {}
+    for row in rows:
+        by_key.setdefault(row[3], []).append(row)
+    kept: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for key, group in by_key.items():
+        curated = [row for row in group if row[2] != "chat"]
+        chat = [row for row in group if row[2] == "chat"]
+        for row in curated:
+            kept.setdefault((row[0], key), (row[0], row[1], row[2]))
+        carried = {row[0] for row in chat if not row[4] and (row[0], key) not in removed}
+        for row in chat:
+            artist_id = row[0]
+            why = None
+            if (artist_id, key) in removed:
+                why = "removed by hand"
+            elif any(c[0] != artist_id for c in curated):
+                why = "a curated alias has its key"
+            elif named.get(key, set()) - {artist_id}:
+                why = "it is another artist's name"
+            elif carried - {artist_id} or (row[4] and not carried and {c[0] for c in chat if c[4]} - {artist_id}):
+                why = "its key names another artist already"
+            if why is None:
+                kept.setdefault((artist_id, key), (artist_id, row[1], "chat"))
+            else:
+                log.warning("aliases: dropped the chat alias %r -> %s: %s", row[1], artist_id, why)
+    return list(kept.values())
+
+
+def snapshot_aliases(spark: SparkSession, lake: Lake, dt: str, *new: DataFrame,
+                     artists: DataFrame | None = None) -> DataFrame | None:
     """The aliases to write with snapshot ``dt``: those of the latest snapshot up to ``dt``, and ``new``
-    ones, each (artist, alias key) once; ``None`` when there are none at all."""
-    frames = [frame.select("artist_id", "alias", "source") for frame in new if frame is not None]
+    ones, as :func:`choose_aliases` keeps them (``artists``: the snapshot's artists, whose names chat
+    aliases may not take); ``None`` when there are none at all."""
+    frames = [frame.select("artist_id", "alias", "source", F.lit(True).alias("_fresh"))
+              for frame in new if frame is not None]
     earlier = [d for d in lake.snapshots("artist_aliases") if d <= dt]
     if earlier:
-        frames.insert(0, lake.read("artist_aliases", earlier[-1]).select("artist_id", "alias", "source"))
+        frames.insert(0, lake.read("artist_aliases", earlier[-1])
+                      .select("artist_id", "alias", "source", F.lit(False).alias("_fresh")))
         log.info("aliases: carrying forward those of dt=%s", earlier[-1])
     if not frames:
         return None
     merged = frames[0]
     for frame in frames[1:]:
         merged = merged.unionByName(frame)
-    keyed = merged.where(F.col("artist_id").isNotNull() & F.col("alias").isNotNull()) \
-        .withColumn("_key", name_key_udf("alias"))
-    return keyed.dropDuplicates(["artist_id", "_key"]).select(
-        *[F.col(field.name).cast(field.dataType) for field in schemas.ARTIST_ALIASES.fields])
+    rows = [(r.artist_id, r.alias, r.source, name_key(r.alias), r._fresh) for r in merged.collect()]
+    chat_keys = sorted({row[3] for row in rows if row[2] == "chat" and row[3]})
+    named: dict[str, set[str]] = {}
+    if chat_keys and artists is not None:
+        for row in (artists.select("artist_id", name_key_udf("name").alias("key"))
+                    .where(F.col("key").isin(chat_keys)).collect()):
+            named.setdefault(row.key, set()).add(row.artist_id)
+    kept = choose_aliases(rows, removed_aliases(lake) if chat_keys else set(), named)
+    return schemas.local_frame(spark, kept, schemas.ARTIST_ALIASES)

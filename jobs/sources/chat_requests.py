@@ -38,18 +38,23 @@ CHUNK = 20   # requests looked up (and their artists fetched) before the next on
 
 @dataclass(frozen=True)
 class RequestPolicy:
-    """``[ingest]`` ``max_requests``, ``request_retry_days``, ``request_expiry_days``."""
+    """``[ingest]`` ``max_requests``, ``request_retry_days``, ``request_expiry_days``, and for aliases chat
+    users taught (``jobs.sources.learned_aliases``) ``alias_min_users`` and ``alias_search_results``."""
 
     max_requests: int = 100
     retry_days: float = 7.0
     expiry_days: float = 30.0
+    alias_min_users: int = 3
+    alias_search_results: int = 5
 
     @classmethod
     def from_config(cls, config: Mapping) -> "RequestPolicy":
         ingest = section(config, "ingest")
         values = {}
         for key, name, kind in (("max_requests", "max_requests", int), ("retry_days", "request_retry_days", float),
-                                ("expiry_days", "request_expiry_days", float)):
+                                ("expiry_days", "request_expiry_days", float),
+                                ("alias_min_users", "alias_min_users", int),
+                                ("alias_search_results", "alias_search_results", int)):
             raw = ingest.get(name, getattr(cls, key))
             try:
                 values[key] = kind(raw)
@@ -61,6 +66,9 @@ class RequestPolicy:
         if not 0 <= policy.retry_days <= policy.expiry_days:
             raise ConfigError(f"ingest.request_retry_days ({policy.retry_days:g}) must be between 0 and "
                               f"ingest.request_expiry_days ({policy.expiry_days:g})")
+        if policy.alias_min_users < 1 or not 1 <= policy.alias_search_results <= 50:
+            raise ConfigError(f"ingest.alias_min_users must be 1 or more (not {policy.alias_min_users}) and "
+                              f"ingest.alias_search_results 1 to 50 (not {policy.alias_search_results})")
         return policy
 
 
@@ -68,7 +76,7 @@ class RequestPolicy:
 class Request:
     name_key: str
     name: str
-    spotify_artist_id: str | None   # set when a chat user confirmed a live lookup: no search needed
+    spotify_artist_id: str | None   # set when a live lookup resolved the name: no search needed
     users: int
 
 
@@ -90,9 +98,6 @@ class RequestRun:
     def not_found(self) -> list[str]:
         return [r.name for r in self.taken if r.name_key in self.looked_up and self.looked_up[r.name_key] is None]
 
-    def confirmed(self) -> list[tuple[str, str]]:
-        """``(typed name, spotify id)`` of requests a chat user confirmed, for ``chat_aliases``."""
-        return [(r.name, r.spotify_artist_id) for r in self.taken if r.spotify_artist_id]
 
 
 def take_requests(spark: SparkSession, target: MartTarget, policy: RequestPolicy,

@@ -300,6 +300,17 @@ class SpotifyCatalog:
         index = closest_name(name, [str(a.get("name") or "") for a in items], other_script=other_script)
         return None if index is None else items[index]
 
+    def search_artist_ids(self, text: str, limit: int) -> list[str]:
+        """The ids of the first ``limit`` artists a search for ``text`` returns, in Spotify's order
+        (``[]`` when search is closed to this app)."""
+        try:
+            answer = self._request("search", lambda: self.sp.search(
+                q=text, type="artist", market=self.settings.market, limit=max(1, min(int(limit), 50))))
+        except EndpointClosed:
+            return []
+        items = (answer.get("artists") or {}).get("items") or []
+        return [str(a["id"]) for a in items if isinstance(a, dict) and a.get("id")][:limit]
+
     # -- top tracks -------------------------------------------------------------------------------------
 
     def top_tracks(self, artist: Mapping) -> list[dict]:
