@@ -29,6 +29,7 @@ from jobs.common.errors import ConfigError
 from jobs.common.lake import Lake
 from jobs.common.names_udf import name_key_udf
 from shared.names import name_key
+from shared.request_words import request_words_in
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,8 @@ def choose_aliases(rows: Iterable[tuple], removed: set[tuple[str, str]],
     carried from the previous snapshot); ``named``: alias key -> ids of the snapshot's artists whose
     name has that key (at least for the keys of chat aliases).
 
-    Curated aliases always stay. A chat alias is dropped when it was removed by hand, when a curated
+    Curated aliases always stay. A chat alias is dropped when it was removed by hand, when it holds
+    request words (one learned before they were refused: ``BLACKPINK 노래``), when a curated
     alias has its key, when its key is another artist's name, or when its key already names another
     artist (an alias carried forward wins over a fresh one; fresh ones of several artists all go).
     Each (artist, key) once; every chat alias dropped is logged with the reason."""
@@ -123,6 +125,8 @@ def choose_aliases(rows: Iterable[tuple], removed: set[tuple[str, str]],
             why = None
             if (artist_id, key) in removed:
                 why = "removed by hand"
+            elif request_words_in(row[1]):
+                why = "it holds request words"
             elif any(c[0] != artist_id for c in curated):
                 why = "a curated alias has its key"
             elif named.get(key, set()) - {artist_id}:

@@ -37,6 +37,11 @@ def test_a_removed_alias_is_neither_carried_nor_learned_again():
     assert choose_aliases(rows, {("iu", "아이유")}, {}) == [("nj", "뉴진스", "chat")]
 
 
+def test_an_alias_with_request_words_learned_earlier_is_not_carried_forward():
+    rows = [row("forged", "BLACKPINK 노래", fresh=False), row("bp", "블핑", fresh=False)]
+    assert choose_aliases(rows, set(), {}) == [("bp", "블핑", "chat")]
+
+
 def test_each_artist_and_key_once():
     rows = [row("iu", "아이유", fresh=False), row("iu", "아이 유"), row("nj", "뉴진스"), row("nj", "뉴 진스")]
     assert choose_aliases(rows, set(), {}) == [("iu", "아이유", "chat"), ("nj", "뉴진스", "chat")]
