@@ -84,7 +84,8 @@ def remove(spark: SparkSession, lake: Lake, config: dict, alias: str, artist: st
         raise ConfigError(f"{alias!r} has no letters or digits to match an alias by")
     dt = lake.latest_snapshot("artist_aliases")
     aliases = lake.read("artist_aliases", dt)
-    rows = [row for row in aliases.collect() if name_key(row.alias) == key and (artist is None or row.artist_id == artist)]
+    rows = [row for row in aliases.collect()
+            if name_key(row.alias) == key and (artist is None or row.artist_id == artist)]
     found = [(row.artist_id, row.alias) for row in rows if row.source == "chat"]
     if not found:
         curated = ", ".join(sorted({f"{row.alias} -> {row.artist_id}" for row in rows}))

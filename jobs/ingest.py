@@ -8,8 +8,8 @@
 
 Writes the lake tables ``artists``, ``top_tracks`` and ``audio_features`` for
 one dt (default: today, UTC), and ``artist_aliases`` (carried forward from the
-latest snapshot, plus curated ones and those chat users taught and earned). Re-running for the same dt replaces that dt's
-rows; other dts are never touched. Nothing is written until the source's data
+latest snapshot, plus curated ones and those chat users taught and earned). Re-running for
+the same dt replaces that dt's rows; other dts are never touched. Nothing is written until the source's data
 is fetched; while the tables are written the dt is marked unfinished in the
 lake's ``ingest_log``, so readers never see a mix of two runs. The chatbot's requests are taken
 last and capped (``jobs.sources.chat_requests``); they are marked in the mart only after the write.

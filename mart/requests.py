@@ -132,7 +132,8 @@ INSERT INTO artist_requests (name_key, name, spotify_artist_id, spotify_name, fi
                              times, added_by)
 VALUES (?, ?, ?, ?, ?, ?, 1, ?)
 """
-_DELETE_REQUEST = ("DELETE FROM artist_requests WHERE name_key = ?", "DELETE FROM artist_request_users WHERE name_key = ?")
+_DELETE_REQUEST = ("DELETE FROM artist_requests WHERE name_key = ?",
+                   "DELETE FROM artist_request_users WHERE name_key = ?")
 
 
 def record(transaction, ask: Ask, max_rows: int, quota: int) -> Recorded:
@@ -159,8 +160,8 @@ def record(transaction, ask: Ask, max_rows: int, quota: int) -> Recorded:
                                       ask.stamp, ask.stamp, ask.added_by))
         outcome = "added"
     if ask.user_hash:
-        transaction.execute(_ADD_USER[transaction.dialect], (ask.name_key, ask.user_hash, ask.stamp, ask.name_key, ask.name_key,
-                                                 MAX_USERS))
+        transaction.execute(_ADD_USER[transaction.dialect],
+                            (ask.name_key, ask.user_hash, ask.stamp, ask.name_key, ask.name_key, MAX_USERS))
     return Recorded(outcome, evicted)
 
 

@@ -9,8 +9,8 @@ import pytest
 from chatbot_lambda.app import SkillApp
 from chatbot_lambda.settings import Settings
 from tests.support.answers import request_users, requests_rows, search_terms
-from tests.support.skill_calls import (REQUEST_KEY, SKILL_SECRET, ask, cards, headers, http_api_event, quick_replies, reply_of, rest_api_event,
-                                       skill_body, tap, texts)
+from tests.support.skill_calls import (REQUEST_KEY, SKILL_SECRET, ask, cards, headers, http_api_event, quick_replies,
+                                       reply_of, rest_api_event, skill_body, tap, texts)
 from tests.support.paths import SHARED_EXAMPLES
 
 
