@@ -37,6 +37,7 @@ from shared.names import name_key
 log = logging.getLogger("jobs.aliases")
 
 REMOVAL_COLUMNS = "artist_id string, alias_key string, alias string, removed_at timestamp"
+REMOVAL_FIELDS = ("artist_id", "alias_key", "alias", "removed_at")
 
 
 def parse_args(argv: Sequence[str] | None):
@@ -58,15 +59,6 @@ def learned(aliases: DataFrame, artists: DataFrame) -> DataFrame:
             .select("artist_id", "name", "alias").orderBy("alias", "artist_id"))
 
 
-def without(aliases: DataFrame, removed: list[tuple[str, str]]) -> DataFrame:
-    """``aliases`` without the rows of ``removed`` ``(artist_id, alias)``."""
-    gone = {(artist_id, alias) for artist_id, alias in removed}
-    keep = F.lit(True)
-    for artist_id, alias in sorted(gone):
-        keep = keep & ~((F.col("artist_id") == artist_id) & (F.col("alias") == alias))
-    return aliases.where(keep).select(*schemas.ARTIST_ALIASES.fieldNames())
-
-
 def list_learned(lake: Lake, dt: str | None) -> int:
     dt = dt or lake.latest_snapshot("artist_aliases")
     tables = lake.read_snapshot(dt, ["artist_aliases", "artists"])
@@ -83,9 +75,8 @@ def remove(spark: SparkSession, lake: Lake, config: dict, alias: str, artist: st
     if not key:
         raise ConfigError(f"{alias!r} has no letters or digits to match an alias by")
     dt = lake.latest_snapshot("artist_aliases")
-    aliases = lake.read("artist_aliases", dt)
-    rows = [row for row in aliases.collect()
-            if name_key(row.alias) == key and (artist is None or row.artist_id == artist)]
+    every = lake.read("artist_aliases", dt).select(*schemas.ARTIST_ALIASES.fieldNames()).collect()
+    rows = [row for row in every if name_key(row.alias) == key and (artist is None or row.artist_id == artist)]
     found = [(row.artist_id, row.alias) for row in rows if row.source == "chat"]
     if not found:
         curated = ", ".join(sorted({f"{row.alias} -> {row.artist_id}" for row in rows}))
@@ -93,12 +84,14 @@ def remove(spark: SparkSession, lake: Lake, config: dict, alias: str, artist: st
                           + (f" (curated: {curated}; edit the --aliases-csv file)" if curated else ""))
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     today = today_utc()
-    record = schemas.local_frame(spark, [(artist_id, key, text, now) for artist_id, text in found], REMOVAL_COLUMNS)
+    removals = [(artist_id, key, text, now) for artist_id, text in found]
     if lake.exists(REMOVALS):      # the day's earlier removals stay: a write replaces the whole dt
         earlier = lake.spark.read.format("delta").load(lake.path(REMOVALS)).where(F.col("dt") == today)
-        record = earlier.select(*record.columns).unionByName(record)
-    lake.write(record.localCheckpoint(), REMOVALS, today)
-    lake.write(without(aliases, found).localCheckpoint(), "artist_aliases", dt)
+        removals = [tuple(row) for row in earlier.select(*REMOVAL_FIELDS).collect()] + removals
+    lake.write(schemas.local_frame(spark, removals, REMOVAL_COLUMNS), REMOVALS, today)
+    gone = set(found)
+    kept = [tuple(row) for row in every if (row.artist_id, row.alias) not in gone]
+    lake.write(schemas.local_frame(spark, kept, schemas.ARTIST_ALIASES), "artist_aliases", dt)
     log.info("removed %s from dt=%s and recorded in %s: later ingests neither carry nor learn them",
              ", ".join(f"{text!r} -> {artist_id}" for artist_id, text in found), dt, lake.path(REMOVALS))
     if mart:
