@@ -21,7 +21,8 @@ SERIAL = (
     "tests/shared/test_secrets.py",
     "tests/jobs/common/test_jdbc.py::test_bad_settings_fail_fast_with_what_to_fix",
     "tests/jobs/publish/test_lock_and_swap.py::test_a_second_publish_or_rollback_is_refused_while_one_holds_the_lock",
-    "tests/jobs/publish/test_lock_and_swap.py::test_a_swap_blocked_by_a_long_reader_transaction_fails_cleanly",
+    "tests/jobs/publish/test_lock_and_swap.py::"
+    "test_every_lookup_during_a_publish_that_cannot_get_the_lock_is_answered_within_the_chatbots_budget",
     "tests/jobs/publish/test_lock_and_swap.py::"
     "test_lookups_wait_at_most_the_short_lock_wait_while_the_swap_queues_behind_a_reader",
     "tests/jobs/sources/test_ingest_spotify.py::test_a_429_waits_retry_after_and_gets_everything",
