@@ -50,6 +50,7 @@ SHOWN_NAME = 40         # how much of what the user typed is quoted back
 RELATED_CARDS = replies.MAX_CARDS - 1
 _ARTIST_ID = re.compile(r"\A[A-Za-z0-9_.:-]{1,64}\Z")
 _SPOTIFY_ID = re.compile(r"\A[0-9A-Za-z]{22}\Z")
+_SIGNATURE = re.compile(r"\A[0-9a-f]{32}\Z")
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,7 @@ class _Turn:
         """``(typed, artist name)`` of a "yes" chip the bot signed for this user and that has not expired."""
         spotify_id, name, typed, expires, sig = (extra.get(k) for k in ("id", "name", "typed", "exp", "sig"))
         if not (isinstance(name, str) and isinstance(typed, str) and 0 < len(typed) <= MAX_TEXT
-                and type(expires) is int and isinstance(sig, str) and self.request.user_id):
+                and type(expires) is int and isinstance(sig, str) and _SIGNATURE.match(sig) and self.request.user_id):
             return None
         if expires < self.bot.minutes():
             return None

@@ -128,6 +128,15 @@ def test_a_forged_confirmation_is_ignored(live_app, spotify, served_mart, key):
     assert confirmations(served_mart) == []
 
 
+@pytest.mark.parametrize("sig", ["서명" * 16, "0" * 31 + "\u0660", 12345, None])
+def test_a_confirmation_with_a_malformed_signature_is_read_as_text(live_app, spotify, served_mart, sig):
+    artist = _fake_artist(spotify, 4)
+    chip = {"kind": "alias", "id": artist["id"], "name": "Fake Artist 4", "typed": "방탄소년단",
+            "exp": live_app.chatbot.minutes() + 5, "sig": sig}
+    reply = reply_of(live_app.handle(http_api_event(skill_body("Fake Artist 4", extra=chip), signed(live_app))))
+    assert headers(reply) == ["Fake Artist 4"] and confirmations(served_mart) == []
+
+
 def test_a_chip_replayed_by_another_user_or_too_late_changes_nothing(live_app, spotify, served_mart):
     artist = _fake_artist(spotify, 8)
     spotify.switches.hits["페이크에잇"] = [artist["id"]]
