@@ -132,7 +132,7 @@ class MartRepository:
         return done
 
     def _stamp(self, moment: datetime):
-        return moment if self.dialect == "mysql" else moment.isoformat(sep=" ", timespec="milliseconds")
+        return moment if self.dialect == "mysql" else requests.stamp(moment)
 
     def _dropped(self, why: str, key: str, detail: str) -> None:
         self.dropped[why] += 1
