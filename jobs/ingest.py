@@ -193,8 +193,8 @@ def earned_aliases(spark: SparkSession, settings: IngestSettings, lake: Lake, ca
     """``(typed, artist id)`` of the aliases chat users confirmed that pass ``learned_aliases``' checks,
     their artists fetched into ``snapshot`` (a SpotifyError leaves the rest for the next run)."""
     policy = settings.policy
-    candidates = learned_aliases.screen(learned_aliases.take_candidates(spark, settings.mart, policy.alias_min_users),
-                                        removed_aliases(lake))
+    candidates = learned_aliases.take_candidates(spark, settings.mart, policy.alias_min_users)
+    candidates = learned_aliases.screen(candidates, removed_aliases(lake)) if candidates else []
     candidates = learned_aliases.confirmed_by_search(catalog, candidates, policy.alias_search_results)
     have = {row[0] for row in snapshot.artists}
     new = list(dict.fromkeys(c.artist_id for c in candidates if c.artist_id not in have))
