@@ -24,8 +24,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{artist} is new to me: here are their songs from Spotify. Artists that sound alike come "
               "after the next update."},
     "learned": {
-        "ko": "고마워요! ‘{typed}’(이)라는 이름은 확인을 거쳐 다음 업데이트에 반영할게요.",
-        "en": "Thanks! Once checked, ‘{typed}’ will find them after an update."},
+        "ko": "고마워요! ‘{typed}’(이)라는 이름은 확인을 거쳐 반영할게요.",
+        "en": "Thanks! Once it's checked, ‘{typed}’ will find them too."},
     "offer": {
         "ko": "‘{typed}’, 혹시 {artist} 말씀이세요? 맞으면 ‘네, 맞아요’를 눌러 주세요.",
         "en": "By ‘{typed}’, do you mean {artist}? Tap ‘Yes, that's it’ if so."},
