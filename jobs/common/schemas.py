@@ -51,6 +51,17 @@ AUDIO_FEATURES = _struct(
 RELATED_ARTISTS = _struct(
     ("artist_id", StringType()), ("rank", IntegerType()), ("related_id", StringType()), ("distance", DoubleType()))
 
+# What the similarity job writes: RELATED_ARTISTS and why each related artist was chosen (REASONS). A
+# snapshot written before the blend with listening data has no reason: every row there is "sound".
+REASONS = ("sound", "listeners", "both")
+RELATED_ARTISTS_WITH_REASON = StructType([*RELATED_ARTISTS.fields, StructField("reason", StringType(), nullable=True)])
+
+# Listening data: one row per (context, artist). A context is one listener, one playlist or one chat user;
+# ``context_id`` is an HMAC of the source's id wherever that id names a person. ``weight`` is the
+# source's measure of how much the context holds the artist (plays, tracks in the playlist, asks).
+ARTIST_CONTEXTS = _struct(("context_id", StringType()), ("artist_id", StringType()), ("weight", DoubleType()),
+                          ("source", StringType()))
+
 # Optional: other spellings of artist names (e.g. Korean), published to the mart's artist_aliases.
 ARTIST_ALIASES = _struct(("artist_id", StringType()), ("alias", StringType()), ("source", StringType()))
 
@@ -61,9 +72,10 @@ LAKE_TABLES = {
     "artists": ARTISTS,
     "top_tracks": TOP_TRACKS_WITH_AUDIO,
     "audio_features": AUDIO_FEATURES,
-    "related_artists": RELATED_ARTISTS,
+    "related_artists": RELATED_ARTISTS_WITH_REASON,
     "artist_aliases": ARTIST_ALIASES,
     "unresolved_names": UNRESOLVED_NAMES,
+    "artist_contexts": ARTIST_CONTEXTS,
 }
 
 
