@@ -67,7 +67,8 @@ def rows(n: int, seed: int = 11) -> dict[str, list[tuple]]:
             alias = name_key(_hangul(rng))
             aliases.append((alias, artist, rev_key(alias), initials(alias)))
         tracks.extend((artist, rank, f"{artist}t{rank}", f"Song {rank} of {name}", "Album", None) for rank in (1, 2, 3))
-        related.extend((artist, rank, f"b{(i + rank * 7) % n:07d}", 0.01 * rank) for rank in (1, 2, 3))
+        related.extend((artist, rank, f"b{(i + rank * 7) % n:07d}", 0.01 * rank, ("sound", "listeners", "both")[rank - 1])
+                       for rank in (1, 2, 3))
     unique_aliases = list({row[0]: row for row in aliases}.values())
     return {"artists": artists, "artist_aliases": unique_aliases, "top_tracks": tracks, "related_artists": related}
 

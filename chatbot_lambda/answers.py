@@ -5,7 +5,11 @@ Paths (the ``outcome`` logged for each answer):
 ``known``       the mart knows the name (or an alias, a name inside a sentence, a distinctive word
                 of one name, 초성 of one name, or the artist a tapped button names): a short text and
                 a carousel of the artist's card and one card per related artist (as many as the
-                cards show); quick replies and a button on each related card ask about that artist.
+                cards show), each related card opening with why it was chosen (its ``reason``:
+                the sound, the listeners, or both); quick replies and a button on each related
+                card ask about that artist. Where users are verified, the artist asked about is
+                counted for this user and day (``chat_listens``, bounded; never delays or changes
+                the answer beyond one bounded write).
 ``live``        Spotify knows it, the mart does not: its tracks from Spotify, a note that related
                 artists come with the next batch, and a row in artist_requests.
 ``offer``       Spotify's hit is written in another script (아이유 -> IU): it is offered; where users
@@ -47,6 +51,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 100          # longer messages are not taken for artist names
 SHOWN_NAME = 40         # how much of what the user typed is quoted back
+SHOWN_IN_REASON = 16    # how much of the asked artist's name a related card's reason quotes
 RELATED_CARDS = replies.MAX_CARDS - 1
 _ARTIST_ID = re.compile(r"\A[A-Za-z0-9_.:-]{1,64}\Z")
 _SPOTIFY_ID = re.compile(r"\A[0-9A-Za-z]{22}\Z")
@@ -58,6 +63,7 @@ class Answer:
     reply: dict
     outcome: str
     detail: str = ""
+    artist_id: str = ""         # a known answer's artist (the one asked about)
 
 
 def shown(text: str) -> str:
@@ -71,13 +77,27 @@ def ask_about(artist_id: str, name: str) -> QuickReply:
     return QuickReply(name, name, {"kind": "artist", "id": artist_id})
 
 
-def artist_card(say: Messages, name: str, tracks: list, artist_id: str | None = None) -> dict:
+def reason_item(say: Messages, asked: str, card: serving.ArtistCard) -> ListItem:
+    """The first line of a related artist's card: why it was chosen (its ``reason``, read by
+    ``serving.reason_of``: the sound, the listeners, or both) and a note naming the artist asked about
+    (cut to ``SHOWN_IN_REASON``), with the related artist's picture, opening a search for its songs."""
+    reason = serving.reason_of(card.reason)
+    note = say.say(f"item_reason_{reason}_note", artist=replies.cut(asked, SHOWN_IN_REASON))
+    return ListItem(say.say(f"item_reason_{reason}"), note, card.image_url or "",
+                    replies.youtube_search(card.name or ""))
+
+
+def artist_card(say: Messages, name: str, tracks: list, artist_id: str | None = None,
+                why: ListItem | None = None) -> dict:
     """A listCard: the name, distinct tracks opening YouTube searches, a button for all the artist's
-    songs and, with ``artist_id`` (a related artist), a button asking the bot about it."""
+    songs and, with ``artist_id`` (a related artist), a button asking the bot about it. ``why`` (a
+    related artist's ``reason_item``) comes first, the tracks in the items left."""
     everything = replies.youtube_search(name)
     items = [ListItem(t.name, t.album_name or "", t.image_url or "", replies.youtube_search(name, t.name))
              for t in distinct_tracks([t for t in tracks if t.name])]
     items = items or [ListItem(say.say("item_search"), name, "", everything)]
+    if why is not None:
+        items = [why, *items[:replies.MAX_LIST_ITEMS - 1]]
     if artist_id is None:
         buttons = [Button(say.say("button_more_songs"), everything)]
     else:
@@ -86,16 +106,29 @@ def artist_card(say: Messages, name: str, tracks: list, artist_id: str | None = 
     return replies.list_card(name, items, buttons)
 
 
+def related_card(say: Messages, asked: str, card: serving.ArtistCard) -> dict:
+    """A related artist's listCard: why it was chosen, its tracks, its buttons."""
+    return artist_card(say, card.name or "", card.tracks, card.artist_id, reason_item(say, asked, card))
+
+
+def known_text(say: Messages, artist: str, related: list[serving.ArtistCard]) -> str:
+    """The text above the cards: how many related artists, said as "artists that sound alike" when sound
+    chose them all, else as artists to try (each card says why)."""
+    if not related:
+        return say.say("known_alone", artist=artist)
+    by_sound = all(serving.reason_of(card.reason) == "sound" for card in related)
+    return say.say("known" if by_sound else "known_mixed", artist=artist, count=len(related))
+
+
 def known_reply(say: Messages, cards: list[serving.ArtistCard], fallback: list[QuickReply] = (),
                 note: str = "") -> dict:
     """The artist's card and its related artists' cards (as many as a carousel shows, and the text
     says how many), quick replies asking about each."""
     artist, related = cards[0], [card for card in cards[1:] if card.name][:RELATED_CARDS]
-    text = (say.say("known", artist=artist.name, count=len(related)) if related
-            else say.say("known_alone", artist=artist.name))
+    text = known_text(say, artist.name or "", related)
     carousel = replies.list_card_carousel(
         [artist_card(say, artist.name or "", artist.tracks)]
-        + [artist_card(say, card.name or "", card.tracks, card.artist_id) for card in related])
+        + [related_card(say, artist.name or "", card) for card in related])
     chips = [ask_about(card.artist_id, card.name or "") for card in related] or list(fallback)
     return replies.skill_response([replies.simple_text(f"{note} {text}".strip()), carousel], chips)
 
@@ -130,9 +163,20 @@ class Chatbot:
     def answer(self, request: SkillRequest, deadline: Deadline) -> Answer:
         turn = _Turn(self, request, deadline)
         try:
-            return turn.answer()
+            answer = turn.answer()
         except MartUnavailable as exc:
             return Answer(turn.try_again(), "mart_down", str(exc))
+        if answer.outcome == "known" and answer.artist_id:
+            self.listened(answer.artist_id, request.user_id, deadline)
+        return answer
+
+    def listened(self, artist_id: str, user_id: str, deadline: Deadline) -> None:
+        """Count a known answer in ``chat_listens`` (``MartRepository.record_listen``: verified users only,
+        bounded, within the deadline). Whatever happens there, the answer stays as it is."""
+        try:
+            self.repository.record_listen(artist_id, user_id, deadline)
+        except Exception:       # a side record: no failure of it may cost the user the answer
+            log.exception("recording a chat listen of %r failed", artist_id)
 
     def signature(self, spotify_id: str, name: str, typed: str, user_id: str, expires: int) -> str:
         """The signature of an alias offer's "yes" chip: the artist, its name and what was typed, for one
@@ -159,7 +203,7 @@ class _Turn:
         if extra.get("kind") == "artist" and isinstance(extra.get("id"), str) and _ARTIST_ID.match(extra["id"]):
             cards = self.repo.find_by_id(extra["id"])       # the first lookup: always tried
             if cards:
-                return Answer(self.known(cards), "known", cards[0].artist_id)
+                return self.known_answer(cards)
         if extra.get("kind") == "alias":
             confirmed = self.confirmed(extra)
             if confirmed is not None:
@@ -175,7 +219,7 @@ class _Turn:
         utterance = read(text)
         cards = self.repo.find_artist(utterance.keys)       # the first lookup (or the second): always tried
         if cards:
-            return Answer(self.known(cards), "known", cards[0].artist_id)
+            return self.known_answer(cards)
         if utterance.small_talk:
             return Answer(self.hint(utterance.small_talk), utterance.small_talk)
         if not utterance.name:
@@ -195,7 +239,7 @@ class _Turn:
         if sole is not None:
             cards = self.repo.find_by_id(sole.artist_id, self.deadline)
             if cards:
-                return Answer(self.known(cards), "known", f"{cards[0].artist_id} (by a part of its name)")
+                return self.known_answer(cards, "by a part of its name")
         chips = [ask_about(s.artist_id, s.name) for s in close]
         if self.bot.spotify is None:
             return self.queued(name, chips, "live lookups are not configured")
@@ -218,7 +262,7 @@ class _Turn:
                      or self.repo.find_artist(read(visible(artist.name)).keys[:2], self.deadline))
             self.repo.record_request(artist.name, artist.artist_id, self.deadline, self.request.user_id, artist.name)
             if cards:
-                return Answer(self.known(cards, note), "known", f"{cards[0].artist_id} (via Spotify)")
+                return self.known_answer(cards, "via Spotify", note)
         except MartUnavailable as exc:
             log.warning("could not record the request for %r: %s", artist.name, exc)
         return Answer(live_reply(self.say, artist, self.next_steps(), note), "live", artist.artist_id)
@@ -293,6 +337,11 @@ class _Turn:
 
     def known(self, cards: list[serving.ArtistCard], note: str = "") -> dict:
         return known_reply(self.say, cards, self.next_steps() if len(cards) < 2 else [], note)
+
+    def known_answer(self, cards: list[serving.ArtistCard], how: str = "", note: str = "") -> Answer:
+        """The ``known`` answer for ``cards`` (the artist first), found ``how`` (logged beside its id)."""
+        artist_id = cards[0].artist_id
+        return Answer(self.known(cards, note), "known", f"{artist_id} ({how})" if how else artist_id, artist_id)
 
     def text_with_chips(self, text: str, chips: list[QuickReply]) -> dict:
         return replies.skill_response([replies.simple_text(text)], self.next_steps(chips))

@@ -16,6 +16,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "known": {
         "ko": "{artist}의 인기곡이에요. 비슷한 느낌의 아티스트 {count}명도 함께 골랐어요. 곡을 누르면 유튜브에서 들을 수 있어요.",
         "en": "{artist}: top songs, then {count} artists that sound alike. Tap a song to hear it."},
+    "known_mixed": {
+        "ko": "{artist}의 인기곡이에요. 함께 들어 볼 아티스트 {count}명도 골랐어요. 카드마다 고른 이유를 적어 두었어요. "
+              "곡을 누르면 유튜브에서 들을 수 있어요.",
+        "en": "{artist}: top songs, then {count} artists to try, each card saying why. Tap a song to hear it."},
     "known_alone": {
         "ko": "{artist}의 인기곡이에요. 비슷한 아티스트는 다음 업데이트 뒤에 알려 드릴게요.",
         "en": "{artist}: top songs. Artists that sound alike come after the next update."},
@@ -81,6 +85,15 @@ CATALOG: dict[str, dict[str, str]] = {
     "button_songs": {"ko": "노래 더 보기", "en": "Songs"},               # side by side: 8 at most
     "button_similar": {"ko": "비슷한 가수", "en": "Similar"},            # side by side: 8 at most
     "item_search": {"ko": "유튜브에서 찾아보기", "en": "Search on YouTube"},
+    # Why a related artist was chosen (related_artists.reason): the first line of its card, then a note
+    # naming the artist asked about (cut short by answers.SHOWN_IN_REASON).
+    "item_reason_sound": {"ko": "비슷한 느낌의 아티스트", "en": "Sounds similar"},
+    "item_reason_sound_note": {"ko": "{artist} 노래와 분위기가 닮았어요", "en": "Sounds like {artist}"},
+    "item_reason_listeners": {"ko": "함께 많이 듣는 아티스트", "en": "Fans also listen"},
+    "item_reason_listeners_note": {"ko": "{artist} 팬들이 즐겨 들어요", "en": "Loved by {artist} fans"},
+    "item_reason_both": {"ko": "함께 듣고 느낌도 비슷해요", "en": "Same fans, same vibe"},
+    "item_reason_both_note": {"ko": "{artist} 팬들이 즐겨 듣고 분위기도 닮았어요",
+                              "en": "Loved by {artist} fans, and sounds alike"},
     "reply_yes": {"ko": "네, 맞아요", "en": "Yes, that's it"},
     "reply_no": {"ko": "아니에요", "en": "No"},
     "reply_retry": {"ko": "다시 시도", "en": "Try again"},

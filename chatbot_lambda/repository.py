@@ -1,9 +1,14 @@
-"""The mart, as the chatbot reads it (and the one table it writes, artist_requests with its users).
+"""The mart, as the chatbot reads it, and the tables it writes: artist_requests with its users, users'
+alias confirmations, and the known artists answered per signed user and day (chat_listens).
 
 One connection per Lambda container, opened on first use and reused by warm invocations. A
 reused connection that has gone away (server restart, idle timeout, killed) is re-opened and
 the statement tried once more; a slow or unreachable database becomes :class:`MartUnavailable`
 after ``DB_TIMEOUT_SECONDS``. Every statement binds its values as parameters.
+
+A mart of an older schema still answers: without ``related_artists.reason`` (before version 4)
+every related artist reads as ``sound``, and a failed ``chat_listens`` write pauses those writes
+for a while (:meth:`MartRepository.record_listen`) instead of failing every answer's write.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Callable, TypeVar
 from chatbot_lambda import matching
 from chatbot_lambda.budget import KEEP_SECONDS, Deadline
 from chatbot_lambda.settings import Settings
-from mart import requests, serving, suggest
+from mart import listens, requests, serving, suggest
 from shared.names import name_key
 from mart.suggest import Candidate
 from mart.url import MartUrlError, mask
@@ -29,6 +34,10 @@ T = TypeVar("T")
 POPULAR_CACHE_SECONDS = 300.0
 SUGGESTIONS = 5
 UNSIGNED_QUOTA_FACTOR = 10      # unsigned requests share one quota of this many users' new names
+REASONS_RECHECK_SECONDS = 300.0     # a mart found without related_artists.reason is asked again after this
+LISTENS_PAUSE_SECONDS = 60.0        # after a failed chat_listens write, none is tried for this long
+PRUNE_EVERY_SECONDS = 3600.0        # how often a container deletes chat_listens rows past their retention
+PRUNE_ROWS = 200                    # rows one such delete may take at most (the oldest, through the day index)
 
 
 class MartUnavailable(RuntimeError):
@@ -56,22 +65,47 @@ class MartRepository:
         self._conn = None
         self._errors = _database_errors()
         self._popular: tuple[float, list[str]] | None = None
+        self._without_reasons_at: float | None = None   # when the mart was last found without reasons
+        self._listens_paused_at: float | None = None    # when a chat_listens write last failed
+        self._pruned_at: float | None = None            # when this container last pruned chat_listens
         self.connections_opened = 0
         self.dropped: Counter[str] = Counter()      # requests not kept or given way, by why
+        self.listens: Counter[str] = Counter()      # chat_listens outcomes (record_listen), by outcome
 
     # -- what the chatbot asks ---------------------------------------------------------------------------
 
     def find_artist(self, keys: list[str], deadline: Deadline | None = None) -> list[serving.ArtistCard]:
         """The artist the longest of ``keys`` names (name or alias), then its related artists; ``[]`` when none."""
-        cards = self._run(lambda conn: serving.find_artist_keys(conn, keys, self.settings.tracks_per_card),
-                          deadline)
+        tracks = self.settings.tracks_per_card
+        cards = self._run(lambda conn: self._read_cards(
+            lambda with_reasons: serving.find_artist_keys(conn, keys, tracks, with_reasons)), deadline)
         return cards if cards and cards[0].name else []
 
     def find_by_id(self, artist_id: str, deadline: Deadline | None = None) -> list[serving.ArtistCard]:
         """The artist with this id, then its related artists; ``[]`` when the mart has no such artist."""
-        cards = self._run(lambda conn: serving.find_artist_by_id(conn, artist_id, self.settings.tracks_per_card),
-                          deadline)
+        tracks = self.settings.tracks_per_card
+        cards = self._run(lambda conn: self._read_cards(
+            lambda with_reasons: serving.find_artist_by_id(conn, artist_id, tracks, with_reasons)), deadline)
         return cards if cards and cards[0].name else []
+
+    def _read_cards(self, read: Callable[[bool], T]) -> T:
+        """``read(with_reasons)``: with ``related_artists.reason``, unless this mart was found without it in
+        the last ``REASONS_RECHECK_SECONDS``; a lookup that finds the column missing (a mart of schema
+        version 3 or older) is read again without it, every related artist ``sound``."""
+        now = self._clock()
+        if self._without_reasons_at is not None and now - self._without_reasons_at < REASONS_RECHECK_SECONDS:
+            return read(False)
+        try:
+            cards = read(True)
+        except self._errors as exc:
+            if not serving.is_missing_column(exc):
+                raise
+            self._without_reasons_at = now
+            log.warning("the mart's related_artists has no reason column (a mart before schema version 4): every "
+                        "related artist reads as sound until it is migrated (python -m mart --migrate, or a publish)")
+            return read(False)
+        self._without_reasons_at = None
+        return cards
 
     def suggestions(self, text: str, limit: int = SUGGESTIONS,
                     deadline: Deadline | None = None) -> tuple[list[matching.Suggestion], Candidate | None]:
@@ -130,6 +164,61 @@ class MartRepository:
             self._dropped("over_quota", key, f"this user confirmed {self.settings.max_new_names_per_user} "
                                              "aliases in 24 hours")
         return done
+
+    def record_listen(self, artist_id: str, user_id: str, deadline: Deadline | None = None) -> str:
+        """Count that a verified user was answered about ``artist_id`` (a known artist) today, in
+        ``chat_listens`` within its caps (``mart.listens.record``); now and then, rows past the retention
+        are deleted too, a few at a time. Never raises, never retried: the answer does not wait on it
+        beyond one bounded statement (``DB_TIMEOUT_SECONDS``, and only when the deadline leaves time).
+
+        Returns, and counts in ``listens``: ``recorded``; ``capped`` (the user's
+        ``CHAT_LISTENS_PER_USER_PER_DAY`` artists today, or this one's asks counted in full); ``off``
+        (unsigned requests, no user id, or a cap of 0); ``skipped`` (too little time left);
+        ``failed`` (logged; then ``paused`` for ``LISTENS_PAUSE_SECONDS``, so that a mart without the
+        table costs no answer a failed write and a re-connection each)."""
+        outcome = self._record_listen(artist_id, user_id, deadline)
+        self.listens[outcome] += 1
+        return outcome
+
+    def _record_listen(self, artist_id: str, user_id: str, deadline: Deadline | None) -> str:
+        s = self.settings
+        if not (s.learning and user_id and artist_id and s.chat_listens_per_user_per_day > 0):
+            return "off"
+        now = self._clock()
+        if self._listens_paused_at is not None and now - self._listens_paused_at < LISTENS_PAUSE_SECONDS:
+            return "paused"
+        if deadline is not None and deadline.remaining() < self._time_needed():
+            return "skipped"
+        moment = datetime.now(timezone.utc).replace(tzinfo=None)
+        listen = listens.Listen(requests.user_hash(s.request_key, user_id), artist_id, listens.day_of(moment))
+        try:
+            recorded = self._run(lambda conn: serving.in_transaction(
+                conn, lambda tx: listens.record(tx, listen, s.chat_listens_per_user_per_day)), deadline, retry=False)
+        except MartUnavailable as exc:
+            self._listens_paused_at = now
+            log.warning("chat listen not recorded (%s); none tried for %.0f s in this container", exc,
+                        LISTENS_PAUSE_SECONDS)
+            return "failed"
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY_SECONDS:
+            self._prune_listens(moment, deadline)
+        return "recorded" if recorded else "capped"
+
+    def _prune_listens(self, moment: datetime, deadline: Deadline | None) -> None:
+        """Delete at most ``PRUNE_ROWS`` chat_listens rows older than ``CHAT_LISTENS_RETENTION_DAYS`` (the
+        ingest deletes the rest); a failure is logged, and tried again ``PRUNE_EVERY_SECONDS`` later."""
+        if deadline is not None and deadline.remaining() < self._time_needed():
+            return
+        self._pruned_at = self._clock()
+        retention = self.settings.chat_listens_retention_days
+        statement = listens.prune_statement(self.dialect, listens.cutoff_day(moment, retention), PRUNE_ROWS)
+        try:
+            (deleted,) = self._run(lambda conn: serving.execute_together(conn, [statement]), deadline, retry=False)
+        except MartUnavailable as exc:
+            log.warning("chat_listens rows past their retention not deleted: %s", exc)
+            return
+        if deleted:
+            log.info("chat_listens: deleted %d rows older than %d days (CHAT_LISTENS_RETENTION_DAYS)", deleted,
+                     retention)
 
     def _stamp(self, moment: datetime):
         return moment if self.dialect == "mysql" else requests.stamp(moment)

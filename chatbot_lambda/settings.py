@@ -1,50 +1,57 @@
 """The chatbot's settings, from environment variables (the Lambda function's configuration).
 
-=========================  ======================================================================
-variable                   meaning (default)
-=========================  ======================================================================
-MART_URL                   the mart: ``jdbc:mysql://host:3306/mart`` or ``jdbc:sqlite:<file>``
-                           (``jdbc:sqlite:data/mart.db``, what ``make demo`` writes); an SQLite
-                           file must exist (it is never created here). A user or password written
-                           in the URL is used when the variables below do not give one; it is
-                           never logged
-MART_USER                  the mart user (read artists, write artist_requests)
-MART_PASSWORD              its password, or
-MART_PASSWORD_SECRET       an AWS Secrets Manager id holding it (plain, or JSON ``password``)
-MART_SSL_CA                a CA bundle file: MySQL over TLS, the server's certificate and host
-                           name verified against it; a relative path is in the zip (the one
-                           ``build_zip.py --ca-bundle`` ships is ``certs/mart-ca.pem``)
-SPOTIPY_CLIENT_ID          Spotify client credentials for live lookups of artists the mart lacks;
-SPOTIPY_CLIENT_SECRET      without them (and without the secret below) live lookups are off
-SPOTIFY_CREDENTIALS_SECRET a Secrets Manager id with JSON ``client_id`` and ``client_secret``
-SPOTIFY_API_URL            (``https://api.spotify.com/v1/``)
-SPOTIFY_TOKEN_URL          (``https://accounts.spotify.com/api/token``)
-SPOTIFY_MARKET             (``KR``)
-SKILL_SECRET               when set, requests must carry it in the header below (else 401), or
-SKILL_SECRET_ID            a Secrets Manager id holding it
-SKILL_SECRET_HEADER        (``X-Skill-Secret``)
-TIME_BUDGET_SECONDS        the whole answer, live calls included (3.5; Kakao waits 5)
-DB_TIMEOUT_SECONDS         connect and read timeout of mart queries (1.0); MySQL also stops each
-                           statement on the server after this long
-SPOTIFY_TIMEOUT_SECONDS    the longest one Spotify request may take (1.2)
-TRACKS_PER_CARD            top tracks per artist card (3, at most 4)
-LANGUAGE                   ``ko`` (Korean, the default) or ``en``: the replies' language; a request
-                           whose ``userRequest.lang`` is English is answered in English anyway
-REQUEST_KEY                required: the key that hashes user ids (the distinct users of a request
-                           or an alias) and signs the alias offers a user may tap (at least 16
-                           characters; the Lambda does not start without it), or
-REQUEST_KEY_SECRET         a Secrets Manager id holding it (plain, or JSON ``key``)
-MAX_REQUESTS               rows ``artist_requests`` may hold (10000); when it is full, a new name
-                           takes the place of the request with the fewest distinct users and the
-                           oldest last ask
-MAX_NEW_NAMES_PER_USER     new names one user may add to ``artist_requests`` in 24 hours (20)
-ALIAS_OFFER_MINUTES        how long an alias offer ("혹시 IU 말씀이세요?") can be confirmed (10)
-LOG_LEVEL                  (``INFO``)
-=========================  ======================================================================
+==============================  ======================================================================
+variable                        meaning (default)
+==============================  ======================================================================
+MART_URL                        the mart: ``jdbc:mysql://host:3306/mart`` or ``jdbc:sqlite:<file>``
+                                (``jdbc:sqlite:data/mart.db``, what ``make demo`` writes); an SQLite
+                                file must exist (it is never created here). A user or password written
+                                in the URL is used when the variables below do not give one; it is
+                                never logged
+MART_USER                       the mart user (read artists, write artist_requests and chat_listens)
+MART_PASSWORD                   its password, or
+MART_PASSWORD_SECRET            an AWS Secrets Manager id holding it (plain, or JSON ``password``)
+MART_SSL_CA                     a CA bundle file: MySQL over TLS, the server's certificate and host
+                                name verified against it; a relative path is in the zip (the one
+                                ``build_zip.py --ca-bundle`` ships is ``certs/mart-ca.pem``)
+SPOTIPY_CLIENT_ID               Spotify client credentials for live lookups of artists the mart lacks;
+SPOTIPY_CLIENT_SECRET           without them (and without the secret below) live lookups are off
+SPOTIFY_CREDENTIALS_SECRET      a Secrets Manager id with JSON ``client_id`` and ``client_secret``
+SPOTIFY_API_URL                 (``https://api.spotify.com/v1/``)
+SPOTIFY_TOKEN_URL               (``https://accounts.spotify.com/api/token``)
+SPOTIFY_MARKET                  (``KR``)
+SKILL_SECRET                    when set, requests must carry it in the header below (else 401), or
+SKILL_SECRET_ID                 a Secrets Manager id holding it
+SKILL_SECRET_HEADER             (``X-Skill-Secret``)
+TIME_BUDGET_SECONDS             the whole answer, live calls included (3.5; Kakao waits 5)
+DB_TIMEOUT_SECONDS              connect and read timeout of mart queries (1.0); MySQL also stops each
+                                statement on the server after this long
+SPOTIFY_TIMEOUT_SECONDS         the longest one Spotify request may take (1.2)
+TRACKS_PER_CARD                 top tracks per artist card (3, at most 4)
+LANGUAGE                        ``ko`` (Korean, the default) or ``en``: the replies' language; a request
+                                whose ``userRequest.lang`` is English is answered in English anyway
+REQUEST_KEY                     required: the key that hashes user ids (the distinct users of a request
+                                or an alias) and signs the alias offers a user may tap (at least 16
+                                characters; the Lambda does not start without it), or
+REQUEST_KEY_SECRET              a Secrets Manager id holding it (plain, or JSON ``key``)
+MAX_REQUESTS                    rows ``artist_requests`` may hold (10000); when it is full, a new name
+                                takes the place of the request with the fewest distinct users and the
+                                oldest last ask
+MAX_NEW_NAMES_PER_USER          new names one user may add to ``artist_requests`` in 24 hours (20)
+CHAT_LISTENS_PER_USER_PER_DAY   distinct known artists ``chat_listens`` keeps per signed user and UTC
+                                day (30; 0 records none): the artists the bot answered, which the
+                                ingest turns into listening data; further artists that day record
+                                nothing
+CHAT_LISTENS_RETENTION_DAYS     days ``chat_listens`` keeps a row (90): older rows are deleted, a few
+                                at a time by the chatbot now and then, all of them by the ingest
+ALIAS_OFFER_MINUTES             how long an alias offer ("혹시 IU 말씀이세요?") can be confirmed (10)
+LOG_LEVEL                       (``INFO``)
+==============================  ======================================================================
 
-Learning from chat users (alias confirmations, and ranking requests by how many distinct users
-asked) needs users the bot can trust: it is on only when requests are signed (``SKILL_SECRET``).
-An unsigned endpoint still answers and records names, with no users and no alias offers.
+Learning from chat users (alias confirmations, ranking requests by how many distinct users asked,
+and the artists each user asked about, ``chat_listens``) needs users the bot can trust: it is on only
+when requests are signed (``SKILL_SECRET``). An unsigned endpoint still answers and records names,
+with no users, no alias offers and no listening.
 """
 
 from __future__ import annotations
@@ -106,6 +113,8 @@ class Settings:
     request_key: str = field(default="", repr=False)
     max_requests: int = 10000
     max_new_names_per_user: int = 20
+    chat_listens_per_user_per_day: int = 30
+    chat_listens_retention_days: int = 90
     alias_offer_minutes: float = 10.0
     log_level: str = "INFO"
 
@@ -176,6 +185,10 @@ class Settings:
             request_key=request_key,
             max_requests=int(_number(env, "MAX_REQUESTS", cls.max_requests, 0, 10_000_000)),
             max_new_names_per_user=int(_number(env, "MAX_NEW_NAMES_PER_USER", cls.max_new_names_per_user, 0, 10_000)),
+            chat_listens_per_user_per_day=int(_number(env, "CHAT_LISTENS_PER_USER_PER_DAY",
+                                                      cls.chat_listens_per_user_per_day, 0, 1000)),
+            chat_listens_retention_days=int(_number(env, "CHAT_LISTENS_RETENTION_DAYS",
+                                                    cls.chat_listens_retention_days, 1, 3650)),
             alias_offer_minutes=_number(env, "ALIAS_OFFER_MINUTES", cls.alias_offer_minutes, 1, 24 * 60),
             log_level=level,
         )

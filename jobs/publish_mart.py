@@ -13,7 +13,10 @@ min(k, n - 1) related rows for each of the n artists of the lake's related_artis
 the related set's own artists here). A publish or rollback holds a mart-wide lock:
 a second one started meanwhile is refused at once (exit 2). Of ``[similarity]``
 only k is read and checked (``MartJobSettings``): a bad similarity setting that a
-publish does not use never makes it fail.
+publish does not use never makes it fail. Each related row carries why it was chosen
+(``reason``: sound, listeners or both; sound for a snapshot written before the
+column); any other value fails the checks. A mart of an older schema version is
+migrated in place first, every row kept (``mart/migrate.py``).
 
 ``status`` only reads: on a database without a mart it says so and creates nothing.
 """

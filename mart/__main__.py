@@ -1,7 +1,7 @@
 """Look into a mart without Spark, reading it the way the chatbot does.
 
     python -m mart [--url jdbc:sqlite:data/mart.db] [--show N] [NAME ...]
-    python -m mart --url ... --migrate        # bring a mart of schema version 1 or 2 to version 3 in place
+    python -m mart --url ... --migrate        # bring a mart of schema version 1, 2 or 3 to version 4 in place
 
 Prints N popular artists with their top tracks and related artists, or the cards
 for each NAME typed (any case or spacing, or an alias). An SQLite mart is opened
@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="MySQL over TLS, the server verified against this CA bundle (default $MART_SSL_CA)")
     parser.add_argument("--show", type=int, default=5, metavar="N", help="popular artists to print (default 5)")
     parser.add_argument("--migrate", action="store_true",
-                        help="bring a mart of schema version 1 or 2 to version 3 in place, then exit")
+                        help="bring a mart of schema version 1, 2 or 3 to version 4 in place, then exit")
     args = parser.parse_args(argv)
     try:
         args.url = MartUrl.parse(args.url)
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if not cards:
                     print(f"{name!r}: not in the mart")
                 for card in cards:
-                    role = "artist " if card.distance is None else f"  {card.distance:.3f}"
+                    role = "artist " if card.distance is None else f"  {card.distance:.3f} ({card.reason})"
                     print(f"{role} {card.name}: " + ", ".join(track.name for track in card.tracks))
         finally:
             conn.close()

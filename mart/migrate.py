@@ -1,4 +1,4 @@
-"""Bringing a mart of schema version 1 or 2 to version 3 in place, keeping every row.
+"""Bringing a mart of schema version 1, 2 or 3 to version 4 in place, keeping every row.
 
 Version 2 adds, to ``artists`` and ``artist_aliases`` (the live set and the ``__previous`` one a
 rollback would bring back), the suggestion keys ``rev_key`` (the name key backwards) and
@@ -10,6 +10,11 @@ publish; until then the chatbot also looks up the version 1 key of what is typed
 Version 3 adds to ``artist_requests`` the column ``added_by`` (who added the name, for the per-user
 quota; ``unsigned`` for rows from before), indexed with ``first_requested_at``, and the table
 ``alias_confirmations`` (users' confirmations of alias offers).
+
+Version 4 adds to ``related_artists`` (the live set and the ``__previous`` one) the column ``reason``
+(``sound``, ``listeners`` or ``both``; ``sound`` for the rows there, which were chosen by sound alone),
+and the table ``chat_listens`` (the known artists the chatbot answered per signed user and day). Adding
+a column with a constant default changes no row: SQLite and MySQL 8 / MariaDB 10.3+ only note it.
 
 Each step checks what is there first, so a migration that stopped half way is finished by running
 it again. Works on a DB-API connection (``mart.serving.connect``): the publish job runs it under
@@ -50,20 +55,23 @@ def columns(conn, table: str) -> set[str]:
 
 
 def detect_version(conn) -> int:
-    """0 when the database holds no mart, else the schema version of the mart (1, 2 or 3)."""
+    """0 when the database holds no mart, else the schema version of the mart (1 to 4)."""
     present = tables(conn)
     if "artists" not in present:
         return 0
-    if "rev_key" in columns(conn, "artists") and "artist_request_users" in present \
-            and "resolved_at" in columns(conn, "artist_requests"):
-        if "alias_confirmations" in present and "added_by" in columns(conn, "artist_requests"):
-            return 3
+    if "rev_key" not in columns(conn, "artists") or "artist_request_users" not in present \
+            or "resolved_at" not in columns(conn, "artist_requests"):
+        return 1
+    if "alias_confirmations" not in present or "added_by" not in columns(conn, "artist_requests"):
         return 2
-    return 1
+    if "chat_listens" not in present or \
+            ("related_artists" in present and "reason" not in columns(conn, "related_artists")):
+        return 3
+    return 4
 
 
 def migrate(conn) -> list[str]:
-    """Bring the mart to version 3 (nothing to do on version 3 or on an empty database); returns the
+    """Bring the mart to version 4 (nothing to do on version 4 or on an empty database); returns the
     steps done, one line each."""
     done: list[str] = []
     present = tables(conn)
@@ -82,7 +90,10 @@ def migrate(conn) -> list[str]:
                 done.append(f"artist_requests: added {column}")
         if "added_by" not in have:
             done += _add_adder(conn)
-    for table in ("artist_requests", "artist_request_users", "alias_confirmations"):
+    for name in ("related_artists", f"related_artists{schema.PREVIOUS}"):
+        if name in present and "reason" not in columns(conn, name):
+            done += _add_reason(conn, name)
+    for table in ("artist_requests", "artist_request_users", "alias_confirmations", "chat_listens"):
         if table not in present:
             for statement in schema.create_statements(dialect(conn), table, tag=uuid.uuid4().hex[:12]):
                 fetch_all(conn, statement)
@@ -103,6 +114,16 @@ def _add_adder(conn) -> list[str]:
                         "COLLATE ascii_bin NOT NULL DEFAULT 'unsigned', "
                         f"ADD KEY ix_requests_added_by_{tag} (added_by, first_requested_at)")
     return ["artist_requests: added added_by (indexed)"]
+
+
+def _add_reason(conn, name: str) -> list[str]:
+    """Add ``reason`` to ``name`` (a copy of ``related_artists``): ``sound`` for every row there."""
+    if dialect(conn) == "sqlite":
+        kind = "TEXT"
+    else:
+        kind = "VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin"
+    fetch_all(conn, f"ALTER TABLE {name} ADD COLUMN reason {kind} NOT NULL DEFAULT '{schema.DEFAULT_REASON}'")
+    return [f"{name}: added reason ({schema.DEFAULT_REASON} for the rows there)"]
 
 
 def _index_keys(conn, table: str, name: str) -> list[str]:

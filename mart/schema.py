@@ -6,14 +6,15 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DIALECTS = ("mysql", "sqlite")
 
 # Replaced together by a publish, in one atomic swap.
 SERVING_TABLES = ("artists", "artist_aliases", "top_tracks", "related_artists")
-# Written by the chatbot (artist_requests and its distinct users, hashed; users' alias confirmations) and
-# by publishes (publish_log); a publish never replaces them.
-KEPT_TABLES = ("artist_requests", "artist_request_users", "alias_confirmations", "publish_log")
+# Written by the chatbot (artist_requests and its distinct users, hashed; users' alias confirmations; the
+# known artists it answered per signed user and day, chat_listens) and by publishes (publish_log); a
+# publish never replaces them.
+KEPT_TABLES = ("artist_requests", "artist_request_users", "alias_confirmations", "chat_listens", "publish_log")
 ALL_TABLES = SERVING_TABLES + KEPT_TABLES
 
 # Suffixes of the other sets of serving tables: the next, the last, and two that live only during a swap.
@@ -25,12 +26,18 @@ COLUMNS = {
                 "initials"),
     "artist_aliases": ("alias_key", "artist_id", "rev_key", "initials"),
     "top_tracks": ("artist_id", "rank", "track_id", "name", "album_name", "image_url"),
-    "related_artists": ("artist_id", "rank", "related_id", "distance"),
+    "related_artists": ("artist_id", "rank", "related_id", "distance", "reason"),
 }
+
+# Why a related artist was chosen (``related_artists.reason``, schema version 4): the sound alone, the
+# listeners (co-listening), or both. Rows from before the column existed are ``sound``. The lake's list is
+# ``jobs.common.schemas.REASONS`` (a test keeps the two equal: ``mart`` imports nothing of ``jobs``).
+REASONS = ("sound", "listeners", "both")
+DEFAULT_REASON = "sound"
 
 # Widest text the MySQL schema stores per column; longer values are cut before writing.
 TEXT_WIDTHS = {"name": 512, "name_key": 512, "alias_key": 512, "rev_key": 512, "initials": 512, "album_name": 512,
-               "image_url": 1024, "spotify_url": 1024, "artist_id": 64, "track_id": 64, "related_id": 64}
+               "image_url": 1024, "spotify_url": 1024, "artist_id": 64, "track_id": 64, "related_id": 64, "reason": 16}
 
 # The statement that lists the tables of the mart's database, per dialect.
 TABLES_SQL = {

@@ -4,6 +4,10 @@ Each lookup is a single SQL statement, so it reads one consistent set of
 serving tables even while a publish swaps them (MySQL opens every table of a
 statement under one metadata lock; SQLite reads one WAL snapshot).
 Values are always bound as parameters.
+
+Each related artist's card carries why it was chosen (``related_artists.reason``, schema version 4).
+A lookup ``with_reasons=False`` reads a mart from before that column (every related artist is then
+``sound``); :func:`without_reasons_if_missing` tries the one, then the other.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Callable, Sequence, TypeVar
 from urllib.parse import quote
 
 from shared.names import legacy_key, name_key
+from mart.schema import DEFAULT_REASON, REASONS
 from mart.url import MartUrl, MartUrlError
 
 T = TypeVar("T")
@@ -195,6 +200,7 @@ class ArtistCard:
     spotify_url: str | None
     distance: float | None     # None for the artist asked about
     tracks: list[Track] = field(default_factory=list)
+    reason: str | None = None  # a related artist's: one of mart.schema.REASONS; None for the artist asked about
 
 
 # Which artist a lookup answers: the longest candidate key that matches (name keys and alias keys;
@@ -215,13 +221,13 @@ MATCH_BY_ID = "SELECT artist_id FROM artists WHERE artist_id = ?"
 # one consistent read.
 LOOKUP_SQL = """
 WITH matched AS ({matched}), cards AS (
-  SELECT 0 AS slot, artist_id, NULL AS distance FROM matched
+  SELECT 0 AS slot, artist_id, NULL AS distance, NULL AS reason FROM matched
   UNION ALL
-  SELECT r.`rank` AS slot, r.related_id AS artist_id, r.distance FROM related_artists r
+  SELECT r.`rank` AS slot, r.related_id AS artist_id, r.distance, {reason} AS reason FROM related_artists r
   JOIN matched m ON r.artist_id = m.artist_id
 )
-SELECT c.slot, c.artist_id, a.name, a.image_url, a.spotify_url, c.distance, t.`rank`, t.name, t.album_name,
-       t.image_url
+SELECT c.slot, c.artist_id, a.name, a.image_url, a.spotify_url, c.distance, c.reason, t.`rank`, t.name,
+       t.album_name, t.image_url
 FROM cards c
 LEFT JOIN artists a ON a.artist_id = c.artist_id
 LEFT JOIN top_tracks t ON t.artist_id = c.artist_id AND t.`rank` <= ?
@@ -235,18 +241,47 @@ def _is_sqlite(conn) -> bool:
     return isinstance(conn, sqlite3.Connection)
 
 
+def reason_of(value) -> str:
+    """A related artist's reason as read: one of ``REASONS``; anything else (never, after a checked publish)
+    is taken for ``sound``."""
+    return value if value in REASONS else DEFAULT_REASON
+
+
 def _cards(rows) -> list[ArtistCard]:
     cards: dict[int, ArtistCard] = {}
-    for slot, artist_id, name, image, url, distance, rank, track, album, track_image in rows:
+    for slot, artist_id, name, image, url, distance, reason, rank, track, album, track_image in rows:
         card = cards.get(slot)
         if card is None:
-            card = cards[slot] = ArtistCard(artist_id, name, image, url, None if distance is None else float(distance))
+            card = cards[slot] = ArtistCard(artist_id, name, image, url, None if distance is None else float(distance),
+                                            reason=None if slot == 0 else reason_of(reason))
         if rank is not None:
             card.tracks.append(Track(int(rank), track, album, track_image))
     return [cards[slot] for slot in sorted(cards)]
 
 
-def find_artist_keys(conn, keys: Sequence[str], tracks: int = 3) -> list[ArtistCard]:
+def _lookup_sql(matched: str, with_reasons: bool) -> str:
+    """The lookup statement; without reasons (a mart before schema version 4) every related artist is sound."""
+    return LOOKUP_SQL.format(matched=matched, reason="r.reason" if with_reasons else f"'{DEFAULT_REASON}'")
+
+
+def is_missing_column(exc: BaseException) -> bool:
+    """True for a database's "no such column" error (SQLite; MySQL and MariaDB's 1054)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return "no such column" in str(exc)
+    return bool(exc.args) and exc.args[0] == 1054
+
+
+def without_reasons_if_missing(read: Callable[[bool], T]) -> T:
+    """``read(True)``, or ``read(False)`` when the mart's ``related_artists`` has no ``reason`` column yet."""
+    try:
+        return read(True)
+    except Exception as exc:        # only a missing column is answered here; anything else goes on up
+        if not is_missing_column(exc):
+            raise
+    return read(False)
+
+
+def find_artist_keys(conn, keys: Sequence[str], tracks: int = 3, with_reasons: bool = True) -> list[ArtistCard]:
     """The cards for the artist the longest of ``keys`` names (name keys or alias keys): the artist
     first, then its related artists; ``[]`` when none matches. At most ``MAX_CANDIDATES`` keys."""
     keys = list(dict.fromkeys(k for k in keys if k))[:MAX_CANDIDATES]
@@ -254,21 +289,22 @@ def find_artist_keys(conn, keys: Sequence[str], tracks: int = 3) -> list[ArtistC
         return []
     matched = MATCH_BY_KEYS.format(keys=", ".join("?" * len(keys)),
                                    length="LENGTH" if _is_sqlite(conn) else "CHAR_LENGTH")
-    return _cards(fetch_all(conn, LOOKUP_SQL.format(matched=matched), (*keys, *keys, int(tracks))))
+    return _cards(fetch_all(conn, _lookup_sql(matched, with_reasons), (*keys, *keys, int(tracks))))
 
 
 def find_artist(conn, text: str, tracks: int = 3) -> list[ArtistCard]:
     """The cards for a typed name: the artist first, then its related artists; ``[]`` when nothing matches.
 
     The name's key is looked up, and its schema version 1 key too (a mart not yet published again
-    since its migration still holds those).
+    since its migration still holds those). A mart of any schema version answers.
     """
-    return find_artist_keys(conn, [name_key(text), legacy_key(text)], tracks)
+    keys = [name_key(text), legacy_key(text)]
+    return without_reasons_if_missing(lambda with_reasons: find_artist_keys(conn, keys, tracks, with_reasons))
 
 
-def find_artist_by_id(conn, artist_id: str, tracks: int = 3) -> list[ArtistCard]:
+def find_artist_by_id(conn, artist_id: str, tracks: int = 3, with_reasons: bool = True) -> list[ArtistCard]:
     """The cards for the artist with this id, then its related artists; ``[]`` when there is none."""
-    return _cards(fetch_all(conn, LOOKUP_SQL.format(matched=MATCH_BY_ID), (artist_id, int(tracks))))
+    return _cards(fetch_all(conn, _lookup_sql(MATCH_BY_ID, with_reasons), (artist_id, int(tracks))))
 
 
 def popular_refs(conn, limit: int) -> list[tuple[str, str]]:

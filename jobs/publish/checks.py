@@ -10,7 +10,7 @@ from typing import Mapping
 
 from jobs.common.errors import MartError
 from jobs.common.jdbc import MartConnection
-from mart.schema import STAGING
+from mart.schema import REASONS, STAGING
 
 log = logging.getLogger("jobs.publish.mart")   # the publish's log lines keep one logger name
 
@@ -64,18 +64,23 @@ def dangling_references(conn: MartConnection, table: str, column: str) -> tuple[
 
 
 def related_references(conn: MartConnection) -> tuple[int, list[str]]:
-    """The staged related rows and, in one scan, those naming no staged artist or the artist itself."""
-    rows, no_artist, no_related, selfish = conn.query(
+    """The staged related rows and, in one scan, those naming no staged artist or the artist itself, and
+    those whose ``reason`` is not one of ``mart.schema.REASONS`` (the chatbot could not word it)."""
+    known = ", ".join("?" * len(REASONS))
+    rows, no_artist, no_related, selfish, unknown = conn.query(
         f"SELECT COUNT(*), "
         f"COALESCE(SUM(CASE WHEN a.artist_id IS NULL THEN 1 ELSE 0 END), 0), "
         f"COALESCE(SUM(CASE WHEN b.artist_id IS NULL THEN 1 ELSE 0 END), 0), "
-        f"COALESCE(SUM(CASE WHEN r.artist_id = r.related_id THEN 1 ELSE 0 END), 0) "
+        f"COALESCE(SUM(CASE WHEN r.artist_id = r.related_id THEN 1 ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN r.reason IN ({known}) THEN 0 ELSE 1 END), 0) "
         f"FROM related_artists{STAGING} r LEFT JOIN artists{STAGING} a ON a.artist_id = r.artist_id "
-        f"LEFT JOIN artists{STAGING} b ON b.artist_id = r.related_id")[0]
+        f"LEFT JOIN artists{STAGING} b ON b.artist_id = r.related_id", REASONS)[0]
     problems = [f"{int(bad):,} rows of related_artists.{column} name no artist of the new set"
                 for bad, column in ((no_artist, "artist_id"), (no_related, "related_id")) if int(bad)]
     if int(selfish):
         problems.append(f"{int(selfish):,} artists are related to themselves")
+    if int(unknown):
+        problems.append(f"{int(unknown):,} rows of related_artists.reason are not one of {', '.join(REASONS)}")
     return int(rows), problems
 
 

@@ -11,7 +11,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from jobs.common.schemas import local_frame
 from shared.names import initials, name_key
-from mart.schema import COLUMNS, TEXT_WIDTHS
+from mart.schema import COLUMNS, DEFAULT_REASON, TEXT_WIDTHS
 
 
 @F.pandas_udf(StructType([StructField("key", StringType()), StructField("initials", StringType())]))
@@ -99,9 +99,18 @@ def mart_top_tracks(top_tracks: DataFrame, artists: DataFrame, per_artist: int) 
 
 
 def mart_related_artists(related: DataFrame) -> DataFrame:
-    """The lake's related_artists rows in mart layout."""
+    """The lake's related_artists rows in mart layout, with why each was chosen (``reason``).
+
+    A snapshot from before the column (``jobs.common.schemas.RELATED_ARTISTS``) or a row without a value
+    (written before the column was added to the table) was chosen by sound alone: ``sound``. Any other
+    value is published as it is, cut to the column's width, for the staging checks to refuse
+    (``checks.related_references``): a reason the chatbot cannot word is a bug upstream, not data.
+    """
+    reason = (F.coalesce(F.col("reason"), F.lit(DEFAULT_REASON)) if "reason" in related.columns
+              else F.lit(DEFAULT_REASON))
     return related.select(
-        "artist_id", F.col("rank").cast("int").alias("rank"), "related_id", F.col("distance").cast("double"))
+        "artist_id", F.col("rank").cast("int").alias("rank"), "related_id", F.col("distance").cast("double"),
+        F.substring(reason, 1, TEXT_WIDTHS["reason"]).alias("reason"))
 
 
 @dataclass(frozen=True)

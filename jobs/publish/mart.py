@@ -25,7 +25,8 @@ the publish with MartError, nothing swapped.
 Missing tables are created under the same lock (two first publishes do not both create them).
 
 A publish that dies before step 4 leaves the live set as it was; the next one
-drops the leftover staging tables and starts again. ``artist_requests`` is never touched.
+drops the leftover staging tables and starts again. The kept tables (``mart.schema.KEPT_TABLES``: the
+chatbot's requests, confirmations and chat listens) are never touched.
 
 The steps live beside this orchestrating module: ``lock.py`` (step 0), ``checks.py`` (steps 1 and 3),
 ``staging.py`` (step 2), ``swap.py`` (step 4), ``tables.py`` (the tables, created or required),

@@ -11,7 +11,7 @@ from typing import Callable
 
 from jobs.common.errors import MartError
 from jobs.common.jdbc import MartConnection, MartTarget
-from mart.schema import ALL_TABLES, SCHEMA_VERSION, create_statements, index_statements
+from mart.schema import ALL_TABLES, PREVIOUS, SCHEMA_VERSION, create_statements, index_statements
 
 log = logging.getLogger("jobs.publish.mart")   # the publish's log lines keep one logger name
 
@@ -43,17 +43,20 @@ def ensure_schema(conn: MartConnection, target: MartTarget,
 
 def outdated(conn: MartConnection) -> bool:
     """True when the mart holds tables of an older schema version (version 1 lacks ``rev_key``, version 2
-    ``artist_requests.added_by``)."""
+    ``artist_requests.added_by``, version 3 ``related_artists.reason``, live or previous)."""
     present = conn.tables()
     if "artists" not in present:
         return False
-    requests = _columns(conn, "artist_requests")
-    return "rev_key" not in _columns(conn, "artists") or "resolved_at" not in requests or "added_by" not in requests
+    requests = _columns(conn, present, "artist_requests")
+    related = ("related_artists", f"related_artists{PREVIOUS}")
+    reasons = all("reason" in _columns(conn, present, name) for name in related)
+    return "rev_key" not in _columns(conn, present, "artists") or "resolved_at" not in requests \
+        or "added_by" not in requests or not reasons
 
 
-def _columns(conn: MartConnection, table: str) -> set[str]:
-    if table not in conn.tables():
-        return {"rev_key", "resolved_at", "added_by"}      # created from this version's DDL when missing
+def _columns(conn: MartConnection, present: set[str], table: str) -> set[str]:
+    if table not in present:
+        return {"rev_key", "resolved_at", "added_by", "reason"}     # created from this version's DDL when missing
     return conn.columns(table)
 
 

@@ -1,4 +1,4 @@
--- Mart schema, version 2, MySQL 8 / MariaDB 10.6+ (mart/migrate.py brings a version 1 mart here in place).
+-- Mart schema, version 4, MySQL 8 / MariaDB 10.6+ (mart/migrate.py brings a version 1, 2 or 3 mart here in place).
 -- Each "-- table:" block creates one table; {table} is the name it is created under (the live
 -- name, or a staging name during a publish) and {tag} keeps index names unique per creation.
 -- Keys compare byte for byte (utf8mb4_bin): name keys are normalized by mart.names.name_key.
@@ -49,6 +49,8 @@ CREATE TABLE {table} (
   `rank`       SMALLINT NOT NULL,
   related_id   VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   distance     DOUBLE NOT NULL,
+  -- why: sound, listeners or both (mart.schema.REASONS; the publish checks refuse any other value)
+  reason       VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT 'sound',
   PRIMARY KEY (artist_id, `rank`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
 
@@ -86,6 +88,19 @@ CREATE TABLE {table} (
   confirmed_at DATETIME(3) NOT NULL,
   PRIMARY KEY (alias_key, artist_id, user_hash),
   KEY ix_confirmations_user_{tag} (user_hash, confirmed_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+
+-- table: chat_listens
+-- The known artists the chatbot answered, per signed user (keyed hash) and UTC day; bounded by the
+-- chatbot (mart/listens.py). The key starts with the user and the day: the per-day cap counts one
+-- short range; `day` is indexed for the retention deletes.
+CREATE TABLE {table} (
+  user_hash    CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  artist_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  day          DATE NOT NULL,
+  asks         SMALLINT NOT NULL DEFAULT 1,
+  PRIMARY KEY (user_hash, day, artist_id),
+  KEY ix_listens_day_{tag} (day)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
 
 -- table: publish_log

@@ -1,4 +1,4 @@
--- Mart schema, version 2, SQLite 3.26+ (the embedded default; mart/migrate.py brings a version 1 mart here).
+-- Mart schema, version 4, SQLite 3.26+ (the embedded default; mart/migrate.py brings a version 1, 2 or 3 mart here).
 -- Each "-- table:" block creates one table; {table} is the name it is created under (the live
 -- name, or a staging name during a publish) and {tag} keeps index names unique: in SQLite an
 -- index name is global and stays with its table through a rename.
@@ -47,6 +47,7 @@ CREATE TABLE {table} (
   `rank`       INTEGER NOT NULL,
   related_id   TEXT NOT NULL,
   distance     REAL NOT NULL,
+  reason       TEXT NOT NULL DEFAULT 'sound',
   PRIMARY KEY (artist_id, `rank`)
 )
 
@@ -84,6 +85,17 @@ CREATE TABLE {table} (
   PRIMARY KEY (alias_key, artist_id, user_hash)
 );
 CREATE INDEX ix_confirmations_user_{tag} ON {table} (user_hash, confirmed_at)
+
+-- table: chat_listens
+-- Known artists answered per signed user and UTC day (YYYY-MM-DD); see the MySQL schema.
+CREATE TABLE {table} (
+  user_hash    TEXT NOT NULL,
+  artist_id    TEXT NOT NULL,
+  day          TEXT NOT NULL,
+  asks         INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (user_hash, day, artist_id)
+);
+CREATE INDEX ix_listens_day_{tag} ON {table} (day)
 
 -- table: publish_log
 CREATE TABLE {table} (

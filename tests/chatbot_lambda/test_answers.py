@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from chatbot_lambda import replies
+from chatbot_lambda.answers import SHOWN_IN_REASON
 from chatbot_lambda.app import SkillApp
 from chatbot_lambda.settings import Settings
 from tests.support.answers import request_users, requests_rows, search_terms
@@ -28,7 +30,9 @@ def strings(node):
 
 
 def latin_outside(reply: dict, names: list[str]) -> list[str]:
-    """The strings of a reply that hold Latin letters once the given names are taken out."""
+    """The strings of a reply that hold Latin letters once the given names (whole, or cut short as a related
+    card's reason quotes them) are taken out."""
+    names = names + [replies.cut(name, SHOWN_IN_REASON) for name in names]
     left = []
     for text in strings(reply):
         if text.endswith("…") and any(name.startswith(text[:-1]) for name in names):
@@ -55,7 +59,10 @@ def test_a_known_artist_by_any_spelling_or_alias(app, typed):
     assert first["buttons"] == [{"label": "노래 더 보기", "action": "webLink",
                                  "webLinkUrl": "https://www.youtube.com/results?search_query=BLACKPINK"}]
     related = cards(reply)[2]
-    assert search_terms(related["items"][1]["link"]["web"]) == "Red Velvet Red Velvet Song 2"
+    assert related["items"][0]["title"] == "비슷한 느낌의 아티스트"                 # why, then the songs
+    assert related["items"][0]["description"] == "BLACKPINK 노래와 분위기가 닮았어요"
+    assert related["items"][0]["imageUrl"] == "https://i.test/rv"
+    assert search_terms(related["items"][2]["link"]["web"]) == "Red Velvet Red Velvet Song 2"
     assert related["buttons"][1] == {"label": "비슷한 가수", "action": "message", "messageText": "Red Velvet",
                                      "extra": {"kind": "artist", "id": "rv"}}
     assert quick_replies(reply) == ["TWICE", "Red Velvet", "NewJeans"]
@@ -79,7 +86,7 @@ def test_an_artist_whose_name_is_longer_than_any_message_is_reached_from_its_qui
     cursor = conn.cursor()
     cursor.execute(f"INSERT INTO artists VALUES ({', '.join([mark] * 9)})", artist_row("long", long, None, None, None, 1))
     cursor.execute(f"UPDATE related_artists SET related_id = {mark} WHERE artist_id = 'bp' AND `rank` = 3", ("long",))
-    cursor.execute(f"INSERT INTO related_artists VALUES ({mark}, 1, {mark}, 0.1)", ("long", "bp"))
+    cursor.execute(f"INSERT INTO related_artists VALUES ({mark}, 1, {mark}, 0.1, 'sound')", ("long", "bp"))
     cursor.close()
     conn.close()
     reply = ask(app, "BLACKPINK")
@@ -106,7 +113,7 @@ def test_the_artist_parameter_wins_over_the_utterance(app):
 def test_generated_artists_answer_with_their_related_artists_in_rank_order(app):
     reply = ask(app, "artist 42")
     assert headers(reply) == ["Artist 42", "Artist 43", "Artist 44", "Artist 45"]
-    assert all(len(card["items"]) == 3 for card in cards(reply))
+    assert [len(card["items"]) for card in cards(reply)] == [3, 4, 4, 4]      # a related card: why, then 3 songs
 
 
 @pytest.mark.parametrize("typed, expected", [
@@ -198,6 +205,22 @@ def test_english_when_the_request_or_the_configuration_says_so(app, skill_env):
     english = SkillApp(Settings.from_env({**skill_env, "LANGUAGE": "en"}))
     assert texts(ask(english, "qqqqqqqq"))[0].startswith("I don't know ‘qqqqqqqq’ yet")
     english.repository.close()
+
+
+def test_each_related_card_says_why_it_was_chosen_in_korean_and_in_english(app):
+    """IU's related artists were chosen by listeners, by both, by sound (tests/support/chatbot_mart.py)."""
+    reply = ask(app, "아이유")
+    assert headers(reply) == ["IU", "NewJeans", "Red Velvet", "TWICE"]
+    assert texts(reply)[0] == ("IU의 인기곡이에요. 함께 들어 볼 아티스트 3명도 골랐어요. 카드마다 고른 이유를 적어 두었어요. "
+                               "곡을 누르면 유튜브에서 들을 수 있어요.")
+    assert [(card["items"][0]["title"], card["items"][0]["description"]) for card in cards(reply)[1:]] == [
+        ("함께 많이 듣는 아티스트", "IU 팬들이 즐겨 들어요"), ("함께 듣고 느낌도 비슷해요", "IU 팬들이 즐겨 듣고 분위기도 닮았어요"),
+        ("비슷한 느낌의 아티스트", "IU 노래와 분위기가 닮았어요")]
+    reply = ask(app, "IU", lang="en")
+    assert texts(reply)[0] == "IU: top songs, then 3 artists to try, each card saying why. Tap a song to hear it."
+    assert [(card["items"][0]["title"], card["items"][0]["description"]) for card in cards(reply)[1:]] == [
+        ("Fans also listen", "Loved by IU fans"), ("Same fans, same vibe", "Loved by IU fans, and sounds alike"),
+        ("Sounds similar", "Sounds like IU")]
 
 
 def test_korean_replies_hold_no_english_but_names(app):

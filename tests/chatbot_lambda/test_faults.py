@@ -260,6 +260,8 @@ def test_the_deadline_follows_the_lambdas_remaining_time(app):
     ({"TIME_BUDGET_SECONDS": "9"}, "TIME_BUDGET_SECONDS=9 is outside 0.5..4.5"),
     ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='LOUD' is not one of"),
     ({"MART_URL": "jdbc:mysql://host:port/mart"}, "MART_URL='jdbc:mysql://host:port/mart': Port could not"),
+    ({"CHAT_LISTENS_PER_USER_PER_DAY": "-1"}, "CHAT_LISTENS_PER_USER_PER_DAY=-1 is outside 0..1000"),
+    ({"CHAT_LISTENS_RETENTION_DAYS": "0"}, "CHAT_LISTENS_RETENTION_DAYS=0 is outside 1..3650"),
 ])
 def test_bad_settings_name_the_variable(env, message):
     with pytest.raises(SettingsError, match=message):

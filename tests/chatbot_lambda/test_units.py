@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from chatbot_lambda import apigw, matching, replies
-from chatbot_lambda.answers import artist_card, known_reply, shown
+from chatbot_lambda.answers import SHOWN_IN_REASON, artist_card, known_reply, shown
 from chatbot_lambda.messages import CATALOG, Messages, language
 from mart.suggest import Candidate
 from chatbot_lambda.budget import Deadline, OutOfTime
@@ -129,6 +129,51 @@ def test_the_catalog_has_both_languages_for_every_entry_and_labels_fit():
             assert entry["ko"].rstrip().endswith(("요.", "요?", "요!", "세요.")), key     # polite 해요체
     assert language("en-US") == "en" and language("ko") == "ko" and language(None) == "ko"
     assert language("ko", configured="en") == "en"
+
+
+REASON_WORDS = {   # (language, reason) -> the first line of a related artist's card and its note on "IU"
+    ("ko", "sound"): ("비슷한 느낌의 아티스트", "IU 노래와 분위기가 닮았어요"),
+    ("ko", "listeners"): ("함께 많이 듣는 아티스트", "IU 팬들이 즐겨 들어요"),
+    ("ko", "both"): ("함께 듣고 느낌도 비슷해요", "IU 팬들이 즐겨 듣고 분위기도 닮았어요"),
+    ("en", "sound"): ("Sounds similar", "Sounds like IU"),
+    ("en", "listeners"): ("Fans also listen", "Loved by IU fans"),
+    ("en", "both"): ("Same fans, same vibe", "Loved by IU fans, and sounds alike"),
+}
+
+
+@pytest.mark.parametrize("lang, reason", list(REASON_WORDS))
+@pytest.mark.parametrize("asked", ["IU", "Tyler, The Creator", "가" * 512, "🎵" * 40])
+def test_each_reason_is_worded_on_its_cards_within_kakaos_limits(lang, reason, asked):
+    say = Messages(lang)
+    tracks = [Track(rank, f"Song {rank}", "Album", None) for rank in (1, 2, 3, 4)]      # TRACKS_PER_CARD at most
+    related = [ArtistCard(f"r{i}", f"Related {i} " + "x" * 60 * i, f"https://i.test/r{i}", None, 0.1 * i, tracks,
+                          reason) for i in range(4)]
+    reply = known_reply(say, [ArtistCard("a", asked, None, None, None, tracks), *related])
+    assert replies.problems(reply) == []
+    title, on_iu = REASON_WORDS[lang, reason]
+    quoted = replies.cut(asked, SHOWN_IN_REASON)                       # a long name is cut, never the sentence
+    for card in reply["template"]["outputs"][1]["carousel"]["items"][1:]:
+        why, *songs = card["items"]
+        assert why["title"] == title and replies.kakao_length(title) <= replies.MAX_LABEL + 6     # one short line
+        assert why["description"] == on_iu.replace("IU", quoted, 1)      # whole: within MAX_TITLE, not cut
+        assert replies.kakao_length(why["description"]) <= replies.MAX_TITLE
+        assert [item["title"] for item in songs] == ["Song 1", "Song 2", "Song 3"]        # the rest of the items
+        assert why["imageUrl"].startswith("https://i.test/r") and why["link"]["web"].startswith(replies.YOUTUBE_SEARCH)
+    text = reply["template"]["outputs"][0]["simpleText"]["text"]
+    alike = {"ko": "비슷한 느낌의 아티스트 4명", "en": "4 artists that sound alike"}[lang]
+    assert (alike in text) == (reason == "sound")          # the text says "alike" only when sound chose them all
+
+
+def test_reasons_are_worded_each_on_its_own_card_and_an_unknown_one_as_sound():
+    cards = [ArtistCard("a", "Main", None, None, None, [Track(1, "One", None)])] + [
+        ArtistCard(f"r{i}", f"R{i}", None, None, 0.1, [Track(1, "Song", None)], reason)
+        for i, reason in enumerate(["both", "sound", None, "genre"])]
+    for say in (KO, EN):
+        reply = known_reply(say, cards)
+        titles = [card["items"][0]["title"] for card in reply["template"]["outputs"][1]["carousel"]["items"][1:]]
+        assert titles == [say.say(f"item_reason_{r}") for r in ("both", "sound", "sound", "sound")]
+        assert "imageUrl" not in reply["template"]["outputs"][1]["carousel"]["items"][1]["items"][0]
+    assert "함께 들어 볼 아티스트 4명" in known_reply(KO, cards)["template"]["outputs"][0]["simpleText"]["text"]
 
 
 def test_kakao_lengths_count_emoji_twice_and_cuts_respect_them():

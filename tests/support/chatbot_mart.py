@@ -4,6 +4,8 @@
 generated artists (``Artist 0`` ...), 3 top tracks each and 3 related artists each, plus a few
 real-looking ones with aliases (``BLACKPINK`` / ``블랙핑크``, ``Red Velvet`` / ``레드벨벳``, ...), a
 two-syllable Korean name (``태연``), and names with an accent, punctuation and several words.
+Related artists are chosen by sound (``reason``), but IU's and NewJeans' are chosen by each reason
+(``REASONS``), so that the chatbot words every one.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ NAMED = [
 RELATED = {"bp": ["tw", "rv", "nj"], "rv": ["tw", "bp", "iu"], "tw": ["bp", "rv", "nj"],
            "iu": ["nj", "rv", "tw"], "nj": ["bp", "tw", "iu"], "ty": ["iu", "rv", "tw"],
            "bey": ["tyl", "bp", "tw"], "tyl": ["bey", "jsb", "nj"], "jsb": ["tyl", "bey", "iu"]}
+# related_artists.reason by rank, where it is not "sound"
+REASONS = {"iu": ["listeners", "both", "sound"], "nj": ["both", "listeners", "listeners"]}
 
 
 def artist_id(i: int) -> str:
@@ -55,12 +59,14 @@ def rows(n: int) -> dict[str, list[tuple]]:
                                   "k-pop", popularity))
         aliases.extend(alias_row(alias, artist) for alias in names)
         tracks.extend(tracks_of(artist, name))
-        related.extend((artist, rank, other, 0.1 * rank) for rank, other in enumerate(RELATED[artist], 1))
+        reasons = REASONS.get(artist, ["sound"] * len(RELATED[artist]))
+        related.extend((artist, rank, other, 0.1 * rank, reason)
+                       for rank, (other, reason) in enumerate(zip(RELATED[artist], reasons), 1))
     for i in range(n):
         artist, name = artist_id(i), f"Artist {i}"
         artists.append(artist_row(artist, name, None, None, None, i % 90))
         tracks.extend(tracks_of(artist, name))
-        related.extend((artist, rank, artist_id((i + rank) % n), 0.01 * rank) for rank in (1, 2, 3) if n > 3)
+        related.extend((artist, rank, artist_id((i + rank) % n), 0.01 * rank, "sound") for rank in (1, 2, 3) if n > 3)
     return {"artists": artists, "artist_aliases": aliases, "top_tracks": tracks, "related_artists": related}
 
 

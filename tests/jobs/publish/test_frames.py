@@ -6,9 +6,9 @@ import pytest
 from chispa import assert_df_equality
 
 from jobs.common import schemas
-from jobs.publish.frames import mart_artist_aliases, mart_artists, mart_top_tracks
+from jobs.publish.frames import mart_artist_aliases, mart_artists, mart_related_artists, mart_top_tracks
 from shared.names import name_key
-from mart.schema import ALL_TABLES, COLUMNS, create_statements
+from mart.schema import ALL_TABLES, COLUMNS, DEFAULT_REASON, REASONS, create_statements
 
 
 @pytest.mark.parametrize("typed, key", [
@@ -102,3 +102,20 @@ def test_ddl_has_every_table_and_tags_index_names(dialect):
     assert any("ix_artists_name_key_abc123" in s for s in create_statements(dialect, "artists", tag="abc123"))
     with pytest.raises(ValueError, match="index tag"):
         create_statements(dialect, "artists", tag="x; DROP TABLE artists")
+
+
+def test_the_marts_reasons_are_the_lakes():
+    assert REASONS == schemas.REASONS and DEFAULT_REASON in REASONS
+
+
+def test_related_rows_say_why_and_a_snapshot_or_row_without_a_reason_is_sound(spark):
+    old = spark.createDataFrame([("a1", 1, "a2", 0.5)], schemas.RELATED_ARTISTS)       # before the column
+    new = spark.createDataFrame([("a1", 1, "a2", 0.5, "listeners"), ("a1", 2, "a3", 0.7, None),
+                                 ("a2", 1, "a1", 0.5, "both"), ("a3", 1, "a1", 0.7, "x" * 40)],
+                                schemas.RELATED_ARTISTS_WITH_REASON)
+    assert mart_related_artists(old).columns == list(COLUMNS["related_artists"])
+    rows = mart_related_artists(old).unionByName(mart_related_artists(new)).collect()
+    assert sorted(tuple(row) for row in rows) == [
+        ("a1", 1, "a2", 0.5, "listeners"), ("a1", 1, "a2", 0.5, "sound"), ("a1", 2, "a3", 0.7, "sound"),
+        ("a2", 1, "a1", 0.5, "both"),
+        ("a3", 1, "a1", 0.7, "x" * 16)]          # unknown: kept (cut to the column) for the checks to refuse

@@ -18,7 +18,7 @@ from jobs.common.jdbc import MartTarget
 from jobs.publish.frames import MartFrames
 from jobs.publish.load_data import pymysql_tls, staging_loader
 from jobs.publish.load_stream import StreamConnection, StreamRefused
-from mart.schema import create_statements
+from mart.schema import REASONS, create_statements
 from mart.url import MartUrl
 from tests.support import mart_data
 from tests.support.publish import live_state, open_mart
@@ -37,13 +37,14 @@ def hostile_frames(spark, n: int = 12) -> MartFrames:
               for i in range(n) for rank in (1, 2, 3)]
     doubles = [5e-324, 2.2250738585072014e-308, 0.1, 1 / 3, 1e300, 1.7976931348623157e308, 0.0, 123456789.12345678]
     related = [(row.artist_id, row.rank, row.related_id,
-                doubles[k] if k < len(doubles) else rng.random() * 10.0 ** rng.randint(-300, 300))
+                doubles[k] if k < len(doubles) else rng.random() * 10.0 ** rng.randint(-300, 300), REASONS[k % 3])
                for k, row in enumerate(base.related_artists.orderBy("artist_id", "rank").collect())]
     return MartFrames(
         artists=base.artists, artist_aliases=base.artist_aliases,
         top_tracks=spark.createDataFrame(
             tracks, "artist_id string, rank int, track_id string, name string, album_name string, image_url string"),
-        related_artists=spark.createDataFrame(related, "artist_id string, rank int, related_id string, distance double"))
+        related_artists=spark.createDataFrame(
+            related, "artist_id string, rank int, related_id string, distance double, reason string"))
 
 
 def bits(value: float) -> bytes:
@@ -66,8 +67,11 @@ def test_hostile_strings_and_double_bits_round_trip_as_the_jdbc_writer_writes_th
     written = sorted(tuple(row) for row in frames.top_tracks.collect())
     assert sorted(by_load["top_tracks"]) == written
     assert {name for *_, name, _album, _img in by_load["top_tracks"]} == set(HOSTILE)
-    sent = {(row.artist_id, row.rank): bits(row.distance) for row in frames.related_artists.collect()}
-    assert {(a, r): bits(d) for a, r, _, d in by_load["related_artists"]} == sent
+    related = frames.related_artists.collect()
+    sent = {(row.artist_id, row.rank): bits(row.distance) for row in related}
+    assert {(a, r): bits(d) for a, r, _, d, _ in by_load["related_artists"]} == sent
+    assert {(a, r): why for a, r, _, _, why in by_load["related_artists"]} == \
+        {(row.artist_id, row.rank): row.reason for row in related}       # every reason, through LOAD DATA too
     conn = mysql_mart.reader()
     try:   # the server's own DOUBLE, compared with the exact value bound as a parameter
         with conn.cursor() as cursor:

@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from pyspark.sql import functions as F
 
 from jobs.common.errors import MartError
 from jobs.publish.checks import PublishCheckFailed, PublishRefused
-from jobs.publish.frames import MartFrames
+from jobs.publish.frames import MartFrames, mart_frames
 from mart import serving
 from mart.schema import COLUMNS
 from tests.support import mart_data
-from tests.support.publish import live_state, open_mart
+from tests.support.publish import live_state, open_mart, table_rows
 
 
 def test_first_publish_creates_the_schema_and_serves_lookups(spark, any_mart):
@@ -25,6 +26,7 @@ def test_first_publish_creates_the_schema_and_serves_lookups(spark, any_mart):
     try:
         cards = serving.find_artist(conn, "  artist 7 ")
         assert mart_data.answer_problems(cards, 7, 50) == []
+        assert [card.reason for card in cards] == [None, "sound", "sound", "sound"]     # a lake without reasons
         assert [t.name for t in cards[0].tracks] == ["A song 1 of 7", "A song 2 of 7", "A song 3 of 7"]
         logged = serving.fetch_all(conn, "SELECT action, dt, artists, related_artists FROM publish_log")
         assert [tuple(map(str, row)) for row in logged] == [("publish", "2026-11-01", "50", "150")]
@@ -123,8 +125,9 @@ def _broken(spark, frames: MartFrames, **replace) -> MartFrames:
 
 
 @pytest.mark.parametrize("problem, related, message", [
-    ("dangling", [("ar0000000", 1, "nobody", 0.1)], "related_artists.related_id name no artist"),
-    ("self", [("ar0000000", 1, "ar0000000", 0.0)], "related to themselves"),
+    ("dangling", [("ar0000000", 1, "nobody", 0.1, "sound")], "related_artists.related_id name no artist"),
+    ("self, and a reason the chatbot cannot word", [("ar0000000", 1, "ar0000000", 0.0, "genre")],
+     "related to themselves; 1 rows of related_artists.reason are not one of sound, listeners, both"),
 ])
 def test_a_staging_set_that_fails_its_checks_never_goes_live(spark, any_mart, problem, related, message):
     with open_mart(spark, any_mart) as mart:
@@ -136,6 +139,24 @@ def test_a_staging_set_that_fails_its_checks_never_goes_live(spark, any_mart, pr
         with pytest.raises(PublishCheckFailed, match=message):
             mart.publish(bad, "2026-11-02")
         assert live_state(any_mart) == before
+
+
+def test_each_related_rows_reason_goes_live_and_one_left_empty_is_sound(spark, sqlite_mart):
+    """Round three's related_artists says why; a row it left empty (written before the column was added)
+    is sound, like every row of a lake without the column (test_first_publish_...; the MySQL writers:
+    test_load_data.py)."""
+    lake = mart_data.lake_tables(spark, 12, "A")
+    why = F.element_at(F.array(F.lit(None).cast("string"), F.lit("listeners"), F.lit("both")), F.col("rank"))
+    related = lake["related_artists"].withColumn("reason", why)
+    with open_mart(spark, sqlite_mart) as mart:
+        mart.publish(mart_frames(lake["artists"], lake["top_tracks"], related, None, 3), "2026-11-02")
+    rows = table_rows(sqlite_mart, "related_artists")
+    assert len(rows) == 36 and all(reason == ("sound", "listeners", "both")[rank - 1] for _, rank, _, _, reason in rows)
+    conn = sqlite_mart.reader()
+    try:
+        assert [card.reason for card in serving.find_artist(conn, "Artist 3")] == [None, "sound", "listeners", "both"]
+    finally:
+        conn.close()
 
 
 def test_every_artist_with_a_vector_needs_k_related_rows(spark, any_mart):
