@@ -5,10 +5,13 @@
                                            [--max-requests N]
     python jobs/ingest.py --source tracks-csv --tracks FILE [--artists-csv FILE]
     python jobs/ingest.py ... --aliases-csv FILE     # curated other spellings: artist id or name, alias
+    python jobs/ingest.py ... --listens PATH --listens-layout hetrec|lastfm360k|playlists|csv
 
 Writes the lake tables ``artists``, ``top_tracks`` and ``audio_features`` for
-one dt (default: today, UTC), and ``artist_aliases`` (carried forward from the
-latest snapshot, plus curated ones and those chat users taught and earned). Re-running for
+one dt (default: today, UTC), ``artist_aliases`` (carried forward from the
+latest snapshot, plus curated ones and those chat users taught and earned), and ``artist_contexts``
+(listening data: the synthetic source's, ``--listens``, and those of other sources carried forward;
+``jobs.sources.listens``). Re-running for
 the same dt replaces that dt's rows; other dts are never touched. Nothing is written until the source's data
 is fetched; while the tables are written the dt is marked unfinished in the
 lake's ``ingest_log``, so readers never see a mix of two runs. The chatbot's requests are taken
@@ -32,8 +35,9 @@ from jobs.common.lake import Lake, today_utc
 from jobs.common.progress import Progress
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
-from jobs.sources import chat_requests, learned_aliases
+from jobs.sources import chat_listens, chat_requests, learned_aliases
 from jobs.sources.aliases import chat_aliases, curated_aliases, read_aliases_csv, removed_aliases, snapshot_aliases
+from jobs.sources.listens import LAYOUTS, Listens, read_listens, snapshot_contexts
 from jobs.settings import SOURCES, IngestSettings
 from jobs.sources.seeds import wanted_artists
 from jobs.sources.spotify import SpotifyCatalog, SpotifyError
@@ -47,7 +51,8 @@ EXIT_API = 3
 EPILOG = """\
 sources:
   synthetic   artists in genre-like clusters, ~10 top tracks each, with audio features; deterministic for
-              a seed (config section [synthetic]: artists, seed, genres, max_tracks, missing_features)
+              a seed (config section [synthetic]: artists, seed, genres, max_tracks, missing_features,
+              contexts, context_size: listening contexts drawn by genre, popular artists in many)
   spotify     the Spotify Web API through spotipy, client credentials from SPOTIPY_CLIENT_ID and
               SPOTIPY_CLIENT_SECRET (or [spotify] credentials_secret in AWS Secrets Manager). Artists from
               ingest.seeds / --seeds (ids or names), --seeds-file, --refresh (the lake's artists) and
@@ -64,11 +69,27 @@ sources:
   tracks-csv  a public tracks-with-audio-features file: the "1.2M songs" tracks_features.csv, or the
               "600k tracks" tracks.csv with --artists-csv artists.csv for names and genres
 
+listening data (any source; lake table artist_contexts, config section [listens]):
+  --listens PATH --listens-layout NAME, matched to the snapshot's artists by name key (names and aliases;
+  a name of several artists is ambiguous and skipped), bad rows counted and skipped, weights of one
+  (context, artist) summed. Context ids are stored only as an HMAC-SHA256 keyed by the environment
+  variable CONTEXT_KEY (listens.key_env) or listens.key_secret (AWS Secrets Manager), 16+ characters.
+  hetrec      Last.fm HetRec 2011: the folder with user_artists.dat and artists.dat (plays per user)
+  lastfm360k  Last.fm 360K: usersha1-artmbid-artname-plays.tsv or its folder (plays per user)
+  playlists   TidyTuesday spotify_songs.csv: playlist_id, track_artist (the artist's tracks per playlist)
+  csv         context,artist[,weight] rows (header optional; artist a Spotify id or a name; weight 1)
+  The synthetic source writes its own (ids synthetic:<n>, not hashed). The rows of the sources not read in
+  a run are carried forward from the latest snapshot up to its dt, for the artists it writes.
+
 examples:
   python jobs/ingest.py --source synthetic --artists 20000
   python jobs/ingest.py --source synthetic --artists 1000000 --dt 2026-11-27 --lake /data/lake
   SPOTIPY_CLIENT_ID=... SPOTIPY_CLIENT_SECRET=... python jobs/ingest.py --source spotify --seeds "IU,NewJeans"
   python jobs/ingest.py --source tracks-csv --tracks data/tracks_features.csv
+  CONTEXT_KEY=... python jobs/ingest.py --source tracks-csv --tracks spotify_songs.csv \\
+      --listens spotify_songs.csv --listens-layout playlists
+  CONTEXT_KEY=... python jobs/ingest.py --source tracks-csv --tracks tracks_features.csv \\
+      --listens hetrec-2011-lastfm-2k --listens-layout hetrec
 
 exit status: 0 done, 2 bad settings or nothing to ingest, 3 the Spotify API stopped the run before the
 requests (quota spent, credentials refused, an endpoint failing after its retries: nothing was written),
@@ -94,6 +115,13 @@ def parse_args(argv: Sequence[str] | None):
     parser.add_argument("--aliases-csv", metavar="FILE",
                         help="any source: other spellings to publish, one 'artist,alias' row each (artist id or "
                              "the artist's name; overrides ingest.aliases_csv)")
+    parser.add_argument("--listens", metavar="PATH",
+                        help="any source: listening data to match to the snapshot's artists (overrides listens.path)")
+    parser.add_argument("--listens-layout", choices=LAYOUTS,
+                        help="the layout of --listens (overrides listens.layout)")
+    parser.add_argument("--chat-listens", action="store_true",
+                        help="any source: also what the chatbot answered per signed user (the mart's chat_listens, "
+                             "kept ingest.chat_retention_days, 90) as listening data (overrides ingest.chat_listens)")
     return parser.parse_args(argv)
 
 
@@ -113,12 +141,27 @@ def run(spark: SparkSession, settings: IngestSettings, dt: str) -> dict[str, int
                                artists=frames["artists"])
     if aliases is not None:
         frames["artist_aliases"] = aliases
+    # Listening data, by the source whose earlier rows it replaces: the source's own (synthetic's), --listens.
+    listens = listening(spark, settings, frames)
+    new = {settings.source: frames.pop("artist_contexts", None)}
+    if listens is not None:
+        new[settings.listens.layout] = listens.contexts
+    chat = chat_contexts(spark, settings, frames["artists"]) if settings.chat_listens is not None else None
+    if chat is not None:
+        new[chat_listens.SOURCE] = chat
+    contexts = snapshot_contexts(lake, dt, frames["artists"], new)
+    if contexts is not None:
+        frames["artist_contexts"] = contexts
     # Delta commits each table on its own: the dt is marked unfinished (readers refuse it) while they
     # are committed. A run that dies after a commit leaves it so, until a re-run completes it.
-    with lake.writing(dt, settings.source, list(frames)) as written:
-        for table, frame in frames.items():
-            with stage(log, f"write {table}"):
-                written[table] = lake.write(frame, table, dt)
+    try:
+        with lake.writing(dt, settings.source, list(frames)) as written:
+            for table, frame in frames.items():
+                with stage(log, f"write {table}"):
+                    written[table] = lake.write(frame, table, dt)
+    finally:
+        if listens is not None:
+            listens.release()
     log.info("ingest dt=%s done: %s", dt, ", ".join(f"{t} {n} rows" for t, n in written.items()))
     if requests is not None:
         try:
@@ -128,8 +171,32 @@ def run(spark: SparkSession, settings: IngestSettings, dt: str) -> dict[str, int
     return written
 
 
+def chat_contexts(spark: SparkSession, settings: IngestSettings, artists):
+    """The mart's chat listening as ``artist_contexts`` rows (``jobs.sources.chat_listens``) of the snapshot's
+    ``artists``, cached: the mart is read once. An unreachable mart leaves chat's earlier rows carried
+    forward, with a warning."""
+    chat = settings.chat_listens
+    try:
+        frame = (chat_listens.chat_contexts(spark, settings.chat_target, _now(), chat.retention_days, chat.weight_cap)
+                 .join(artists.select("artist_id").distinct(), "artist_id", "left_semi")
+                 .select("context_id", "artist_id", "weight", "source").cache())
+        log.info("chat listens: %d (user, artist) rows from the mart", frame.count())
+        return frame
+    except MartError as exc:
+        log.warning("chat listens: the mart could not be read (%s); the lake's earlier chat rows are kept", exc)
+        return None
+
+
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def listening(spark: SparkSession, settings: IngestSettings, frames: dict) -> Listens | None:
+    """The ``--listens`` data matched to the snapshot's artists and aliases in ``frames``, or ``None``."""
+    if settings.listens is None:
+        return None
+    with stage(log, f"listens ({settings.listens.layout})"):
+        return read_listens(spark, settings.listens, frames["artists"], frames.get("artist_aliases"))
 
 
 def curated(spark: SparkSession, settings: IngestSettings, frames: dict):
@@ -238,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "ingest.refresh": args.refresh or None, "ingest.requests": args.requests or None,
                            "ingest.max_requests": args.max_requests,
                            "tracks_csv.tracks": args.tracks, "tracks_csv.artists": args.artists_csv,
-                           "ingest.aliases_csv": args.aliases_csv}.items():
+                           "ingest.aliases_csv": args.aliases_csv, "ingest.chat_listens": args.chat_listens or None,
+                           "listens.path": args.listens, "listens.layout": args.listens_layout}.items():
             if value is not None:
                 set_path(config, key, value)
         settings = IngestSettings.from_config(config)

@@ -12,8 +12,14 @@ Output is a pure function of ``(SyntheticSpec, chunk)``: artists are made in
 fixed-size chunks, each with its own random streams, so the same spec gives
 the same rows whatever the Spark partitioning or number of cores.
 
-This module stays whole (a little over 300 lines): the chunk generators and the id and name
-helpers they draw from are one deterministic recipe, easier to check for stability in one place.
+Listening contexts (``artist_contexts``, :func:`contexts_chunk`) are made the same way, in chunks of
+contexts: each context mostly draws artists of one or two genres, popular ones far more often (a
+long tail), with play counts as weights. Their ids are ``synthetic:<n>``, not hashed: no person
+stands behind them.
+
+This module stays whole (a little over 400 lines): the chunk generators and the id and name
+helpers they draw from are one deterministic recipe, easier to check for stability in one place (the
+contexts draw on the artists' own genres and popularity, from the same plan stream).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from jobs.common import schemas
 
 SOURCE = "synthetic"
 CHUNK_SIZE = 50_000  # artists per chunk; part of the output's definition, do not tune per run
+CONTEXT_CHUNK = 20_000  # contexts per chunk (about 400,000 rows: one Arrow batch); part of the definition too
 
 UNIT_FEATURES = ("danceability", "energy", "speechiness", "acousticness",
                  "instrumentalness", "liveness", "valence")
@@ -48,24 +55,28 @@ _SYLLABLES = ("ka", "lo", "mi", "ra", "ne", "so", "ti", "vu", "ze", "bo", "da", 
               "el", "on")
 _ALPHABET = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 
-_ARROW = {name: schemas.arrow_schema(schemas.LAKE_TABLES[name]) for name in ("artists", "top_tracks", "audio_features")}
+_ARROW = {name: schemas.arrow_schema(schemas.LAKE_TABLES[name])
+          for name in ("artists", "top_tracks", "audio_features", "artist_contexts")}
 _ARROW_AUDIO = schemas.arrow_schema(schemas.TRACK_AUDIO)
 
 # Random streams, one per concern, so that each table draws only what it needs.
-_PLAN, _ARTIST, _TRACK, _FEATURE, _RELEASE = 0, 1, 2, 3, 4
+_PLAN, _ARTIST, _TRACK, _FEATURE, _RELEASE, _CONTEXT = 0, 1, 2, 3, 4, 5
 # Id namespaces.
 _ARTIST_ID, _TRACK_ID, _IMAGE_ID = 1, 2, 3
 
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """What to generate. ``missing_features`` is the share of tracks with no audio features."""
+    """What to generate. ``missing_features`` is the share of tracks with no audio features; ``contexts``
+    listening contexts (0: none) of about ``context_size`` artists each."""
 
     artists: int
     seed: int = 7
     genres: int = 40
     max_tracks: int = 10
     missing_features: float = 0.01
+    contexts: int = 5000
+    context_size: int = 20
 
     def __post_init__(self):
         if self.artists < 1:
@@ -76,24 +87,57 @@ class SyntheticSpec:
             raise ValueError(f"synthetic max_tracks must be within 1..15, got {self.max_tracks}")
         if not 0.0 <= self.missing_features < 1.0:
             raise ValueError(f"synthetic missing_features must be within [0, 1), got {self.missing_features}")
+        if self.contexts < 0:
+            raise ValueError(f"synthetic contexts must be at least 0, got {self.contexts}")
+        if not 1 <= self.context_size <= 10_000:
+            raise ValueError(f"synthetic context_size must be within 1..10000, got {self.context_size}")
 
     @property
     def chunks(self) -> int:
         return -(-self.artists // CHUNK_SIZE)
 
+    @property
+    def context_chunks(self) -> int:
+        return -(-self.contexts // CONTEXT_CHUNK)
+
 
 def generate(spark: SparkSession, spec: SyntheticSpec) -> dict[str, DataFrame]:
-    """The ``artists``, ``top_tracks`` and ``audio_features`` tables for ``spec`` (lazy DataFrames)."""
+    """The ``artists``, ``top_tracks`` and ``audio_features`` tables for ``spec`` (lazy DataFrames), and
+    ``artist_contexts`` when ``spec.contexts`` is not 0."""
     chunks = spark.range(spec.chunks, numPartitions=spec.chunks)
-    return {
+    tables = {
         table: chunks.mapInArrow(functools.partial(_generate_batches, spec=spec, table=table),
                                  schemas.LAKE_TABLES[table])
         for table in ("artists", "top_tracks", "audio_features")
     }
+    if spec.contexts:
+        tables["artist_contexts"] = contexts_frame(spark, spec)
+    return tables
+
+
+def synthetic_contexts(spark: SparkSession, artists: int, rows: int, genres: int = 40, seed: int = 7,
+                       context_size: int = 20) -> DataFrame:
+    """About ``rows`` listening rows (``artist_contexts`` layout) for the ``artists`` synthetic artists of
+    ``genres`` and ``seed``: ``rows / context_size`` contexts (rounded), their artist ids those that
+    :func:`generate` makes for the same values. An artist drawn twice in one context is one row (its plays
+    summed), so there are fewer rows than ``rows``: 0.4% fewer at 1,000,000 artists and 10,000,000 rows, 5% at
+    20,000 artists and 100,000 rows, more where genres hold few artists."""
+    contexts = int(round(rows / context_size)) if rows > 0 else 0
+    spec = SyntheticSpec(artists=artists, seed=seed, genres=genres, contexts=contexts, context_size=context_size)
+    return contexts_frame(spark, spec)
+
+
+def contexts_frame(spark: SparkSession, spec: SyntheticSpec) -> DataFrame:
+    """``artist_contexts`` for ``spec`` (lazy): ``spec.contexts`` contexts, made in chunks of
+    :data:`CONTEXT_CHUNK` by :func:`contexts_chunk`, one Spark task each."""
+    chunks = max(1, spec.context_chunks)
+    return spark.range(spec.context_chunks, numPartitions=chunks).mapInArrow(
+        functools.partial(_generate_batches, spec=spec, table="artist_contexts"), schemas.ARTIST_CONTEXTS)
 
 
 def _generate_batches(batches: Iterator[pa.RecordBatch], spec: SyntheticSpec, table: str) -> Iterator[pa.RecordBatch]:
-    build = {"artists": artists_chunk, "top_tracks": top_tracks_chunk, "audio_features": audio_features_chunk}[table]
+    build = {"artists": artists_chunk, "top_tracks": top_tracks_chunk, "audio_features": audio_features_chunk,
+             "artist_contexts": contexts_chunk}[table]
     for batch in batches:
         for chunk in batch.column(0).to_pylist():
             yield build(spec, chunk)
@@ -121,8 +165,7 @@ def _plan(spec: SyntheticSpec, chunk: int) -> _Plan:
     start = chunk * CHUNK_SIZE
     index = np.arange(start, min(spec.artists, start + CHUNK_SIZE), dtype=np.int64)
     rng = _rng(spec, _PLAN, chunk)
-    genre = rng.integers(0, spec.genres, index.size)
-    popularity = np.clip(np.rint(rng.beta(2.0, 4.0, index.size) * 100), 0, 100).astype(np.int32)
+    genre, popularity = _genre_and_popularity(rng, spec.genres, index.size)
     full = rng.random(index.size) < 0.85
     tracks = np.where(full, spec.max_tracks, rng.integers(1, spec.max_tracks + 1, index.size))
     track_artist = np.repeat(np.arange(index.size), tracks)
@@ -130,6 +173,13 @@ def _plan(spec: SyntheticSpec, chunk: int) -> _Plan:
     track_rank = (np.arange(track_artist.size) - np.repeat(first, tracks) + 1).astype(np.int32)
     duration = np.clip(rng.normal(210_000, 45_000, track_artist.size), 60_000, 900_000).astype(np.int32)
     return _Plan(index, genre, popularity, track_artist, track_rank, duration)
+
+
+def _genre_and_popularity(rng: np.random.Generator, genres: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first draws of a chunk's plan stream: per artist, its genre and its popularity (0..100)."""
+    genre = rng.integers(0, genres, n)
+    popularity = np.clip(np.rint(rng.beta(2.0, 4.0, n) * 100), 0, 100).astype(np.int32)
+    return genre, popularity
 
 
 def artists_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
@@ -243,6 +293,86 @@ def audio_features_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
         *[column.take(rows) for column in features.columns.values()],
         _constant(SOURCE, len(rows)),
     ], schema=_ARROW["audio_features"])
+
+
+# ---------------------------------------------------------------- listening contexts
+
+# How a synthetic context is drawn (contexts_chunk). Each number is part of the output's definition.
+CONTEXT_NOISE = 0.1       # share of a context's draws from any genre: listeners stray outside their taste
+SECOND_GENRE = 0.5        # share of contexts with a second genre ...
+SECOND_SHARE = 0.3        # ... which takes this share of their genre draws
+SIZE_SIGMA = 0.8          # log-normal spread of context sizes: most near context_size, a few many times it
+MAX_SIZE_FACTOR = 10      # a context draws at most this many times context_size artists
+RANK_POWER = 2.0          # a draw takes rank floor(n * u ** RANK_POWER) of n by popularity: a genre's top 1%
+                          # gets 10% of its draws, the median artist about 0.7 of an even share
+PLAYS_MU, PLAYS_SIGMA = 2.5, 1.2   # plays per draw: 1 + a log-normal (median about 13)
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    """The artists as contexts draw them: by genre, each genre's most popular first."""
+
+    order: np.ndarray          # artist numbers by (genre, popularity descending, number)
+    start: np.ndarray          # per genre: its first position in ``order``
+    size: np.ndarray           # per genre: its artists
+    by_popularity: np.ndarray  # every artist number, most popular first
+
+
+@functools.lru_cache(maxsize=2)
+def _catalogue(seed: int, artists: int, genres: int) -> _Catalogue:
+    """The genre and popularity of every artist, drawn as :func:`_plan` draws them (the plan stream's
+    first draws), chunk by chunk; kept per Python worker."""
+    spec = SyntheticSpec(artists=artists, seed=seed, genres=genres)
+    genre = np.empty(artists, dtype=np.int64)
+    popularity = np.empty(artists, dtype=np.int32)
+    for chunk in range(spec.chunks):
+        start = chunk * CHUNK_SIZE
+        n = min(artists, start + CHUNK_SIZE) - start
+        genre[start:start + n], popularity[start:start + n] = _genre_and_popularity(_rng(spec, _PLAN, chunk), genres, n)
+    numbers = np.arange(artists, dtype=np.int64)
+    order = np.lexsort((numbers, -popularity, genre))
+    size = np.bincount(genre, minlength=genres)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    return _Catalogue(order, start, size, np.lexsort((numbers, -popularity)))
+
+
+def contexts_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
+    """One chunk of ``artist_contexts``: contexts ``chunk * CONTEXT_CHUNK ...``, each drawing a log-normal
+    number of artists (mean ``context_size``) from its genre, some from a second genre and a few from any
+    (see the constants above), the more popular within a genre the more often; plays as weights, summed
+    where a context draws an artist twice. Ids ``synthetic:<n>`` (no person behind them: not hashed)."""
+    catalogue = _catalogue(spec.seed, spec.artists, spec.genres)
+    rng = _rng(spec, _CONTEXT, chunk)
+    first = chunk * CONTEXT_CHUNK
+    m = max(0, min(spec.contexts, first + CONTEXT_CHUNK) - first)
+    mu = np.log(spec.context_size) - SIZE_SIGMA ** 2 / 2
+    largest = max(1, min(spec.artists, MAX_SIZE_FACTOR * spec.context_size))
+    sizes = np.clip(np.rint(rng.lognormal(mu, SIZE_SIGMA, m)), 1, largest).astype(np.int64)
+    present = np.flatnonzero(catalogue.size > 0)
+    main, other = present[rng.integers(0, present.size, (2, m))]
+    two = rng.random(m) < SECOND_GENRE
+    owner = np.repeat(np.arange(m), sizes)                     # per draw: its context within the chunk
+    d = owner.size
+    genre = np.where(two[owner] & (rng.random(d) < SECOND_SHARE), other[owner], main[owner])
+    in_genre = catalogue.order[catalogue.start[genre] + _rank(rng, catalogue.size[genre])]
+    anywhere = catalogue.by_popularity[_rank(rng, np.full(d, spec.artists))]
+    artist = np.where(rng.random(d) < CONTEXT_NOISE, anywhere, in_genre)
+    plays = 1.0 + np.rint(rng.lognormal(PLAYS_MU, PLAYS_SIGMA, d))
+    pairs, where = np.unique(owner * np.int64(spec.artists) + artist, return_inverse=True)
+    weight = np.bincount(where.ravel(), weights=plays, minlength=pairs.size)
+    context, artist = pairs // spec.artists, pairs % spec.artists
+    names = pc.binary_join_element_wise("synthetic:", pa.array(first + np.arange(m)).cast(pa.string()), "")
+    return pa.RecordBatch.from_arrays([
+        names.take(pa.array(context)),
+        spotify_ids(spec.seed, _ARTIST_ID, artist.astype(np.uint64)),
+        pa.array(weight, pa.float64()),
+        _constant(SOURCE, pairs.size),
+    ], schema=_ARROW["artist_contexts"])
+
+
+def _rank(rng: np.random.Generator, sizes: np.ndarray) -> np.ndarray:
+    """Per draw, a rank below its ``sizes`` (at least 1), low ranks far likelier (:data:`RANK_POWER`)."""
+    return np.floor(sizes * rng.random(sizes.size) ** RANK_POWER).astype(np.int64)
 
 
 # ---------------------------------------------------------------- genres

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 from jobs.common import schemas
-from jobs.sources.synthetic import (SyntheticSpec, artists_chunk, audio_features_chunk, generate,
-                                    spotify_ids, top_tracks_chunk)
+from jobs.sources.synthetic import (CONTEXT_CHUNK, SyntheticSpec, artists_chunk, audio_features_chunk,
+                                    contexts_chunk, generate, spotify_ids, synthetic_contexts, top_tracks_chunk)
 
 
 def test_same_seed_same_rows_other_seed_other_rows():
@@ -68,7 +68,7 @@ def test_ids_are_distinct_per_number_and_namespace():
 
 
 @pytest.mark.parametrize("field, value", [("artists", 0), ("genres", 0), ("max_tracks", 16),
-                                          ("missing_features", 1.0)])
+                                          ("missing_features", 1.0), ("contexts", -1), ("context_size", 0)])
 def test_bad_spec_is_refused(field, value):
     with pytest.raises(ValueError, match=field):
         SyntheticSpec(**{"artists": 10, field: value})
@@ -96,3 +96,49 @@ def test_release_dates_gather_by_genre_without_changing_the_other_columns():
     genre_of_track = plan.genre[plan.track_artist]
     spread_within = np.mean([years[genre_of_track == g].std() for g in range(5)])
     assert spread_within < 0.5 * years.std()   # the genre explains most of a track's year
+
+
+def test_contexts_are_deterministic_and_name_the_synthetic_artists():
+    spec = SyntheticSpec(artists=3000, seed=1, contexts=400)
+    batch = contexts_chunk(spec, 0)
+    assert batch.equals(contexts_chunk(SyntheticSpec(artists=3000, seed=1, contexts=400), 0))
+    assert not batch.equals(contexts_chunk(SyntheticSpec(artists=3000, seed=2, contexts=400), 0))
+    assert batch.schema == schemas.arrow_schema(schemas.ARTIST_CONTEXTS)
+    rows = batch.to_pandas()
+    assert set(rows.artist_id) <= set(artists_chunk(spec, 0).column("artist_id").to_pylist())
+    assert set(rows.context_id) == {f"synthetic:{n}" for n in range(400)} and set(rows.source) == {"synthetic"}
+    assert not rows.duplicated(["context_id", "artist_id"]).any()
+    assert (rows.weight >= 1).all() and (rows.weight == rows.weight.round()).all()   # play counts
+
+
+def test_contexts_keep_to_one_or_two_genres_and_popular_artists_are_in_many():
+    spec = SyntheticSpec(artists=4000, seed=5, genres=20, contexts=1000, context_size=20)
+    artists = artists_chunk(spec, 0).to_pandas()
+    genre = dict(zip(artists.artist_id, artists.genres.map(lambda g: g[0])))
+    rows = contexts_chunk(spec, 0).to_pandas()
+    rows["genre"] = rows.artist_id.map(genre)
+    two_genres = rows.groupby("context_id").genre.agg(lambda g: g.value_counts(normalize=True).iloc[:2].sum())
+    assert two_genres.mean() > 0.85                          # ~0.1 strays from any genre
+    sizes = rows.groupby("context_id").size()
+    assert 15 <= sizes.mean() <= 20 and sizes.max() > 2 * sizes.median()
+    per_artist = rows.groupby("artist_id").size().reindex(artists.artist_id, fill_value=0)
+    assert per_artist.median() >= 2 and (per_artist > 0).mean() > 0.8     # most artists, in a few contexts
+    assert per_artist.max() > 10 * per_artist.median()                    # a few, in many
+    popular = artists.set_index("artist_id").popularity
+    assert per_artist[popular >= popular.quantile(0.9)].mean() > 2 * per_artist[popular <= popular.median()].mean()
+
+
+def test_contexts_are_made_in_chunks_of_their_own():
+    spec = SyntheticSpec(artists=50, seed=3, contexts=CONTEXT_CHUNK + 5)
+    assert spec.context_chunks == 2
+    assert set(contexts_chunk(spec, 1).column("context_id").to_pylist()) == \
+        {f"synthetic:{CONTEXT_CHUNK + n}" for n in range(5)}
+
+
+def test_synthetic_contexts_in_spark_are_the_chunks_rows(spark):
+    frame = synthetic_contexts(spark, artists=300, rows=2000, genres=5, seed=3)
+    assert frame.schema == schemas.ARTIST_CONTEXTS
+    expected = contexts_chunk(SyntheticSpec(artists=300, seed=3, genres=5, contexts=100), 0)
+    assert 1400 <= expected.num_rows <= 2000      # a context's repeated draws are one row: many in genres of 60
+    assert sorted(frame.toArrow().to_pylist(), key=str) == sorted(expected.to_pylist(), key=str)
+    assert "artist_contexts" not in generate(spark, SyntheticSpec(artists=10, contexts=0))
