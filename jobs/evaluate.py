@@ -174,6 +174,7 @@ def run(spark: SparkSession, config: dict, dt: str | None, specs: Sequence[str],
         first_settings = base
         _, first_vectors, _ = computed(spark, tables, base)
     points, ids, genres = collect_vectors(first_vectors, first_settings.features, tables["artists"])
+    listening = held_out_listening(spark, lake, dt, tables, base, int(options.get("fit_seed", 7)), fit)
     fitted = None
     if fit:
         from jobs.evaluation.fit import fit_weights
@@ -186,6 +187,8 @@ def run(spark: SparkSession, config: dict, dt: str | None, specs: Sequence[str],
                                  seed=int(options.get("fit_seed", 7)), passes=int(options.get("fit_passes", 2)))
             fitted = result.__dict__
     out_dir = Path(report_dir or Path(str(options.get("report", "data/evaluation"))) / dt)
+    if fitted and listening and listening.get("fit"):
+        fitted["listeners_weight"] = listening["fit"]["listeners_weight"]
     if fitted:
         path = Path(fit_out) if fit_out else out_dir / "fitted.toml"
         write_fitted(path, fitted, first_settings, dt, k)
@@ -197,16 +200,44 @@ def run(spark: SparkSession, config: dict, dt: str | None, specs: Sequence[str],
     context = {"lake": base.lake, "dt": dt, "k": k, "artists with genres": results[0]["figures"]["genre_queries"],
                "map and fit setting": str(describe(first_settings))}
     paths = write_report(out_dir, f"Related artists, dt={dt}: genre precision@{k} and more", results, projection,
-                         fitted, context)
+                         fitted, context, listening)
     from jobs.evaluation.report import comparison_rows, text_table
     print(text_table(comparison_rows(results)))
+    if listening:
+        from jobs.evaluation.held_out import held_out_rows
+        from jobs.evaluation.report import rows_table
+        print(f"held-out listeners (truth: each artist's 10 most co-listened in the held-out half; blend weight "
+              f"{listening['weight']:g}):")
+        print(rows_table(held_out_rows(listening)))
     if fitted:
         print(f"fitted weights ({fitted['file']}): " + ", ".join(f"{n} {w:g}" for n, w in fitted["weights"].items()))
         print(f"precision@{k}: fitted part {fitted['fitted']:.3f} ({fitted['fitted_artists']} artists; all weights 1: "
               f"{fitted['base_fitted']:.3f}); held-out part {fitted['held_out']:.3f} ({fitted['held_out_artists']} "
               f"artists; all weights 1: {fitted['base_held_out']:.3f})")
     log.info("report: %s and %s", paths["html"], paths["json"])
-    return {"dt": dt, "results": results, "fit": fitted, "paths": paths}
+    return {"dt": dt, "results": results, "fit": fitted, "paths": paths, "listening": listening}
+
+
+def held_out_listening(spark: SparkSession, lake: Lake, dt: str, tables: dict, settings: SimilaritySettings,
+                       seed: int, fit: bool) -> dict | None:
+    """The held-out-listener figures (jobs/evaluation/held_out.py) of ``settings`` when the snapshot has
+    listening data, else None."""
+    contexts = similarity.listening_contexts(lake, dt)
+    if contexts is None:
+        return None
+    from jobs.evaluation.held_out import SHOWN, Candidates, evaluate_held_out
+    vectors = snapshot_vectors(tables, settings)
+    m = max(settings.k, settings.candidates, SHOWN)
+    sound = neighbours_from_arrays(spark, vectors.ids, vectors.points, k=m, metric=settings.metric).cache()
+
+    def candidates_for(build: DataFrame) -> Candidates:
+        listened = similarity.listening_candidates(spark, build, vectors, settings, m).cache()
+        return Candidates(sound, listened, k=SHOWN, m=m)
+
+    weight = settings.listeners_weight or PRESETS["default"]["listeners_weight"]
+    with stage(log, "held-out listeners"):
+        return evaluate_held_out(spark, candidates_for, contexts.cache(), vectors.ids, tables["artists"],
+                                 tables["top_tracks"], weight, seed, settings.co_listening, fit)
 
 
 def collect_vectors(vectors: DataFrame, features: Sequence[str], artists: DataFrame):
@@ -237,7 +268,8 @@ def write_fitted(path: Path, fitted: dict, settings: SimilaritySettings, dt: str
         f"artists; all weights 1: {fitted['base_held_out']:.4f}).\n"
         f"# Use: python jobs/similarity.py --weights {path}\n"
         f"[similarity]\nfeatures = [{features}]\nnormalization = \"{settings.normalization}\"\n"
-        f"metric = \"{settings.metric}\"\nshared_tracks = \"{settings.shared_tracks}\"\nweights = {{ {weights} }}\n",
+        f"metric = \"{settings.metric}\"\nshared_tracks = \"{settings.shared_tracks}\"\nweights = {{ {weights} }}\n"
+        + (f"listeners_weight = {fitted['listeners_weight']!r}\n" if "listeners_weight" in fitted else ""),
         encoding="utf-8")
 
 

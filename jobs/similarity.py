@@ -8,8 +8,10 @@ snapshot written before the features were stored on the track rows), builds one
 vector per artist (its signals: audio feature means and spreads over its top
 tracks, artist metadata; imputed where missing, normalized over all artists,
 weighted: Spark sums per artist, the driver does the rest), finds each artist's
-exact k nearest other artists, replaces that dt of the lake table
-``related_artists``, and publishes artists (popularity from a proxy where the
+exact k nearest other artists, blends them with the artists most listened to together where the
+snapshot has listening data (``artist_contexts``; ``similarity.listeners_weight``, 0 for sound alone),
+replaces that dt of the lake table ``related_artists`` (each row with its reason: sound, listeners or
+both), and publishes artists (popularity from a proxy where the
 source has none), top tracks and related artists to the mart (``[mart]``;
 SQLite by default).
 """
@@ -39,7 +41,9 @@ from jobs.publish.snapshot import publish_snapshot
 from jobs.publish_mart import republish_command
 from jobs.settings import SimilaritySettings
 from jobs.transform.metrics import METRICS
-from jobs.transform.artist_vectors import artist_vectors
+from jobs.transform.artist_vectors import ArtistVectors, artist_vectors
+from jobs.transform.blend import blend, sound_only
+from jobs.transform.listeners import listened_candidates
 from jobs.transform.neighbours import neighbours_from_arrays
 from jobs.transform.signals import (METADATA, PRESETS, SHARED_TRACKS, SPREAD, artist_signals, features_to_join,
                                     popularity_proxy)
@@ -60,14 +64,19 @@ settings (config section [similarity], or the flags above; conf/local.toml holds
   weights_file   a TOML file with a [similarity] table (as written by jobs/evaluate.py --fit): its features,
                  normalization, metric, weights and shared_tracks replace the config's
   k              related artists per artist (default 3)
-  presets        --preset {" | ".join(PRESETS)}: seed = the first setting (six audio means, minmax, euclidean),
-                 fast = eight signals, zscore (a faster search, less genre precision)
+  listeners_weight  the blend with listening data (the lake's artist_contexts): 0 = sound alone, 1 = the artists
+                 listened to together first; artists with too little listening data keep sound alone.
+                 [listeners]: top_n, min_support, min_contexts, shrinkage, chat_min_users, chat_cap, candidates
+  presets        --preset {" | ".join(sorted(PRESETS))}: seed = the first setting (six audio means, minmax,
+                 euclidean, sound alone), sound = the default's signals without listening data, fast = eight
+                 signals, zscore (a faster search, less genre precision)
   mart.*         where and how to publish: see python jobs/publish_mart.py --help
 
 examples:
   python jobs/similarity.py                                  # latest snapshot in conf/local.toml's lake
   python jobs/similarity.py --dt 2026-11-27 --metric cosine --k 5
   python jobs/similarity.py --preset seed                    # the first setting, exactly as it was
+  python jobs/similarity.py --preset sound                   # sound alone, listening data left out
   python jobs/similarity.py --weights fitted.toml            # weights learned by jobs/evaluate.py --fit
   python jobs/similarity.py --mart jdbc:mysql://127.0.0.1:3306/mart --set mart.user=batch   # MART_PASSWORD
   spark-submit jobs/similarity.py --config conf/emr.toml --dt 2026-11-27
@@ -92,7 +101,8 @@ class SimilarityResult:
 def parse_args(argv: Sequence[str] | None):
     parser = base_parser(__doc__.split("\n\n")[0], EPILOG)
     parser.add_argument("--preset", choices=sorted(PRESETS), help="a named setting (features, normalization, "
-                                                                  "metric, weights); flags below still apply")
+                                                                  "metric, weights, listeners_weight); flags "
+                                                                  "below still apply")
     parser.add_argument("--weights", metavar="FILE", help="a [similarity] TOML written by jobs/evaluate.py --fit "
                                                           "(overrides similarity.weights_file)")
     parser.add_argument("--features", help="comma-separated signals (overrides similarity.features)")
@@ -128,14 +138,15 @@ def settings_from_args(args) -> tuple[dict, SimilaritySettings]:
     return config, SimilaritySettings.from_config(config)
 
 
-SIGNAL_KEYS = ("features", "normalization", "metric", "weights", "shared_tracks")
+SIGNAL_KEYS = ("features", "normalization", "metric", "weights", "shared_tracks", "listeners_weight")
 
 
 def apply_signal_settings(config: dict, preset: Mapping | None = None) -> None:
     """Replace ``[similarity]``'s signal settings by ``preset``'s, then by ``similarity.weights_file``'s."""
     if preset is not None:
         for key in SIGNAL_KEYS:
-            set_path(config, f"similarity.{key}", preset[key])
+            if key in preset:
+                set_path(config, f"similarity.{key}", preset[key])
     path = section(config, "similarity").get("weights_file")
     if path:
         for key, value in read_weights_file(str(path)).items():
@@ -199,9 +210,9 @@ def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, f
         log.info("imputed (missing values replaced by the mean over the artists that have them): %s",
                  ", ".join(f"{name} {count} of {counts['with_vector']}" for name, count in vectors.imputed.items()))
 
+    contexts = listening_contexts(lake, dt) if settings.listeners_weight else None
     with stage(log, "neighbour search and write"):
-        related = neighbours_from_arrays(spark, vectors.ids, vectors.points, k=settings.k, metric=settings.metric,
-                                         tasks=settings.tasks)
+        related = related_artists(spark, vectors, contexts, settings)
         written = lake.write(related, "related_artists", dt)
     log.info("related_artists for dt=%s: %d rows for %d artists", dt, written, counts["with_vector"])
     if mart is not None:
@@ -221,6 +232,47 @@ def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, f
     if settings.show and written:
         show_related(lake, dt, settings.show)
     return SimilarityResult(dt=dt, artists=total, related_rows=written, **counts)
+
+
+def listening_contexts(lake: Lake, dt: str) -> DataFrame | None:
+    """The snapshot's ``artist_contexts``, or None (with a log line) when it has none."""
+    if not lake.exists("artist_contexts") or dt not in lake.snapshots("artist_contexts"):
+        log.info("no listening data (artist_contexts) for dt=%s: related artists by sound alone", dt)
+        return None
+    return lake.read("artist_contexts", dt)
+
+
+def related_artists(spark: SparkSession, vectors: ArtistVectors, contexts: DataFrame | None,
+                    settings: SimilaritySettings) -> DataFrame:
+    """Each artist's ``k`` related artists with their reason: by sound alone without ``contexts``, else the
+    blend of sound and listening candidates (jobs/transform/blend.py)."""
+    if contexts is None:
+        sound = neighbours_from_arrays(spark, vectors.ids, vectors.points, k=settings.k, metric=settings.metric,
+                                       tasks=settings.tasks)
+        return sound_only(sound, settings.k)
+    m = max(settings.k, settings.candidates)
+    sound = neighbours_from_arrays(spark, vectors.ids, vectors.points, k=m, metric=settings.metric,
+                                   tasks=settings.tasks)
+    with stage(log, "listened together"):
+        listened = listening_candidates(spark, contexts, vectors, settings, m)
+        covered = listened.select("artist_id").distinct().count()
+    log.info("related artists: %d of %d artists blend listening data (weight %.2f) with sound, %d by sound alone "
+             "(fewer than %d contexts, or no pair with %d shared)", covered, len(vectors.ids),
+             settings.listeners_weight, len(vectors.ids) - covered, settings.co_listening.min_contexts,
+             settings.co_listening.min_support)
+    return blend(sound, listened, settings.k, m, settings.listeners_weight)
+
+
+def listening_candidates(spark: SparkSession, contexts: DataFrame, vectors: ArtistVectors,
+                         settings: SimilaritySettings, m: int) -> DataFrame:
+    """Each artist's ``m`` candidates from listening data by ``listeners.method``: co-occurrence
+    (jobs/transform/listeners.py, the default) or ALS embeddings (jobs/transform/als.py)."""
+    if settings.listeners_method == "als":
+        from jobs.transform.als import AlsOptions, als_candidates
+        return als_candidates(spark, contexts, vectors.ids, vectors.points, settings.metric, m,
+                              AlsOptions(min_contexts=settings.co_listening.min_contexts))
+    return listened_candidates(spark, contexts, vectors.ids, vectors.points, settings.metric, m,
+                               settings.co_listening)
 
 
 def publish_computed(mart: Mart, lake: Lake, dt: str, *, k: int | None = None, **options) -> PublishReport:

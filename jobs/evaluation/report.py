@@ -42,8 +42,11 @@ def format_cell(value) -> str:
 
 
 def text_table(rows: Sequence[Mapping]) -> str:
-    header = [title for _, title in TABLE_COLUMNS]
-    body = [[format_cell(row[key]) for key, _ in TABLE_COLUMNS] for row in rows]
+    return _aligned([title for _, title in TABLE_COLUMNS], [[format_cell(row[key]) for key, _ in TABLE_COLUMNS]
+                                                           for row in rows])
+
+
+def _aligned(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     widths = [max(len(x) for x in column) for column in zip(header, *body)]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in [header, *body])
 
@@ -140,15 +143,53 @@ def pca_projection(points: np.ndarray, genres: Sequence[str | None], top: int = 
             "legend": legend + [x for x in ("other", "no genre") if x in labels]}
 
 
+def rows_table(rows: Sequence[Mapping]) -> str:
+    """Rows of the same keys as aligned text columns."""
+    if not rows:
+        return ""
+    header = [str(key) for key in rows[0]]
+    return _aligned(header, [[format_cell(row[key]) for key in rows[0]] for row in rows])
+
+
+def rows_html(rows: Sequence[Mapping]) -> str:
+    """Rows of the same keys as an HTML table."""
+    if not rows:
+        return ""
+    esc = html.escape
+    head = "".join(f"<th>{esc(str(key))}</th>" for key in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{esc(format_cell(v))}</td>" for v in row.values()) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def listening_html(listening: Mapping | None) -> str:
+    """The held-out-listener section (jobs/evaluation/held_out.py), empty without listening data."""
+    if not listening:
+        return ""
+    from jobs.evaluation.held_out import held_out_rows
+    fit = listening.get("fit")
+    fitted = (f"<p>Blend weight fitted on half of the artists: <b>{fit['listeners_weight']:g}</b> (precision@3 "
+              f"{fit['fitted']:.3f} there; {fit['held_out']:.3f} on the other half, sound alone "
+              f"{fit['sound_held_out']:.3f})</p>") if fit else ""
+    return (f"<h2>Held-out listeners (blend weight {listening['weight']:g})</h2><p>Contexts split by a seeded hash "
+            f"(seed {listening['seed']}): {listening['build_contexts']} build the listening signal, "
+            f"{listening['held_out_contexts']} give each artist's truth (its 10 most co-listened).</p>"
+            + rows_html(held_out_rows(listening)) + fitted
+            + "<h3>precision@3 by build contexts per artist</h3>" + rows_html(listening["by_contexts"])
+            + "<h3>precision@3 by top tracks per artist</h3>" + rows_html(listening["by_tracks"]))
+
+
 def write_report(out_dir: str | Path, title: str, results: Sequence[Mapping], projection: Mapping | None,
-                 fit: Mapping | None, context: Mapping) -> dict[str, Path]:
-    """``report.html`` and ``report.json`` in ``out_dir``; returns their paths."""
+                 fit: Mapping | None, context: Mapping, listening: Mapping | None = None) -> dict[str, Path]:
+    """``report.html`` and ``report.json`` in ``out_dir`` (with the held-out-listener figures when given);
+    returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = comparison_rows(results)
     images = plots(results[0], projection)
     document = {"title": title, "context": dict(context), "comparison": rows,
-                "settings": [dict(r) for r in results], "fit": dict(fit) if fit else None}
+                "settings": [dict(r) for r in results], "fit": dict(fit) if fit else None,
+                "listening": dict(listening) if listening else None}
     json_path = out / "report.json"
     json_path.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
     esc = html.escape
@@ -171,7 +212,7 @@ def write_report(out_dir: str | Path, title: str, results: Sequence[Mapping], pr
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}figure{{display:inline-block;margin:8px}}</style>
 </head><body><h1>{esc(title)}</h1><ul>{context_html}</ul>
-<h2>Settings compared</h2><table><tr>{table}</tr>{table_rows}</table>{fit_html}
+<h2>Settings compared</h2><table><tr>{table}</tr>{table_rows}</table>{fit_html}{listening_html(listening)}
 <h2>Plots</h2>{pictures}</body></html>"""
     html_path = out / "report.html"
     html_path.write_text(page, encoding="utf-8")

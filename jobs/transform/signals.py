@@ -39,9 +39,13 @@ SHARED_TRACKS = ("full", "split")
 
 # Named settings. "seed" is the project's first setting, kept reachable as it was; "default" is
 # the one chosen by jobs/evaluate.py on real data (README, "How related artists are found").
+# How much the blend trusts listening data over sound (jobs/transform/blend.py), fitted by jobs/evaluate.py
+# --fit on held-out listeners (README, "How related artists are found").
+DEFAULT_LISTENERS_WEIGHT = 0.7
+
 PRESETS: dict[str, dict] = {
     "seed": {"features": list(DEFAULT_FEATURES), "normalization": "minmax", "metric": "euclidean",
-             "weights": {}, "shared_tracks": "full"},
+             "weights": {}, "shared_tracks": "full", "listeners_weight": 0.0},
     # Chosen on two public tables with genres (README, "How related artists are found"): the issue's
     # one-row-per-artist data_w_genres.csv (28,680 artists, fine genres), where forward selection from the
     # seed six adds track popularity, duration, valence, track count and tempo with rank normalization
@@ -49,12 +53,16 @@ PRESETS: dict[str, dict] = {
     # (0.440 -> 0.523). Twelve dimensions: the exact search costs about 3x the eight of "fast".
     "default": {"features": [*DEFAULT_FEATURES, "release_year", "tempo", "valence", "track_popularity",
                              "duration_ms", "track_count"],
-                "normalization": "rank", "metric": "euclidean", "weights": {}, "shared_tracks": "full"},
+                "normalization": "rank", "metric": "euclidean", "weights": {}, "shared_tracks": "full",
+                "listeners_weight": DEFAULT_LISTENERS_WEIGHT},
     # For lakes where the search time matters more: eight signals, zscore (0.125 and 0.507 on the two
     # tables; the 1,000,000-artist job in about half the default's time).
     "fast": {"features": [*DEFAULT_FEATURES, "release_year", "tempo"],
-             "normalization": "zscore", "metric": "euclidean", "weights": {}, "shared_tracks": "full"},
+             "normalization": "zscore", "metric": "euclidean", "weights": {}, "shared_tracks": "full",
+             "listeners_weight": DEFAULT_LISTENERS_WEIGHT},
 }
+# The default's sound alone, without listening data: the default of the second round.
+PRESETS["sound"] = {**PRESETS["default"], "listeners_weight": 0.0}
 
 
 def signal_names() -> list[str]:

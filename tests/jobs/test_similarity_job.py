@@ -23,7 +23,7 @@ DT = "2026-03-01"
 
 
 def write_synthetic(lake_dir, artists=400, dt=DT):
-    assert ingest.main(["--lake", lake_dir, "--dt", dt, "--source", "synthetic", "--artists", str(artists),
+    assert ingest.main(["--set", "synthetic.contexts=0", "--lake", lake_dir, "--dt", dt, "--source", "synthetic", "--artists", str(artists),
                         "--set", "synthetic.missing_features=0.05"]) == 0
 
 
@@ -52,7 +52,11 @@ def synthetic_lake(spark, tmp_path_factory):
 
 
 def related(spark, lake_dir, dt=DT):
-    return Lake(spark, lake_dir).read("related_artists", dt).drop("dt")
+    """The related artists written for ``dt``, without their reason (every one "sound" here: these lakes have
+    no listening data; tests/jobs/test_listening_job.py covers the blend)."""
+    rows = Lake(spark, lake_dir).read("related_artists", dt)
+    assert rows.where("reason != 'sound'").count() == 0
+    return rows.drop("dt", "reason")
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ def test_missing_dt_fails_and_lists_what_exists(spark, synthetic_lake, capsys):
 
 def test_snapshot_without_any_usable_features_fails(spark, tmp_path, capsys):
     lake_dir = str(tmp_path / "lake")
-    assert ingest.main(["--lake", lake_dir, "--dt", DT, "--artists", "30",
+    assert ingest.main(["--set", "synthetic.contexts=0", "--lake", lake_dir, "--dt", DT, "--artists", "30",
                         "--set", "synthetic.missing_features=0.0"]) == 0
     lake = Lake(spark, lake_dir)
     features = lake.read("audio_features", DT).drop("dt")
@@ -145,7 +149,7 @@ def test_snapshot_without_any_usable_features_fails(spark, tmp_path, capsys):
 
 def test_tiny_snapshot_gets_fewer_than_k_neighbours(spark, tmp_path):
     lake_dir = str(tmp_path / "lake")
-    assert ingest.main(["--lake", lake_dir, "--dt", DT, "--artists", "3", "--set", "synthetic.missing_features=0.0"]) == 0
+    assert ingest.main(["--set", "synthetic.contexts=0", "--lake", lake_dir, "--dt", DT, "--artists", "3", "--set", "synthetic.missing_features=0.0"]) == 0
     assert similarity.main(["--lake", lake_dir, "--dt", DT]) == 0
     ranks = sorted((r.artist_id, r.rank) for r in related(spark, lake_dir).collect())
     assert [rank for _, rank in ranks] == [1, 2, 1, 2, 1, 2]
@@ -194,7 +198,7 @@ def test_show_prints_popular_artists_with_their_related_names(spark, synthetic_l
 
 def test_single_artist_with_features_writes_no_related_rows(spark, tmp_path):
     lake_dir = str(tmp_path / "lake")
-    assert ingest.main(["--lake", lake_dir, "--dt", DT, "--artists", "1", "--set", "synthetic.missing_features=0.0"]) == 0
+    assert ingest.main(["--set", "synthetic.contexts=0", "--lake", lake_dir, "--dt", DT, "--artists", "1", "--set", "synthetic.missing_features=0.0"]) == 0
     result = similarity.run(spark, SimilaritySettings.from_config(
         {"lake": {"path": lake_dir}, "similarity": {"dt": DT}}))
     assert (result.with_vector, result.related_rows) == (1, 0)
@@ -245,7 +249,7 @@ def lake_300(spark, tmp_path_factory):
     """The lake of the golden files in tests/fixtures/ (see its README): 300 synthetic artists, seed 7, 5% of
     tracks without features, generated again."""
     lake_dir = str(tmp_path_factory.mktemp("lake300") / "lake")
-    assert ingest.main(["--lake", lake_dir, "--dt", DT, "--source", "synthetic", "--artists", "300",
+    assert ingest.main(["--set", "synthetic.contexts=0", "--lake", lake_dir, "--dt", DT, "--source", "synthetic", "--artists", "300",
                         "--set", "synthetic.missing_features=0.05"]) == 0
     return lake_dir
 
