@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.transform.metrics import distance_array
@@ -39,8 +39,10 @@ def als_candidates(spark: SparkSession, contexts: DataFrame, ids: pa.Array, poin
     from jobs.transform.listeners import numbered
 
     items = contexts.where(F.col("weight") > 0).join(numbered(spark, ids), "artist_id")
-    users = items.select("context_id").distinct().withColumn(
-        "user", (F.row_number().over(Window.orderBy("context_id")) - 1).cast("int"))
+    ordered = items.select("context_id").distinct().orderBy("context_id").toArrow().column("context_id")
+    users = spark.createDataFrame(pa.table({"context_id": ordered.cast(pa.string()),
+                                            "user": pa.array(np.arange(len(ordered), dtype=np.int32))}),
+                                  "context_id string, user int")
     ratings = (items.join(users, "context_id").groupBy("user", "item")
                .agg(F.log1p(F.sum("weight")).alias("rating")))
     known = (items.groupBy("item").agg(F.countDistinct("context_id").alias("n"))

@@ -36,9 +36,36 @@ def sound_rows(spark, listening_lake):
     return run_job(spark, listening_lake, "--preset", "sound")
 
 
+class Recorded(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
 @pytest.fixture(scope="module")
-def blend_rows(spark, listening_lake, sound_rows):
-    return run_job(spark, listening_lake)
+def blend_run(spark, listening_lake, sound_rows):
+    """The job with its defaults (the blend): its rows and its log lines."""
+    _, settings = similarity.settings_from_args(similarity.parse_args(["--lake", listening_lake, "--dt", DT,
+                                                                       "--no-publish"]))
+    logger, recorded = logging.getLogger("jobs.similarity"), Recorded()
+    logger.addHandler(recorded)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        similarity.run(spark, settings)
+    finally:
+        logger.removeHandler(recorded)
+        logger.setLevel(level)
+    rows = Lake(spark, listening_lake).read("related_artists", DT).drop("dt")
+    return spark.createDataFrame(rows.collect(), rows.schema), recorded.messages
+
+
+@pytest.fixture(scope="module")
+def blend_rows(blend_run):
+    return blend_run[0]
 
 
 def reasons(rows) -> dict[str, int]:
@@ -68,18 +95,8 @@ def test_artists_without_listening_data_fall_back_to_sound_exactly(blend_rows, s
     assert sorted(map(tuple, fallback.collect())) == sorted(map(tuple, same.collect()))
 
 
-def test_the_log_says_how_many_artists_blend_and_how_many_keep_sound(spark, listening_lake, caplog, blend_rows):
-    _, settings = similarity.settings_from_args(similarity.parse_args(["--lake", listening_lake, "--dt", DT,
-                                                                       "--no-publish"]))
-    with caplog.at_level(logging.INFO, logger="jobs.similarity"):
-        similarity.run(spark, settings)
-    assert any("blend listening data" in r.getMessage() and "by sound alone" in r.getMessage()
-               for r in caplog.records)
-
-
-def test_a_weight_of_zero_in_config_is_sound_alone(spark, listening_lake, sound_rows):
-    rows = run_job(spark, listening_lake, "--set", "similarity.listeners_weight=0")
-    assert sorted(map(tuple, rows.collect())) == sorted(map(tuple, sound_rows.collect()))
+def test_the_log_says_how_many_artists_blend_and_how_many_keep_sound(blend_run):
+    assert any("blend listening data" in line and "by sound alone" in line for line in blend_run[1])
 
 
 def test_bad_listener_settings_are_refused_before_spark_work(listening_lake):
@@ -88,7 +105,8 @@ def test_bad_listener_settings_are_refused_before_spark_work(listening_lake):
     assert similarity.main(["--lake", listening_lake, "--no-publish", "--set", "listeners.topn=5"]) == 2
 
 
-def test_held_out_contexts_are_never_used_to_build(spark, listening_lake, monkeypatch):
+def test_held_out_contexts_are_never_used_to_build_and_the_fit_is_read_by_the_job(spark, listening_lake, monkeypatch,
+                                                                                   tmp_path):
     contexts = Lake(spark, listening_lake).read("artist_contexts", DT)
     split = held_out.split_contexts(contexts, seed=7)
     build = {r.context_id for r in split.build.select("context_id").distinct().collect()}
@@ -105,13 +123,20 @@ def test_held_out_contexts_are_never_used_to_build(spark, listening_lake, monkey
         return original(spark_, recording, *args, **kwargs)
 
     monkeypatch.setattr(held_out, "evaluate_held_out", spy)
-    result = evaluate.run(spark, _config(listening_lake), DT, ["config"], fit=False, fit_out=None,
-                          report_dir=None)
+    fitted_path = tmp_path / "fitted.toml"
+    result = evaluate.run(spark, _config(listening_lake), DT, ["config"], fit=True, fit_out=str(fitted_path),
+                          report_dir=str(tmp_path / "report"))
     assert seen == [build]
     figures = result["listening"]["groups"]
     assert set(figures) == {"all", "with listening data", "without"}
     assert set(figures["all"]) == {"sound", "listeners", "blend", "popularity", "random"}
     assert figures["all"]["blend"]["queries"] > 0
+    # --fit: a blend weight, in the report and in the TOML the similarity job reads.
+    fitted = tomllib.loads(fitted_path.read_text())["similarity"]
+    assert 0.0 <= fitted["listeners_weight"] <= 1.0
+    report = (tmp_path / "report" / "report.html").read_text()
+    assert "Held-out listeners" in report and "by build contexts" in report
+    assert similarity.main(["--lake", listening_lake, "--dt", DT, "--no-publish", "--weights", str(fitted_path)]) == 0
 
 
 def _config(lake_dir):
@@ -121,17 +146,6 @@ def _config(lake_dir):
     set_path(config, "evaluate.report", lake_dir + "-evaluation")
     similarity.apply_signal_settings(config)
     return config
-
-
-def test_fit_writes_a_blend_weight_the_similarity_job_reads(spark, listening_lake, tmp_path):
-    out = tmp_path / "fitted.toml"
-    assert evaluate.main(["--lake", listening_lake, "--dt", DT, "--compare", "config", "--fit",
-                          "--fit-out", str(out), "--report", str(tmp_path / "report")]) == 0
-    fitted = tomllib.loads(out.read_text())["similarity"]
-    assert 0.0 <= fitted["listeners_weight"] <= 1.0
-    report = (tmp_path / "report" / "report.html").read_text()
-    assert "Held-out listeners" in report and "by build contexts" in report
-    assert similarity.main(["--lake", listening_lake, "--dt", DT, "--no-publish", "--weights", str(out)]) == 0
 
 
 def test_the_als_alternative_blends_too(spark, listening_lake, sound_rows):
