@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,18 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.common import child_env  # noqa: E402
+from bench.quality import run  # noqa: E402
 
 DT = "2026-01-01"
-
-
-def run(command: list[str]) -> float:
-    print("$ " + " ".join(command), flush=True)
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, env=child_env())
-    if done.returncode:
-        raise SystemExit(f"{command[1]} failed with exit status {done.returncode}")
-    return time.perf_counter() - started
 
 
 def real(args) -> int:
@@ -91,7 +81,6 @@ def catalogue_ids(spark, artists: int):
 
 def scale(args) -> int:
     import numpy as np
-    import pyarrow as pa
 
     from jobs.common.config import load_config, set_path
     from jobs.common.spark import start_spark
