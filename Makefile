@@ -86,6 +86,17 @@ test-parallel: setup mariadb ivy
 	$(PY) -m pytest -p no:xdist -m serial || status=1; \
 	exit $$status
 
+# Style held by tools (settings in pyproject.toml): `make lint` checks lint rules, import order and formatting
+# and changes nothing (.ci/run runs it before the tests); `make format` fixes what can be fixed.
+.PHONY: lint format
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
 bench: setup
 	$(PY) bench/similarity.py
 

@@ -34,6 +34,8 @@ setup(
                  # bench/vectors.py's reference engine (the same vectors from the lake's Parquet files)
                  "duckdb==2.0.0",
                  # make test-clock: the tests' clock moved ahead (tests/conftest.py)
-                 "time-machine==3.6.0"],
+                 "time-machine==3.6.0",
+                 # make lint / make format: lint, import order and formatting (settings in pyproject.toml)
+                 "ruff==0.17.6"],
     },
 )
