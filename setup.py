@@ -2,7 +2,7 @@
 
 from setuptools import find_packages, setup
 
-# Pinned to the EMR release named in DESIGN.md (emr-spark-8.0.0: Spark 4.0.2, Delta 4.0.0, Python 3.11).
+# Pinned to the EMR release of docs/design.md, "Platforms" (emr-spark-8.0.0: Spark 4.0.2, Delta 4.0.0, Python 3.11).
 SPARK = ["pyspark==4.0.2", "delta-spark==4.0.0"]
 NUMERIC = ["numpy==2.2.6", "scipy==1.15.3", "pyarrow==20.0.0", "pandas==2.2.3"]
 # The chatbot's MySQL client (also what tests read the mart with, the way the chatbot does).
@@ -15,6 +15,7 @@ EVALUATE = ["matplotlib==3.10.3"]
 setup(
     name="related-artists",
     version="0.1.0",
+    license="Apache-2.0",
     description=__doc__,
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["jobs", "jobs.*", "mart", "mart.*", "shared", "shared.*", "chatbot_lambda", "chatbot_lambda.*"]),

@@ -1,4 +1,4 @@
-"""Column layouts of the lake tables (DESIGN.md, "Lake tables").
+"""Column layouts of the lake tables (docs/design.md, "Lake tables").
 
 ``dt`` is not listed: the lake adds it on write. Built from type objects, so
 importing this module needs no running Spark.

@@ -1,6 +1,6 @@
 """Artists, top tracks and audio features from the Spotify Web API (spotipy), with fall-backs.
 
-What an app may call depends on its quota (DESIGN.md, "Spotify Web API facts"):
+What an app may call depends on its quota (docs/design.md, "Spotify Web API"):
 
 - several artists (50 ids a call); closed -> one artist per call;
 - an artist's top tracks (market ``spotify.market``); closed -> track search by artist name;

@@ -9,7 +9,7 @@ from typing import Mapping
 from jobs.common.config import section
 from jobs.common.errors import ConfigError
 
-MAX_SEARCH_LIMIT = 50        # the Web API's maximum; development-mode apps get 10 at most (DESIGN.md)
+MAX_SEARCH_LIMIT = 50        # the Web API's maximum; development-mode apps get 10 at most (docs/design.md, "Spotify Web API")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Public tracks-with-audio-features files -> the lake's artists, top_tracks and audio_features.
 
-Three layouts (DESIGN.md and the TidyTuesday one), told apart by their header:
+Three layouts (docs/running.md names them), told apart by their header:
 
 - "1.2M songs" ``tracks_features.csv``: ``id, name, album, album_id, artists, artist_ids, ...,
   danceability ... time_signature, year, release_date``; no popularity.
