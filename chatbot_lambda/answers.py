@@ -17,14 +17,21 @@ Paths (the ``outcome`` logged for each answer):
                 for a few minutes) counts once as that user's confirmation of the alias
                 (``alias_confirmations``; the ingest decides what is learned); ``declined`` when
                 the user says no.
+``suggested``   no artist has the name, but a mart name is close to it (a typo: ``rasowa rawq``, 블랙핑그,
+                similarity ``matching.DID_YOU_MEAN``) and Spotify has no artist of that very name (or
+                cannot be asked): "혹시 … 찾으셨나요?" with that name first among the quick replies. Never
+                recorded: a typo is not a request.
 ``not_found``   nothing matches: a friendly text with quick replies of the closest mart names.
-``queued``      Spotify could not be asked (not configured, down, slow, rate-limited): the name is
-                recorded for the next batch and close mart names are suggested.
+``queued``      Spotify could not be asked (not configured, down, slow, rate-limited) and no mart name is
+                that close: the name is recorded for the next batch and close mart names are suggested.
 ``welcome``, ``small_talk``, ``thanks``: an empty message, a greeting, laughter, thanks (never
                 searched or recorded); ``too_long`` a message far longer than any name;
                 ``sentence`` a message that reads as a Korean sentence (배고파요) and names nothing
                 the mart knows (never searched or recorded).
 ``mart_down``   the mart did not answer in time: a friendly "try again".
+
+What the user typed is quoted back as typed (``Utterance.typed``: a 초성 query stays ㄴㄹㅂ), while the
+normalized name is what is matched, searched and recorded.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from chatbot_lambda import replies
+from chatbot_lambda import matching, replies
 from chatbot_lambda.budget import Deadline, OutOfTime
 from chatbot_lambda.kakao import SkillRequest
 from chatbot_lambda.messages import Messages, language
@@ -226,11 +233,13 @@ class _Turn:
             return Answer(self.hint("welcome"), "welcome", "a request without a name")
         if utterance.says_something:
             return Answer(self.hint("sentence"), "sentence", "reads as a sentence, not a name")
-        return self.unknown(utterance.name)
+        return self.unknown(utterance.name, utterance.typed)
 
     # -- an artist the mart does not know by that name ---------------------------------------------------
 
-    def unknown(self, name: str) -> Answer:
+    def unknown(self, name: str, typed: str = "") -> Answer:
+        """``name`` (normalized: looked up, searched, recorded), ``typed`` as the user wrote it (quoted)."""
+        typed = typed or name
         try:
             close, sole = self.repo.suggestions(name, deadline=self.deadline)
         except MartUnavailable as exc:
@@ -241,18 +250,31 @@ class _Turn:
             if cards:
                 return self.known_answer(cards, "by a part of its name")
         chips = [ask_about(s.artist_id, s.name) for s in close]
+        typo = close[0] if close and close[0].score >= matching.DID_YOU_MEAN else None
         if self.bot.spotify is None:
-            return self.queued(name, chips, "live lookups are not configured")
+            if typo is not None:
+                return self.suggested(typed, typo, chips, "live lookups are not configured")
+            return self.queued(name, chips, "live lookups are not configured", typed)
         try:
             found = self.bot.spotify.lookup(name, self.deadline, self.bot.settings.tracks_per_card)
         except (SpotifyUnavailable, OutOfTime) as exc:
-            return self.queued(name, chips, f"Spotify: {exc}")
+            if typo is not None:
+                return self.suggested(typed, typo, chips, f"Spotify: {exc}")
+            return self.queued(name, chips, f"Spotify: {exc}", typed)
         if found.artist is not None:
             return self.live(found.artist)
         if found.offer is not None:
-            return Answer(self.offer(name, found.offer, chips), "offer", found.offer.artist_id)
+            return Answer(self.offer(name, found.offer, chips, typed), "offer", found.offer.artist_id)
+        if typo is not None:
+            return self.suggested(typed, typo, chips, "Spotify found no artist of that name")
         key = "not_found_suggest" if chips else "not_found"
-        return Answer(self.text_with_chips(self.say.say(key, typed=shown(name)), chips), "not_found")
+        return Answer(self.text_with_chips(self.say.say(key, typed=shown(typed)), chips), "not_found")
+
+    def suggested(self, typed: str, typo: matching.Suggestion, chips: list[QuickReply], why: str) -> Answer:
+        """A typo of a mart name: "혹시 … 찾으셨나요?", the close names as quick replies (that one first).
+        Nothing is recorded."""
+        text = self.say.say("did_you_mean", typed=shown(typed), artist=typo.name)
+        return Answer(self.text_with_chips(text, chips), "suggested", f"{typo.artist_id} ({typo.score}); {why}")
 
     def live(self, artist: LiveArtist, note: str = "") -> Answer:
         """The artist Spotify found (or the user confirmed): from the mart when it knows the artist by
@@ -267,10 +289,12 @@ class _Turn:
             log.warning("could not record the request for %r: %s", artist.name, exc)
         return Answer(live_reply(self.say, artist, self.next_steps(), note), "live", artist.artist_id)
 
-    def offer(self, typed: str, artist: LiveArtist, chips: list[QuickReply]) -> dict:
+    def offer(self, typed: str, artist: LiveArtist, chips: list[QuickReply], echo: str = "") -> dict:
         """Spotify's hit in another script, offered. Where users are verified (``Settings.learning``) the
         "yes" chip carries the typed name, signed for this user until it expires, so that the tap
-        counts as this user's confirmation of the alias; elsewhere it only shows the artist."""
+        counts as this user's confirmation of the alias; elsewhere it only shows the artist. ``echo``:
+        the name as the user wrote it, quoted in the text (``typed`` when not given)."""
+        echo = echo or typed
         extra = {"kind": "alias", "id": artist.artist_id, "name": artist.name[:MAX_TEXT]}
         if self.bot.settings.learning and self.request.user_id:
             typed = typed[:MAX_TEXT]
@@ -279,7 +303,7 @@ class _Turn:
                 artist.artist_id, extra["name"], typed, self.request.user_id, expires))
         yes = QuickReply(self.say.say("reply_yes"), artist.name, extra)
         no = QuickReply(self.say.say("reply_no"), self.say.say("reply_no"), {"kind": "decline"})
-        text = self.say.say("offer", typed=shown(typed), artist=artist.name)
+        text = self.say.say("offer", typed=shown(echo), artist=artist.name)
         return replies.skill_response([replies.simple_text(text)], [yes, no, *chips])
 
     def signed_offer(self, extra: dict) -> tuple[str, str] | None:
@@ -325,13 +349,13 @@ class _Turn:
                 log.warning("could not record the confirmation of %r: %s", signed[0], exc)
         return self.live(artist, note)
 
-    def queued(self, name: str, chips: list[QuickReply], why: str) -> Answer:
+    def queued(self, name: str, chips: list[QuickReply], why: str, typed: str = "") -> Answer:
         try:
             recorded = self.repo.record_request(name, None, self.deadline, self.request.user_id)
         except MartUnavailable as exc:
             recorded, why = False, f"{why}; could not record the request: {exc}"
         key = ("queued" if recorded else "unknown") + ("_suggest" if chips else "")
-        return Answer(self.text_with_chips(self.say.say(key, typed=shown(name)), chips), "queued", why)
+        return Answer(self.text_with_chips(self.say.say(key, typed=shown(typed or name)), chips), "queued", why)
 
     # -- replies -----------------------------------------------------------------------------------------
 

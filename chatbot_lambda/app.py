@@ -10,7 +10,6 @@ the request held and whatever failed on the way (failures are logged, never show
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 
@@ -21,6 +20,7 @@ from chatbot_lambda.kakao import BadSkillRequest, SkillRequest
 from chatbot_lambda.repository import MartRepository
 from chatbot_lambda.settings import Settings
 from chatbot_lambda.spotify import SpotifyClient
+from mart.requests import user_hash
 
 log = logging.getLogger("chatbot_lambda")
 
@@ -68,23 +68,50 @@ class SkillApp:
         except (apigw.BadEvent, BadSkillRequest) as exc:
             _log_answer("bad_request", started, str(exc))
             return apigw.json_response(200, sorry_reply(self.settings.language))
+        fields = self.request_fields(skill)
         try:
             answer = self.chatbot.answer(skill, deadline)
-        except Exception:      # the user gets an apology, the log gets the traceback
-            log.exception("answering %r failed", skill.text[:100])
-            _log_answer("error", started, "unexpected failure")
+        except Exception:      # the user gets an apology, the log gets the traceback (never the message)
+            log.exception("answering failed", extra=fields)
+            _log_answer("error", started, "unexpected failure", fields)
             return apigw.json_response(200, sorry_reply(self.settings.language))
-        _log_answer(answer.outcome, started, answer.detail, skill.text)
+        if answer.artist_id:
+            fields["artist_id"] = answer.artist_id
+        _log_answer(answer.outcome, started, answer.detail, fields)
         return apigw.json_response(200, answer.reply)
 
+    def request_fields(self, skill: SkillRequest) -> dict:
+        """What the answer's log record says about the request, never what was typed nor who typed it:
+        ``intent`` (``tap`` for a button or quick reply carrying ``extra``, ``param`` for an artist the
+        block extracted, else ``text``), the tapped ``extra`` kind, the requested ``lang``, the
+        message's length in ``chars``, and ``user``: the keyed hash the mart keeps users as."""
+        kind = (skill.extra or {}).get("kind")
+        fields = {"intent": "tap" if skill.extra else "param" if skill.artist_param else "text",
+                  "chars": len(skill.text)}
+        if isinstance(kind, str):
+            fields["extra_kind"] = kind[:20]
+        if skill.lang:
+            fields["lang"] = skill.lang
+        if skill.user_id and self.settings.request_key:
+            fields["user"] = user_hash(self.settings.request_key, skill.user_id)
+        return fields
 
-def _log_answer(outcome: str, started: float, detail: str = "", text: str = "") -> None:
-    """One JSON line per request: what path it took, how long it took and what went wrong, if anything."""
-    line = {"outcome": outcome, "ms": round((time.perf_counter() - started) * 1000, 1)}
-    if text:
-        line["text"] = text[:100]
+
+# Outcomes logged as warnings (something failed, or a name waits for the next batch); the others as info.
+WARNING_OUTCOMES = ("mart_down", "queued", "error", "bad_event", "unauthorized", "too_large")
+# The structured fields of an answer's record: the keys the Lambda runtime's JSON log format adds for them.
+LOG_FIELDS = ("outcome", "latency_ms", "intent", "extra_kind", "lang", "chars", "user", "artist_id", "detail")
+
+
+def _log_answer(outcome: str, started: float, detail: str = "", fields: dict | None = None) -> None:
+    """One record per request: a short message, and as fields (logging's ``extra``, which the Lambda
+    runtime's JSON log format writes as keys of the record's JSON object) what path it took
+    (``outcome``), how long it took (``latency_ms``), what failed if anything (``detail``) and what
+    :meth:`SkillApp.request_fields` says of the request. No user text, no user id but its keyed hash."""
+    latency = round((time.perf_counter() - started) * 1000, 1)
+    record = {"outcome": outcome, "latency_ms": latency, **(fields or {})}
     if detail:
-        line["detail"] = detail
-    level = logging.WARNING if outcome in ("mart_down", "queued", "error", "bad_event", "unauthorized", "too_large") \
-        else logging.INFO
-    log.log(level, json.dumps(line, ensure_ascii=False))
+        record["detail"] = detail
+    level = logging.WARNING if outcome in WARNING_OUTCOMES else logging.INFO
+    log.log(level, "%s in %.1f ms%s", outcome, latency, f": {detail}" if detail else "",
+            extra=record)

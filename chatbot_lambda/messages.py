@@ -36,6 +36,9 @@ CATALOG: dict[str, dict[str, str]] = {
     "declined": {
         "ko": "알겠어요. 이름을 조금 다르게 적어 보시거나 아래 아티스트를 눌러 보세요.",
         "en": "All right. Try writing the name another way, or tap one of these artists."},
+    "did_you_mean": {
+        "ko": "‘{typed}’, 혹시 {artist} 찾으셨나요? 아래에서 눌러 보세요.",
+        "en": "By ‘{typed}’, did you mean {artist}? Tap it below."},
     "not_found_suggest": {
         "ko": "‘{typed}’에 맞는 아티스트를 찾지 못했어요. 혹시 이 중에 있나요?",
         "en": "I couldn't find an artist called ‘{typed}’. Is it one of these?"},

@@ -47,6 +47,7 @@ class Utterance:
     sentence: bool = False                      # request words were set aside
     small_talk: str | None = None               # "small_talk", "thanks" or "welcome" when it is only that
     says_something: bool = False                # the name reads as a Korean sentence: never searched
+    typed: str = ""                             # the name as the user typed it (not normalized): to quote back
 
 
 
@@ -99,10 +100,30 @@ def small_talk_of(words: list[str]) -> str | None:
     return next(kind for kind in _KIND_ORDER if kind in kinds)
 
 
+def _words(text: str) -> tuple[list[str], list[str]]:
+    """The words of ``text`` NFKC-normalized (for matching), and each as typed (for quoting back: a typed
+    ㄴㄹㅂ stays compatibility jamo, not the conjoining jamo NFKC makes of it)."""
+    words, typed = [], []
+    for raw in text.split():
+        parts = unicodedata.normalize("NFKC", raw).split()
+        words += parts
+        typed += [raw] if len(parts) == 1 else parts
+    return words, typed
+
+
+def _as_typed(raw: str, word: str, stripped: str) -> str:
+    """``raw`` (a word as typed, ``word`` its NFKC form) without the particle :func:`without_particle` took
+    off ``word`` (leaving ``stripped``): as typed where the same ending can be cut off, else ``stripped``."""
+    if stripped == word:
+        return raw
+    cut = raw[:len(raw) - (len(word) - len(stripped))]
+    return cut if unicodedata.normalize("NFKC", cut) == stripped else stripped
+
+
 def read(text: str) -> Utterance:
     """The name ``text`` asks about and the keys to look up (see the module docstring). ``text`` is
     already as ``shared.names.visible`` gives it: the caller strips invisible characters, once."""
-    words = unicodedata.normalize("NFKC", text).split()
+    words, as_typed = _words(text)
     keys = [name_key(text), legacy_key(text)]
     kept = [word for word in words if not is_request_word(word)]
     sentence = len(kept) < len(words)
@@ -116,10 +137,17 @@ def read(text: str) -> Utterance:
             spans.append(name_key("".join(run)))
             spans.append(name_key("".join(run[:-1]) + without_particle(run[-1])))
     keys += sorted(dict.fromkeys(spans), key=len, reverse=True)
+    typed = [raw for raw, word in zip(as_typed, words) if not is_request_word(word)]
     if sentence and kept:
-        kept[-1] = without_particle(kept[-1])
-        kept = [without_particle(word) if len(kept) == 1 else word for word in kept]
+        stripped = without_particle(kept[-1])
+        typed[-1] = _as_typed(typed[-1], kept[-1], stripped)
+        kept[-1] = stripped
+        if len(kept) == 1:
+            stripped = without_particle(kept[0])
+            typed[0] = _as_typed(typed[0], kept[0], stripped)
+            kept[0] = stripped
     name = " ".join(kept) if kept else ("" if sentence else text)
+    shown = " ".join(typed) if kept else ("" if sentence else text)
     return Utterance(text=text, name=name, keys=list(dict.fromkeys(k for k in keys if k))[:MAX_CANDIDATES],
                      sentence=sentence, small_talk=small_talk_of(words),
-                     says_something=bool(name) and says_something)
+                     says_something=bool(name) and says_something, typed=shown)

@@ -24,6 +24,23 @@ function bubble(text, who) {
   scrollDown();
 }
 
+// An item's picture, or a placeholder tile where it has none (Kakao's list items may go without one) or
+// where it does not load: the page never shows a broken image.
+function placeholder() {
+  const tile = element("span", "thumb", "\u266A");
+  tile.setAttribute("aria-hidden", "true");
+  return tile;
+}
+
+function thumbnail(url) {
+  if (!url || !/^https:\/\//.test(url)) return placeholder();
+  const img = element("img");
+  img.alt = "";
+  img.addEventListener("error", () => img.replaceWith(placeholder()), { once: true });
+  img.src = url;
+  return img;
+}
+
 function listCard(card) {
   const node = element("div", "card");
   node.appendChild(element("div", "card-title", (card.header || {}).title || ""));
@@ -31,7 +48,7 @@ function listCard(card) {
     const link = (item.link || {}).web;
     const row = element(link ? "a" : "div", "card-item");
     if (link) { row.href = link; row.target = "_blank"; row.rel = "noopener"; }
-    if (item.imageUrl) { const img = element("img"); img.src = item.imageUrl; img.alt = ""; row.appendChild(img); }
+    row.appendChild(thumbnail(item.imageUrl));
     const texts = element("div", "texts");
     texts.appendChild(element("span", "title", item.title || ""));
     if (item.description) texts.appendChild(element("span", "description", item.description));

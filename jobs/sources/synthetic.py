@@ -12,12 +12,19 @@ Output is a pure function of ``(SyntheticSpec, chunk)``: artists are made in
 fixed-size chunks, each with its own random streams, so the same spec gives
 the same rows whatever the Spark partitioning or number of cores.
 
+Names are made up from syllables: most are Latin (``Rasowa Rawa``); a few (``HANGUL_SHARE``) are Hangul,
+two Korean words (``하늘소리``), each with its romanization (``Haneul Sori``) as an alias
+(``artist_aliases``, source ``synthetic``, :func:`aliases_chunk`), so that a demo answers a Hangul name,
+its 초성 and its romanization. They are drawn from a stream of their own: only names differ from a
+generator without them. No pictures: ``image_url`` and ``album_image_url`` are null (a made-up URL does
+not load).
+
 Listening contexts (``artist_contexts``, :func:`contexts_chunk`) are made the same way, in chunks of
 contexts: each context mostly draws artists of one or two genres, popular ones far more often (a
 long tail), with play counts as weights. Their ids are ``synthetic:<n>``, not hashed: no person
 stands behind them.
 
-This module stays whole (a little over 400 lines): the chunk generators and the id and name
+This module stays whole (a little over 500 lines): the chunk generators and the id and name
 helpers they draw from are one deterministic recipe, easier to check for stability in one place (the
 contexts draw on the artists' own genres and popularity, from the same plan stream).
 """
@@ -56,13 +63,13 @@ _SYLLABLES = ("ka", "lo", "mi", "ra", "ne", "so", "ti", "vu", "ze", "bo", "da", 
 _ALPHABET = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 
 _ARROW = {name: schemas.arrow_schema(schemas.LAKE_TABLES[name])
-          for name in ("artists", "top_tracks", "audio_features", "artist_contexts")}
+          for name in ("artists", "top_tracks", "audio_features", "artist_contexts", "artist_aliases")}
 _ARROW_AUDIO = schemas.arrow_schema(schemas.TRACK_AUDIO)
 
 # Random streams, one per concern, so that each table draws only what it needs.
-_PLAN, _ARTIST, _TRACK, _FEATURE, _RELEASE, _CONTEXT = 0, 1, 2, 3, 4, 5
-# Id namespaces.
-_ARTIST_ID, _TRACK_ID, _IMAGE_ID = 1, 2, 3
+_PLAN, _ARTIST, _TRACK, _FEATURE, _RELEASE, _CONTEXT, _HANGUL = 0, 1, 2, 3, 4, 5, 6
+# Id namespaces (3 was the images' while the source made up image URLs: not to be reused).
+_ARTIST_ID, _TRACK_ID = 1, 2
 
 
 @dataclass(frozen=True)
@@ -102,13 +109,13 @@ class SyntheticSpec:
 
 
 def generate(spark: SparkSession, spec: SyntheticSpec) -> dict[str, DataFrame]:
-    """The ``artists``, ``top_tracks`` and ``audio_features`` tables for ``spec`` (lazy DataFrames), and
-    ``artist_contexts`` when ``spec.contexts`` is not 0."""
+    """The ``artists``, ``top_tracks``, ``audio_features`` and ``artist_aliases`` tables for ``spec`` (lazy
+    DataFrames), and ``artist_contexts`` when ``spec.contexts`` is not 0."""
     chunks = spark.range(spec.chunks, numPartitions=spec.chunks)
     tables = {
         table: chunks.mapInArrow(functools.partial(_generate_batches, spec=spec, table=table),
                                  schemas.LAKE_TABLES[table])
-        for table in ("artists", "top_tracks", "audio_features")
+        for table in ("artists", "top_tracks", "audio_features", "artist_aliases")
     }
     if spec.contexts:
         tables["artist_contexts"] = contexts_frame(spark, spec)
@@ -137,7 +144,7 @@ def contexts_frame(spark: SparkSession, spec: SyntheticSpec) -> DataFrame:
 
 def _generate_batches(batches: Iterator[pa.RecordBatch], spec: SyntheticSpec, table: str) -> Iterator[pa.RecordBatch]:
     build = {"artists": artists_chunk, "top_tracks": top_tracks_chunk, "audio_features": audio_features_chunk,
-             "artist_contexts": contexts_chunk}[table]
+             "artist_contexts": contexts_chunk, "artist_aliases": aliases_chunk}[table]
     for batch in batches:
         for chunk in batch.column(0).to_pylist():
             yield build(spec, chunk)
@@ -196,17 +203,30 @@ def artists_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
     genre_values[offsets[:-1]] = plan.genre
     genre_values[offsets[:-1][second] + 1] = (plan.genre[second] + 1) % spec.genres
     genres = pa.ListArray.from_arrays(pa.array(offsets), genre_names.take(pa.array(genre_values)))
-    image = spotify_ids(spec.seed, _IMAGE_ID, plan.artist_index.astype(np.uint64))
+    hangul = hangul_names(spec, chunk, n)
     return pa.RecordBatch.from_arrays([
         ids,
-        _names(rng, n, single_word_share=0.3),
+        pc.if_else(pa.array(hangul.chosen), hangul.names, _names(rng, n, single_word_share=0.3)),
         genres,
         pa.array(plan.popularity, pa.int32()),
         pa.array(followers, pa.int64()),
-        _prefixed("https://i.scdn.co/image/", image),
+        pa.nulls(n, pa.string()),                      # no picture: a made-up URL would not load
         _prefixed("https://open.spotify.com/artist/", ids),
         _constant(SOURCE, n),
     ], schema=_ARROW["artists"])
+
+
+def aliases_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
+    """One chunk of ``artist_aliases``: the romanization of each artist with a Hangul name (source ``synthetic``)."""
+    start = chunk * CHUNK_SIZE
+    index = np.arange(start, min(spec.artists, start + CHUNK_SIZE), dtype=np.uint64)
+    hangul = hangul_names(spec, chunk, index.size)
+    rows = pa.array(np.flatnonzero(hangul.chosen))
+    return pa.RecordBatch.from_arrays([
+        spotify_ids(spec.seed, _ARTIST_ID, index).take(rows),
+        hangul.romanized.take(rows),
+        _constant(SOURCE, len(rows)),
+    ], schema=_ARROW["artist_aliases"])
 
 
 def top_tracks_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
@@ -215,7 +235,6 @@ def top_tracks_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
     t = plan.track_artist.size
     artist_ids = spotify_ids(spec.seed, _ARTIST_ID, plan.artist_index.astype(np.uint64))
     track_ids = spotify_ids(spec.seed, _TRACK_ID, _track_numbers(plan))
-    album_images = spotify_ids(spec.seed, _IMAGE_ID, _track_numbers(plan) | np.uint64(1 << 63))
     popularity = np.clip(plan.popularity[plan.track_artist] - 2 * plan.track_rank + rng.integers(-3, 4, t), 0, 100)
     return pa.RecordBatch.from_arrays([
         artist_ids.take(pa.array(plan.track_artist)),
@@ -223,7 +242,7 @@ def top_tracks_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
         pa.array(plan.track_rank, pa.int32()),
         _names(rng, t, single_word_share=0.5),
         _names(rng, t, single_word_share=0.6),
-        _prefixed("https://i.scdn.co/image/", album_images),
+        pa.nulls(t, pa.string()),                      # no album picture either
         pa.array(popularity.astype(np.int32), pa.int32()),
         pa.array(plan.duration_ms, pa.int32()),
         _prefixed("https://open.spotify.com/track/", track_ids),
@@ -443,6 +462,57 @@ def _base62(values: np.ndarray, width: int) -> np.ndarray:
 
 def _track_numbers(plan: _Plan) -> np.ndarray:
     return (plan.artist_index[plan.track_artist].astype(np.uint64) << np.uint64(4)) | plan.track_rank.astype(np.uint64)
+
+
+# Hangul names: a word of the first list and one of the second, each with its romanization (Revised
+# Romanization, word by word, as a band would write it). Invented: ``_TAKEN`` holds real acts' names the
+# lists could make, which are never made.
+HANGUL_SHARE = 0.07
+_FIRST_WORDS = (
+    ("하늘", "Haneul"), ("바다", "Bada"), ("구름", "Gureum"), ("노을", "Noeul"), ("새벽", "Saebyeok"),
+    ("은하", "Eunha"), ("푸른", "Pureun"), ("작은", "Jageun"), ("파란", "Paran"), ("하얀", "Hayan"),
+    ("여름", "Yeoreum"), ("겨울", "Gyeoul"), ("봄비", "Bombi"), ("달빛", "Dalbit"), ("별빛", "Byeolbit"),
+    ("햇살", "Haetsal"), ("물빛", "Mulbit"), ("고요", "Goyo"), ("소나기", "Sonagi"), ("오후", "Ohu"),
+    ("첫눈", "Cheonnun"), ("바람", "Baram"), ("숲길", "Supgil"), ("골목", "Golmok"), ("꽃잎", "Kkonnip"),
+    ("모래", "Morae"), ("안개", "Angae"), ("호수", "Hosu"), ("유리", "Yuri"), ("저녁", "Jeonyeok"),
+)
+_SECOND_WORDS = (
+    ("소리", "Sori"), ("정원", "Jeongwon"), ("상자", "Sangja"), ("편지", "Pyeonji"), ("기차", "Gicha"),
+    ("나무", "Namu"), ("고양이", "Goyangi"), ("여행", "Yeohaeng"), ("서랍", "Seorap"), ("창문", "Changmun"),
+    ("노래", "Norae"), ("우체국", "Ucheguk"), ("다락방", "Darakbang"), ("산책", "Sanchaek"), ("악단", "Akdan"),
+    ("극장", "Geukjang"), ("등대", "Deungdae"), ("시계", "Sigye"), ("책방", "Chaekbang"), ("정류장", "Jeongnyujang"),
+    ("마을", "Maeul"), ("주파수", "Jupasu"), ("필름", "Pilleum"), ("공방", "Gongbang"), ("풍선", "Pungseon"),
+    ("계단", "Gyedan"), ("지도", "Jido"), ("항구", "Hanggu"), ("사진관", "Sajingwan"), ("라디오", "Radio"),
+)
+_TAKEN = frozenset({"유리상자", "새벽공방", "모래시계", "겨울나무", "여름여행", "하늘정원", "바람소리", "달빛소리",
+                    "별빛소리"})
+
+
+@dataclass(frozen=True)
+class _Hangul:
+    """One chunk's Hangul names: which artists have one, and per artist the name and its romanization drawn."""
+
+    chosen: np.ndarray        # True where the artist's name is Hangul
+    names: pa.Array           # per artist
+    romanized: pa.Array       # per artist
+
+
+@functools.lru_cache(maxsize=1)
+def _hangul_pairs() -> tuple[pa.StringArray, pa.StringArray]:
+    pairs = [(first + second, f"{roman_first} {roman_second}")
+             for first, roman_first in _FIRST_WORDS for second, roman_second in _SECOND_WORDS
+             if first + second not in _TAKEN]
+    return pa.array([name for name, _ in pairs]), pa.array([roman for _, roman in pairs])
+
+
+def hangul_names(spec: SyntheticSpec, chunk: int, n: int) -> _Hangul:
+    """Which of a chunk's ``n`` artists get a Hangul name (``HANGUL_SHARE``), and the names, from the chunk's
+    own stream: the other columns, and the Latin names of the other artists, are as without them."""
+    rng = _rng(spec, _HANGUL, chunk)
+    chosen = rng.random(n) < HANGUL_SHARE
+    names, romanized = _hangul_pairs()
+    pick = pa.array(rng.integers(0, len(names), n))
+    return _Hangul(chosen, names.take(pick), romanized.take(pick))
 
 
 @functools.lru_cache(maxsize=1)

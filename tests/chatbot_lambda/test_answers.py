@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 
@@ -134,12 +135,37 @@ def test_names_as_people_type_them(app, typed, expected):
     ("태욘", "태연"), ("뉴진슨", "NewJeans"),                      # two- and three-syllable names
     ("ㅌㅇㅇ", "TWICE"),                                          # the start of 초성: suggested
 ])
-def test_a_near_miss_proposes_the_closest_names_as_quick_replies(app, typed, expected):
+def test_a_near_miss_proposes_the_closest_names_as_quick_replies(app, served_mart, typed, expected):
     reply = ask(app, typed)
     assert quick_replies(reply)[0] == expected, quick_replies(reply)
-    assert "혹시 이 중에" in texts(reply)[0] and cards(reply) == []
+    assert texts(reply) == [f"‘{typed}’, 혹시 {expected} 찾으셨나요? 아래에서 눌러 보세요."] and cards(reply) == []
     assert len(quick_replies(reply)) <= 5
     assert reply["template"]["quickReplies"][0]["extra"]["kind"] == "artist"
+    assert requests_rows(served_mart) == []                 # a typo is not a request for the next update
+
+
+def test_a_latin_typo_of_a_latin_name_is_suggested_not_promised(app, served_mart, caplog):
+    """"rasowa rawq" (the demo's Rasowa Rawa) was answered "다음 업데이트 때 찾아 둘게요": suggestions
+    were shown, but under the promise, and the typo was recorded as a request."""
+    caplog.set_level("INFO", "chatbot_lambda")
+    reply = ask(app, "artist 12q")
+    assert texts(reply) == ["‘artist 12q’, 혹시 Artist 12 찾으셨나요? 아래에서 눌러 보세요."]
+    assert "업데이트" not in texts(reply)[0] and quick_replies(reply)[0] == "Artist 12"
+    assert requests_rows(served_mart) == []
+    assert [r.outcome for r in caplog.records if hasattr(r, "outcome")] == ["suggested"]
+    reply = ask(app, "qqqqqqqqqqqq")                          # nothing close: still noted for the next update
+    assert texts(reply)[0].startswith("‘qqqqqqqqqqqq’ 아티스트는 아직 몰라요. 다음 업데이트 때 찾아 둘게요.")
+
+
+@pytest.mark.parametrize("typed, echoed", [("ㄴㄹㅂ", "ㄴㄹㅂ"), ("ㄴㄹㅂ 노래 추천해줘", "ㄴㄹㅂ"),
+                                           ("ＮＥＷ ＢＡＮＤ", "ＮＥＷ ＢＡＮＤ"), ("새밴드랑 비슷한 가수", "새밴드")])
+def test_what_was_typed_is_quoted_back_as_typed_and_recorded_normalized(app, served_mart, typed, echoed):
+    """A 초성 query was quoted back as conjoining jamo (U+1100..., what NFKC makes of ㄴㄹㅂ): the user
+    sees what they typed (compatibility jamo, U+3131...), the mart keeps the normalized name."""
+    text = texts(ask(app, typed))[0]
+    assert text.startswith(f"‘{echoed}’ 아티스트는 아직 몰라요."), text
+    assert not any("\u1100" <= ch <= "\u11ff" for ch in text)
+    assert [row[1] for row in requests_rows(served_mart)] == [unicodedata.normalize("NFKC", echoed)]
 
 
 def test_nothing_close_proposes_popular_artists_in_one_clear_message(app):

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from chatbot_lambda import handler
-from chatbot_lambda.app import SkillApp
+from chatbot_lambda.app import LOG_FIELDS, SkillApp
 from chatbot_lambda.settings import Settings, SettingsError
 from mart import serving
 from tests.support import chatbot_mart
@@ -73,8 +73,7 @@ def test_lone_surrogates_are_dropped_not_fatal(app, caplog):
     assert headers(reply_of(app.handle(http_api_event(body))))[0] == "BLACKPINK"
     body = '{"userRequest": {"utterance": "\\ud800New Band\\udfff"}}'
     assert texts(reply_of(app.handle(http_api_event(body))))[0].startswith("‘New Band’ 아티스트는 아직 몰라요")
-    assert [json.loads(r.getMessage())["outcome"] for r in caplog.records if r.name == "chatbot_lambda"] == [
-        "known", "queued"]
+    assert [logged["outcome"] for logged in _logged(caplog)] == ["known", "queued"]
 
 
 @pytest.mark.parametrize("make, encoded", [(http_api_event, False), (http_api_event, True), (rest_api_event, True)])
@@ -125,7 +124,9 @@ def test_a_skill_secret_is_required_when_configured(skill_env):
 # -- the database --------------------------------------------------------------------------------------
 
 def _logged(caplog) -> list[dict]:
-    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "chatbot_lambda"]
+    """The structured fields of each answer's log record (``chatbot_lambda.app.LOG_FIELDS``)."""
+    return [{f: getattr(r, f) for f in LOG_FIELDS if hasattr(r, f)} for r in caplog.records
+            if r.name == "chatbot_lambda" and hasattr(r, "outcome")]
 
 
 def test_a_mart_that_refuses_connections_gets_a_friendly_reply(caplog):

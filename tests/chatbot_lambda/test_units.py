@@ -312,3 +312,17 @@ def test_only_a_search_hit_close_to_what_was_typed_is_taken_one_in_another_scrip
     if hit is None:
         other = offered_hit(typed, hits)
         assert (other["name"] if other else None) == offered
+
+
+@pytest.mark.parametrize("text, name, typed", [
+    ("ㄴㄹㅂ", "\u1102\u1105\u1107", "ㄴㄹㅂ"),                       # NFKC makes conjoining jamo: matched, not shown
+    ("ㅂㅌㅅ 노래 추천해줘", "\u1107\u1110\u1109", "ㅂㅌㅅ"),
+    ("ＢＴＳ랑 비슷한 가수", "BTS", "ＢＴＳ"),                            # the particle off both forms
+    ("하늘소리의 노래", "하늘소리", "하늘소리"),
+    ("Haneul Sori", "Haneul Sori", "Haneul Sori"),
+])
+def test_a_message_is_matched_normalized_and_quoted_as_typed(text, name, typed):
+    from chatbot_lambda.utterance import read
+
+    utterance = read(text)
+    assert (utterance.name, utterance.typed) == (name, typed)

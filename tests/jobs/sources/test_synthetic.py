@@ -7,8 +7,10 @@ import pyarrow as pa
 import pytest
 
 from jobs.common import schemas
-from jobs.sources.synthetic import (CONTEXT_CHUNK, SyntheticSpec, artists_chunk, audio_features_chunk,
-                                    contexts_chunk, generate, spotify_ids, synthetic_contexts, top_tracks_chunk)
+from jobs.sources.synthetic import (_TAKEN, CONTEXT_CHUNK, SyntheticSpec, aliases_chunk, artists_chunk,
+                                    audio_features_chunk, contexts_chunk, generate, hangul_names, spotify_ids,
+                                    synthetic_contexts, top_tracks_chunk)
+from shared.names import initials, name_key
 
 
 def test_same_seed_same_rows_other_seed_other_rows():
@@ -142,3 +144,57 @@ def test_synthetic_contexts_in_spark_are_the_chunks_rows(spark):
     assert 1400 <= expected.num_rows <= 2000      # a context's repeated draws are one row: many in genres of 60
     assert sorted(frame.toArrow().to_pylist(), key=str) == sorted(expected.to_pylist(), key=str)
     assert "artist_contexts" not in generate(spark, SyntheticSpec(artists=10, contexts=0))
+
+
+def test_a_few_artists_have_invented_hangul_names_with_their_romanization_as_an_alias():
+    spec = SyntheticSpec(artists=4000, seed=7)
+    names = artists_chunk(spec, 0).to_pandas().set_index("artist_id").name
+    aliases = aliases_chunk(spec, 0).to_pandas()
+    hangul = names[names.map(lambda n: all("\uac00" <= ch <= "\ud7a3" for ch in n))]
+    assert 0.05 <= len(hangul) / len(names) <= 0.1
+    assert sorted(aliases.artist_id) == sorted(hangul.index) and set(aliases.source) == {"synthetic"}
+    assert aliases.alias.str.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+").all()          # 하늘소리: Haneul Sori
+    assert hangul.nunique() > 150 and not set(hangul) & _TAKEN                   # varied, and no real act's name
+    assert all(name_key(alias) != name_key(hangul[a]) and initials(name_key(hangul[a]))
+               for a, alias in zip(aliases.artist_id, aliases.alias))
+    assert aliases_chunk(SyntheticSpec(artists=4000, seed=7), 0).equals(aliases_chunk(spec, 0))
+    assert not aliases_chunk(SyntheticSpec(artists=4000, seed=8), 0).equals(aliases_chunk(spec, 0))
+
+
+def test_hangul_names_change_nothing_but_the_names_of_a_few_artists():
+    """The names come from a stream of their own: every other column, and every other artist's name, are
+    those the generator made before it had Hangul names (the golden fixtures of tests/fixtures still hold)."""
+    spec = SyntheticSpec(artists=3000, seed=7)
+    artists = artists_chunk(spec, 0).to_pandas()
+    chosen = hangul_names(spec, 0, 3000).chosen
+    assert artists.name[~chosen].str.fullmatch(r"[A-Z][a-z]+( [A-Z][a-z]+)?").all()
+    assert artists.name.iloc[:5].tolist() == ["Lorika", "Neti Zezean", "Lotibo Tivuki", "Zekara", "Mimonu"]
+    assert artists.artist_id.iloc[0] == "8AKGIYD4MWSApkeDTePDnq" and artists.popularity.iloc[:3].tolist() == [54, 17, 31]
+
+
+def test_no_made_up_picture_urls():
+    spec = SyntheticSpec(artists=300, seed=7)
+    assert artists_chunk(spec, 0).column("image_url").null_count == 300
+    tracks = top_tracks_chunk(spec, 0)
+    assert tracks.column("album_image_url").null_count == tracks.num_rows
+
+
+def test_ingest_writes_the_romanizations_as_aliases_the_publish_keys(spark, tmp_path):
+    """synthetic -> the lake's artist_aliases (source synthetic) -> the mart's artist_aliases: the key a
+    romanized query (``haneul sori``) is looked up by."""
+    from jobs import ingest
+    from jobs.common.lake import Lake
+    from jobs.publish.frames import mart_artist_aliases, with_keys
+
+    lake_dir = str(tmp_path / "lake")
+    assert ingest.main(["--source", "synthetic", "--artists", "300", "--set", "synthetic.contexts=0",
+                        "--lake", lake_dir, "--dt", "2026-12-01"]) == 0
+    lake = Lake(spark, lake_dir)
+    aliases = lake.read("artist_aliases", "2026-12-01")
+    expected = aliases_chunk(SyntheticSpec(artists=300), 0).to_pylist()
+    assert sorted(tuple(r) for r in aliases.select("artist_id", "alias", "source").collect()) == \
+        sorted((r["artist_id"], r["alias"], r["source"]) for r in expected) and expected
+    artists = lake.read("artists", "2026-12-01").transform(lambda frame: with_keys(frame, "name", "name_key"))
+    keyed = {r.alias_key: r.artist_id for r in mart_artist_aliases(aliases, artists).collect()}
+    for row in expected:
+        assert keyed[name_key(row["alias"])] in {r["artist_id"] for r in expected if r["alias"] == row["alias"]}
