@@ -27,15 +27,15 @@ $(VENV)/.installed: setup.py
 # One batch for DT in the order of the EMR steps: ingest, then similarity with its publish to MART. Stops at
 # the first step that fails, naming it (exit status: that step's).
 pipeline: setup
-	$(PY) -m jobs.pipeline --dt $(DT) --mart '$(MART)' $(if $(MART_USER),--set 'mart.user="$(MART_USER)"') \
+	@$(PY) -m jobs.pipeline --dt $(DT) --mart '$(MART)' $(if $(MART_USER),--set 'mart.user="$(MART_USER)"') \
 	    --ingest-args '$(INGEST_ARGS)' --similarity-args '$(SIMILARITY_ARGS)'
 
 # The main job end to end on the embedded defaults: the pipeline (synthetic source -> local Delta lake ->
 # related artists -> SQLite mart, data/mart.db), then a few artists read back from the mart, and the
 # chatbot's answer (the Lambda handler, run locally) for the most popular one.
 demo: pipeline
-	$(PY) -m mart --url '$(MART)' --user '$(MART_USER)' --show 5
-	MART_USER='$(MART_USER)' $(PY) -m chatbot_lambda --mart '$(MART)' --popular
+	@$(PY) -m mart --url '$(MART)' --user '$(MART_USER)' --show 3
+	@MART_USER='$(MART_USER)' $(PY) -m chatbot_lambda --mart '$(MART)' --popular
 
 # The chatbot as a local skill server on :8080 (POST a Kakao skill request; see README).
 serve: setup
@@ -98,10 +98,10 @@ format: setup
 	$(VENV)/bin/ruff format .
 
 bench: setup
-	$(PY) bench/similarity.py
+	$(PY) -m bench.similarity
 
 bench-chatbot: setup mariadb
-	$(PY) bench/chatbot.py
+	$(PY) -m bench.chatbot
 
 clean:
 	rm -rf data spark-warehouse .pytest_cache

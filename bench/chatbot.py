@@ -1,7 +1,7 @@
 """Chatbot benchmark: answer latency in a warm Lambda (known names and typos), cold start, the zip's size.
 
-    python bench/chatbot.py                                  # 1,000,000 artists in MariaDB, 100,000 in SQLite
-    python bench/chatbot.py --artists 100000 --requests 1000 --typos 300 --sqlite-artists 0   # a quick look
+    python -m bench.chatbot                                  # 1,000,000 artists in MariaDB, 100,000 in SQLite
+    python -m bench.chatbot --artists 100000 --requests 1000 --typos 300 --sqlite-artists 0   # a quick look
 
 Uses the private MariaDB of scripts/mariadb.sh (started if needed): a fresh database and a user with
 a random password for this run, filled with generated artists (bench/chatbot_data.py: realistic
@@ -36,23 +36,22 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import chatbot_data
+from shared.version import program_parser
+from tests.support.skill_calls import http_api_event, skill_body
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from bench import chatbot_data  # noqa: E402  (after the path is set)
-from tests.support.skill_calls import http_api_event, skill_body  # noqa: E402
-
 SOCKET = REPO / ".cache" / "mariadb" / "mysqld.sock"
 MART_DOWN = "잠시 뒤에 다시 시도해 주세요"        # the mart_down reply: a statement failed or timed out
 
+# Run with the zip alone on the path (PYTHONPATH, no site, no working directory), as on Lambda.
 COLD_PROBE = """if True:
     import json, os, sys, time
     started = time.perf_counter()
-    sys.path[:0] = [sys.argv[1]]
     from chatbot_lambda import handler
     imported = time.perf_counter()
     event = {"version": "2.0", "rawPath": "/skill", "requestContext": {"http": {"method": "POST"}},
-             "headers": {}, "body": sys.argv[2]}
+             "headers": {}, "body": sys.argv[1]}
     response = handler.lambda_handler(event, None)
     answered = time.perf_counter()
     assert response["statusCode"] == 200 and "carousel" in response["body"], response
@@ -198,8 +197,9 @@ def cold(env: dict, zip_path: Path, runs: int, name: str) -> dict:
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-I", "-S", "-c", COLD_PROBE, str(zip_path), skill_body(name)],
-                              env={**env, "LOG_LEVEL": "WARNING"}, capture_output=True, text=True, check=True)
+        done = subprocess.run([sys.executable, "-P", "-s", "-S", "-c", COLD_PROBE, skill_body(name)],
+                              env={**env, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(zip_path)},
+                              capture_output=True, text=True, check=True)
         sample = json.loads(done.stdout.strip().splitlines()[-1])
         assert sample["pymysql"].startswith(str(zip_path)), sample
         samples.append({**sample, "process_ms": (time.perf_counter() - started) * 1000})
@@ -210,8 +210,8 @@ def cold(env: dict, zip_path: Path, runs: int, name: str) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = program_parser("python -m bench.chatbot", description=__doc__.split("\n\n")[0],
+                            epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artists", type=int, default=1_000_000, help="artists in MariaDB (default 1,000,000)")
     parser.add_argument("--requests", type=int, default=5000, help="known-artist answers to time (default 5,000)")
     parser.add_argument("--typos", type=int, default=2000, help="typo answers to time (default 2,000)")

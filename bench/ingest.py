@@ -1,7 +1,7 @@
 """Ingest benchmark: the Spotify source against a rate-limited fake Web API, and the theoretical minimum.
 
-    python bench/ingest.py                       # 10,000 artists, 3,000 requests per 30 s (about 5 minutes)
-    python bench/ingest.py --artists 1000 --rate 300
+    python -m bench.ingest                       # 10,000 artists, 3,000 requests per 30 s (about 5 minutes)
+    python -m bench.ingest --artists 1000 --rate 300
 
 The fake API (tests/support/fake_spotify.py) runs in its own process on 127.0.0.1 and answers 429 with
 Retry-After once --rate requests were made in the last --window seconds. The real ingest job
@@ -25,10 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.common import child_env
+from shared.version import program_parser
 
-from bench.common import child_env  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def stamp(line: str) -> datetime.datetime:
@@ -77,8 +77,8 @@ def run_once(args, workdir: Path, rate: int | None, port: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = program_parser("python -m bench.ingest", description=__doc__.split("\n\n")[0],
+                            epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artists", type=int, default=10_000)
     parser.add_argument("--rate", type=int, default=3000, help="requests allowed per window")
     parser.add_argument("--window", type=float, default=30.0, help="seconds")

@@ -1,6 +1,6 @@
 """One run of a job as a user runs it, with its wall time and peak memory split by process.
 
-    python bench/job.py -- jobs/similarity.py --lake /data/lake-10m --dt 2026-01-01 --no-publish \
+    python -m bench.job -- jobs/similarity.py --lake /data/lake-10m --dt 2026-01-01 --no-publish \
         --set 'spark.conf."spark.driver.memory"=8g'
 
 Runs ``python <arguments>`` in a child process and samples its process tree every 0.5 s. Prints the wall
@@ -19,6 +19,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from shared.version import program_parser
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,7 +74,7 @@ class TreePeaks:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = program_parser("python -m bench.job", description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", help="also write the figures to this file")

@@ -1,7 +1,7 @@
 """Listening benchmark: the blend of listening data with sound, on real data and at scale.
 
-    python bench/listening.py real --artist-table data_w_genres.csv --hetrec hetrec/   # quality
-    python bench/listening.py scale --artists 1000000 --rows 1000000,5000000,10000000  # time
+    python -m bench.listening real --artist-table data_w_genres.csv --hetrec hetrec/   # quality
+    python -m bench.listening scale --artists 1000000 --rows 1000000,5000000,10000000  # time
 
 ``real`` ingests a real public catalogue with audio features and genres (``data_w_genres.csv``, as
 bench/quality.py --artist-table does) with a real public listening table matched to it by name
@@ -18,19 +18,16 @@ the capped contexts make next to artists squared.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.quality import run
+from shared.version import program_parser
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from bench.quality import run  # noqa: E402
-
 DT = "2026-01-01"
 
 
@@ -115,7 +112,7 @@ def scale(args) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="bench/listening.py", description=__doc__.split("\n\n")[0])
+    parser = program_parser("python -m bench.listening", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     quality = commands.add_parser("real", help="held-out listeners and genres on real public data")
     quality.add_argument("--artist-table", required=True, help="data_w_genres.csv (one row per artist)")

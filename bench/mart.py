@@ -1,7 +1,7 @@
 """Mart benchmark: publishing a large snapshot to MariaDB, against the server's own bulk load, in one run.
 
-    python bench/mart.py                                  # 1,000,000 artists: the issue's figures (quiet machine)
-    python bench/mart.py --artists 200000 --parts publish,publish_jdbc,reference   # staging paths vs the server
+    python -m bench.mart                                  # 1,000,000 artists: the issue's figures (quiet machine)
+    python -m bench.mart --artists 200000 --parts publish,publish_jdbc,reference   # staging paths vs the server
 
 Uses the private MariaDB of scripts/mariadb.sh (started if needed): a fresh database and a user with a
 random password for this run, dropped at the end. Parts, each the real command in its own process:
@@ -37,11 +37,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import PeakMemory, child_env
+from shared.version import program_parser
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from bench.common import PeakMemory, child_env  # noqa: E402  (after the path is set)
-
 DT = "2026-01-01"
 TABLES = ("artists", "artist_aliases", "top_tracks", "related_artists")
 SOCKET = REPO / ".cache" / "mariadb" / "mysqld.sock"
@@ -55,8 +54,8 @@ PUBLISHED = re.compile(r"published \S+ \(dt=\S+\) in ([\d.]+) s \(([\d,]+) rows/
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = program_parser("python -m bench.mart", description=__doc__.split("\n\n")[0],
+                            epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", default="publish,publish_jdbc,reference,job,index",
                         help="comma-separated parts (default: all)")
     parser.add_argument("--artists", type=int, default=1_000_000)

@@ -1,9 +1,9 @@
 """Quality benchmark: genre precision of the default setting against the seed's, on real data with genres.
 
-    python bench/quality.py --tidy spotify_songs.csv [--workdir DIR] [--k 3]
-    python bench/quality.py --tracks tracks.csv --artists-csv artists.csv     # the 600k layout
-    python bench/quality.py --tidy spotify_songs.csv --featured               # collaborations, see below
-    python bench/quality.py --artist-table data_w_genres.csv --also fast      # one row per artist, see below
+    python -m bench.quality --tidy spotify_songs.csv [--workdir DIR] [--k 3]
+    python -m bench.quality --tracks tracks.csv --artists-csv artists.csv     # the 600k layout
+    python -m bench.quality --tidy spotify_songs.csv --featured               # collaborations, see below
+    python -m bench.quality --artist-table data_w_genres.csv --also fast      # one row per artist, see below
 
 Ingests the file with jobs/ingest.py (tracks-csv), then runs jobs/evaluate.py on that snapshot with
 ``--compare config,seed --fit``: both settings computed in the same run from the same lake, and the
@@ -35,10 +35,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.common import child_env
+from jobs.settings import DEFAULT_K
+from shared.version import program_parser
 
-from bench.common import child_env  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 DT = "2026-01-01"
 
 
@@ -147,7 +148,7 @@ def artist_table_to_600k(table: Path, out: Path, max_tracks: int = 10) -> tuple[
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = program_parser("python -m bench.quality", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--tidy", help="a TidyTuesday spotify_songs.csv")
     parser.add_argument("--tracks", help="a 600k-layout tracks.csv (with --artists-csv)")
@@ -156,7 +157,7 @@ def main() -> int:
                                                                 "and compare shared_tracks full and split")
     parser.add_argument("--artist-table", help="one row per artist with genres and means (data_w_genres.csv)")
     parser.add_argument("--also", default="", help="more settings to compare, e.g. fast or 'normalization=rank'")
-    parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--k", type=int, default=DEFAULT_K)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--workdir", help="lake and report (default: a temporary folder)")
     args = parser.parse_args()

@@ -1,8 +1,8 @@
 """Similarity benchmark: the project's exact neighbour search against its references, in one run.
 
-    python bench/similarity.py                       # everything (about 12 minutes on 2 cores)
-    python bench/similarity.py --parts naive,search  # a subset
-    python bench/similarity.py --naive-artists 5000 --artists 100000 --big-artists 0   # quick look
+    python -m bench.similarity                       # everything (about 12 minutes on 2 cores)
+    python -m bench.similarity --parts naive,search  # a subset
+    python -m bench.similarity --naive-artists 5000 --artists 100000 --big-artists 0   # quick look
 
 Parts, each in its own process (its own Spark driver, its memory measured alone):
 
@@ -25,7 +25,7 @@ Parts, each in its own process (its own Spark driver, its memory measured alone)
           where the project's time went (driver phases, task phases summed). Then the same for each of
           --search-also (printed apart and labelled). The README's figure (target: median at
           most 1.0):
-              python bench/similarity.py --parts search --artists 1000000
+              python -m bench.similarity --parts search --artists 1000000
   big     at --big-artists clustered vectors made in numpy and fed straight to the search.
   dims    at --dims-artists clustered vectors of 6, 8, ..., 16 dimensions: the project's search and the
           single-process cKDTree query in spatial order, each timed once per dimension (KD-trees slow
@@ -53,13 +53,14 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.common import PeakMemory, child_env
+from jobs.settings import DEFAULT_K
+from jobs.transform.signals import PRESETS
+from shared.version import program_parser
 
-from bench.common import PeakMemory, child_env  # noqa: E402  (after the path is set)
+REPO = Path(__file__).resolve().parents[1]
 DT = "2026-01-01"
 REPEATS = 3  # "naive": best of this many runs; "search": this many ratios, each timed back to back
-from jobs.transform.signals import PRESETS  # noqa: E402
 DEFAULT = PRESETS["default"]
 FEATURES = DEFAULT["features"]   # the default vector (12 signals) for "naive"; "big" and "dims" make their own
 SEARCH_TARGET = 1.0              # the median of 3 ratios to the single-process cKDTree with the same settings
@@ -68,8 +69,8 @@ SEARCH_TARGET = 1.0              # the median of 3 ratios to the single-process 
 # ---------------------------------------------------------------- orchestration (parent process)
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = program_parser("python -m bench.similarity", description=__doc__.split("\n\n")[0],
+                            epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", default="job,naive,search,big", help="comma-separated parts (default: all)")
     parser.add_argument("--naive-artists", type=int, default=20_000)
     parser.add_argument("--artists", type=int, default=1_000_000)
@@ -84,7 +85,7 @@ def main() -> int:
                         help="the vectors of the 'search' part's target ratio (default: seed)")
     parser.add_argument("--search-also", default="seed",
                         help="presets the 'search' part also measures, labelled apart (comma-separated; '' for none)")
-    parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--k", type=int, default=DEFAULT_K)
     parser.add_argument("--cores", type=int, default=os.cpu_count(), help="local[N] for every Spark part")
     parser.add_argument("--driver-memory", default="4g")
     parser.add_argument("--big-driver-memory", default="8g", help="driver memory of the 'big' part")
@@ -144,7 +145,7 @@ def main() -> int:
 
 def child(args, part: str, memory: str | None = None, **options) -> dict:
     """Run one part in a fresh process; returns the figures it printed as its last line."""
-    command = [sys.executable, __file__, "--child", part, "--k", str(args.k), "--cores", str(args.cores),
+    command = [sys.executable, "-m", "bench.similarity", "--child", part, "--k", str(args.k), "--cores", str(args.cores),
                "--driver-memory", memory or args.driver_memory, "--json", json.dumps(options)]
     print(f"\n## {part} {options}", flush=True)
     with PeakMemory() as peak:
@@ -270,7 +271,6 @@ def run_child(args) -> int:
 
 
 def start(args):
-    sys.path.insert(0, str(REPO))
     from jobs.common.config import load_config, set_path
     from jobs.common.spark import start_spark
     config = load_config()

@@ -1,8 +1,8 @@
 """Vector-stage benchmark: the similarity job's read of a snapshot and its artist vectors against DuckDB
 doing the same work on the same Parquet files, paired in each of 3 runs.
 
-    python bench/vectors.py --artists 200000                          # a few minutes on 2 cores
-    python bench/vectors.py --artists 1000000 --workdir /tmp/bench     # the figure of bench/RESULTS.md
+    python -m bench.vectors --artists 200000                          # a few minutes on 2 cores
+    python -m bench.vectors --artists 1000000 --workdir /tmp/bench     # the figure of bench/RESULTS.md
 
 On the default setting (twelve signals, rank normalization, Euclidean), on a synthetic lake made with
 jobs/ingest.py when --workdir has none. Each run is a fresh process, as a job is:
@@ -31,11 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import child_env
+from shared.version import program_parser
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from bench.common import child_env  # noqa: E402  (after the path is set)
-
 DT = "2026-01-01"
 TABLES = ("artists", "top_tracks", "audio_features")
 PRESET = "default"
@@ -46,8 +45,8 @@ RUNS = 3
 # ---------------------------------------------------------------- orchestration (parent process)
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = program_parser("python -m bench.vectors", description=__doc__.split("\n\n")[0],
+                            epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artists", type=int, default=200_000, help="synthetic artists (default 200,000)")
     parser.add_argument("--cores", type=int, default=os.cpu_count(), help="local[N] for Spark, threads for DuckDB")
     parser.add_argument("--driver-memory", default="4g")
@@ -93,7 +92,7 @@ def make_lake(args, lake: Path) -> dict:
 
 def child(args, lake: Path) -> dict:
     """One paired run in a fresh process; returns the figures it printed as its last line."""
-    command = [sys.executable, __file__, "--child", "--lake", str(lake), "--cores", str(args.cores),
+    command = [sys.executable, "-m", "bench.vectors", "--child", "--lake", str(lake), "--cores", str(args.cores),
                "--driver-memory", args.driver_memory]
     done = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True, env=child_env())
     if done.returncode != 0:

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -17,6 +16,7 @@ import sys
 from chatbot_lambda import handler
 from chatbot_lambda.serve import http_api_event
 from chatbot_lambda.settings import DEFAULT_MART_URL
+from shared.version import program_parser
 
 
 def render(reply: dict) -> str:
@@ -41,7 +41,7 @@ def render(reply: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Send one message to the chatbot (the Lambda handler, locally) "
+    parser = program_parser("python -m chatbot_lambda", description="Send one message to the chatbot (the Lambda handler, locally) "
                                      "and print its reply. Settings come from the environment as on Lambda "
                                      "(see chatbot_lambda/settings.py).")
     parser.add_argument("text", nargs="*", help="what the user types")

@@ -34,7 +34,6 @@ connection.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import ipaddress
@@ -54,6 +53,7 @@ from chatbot_lambda import apigw, handler
 from chatbot_lambda.answers import too_long_reply
 from chatbot_lambda.settings import DEFAULT_MART_URL
 from mart.url import mask
+from shared.version import program_parser
 
 log = logging.getLogger("chatbot_lambda.serve")
 
@@ -322,7 +322,7 @@ class SkillHandler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run the Kakao skill locally: POST a skill request to "
+    parser = program_parser("python -m chatbot_lambda.serve", description="Run the Kakao skill locally: POST a skill request to "
                                      "http://HOST:PORT/<any path>, or open http://HOST:PORT/ in a browser for "
                                      "the chat preview. Settings come from the environment "
                                      "(MART_URL, MART_USER, MART_PASSWORD, SPOTIPY_CLIENT_ID, ...).")

@@ -14,7 +14,6 @@ mart/migrate.py); the publish job does it too, under its lock.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import Sequence
@@ -22,10 +21,11 @@ from typing import Sequence
 from mart import serving
 from mart.schema import SCHEMA_VERSION
 from mart.url import MartUrl, MartUrlError, mask
+from shared.version import program_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mart", description=__doc__.split("\n\n")[0])
+    parser = program_parser("python -m mart", description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="artist names to look up")
     parser.add_argument("--url", default="jdbc:sqlite:data/mart.db", help="mart JDBC URL (default: %(default)s)")
     parser.add_argument("--user", default="", help="MySQL user (password from $MART_PASSWORD)")

@@ -11,15 +11,20 @@ from typing import Callable
 from jobs.common.config import DEFAULT_CONFIG
 from jobs.common.errors import ConfigError, MartError, SnapshotError
 from jobs.common.lake import parse_dt
+from shared.version import program_parser
 
 # Exit statuses of every job: bad settings and missing or empty input are the user's to fix.
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
-def base_parser(description: str, epilog: str = "") -> argparse.ArgumentParser:
-    """A parser with the options every job takes: config file, overrides, lake, dt, log level."""
-    parser = argparse.ArgumentParser(
-        description=description, epilog=epilog,
+def base_parser(description: str, epilog: str = "", *, prog: str) -> argparse.ArgumentParser:
+    """A parser with the options every job takes: version, config file, overrides, lake, dt, log level.
+
+    ``prog`` is the command the docs run the job with (``python jobs/ingest.py``, ``python -m jobs.pipeline``),
+    the same whether it runs so, as ``python -m`` or under spark-submit (EMR runs the scripts by path).
+    """
+    parser = program_parser(
+        prog, description=description, epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), metavar="FILE",
                         help="TOML config file, one per environment (default: conf/local.toml; "
@@ -44,7 +49,13 @@ def _snapshot_date(text: str) -> str:
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level),
+    """The job's log on stderr from ``level`` up. Once a local Spark start keeps the full log in a file
+    (jobs.common.spark), the INFO details of the helper modules go only there (jobs.common.progress)."""
+    from jobs.common.progress import ConsoleDetails
+
+    console = logging.StreamHandler(sys.stderr)
+    console.addFilter(ConsoleDetails())
+    logging.basicConfig(handlers=[console], level=getattr(logging, level),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger("py4j").setLevel(logging.WARNING)
 

@@ -65,5 +65,5 @@ def stack_outputs(cloudformation, stack: str) -> dict[str, str]:
     try:
         found = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as exc:
-        raise AwsError(f"no stack {stack}: deploy it with scripts/emr/deploy.py ({exc})") from None
+        raise AwsError(f"no stack {stack}: deploy it with python -m scripts.emr.deploy ({exc})") from None
     return {o["OutputKey"]: o["OutputValue"] for o in found[0].get("Outputs", [])}

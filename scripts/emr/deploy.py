@@ -1,6 +1,6 @@
 """Deploy the daily batch on AWS: check the settings, upload the code package, create or update the stack.
 
-    python scripts/emr/deploy.py --stack related-artists --bucket my-artifacts --lake s3://my-lake/lake \\
+    python -m scripts.emr.deploy --stack related-artists --bucket my-artifacts --lake s3://my-lake/lake \\
         --subnet subnet-0123456789abcdef0 \\
         --mart-url jdbc:mysql://mart.xxxx.ap-northeast-2.rds.amazonaws.com:3306/mart --mart-user batch \\
         --mart-secret arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:prod/mart/batch-AbCdEf \\
@@ -26,13 +26,12 @@ import zoneinfo
 from pathlib import Path
 from typing import Sequence
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:   # run as `python scripts/emr/deploy.py`: imports start from the repository
-    sys.path.insert(0, str(REPO))
+from mart.url import MartUrl, MartUrlError, mask
+from scripts.emr import package, steps
+from scripts.emr.aws import AwsError, clients, require_bucket, require_credentials, stack_outputs
+from shared.version import program_parser
 
-from scripts.emr import package, steps  # noqa: E402
-from scripts.emr.aws import AwsError, clients, require_bucket, require_credentials, stack_outputs  # noqa: E402
-from mart.url import MartUrl, MartUrlError, mask  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 TEMPLATE = REPO / "scripts" / "emr" / "pipeline.yaml"
 TEMPLATE_BODY_LIMIT = 51_200   # bytes CloudFormation takes inline
@@ -53,8 +52,8 @@ class DeployFailed(RuntimeError):
 
 
 def parse_args(argv: Sequence[str] | None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = program_parser("python -m scripts.emr.deploy", description=__doc__.split("\n\n")[0],
+                            epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True, help="CloudFormation stack name (also names the state machine)")
     parser.add_argument("--bucket", required=True, help="bucket for the code package and the cluster logs")
     parser.add_argument("--lake", required=True, metavar="S3_URI", help="the lake, s3://bucket/prefix")
@@ -233,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     for key, value in sorted(outputs.items()):
         print(f"{key}: {value}")
-    print(f"run it now: python scripts/emr/run.py --stack {args.stack} --dt YYYY-MM-DD")
+    print(f"run it now: python -m scripts.emr.run --stack {args.stack} --dt YYYY-MM-DD")
     return 0
 
 

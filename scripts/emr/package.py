@@ -1,7 +1,7 @@
 """Package what the EMR cluster runs, and upload it under a versioned S3 prefix.
 
-    python scripts/emr/package.py                                  # build into dist/emr, print the files
-    python scripts/emr/package.py --bucket my-artifacts            # ... and upload to s3://my-artifacts/code/<version>/
+    python -m scripts.emr.package                                  # build into dist/emr, print the files
+    python -m scripts.emr.package --bucket my-artifacts            # ... and upload to s3://my-artifacts/code/<version>/
 
 The package: ``jobs.zip`` (``--py-files``: the ``jobs``, ``mart`` and ``shared`` packages with the mart's DDL files),
 every entry script of ``jobs/`` (``jobs/<name>.py`` run as ``__main__``), ``emr.toml``, the bootstrap
@@ -22,13 +22,12 @@ import hashlib
 import shutil
 import sys
 import zipfile
-from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
+from shared.version import installed_version, program_parser
+
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:   # run as `python scripts/emr/package.py`: imports start from the repository
-    sys.path.insert(0, str(REPO))
 CONFIG = REPO / "conf" / "emr.toml"
 BOOTSTRAP = REPO / "scripts" / "emr" / "bootstrap.sh"
 LOCK = REPO / "scripts" / "emr" / "requirements.lock"   # bootstrap.sh's argument: pip --require-hashes -r LOCK
@@ -72,10 +71,7 @@ def version(out: Path, files: Sequence[Path]) -> str:
     for path in sorted(files, key=lambda p: p.relative_to(out).as_posix()):
         digest.update(path.relative_to(out).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
-    try:
-        project = metadata.version("related-artists")
-    except metadata.PackageNotFoundError:
-        project = "0"
+    project = installed_version() or "0"
     return f"{project}-{digest.hexdigest()[:12]}"
 
 
@@ -104,8 +100,8 @@ def build_package(out: Path) -> tuple[list[Path], str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = program_parser("python -m scripts.emr.package", description=__doc__.split("\n\n")[0],
+                            epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(REPO / "dist" / "emr"), help="build folder (default: dist/emr)")
     parser.add_argument("--bucket", help="upload to this S3 bucket (credentials and region: the usual AWS settings)")
     parser.add_argument("--prefix", default="code", help="key prefix; the version is added below it (default: code)")

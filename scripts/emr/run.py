@@ -1,7 +1,7 @@
 """Run one dt's batch from a shell: start the deployed state machine, or add its steps to a running cluster.
 
-    python scripts/emr/run.py --stack related-artists --dt 2026-11-27                 # a transient cluster, as the schedule does
-    python scripts/emr/run.py --stack related-artists --dt 2026-11-27 --cluster-id j-XXXXXXXXXXXXX
+    python -m scripts.emr.run --stack related-artists --dt 2026-11-27                 # a transient cluster, as the schedule does
+    python -m scripts.emr.run --stack related-artists --dt 2026-11-27 --cluster-id j-XXXXXXXXXXXXX
 
 Without --cluster-id it starts the stack's state machine with that dt (refused while another run is
 going) and waits for it. With --cluster-id it adds the same two steps the state machine runs (read from
@@ -19,16 +19,12 @@ import json
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable, Sequence
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:   # run as `python scripts/emr/run.py`: imports start from the repository
-    sys.path.insert(0, str(REPO))
-
-from jobs.common.lake import parse_dt  # noqa: E402
-from scripts.emr import steps  # noqa: E402
-from scripts.emr.aws import AwsError, clients, require_credentials, stack_outputs  # noqa: E402
+from jobs.common.lake import parse_dt
+from scripts.emr import steps
+from scripts.emr.aws import AwsError, clients, require_credentials, stack_outputs
+from shared.version import program_parser
 
 STEP_DONE = {"COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED"}
 EXECUTION_DONE = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -39,9 +35,9 @@ class RunRefused(RuntimeError):
 
 
 def parse_args(argv: Sequence[str] | None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stack", required=True, help="the stack scripts/emr/deploy.py created")
+    parser = program_parser("python -m scripts.emr.run", description=__doc__.split("\n\n")[0],
+                            epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", required=True, help="the stack python -m scripts.emr.deploy created")
     parser.add_argument("--dt", required=True, type=_dt, help="snapshot date YYYY-MM-DD")
     parser.add_argument("--cluster-id", help="add the steps to this running cluster instead (j-...)")
     parser.add_argument("--no-wait", action="store_true", help="start and return")

@@ -22,6 +22,8 @@ import zipfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from shared.version import program_parser
+
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("chatbot_lambda", "mart", "shared")
 REQUIREMENTS = REPO / "scripts" / "lambda" / "requirements.lock"   # chatbot_lambda/requirements.txt, locked with hashes
@@ -142,7 +144,7 @@ def check_size(out: Path, max_mb: float) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = program_parser("python scripts/lambda/build_zip.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="Deploy it with the SAM template next to this script:\n"
                                             "  sam deploy --template-file scripts/lambda/template.yaml --guided")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="ZIP",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -13,12 +14,21 @@ from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
 
 from tests.support.cfn_lint import cfn_lint
 from tests.support.iam import iam_statements
+from shared.version import UNKNOWN
 from tests.support.paths import REPO
 
 BUILD = REPO / "scripts" / "lambda" / "build_zip.py"
 TEMPLATE = REPO / "scripts" / "lambda" / "template.yaml"
 SIZE_LINE = re.compile(r"^wrote (?P<path>.+): (?P<files>\d+) files, (?P<mb>\d+\.\d+) MB$")
 SECRET_PARAMETERS = {"MartPasswordSecretArn", "SpotifyCredentialsSecretArn", "SkillSecretArn", "RequestKeySecretArn"}
+
+
+def on_lambda_path(path: Path, *arguments: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``python -c ...`` with ``path`` (the zip, or the folder it was extracted to) and the standard library
+    alone on its path, as on Lambda (minus boto3): PYTHONPATH, no site-packages, no working directory."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    return subprocess.run([sys.executable, "-P", "-s", "-S", *arguments], env={**env, "PYTHONPATH": str(path)},
+                          capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
 def build_zip(out: Path, *options: str) -> subprocess.CompletedProcess:
@@ -64,8 +74,7 @@ def test_the_packages_import_from_the_zip_alone(built, tmp_path):
     """Only the zip and the standard library on sys.path, as on Lambda (minus boto3)."""
     out, _ = built
     probe = """if True:
-        import importlib, sys
-        sys.path[:0] = [sys.argv[1]]
+        import importlib
         try:
             import pyspark  # noqa: F401  (installed in the venv: must not be visible here)
             print("pyspark", pyspark.__file__)
@@ -77,8 +86,7 @@ def test_the_packages_import_from_the_zip_alone(built, tmp_path):
             except Exception as exc:
                 print(name, "failed:", repr(exc))
     """
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(out)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    done = on_lambda_path(out, "-c", probe, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     found = dict(line.split(" ", 1) for line in done.stdout.splitlines())
     assert "pyspark" not in found, "the venv's site-packages leaked into the isolated interpreter"
@@ -90,6 +98,16 @@ def test_the_packages_import_from_the_zip_alone(built, tmp_path):
     }
 
 
+def test_the_chatbot_command_runs_from_the_zip_alone_with_the_fallback_version(built, tmp_path):
+    """No installed distribution in the zip: --version says so instead of failing, and --help works."""
+    out, _ = built
+    done = on_lambda_path(out, "-m", "chatbot_lambda", "--version", cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"python -m chatbot_lambda {UNKNOWN}\n", "")
+    done = on_lambda_path(out, "-m", "chatbot_lambda", "--help", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: python -m chatbot_lambda ")
+
+
 def test_the_extracted_zip_can_log_in_with_caching_sha2_password(built, tmp_path):
     """Lambda runs the zip extracted: cryptography (a compiled wheel for the runtime) imports from it alone,
     and PyMySQL's RSA step of MySQL 8's default caching_sha2_password full login runs with it."""
@@ -98,8 +116,6 @@ def test_the_extracted_zip_can_log_in_with_caching_sha2_password(built, tmp_path
         assert {"cryptography/__init__.py", "cffi/__init__.py", "pycparser/__init__.py"} <= set(zf.namelist())
         zf.extractall(tmp_path / "task")
     probe = """if True:
-        import sys
-        sys.path[:0] = [sys.argv[1]]
         import cryptography, pymysql._auth as auth
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -114,8 +130,7 @@ def test_the_extracted_zip_can_log_in_with_caching_sha2_password(built, tmp_path
         print(cryptography.__file__)
         print(auth._xor_password(b"s3cret" + b"\\0", salt) == plain)
     """
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(tmp_path / "task")],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    done = on_lambda_path(tmp_path / "task", "-c", probe, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [f"{tmp_path / 'task'}/cryptography/__init__.py", "True"]
 
