@@ -42,7 +42,8 @@ def write_staging(conn: MartConnection, settings: PublishSettings, table: str, f
     if loader is not None:
         with step(f"indexing the staging table {staging}"):
             add_indexes(conn, table, staging, tag)
-    log.info("wrote %s in %.1f s", staging, time.perf_counter() - mark)
+    # A detail: the console keeps the publish's summary line, the log file has each table's time.
+    log.info("wrote %s in %.1f s", staging, time.perf_counter() - mark, extra={"detail": True})
 
 
 def _jdbc_append(settings: PublishSettings, table: str, staging: str, frame: DataFrame, partitions: int) -> None:
