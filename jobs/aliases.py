@@ -41,7 +41,8 @@ REMOVAL_FIELDS = ("artist_id", "alias_key", "alias", "removed_at")
 
 
 def parse_args(argv: Sequence[str] | None):
-    parser = base_parser("List the aliases the ingest learned from chat users, or remove one for good.", __doc__)
+    parser = base_parser("List the aliases the ingest learned from chat users, or remove one for good.", __doc__,
+                         prog="python -m jobs.aliases")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the learned aliases of the latest snapshot (or --dt): artist id, name, alias")
     remove = commands.add_parser("remove", help="remove a learned alias from the lake (and with --mart, the mart)")

@@ -23,18 +23,18 @@ import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import similarity
 from jobs.common.cli import base_parser, exit_status, setup_logging
-from jobs.common.config import load_config, section, set_path
+from jobs.common.config import load_config, set_path
 from jobs.common.errors import ConfigError
 from jobs.common.lake import Lake
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
-from jobs.settings import SimilaritySettings
+from jobs.settings import DEFAULT_K, EvaluateSettings, SimilaritySettings, apply_signal_settings
+from jobs.similarity_steps import listening_candidates, listening_contexts, snapshot_vectors
 from jobs.transform.evaluation import evaluate_related, genre_table, most_common_genre
-from jobs.transform.artist_vectors import ArtistVectors, artist_vectors, vectors_frame
+from jobs.transform.artist_vectors import vectors_frame
 from jobs.transform.neighbours import neighbours_from_arrays
-from jobs.transform.signals import PRESETS, artist_signals, features_to_join, popularity_proxy
+from jobs.transform.signals import PRESETS, features_to_join, popularity_proxy
 
 log = logging.getLogger("jobs.evaluate")
 
@@ -47,7 +47,7 @@ settings to compare (--compare, repeatable; a comma-separated list of names work
   'key=value;...' the config's settings with these changed, e.g.
                   'features=energy,tempo,release_year;normalization=rank;weights.energy=2'
 
-config section [evaluate]: k (3), draws (20 random artists per query for the baseline), genres (20 shown
+config section [evaluate]: k ({DEFAULT_K}), draws (20 random artists per query for the baseline), genres (20 shown
 per genre), fit_seed (7), fit_passes (2), report ("data/evaluation").
 
 examples:
@@ -61,7 +61,7 @@ exit status: 0 done, 2 bad settings or a missing snapshot, 1 anything else.
 
 
 def parse_args(argv: Sequence[str] | None):
-    parser = base_parser(__doc__.split("\n\n")[0], EPILOG)
+    parser = base_parser(__doc__.split("\n\n")[0], EPILOG, prog="python jobs/evaluate.py")
     parser.add_argument("--compare", action="append", default=[], metavar="SETTING",
                         help="a setting to compute and score (see below); repeatable")
     parser.add_argument("--k", type=int, help="related artists scored per artist (overrides evaluate.k)")
@@ -82,37 +82,16 @@ def compare_specs(values: Sequence[str]) -> list[str]:
     return specs or ["published"]
 
 
-def settings_for(config: dict, spec: str) -> SimilaritySettings:
-    """The similarity settings a ``--compare`` value names (see the epilog)."""
-    import copy
-    local = copy.deepcopy(config)
-    if spec in PRESETS:
-        similarity.apply_signal_settings(local, PRESETS[spec])
-    elif spec.endswith(".toml"):
-        set_path(local, "similarity.weights_file", spec)
-        similarity.apply_signal_settings(local)
-    elif "=" in spec:
-        similarity.apply_signal_settings(local)
-        for part in filter(None, (p.strip() for p in spec.split(";"))):
-            key, _, value = part.partition("=")
-            key = key.strip()
-            if key == "features":
-                set_path(local, "similarity.features", [v.strip() for v in value.split(",") if v.strip()])
-            elif key.startswith("weights.") or key in ("normalization", "metric", "shared_tracks"):
-                try:
-                    typed = float(value) if key.startswith("weights.") else value.strip()
-                except ValueError:
-                    raise ConfigError(f"--compare {spec!r}: {key} needs a number, got {value!r}") from None
-                set_path(local, f"similarity.{key}", typed)
-            else:
-                raise ConfigError(f"--compare {spec!r}: unknown key {key!r} (features, normalization, metric, "
-                                  "weights.<feature>, shared_tracks)")
-    elif spec == "config":
-        similarity.apply_signal_settings(local)
-    else:
-        raise ConfigError(f"--compare {spec!r}: not a preset ({', '.join(sorted(PRESETS))}), 'published', "
-                          "'config', a .toml file or key=value pairs")
-    return SimilaritySettings.from_config(local)
+def settings_from_args(args) -> tuple[dict, EvaluateSettings]:
+    """The config and the validated settings of the command line: a bad value is a ConfigError, before Spark."""
+    config = load_config(args.config, args.overrides)
+    if args.lake:
+        set_path(config, "lake.path", args.lake)
+    if args.k is not None:
+        set_path(config, "evaluate.k", args.k)
+    apply_signal_settings(config)
+    return config, EvaluateSettings.from_config(config, compare_specs(args.compare), dt=args.dt, fit=args.fit,
+                                                fit_out=args.fit_out, report_dir=args.report)
 
 
 def computed(spark: SparkSession, tables: dict, settings: SimilaritySettings
@@ -123,89 +102,121 @@ def computed(spark: SparkSession, tables: dict, settings: SimilaritySettings
     return related, vectors_frame(spark, made).cache(), made.imputed
 
 
-def snapshot_vectors(tables: dict, settings: SimilaritySettings, metric: str | None = None) -> ArtistVectors:
-    """The vectors of ``settings`` (with ``metric`` when given) from the snapshot's tables, as the similarity
-    job makes them (``audio_features`` None: the features are on the track rows)."""
-    status = artist_signals(tables["top_tracks"], tables["audio_features"], tables["artists"], settings.features,
-                            settings.shared_tracks)
-    return artist_vectors(status, settings.features, settings.normalization, metric or settings.metric,
-                          settings.weights)
-
-
 def describe(settings: SimilaritySettings) -> dict:
     return {key: value for key, value in settings.parameters().items() if key != "k"}
 
 
-def run(spark: SparkSession, config: dict, dt: str | None, specs: Sequence[str], fit: bool,
-        fit_out: str | None, report_dir: str | None) -> dict:
-    options = section(config, "evaluate")
-    k = int(options.get("k", 3))
-    if k < 1:
-        raise ConfigError(f"evaluate.k must be at least 1, got {k}")
-    base = SimilaritySettings.from_config(config)
-    lake = Lake.from_settings(spark, base)
-    dt = dt or lake.latest_snapshot("top_tracks")
+def run(spark: SparkSession, settings: EvaluateSettings) -> dict:
+    """Score each compared setting on one snapshot, fit weights when asked, write the report and print it."""
+    lake = Lake.from_settings(spark, settings.base)
+    dt = settings.dt or lake.latest_snapshot("top_tracks")
+    tables = read_tables(lake, dt)
+    scored = [score_setting(spark, lake, dt, tables, label, setting, settings)
+              for label, setting in settings.compared]
+    results = [entry for entry, _, _ in scored]
+    listening = held_out_listening(spark, lake, dt, tables, settings.base, settings.fit_seed, settings.fit)
+    out_dir = Path(settings.report_dir or Path(settings.report) / dt)
+    fitted = fit_weights_for(spark, tables, settings, dt, out_dir, listening) if settings.fit else None
+    from jobs.evaluation.report import write_report
+    maps = [artist_map(vectors, drawn.features, tables["artists"], None if entry["settings"] else "the config's vectors")
+            for entry, vectors, drawn in scored]
+    paths = write_report(out_dir, f"Related artists, dt={dt}: genre precision@{settings.k} and more", results, maps,
+                         fitted, report_context(settings, dt, results), listening)
+    print_summary(results, listening, fitted, settings.k)
+    log.info("report: %s and %s", paths["html"], paths["json"])
+    return {"dt": dt, "results": results, "fit": fitted, "paths": paths, "listening": listening}
+
+
+def read_tables(lake: Lake, dt: str) -> dict:
+    """The snapshot's ``artists`` (with the popularity the mart gets: the artist's, its tracks' mean, or the proxy;
+    for the popularity gap), ``top_tracks`` and ``audio_features`` (None when the features are on the track rows:
+    no join needed). ConfigError when no artist has genres."""
     tables = {name: lake.read(name, dt) for name in ("artists", "top_tracks", "audio_features")}
-    # None when the features are on the track rows: no join needed (see jobs/similarity.py)
     tables["audio_features"] = features_to_join(tables, lake.column_has_values("top_tracks", dt, "audio_features"))
-    # Popularity as the mart gets it (the artist's, its tracks' mean, or the proxy): for the popularity gap.
     tables["artists"] = popularity_proxy(tables["artists"], tables["top_tracks"])[0].cache()
     if genre_table(tables["artists"]).where(F.size("genres") > 0).isEmpty():
         raise ConfigError(f"no artist of dt={dt} has genres: nothing to score against (a tracks-csv snapshot of the "
                           "TidyTuesday layout or the 600k layout with --artists-csv has them)")
-    results, first_vectors, first_settings = [], None, None
-    for spec in specs:
-        with stage(log, f"evaluate {spec}"):
-            if spec == "published":
-                related = lake.read("related_artists", dt).drop("dt")
-                entry = {"label": "published", "settings": None, "imputed": None}
-            else:
-                settings = settings_for(config, spec)
-                settings = dataclasses.replace(settings, k=max(settings.k, k))
-                related, vectors, imputed = computed(spark, tables, settings)
-                entry = {"label": spec, "settings": describe(settings), "imputed": imputed}
-                if first_vectors is None:
-                    first_vectors, first_settings = vectors, settings
-            entry["figures"] = evaluate_related(related, tables["artists"], tables["top_tracks"], k,
-                                                draws=int(options.get("draws", 20)),
-                                                top_genres=int(options.get("genres", 20)))
-            results.append(entry)
-    if first_vectors is None:   # only 'published' was asked for: map the config's own vectors
-        first_settings = base
-        _, first_vectors, _ = computed(spark, tables, base)
-    points, ids, genres = collect_vectors(first_vectors, first_settings.features, tables["artists"])
-    listening = held_out_listening(spark, lake, dt, tables, base, int(options.get("fit_seed", 7)), fit)
-    fitted = None
-    if fit:
-        from jobs.evaluation.fit import fit_weights
-        with stage(log, "fit weights"):
-            unweighted = dataclasses.replace(first_settings, weights=())
-            plain, plain_ids, plain_genres = collect_vectors(
-                vectors_frame(spark, snapshot_vectors(tables, unweighted, "euclidean")),
-                unweighted.features, tables["artists"])
-            result = fit_weights(plain, plain_genres, plain_ids, unweighted.features, unweighted.metric, k,
-                                 seed=int(options.get("fit_seed", 7)), passes=int(options.get("fit_passes", 2)))
-            fitted = result.__dict__
-    out_dir = Path(report_dir or Path(str(options.get("report", "data/evaluation"))) / dt)
-    if fitted and listening and listening.get("fit"):
+    return tables
+
+
+def score_setting(spark: SparkSession, lake: Lake, dt: str, tables: dict, label: str,
+                  setting: SimilaritySettings | None, settings: EvaluateSettings
+                  ) -> tuple[dict, DataFrame, SimilaritySettings]:
+    """``(entry, vectors, their settings)``: the figures of one compared setting (``setting`` None: the lake's
+    related_artists of ``dt``, ``published``), and the vectors its map draws: its own, or for ``published`` the
+    config's (``settings.base``), which the similarity job made them with."""
+    with stage(log, f"evaluate {label}"):
+        if setting is None:
+            related = lake.read("related_artists", dt).drop("dt")
+            entry = {"label": label, "settings": None, "imputed": None}
+        else:
+            related, vectors, imputed = computed(spark, tables, setting)
+            entry = {"label": label, "settings": describe(setting), "imputed": imputed}
+        entry["figures"] = evaluate_related(related, tables["artists"], tables["top_tracks"], settings.k,
+                                            draws=settings.draws, top_genres=settings.genres)
+        if setting is None:
+            setting = settings.base
+            vectors = vectors_frame(spark, snapshot_vectors(tables, setting)).cache()
+    return entry, vectors, setting
+
+
+def fit_weights_for(spark: SparkSession, tables: dict, settings: EvaluateSettings, dt: str, out_dir: Path,
+                    listening: dict | None) -> dict:
+    """``--fit``: per-feature weights for the first computed setting (jobs/evaluation/fit.py), with the blend
+    weight the held-out listeners fitted, written as a ``[similarity]`` TOML (``fitted["file"]``)."""
+    from jobs.evaluation.fit import fit_weights
+    with stage(log, "fit weights"):
+        unweighted = dataclasses.replace(settings.fit_setting, weights=())
+        plain, plain_ids, plain_genres = collect_vectors(
+            vectors_frame(spark, snapshot_vectors(tables, unweighted, "euclidean")),
+            unweighted.features, tables["artists"])
+        fitted = fit_weights(plain, plain_genres, plain_ids, unweighted.features, unweighted.metric, settings.k,
+                             seed=settings.fit_seed, passes=settings.fit_passes).__dict__
+    if listening and listening.get("fit"):
         fitted["listeners_weight"] = listening["fit"]["listeners_weight"]
-    if fitted:
-        path = Path(fit_out) if fit_out else out_dir / "fitted.toml"
-        write_fitted(path, fitted, first_settings, dt, k)
-        fitted["file"] = str(path)
-    from jobs.evaluation.report import pca_projection, write_report
-    sample = np.arange(len(ids)) if len(ids) <= 5000 else np.linspace(0, len(ids) - 1, 5000).astype(int)
-    top_genre = most_genre_labels(first_vectors, tables["artists"], [ids[i] for i in sample])
-    projection = pca_projection(points[sample], top_genre) if len(ids) >= 2 else None
-    context = {"lake": base.lake, "dt": dt, "k": k, "artists with genres": results[0]["figures"]["genre_queries"],
-               "map and fit setting": str(describe(first_settings))}
-    paths = write_report(out_dir, f"Related artists, dt={dt}: genre precision@{k} and more", results, projection,
-                         fitted, context, listening)
-    from jobs.evaluation.report import comparison_rows, text_table
+    path = Path(settings.fit_out) if settings.fit_out else out_dir / "fitted.toml"
+    write_fitted(path, fitted, settings.fit_setting, dt, settings.k)
+    fitted["file"] = str(path)
+    return fitted
+
+
+# The map draws at most this many artists, evenly spaced by id: enough to see the genres' shapes.
+MAP_POINTS = 5000
+
+
+def artist_map(vectors: DataFrame, features: Sequence[str], artists: DataFrame, drawn: str | None = None
+               ) -> dict | None:
+    """The 2-D PCA map (jobs/evaluation/report.py) of ``vectors``, each artist coloured by its most common genre,
+    with ``drawn`` (whose vectors they are, when not the setting's own) for its title; None for fewer than two
+    artists."""
+    from jobs.evaluation.report import pca_projection
+    points, ids, _ = collect_vectors(vectors, features, artists)
+    sample = np.arange(len(ids)) if len(ids) <= MAP_POINTS else \
+        np.linspace(0, len(ids) - 1, MAP_POINTS).astype(int)
+    top_genre = most_genre_labels(vectors, artists, [ids[i] for i in sample])
+    if len(ids) < 2:
+        return None
+    return {**pca_projection(points[sample], top_genre), **({"drawn": drawn} if drawn else {})}
+
+
+def report_context(settings: EvaluateSettings, dt: str, results: Sequence[dict]) -> dict:
+    """The report's list of what was evaluated."""
+    context = {"lake": settings.base.lake, "dt": dt, "k": settings.k,
+               "artists with genres": results[0]["figures"]["genre_queries"]}
+    if any(setting is None for _, setting in settings.compared):
+        context["published: its map draws the config's vectors"] = str(describe(settings.base))
+    if settings.fit:
+        context["fit setting"] = str(describe(settings.fit_setting))
+    return context
+
+
+def print_summary(results: Sequence[dict], listening: dict | None, fitted: dict | None, k: int) -> None:
+    """The comparison table, the held-out listeners and the fitted weights, on stdout."""
+    from jobs.evaluation.report import comparison_rows, rows_table, text_table
     print(text_table(comparison_rows(results)))
     if listening:
         from jobs.evaluation.held_out import held_out_rows
-        from jobs.evaluation.report import rows_table
         print(f"held-out listeners (truth: each artist's 10 most co-listened in the held-out half; blend weight "
               f"{listening['weight']:g}):")
         print(rows_table(held_out_rows(listening)))
@@ -214,15 +225,13 @@ def run(spark: SparkSession, config: dict, dt: str | None, specs: Sequence[str],
         print(f"precision@{k}: fitted part {fitted['fitted']:.3f} ({fitted['fitted_artists']} artists; all weights 1: "
               f"{fitted['base_fitted']:.3f}); held-out part {fitted['held_out']:.3f} ({fitted['held_out_artists']} "
               f"artists; all weights 1: {fitted['base_held_out']:.3f})")
-    log.info("report: %s and %s", paths["html"], paths["json"])
-    return {"dt": dt, "results": results, "fit": fitted, "paths": paths, "listening": listening}
 
 
 def held_out_listening(spark: SparkSession, lake: Lake, dt: str, tables: dict, settings: SimilaritySettings,
                        seed: int, fit: bool) -> dict | None:
     """The held-out-listener figures (jobs/evaluation/held_out.py) of ``settings`` when the snapshot has
     listening data, else None."""
-    contexts = similarity.listening_contexts(lake, dt)
+    contexts = listening_contexts(lake, dt)
     if contexts is None:
         return None
     from jobs.evaluation.held_out import SHOWN, Candidates, evaluate_held_out
@@ -231,7 +240,7 @@ def held_out_listening(spark: SparkSession, lake: Lake, dt: str, tables: dict, s
     sound = neighbours_from_arrays(spark, vectors.ids, vectors.points, k=m, metric=settings.metric).cache()
 
     def candidates_for(build: DataFrame) -> Candidates:
-        listened = similarity.listening_candidates(spark, build, vectors, settings, m).cache()
+        listened = listening_candidates(spark, build, vectors, settings, m).cache()
         return Candidates(sound, listened, k=SHOWN, m=m)
 
     weight = settings.listeners_weight or PRESETS["default"]["listeners_weight"]
@@ -278,14 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.log_level)
 
     def job() -> None:
-        config = load_config(args.config, args.overrides)
-        if args.lake:
-            set_path(config, "lake.path", args.lake)
-        if args.k is not None:
-            set_path(config, "evaluate.k", args.k)
-        similarity.apply_signal_settings(config)
-        run(start_spark(config, "evaluate"), config, args.dt, compare_specs(args.compare), args.fit, args.fit_out,
-            args.report)
+        config, settings = settings_from_args(args)
+        run(start_spark(config, "evaluate"), settings)
 
     return exit_status(job, log)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import logging
 import sys
+import time
 from typing import Mapping, Sequence
 
 from pyspark.sql import SparkSession
@@ -98,7 +99,7 @@ requests (quota spent, credentials refused, an endpoint failing after its retrie
 
 
 def parse_args(argv: Sequence[str] | None):
-    parser = base_parser(__doc__.split("\n\n")[0], EPILOG)
+    parser = base_parser(__doc__.split("\n\n")[0], EPILOG, prog="python jobs/ingest.py")
     parser.add_argument("--source", choices=SOURCES, help="where the data comes from (overrides ingest.source)")
     parser.add_argument("--artists", type=int, help="synthetic: number of artists (overrides synthetic.artists)")
     parser.add_argument("--seed", type=int, help="synthetic: random seed (overrides synthetic.seed)")
@@ -155,10 +156,12 @@ def run(spark: SparkSession, settings: IngestSettings, dt: str) -> dict[str, int
     # Delta commits each table on its own: the dt is marked unfinished (readers refuse it) while they
     # are committed. A run that dies after a commit leaves it so, until a re-run completes it.
     try:
-        with lake.writing(dt, settings.source, list(frames)) as written:
+        with lake.writing(dt, settings.source, list(frames)) as written, stage(log, "write the snapshot"):
             for table, frame in frames.items():
-                with stage(log, f"write {table}"):
-                    written[table] = lake.write(frame, table, dt)
+                started = time.perf_counter()
+                written[table] = lake.write(frame, table, dt)
+                # A detail: the console has the stage's line, the log file each table's time.
+                log.info("wrote %s in %.1f s", table, time.perf_counter() - started, extra={"detail": True})
     finally:
         if listens is not None:
             listens.release()
@@ -212,47 +215,83 @@ def spotify_frames(spark: SparkSession, settings: IngestSettings, lake: Lake) ->
     and the requests taken, to be marked in the mart after the write (``None`` without --requests)."""
     catalog = SpotifyCatalog(settings.spotify)
     ids, names = wanted_artists(settings.seeds, settings.seeds_file, settings.refresh, lake)
-    requests = None
-    if settings.requests:
-        requests = chat_requests.take_requests(spark, settings.mart, settings.policy, _now())
-    if not ids and not names and not (requests and requests.taken):
-        raise ConfigError("no artists to ingest: set ingest.seeds (ids or names), ingest.seeds_file, "
-                          "ingest.refresh = true or ingest.requests = true (with requests in the mart)")
-
-    def progress(label, total):
-        return Progress(label, total, log)
-
-    try:
-        found, unresolved = resolve_names(catalog, names, progress)
-        snapshot = fetch_snapshot(catalog, ids + found, progress) if ids or found else SpotifySnapshot()
-    except SpotifyError:
-        log.error("Spotify: %s", ", ".join(f"{k} {v:g}" for k, v in sorted(catalog.stats.items())))
-        raise
-    taught = []
-    if requests is not None:
-        chat_requests.look_up(catalog, requests, snapshot, progress)
-        chat_requests.report(requests)
-        taught = earned_aliases(spark, settings, lake, catalog, snapshot, progress)
-    log_summary(catalog, snapshot, unresolved + (requests.not_found() if requests else []))
+    requests = taken_requests(spark, settings, ids, names)
+    snapshot, unresolved = fetch_wanted(catalog, ids, names)
+    taught = answer_requests(spark, settings, lake, catalog, snapshot, requests)
+    not_found = unresolved + (requests.not_found() if requests else [])
+    log_summary(catalog, snapshot, not_found)
     if not snapshot.artists:
-        if requests is not None and requests.looked_up:   # all not found: marked, so the next run moves on
-            chat_requests.record_requests(spark, settings.mart, requests, settings.policy, _now())
-        if requests is not None and requests.stopped is not None:
-            raise requests.stopped
-        raise SnapshotError("Spotify returned none of the wanted artists: nothing to write")
+        stop_without_artists(spark, settings, requests)
     # What was looked for and not found is kept with the snapshot, for the next run and for people.
     missing = [(name, names[name], "spotify") for name in unresolved]
     missing += [(name, "request", "spotify") for name in (requests.not_found() if requests else [])]
+    return snapshot_frames(spark, snapshot, learned_from_chat(taught, snapshot), missing), requests
+
+
+def _progress(label: str, total: int) -> Progress:
+    return Progress(label, total, log)
+
+
+def taken_requests(spark: SparkSession, settings: IngestSettings, ids: list, names: dict):
+    """The chatbot's requests taken for this run (``None`` without --requests); ConfigError when there is
+    nothing at all to ingest."""
+    requests = chat_requests.take_requests(spark, settings.mart, settings.policy, _now()) if settings.requests \
+        else None
+    if not ids and not names and not (requests and requests.taken):
+        raise ConfigError("no artists to ingest: set ingest.seeds (ids or names), ingest.seeds_file, "
+                          "ingest.refresh = true or ingest.requests = true (with requests in the mart)")
+    return requests
+
+
+def fetch_wanted(catalog: SpotifyCatalog, ids: list, names: dict) -> tuple[SpotifySnapshot, list[str]]:
+    """``(snapshot, names not found)``: the seed and refresh artists, names resolved first. A SpotifyError
+    stops the run, after a log line with the catalog's counts."""
+    try:
+        found, unresolved = resolve_names(catalog, names, _progress)
+        snapshot = fetch_snapshot(catalog, ids + found, _progress) if ids or found else SpotifySnapshot()
+    except SpotifyError:
+        log.error("Spotify: %s", ", ".join(f"{k} {v:g}" for k, v in sorted(catalog.stats.items())))
+        raise
+    return snapshot, unresolved
+
+
+def answer_requests(spark: SparkSession, settings: IngestSettings, lake: Lake, catalog: SpotifyCatalog,
+                    snapshot: SpotifySnapshot, requests) -> list[tuple[str, str]]:
+    """Look the chatbot's requests up into ``snapshot`` and report them; returns the aliases chat users
+    taught (``earned_aliases``), none without requests."""
+    if requests is None:
+        return []
+    chat_requests.look_up(catalog, requests, snapshot, _progress)
+    chat_requests.report(requests)
+    return earned_aliases(spark, settings, lake, catalog, snapshot, _progress)
+
+
+def stop_without_artists(spark: SparkSession, settings: IngestSettings, requests) -> None:
+    """Spotify returned no artist: mark the requests looked up (all not found: the next run moves on), then
+    raise the error that stopped them, or a SnapshotError."""
+    if requests is not None and requests.looked_up:
+        chat_requests.record_requests(spark, settings.mart, requests, settings.policy, _now())
+    if requests is not None and requests.stopped is not None:
+        raise requests.stopped
+    raise SnapshotError("Spotify returned none of the wanted artists: nothing to write")
+
+
+def learned_from_chat(taught: list[tuple[str, str]], snapshot: SpotifySnapshot) -> list:
+    """The aliases chat users taught for artists of ``snapshot`` (``chat_aliases``), logged."""
     learned = chat_aliases(taught, snapshot.artists)
     if learned:
         log.info("aliases learned from chat users for %d artists: %s", len(learned),
                  ", ".join(f"{alias} -> {artist_id}" for artist_id, alias, _ in learned[:10]))
-    frames = {"artists": schemas.local_frame(spark, snapshot.artists, schemas.ARTISTS),
-              "artist_aliases": schemas.local_frame(spark, learned, schemas.ARTIST_ALIASES) if learned else None,
-              "top_tracks": schemas.local_frame(spark, snapshot.top_tracks, schemas.TOP_TRACKS_WITH_AUDIO),
-              "audio_features": schemas.local_frame(spark, snapshot.audio_features, schemas.AUDIO_FEATURES),
-              "unresolved_names": schemas.local_frame(spark, missing, schemas.UNRESOLVED_NAMES)}
-    return frames, requests
+    return learned
+
+
+def snapshot_frames(spark: SparkSession, snapshot: SpotifySnapshot, learned: list, missing: list) -> dict:
+    """The lake tables of a fetched Spotify snapshot, with the learned aliases and the names not found."""
+    return {"artists": schemas.local_frame(spark, snapshot.artists, schemas.ARTISTS),
+            "artist_aliases": schemas.local_frame(spark, learned, schemas.ARTIST_ALIASES) if learned else None,
+            "top_tracks": schemas.local_frame(spark, snapshot.top_tracks, schemas.TOP_TRACKS_WITH_AUDIO),
+            "audio_features": schemas.local_frame(spark, snapshot.audio_features, schemas.AUDIO_FEATURES),
+            "unresolved_names": schemas.local_frame(spark, missing, schemas.UNRESOLVED_NAMES)}
 
 
 def earned_aliases(spark: SparkSession, settings: IngestSettings, lake: Lake, catalog: SpotifyCatalog,

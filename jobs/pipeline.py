@@ -43,7 +43,7 @@ exit status: 0 both steps done; otherwise the status of the step that failed (2 
 
 
 def parse_args(argv: Sequence[str] | None):
-    parser = base_parser(__doc__.split("\n\n")[0], EPILOG)
+    parser = base_parser(__doc__.split("\n\n")[0], EPILOG, prog="python -m jobs.pipeline")
     parser.add_argument("--mart", metavar="JDBC_URL", help="the mart both jobs use (overrides mart.url)")
     for name, _, _ in STEPS:
         parser.add_argument(f"--{name}-args", default="", metavar="ARGS",

@@ -33,11 +33,11 @@ from jobs.common.lake import Lake
 from jobs.common.spark import start_spark
 from jobs.publish.mart import Mart
 from jobs.publish.snapshot import publish_snapshot
-from jobs.settings import MartJobSettings
+from jobs.settings import DEFAULT_K, MartJobSettings
 
 log = logging.getLogger("jobs.publish_mart")
 
-EPILOG = """\
+EPILOG = f"""\
 settings (config section [mart]):
   url                jdbc:sqlite:data/mart.db (default) or jdbc:mysql://host:3306/mart
   user               database user (MySQL)
@@ -51,7 +51,7 @@ settings (config section [mart]):
                      pausing 0.5 s between tries; MySQL (not MariaDB) waits whole seconds, at least 1
   lookup_budget_seconds   the chatbot's statement budget, its DB_TIMEOUT_SECONDS (default 1.0):
                      lock_wait_seconds must be more than 0 and at most half of it
-  similarity.k       related artists per artist the checks expect (default 3)
+  similarity.k       related artists per artist the checks expect (default {DEFAULT_K})
 
 examples:
   python jobs/publish_mart.py publish --dt 2026-11-27
@@ -66,7 +66,7 @@ running, refused, failed checks, a lost publish lock, or a database or Spark err
 
 
 def parse_args(argv: Sequence[str] | None):
-    parser = base_parser(__doc__.split("\n\n")[0], EPILOG)
+    parser = base_parser(__doc__.split("\n\n")[0], EPILOG, prog="python jobs/publish_mart.py")
     parser.add_argument("action", nargs="?", default="publish", choices=("publish", "rollback", "status"),
                         help="what to do (default: publish)")
     parser.add_argument("--mart", metavar="JDBC_URL", help="mart JDBC URL (overrides mart.url)")
@@ -82,14 +82,6 @@ def settings_from_args(args) -> tuple[dict, MartJobSettings]:
         if value:
             set_path(config, key, value)
     return config, MartJobSettings.from_config(config, args.action)
-
-
-def republish_command(dt: str, k: int | None = None) -> str:
-    """The command line that publishes the lake's related artists of ``dt`` without recomputing them,
-    with ``--set similarity.k=<k>`` when ``k`` is given (its checks take k from the config, which need
-    not be what the similarity job ran with)."""
-    same_k = "" if k is None else f" --set similarity.k={int(k)}"
-    return f"python jobs/publish_mart.py publish --dt {dt}{same_k} --force"
 
 
 def print_status(mart: Mart, show: int) -> None:

@@ -7,11 +7,15 @@ with the same texts the jobs always gave.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import tomllib
 import types
 from dataclasses import dataclass
-from typing import Mapping
+from pathlib import Path
+from typing import Mapping, Sequence
 
-from jobs.common.config import section
+from jobs.common.config import section, set_path
 from jobs.common.errors import ConfigError
 from jobs.common.jdbc import MartTarget
 from jobs.common.lake import parse_dt
@@ -28,27 +32,35 @@ from jobs.transform.vectors import check_normalization
 
 SOURCES = ("synthetic", "spotify", "tracks-csv")
 
+# Related artists per artist, when the config does not say (similarity.k, evaluate.k): the three the
+# chatbot shows beside an artist's top tracks (its cards, within Kakao's limit of a reply's outputs).
+# The one place this default is written: the jobs' help texts and their tests read it from here.
+DEFAULT_K = 3
+
 
 def lake_path(config: Mapping) -> str:
     """``lake.path`` (empty when unset: ``Lake`` refuses it with a clear message)."""
     return str(section(config, "lake").get("path", ""))
 
 
-def check_k(value) -> int:
-    """``value`` as the related artists per artist; ValueError unless a whole number of at least 1."""
+def check_k(value, name: str = "similarity.k") -> int:
+    """``value`` as the related artists per artist; ValueError (naming the setting ``name``) unless a whole
+    number of at least 1."""
     try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
         k = int(value)
     except (TypeError, ValueError):
-        raise ValueError(f"similarity.k must be a whole number, got {value!r}") from None
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
     if k < 1:
-        raise ValueError(f"similarity.k must be at least 1, got {k}")
+        raise ValueError(f"{name} must be at least 1, got {k}")
     return k
 
 
 def similarity_k(config: Mapping) -> int:
-    """``similarity.k``: the related artists per artist the similarity job computes (default 3)."""
+    """``similarity.k``: the related artists per artist the similarity job computes (default ``DEFAULT_K``)."""
     try:
-        return check_k(section(config, "similarity").get("k", 3))
+        return check_k(section(config, "similarity").get("k", DEFAULT_K))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -85,7 +97,7 @@ class SimilaritySettings:
         """Validated settings from the ``[lake]`` and ``[similarity]`` sections."""
         sim = section(config, "similarity")
         try:
-            k = check_k(sim.get("k", 3))
+            k = check_k(sim.get("k", DEFAULT_K))
             tasks = sim.get("tasks")
             dt = sim.get("dt")
             base = PRESETS["seed"]
@@ -138,6 +150,129 @@ def co_listening(listeners: Mapping) -> CoListening:
     if isinstance(shrinkage, bool) or not isinstance(shrinkage, (int, float)) or not 0 <= shrinkage < 1e6:
         raise ValueError(f"listeners.shrinkage must be a number from 0, got {shrinkage!r}")
     return CoListening(shrinkage=float(shrinkage), **whole)
+
+
+SIGNAL_KEYS = ("features", "normalization", "metric", "weights", "shared_tracks", "listeners_weight")
+
+
+def apply_signal_settings(config: dict, preset: Mapping | None = None) -> None:
+    """Replace ``[similarity]``'s signal settings by ``preset``'s, then by ``similarity.weights_file``'s."""
+    if preset is not None:
+        for key in SIGNAL_KEYS:
+            if key in preset:
+                set_path(config, f"similarity.{key}", preset[key])
+    path = section(config, "similarity").get("weights_file")
+    if path:
+        for key, value in read_weights_file(str(path)).items():
+            set_path(config, f"similarity.{key}", value)
+
+
+def read_weights_file(path: str) -> dict:
+    """The signal settings of a ``[similarity]`` TOML file (see jobs/evaluate.py --fit)."""
+    try:
+        table = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("similarity")
+    except FileNotFoundError:
+        raise ConfigError(f"weights file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"weights file {path} is not valid TOML: {exc}") from None
+    if not isinstance(table, dict):
+        raise ConfigError(f"weights file {path} has no [similarity] table")
+    return {key: table[key] for key in SIGNAL_KEYS if key in table}
+
+
+# --compare keys=value changes (jobs/evaluate.py) besides the feature list; weights.<feature> too.
+COMPARE_KEYS = ("normalization", "metric", "shared_tracks")
+
+
+def compared_settings(config: Mapping, spec: str) -> SimilaritySettings:
+    """The similarity settings a ``--compare`` value of jobs/evaluate.py names (see its epilog): a preset, a
+    ``.toml`` file, ``key=value;...`` changes of the config's, or ``config``."""
+    local = copy.deepcopy(config)
+    if spec in PRESETS:
+        apply_signal_settings(local, PRESETS[spec])
+    elif spec.endswith(".toml"):
+        set_path(local, "similarity.weights_file", spec)
+        apply_signal_settings(local)
+    elif "=" in spec:
+        apply_signal_settings(local)
+        for part in filter(None, (p.strip() for p in spec.split(";"))):
+            key, _, value = part.partition("=")
+            set_path(local, f"similarity.{key.strip()}", _compared_value(spec, key.strip(), value))
+    elif spec == "config":
+        apply_signal_settings(local)
+    else:
+        raise ConfigError(f"--compare {spec!r}: not a preset ({', '.join(sorted(PRESETS))}), 'published', "
+                          "'config', a .toml file or key=value pairs")
+    return SimilaritySettings.from_config(local)
+
+
+def _compared_value(spec: str, key: str, value: str):
+    """The typed value of one ``key=value`` of a ``--compare`` spec; ConfigError for an unknown key."""
+    if key == "features":
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if key.startswith("weights."):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"--compare {spec!r}: {key} needs a number, got {value!r}") from None
+    if key in COMPARE_KEYS:
+        return value.strip()
+    raise ConfigError(f"--compare {spec!r}: unknown key {key!r} (features, normalization, metric, "
+                      "weights.<feature>, shared_tracks)")
+
+
+@dataclass(frozen=True)
+class EvaluateSettings:
+    """``jobs/evaluate.py``'s settings: ``[evaluate]``, the config's own similarity settings (``base``: the lake,
+    the held-out listeners, the map when only ``published`` is compared) and each compared setting.
+
+    ``compared`` holds ``(label, settings)`` per ``--compare`` value, in order: ``None`` for ``published``
+    (the lake's related_artists), else its similarity settings with at least ``k`` related artists. All
+    are built here, before Spark starts: a bad value is a ``ConfigError``.
+    """
+
+    base: SimilaritySettings
+    compared: tuple[tuple[str, SimilaritySettings | None], ...]
+    k: int = DEFAULT_K
+    dt: str | None = None
+    draws: int = 20          # random artists per query for the random baseline
+    genres: int = 20         # genres shown in the per-genre precision
+    fit: bool = False
+    fit_seed: int = 7
+    fit_passes: int = 2
+    fit_out: str | None = None
+    report: str = "data/evaluation"   # the report's folder is <report>/<dt> unless report_dir is given
+    report_dir: str | None = None
+
+    @property
+    def fit_setting(self) -> SimilaritySettings:
+        """The setting ``--fit`` learns weights for: the first computed one, else the config's."""
+        return next((setting for _, setting in self.compared if setting is not None), self.base)
+
+    @classmethod
+    def from_config(cls, config: Mapping, specs: Sequence[str] = ("published",), *, dt: str | None = None,
+                    fit: bool = False, fit_out: str | None = None, report_dir: str | None = None
+                    ) -> "EvaluateSettings":
+        """Validated settings from ``[evaluate]``, ``[similarity]`` (signal settings already applied, as
+        ``apply_signal_settings`` does) and the ``--compare`` values ``specs``."""
+        options = section(config, "evaluate")
+        try:
+            k = check_k(options.get("k", DEFAULT_K), "evaluate.k")
+            whole = {name: _whole(options.get(name, default), f"evaluate.{name}", low)
+                     for name, default, low in (("draws", 20, 1), ("genres", 20, 1), ("fit_seed", 7, 0),
+                                                ("fit_passes", 2, 1))}
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        base = SimilaritySettings.from_config(config)
+        compared = tuple((spec, None if spec == "published" else _at_least_k(compared_settings(config, spec), k))
+                         for spec in specs)
+        return cls(base=base, compared=compared, k=k, dt=dt, fit=fit, fit_out=fit_out, report_dir=report_dir,
+                   report=str(options.get("report", "data/evaluation")), **whole)
+
+
+def _at_least_k(settings: SimilaritySettings, k: int) -> SimilaritySettings:
+    """``settings`` computing at least ``k`` related artists per artist: enough for precision@k."""
+    return dataclasses.replace(settings, k=max(settings.k, k))
 
 
 @dataclass(frozen=True)

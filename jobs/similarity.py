@@ -20,33 +20,28 @@ from __future__ import annotations
 
 import logging
 import sys
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.common.cli import base_parser, exit_status, setup_logging
-from jobs.common.config import load_config, section, set_path
-from jobs.common.errors import ConfigError, SnapshotError
+from jobs.common.config import load_config, set_path
+from jobs.common.errors import SnapshotError
 from jobs.common.lake import Lake
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
-from jobs.publish.checks import PublishRefused
-from jobs.publish.mart import Mart, PublishReport
+from jobs.publish.mart import Mart
 from jobs.publish.settings import PublishSettings
-from jobs.publish.snapshot import publish_snapshot
-from jobs.publish_mart import republish_command
-from jobs.settings import SimilaritySettings
+from jobs.publish.snapshot import publish_computed
+from jobs.settings import DEFAULT_K, SimilaritySettings, apply_signal_settings
+from jobs.similarity_steps import listening_candidates, listening_contexts, snapshot_vectors
 from jobs.transform.metrics import METRICS
-from jobs.transform.artist_vectors import ArtistVectors, artist_vectors
+from jobs.transform.artist_vectors import ArtistVectors
 from jobs.transform.blend import blend, sound_only
-from jobs.transform.listeners import listened_candidates
 from jobs.transform.neighbours import neighbours_from_arrays
-from jobs.transform.signals import (METADATA, PRESETS, SHARED_TRACKS, SPREAD, artist_signals, features_to_join,
-                                    popularity_proxy)
+from jobs.transform.signals import METADATA, PRESETS, SHARED_TRACKS, SPREAD, features_to_join, popularity_proxy
 from jobs.transform.vectors import AUDIO_FEATURE_NAMES, NORMALIZATIONS
 
 log = logging.getLogger("jobs.similarity")
@@ -63,7 +58,7 @@ settings (config section [similarity], or the flags above; conf/local.toml holds
   shared_tracks  {" | ".join(SHARED_TRACKS)}: a track credited to several artists counts fully for each, or 1/credits
   weights_file   a TOML file with a [similarity] table (as written by jobs/evaluate.py --fit): its features,
                  normalization, metric, weights and shared_tracks replace the config's
-  k              related artists per artist (default 3)
+  k              related artists per artist (default {DEFAULT_K})
   listeners_weight  the blend with listening data (the lake's artist_contexts): 0 = sound alone, 1 = the artists
                  listened to together first; artists with too little listening data keep sound alone.
                  [listeners]: top_n, min_support, min_contexts, shrinkage, chat_min_users, chat_cap, candidates
@@ -99,7 +94,7 @@ class SimilarityResult:
 
 
 def parse_args(argv: Sequence[str] | None):
-    parser = base_parser(__doc__.split("\n\n")[0], EPILOG)
+    parser = base_parser(__doc__.split("\n\n")[0], EPILOG, prog="python jobs/similarity.py")
     parser.add_argument("--preset", choices=sorted(PRESETS), help="a named setting (features, normalization, "
                                                                   "metric, weights, listeners_weight); flags "
                                                                   "below still apply")
@@ -138,34 +133,6 @@ def settings_from_args(args) -> tuple[dict, SimilaritySettings]:
     return config, SimilaritySettings.from_config(config)
 
 
-SIGNAL_KEYS = ("features", "normalization", "metric", "weights", "shared_tracks", "listeners_weight")
-
-
-def apply_signal_settings(config: dict, preset: Mapping | None = None) -> None:
-    """Replace ``[similarity]``'s signal settings by ``preset``'s, then by ``similarity.weights_file``'s."""
-    if preset is not None:
-        for key in SIGNAL_KEYS:
-            if key in preset:
-                set_path(config, f"similarity.{key}", preset[key])
-    path = section(config, "similarity").get("weights_file")
-    if path:
-        for key, value in read_weights_file(str(path)).items():
-            set_path(config, f"similarity.{key}", value)
-
-
-def read_weights_file(path: str) -> dict:
-    """The signal settings of a ``[similarity]`` TOML file (see jobs/evaluate.py --fit)."""
-    try:
-        table = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("similarity")
-    except FileNotFoundError:
-        raise ConfigError(f"weights file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"weights file {path} is not valid TOML: {exc}") from None
-    if not isinstance(table, dict):
-        raise ConfigError(f"weights file {path} has no [similarity] table")
-    return {key: table[key] for key in SIGNAL_KEYS if key in table}
-
-
 def run(spark: SparkSession, settings: SimilaritySettings, publish: PublishSettings | None = None,
         force: bool = False) -> SimilarityResult:
     """Compute and store ``related_artists`` for one snapshot, then publish it when ``publish`` says so."""
@@ -181,20 +148,43 @@ def run(spark: SparkSession, settings: SimilaritySettings, publish: PublishSetti
 def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, force: bool) -> SimilarityResult:
     lake = Lake.from_settings(spark, settings)
     dt = settings.dt or lake.latest_snapshot("top_tracks")
+    log_settings(dt, settings)
+    with stage(log, "read snapshot"):
+        tables = read_snapshot(lake, dt)
+    with stage(log, "artist vectors"):
+        vectors = snapshot_vectors(tables, settings)
+    counts = check_coverage(vectors, dt, settings.features)
+    contexts = listening_contexts(lake, dt) if settings.listeners_weight else None
+    with stage(log, "neighbour search and write"):
+        related = related_artists(spark, vectors, contexts, settings)
+        written = lake.write(related, "related_artists", dt)
+    log.info("related_artists for dt=%s: %d rows for %d artists", dt, written, counts["with_vector"])
+    if mart is not None:
+        with stage(log, "publish to the mart"):
+            publish_related(mart, lake, dt, tables, settings, counts["with_vector"], force)
+    if settings.show and written:
+        show_related(lake, dt, settings.show)
+    total = counts["with_vector"] + counts["no_top_tracks"] + counts["no_features"]
+    return SimilarityResult(dt=dt, artists=total, related_rows=written, **counts)
+
+
+def log_settings(dt: str, settings: SimilaritySettings) -> None:
     log.info("similarity for dt=%s: features %s, %s normalization, %s metric, k=%d%s%s",
              dt, ",".join(settings.features), settings.normalization, settings.metric, settings.k,
              f", weights {dict(settings.weights)}" if settings.weights else "",
              ", shared tracks split by credits" if settings.shared_tracks == "split" else "")
-    with stage(log, "read snapshot"):
-        tables = lake.read_snapshot(dt, ["artists", "top_tracks", "audio_features"])
-        artists, top_tracks = tables["artists"], tables["top_tracks"]
-        # Snapshots written since features are stored on the track rows need no join with audio_features.
-        audio_features = features_to_join(tables, lake.column_has_values("top_tracks", dt, "audio_features"))
 
-    with stage(log, "artist vectors"):
-        status = artist_signals(top_tracks, audio_features, artists, settings.features, settings.shared_tracks)
-        vectors = artist_vectors(status, settings.features, settings.normalization, settings.metric,
-                                 settings.weights)
+
+def read_snapshot(lake: Lake, dt: str) -> dict[str, DataFrame | None]:
+    """The snapshot's ``artists``, ``top_tracks`` and ``audio_features``: None for snapshots written since the
+    features are stored on the track rows, which need no join with it."""
+    tables = lake.read_snapshot(dt, ["artists", "top_tracks", "audio_features"])
+    tables["audio_features"] = features_to_join(tables, lake.column_has_values("top_tracks", dt, "audio_features"))
+    return tables
+
+
+def check_coverage(vectors: ArtistVectors, dt: str, features) -> dict[str, int]:
+    """Log how many artists have a vector (and what was imputed); SnapshotError when none has. Returns the counts."""
     counts = vectors.coverage
     total = counts["with_vector"] + counts["no_top_tracks"] + counts["no_features"]
     log.info("%d artists in the snapshot, %d with a vector; dropped %d: %d without top tracks, "
@@ -205,41 +195,29 @@ def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, f
         log.warning("%d artists have top tracks but no row in the artists table: ignored", counts["unknown_artists"])
     if counts["with_vector"] == 0:
         raise SnapshotError(f"no artist of dt={dt} has a top track with complete audio features "
-                            f"({', '.join(settings.features)}): nothing to compare")
+                            f"({', '.join(features)}): nothing to compare")
     if vectors.imputed:
         log.info("imputed (missing values replaced by the mean over the artists that have them): %s",
                  ", ".join(f"{name} {count} of {counts['with_vector']}" for name, count in vectors.imputed.items()))
-
-    contexts = listening_contexts(lake, dt) if settings.listeners_weight else None
-    with stage(log, "neighbour search and write"):
-        related = related_artists(spark, vectors, contexts, settings)
-        written = lake.write(related, "related_artists", dt)
-    log.info("related_artists for dt=%s: %d rows for %d artists", dt, written, counts["with_vector"])
-    if mart is not None:
-        with stage(log, "publish to the mart"):
-            served, sources = popularity_proxy(artists, top_tracks)
-            parameters = settings.parameters()
-            if sources.get("tracks") or sources.get("proxy"):
-                parameters["popularity"] = {
-                    "from_artists": sources.get("artists", 0), "mean_track_popularity": sources.get("tracks", 0),
-                    "proxy": sources.get("proxy", 0),
-                    "proxy_formula": "round(100 * (quantile of top-track count + quantile of latest release year) / 2)"}
-                log.info("popularity in the mart: %d artists from the source, %d from their tracks' mean popularity, "
-                         "%d from a proxy (track count and recency); publish_log.parameters says so",
-                         sources.get("artists", 0), sources.get("tracks", 0), sources.get("proxy", 0))
-            publish_computed(mart, lake, dt, artists=served, top_tracks=top_tracks, force=force,
-                             artists_with_vector=counts["with_vector"], k=settings.k, parameters=parameters)
-    if settings.show and written:
-        show_related(lake, dt, settings.show)
-    return SimilarityResult(dt=dt, artists=total, related_rows=written, **counts)
+    return counts
 
 
-def listening_contexts(lake: Lake, dt: str) -> DataFrame | None:
-    """The snapshot's ``artist_contexts``, or None (with a log line) when it has none."""
-    if not lake.exists("artist_contexts") or dt not in lake.snapshots("artist_contexts"):
-        log.info("no listening data (artist_contexts) for dt=%s: related artists by sound alone", dt)
-        return None
-    return lake.read("artist_contexts", dt)
+def publish_related(mart: Mart, lake: Lake, dt: str, tables: dict, settings: SimilaritySettings, with_vector: int,
+                    force: bool) -> None:
+    """Publish the snapshot with the related artists just written; artists' popularity as the mart gets it
+    (the source's, its tracks' mean, or a proxy), recorded in ``publish_log.parameters``."""
+    served, sources = popularity_proxy(tables["artists"], tables["top_tracks"])
+    parameters = settings.parameters()
+    if sources.get("tracks") or sources.get("proxy"):
+        parameters["popularity"] = {
+            "from_artists": sources.get("artists", 0), "mean_track_popularity": sources.get("tracks", 0),
+            "proxy": sources.get("proxy", 0),
+            "proxy_formula": "round(100 * (quantile of top-track count + quantile of latest release year) / 2)"}
+        log.info("popularity in the mart: %d artists from the source, %d from their tracks' mean popularity, "
+                 "%d from a proxy (track count and recency); publish_log.parameters says so",
+                 sources.get("artists", 0), sources.get("tracks", 0), sources.get("proxy", 0))
+    publish_computed(mart, lake, dt, artists=served, top_tracks=tables["top_tracks"], force=force,
+                     artists_with_vector=with_vector, k=settings.k, parameters=parameters)
 
 
 def related_artists(spark: SparkSession, vectors: ArtistVectors, contexts: DataFrame | None,
@@ -261,29 +239,6 @@ def related_artists(spark: SparkSession, vectors: ArtistVectors, contexts: DataF
              settings.listeners_weight, len(vectors.ids) - covered, settings.co_listening.min_contexts,
              settings.co_listening.min_support)
     return blend(sound, listened, settings.k, m, settings.listeners_weight)
-
-
-def listening_candidates(spark: SparkSession, contexts: DataFrame, vectors: ArtistVectors,
-                         settings: SimilaritySettings, m: int) -> DataFrame:
-    """Each artist's ``m`` candidates from listening data by ``listeners.method``: co-occurrence
-    (jobs/transform/listeners.py, the default) or ALS embeddings (jobs/transform/als.py)."""
-    if settings.listeners_method == "als":
-        from jobs.transform.als import AlsOptions, als_candidates
-        return als_candidates(spark, contexts, vectors.ids, vectors.points, settings.metric, m,
-                              AlsOptions(min_contexts=settings.co_listening.min_contexts))
-    return listened_candidates(spark, contexts, vectors.ids, vectors.points, settings.metric, m,
-                               settings.co_listening)
-
-
-def publish_computed(mart: Mart, lake: Lake, dt: str, *, k: int | None = None, **options) -> PublishReport:
-    """``publish_snapshot`` of the related artists of ``dt`` this job just computed: a drop-guard refusal
-    names the cheaper command that publishes them without computing them again (``republish_command``)."""
-    try:
-        return publish_snapshot(mart, lake, dt, k=k, **options)
-    except PublishRefused as exc:
-        raise PublishRefused(f"{exc}; the related artists of dt={dt} are saved in the lake, so "
-                             f"'{republish_command(dt, k)}' (same --config, "
-                             f"--lake and --mart) publishes them without recomputing") from None
 
 
 def show_related(lake: Lake, dt: str, limit: int) -> None:

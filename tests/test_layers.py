@@ -42,6 +42,34 @@ def violations(folders, forbidden, allowed=()) -> list[str]:
     return found
 
 
+# The job entry points (python jobs/<name>.py, python -m jobs.<name>): they share code through modules
+# (jobs/settings.py, jobs/similarity_steps.py, jobs/publish/...), never by importing one another.
+ENTRY_POINTS = tuple(f"jobs.{name}" for name in ("ingest", "similarity", "evaluate", "publish_mart", "pipeline",
+                                                  "aliases"))
+# The one exception: the pipeline runs ingest's and then similarity's main(), in one process.
+PIPELINE_STEPS = ("jobs.ingest", "jobs.similarity")
+
+
+def entry_point_imports(allowed: dict[str, tuple[str, ...]]) -> list[str]:
+    """``file: module`` for each entry point importing another entry point that ``allowed`` does not list for it."""
+    found = []
+    for entry in ENTRY_POINTS:
+        path = REPO / (entry.replace(".", "/") + ".py")
+        others = tuple(other for other in ENTRY_POINTS if other != entry)
+        found += [f"{path.relative_to(REPO)}: {module}" for module in sorted(imported_modules(path))
+                  if within(module, others) and not within(module, allowed.get(entry, ()))]
+    return found
+
+
+def test_no_entry_point_imports_another_but_the_pipeline_its_steps():
+    assert entry_point_imports({"jobs.pipeline": PIPELINE_STEPS}) == []
+
+
+def test_the_entry_point_rule_sees_an_import_between_entry_points():
+    """The rule is not vacuous: the pipeline's own imports are found when not allowed."""
+    assert entry_point_imports({}) == ["jobs/pipeline.py: jobs.ingest", "jobs/pipeline.py: jobs.similarity"]
+
+
 RULES = {
     "jobs/common imports no job layer above it": (["jobs/common"], JOB_LAYERS, ()),
     "mart imports neither the jobs nor the chatbot": (["mart"], ("jobs", "chatbot_lambda", "scripts", "bench", "tests"), ()),

@@ -66,15 +66,17 @@ def _png(figure) -> str:
 PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
 
 
-def plots(primary: Mapping, projection: Mapping | None) -> dict[str, str]:
+def plots(results: Sequence[Mapping], projections: Sequence[Mapping | None] | None = None) -> dict[str, str]:
     """Base64 PNGs of :func:`figures`."""
     import matplotlib
     with matplotlib.rc_context(PLAIN_TEXT):
-        return {name: _png(figure) for name, figure in figures(primary, projection).items()}
+        return {name: _png(figure) for name, figure in figures(results, projections).items()}
 
 
-def figures(primary: Mapping, projection: Mapping | None) -> dict:
-    """The figures, drawn: distances, in-degrees, per-genre precision, and the 2-D map when given.
+def figures(results: Sequence[Mapping], projections: Sequence[Mapping | None] | None = None) -> dict:
+    """The figures, drawn, each with a column per compared setting in ``results`` (side by side, each titled
+    with its setting's label): distances, in-degrees, per-genre precision, and the 2-D map when any of
+    ``projections`` (one per setting, in the same order; None for a setting without one) is given.
 
     Every text on them (titles, tick labels, legends) shows as typed: with :data:`PLAIN_TEXT`, and
     the map's legend given its labels, so that a genre starting with "_" is not left out of it.
@@ -82,53 +84,91 @@ def figures(primary: Mapping, projection: Mapping | None) -> dict:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    projections = list(projections) if projections is not None else [None] * len(results)
+    if len(projections) != len(results):
+        raise ValueError(f"{len(projections)} maps for {len(results)} settings: one per setting (None for none)")
     with plt.rc_context(PLAIN_TEXT):
-        out = _figures(primary, projection)
+        out = _figures(results, projections)
         for figure in out.values():
             figure.canvas.draw()
     return out
 
 
-def _figures(primary: Mapping, projection: Mapping | None) -> dict:
-    import matplotlib.pyplot as plt
-    f = primary["figures"]
+def _figures(results: Sequence[Mapping], projections: Sequence[Mapping | None]) -> dict:
     out = {}
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    d = f["distances"]
+    fig, axes = _columns(len(results), 6, 3.2, "Distance to related artists")
+    for ax, result in zip(axes, results):
+        _distances(ax, result)
+    out["distances"] = fig
+    fig, axes = _columns(len(results), 6, 3.2, "How often an artist is recommended (in-degree)")
+    for ax, result in zip(axes, results):
+        _in_degree(ax, result)
+    out["in_degree"] = fig
+    rows = max(len(result["figures"]["per_genre"]) for result in results)
+    fig, axes = _columns(len(results), 6, 0.3 * max(4, rows) + 1,
+                         f"Precision@{results[0]['figures']['k']} per genre, artists with it")
+    for ax, result in zip(axes, results):
+        _per_genre(ax, result)
+    out["per_genre"] = fig
+    if any(projections):
+        fig, axes = _columns(len(results), 6.5, 5, "Artists on the first two principal components")
+        for ax, result, projection in zip(axes, results, projections):
+            _genre_map(ax, result["label"], projection)
+        out["map"] = fig
+    return out
+
+
+def _columns(n: int, width: float, height: float, title: str):
+    """A figure titled ``title`` of ``n`` plots side by side, each to be titled with its setting: ``(figure, axes)``."""
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False, layout="constrained")
+    fig.suptitle(title)
+    return fig, list(axes[0])
+
+
+def _distances(ax, result: Mapping) -> None:
+    d = result["figures"]["distances"]
     if d.get("pairs"):
         edges = np.array(d["histogram_edges"])
         ax.bar(edges[:-1], d["histogram"], width=np.diff(edges), align="edge", color="#4c72b0")
-    ax.set(title=f"Distance to related artists ({primary['label']})", xlabel="distance", ylabel="pairs")
-    out["distances"] = fig
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    degrees = {int(k): v for k, v in f["in_degree_histogram"].items()}
+    ax.set(title=result["label"], xlabel="distance", ylabel="pairs")
+
+
+def _in_degree(ax, result: Mapping) -> None:
+    degrees = {int(k): v for k, v in result["figures"]["in_degree_histogram"].items()}
     ax.bar(list(degrees), list(degrees.values()), color="#dd8452")
     ax.set_yscale("log")
-    ax.set(title="How often an artist is recommended (in-degree)", xlabel="times recommended", ylabel="artists")
-    out["in_degree"] = fig
-    fig, ax = plt.subplots(figsize=(6, 0.3 * max(4, len(f["per_genre"])) + 1))
+    ax.set(title=result["label"], xlabel="times recommended", ylabel="artists")
+
+
+def _per_genre(ax, result: Mapping) -> None:
+    f = result["figures"]
     genres = list(reversed(f["per_genre"]))
     ax.barh([f"{g['genre']} ({g['artists']})" for g in genres], [g["precision"] for g in genres], color="#55a868")
     ax.axvline(f["random_precision"], color="grey", linestyle="--", label="random")
-    ax.set(title=f"Precision@{f['k']} per genre, artists with it ({primary['label']})", xlim=(0, 1))
+    ax.set(title=result["label"], xlim=(0, 1))
     ax.legend(loc="lower right")
-    out["per_genre"] = fig
-    if projection:
-        fig, ax = plt.subplots(figsize=(6.5, 5))
-        xy, labels = np.asarray(projection["xy"]), np.asarray(projection["genre"])
-        # The rest first, in greys, under the top genres, each in a colour of its own (tab10 has ten).
-        background = {"no genre": "#dddddd", "other": "#aaaaaa"}
-        genres = [name for name in projection["legend"] if name not in background]
-        names = [n for n in background if n in projection["legend"]] + genres
-        handles = []
-        for name in names:
-            mask = labels == name
-            colour = background.get(name) or plt.get_cmap("tab10")(genres.index(name) % 10)
-            handles.append(ax.scatter(xy[mask, 0], xy[mask, 1], s=4, alpha=0.6, color=colour))
-        ax.set(title=f"Artists on the first two principal components ({primary['label']})", xticks=[], yticks=[])
-        ax.legend(handles, names, markerscale=3, fontsize=7, loc="best")
-        out["map"] = fig
-    return out
+
+
+def _genre_map(ax, label: str, projection: Mapping | None) -> None:
+    """The artists of one setting on its first two principal components, coloured by genre; the title says
+    whose vectors they are when the projection says (``drawn``: published's are the config's)."""
+    if not projection:
+        ax.set(title=f"{label}: fewer than two artists", xticks=[], yticks=[])
+        return
+    import matplotlib.pyplot as plt
+    xy, labels = np.asarray(projection["xy"]), np.asarray(projection["genre"])
+    # The rest first, in greys, under the top genres, each in a colour of its own (tab10 has ten).
+    background = {"no genre": "#dddddd", "other": "#aaaaaa"}
+    genres = [name for name in projection["legend"] if name not in background]
+    names = [n for n in background if n in projection["legend"]] + genres
+    handles = []
+    for name in names:
+        mask = labels == name
+        colour = background.get(name) or plt.get_cmap("tab10")(genres.index(name) % 10)
+        handles.append(ax.scatter(xy[mask, 0], xy[mask, 1], s=4, alpha=0.6, color=colour))
+    ax.set(title=f"{label} ({projection['drawn']})" if projection.get("drawn") else label, xticks=[], yticks=[])
+    ax.legend(handles, names, markerscale=3, fontsize=7, loc="best")
 
 
 def pca_projection(points: np.ndarray, genres: Sequence[str | None], top: int = 10) -> dict:
@@ -179,14 +219,16 @@ def listening_html(listening: Mapping | None) -> str:
             + "<h3>precision@3 by top tracks per artist</h3>" + rows_html(listening["by_tracks"]))
 
 
-def write_report(out_dir: str | Path, title: str, results: Sequence[Mapping], projection: Mapping | None,
-                 fit: Mapping | None, context: Mapping, listening: Mapping | None = None) -> dict[str, Path]:
+def write_report(out_dir: str | Path, title: str, results: Sequence[Mapping],
+                 projections: Sequence[Mapping | None] | None, fit: Mapping | None, context: Mapping,
+                 listening: Mapping | None = None) -> dict[str, Path]:
     """``report.html`` and ``report.json`` in ``out_dir`` (with the held-out-listener figures when given);
-    returns their paths."""
+    returns their paths. ``projections``: each setting's 2-D map (:func:`pca_projection`), in the order of
+    ``results``, None for a setting without one."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = comparison_rows(results)
-    images = plots(results[0], projection)
+    images = plots(results, projections)
     document = {"title": title, "context": dict(context), "comparison": rows,
                 "settings": [dict(r) for r in results], "fit": dict(fit) if fit else None,
                 "listening": dict(listening) if listening else None}
@@ -210,7 +252,7 @@ def write_report(out_dir: str | Path, title: str, results: Sequence[Mapping], pr
     context_html = "".join(f"<li>{esc(str(k))}: {esc(str(v))}</li>" for k, v in context.items())
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}figure{{display:inline-block;margin:8px}}</style>
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}figure{{margin:8px 0;overflow-x:auto}}</style>
 </head><body><h1>{esc(title)}</h1><ul>{context_html}</ul>
 <h2>Settings compared</h2><table><tr>{table}</tr>{table_rows}</table>{fit_html}{listening_html(listening)}
 <h2>Plots</h2>{pictures}</body></html>"""

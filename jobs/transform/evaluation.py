@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StructField, StructType
 
 
 def genre_table(artists: DataFrame) -> DataFrame:
@@ -59,9 +60,20 @@ def per_genre_precision(related: DataFrame, genres: DataFrame, k: int, top: int 
     return [{"genre": r.genre, "artists": int(r.artists), "precision": float(r.precision)} for r in rows]
 
 
+def numbered_by_id(frame: DataFrame) -> DataFrame:
+    """``artist_id, _i``: the rows of ``frame`` numbered 0, 1, ... in ``artist_id`` order, the numbers that
+    ``row_number() OVER (ORDER BY artist_id) - 1`` gives, without that window's move of every row to one
+    partition: the rows are sorted (range-partitioned), then numbered by ``zipWithIndex`` (each partition's
+    offset, then its rows in order). Kept once numbered (persisted), so every use sees the same numbers."""
+    ordered = frame.select("artist_id").orderBy("artist_id")
+    indexed = ordered.rdd.zipWithIndex().map(lambda pair: (pair[0][0], pair[1])).persist()
+    schema = StructType([ordered.schema["artist_id"], StructField("_i", LongType(), False)])
+    return frame.sparkSession.createDataFrame(indexed, schema)
+
+
 def random_pairs(pool: DataFrame, draws: int, seed: int = 7) -> DataFrame:
     """``artist_id, rank, related_id`` with ``draws`` artists per query drawn uniformly among the others."""
-    numbered = pool.select("artist_id").withColumn("_i", F.row_number().over(Window.orderBy("artist_id")) - 1)
+    numbered = numbered_by_id(pool)
     n = numbered.count()
     if n < 2:
         return numbered.select("artist_id", F.lit(1).alias("rank"), F.col("artist_id").alias("related_id")).limit(0)

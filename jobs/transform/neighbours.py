@@ -201,7 +201,7 @@ def _rank(candidates: np.ndarray, dist: np.ndarray, positions: np.ndarray, order
 def order_leaf_size(dims: int) -> int:
     """The ordering tree's leaf size for vectors of ``dims`` dimensions: 32 from 6 to 16 dimensions.
 
-    Measured with ``python bench/similarity.py --parts leaf`` (the lake's rank vectors, every position
+    Measured with ``python -m bench.similarity --parts leaf`` (the lake's rank vectors, every position
     queried in order in one thread, median of 3, seconds; 2026-12-06, 2-core machine, nothing else running):
 
     ==== ========= ======= ======= ======= =======

@@ -10,6 +10,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs import evaluate, ingest, similarity
+from jobs.settings import DEFAULT_K, EvaluateSettings, apply_signal_settings
 from jobs.common.lake import Lake
 from jobs.evaluation import held_out
 
@@ -80,7 +81,7 @@ def test_the_blend_gives_each_artist_k_related_artists_with_their_reason(blend_r
     found = reasons(blend_rows)
     assert set(found) <= {"sound", "listeners", "both"} and found.get("listeners", 0) + found.get("both", 0) > 0
     per_artist = blend_rows.groupBy("artist_id").count()
-    assert per_artist.where("count != 3").count() == 0
+    assert per_artist.where(f"count != {DEFAULT_K}").count() == 0
     assert per_artist.count() == sound_rows.select("artist_id").distinct().count()
     assert blend_rows.where("artist_id = related_id").count() == 0
     assert blend_rows.where(F.col("distance").isNull()).count() == 0
@@ -124,8 +125,9 @@ def test_held_out_contexts_are_never_used_to_build_and_the_fit_is_read_by_the_jo
 
     monkeypatch.setattr(held_out, "evaluate_held_out", spy)
     fitted_path = tmp_path / "fitted.toml"
-    result = evaluate.run(spark, _config(listening_lake), DT, ["config"], fit=True, fit_out=str(fitted_path),
-                          report_dir=str(tmp_path / "report"))
+    result = evaluate.run(spark, EvaluateSettings.from_config(_config(listening_lake), ["config"], dt=DT, fit=True,
+                                                              fit_out=str(fitted_path),
+                                                              report_dir=str(tmp_path / "report")))
     assert seen == [build]
     figures = result["listening"]["groups"]
     assert set(figures) == {"all", "with listening data", "without"}
@@ -144,7 +146,7 @@ def _config(lake_dir):
     config = load_config()
     set_path(config, "lake.path", lake_dir)
     set_path(config, "evaluate.report", lake_dir + "-evaluation")
-    similarity.apply_signal_settings(config)
+    apply_signal_settings(config)
     return config
 
 
@@ -152,7 +154,7 @@ def test_the_als_alternative_blends_too(spark, listening_lake, sound_rows):
     rows = run_job(spark, listening_lake, "--set", 'listeners.method="als"')
     found = reasons(rows)
     assert found.get("listeners", 0) + found.get("both", 0) > 0
-    assert rows.groupBy("artist_id").count().where("count != 3").count() == 0
+    assert rows.groupBy("artist_id").count().where(f"count != {DEFAULT_K}").count() == 0
     assert rows.select("artist_id").distinct().count() == sound_rows.select("artist_id").distinct().count()
 
 

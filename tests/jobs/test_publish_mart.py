@@ -19,8 +19,8 @@ from jobs.common.lake import Lake
 from jobs.publish.checks import PublishRefused
 from jobs.publish.mart import Mart
 from jobs.publish.settings import PublishSettings
-from jobs.publish.snapshot import publish_snapshot
-from jobs.similarity import publish_computed
+from jobs.publish.snapshot import publish_computed, publish_snapshot
+from jobs.settings import DEFAULT_K
 from mart import serving
 from tests.support import mart_data
 from tests.support.mart_locks import holding_publish_lock
@@ -143,8 +143,8 @@ def test_the_refusal_after_recomputing_names_a_command_that_checks_the_k_the_job
             publish_computed(mart, lake, "2026-11-02", artists_with_vector=10, k=2)
     hint = re.search(r"'python jobs/publish_mart.py (publish [^']*)'", str(refused.value))
     assert hint and hint.group(1) == "publish --dt 2026-11-02 --set similarity.k=2 --force", refused.value
-    assert publish_mart.main(["publish", "--dt", "2026-11-02", "--force", *args]) == 2   # checks expect k=3
-    assert "do not have exactly 3 related artists" in capsys.readouterr().err
+    assert publish_mart.main(["publish", "--dt", "2026-11-02", "--force", *args]) == 2   # checks expect DEFAULT_K
+    assert f"do not have exactly {DEFAULT_K} related artists" in capsys.readouterr().err
     assert publish_mart.main([*hint.group(1).split(), *args]) == 0
     assert len(snapshot_of_live(sqlite_mart)["related_artists"]) == 20
 

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from jobs import ingest, similarity
 from jobs.common.lake import Lake
-from jobs.settings import SimilaritySettings
+from jobs.settings import DEFAULT_K, SimilaritySettings
 from jobs.transform.naive import naive_neighbours
 from jobs.transform.signals import PRESETS, artist_signals, signal_vectors
 from mart import serving
@@ -27,7 +27,7 @@ def write_synthetic(lake_dir, artists=400, dt=DT):
                         "--set", "synthetic.missing_features=0.05"]) == 0
 
 
-def reference(spark, lake_dir, metric="euclidean", normalization=None, k=3):
+def reference(spark, lake_dir, metric="euclidean", normalization=None, k=DEFAULT_K):
     """The naive search over the default setting's vectors (conf/local.toml), with metric and normalization as given."""
     lake = Lake(spark, lake_dir)
     default = PRESETS["default"]
@@ -94,7 +94,7 @@ def test_job_writes_the_same_rows_as_the_naive_reference(spark, synthetic_lake, 
     result = default_run.related
     assert_df_equality(result, reference(spark, synthetic_lake), ignore_row_order=True, ignore_nullable=True)
     with_vector = result.select("artist_id").distinct().count()
-    assert result.count() == 3 * with_vector and 380 <= with_vector <= 400
+    assert result.count() == DEFAULT_K * with_vector and 380 <= with_vector <= 400
     assert result.where("artist_id = related_id").count() == 0
 
 
@@ -193,7 +193,7 @@ def test_show_prints_popular_artists_with_their_related_names(spark, synthetic_l
         artist, _, related_part = line.partition("  ->  ")
         assert artist in names
         related_names = [part.rsplit(" (", 1)[0] for part in related_part.split(", ")]
-        assert len(related_names) == 3 and set(related_names) <= names
+        assert len(related_names) == DEFAULT_K and set(related_names) <= names
 
 
 def test_single_artist_with_features_writes_no_related_rows(spark, tmp_path):

@@ -13,7 +13,9 @@ CONF = REPO / "conf"
 
 def test_shipped_profiles_load():
     local = load_config(CONF / "local.toml")
-    assert local["similarity"]["k"] == 3 and local["lake"]["path"] == "data/lake"
+    assert local["lake"]["path"] == "data/lake"
+    # k is left to its one default (jobs/settings.py DEFAULT_K), in both profiles.
+    assert "k" not in local["similarity"] and "k" not in local["evaluate"]
     # On EMR the step's command line gives the deployment's values (scripts/emr/steps.py).
     emr = load_config(CONF / "emr.toml", ['lake.path="s3://my-bucket/lake"', 'mart.url="jdbc:mysql://db:3306/mart"',
                                           'mart.password_secret="prod/mart"'], env={})
@@ -21,6 +23,7 @@ def test_shipped_profiles_load():
     assert emr["mart"]["url"] == "jdbc:mysql://db:3306/mart" and emr["mart"]["password_secret"] == "prod/mart"
     assert "password" not in emr["mart"] and "password" not in local["mart"]
     assert emr["spark"]["packages"] == []
+    assert "k" not in emr["similarity"] and "k" not in emr["evaluate"]
     assert DEFAULT_CONFIG == CONF / "local.toml"
 
 
@@ -41,7 +44,7 @@ def test_overrides_are_typed_and_nested(tmp_path):
     assert config["new"]["section"]["flag"] is True
 
 
-@pytest.mark.parametrize("bad", ["k=", "=5", "similarity.k", "a..b=1", "similarity.k.x=1"])
+@pytest.mark.parametrize("bad", ["k=", "=5", "similarity.k", "a..b=1", "lake.path.x=1"])
 def test_malformed_overrides_are_refused(bad):
     with pytest.raises(ConfigError):
         load_config(CONF / "local.toml", [bad])

@@ -103,8 +103,8 @@ def test_the_report_holds_every_figure_and_its_plots_decode(tmp_path):
     projection = pca_projection(np.random.default_rng(0).random((30, 4)), ["rock"] * 20 + ["jazz"] * 9 + [None])
     fit = {"seed": 7, "weights": {"energy": 2.0}, "fitted_artists": 10, "held_out_artists": 9, "base_fitted": 0.2,
            "fitted": 0.4, "base_held_out": 0.21, "held_out": 0.33}
-    paths = write_report(tmp_path, "Test report", [result("seed", 0.25), result("config", 0.5)], projection, fit,
-                         {"dt": "2026-01-01"})
+    paths = write_report(tmp_path, "Test report", [result("seed", 0.25), result("config", 0.5)],
+                         [projection, projection], fit, {"dt": "2026-01-01"})
     page = paths["html"].read_text()
     images = re.findall(r'<img alt="([a-z_]+)" src="data:image/png;base64,([^"]+)"', page)
     assert [name for name, _ in images] == ["distances", "in_degree", "per_genre", "map"]
@@ -128,25 +128,96 @@ def test_genre_labels_with_dollar_signs_are_drawn_as_typed_not_read_as_mathtext(
     primary = result("$seed$", 0.25)
     primary["figures"]["per_genre"] = [{"genre": genre, "artists": 2, "precision": 0.5} for genre in typed]
     projection = pca_projection(np.random.default_rng(0).random((40, 4)), typed * 10)
-    paths = write_report(tmp_path, "$title$", [primary], projection, None, {"genre": "$$"})
+    paths = write_report(tmp_path, "$title$", [primary], [projection], None, {"genre": "$$"})
     assert re.findall(r'<img alt="([a-z_]+)"', paths["html"].read_text()) == ["distances", "in_degree", "per_genre",
                                                                              "map"]
-    drawn = report.figures(primary, projection)
+    drawn = report.figures([primary], [projection])
     try:
         texts = [text for figure in drawn.values() for text in figure.findobj(Text)]
         assert not [text.get_text() for text in texts if text.get_parse_math() or text.get_usetex()]
         shown = {text.get_text() for text in texts}      # what is drawn, character for character
         assert {f"{genre} (2)" for genre in typed} <= shown                       # the per-genre bars
         assert sorted(text.get_text() for text in drawn["map"].axes[0].get_legend().get_texts()) == sorted(typed)
-        assert "Distance to related artists ($seed$)" in shown
+        assert "$seed$" in {ax.get_title() for ax in drawn["distances"].axes}
+        assert "Distance to related artists" in {figure.get_suptitle() for figure in drawn.values()}
     finally:
         for figure in drawn.values():
             plt.close(figure)
 
 
+def test_each_compared_setting_gets_its_own_map_and_histograms_side_by_side_each_titled_with_its_label():
+    """The map said "(published)" but drew the first computed setting's vectors, and only the first setting was
+    plotted: now each figure has a column per setting, each drawing that setting's figures and map."""
+    import matplotlib.pyplot as plt
+
+    from jobs.evaluation import report
+    rng = np.random.default_rng(1)
+    settings = [result("published", 0.25), result("seed", 0.5), result("config", 0.4)]
+    settings[1]["figures"]["distances"]["histogram"] = [1, 7]
+    maps = [pca_projection(rng.random((n, 3)), ["rock"] * n) for n in (30, 40, 50)]
+    drawn = report.figures(settings, maps)
+    try:
+        assert list(drawn) == ["distances", "in_degree", "per_genre", "map"]
+        for figure in drawn.values():   # a column per setting, titled with its label
+            assert [ax.get_title() for ax in figure.axes] == ["published", "seed", "config"]
+        heights = [[bar.get_height() for bar in ax.patches] for ax in drawn["distances"].axes]
+        assert heights == [[3, 1], [1, 7], [3, 1]]
+        drawn_points = [sum(len(c.get_offsets()) for c in ax.collections) for ax in drawn["map"].axes]
+        assert drawn_points == [30, 40, 50]
+        published = np.concatenate([c.get_offsets() for c in drawn["map"].axes[0].collections])
+        assert np.allclose(np.sort(published, axis=0), np.sort(np.asarray(maps[0]["xy"]), axis=0))
+        maps[0]["drawn"] = "the config's vectors"   # published's map: whose vectors it draws, in its title
+        again = report.figures(settings, maps)
+        assert again["map"].axes[0].get_title() == "published (the config's vectors)"
+        assert [ax.get_title() for ax in again["distances"].axes] == ["published", "seed", "config"]
+        drawn.update({f"again {name}": figure for name, figure in again.items()})
+    finally:
+        for figure in drawn.values():
+            plt.close(figure)
+
+
+def test_a_setting_without_a_map_says_so_in_its_column():
+    import matplotlib.pyplot as plt
+
+    from jobs.evaluation import report
+    maps = [None, pca_projection(np.random.default_rng(2).random((10, 3)), ["jazz"] * 10)]
+    drawn = report.figures([result("published", 0.2), result("seed", 0.3)], maps)
+    try:
+        titles = [ax.get_title() for ax in drawn["map"].axes]
+        assert titles == ["published: fewer than two artists", "seed"]
+        with pytest.raises(ValueError, match="one per setting"):
+            report.figures([result("seed", 0.3)], maps)
+    finally:
+        for figure in drawn.values():
+            plt.close(figure)
+
+
+def test_random_pairs_number_the_pool_as_a_window_ordered_by_id_would_without_one(spark):
+    """The baseline's numbering gave the same numbers through ``row_number() over (order by artist_id)``,
+    which moved every row to one partition (Spark's WindowExec warning, 54 times a run)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from jobs.transform.evaluation import numbered_by_id
+    ids = [f"artist{i:03d}" for i in np.random.default_rng(5).permutation(300)]
+    pool = spark.createDataFrame([(i,) for i in ids], "artist_id string").repartition(4)
+    windowed = pool.withColumn("_i", F.row_number().over(Window.orderBy("artist_id")) - 1)
+    assert sorted(map(tuple, numbered_by_id(pool).collect())) == sorted(map(tuple, windowed.collect()))
+    drawn = random_pairs(pool, 5)
+    assert "Window" not in drawn._jdf.queryExecution().executedPlan().toString()
+    assert drawn.count() == 1500 and drawn.where("artist_id = related_id").count() == 0
+
+
 def test_the_job_scores_what_was_published_compares_settings_and_fits_weights_for_the_similarity_job(
-        spark, tmp_path, capsys):
+        spark, tmp_path, capsys, monkeypatch):
     from jobs import evaluate, ingest, similarity
+    from jobs.transform.signals import PRESETS
+    mapped, real_map = [], evaluate.artist_map
+
+    def recording_map(vectors, features, *args):
+        mapped.append(tuple(features))
+        return real_map(vectors, features, *args)
+    monkeypatch.setattr(evaluate, "artist_map", recording_map)
     lake = str(tmp_path / "lake")
     dt = "2026-02-01"
     assert ingest.main(["--lake", lake, "--dt", dt, "--artists", "240", "--set", "synthetic.genres=6"]) == 0
@@ -161,6 +232,9 @@ def test_the_job_scores_what_was_published_compares_settings_and_fits_weights_fo
     saved = json.loads((report / "report.json").read_text())
     rows = {row["setting"]: row for row in saved["comparison"]}
     assert list(rows) == ["published", "seed", "features=energy,release_year;weights.energy=2"]
+    # One map per setting: published's draws the config's vectors (what the similarity job made it with).
+    assert mapped == [tuple(PRESETS["default"]["features"]), tuple(PRESETS["seed"]["features"]),
+                      ("energy", "release_year")]
     for row in rows.values():   # synthetic genres are sound clusters: far better than chance
         assert row["genre_precision"] > 2 * row["random_precision"] > 0
     assert saved["fit"]["fitted_artists"] + saved["fit"]["held_out_artists"] == 240
