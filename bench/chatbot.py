@@ -42,7 +42,7 @@ from tests.support.skill_calls import http_api_event, skill_body
 
 REPO = Path(__file__).resolve().parents[1]
 SOCKET = REPO / ".cache" / "mariadb" / "mysqld.sock"
-MART_DOWN = "잠시 뒤에 다시 시도해 주세요"        # the mart_down reply: a statement failed or timed out
+MART_DOWN = "잠시 뒤에 다시 시도해 주세요"  # the mart_down reply: a statement failed or timed out
 
 # Run with the zip alone on the path (PYTHONPATH, no site, no working directory), as on Lambda.
 COLD_PROBE = """if True:
@@ -65,12 +65,16 @@ def percentiles(samples: list[float]) -> dict:
 
     def at(q: float) -> float:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
     return {"n": len(ordered), "p50_ms": at(0.50), "p90_ms": at(0.90), "p99_ms": at(0.99), "max_ms": ordered[-1]}
 
 
 def show(label: str, figures: dict) -> None:
-    print(f"{label:<44} p50 {figures['p50_ms']:8.2f} ms   p90 {figures['p90_ms']:8.2f} ms   "
-          f"p99 {figures['p99_ms']:8.2f} ms   max {figures['max_ms']:8.2f} ms   (n={figures['n']:,})", flush=True)
+    print(
+        f"{label:<44} p50 {figures['p50_ms']:8.2f} ms   p90 {figures['p90_ms']:8.2f} ms   "
+        f"p99 {figures['p99_ms']:8.2f} ms   max {figures['max_ms']:8.2f} ms   (n={figures['n']:,})",
+        flush=True,
+    )
 
 
 def timed(call) -> tuple[float, object]:
@@ -89,16 +93,18 @@ def v1_suggestions(conn, key: str, sqlite: bool) -> list:
     else:
         size = 3 if len(key) >= 7 else 2
         last = len(key) - size
-        pieces = list(dict.fromkeys(key[round(i * last / 11):][:size] for i in range(12)))
+        pieces = list(dict.fromkeys(key[round(i * last / 11) :][:size] for i in range(12)))
         pattern = ["%" + p.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%" for p in pieces]
     spread = pattern[:: max(1, len(pattern) // 4)][:4]
     like = "{col} LIKE ? ESCAPE '!'"
     any_of, count = " OR ".join([like] * len(spread)), " + ".join(f"({like})" for _ in pattern)
-    sql = (f"SELECT name, name_key FROM (SELECT a.name, a.name_key, a.popularity, {count.format(col='a.name_key')} "
-           f"AS hits FROM artists a WHERE {any_of.format(col='a.name_key')} UNION ALL SELECT a.name, l.alias_key, "
-           f"a.popularity, {count.format(col='l.alias_key')} AS hits FROM artist_aliases l JOIN artists a ON "
-           f"a.artist_id = l.artist_id WHERE {any_of.format(col='l.alias_key')}) c ORDER BY hits DESC, "
-           f"ABS({'LENGTH' if sqlite else 'CHAR_LENGTH'}(name_key) - ?), popularity DESC, name LIMIT 300")
+    sql = (
+        f"SELECT name, name_key FROM (SELECT a.name, a.name_key, a.popularity, {count.format(col='a.name_key')} "
+        f"AS hits FROM artists a WHERE {any_of.format(col='a.name_key')} UNION ALL SELECT a.name, l.alias_key, "
+        f"a.popularity, {count.format(col='l.alias_key')} AS hits FROM artist_aliases l JOIN artists a ON "
+        f"a.artist_id = l.artist_id WHERE {any_of.format(col='l.alias_key')}) c ORDER BY hits DESC, "
+        f"ABS({'LENGTH' if sqlite else 'CHAR_LENGTH'}(name_key) - ?), popularity DESC, name LIMIT 300"
+    )
     return fetch_all(conn, sql, (*pattern, *spread, *pattern, *spread, len(key)))
 
 
@@ -130,28 +136,32 @@ def warm(env: dict, data: dict, requests: int, typos: int, v1_samples: int, sqli
     from mart import serving, suggest
     from shared.names import name_key
 
-    logging.getLogger("chatbot_lambda").setLevel(logging.ERROR)      # one log line per answer otherwise
+    logging.getLogger("chatbot_lambda").setLevel(logging.ERROR)  # one log line per answer otherwise
     app = SkillApp(Settings.from_env(env))
     rng = random.Random(7)
     names = {row[0]: row[1] for row in data["artists"]}
     aliases = [row[0] for row in data["artist_aliases"]]
-    asked = [rng.choice(data["artists"])[1] if rng.random() > 0.1 or not aliases else rng.choice(aliases)
-             for _ in range(requests)]
-    for name in asked[:50]:                                  # warm-up: connection, caches
+    asked = [
+        rng.choice(data["artists"])[1] if rng.random() > 0.1 or not aliases else rng.choice(aliases)
+        for _ in range(requests)
+    ]
+    for name in asked[:50]:  # warm-up: connection, caches
         app.handle(http_api_event(skill_body(name)))
     known_ms = []
     for name in asked:
-        ms, response = timed(lambda: app.handle(http_api_event(skill_body(name))))
+        ms, response = timed(lambda name=name: app.handle(http_api_event(skill_body(name))))
         known_ms.append(ms)
         assert response["statusCode"] == 200 and '"carousel"' in response["body"], (name, response["body"][:300])
     s = app.settings
-    conn = serving.connect(s.mart_url, s.mart_user, s.mart_password, timeout=5)     # statements alone
-    lookup_ms = [timed(lambda: serving.find_artist(conn, name, 3))[0] for name in asked]
+    conn = serving.connect(s.mart_url, s.mart_user, s.mart_password, timeout=5)  # statements alone
+    lookup_ms = [timed(lambda name=name: serving.find_artist(conn, name, 3))[0] for name in asked]
     figures = {"known": percentiles(known_ms), "lookup": percentiles(lookup_ms)}
     queries = typo_queries(data, typos)
     typo_ms, outcomes, kinds = [], {"first": 0, "top5": 0, "missed": 0, "mart_down": 0}, {}
     for typed, kind, intended in queries:
-        ms, response = timed(lambda: app.handle(http_api_event(skill_body(typed, user=f"u{rng.randrange(50)}"))))
+        ms, response = timed(
+            lambda typed=typed: app.handle(http_api_event(skill_body(typed, user=f"u{rng.randrange(50)}")))
+        )
         typo_ms.append(ms)
         outcome = "mart_down" if MART_DOWN in response["body"] else answered(response, intended, names)
         outcomes[outcome] += 1
@@ -159,11 +169,13 @@ def warm(env: dict, data: dict, requests: int, typos: int, v1_samples: int, sqli
     figures["typo"] = percentiles(typo_ms)
     figures["typo_outcomes"] = {k: round(v / len(queries), 3) for k, v in outcomes.items()}
     figures["typo_kinds"] = kinds
-    figures["suggest_statement"] = percentiles([timed(lambda: suggest.candidates(conn, name_key(t)))[0]
-                                                for t, _, _ in queries])
+    figures["suggest_statement"] = percentiles(
+        [timed(lambda t=t: suggest.candidates(conn, name_key(t)))[0] for t, _, _ in queries]
+    )
     if v1_samples:
-        figures["v1_statement"] = percentiles([timed(lambda: v1_suggestions(conn, name_key(t), sqlite))[0]
-                                               for t, _, _ in queries[:v1_samples]])
+        figures["v1_statement"] = percentiles(
+            [timed(lambda t=t: v1_suggestions(conn, name_key(t), sqlite))[0] for t, _, _ in queries[:v1_samples]]
+        )
     figures["connections_opened"] = app.repository.connections_opened
     app.repository.close()
     conn.close()
@@ -178,17 +190,27 @@ def report(label: str, w: dict) -> None:
     if "v1_statement" in w:
         show(f"{label}: reference, schema 1's LIKE suggestion", w["v1_statement"])
     o = w["typo_outcomes"]
-    print(f"  typo answered or suggested first {o['first']:.1%}, among the suggestions {o['top5']:.1%}, "
-          f"missed {o['missed']:.1%}, mart timed out {o['mart_down']:.1%}; by kind: {json.dumps(w['typo_kinds'])}; "
-          f"connections opened: {w['connections_opened']}", flush=True)
-    print(f"  typo / exact lookup: p50 {w['typo']['p50_ms'] / w['known']['p50_ms']:.2f}x, "
-          f"p99 {w['typo']['p99_ms'] / w['known']['p99_ms']:.2f}x (target: typo p99 < 30 ms at 1M on MariaDB)",
-          flush=True)
+    print(
+        f"  typo answered or suggested first {o['first']:.1%}, among the suggestions {o['top5']:.1%}, "
+        f"missed {o['missed']:.1%}, mart timed out {o['mart_down']:.1%}; by kind: {json.dumps(w['typo_kinds'])}; "
+        f"connections opened: {w['connections_opened']}",
+        flush=True,
+    )
+    print(
+        f"  typo / exact lookup: p50 {w['typo']['p50_ms'] / w['known']['p50_ms']:.2f}x, "
+        f"p99 {w['typo']['p99_ms'] / w['known']['p99_ms']:.2f}x (target: typo p99 < 30 ms at 1M on MariaDB)",
+        flush=True,
+    )
 
 
 def build_zip(out: Path) -> float:
-    done = subprocess.run([sys.executable, "scripts/lambda/build_zip.py", "--out", str(out)], cwd=REPO,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "scripts/lambda/build_zip.py", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     print(f"# {done.stdout.strip()}", flush=True)
     return out.stat().st_size / 2**20
 
@@ -197,21 +219,31 @@ def cold(env: dict, zip_path: Path, runs: int, name: str) -> dict:
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-P", "-s", "-S", "-c", COLD_PROBE, skill_body(name)],
-                              env={**env, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(zip_path)},
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-P", "-s", "-S", "-c", COLD_PROBE, skill_body(name)],
+            env={**env, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(zip_path)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         sample = json.loads(done.stdout.strip().splitlines()[-1])
         assert sample["pymysql"].startswith(str(zip_path)), sample
         samples.append({**sample, "process_ms": (time.perf_counter() - started) * 1000})
-    median = {key: statistics.median(s[key] for s in samples) for key in ("imports_ms", "first_answer_ms", "process_ms")}
+    median = {
+        key: statistics.median(s[key] for s in samples) for key in ("imports_ms", "first_answer_ms", "process_ms")
+    }
     median["cold_start_ms"] = median["imports_ms"] + median["first_answer_ms"]
     median["boto3_loaded"] = any(s["boto3_loaded"] for s in samples)
     return median
 
 
 def main() -> int:
-    parser = program_parser("python -m bench.chatbot", description=__doc__.split("\n\n")[0],
-                            epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = program_parser(
+        "python -m bench.chatbot",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--artists", type=int, default=1_000_000, help="artists in MariaDB (default 1,000,000)")
     parser.add_argument("--requests", type=int, default=5000, help="known-artist answers to time (default 5,000)")
     parser.add_argument("--typos", type=int, default=2000, help="typo answers to time (default 2,000)")
@@ -223,6 +255,7 @@ def main() -> int:
     args = parser.parse_args()
 
     import pymysql
+
     from mart import serving
 
     subprocess.run(["scripts/mariadb.sh", "start"], cwd=REPO, check=True)
@@ -235,19 +268,29 @@ def main() -> int:
             cursor.execute("CREATE OR REPLACE USER %s@'127.0.0.1' IDENTIFIED BY %s", (user, password))
             cursor.execute(f"GRANT SELECT, INSERT, UPDATE, CREATE ON {database}.* TO %s@'127.0.0.1'", (user,))
         ms, data = timed(lambda: chatbot_data.fill_mysql(root, database, args.artists))
-        print(f"# filled {database} with {args.artists:,} artists ({len(data['artist_aliases']):,} aliases, "
-              f"3 top tracks and 3 related each) in {ms / 1000:.1f} s", flush=True)
-        env = {"MART_URL": f"jdbc:mysql://127.0.0.1:{args.port}/{database}", "MART_USER": user,
-               "MART_PASSWORD": password, "REQUEST_KEY": secrets.token_urlsafe(32)}
+        print(
+            f"# filled {database} with {args.artists:,} artists ({len(data['artist_aliases']):,} aliases, "
+            f"3 top tracks and 3 related each) in {ms / 1000:.1f} s",
+            flush=True,
+        )
+        env = {
+            "MART_URL": f"jdbc:mysql://127.0.0.1:{args.port}/{database}",
+            "MART_USER": user,
+            "MART_PASSWORD": password,
+            "REQUEST_KEY": secrets.token_urlsafe(32),
+        }
         figures["mariadb"] = w = warm(env, data, args.requests, args.typos, args.v1_samples)
         report(f"MariaDB {args.artists:,}", w)
         with tempfile.TemporaryDirectory(prefix="chatbot-bench-") as tmp:
             zip_path = Path(tmp) / "chatbot_lambda.zip"
             figures["zip_mb"] = build_zip(zip_path)
             figures["cold"] = c = cold(env, zip_path, args.cold_runs, data["artists"][0][1])
-            print(f"cold start (median of {args.cold_runs}): imports {c['imports_ms']:.0f} ms + first answer "
-                  f"{c['first_answer_ms']:.0f} ms = {c['cold_start_ms']:.0f} ms (target < 500 ms); whole process "
-                  f"{c['process_ms']:.0f} ms incl. interpreter start; boto3 imported: {c['boto3_loaded']}", flush=True)
+            print(
+                f"cold start (median of {args.cold_runs}): imports {c['imports_ms']:.0f} ms + first answer "
+                f"{c['first_answer_ms']:.0f} ms = {c['cold_start_ms']:.0f} ms (target < 500 ms); whole process "
+                f"{c['process_ms']:.0f} ms incl. interpreter start; boto3 imported: {c['boto3_loaded']}",
+                flush=True,
+            )
             print(f"zip: {figures['zip_mb']:.3f} MB (target < 15 MB)", flush=True)
             if args.sqlite_artists:
                 path = Path(tmp) / "mart.db"
@@ -255,8 +298,14 @@ def main() -> int:
                 ms, small = timed(lambda: chatbot_data.fill_sqlite(conn, args.sqlite_artists))
                 conn.close()
                 print(f"# filled {path.name} with {args.sqlite_artists:,} artists in {ms / 1000:.1f} s", flush=True)
-                figures["sqlite"] = s = warm({"MART_URL": f"jdbc:sqlite:{path}"}, small, min(args.requests, 2000),
-                                             min(args.typos, 500), max(args.v1_samples, 100), sqlite=True)
+                figures["sqlite"] = s = warm(
+                    {"MART_URL": f"jdbc:sqlite:{path}"},
+                    small,
+                    min(args.requests, 2000),
+                    min(args.typos, 500),
+                    max(args.v1_samples, 100),
+                    sqlite=True,
+                )
                 report(f"SQLite {args.sqlite_artists:,}", s)
     finally:
         with root.cursor() as cursor:

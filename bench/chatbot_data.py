@@ -21,8 +21,44 @@ from mart import schema
 from shared.hangul import SYLLABLES
 from shared.names import initials, name_key, rev_key
 
-LATIN = ["ka", "ri", "so", "ne", "mo", "la", "vi", "ta", "ro", "mi", "ze", "lu", "da", "ko", "sa", "be", "na", "fi",
-         "to", "el", "an", "or", "is", "ul", "ar", "en", "ho", "jo", "ky", "wa", "ry", "ph", "qu", "tr", "st", "br"]
+LATIN = [
+    "ka",
+    "ri",
+    "so",
+    "ne",
+    "mo",
+    "la",
+    "vi",
+    "ta",
+    "ro",
+    "mi",
+    "ze",
+    "lu",
+    "da",
+    "ko",
+    "sa",
+    "be",
+    "na",
+    "fi",
+    "to",
+    "el",
+    "an",
+    "or",
+    "is",
+    "ul",
+    "ar",
+    "en",
+    "ho",
+    "jo",
+    "ky",
+    "wa",
+    "ry",
+    "ph",
+    "qu",
+    "tr",
+    "st",
+    "br",
+]
 ACCENTED = {"e": "é", "a": "á", "o": "ö", "u": "ü", "i": "ï"}
 HANGUL_COMMON = "가나다라마바사아자차카타파하이유은소민지수현우진서연태영준호리비레드벨뉴스트와핑크블랙방탄"
 COMPAT_INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
@@ -32,13 +68,15 @@ def _word(rng: random.Random) -> str:
     word = "".join(rng.choice(LATIN) for _ in range(rng.randint(2, 4)))
     if rng.random() < 0.05:
         i = rng.randrange(len(word))
-        word = word[:i] + ACCENTED.get(word[i], word[i]) + word[i + 1:]
+        word = word[:i] + ACCENTED.get(word[i], word[i]) + word[i + 1 :]
     return word.capitalize()
 
 
 def _hangul(rng: random.Random, low: int = 2, high: int = 5) -> str:
-    return "".join(rng.choice(HANGUL_COMMON) if rng.random() < 0.6 else chr(rng.choice(SYLLABLES))
-                   for _ in range(rng.randint(low, high)))
+    return "".join(
+        rng.choice(HANGUL_COMMON) if rng.random() < 0.6 else chr(rng.choice(SYLLABLES))
+        for _ in range(rng.randint(low, high))
+    )
 
 
 def artist_name(rng: random.Random) -> str:
@@ -67,8 +105,10 @@ def rows(n: int, seed: int = 11) -> dict[str, list[tuple]]:
             alias = name_key(_hangul(rng))
             aliases.append((alias, artist, rev_key(alias), initials(alias)))
         tracks.extend((artist, rank, f"{artist}t{rank}", f"Song {rank} of {name}", "Album", None) for rank in (1, 2, 3))
-        related.extend((artist, rank, f"b{(i + rank * 7) % n:07d}", 0.01 * rank, ("sound", "listeners", "both")[rank - 1])
-                       for rank in (1, 2, 3))
+        related.extend(
+            (artist, rank, f"b{(i + rank * 7) % n:07d}", 0.01 * rank, ("sound", "listeners", "both")[rank - 1])
+            for rank in (1, 2, 3)
+        )
     unique_aliases = list({row[0]: row for row in aliases}.values())
     return {"artists": artists, "artist_aliases": unique_aliases, "top_tracks": tracks, "related_artists": related}
 
@@ -92,18 +132,18 @@ def typo(rng: random.Random, name: str) -> tuple[str, str]:
             vowel = (vowel + rng.randint(1, 20)) % 21
         else:
             final = (final + rng.randint(1, 27)) % 28
-        return name[:i] + chr(SYLLABLES.start + initial * 588 + vowel * 28 + final) + name[i + 1:], "jamo"
+        return name[:i] + chr(SYLLABLES.start + initial * 588 + vowel * 28 + final) + name[i + 1 :], "jamo"
     letters = [i for i, ch in enumerate(name) if ch.isalpha()]
     i = rng.choice(letters)
     kind = rng.choice(["substitute", "drop", "add", "swap"])
     if kind == "substitute":
-        return name[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz") + name[i + 1:], kind
+        return name[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz") + name[i + 1 :], kind
     if kind == "drop":
-        return name[:i] + name[i + 1:], kind
+        return name[:i] + name[i + 1 :], kind
     if kind == "add":
         return name[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz") + name[i:], kind
     j = min(i + 1, len(name) - 1)
-    return name[:i] + name[j] + name[i] + name[j + 1:], kind
+    return name[:i] + name[j] + name[i] + name[j + 1 :], kind
 
 
 def _tsv(value) -> str:

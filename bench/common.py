@@ -11,6 +11,7 @@ class PeakMemory:
 
     def __enter__(self):
         import psutil
+
         self._me = psutil.Process()
         self._stop = threading.Event()
         self.peak = 0
@@ -20,6 +21,7 @@ class PeakMemory:
 
     def _sample(self):
         import psutil
+
         while not self._stop.wait(0.2):
             total = 0
             for proc in self._me.children(recursive=True):

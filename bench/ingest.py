@@ -38,18 +38,44 @@ def stamp(line: str) -> datetime.datetime:
 
 def run_once(args, workdir: Path, rate: int | None, port: int) -> dict:
     ids_file = workdir / "ids.txt"
-    server = [sys.executable, "-m", "tests.support.fake_spotify", "--artists", str(args.artists), "--port", str(port),
-              "--window", str(args.window), "--ids-file", str(ids_file)] + (["--rate", str(rate)] if rate else [])
+    server = [
+        sys.executable,
+        "-m",
+        "tests.support.fake_spotify",
+        "--artists",
+        str(args.artists),
+        "--port",
+        str(port),
+        "--window",
+        str(args.window),
+        "--ids-file",
+        str(ids_file),
+    ] + (["--rate", str(rate)] if rate else [])
     fake = subprocess.Popen(server, cwd=REPO, env=child_env(), stdout=subprocess.PIPE, text=True)
     try:
-        fake.stdout.readline()   # "fake Spotify at ..." once it listens
+        fake.stdout.readline()  # "fake Spotify at ..." once it listens
         base = f"http://127.0.0.1:{port}"
         env = dict(child_env(), SPOTIPY_CLIENT_ID="bench", SPOTIPY_CLIENT_SECRET="bench")
-        command = [sys.executable, "jobs/ingest.py", "--source", "spotify", "--seeds-file", str(ids_file),
-                   "--lake", str(workdir / f"lake-{rate or 'unlimited'}"), "--dt", "2026-01-01",
-                   "--set", f"spotify.api_url={base}/v1/", "--set", f"spotify.token_url={base}/api/token",
-                   "--set", f"spotify.max_retry_after={args.window + 5}",
-                   "--set", f"spark.master=local[{args.cores}]"]
+        command = [
+            sys.executable,
+            "jobs/ingest.py",
+            "--source",
+            "spotify",
+            "--seeds-file",
+            str(ids_file),
+            "--lake",
+            str(workdir / f"lake-{rate or 'unlimited'}"),
+            "--dt",
+            "2026-01-01",
+            "--set",
+            f"spotify.api_url={base}/v1/",
+            "--set",
+            f"spotify.token_url={base}/api/token",
+            "--set",
+            f"spotify.max_retry_after={args.window + 5}",
+            "--set",
+            f"spark.master=local[{args.cores}]",
+        ]
         started = time.perf_counter()
         done = subprocess.run(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
         wall = time.perf_counter() - started
@@ -65,10 +91,17 @@ def run_once(args, workdir: Path, rate: int | None, port: int) -> dict:
     fetch = next((line for line in done.stderr.splitlines() if "top tracks:" in line and " in " in line), "")
     requests = int(re.search(r"(\d+) requests", summary).group(1))
     waits = int(re.search(r"(\d+) rate-limit waits", summary).group(1))
-    figures = {"rate": rate, "wall_s": round(wall, 1), "api_s": round(api_s, 1), "requests": requests, "rate_limit_waits": waits,
-               "summary": summary.split("Spotify summary: ", 1)[1], "top_tracks_phase": fetch.split(": ", 1)[-1]}
+    figures = {
+        "rate": rate,
+        "wall_s": round(wall, 1),
+        "api_s": round(api_s, 1),
+        "requests": requests,
+        "rate_limit_waits": waits,
+        "summary": summary.split("Spotify summary: ", 1)[1],
+        "top_tracks_phase": fetch.split(": ", 1)[-1],
+    }
     if rate:
-        calls = requests - waits        # the 429 answers are not calls the data needed
+        calls = requests - waits  # the 429 answers are not calls the data needed
         figures["calls"] = calls
         figures["theoretical_min_s"] = round(calls / rate * args.window, 1)
         figures["earliest_s"] = round((calls - 1) // rate * args.window, 1)
@@ -77,8 +110,12 @@ def run_once(args, workdir: Path, rate: int | None, port: int) -> dict:
 
 
 def main() -> int:
-    parser = program_parser("python -m bench.ingest", description=__doc__.split("\n\n")[0],
-                            epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = program_parser(
+        "python -m bench.ingest",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--artists", type=int, default=10_000)
     parser.add_argument("--rate", type=int, default=3000, help="requests allowed per window")
     parser.add_argument("--window", type=float, default=30.0, help="seconds")
@@ -91,16 +128,24 @@ def main() -> int:
     limited = run_once(args, workdir, args.rate, args.port)
     free = run_once(args, workdir, None, args.port)
     print("\n# summary")
-    print(f"rate-limited ({args.rate} per {args.window:g} s): {limited['wall_s']:.1f} s wall for {limited['calls']:,} "
-          f"calls ({limited['rate_limit_waits']} waits on 429); theoretical minimum {limited['theoretical_min_s']:.1f} s")
-    print(f"  API phase (token to last answer): {limited['api_s']:.1f} s, ratio to the minimum "
-          f"{limited['api_s'] / limited['theoretical_min_s']:.2f}; whole job incl. Spark start-up and lake writes: "
-          f"{limited['wall_s'] / limited['theoretical_min_s']:.2f}")
+    print(
+        f"rate-limited ({args.rate} per {args.window:g} s): {limited['wall_s']:.1f} s wall for {limited['calls']:,} "
+        f"calls ({limited['rate_limit_waits']} waits on 429); theoretical minimum {limited['theoretical_min_s']:.1f} s"
+    )
+    print(
+        f"  API phase (token to last answer): {limited['api_s']:.1f} s, ratio to the minimum "
+        f"{limited['api_s'] / limited['theoretical_min_s']:.2f}; whole job incl. Spark start-up and lake writes: "
+        f"{limited['wall_s'] / limited['theoretical_min_s']:.2f}"
+    )
     if limited["earliest_s"]:
-        print(f"  earliest any client can finish against this window: {limited['earliest_s']:.1f} s; "
-              f"API phase ratio to it {limited['api_s'] / limited['earliest_s']:.2f}")
-    print(f"without a limit: API phase {free['api_s']:.1f} s for {free['requests']:,} requests "
-          f"({free['requests'] / max(free['api_s'], 0.1):,.0f} requests/s), {free['wall_s']:.1f} s wall")
+        print(
+            f"  earliest any client can finish against this window: {limited['earliest_s']:.1f} s; "
+            f"API phase ratio to it {limited['api_s'] / limited['earliest_s']:.2f}"
+        )
+    print(
+        f"without a limit: API phase {free['api_s']:.1f} s for {free['requests']:,} requests "
+        f"({free['requests'] / max(free['api_s'], 0.1):,.0f} requests/s), {free['wall_s']:.1f} s wall"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps({"limited": limited, "unlimited": free}, indent=2))
     return 0

@@ -40,6 +40,7 @@ class TreePeaks:
 
     def __init__(self, pid: int, every: float = 0.5):
         import psutil
+
         self.root = psutil.Process(pid)
         self.every = every
         self.peaks = {"python driver": 0, "jvm": 0, "python workers": 0, "other": 0, "tree": 0}
@@ -56,6 +57,7 @@ class TreePeaks:
 
     def _run(self):
         import psutil
+
         while not self._stop.wait(self.every):
             now = {key: 0 for key in self.peaks}
             try:
@@ -74,12 +76,16 @@ class TreePeaks:
 
 
 def main(argv=None) -> int:
-    parser = program_parser("python -m bench.job", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = program_parser(
+        "python -m bench.job",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("command", nargs=argparse.REMAINDER,
-                        help="the script and its arguments, after --, run with this Python")
+    parser.add_argument(
+        "command", nargs=argparse.REMAINDER, help="the script and its arguments, after --, run with this Python"
+    )
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
@@ -91,8 +97,11 @@ def main(argv=None) -> int:
     wall = time.monotonic() - start
     gib = {key: round(value / 2**30, 2) for key, value in peaks.peaks.items()}
     figures = {"command": command, "exit_status": status, "wall_s": round(wall, 1), "peak_rss_gib": gib}
-    print(f"# {' '.join(command)}: exit {status}, {wall:.1f} s; peak resident memory (GiB): "
-          + ", ".join(f"{key} {value:.2f}" for key, value in gib.items()), flush=True)
+    print(
+        f"# {' '.join(command)}: exit {status}, {wall:.1f} s; peak resident memory (GiB): "
+        + ", ".join(f"{key} {value:.2f}" for key, value in gib.items()),
+        flush=True,
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     return status

@@ -54,20 +54,33 @@ PUBLISHED = re.compile(r"published \S+ \(dt=\S+\) in ([\d.]+) s \(([\d,]+) rows/
 
 
 def main() -> int:
-    parser = program_parser("python -m bench.mart", description=__doc__.split("\n\n")[0],
-                            epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="publish,publish_jdbc,reference,job,index",
-                        help="comma-separated parts (default: all)")
+    parser = program_parser(
+        "python -m bench.mart",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--parts", default="publish,publish_jdbc,reference,job,index", help="comma-separated parts (default: all)"
+    )
     parser.add_argument("--artists", type=int, default=1_000_000)
     parser.add_argument("--cores", type=int, default=2, help="local[N] for the Spark jobs")
     parser.add_argument("--driver-memory", default="4g")
     parser.add_argument("--workdir", help="where the synthetic lake goes (default: a temporary folder)")
     parser.add_argument("--port", type=int, default=3307, help="port of the private MariaDB")
     parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--staging-load", default="auto", choices=("auto", "load_data", "jdbc"),
-                        help="mart.staging_load of the publish and job parts (default auto)")
-    parser.add_argument("--preset", default="seed", help="similarity preset of the job part (default seed, the "
-                        "setting the issue's targets are measured on; 'none' for the configured default)")
+    parser.add_argument(
+        "--staging-load",
+        default="auto",
+        choices=("auto", "load_data", "jdbc"),
+        help="mart.staging_load of the publish and job parts (default auto)",
+    )
+    parser.add_argument(
+        "--preset",
+        default="seed",
+        help="similarity preset of the job part (default seed, the "
+        "setting the issue's targets are measured on; 'none' for the configured default)",
+    )
     args = parser.parse_args()
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
 
@@ -77,6 +90,7 @@ def main() -> int:
     ensure_lake(args, lake)
 
     import pymysql
+
     root = pymysql.connect(unix_socket=str(SOCKET), user="root", autocommit=True, local_infile=False)
     database, user, password = f"mart_bench_{secrets.token_hex(3)}", "mart_bench", secrets.token_hex(16)
     with root.cursor() as cursor:
@@ -84,20 +98,35 @@ def main() -> int:
         cursor.execute("CREATE OR REPLACE USER %s@'127.0.0.1' IDENTIFIED BY %s", (user, password))
         cursor.execute(f"GRANT ALL ON {database}.* TO %s@'127.0.0.1'", (user,))
     url = f"jdbc:mysql://127.0.0.1:{args.port}/{database}"
-    mart_args = ["--lake", str(lake), "--dt", DT, "--mart", url, "--set", f"mart.user={user}",
-                 "--set", f"spark.master=local[{args.cores}]",
-                 "--set", f'spark.conf."spark.driver.memory"={args.driver_memory}']
+    mart_args = [
+        "--lake",
+        str(lake),
+        "--dt",
+        DT,
+        "--mart",
+        url,
+        "--set",
+        f"mart.user={user}",
+        "--set",
+        f"spark.master=local[{args.cores}]",
+        "--set",
+        f'spark.conf."spark.driver.memory"={args.driver_memory}',
+    ]
     env = dict(child_env(), MART_PASSWORD=password)
     print(f"# mart benchmark: {args.artists:,} artists, MariaDB database {database}, local[{args.cores}]", flush=True)
     figures: dict = {"artists": args.artists, "cores": args.cores}
     try:
         load = ["--set", f'mart.staging_load="{args.staging_load}"']
         if "publish" in parts:
-            figures["publish"] = run_job("publish", [sys.executable, "jobs/publish_mart.py", "publish", *mart_args,
-                                                     *load], env)
+            figures["publish"] = run_job(
+                "publish", [sys.executable, "jobs/publish_mart.py", "publish", *mart_args, *load], env
+            )
         if "publish_jdbc" in parts:
-            figures["publish_jdbc"] = run_job("publish_jdbc", [sys.executable, "jobs/publish_mart.py", "publish",
-                                                               *mart_args, "--set", 'mart.staging_load="jdbc"'], env)
+            figures["publish_jdbc"] = run_job(
+                "publish_jdbc",
+                [sys.executable, "jobs/publish_mart.py", "publish", *mart_args, "--set", 'mart.staging_load="jdbc"'],
+                env,
+            )
         if "reference" in parts:
             figures["reference"] = load_data_reference(root, database, workdir)
         if "job" in parts:
@@ -121,10 +150,20 @@ def ensure_lake(args, lake: Path) -> None:
     if (lake / "related_artists" / "_delta_log").is_dir():
         print(f"# reusing the lake at {lake}", flush=True)
         return
-    common = ["--lake", str(lake), "--dt", DT, "--set", f"spark.master=local[{args.cores}]",
-              "--set", f'spark.conf."spark.driver.memory"={args.driver_memory}']
-    for command in ([sys.executable, "jobs/ingest.py", "--source", "synthetic", "--artists", str(args.artists)],
-                    [sys.executable, "jobs/similarity.py", "--no-publish"]):
+    common = [
+        "--lake",
+        str(lake),
+        "--dt",
+        DT,
+        "--set",
+        f"spark.master=local[{args.cores}]",
+        "--set",
+        f'spark.conf."spark.driver.memory"={args.driver_memory}',
+    ]
+    for command in (
+        [sys.executable, "jobs/ingest.py", "--source", "synthetic", "--artists", str(args.artists)],
+        [sys.executable, "jobs/similarity.py", "--no-publish"],
+    ):
         print(f"# making the lake: {' '.join(command[1:3])}", flush=True)
         subprocess.run([*command, *common], cwd=REPO, check=True, env=child_env(), stderr=subprocess.DEVNULL)
 
@@ -143,8 +182,11 @@ def run_job(part: str, command: list[str], env: dict) -> dict:
     for line in done.stderr.splitlines():
         match = PUBLISHED.search(line)
         if match:
-            figures.update(publish_s=float(match.group(1)), rows_per_s=int(match.group(2).replace(",", "")),
-                           publish_stages=match.group(3))
+            figures.update(
+                publish_s=float(match.group(1)),
+                rows_per_s=int(match.group(2).replace(",", "")),
+                publish_stages=match.group(3),
+            )
         elif "jobs.similarity: " in line and line.rstrip().endswith(" s"):
             name, _, seconds = line.split("jobs.similarity: ", 1)[1].rpartition(": ")
             figures.setdefault("stages_s", {})[name] = float(seconds.split()[0])
@@ -191,11 +233,11 @@ def index_cost(args, lake: Path, url: str, user: str, password: str) -> dict:
     from pyspark.sql import functions as F
 
     from jobs.common.config import load_config, set_path
-    from jobs.common.lake import Lake
-    from jobs.common.spark import start_spark
-    from jobs.common.names_udf import name_key_udf
-    from jobs.publish.frames import mart_artists
     from jobs.common.jdbc import MartConnection, MartTarget
+    from jobs.common.lake import Lake
+    from jobs.common.names_udf import name_key_udf
+    from jobs.common.spark import start_spark
+    from jobs.publish.frames import mart_artists
     from mart.schema import COLUMNS, create_statements
 
     print("\n## index: what the suggestion keys add to a publish", flush=True)
@@ -207,12 +249,14 @@ def index_cost(args, lake: Path, url: str, user: str, password: str) -> dict:
     v1 = ["artist_id", "name", "name_key", "image_url", "spotify_url", "genres", "popularity"]
     frames = {
         "with keys": mart_artists(lake_artists),
-        "without": mart_artists(lake_artists).drop("name_key", "rev_key", "initials")
-        .withColumn("name_key", F.substring(name_key_udf("name"), 1, 512)).select(*v1),
+        "without": mart_artists(lake_artists)
+        .drop("name_key", "rev_key", "initials")
+        .withColumn("name_key", F.substring(name_key_udf("name"), 1, 512))
+        .select(*v1),
     }
     target = MartTarget(url=url, user=user, password=password)
     figures: dict = {}
-    for label, frame in [*frames.items(), *frames.items()]:     # twice each: the first pass warms Python up
+    for label, frame in [*frames.items(), *frames.items()]:  # twice each: the first pass warms Python up
         started = time.perf_counter()
         frame = frame.persist()
         rows = frame.count()
@@ -221,22 +265,38 @@ def index_cost(args, lake: Path, url: str, user: str, password: str) -> dict:
         table = "bench_artists_" + ("v2" if label == "with keys" else "v1")
         with MartConnection(spark, target) as conn:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
-            statements = (create_statements("mysql", "artists", table, tag=secrets.token_hex(4))
-                          if label == "with keys" else [V1_ARTISTS.format(table=table)])
+            statements = (
+                create_statements("mysql", "artists", table, tag=secrets.token_hex(4))
+                if label == "with keys"
+                else [V1_ARTISTS.format(table=table)]
+            )
             for statement in statements:
                 conn.execute(statement)
             started = time.perf_counter()
-            (frame.select(*(COLUMNS["artists"] if label == "with keys" else v1)).coalesce(2).write.format("jdbc")
-             .option("url", url).option("dbtable", table).option("batchsize", 10000)
-             .options(**target.properties()).mode("append").save())
+            (
+                frame.select(*(COLUMNS["artists"] if label == "with keys" else v1))
+                .coalesce(2)
+                .write.format("jdbc")
+                .option("url", url)
+                .option("dbtable", table)
+                .option("batchsize", 10000)
+                .options(**target.properties())
+                .mode("append")
+                .save()
+            )
             write = round(time.perf_counter() - started, 1)
             figures[f"write {label} s"] = min(write, figures.get(f"write {label} s", write))
             conn.execute(f"DROP TABLE {table}")
         frame.unpersist()
         figures["rows"] = rows
     spark.stop()
-    figures["added s"] = round(figures["prepare with keys s"] + figures["write with keys s"]
-                               - figures["prepare without s"] - figures["write without s"], 1)
+    figures["added s"] = round(
+        figures["prepare with keys s"]
+        + figures["write with keys s"]
+        - figures["prepare without s"]
+        - figures["write without s"],
+        1,
+    )
     print(json.dumps(figures), flush=True)
     return figures
 
@@ -249,32 +309,42 @@ def summarize(figures: dict) -> None:
         run = figures.get(part)
         if not run:
             continue
-        print(f"{part} of {figures['artists']:,} artists ({run.get('rows')}), staging by {run.get('staging_path')}: "
-              f"{run['publish_s']:.1f} s inside the job, {run['rows_per_s']:,} rows/s ({run['publish_stages']}); "
-              f"process wall {run['wall_s']:.1f} s, peak memory {run['peak_rss_gib']:.2f} GiB")
+        print(
+            f"{part} of {figures['artists']:,} artists ({run.get('rows')}), staging by {run.get('staging_path')}: "
+            f"{run['publish_s']:.1f} s inside the job, {run['rows_per_s']:,} rows/s ({run['publish_stages']}); "
+            f"process wall {run['wall_s']:.1f} s, peak memory {run['peak_rss_gib']:.2f} GiB"
+        )
     if reference:
-        print(f"reference LOAD DATA INFILE of the same {reference['rows']:,} rows: {reference['load_s']:.1f} s, "
-              f"{reference['rows_per_s']:,} rows/s")
+        print(
+            f"reference LOAD DATA INFILE of the same {reference['rows']:,} rows: {reference['load_s']:.1f} s, "
+            f"{reference['rows_per_s']:,} rows/s"
+        )
         for part in ("publish", "publish_jdbc"):
             run = figures.get(part)
             if not run:
                 continue
             written = sum(int(n.replace(",", "")) for n in re.findall(r"[\d,]+", run.get("rows", "")))
             staging = float(re.search(r"staging writes ([\d.]+) s", run["publish_stages"]).group(1))
-            print(f"{part}: staging writes (indexes included) by {run.get('staging_path')}: {written / staging:,.0f} "
-                  f"rows/s, {written / staging / reference['rows_per_s']:.2f} of LOAD DATA INFILE's rate "
-                  f"(target >= 0.85); whole publish (with preparing the rows in Spark and the checks): "
-                  f"{run['rows_per_s'] / reference['rows_per_s']:.2f}")
+            print(
+                f"{part}: staging writes (indexes included) by {run.get('staging_path')}: {written / staging:,.0f} "
+                f"rows/s, {written / staging / reference['rows_per_s']:.2f} of LOAD DATA INFILE's rate "
+                f"(target >= 0.85); whole publish (with preparing the rows in Spark and the checks): "
+                f"{run['rows_per_s'] / reference['rows_per_s']:.2f}"
+            )
     index = figures.get("index")
     if index:
-        print(f"suggestion keys on {index['rows']:,} artists: preparing {index['prepare with keys s']:.1f} s vs "
-              f"{index['prepare without s']:.1f} s without, writing {index['write with keys s']:.1f} s vs "
-              f"{index['write without s']:.1f} s without: {index['added s']:+.1f} s"
-              + (f" of the {publish['publish_s']:.1f} s publish" if publish else ""))
+        print(
+            f"suggestion keys on {index['rows']:,} artists: preparing {index['prepare with keys s']:.1f} s vs "
+            f"{index['prepare without s']:.1f} s without, writing {index['write with keys s']:.1f} s vs "
+            f"{index['write without s']:.1f} s without: {index['added s']:+.1f} s"
+            + (f" of the {publish['publish_s']:.1f} s publish" if publish else "")
+        )
     if job:
-        print(f"whole job (lake -> related_artists -> MariaDB, --preset {job['preset']}) at {figures['artists']:,} "
-              f"artists: {job['wall_s']:.1f} s wall (target at 1M on seed: < 75 s), "
-              f"peak memory {job['peak_rss_gib']:.2f} GiB; stages {job.get('stages_s')}")
+        print(
+            f"whole job (lake -> related_artists -> MariaDB, --preset {job['preset']}) at {figures['artists']:,} "
+            f"artists: {job['wall_s']:.1f} s wall (target at 1M on seed: < 75 s), "
+            f"peak memory {job['peak_rss_gib']:.2f} GiB; stages {job.get('stages_s')}"
+        )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,9 @@ def run(command: list[str]) -> float:
     return time.perf_counter() - started
 
 
-FEATURED = re.compile(r"[(\[]\s*(?:feat\.?|ft\.?|featuring|with)\s+([^)\]]+)[)\]]|\s-?\s*(?:feat\.?|ft\.?)\s+(.+)$",
-                      re.IGNORECASE)
+FEATURED = re.compile(
+    r"[(\[]\s*(?:feat\.?|ft\.?|featuring|with)\s+([^)\]]+)[)\]]|\s-?\s*(?:feat\.?|ft\.?)\s+(.+)$", re.IGNORECASE
+)
 
 
 def featured_names(title: str) -> list[str]:
@@ -65,13 +66,25 @@ def featured_names(title: str) -> list[str]:
     return names
 
 
-AUDIO_600K = ["danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
-              "instrumentalness", "liveness", "valence", "tempo"]
+AUDIO_600K = [
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+]
 
 
 def artist_id(name: str) -> str:
     """The artist id tracks-csv ingest derives from a name where a file has none."""
     import hashlib
+
     return hashlib.sha256(name.strip().lower().encode()).hexdigest()[:22]
 
 
@@ -81,8 +94,20 @@ def write_600k(out: Path, tracks, artists) -> tuple[Path, Path]:
     tracks_path, artists_path = out / "tracks.csv", out / "artists.csv"
     with open(tracks_path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["id", "name", "popularity", "duration_ms", "explicit", "artists", "id_artists", "release_date",
-                    *AUDIO_600K, "time_signature"])
+        w.writerow(
+            [
+                "id",
+                "name",
+                "popularity",
+                "duration_ms",
+                "explicit",
+                "artists",
+                "id_artists",
+                "release_date",
+                *AUDIO_600K,
+                "time_signature",
+            ]
+        )
         w.writerows(tracks)
     with open(artists_path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -104,22 +129,45 @@ def tidy_to_600k(tidy: Path, out: Path) -> tuple[Path, Path, dict]:
             for n in credited:
                 names.setdefault(artist_id(n), n)
             genres.setdefault(artist_id(main), set()).update(
-                g.strip().lower() for g in (row.get("playlist_genre"), row.get("playlist_subgenre")) if g)
+                g.strip().lower() for g in (row.get("playlist_genre"), row.get("playlist_subgenre")) if g
+            )
             tracks.setdefault(row["track_id"], (row, credited, ids))
     tracks_path, artists_path = write_600k(
         out,
-        ([track_id, row["track_name"], row["track_popularity"], row["duration_ms"], "0", repr(credited), repr(ids),
-          row["track_album_release_date"], *[row[x] for x in AUDIO_600K], "4"]
-         for track_id, (row, credited, ids) in tracks.items()),
-        ([aid, "", repr(sorted(genres.get(aid, ()))), name, ""] for aid, name in names.items()))
+        (
+            [
+                track_id,
+                row["track_name"],
+                row["track_popularity"],
+                row["duration_ms"],
+                "0",
+                repr(credited),
+                repr(ids),
+                row["track_album_release_date"],
+                *[row[x] for x in AUDIO_600K],
+                "4",
+            ]
+            for track_id, (row, credited, ids) in tracks.items()
+        ),
+        ([aid, "", repr(sorted(genres.get(aid, ()))), name, ""] for aid, name in names.items()),
+    )
     shared = sum(1 for _, credited, _ in tracks.values() if len(credited) > 1)
-    return tracks_path, artists_path, {"tracks": len(tracks), "co_credited_tracks": shared, "artists": len(names),
-                                       "artists_with_genres": len(genres)}
+    return (
+        tracks_path,
+        artists_path,
+        {
+            "tracks": len(tracks),
+            "co_credited_tracks": shared,
+            "artists": len(names),
+            "artists_with_genres": len(genres),
+        },
+    )
 
 
 def artist_genres(cell: str) -> list[str]:
     """Genres of a data_w_genres.csv cell: "[]", "['a', 'b']" or "a, b"."""
     import ast
+
     cell = (cell or "").strip()
     if cell.startswith("["):
         try:
@@ -140,21 +188,44 @@ def artist_table_to_600k(table: Path, out: Path, max_tracks: int = 10) -> tuple[
             aid = artist_id(name)
             artists.append([aid, "", repr(artist_genres(row.get("genres", ""))), name, ""])
             copies = max(1, min(int(float(row.get("count") or 1)), max_tracks))
-            tracks += [[f"{aid}{i:02d}", f"{name} {i + 1}", row["popularity"], row["duration_ms"], "0", repr([name]),
-                        repr([aid]), "", *[row[x] for x in AUDIO_600K], "4"] for i in range(copies)]
+            tracks += [
+                [
+                    f"{aid}{i:02d}",
+                    f"{name} {i + 1}",
+                    row["popularity"],
+                    row["duration_ms"],
+                    "0",
+                    repr([name]),
+                    repr([aid]),
+                    "",
+                    *[row[x] for x in AUDIO_600K],
+                    "4",
+                ]
+                for i in range(copies)
+            ]
     tracks_path, artists_path = write_600k(out, tracks, artists)
-    return tracks_path, artists_path, {"artists": len(artists), "artists_with_genres": sum(a[2] != "[]" for a in artists),
-                                       "tracks": len(tracks)}
+    return (
+        tracks_path,
+        artists_path,
+        {"artists": len(artists), "artists_with_genres": sum(a[2] != "[]" for a in artists), "tracks": len(tracks)},
+    )
 
 
 def main() -> int:
-    parser = program_parser("python -m bench.quality", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = program_parser(
+        "python -m bench.quality",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     parser.add_argument("--tidy", help="a TidyTuesday spotify_songs.csv")
     parser.add_argument("--tracks", help="a 600k-layout tracks.csv (with --artists-csv)")
     parser.add_argument("--artists-csv")
-    parser.add_argument("--featured", action="store_true", help="with --tidy: credit the artists titles name "
-                                                                "and compare shared_tracks full and split")
+    parser.add_argument(
+        "--featured",
+        action="store_true",
+        help="with --tidy: credit the artists titles name and compare shared_tracks full and split",
+    )
     parser.add_argument("--artist-table", help="one row per artist with genres and means (data_w_genres.csv)")
     parser.add_argument("--also", default="", help="more settings to compare, e.g. fast or 'normalization=rank'")
     parser.add_argument("--k", type=int, default=DEFAULT_K)
@@ -167,7 +238,7 @@ def main() -> int:
     lake, report = work / "lake", work / "report"
     spark = ["--set", f"spark.master=local[{args.cores}]"]
     source = ["--tracks", args.tidy] if args.tidy else ["--tracks", args.tracks, "--artists-csv", args.artists_csv]
-    compare = ["--compare", "config,seed", "--fit"]   # the first setting is the one fitted and mapped
+    compare = ["--compare", "config,seed", "--fit"]  # the first setting is the one fitted and mapped
     if args.also:
         compare += ["--compare", args.also]
     if args.artist_table:
@@ -179,10 +250,25 @@ def main() -> int:
         print(f"featured artists credited: {counts}", flush=True)
         source = ["--tracks", str(tracks), "--artists-csv", str(artists)]
         compare = ["--compare", "seed,config", "--compare", "shared_tracks=split"]
-    ingest_s = run([sys.executable, "jobs/ingest.py", "--source", "tracks-csv", *source, "--lake", str(lake),
-                    "--dt", DT, *spark])
-    evaluate_s = run([sys.executable, "jobs/evaluate.py", "--lake", str(lake), "--dt", DT, "--k", str(args.k),
-                      *compare, "--report", str(report), *spark])
+    ingest_s = run(
+        [sys.executable, "jobs/ingest.py", "--source", "tracks-csv", *source, "--lake", str(lake), "--dt", DT, *spark]
+    )
+    evaluate_s = run(
+        [
+            sys.executable,
+            "jobs/evaluate.py",
+            "--lake",
+            str(lake),
+            "--dt",
+            DT,
+            "--k",
+            str(args.k),
+            *compare,
+            "--report",
+            str(report),
+            *spark,
+        ]
+    )
     saved = json.loads((report / "report.json").read_text())
     rows = {row["setting"]: row for row in saved["comparison"]}
     seed, default = rows["seed"], rows["config"]
@@ -191,26 +277,36 @@ def main() -> int:
         split = rows["shared_tracks=split"]
         print("\n# summary (co-credited tracks)")
         for name, row in (("seed", seed), ("default, shared tracks full", default), ("default, split", split)):
-            print(f"{name}: genre precision@{args.k} {row['genre_precision']:.3f}, co-credited pairs "
-                  f"{row['co_credited']:.3f}, coverage {row['coverage']:.3f}, in-degree max {row['in_degree_max']}")
+            print(
+                f"{name}: genre precision@{args.k} {row['genre_precision']:.3f}, co-credited pairs "
+                f"{row['co_credited']:.3f}, coverage {row['coverage']:.3f}, in-degree max {row['in_degree_max']}"
+            )
         return 0
     print("\n# summary")
-    print(f"genre precision@{args.k} on {saved['context']['artists with genres']:,} artists with genres: "
-          f"default {default['genre_precision']:.3f} vs seed {seed['genre_precision']:.3f} -> "
-          f"{default['genre_precision'] / seed['genre_precision']:.2f}x (target >= 1.8x); random "
-          f"{seed['random_precision']:.3f}, genre-popularity {seed['genre_popularity_precision']:.3f}; above random: "
-          f"{(default['genre_precision'] - seed['random_precision']) / (seed['genre_precision'] - seed['random_precision']):.2f}x")
-    print(f"--fit (seed {fit['seed']}) on the default's features: fitted half {fit['fitted']:.3f} "
-          f"({fit['fitted_artists']} artists; all weights 1: {fit['base_fitted']:.3f}), held-out half "
-          f"{fit['held_out']:.3f} ({fit['held_out_artists']} artists; all weights 1: {fit['base_held_out']:.3f}); "
-          f"weights {fit['weights']}")
+    print(
+        f"genre precision@{args.k} on {saved['context']['artists with genres']:,} artists with genres: "
+        f"default {default['genre_precision']:.3f} vs seed {seed['genre_precision']:.3f} -> "
+        f"{default['genre_precision'] / seed['genre_precision']:.2f}x (target >= 1.8x); random "
+        f"{seed['random_precision']:.3f}, genre-popularity {seed['genre_popularity_precision']:.3f}; above random: "
+        f"{(default['genre_precision'] - seed['random_precision']) / (seed['genre_precision'] - seed['random_precision']):.2f}x"
+    )
+    print(
+        f"--fit (seed {fit['seed']}) on the default's features: fitted half {fit['fitted']:.3f} "
+        f"({fit['fitted_artists']} artists; all weights 1: {fit['base_fitted']:.3f}), held-out half "
+        f"{fit['held_out']:.3f} ({fit['held_out_artists']} artists; all weights 1: {fit['base_held_out']:.3f}); "
+        f"weights {fit['weights']}"
+    )
     for name in [n for n in rows if n not in ("config", "seed")]:
-        print(f"{name}: genre precision@{args.k} {rows[name]['genre_precision']:.3f} -> "
-              f"{rows[name]['genre_precision'] / seed['genre_precision']:.2f}x the seed; coverage "
-              f"{rows[name]['coverage']:.3f}, in-degree max {rows[name]['in_degree_max']}")
-    print(f"coverage default {default['coverage']:.3f} vs seed {seed['coverage']:.3f}; in-degree max "
-          f"{default['in_degree_max']} vs {seed['in_degree_max']}; ingest {ingest_s:.0f} s, evaluate {evaluate_s:.0f} s; "
-          f"report {report / 'report.html'}")
+        print(
+            f"{name}: genre precision@{args.k} {rows[name]['genre_precision']:.3f} -> "
+            f"{rows[name]['genre_precision'] / seed['genre_precision']:.2f}x the seed; coverage "
+            f"{rows[name]['coverage']:.3f}, in-degree max {rows[name]['in_degree_max']}"
+        )
+    print(
+        f"coverage default {default['coverage']:.3f} vs seed {seed['coverage']:.3f}; in-degree max "
+        f"{default['in_degree_max']} vs {seed['in_degree_max']}; ingest {ingest_s:.0f} s, evaluate {evaluate_s:.0f} s; "
+        f"report {report / 'report.html'}"
+    )
     return 0
 
 

@@ -1,8 +1,8 @@
 """Ask the chatbot from a shell, through the Lambda handler, and see its Kakao reply.
 
-    python -m chatbot_lambda --mart jdbc:sqlite:data/mart.db "BLACKPINK"
-    python -m chatbot_lambda --mart jdbc:sqlite:data/mart.db --popular     # the mart's most popular artist
-    python -m chatbot_lambda ... --json                                     # the raw skill response
+python -m chatbot_lambda --mart jdbc:sqlite:data/mart.db "BLACKPINK"
+python -m chatbot_lambda --mart jdbc:sqlite:data/mart.db --popular     # the mart's most popular artist
+python -m chatbot_lambda ... --json                                     # the raw skill response
 """
 
 from __future__ import annotations
@@ -41,9 +41,12 @@ def render(reply: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = program_parser("python -m chatbot_lambda", description="Send one message to the chatbot (the Lambda handler, locally) "
-                                     "and print its reply. Settings come from the environment as on Lambda "
-                                     "(see chatbot_lambda/settings.py).")
+    parser = program_parser(
+        "python -m chatbot_lambda",
+        description="Send one message to the chatbot (the Lambda handler, locally) "
+        "and print its reply. Settings come from the environment as on Lambda "
+        "(see chatbot_lambda/settings.py).",
+    )
     parser.add_argument("text", nargs="*", help="what the user types")
     parser.add_argument("--mart", help=f"mart JDBC URL, overriding MART_URL (default {DEFAULT_MART_URL})")
     parser.add_argument("--popular", action="store_true", help="ask for the mart's most popular artist")
@@ -55,18 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.mart:
         os.environ["MART_URL"] = args.mart
     if not os.environ.get("REQUEST_KEY") and not os.environ.get("REQUEST_KEY_SECRET"):
-        os.environ["REQUEST_KEY"] = secrets.token_urlsafe(32)   # one message: no user to remember
+        os.environ["REQUEST_KEY"] = secrets.token_urlsafe(32)  # one message: no user to remember
     text = " ".join(args.text)
     if args.popular:
         try:
             names = handler.application().repository.popular(1)
-        except Exception as exc:   # the settings or the mart: say which, no traceback
+        except Exception as exc:  # the settings or the mart: say which, no traceback
             print(f"cannot read the mart: {exc}", file=sys.stderr)
             return 2
         if not names:
             print("the mart has no artists with related artists yet: run the similarity job first", file=sys.stderr)
             return 2
-        text = names[0][1]   # (artist_id, name)
+        text = names[0][1]  # (artist_id, name)
     body = json.dumps({"userRequest": {"utterance": text, "user": {"id": "shell"}}}, ensure_ascii=False)
     event = http_api_event("POST", "/skill", {"Content-Type": "application/json"}, body.encode("utf-8"))
     response = handler.lambda_handler(event, None)

@@ -56,9 +56,9 @@ from shared.names import visible
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 100          # longer messages are not taken for artist names
-SHOWN_NAME = 40         # how much of what the user typed is quoted back
-SHOWN_IN_REASON = 16    # how much of the asked artist's name a related card's reason quotes
+MAX_TEXT = 100  # longer messages are not taken for artist names
+SHOWN_NAME = 40  # how much of what the user typed is quoted back
+SHOWN_IN_REASON = 16  # how much of the asked artist's name a related card's reason quotes
 RELATED_CARDS = replies.MAX_CARDS - 1
 _ARTIST_ID = re.compile(r"\A[A-Za-z0-9_.:-]{1,64}\Z")
 _SPOTIFY_ID = re.compile(r"\A[0-9A-Za-z]{22}\Z")
@@ -70,7 +70,7 @@ class Answer:
     reply: dict
     outcome: str
     detail: str = ""
-    artist_id: str = ""         # a known answer's artist (the one asked about)
+    artist_id: str = ""  # a known answer's artist (the one asked about)
 
 
 def shown(text: str) -> str:
@@ -90,26 +90,32 @@ def reason_item(say: Messages, asked: str, card: serving.ArtistCard) -> ListItem
     (cut to ``SHOWN_IN_REASON``), with the related artist's picture, opening a search for its songs."""
     reason = serving.reason_of(card.reason)
     note = say.say(f"item_reason_{reason}_note", artist=replies.cut(asked, SHOWN_IN_REASON))
-    return ListItem(say.say(f"item_reason_{reason}"), note, card.image_url or "",
-                    replies.youtube_search(card.name or ""))
+    return ListItem(
+        say.say(f"item_reason_{reason}"), note, card.image_url or "", replies.youtube_search(card.name or "")
+    )
 
 
-def artist_card(say: Messages, name: str, tracks: list, artist_id: str | None = None,
-                why: ListItem | None = None) -> dict:
+def artist_card(
+    say: Messages, name: str, tracks: list, artist_id: str | None = None, why: ListItem | None = None
+) -> dict:
     """A listCard: the name, distinct tracks opening YouTube searches, a button for all the artist's
     songs and, with ``artist_id`` (a related artist), a button asking the bot about it. ``why`` (a
     related artist's ``reason_item``) comes first, the tracks in the items left."""
     everything = replies.youtube_search(name)
-    items = [ListItem(t.name, t.album_name or "", t.image_url or "", replies.youtube_search(name, t.name))
-             for t in distinct_tracks([t for t in tracks if t.name])]
+    items = [
+        ListItem(t.name, t.album_name or "", t.image_url or "", replies.youtube_search(name, t.name))
+        for t in distinct_tracks([t for t in tracks if t.name])
+    ]
     items = items or [ListItem(say.say("item_search"), name, "", everything)]
     if why is not None:
-        items = [why, *items[:replies.MAX_LIST_ITEMS - 1]]
+        items = [why, *items[: replies.MAX_LIST_ITEMS - 1]]
     if artist_id is None:
         buttons = [Button(say.say("button_more_songs"), everything)]
     else:
-        buttons = [Button(say.say("button_songs"), everything),
-                   Button(say.say("button_similar"), message=name, extra={"kind": "artist", "id": artist_id})]
+        buttons = [
+            Button(say.say("button_songs"), everything),
+            Button(say.say("button_similar"), message=name, extra={"kind": "artist", "id": artist_id}),
+        ]
     return replies.list_card(name, items, buttons)
 
 
@@ -127,15 +133,17 @@ def known_text(say: Messages, artist: str, related: list[serving.ArtistCard]) ->
     return say.say("known" if by_sound else "known_mixed", artist=artist, count=len(related))
 
 
-def known_reply(say: Messages, cards: list[serving.ArtistCard], fallback: list[QuickReply] = (),
-                note: str = "") -> dict:
+def known_reply(
+    say: Messages, cards: list[serving.ArtistCard], fallback: list[QuickReply] = (), note: str = ""
+) -> dict:
     """The artist's card and its related artists' cards (as many as a carousel shows, and the text
     says how many), quick replies asking about each."""
     artist, related = cards[0], [card for card in cards[1:] if card.name][:RELATED_CARDS]
     text = known_text(say, artist.name or "", related)
     carousel = replies.list_card_carousel(
         [artist_card(say, artist.name or "", artist.tracks)]
-        + [related_card(say, artist.name or "", card) for card in related])
+        + [related_card(say, artist.name or "", card) for card in related]
+    )
     chips = [ask_about(card.artist_id, card.name or "") for card in related] or list(fallback)
     return replies.skill_response([replies.simple_text(f"{note} {text}".strip()), carousel], chips)
 
@@ -182,7 +190,7 @@ class Chatbot:
         bounded, within the deadline). Whatever happens there, the answer stays as it is."""
         try:
             self.repository.record_listen(artist_id, user_id, deadline)
-        except Exception:       # a side record: no failure of it may cost the user the answer
+        except Exception:  # a side record: no failure of it may cost the user the answer
             log.exception("recording a chat listen of %r failed", artist_id)
 
     def signature(self, spotify_id: str, name: str, typed: str, user_id: str, expires: int) -> str:
@@ -208,7 +216,7 @@ class _Turn:
     def answer(self) -> Answer:
         extra = self.request.extra or {}
         if extra.get("kind") == "artist" and isinstance(extra.get("id"), str) and _ARTIST_ID.match(extra["id"]):
-            cards = self.repo.find_by_id(extra["id"])       # the first lookup: always tried
+            cards = self.repo.find_by_id(extra["id"])  # the first lookup: always tried
             if cards:
                 return self.known_answer(cards)
         if extra.get("kind") == "alias":
@@ -218,13 +226,13 @@ class _Turn:
         if extra.get("kind") == "decline":
             return Answer(self.hint("declined"), "declined")
         raw = self.request.text
-        text = visible(raw if len(raw) <= 4 * MAX_TEXT else raw[:4 * MAX_TEXT + 1])    # invisible: not there
+        text = visible(raw if len(raw) <= 4 * MAX_TEXT else raw[: 4 * MAX_TEXT + 1])  # invisible: not there
         if not text or not any(ch.isalnum() for ch in text):
             return Answer(self.hint("welcome"), "welcome")
         if len(text) > MAX_TEXT:
             return Answer(self.hint("too_long"), "too_long")
         utterance = read(text)
-        cards = self.repo.find_artist(utterance.keys)       # the first lookup (or the second): always tried
+        cards = self.repo.find_artist(utterance.keys)  # the first lookup (or the second): always tried
         if cards:
             return self.known_answer(cards)
         if utterance.small_talk:
@@ -280,8 +288,9 @@ class _Turn:
         """The artist Spotify found (or the user confirmed): from the mart when it knows the artist by
         id or name, else live; recorded either way, under the artist's own name."""
         try:
-            cards = (self.repo.find_by_id(artist.artist_id, self.deadline)
-                     or self.repo.find_artist(read(visible(artist.name)).keys[:2], self.deadline))
+            cards = self.repo.find_by_id(artist.artist_id, self.deadline) or self.repo.find_artist(
+                read(visible(artist.name)).keys[:2], self.deadline
+            )
             self.repo.record_request(artist.name, artist.artist_id, self.deadline, self.request.user_id, artist.name)
             if cards:
                 return self.known_answer(cards, "via Spotify", note)
@@ -299,8 +308,11 @@ class _Turn:
         if self.bot.settings.learning and self.request.user_id:
             typed = typed[:MAX_TEXT]
             expires = self.bot.minutes() + int(self.bot.settings.alias_offer_minutes)
-            extra.update(typed=typed, exp=expires, sig=self.bot.signature(
-                artist.artist_id, extra["name"], typed, self.request.user_id, expires))
+            extra.update(
+                typed=typed,
+                exp=expires,
+                sig=self.bot.signature(artist.artist_id, extra["name"], typed, self.request.user_id, expires),
+            )
         yes = QuickReply(self.say.say("reply_yes"), artist.name, extra)
         no = QuickReply(self.say.say("reply_no"), self.say.say("reply_no"), {"kind": "decline"})
         text = self.say.say("offer", typed=shown(echo), artist=artist.name)
@@ -309,8 +321,15 @@ class _Turn:
     def signed_offer(self, extra: dict) -> tuple[str, str] | None:
         """``(typed, artist name)`` of a "yes" chip the bot signed for this user and that has not expired."""
         spotify_id, name, typed, expires, sig = (extra.get(k) for k in ("id", "name", "typed", "exp", "sig"))
-        if not (isinstance(name, str) and isinstance(typed, str) and 0 < len(typed) <= MAX_TEXT
-                and type(expires) is int and isinstance(sig, str) and _SIGNATURE.match(sig) and self.request.user_id):
+        if not (
+            isinstance(name, str)
+            and isinstance(typed, str)
+            and 0 < len(typed) <= MAX_TEXT
+            and type(expires) is int
+            and isinstance(sig, str)
+            and _SIGNATURE.match(sig)
+            and self.request.user_id
+        ):
             return None
         if expires < self.bot.minutes():
             return None
@@ -336,14 +355,16 @@ class _Turn:
             except (SpotifyUnavailable, OutOfTime) as exc:
                 log.warning("confirmed %s, but Spotify: %s", spotify_id, exc)
         if artist is None and signed is None:
-            return None         # an unsigned chip's name is only what the message says: not shown as the artist
+            return None  # an unsigned chip's name is only what the message says: not shown as the artist
         if artist is None:
             artist = LiveArtist(spotify_id, signed[1], "", "")
         note = ""
         if signed is not None:
             try:
-                if self.repo.record_confirmation(signed[0], spotify_id, self.request.user_id,
-                                                 self.deadline) == "confirmed":
+                if (
+                    self.repo.record_confirmation(signed[0], spotify_id, self.request.user_id, self.deadline)
+                    == "confirmed"
+                ):
                     note = self.say.say("learned", typed=shown(signed[0]))
             except MartUnavailable as exc:
                 log.warning("could not record the confirmation of %r: %s", signed[0], exc)

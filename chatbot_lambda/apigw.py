@@ -8,8 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-
-MAX_BODY_BYTES = 64 * 1024      # a skill request is about 1 KiB; anything far larger is refused unread
+MAX_BODY_BYTES = 64 * 1024  # a skill request is about 1 KiB; anything far larger is refused unread
 
 
 class BadEvent(ValueError):
@@ -24,7 +23,7 @@ class BodyTooLarge(BadEvent):
 class HttpRequest:
     method: str
     path: str
-    headers: dict[str, str] = field(default_factory=dict)   # names lower-cased
+    headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
     raw_body: str = ""
     base64_body: bool = False
 
@@ -35,7 +34,7 @@ class HttpRequest:
         """The body as text, decoded when base64-encoded; :class:`BodyTooLarge` when it is over ``limit``
         bytes (told from its length before anything is decoded), :class:`BadEvent` when it is not UTF-8 text."""
         size = len(self.raw_body)
-        if size > (-(-limit // 3) * 4 if self.base64_body else limit):      # base64: 4 characters per 3 bytes
+        if size > (-(-limit // 3) * 4 if self.base64_body else limit):  # base64: 4 characters per 3 bytes
             raise BodyTooLarge(f"the event body is over {limit} bytes ({size} characters)")
         if not self.base64_body:
             if len(self.raw_body.encode("utf-8", "surrogatepass")) > limit:

@@ -24,7 +24,7 @@ from mart.requests import user_hash
 
 log = logging.getLogger("chatbot_lambda")
 
-LAMBDA_RESERVE_SECONDS = 0.3     # kept from the Lambda's own timeout to send the reply
+LAMBDA_RESERVE_SECONDS = 0.3  # kept from the Lambda's own timeout to send the reply
 
 
 class SkillApp:
@@ -71,7 +71,7 @@ class SkillApp:
         fields = self.request_fields(skill)
         try:
             answer = self.chatbot.answer(skill, deadline)
-        except Exception:      # the user gets an apology, the log gets the traceback (never the message)
+        except Exception:  # the user gets an apology, the log gets the traceback (never the message)
             log.exception("answering failed", extra=fields)
             _log_answer("error", started, "unexpected failure", fields)
             return apigw.json_response(200, sorry_reply(self.settings.language))
@@ -86,8 +86,10 @@ class SkillApp:
         block extracted, else ``text``), the tapped ``extra`` kind, the requested ``lang``, the
         message's length in ``chars``, and ``user``: the keyed hash the mart keeps users as."""
         kind = (skill.extra or {}).get("kind")
-        fields = {"intent": "tap" if skill.extra else "param" if skill.artist_param else "text",
-                  "chars": len(skill.text)}
+        fields = {
+            "intent": "tap" if skill.extra else "param" if skill.artist_param else "text",
+            "chars": len(skill.text),
+        }
         if isinstance(kind, str):
             fields["extra_kind"] = kind[:20]
         if skill.lang:
@@ -113,5 +115,4 @@ def _log_answer(outcome: str, started: float, detail: str = "", fields: dict | N
     if detail:
         record["detail"] = detail
     level = logging.WARNING if outcome in WARNING_OUTCOMES else logging.INFO
-    log.log(level, "%s in %.1f ms%s", outcome, latency, f": {detail}" if detail else "",
-            extra=record)
+    log.log(level, "%s in %.1f ms%s", outcome, latency, f": {detail}" if detail else "", extra=record)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-
-KEEP_SECONDS = 0.25     # kept after the last call to build and send the reply
+KEEP_SECONDS = 0.25  # kept after the last call to build and send the reply
 
 
 class OutOfTime(TimeoutError):

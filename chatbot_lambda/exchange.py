@@ -15,7 +15,7 @@ import time
 import urllib.parse
 import urllib.request
 
-MAX_BODY_BYTES = 1 << 20        # far above any answer a lookup asks for (5 artists, 10 tracks)
+MAX_BODY_BYTES = 1 << 20  # far above any answer a lookup asks for (5 artists, 10 tracks)
 
 
 class TooLarge(Exception):
@@ -49,8 +49,12 @@ def exchange(request: urllib.request.Request, timeout: float) -> tuple[int, http
     timer.start()
     try:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        conn.request(request.get_method(), target or "/", body=request.data,
-                     headers={**dict(request.header_items()), "Connection": "close"})
+        conn.request(
+            request.get_method(),
+            target or "/",
+            body=request.data,
+            headers={**dict(request.header_items()), "Connection": "close"},
+        )
         response = conn.getresponse()
         length = response.getheader("Content-Length")
         if length and length.isdigit() and int(length) > MAX_BODY_BYTES:

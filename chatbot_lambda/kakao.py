@@ -14,11 +14,11 @@ class BadSkillRequest(ValueError):
 
 @dataclass(frozen=True)
 class SkillRequest:
-    utterance: str          # what the user typed, as sent (may end in a newline)
-    user_id: str            # userRequest.user.id ("" when absent)
-    artist_param: str       # action.params.artist when the block extracts it, else ""
-    lang: str = ""          # userRequest.lang ("ko", "en", ...; "" when absent)
-    extra: dict | None = None   # action.clientExtra when it is an object (untrusted: check every field)
+    utterance: str  # what the user typed, as sent (may end in a newline)
+    user_id: str  # userRequest.user.id ("" when absent)
+    artist_param: str  # action.params.artist when the block extracts it, else ""
+    lang: str = ""  # userRequest.lang ("ko", "en", ...; "" when absent)
+    extra: dict | None = None  # action.clientExtra when it is an object (untrusted: check every field)
 
     @property
     def text(self) -> str:
@@ -26,7 +26,7 @@ class SkillRequest:
         return (self.artist_param or self.utterance).strip()
 
     @classmethod
-    def from_body(cls, body: str) -> "SkillRequest":
+    def from_body(cls, body: str) -> SkillRequest:
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError):
@@ -40,9 +40,13 @@ class SkillRequest:
         artist = _dict(action, "params").get("artist")
         lang = user_request.get("lang")
         extra = action.get("clientExtra")
-        return cls(_without_surrogates(utterance), _without_surrogates(user_id if isinstance(user_id, str) else ""),
-                   _without_surrogates(artist.strip() if isinstance(artist, str) else ""),
-                   lang[:16] if isinstance(lang, str) else "", extra if isinstance(extra, dict) else None)
+        return cls(
+            _without_surrogates(utterance),
+            _without_surrogates(user_id if isinstance(user_id, str) else ""),
+            _without_surrogates(artist.strip() if isinstance(artist, str) else ""),
+            lang[:16] if isinstance(lang, str) else "",
+            extra if isinstance(extra, dict) else None,
+        )
 
 
 def _without_surrogates(text: str) -> str:

@@ -12,16 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from mart.suggest import Candidate
 from shared.hangul import decompose, only_initials
 from shared.names import CLOSE_ENOUGH, word_keys
-from mart.suggest import Candidate
 
 MIN_SCORE = 0.5
-WORD_SCORE = 0.9        # the typed key is a whole word of the name
-PREFIX_SCORE = 0.8      # the name starts with the typed key (2 letters or more)
-INITIALS_SCORE = 0.95   # the typed initial consonants are the name's
-DID_YOU_MEAN = CLOSE_ENOUGH   # a best suggestion this close is taken for a typo of it ("혹시 … 찾으셨나요?"), in
-                              # any script: the bar a Spotify hit must clear to be taken for the typed name
+WORD_SCORE = 0.9  # the typed key is a whole word of the name
+PREFIX_SCORE = 0.8  # the name starts with the typed key (2 letters or more)
+INITIALS_SCORE = 0.95  # the typed initial consonants are the name's
+DID_YOU_MEAN = CLOSE_ENOUGH  # a best suggestion this close is taken for a typo of it ("혹시 … 찾으셨나요?"), in
+# any script: the bar a Spotify hit must clear to be taken for the typed name
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def rank(key: str, candidates: list[Candidate], limit: int) -> list[Suggestion]:
     matcher = SequenceMatcher(None, "", decompose(key), autojunk=False)
     seen: set[tuple[str, str]] = set()
     for candidate in candidates:
-        if (candidate.artist_id, candidate.key) in seen:      # the probes overlap
+        if (candidate.artist_id, candidate.key) in seen:  # the probes overlap
             continue
         seen.add((candidate.artist_id, candidate.key))
         value = score(key, candidate, matcher)

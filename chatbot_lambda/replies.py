@@ -22,15 +22,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 MAX_OUTPUTS = 3
-MAX_TEXT = 1000                 # simpleText.text
-MAX_CARDS = 5                   # listCard carousel items
-MAX_LIST_ITEMS = 4              # items of a listCard inside a carousel
-MAX_BUTTONS = 2                 # buttons of a listCard
-MAX_LABEL = 14                  # a button or quick reply label
-MAX_LABEL_PAIR = 8              # each label when two buttons sit side by side
+MAX_TEXT = 1000  # simpleText.text
+MAX_CARDS = 5  # listCard carousel items
+MAX_LIST_ITEMS = 4  # items of a listCard inside a carousel
+MAX_BUTTONS = 2  # buttons of a listCard
+MAX_LABEL = 14  # a button or quick reply label
+MAX_LABEL_PAIR = 8  # each label when two buttons sit side by side
 MAX_QUICK_REPLIES = 10
-MAX_TITLE = 50                  # our own cap for card and item titles and descriptions, to keep cards readable
-MAX_MESSAGE = 200               # our own cap for a quick reply's messageText
+MAX_TITLE = 50  # our own cap for card and item titles and descriptions, to keep cards readable
+MAX_MESSAGE = 200  # our own cap for a quick reply's messageText
 
 YOUTUBE_SEARCH = "https://www.youtube.com/results"
 
@@ -122,8 +122,10 @@ def simple_text(text: str) -> dict:
 def list_card(header: str, items: list[ListItem], buttons: list[Button] = ()) -> dict:
     """One listCard: a header (required), up to 4 items, up to 2 buttons."""
     buttons = list(buttons)[:MAX_BUTTONS]
-    card: dict[str, Any] = {"header": {"title": cut(header, MAX_TITLE) or "-"},
-                            "items": [item.to_json() for item in items[:MAX_LIST_ITEMS]]}
+    card: dict[str, Any] = {
+        "header": {"title": cut(header, MAX_TITLE) or "-"},
+        "items": [item.to_json() for item in items[:MAX_LIST_ITEMS]],
+    }
     if buttons:
         card["buttons"] = [button.to_json(side_by_side=len(buttons) == 2) for button in buttons]
     return card

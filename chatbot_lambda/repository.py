@@ -17,27 +17,28 @@ import logging
 import sqlite3
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from chatbot_lambda import matching
 from chatbot_lambda.budget import KEEP_SECONDS, Deadline
 from chatbot_lambda.settings import Settings
 from mart import listens, requests, serving, suggest
-from shared.names import name_key
 from mart.suggest import Candidate
 from mart.url import MartUrlError, mask
+from shared.names import name_key
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 POPULAR_CACHE_SECONDS = 300.0
 SUGGESTIONS = 5
-UNSIGNED_QUOTA_FACTOR = 10      # unsigned requests share one quota of this many users' new names
-REASONS_RECHECK_SECONDS = 300.0     # a mart found without related_artists.reason is asked again after this
-LISTENS_PAUSE_SECONDS = 60.0        # after a failed chat_listens write, none is tried for this long
-PRUNE_EVERY_SECONDS = 3600.0        # how often a container deletes chat_listens rows past their retention
-PRUNE_ROWS = 200                    # rows one such delete may take at most (the oldest, through the day index)
+UNSIGNED_QUOTA_FACTOR = 10  # unsigned requests share one quota of this many users' new names
+REASONS_RECHECK_SECONDS = 300.0  # a mart found without related_artists.reason is asked again after this
+LISTENS_PAUSE_SECONDS = 60.0  # after a failed chat_listens write, none is tried for this long
+PRUNE_EVERY_SECONDS = 3600.0  # how often a container deletes chat_listens rows past their retention
+PRUNE_ROWS = 200  # rows one such delete may take at most (the oldest, through the day index)
 
 
 class MartUnavailable(RuntimeError):
@@ -48,8 +49,9 @@ def _database_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [sqlite3.Error]
     try:
         import pymysql
+
         errors.append(pymysql.err.Error)
-    except ImportError:      # an SQLite-only install
+    except ImportError:  # an SQLite-only install
         pass
     return tuple(errors)
 
@@ -65,27 +67,35 @@ class MartRepository:
         self._conn = None
         self._errors = _database_errors()
         self._popular: tuple[float, list[str]] | None = None
-        self._without_reasons_at: float | None = None   # when the mart was last found without reasons
-        self._listens_paused_at: float | None = None    # when a chat_listens write last failed
-        self._pruned_at: float | None = None            # when this container last pruned chat_listens
+        self._without_reasons_at: float | None = None  # when the mart was last found without reasons
+        self._listens_paused_at: float | None = None  # when a chat_listens write last failed
+        self._pruned_at: float | None = None  # when this container last pruned chat_listens
         self.connections_opened = 0
-        self.dropped: Counter[str] = Counter()      # requests not kept or given way, by why
-        self.listens: Counter[str] = Counter()      # chat_listens outcomes (record_listen), by outcome
+        self.dropped: Counter[str] = Counter()  # requests not kept or given way, by why
+        self.listens: Counter[str] = Counter()  # chat_listens outcomes (record_listen), by outcome
 
     # -- what the chatbot asks ---------------------------------------------------------------------------
 
     def find_artist(self, keys: list[str], deadline: Deadline | None = None) -> list[serving.ArtistCard]:
         """The artist the longest of ``keys`` names (name or alias), then its related artists; ``[]`` when none."""
         tracks = self.settings.tracks_per_card
-        cards = self._run(lambda conn: self._read_cards(
-            lambda with_reasons: serving.find_artist_keys(conn, keys, tracks, with_reasons)), deadline)
+        cards = self._run(
+            lambda conn: self._read_cards(
+                lambda with_reasons: serving.find_artist_keys(conn, keys, tracks, with_reasons)
+            ),
+            deadline,
+        )
         return cards if cards and cards[0].name else []
 
     def find_by_id(self, artist_id: str, deadline: Deadline | None = None) -> list[serving.ArtistCard]:
         """The artist with this id, then its related artists; ``[]`` when the mart has no such artist."""
         tracks = self.settings.tracks_per_card
-        cards = self._run(lambda conn: self._read_cards(
-            lambda with_reasons: serving.find_artist_by_id(conn, artist_id, tracks, with_reasons)), deadline)
+        cards = self._run(
+            lambda conn: self._read_cards(
+                lambda with_reasons: serving.find_artist_by_id(conn, artist_id, tracks, with_reasons)
+            ),
+            deadline,
+        )
         return cards if cards and cards[0].name else []
 
     def _read_cards(self, read: Callable[[bool], T]) -> T:
@@ -101,14 +111,17 @@ class MartRepository:
             if not serving.is_missing_column(exc):
                 raise
             self._without_reasons_at = now
-            log.warning("the mart's related_artists has no reason column (a mart before schema version 4): every "
-                        "related artist reads as sound until it is migrated (python -m mart --migrate, or a publish)")
+            log.warning(
+                "the mart's related_artists has no reason column (a mart before schema version 4): every "
+                "related artist reads as sound until it is migrated (python -m mart --migrate, or a publish)"
+            )
             return read(False)
         self._without_reasons_at = None
         return cards
 
-    def suggestions(self, text: str, limit: int = SUGGESTIONS,
-                    deadline: Deadline | None = None) -> tuple[list[matching.Suggestion], Candidate | None]:
+    def suggestions(
+        self, text: str, limit: int = SUGGESTIONS, deadline: Deadline | None = None
+    ) -> tuple[list[matching.Suggestion], Candidate | None]:
         """The mart names closest to ``text`` (which matched nothing exactly), best first, and the one
         artist ``text`` names without being its name, if any (``matching.sole_match``)."""
         key = name_key(text)
@@ -124,29 +137,52 @@ class MartRepository:
             self._popular = (now, self._run(lambda conn: serving.popular_refs(conn, 10), deadline))
         return self._popular[1][:limit]
 
-    def record_request(self, name: str, spotify_artist_id: str | None, deadline: Deadline | None = None,
-                       user_id: str = "", spotify_name: str | None = None) -> bool:
+    def record_request(
+        self,
+        name: str,
+        spotify_artist_id: str | None,
+        deadline: Deadline | None = None,
+        user_id: str = "",
+        spotify_name: str | None = None,
+    ) -> bool:
         """Count one ask for ``name`` (an artist the mart lacks) for the next ingest (never retried),
         within the quotas of ``mart.requests.record``: the user is counted among the distinct users,
         and charged for a new name, only when requests are signed (``Settings.learning``); unsigned
         new names share one quota. False when it was not recorded; each name that was not, or that
         gave way to this one, is logged and counted in ``dropped``."""
-        key = name_key(name[:requests.MAX_NAME])
+        key = name_key(name[: requests.MAX_NAME])
         if not key:
             return False
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         hashed = requests.user_hash(self.settings.request_key, user_id) if self.settings.learning else ""
-        ask = requests.Ask(key, name, self._stamp(now), self._stamp(now - timedelta(days=1)), hashed,
-                           hashed or requests.UNSIGNED, spotify_artist_id, spotify_name)
+        ask = requests.Ask(
+            key,
+            name,
+            self._stamp(now),
+            self._stamp(now - timedelta(days=1)),
+            hashed,
+            hashed or requests.UNSIGNED,
+            spotify_artist_id,
+            spotify_name,
+        )
         quota = self.settings.max_new_names_per_user * (1 if hashed else UNSIGNED_QUOTA_FACTOR)
-        done = self._run(lambda conn: serving.in_transaction(
-            conn, lambda tx: requests.record(tx, ask, self.settings.max_requests, quota)), deadline, retry=False)
+        done = self._run(
+            lambda conn: serving.in_transaction(
+                conn, lambda tx: requests.record(tx, ask, self.settings.max_requests, quota)
+            ),
+            deadline,
+            retry=False,
+        )
         if done.evicted:
-            self._dropped("gave_way", done.evicted, f"to {key!r}: the table holds MAX_REQUESTS="
-                                                    f"{self.settings.max_requests} rows")
+            self._dropped(
+                "gave_way", done.evicted, f"to {key!r}: the table holds MAX_REQUESTS={self.settings.max_requests} rows"
+            )
         if not done.recorded:
-            why = (f"{'this user' if hashed else 'unsigned requests'} added {quota} new names in 24 hours"
-                   if done.outcome == "over_quota" else "MAX_REQUESTS=0")
+            why = (
+                f"{'this user' if hashed else 'unsigned requests'} added {quota} new names in 24 hours"
+                if done.outcome == "over_quota"
+                else "MAX_REQUESTS=0"
+            )
             self._dropped(done.outcome, key, why)
         return done.recorded
 
@@ -156,13 +192,28 @@ class MartRepository:
         key, hashed = name_key(typed), requests.user_hash(self.settings.request_key, user_id)
         if not (key and hashed):
             return "again"
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
-        done = self._run(lambda conn: serving.in_transaction(conn, lambda tx: requests.confirm(
-            tx, key, artist_id, hashed, typed, self._stamp(now), self._stamp(now - timedelta(days=1)),
-            self.settings.max_new_names_per_user)), deadline, retry=False)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        done = self._run(
+            lambda conn: serving.in_transaction(
+                conn,
+                lambda tx: requests.confirm(
+                    tx,
+                    key,
+                    artist_id,
+                    hashed,
+                    typed,
+                    self._stamp(now),
+                    self._stamp(now - timedelta(days=1)),
+                    self.settings.max_new_names_per_user,
+                ),
+            ),
+            deadline,
+            retry=False,
+        )
         if done == "over_quota":
-            self._dropped("over_quota", key, f"this user confirmed {self.settings.max_new_names_per_user} "
-                                             "aliases in 24 hours")
+            self._dropped(
+                "over_quota", key, f"this user confirmed {self.settings.max_new_names_per_user} aliases in 24 hours"
+            )
         return done
 
     def record_listen(self, artist_id: str, user_id: str, deadline: Deadline | None = None) -> str:
@@ -189,15 +240,21 @@ class MartRepository:
             return "paused"
         if deadline is not None and deadline.remaining() < self._time_needed():
             return "skipped"
-        moment = datetime.now(timezone.utc).replace(tzinfo=None)
+        moment = datetime.now(UTC).replace(tzinfo=None)
         listen = listens.Listen(requests.user_hash(s.request_key, user_id), artist_id, listens.day_of(moment))
         try:
-            recorded = self._run(lambda conn: serving.in_transaction(
-                conn, lambda tx: listens.record(tx, listen, s.chat_listens_per_user_per_day)), deadline, retry=False)
+            recorded = self._run(
+                lambda conn: serving.in_transaction(
+                    conn, lambda tx: listens.record(tx, listen, s.chat_listens_per_user_per_day)
+                ),
+                deadline,
+                retry=False,
+            )
         except MartUnavailable as exc:
             self._listens_paused_at = now
-            log.warning("chat listen not recorded (%s); none tried for %.0f s in this container", exc,
-                        LISTENS_PAUSE_SECONDS)
+            log.warning(
+                "chat listen not recorded (%s); none tried for %.0f s in this container", exc, LISTENS_PAUSE_SECONDS
+            )
             return "failed"
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY_SECONDS:
             self._prune_listens(moment, deadline)
@@ -217,16 +274,18 @@ class MartRepository:
             log.warning("chat_listens rows past their retention not deleted: %s", exc)
             return
         if deleted:
-            log.info("chat_listens: deleted %d rows older than %d days (CHAT_LISTENS_RETENTION_DAYS)", deleted,
-                     retention)
+            log.info(
+                "chat_listens: deleted %d rows older than %d days (CHAT_LISTENS_RETENTION_DAYS)", deleted, retention
+            )
 
     def _stamp(self, moment: datetime):
         return moment if self.dialect == "mysql" else requests.stamp(moment)
 
     def _dropped(self, why: str, key: str, detail: str) -> None:
         self.dropped[why] += 1
-        log.warning("request %r not kept (%s: %s); %d so far in this container", key[:40], why, detail,
-                    self.dropped[why])
+        log.warning(
+            "request %r not kept (%s: %s); %d so far in this container", key[:40], why, detail, self.dropped[why]
+        )
 
     # -- the connection ----------------------------------------------------------------------------------
 
@@ -243,8 +302,15 @@ class MartRepository:
         try:
             # An SQLite mart must exist (never created here); a MySQL session's statements are stopped
             # by the server after db_timeout, so none outlives the client that gave up on it.
-            conn = serving.connect(self.url, s.mart_user, s.mart_password, timeout=s.db_timeout, create=False,
-                                   ssl_ca=s.mart_ssl_ca, statement_seconds=s.db_timeout)
+            conn = serving.connect(
+                self.url,
+                s.mart_user,
+                s.mart_password,
+                timeout=s.db_timeout,
+                create=False,
+                ssl_ca=s.mart_ssl_ca,
+                statement_seconds=s.db_timeout,
+            )
         except (*self._errors, MartUrlError) as exc:
             raise MartUnavailable(f"cannot connect to the mart at {self.url}: {mask(str(exc))}") from None
         if self.dialect == "sqlite":
@@ -289,7 +355,7 @@ class MartRepository:
 def _gone_away(exc: BaseException) -> bool:
     """A connection-level failure (worth one re-connect), not an error in the statement itself."""
     if isinstance(exc, sqlite3.Error):
-        return isinstance(exc, sqlite3.ProgrammingError)       # e.g. a closed connection object
+        return isinstance(exc, sqlite3.ProgrammingError)  # e.g. a closed connection object
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
     return type(exc).__name__ == "InterfaceError" or code in (0, 2006, 2013, 2055, 4031, 1927)
 

@@ -45,9 +45,9 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import MutableMapping
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import resources
-from typing import MutableMapping
 
 from chatbot_lambda import apigw, handler
 from chatbot_lambda.answers import too_long_reply
@@ -59,14 +59,16 @@ log = logging.getLogger("chatbot_lambda.serve")
 
 LAMBDA_TIMEOUT_MS = 5000
 READ_TIMEOUT_SECONDS = 10.0
-HEADER_TIMEOUT_SECONDS = 5.0   # a request line and headers are a few hundred bytes: any client sends them at once
-WORKERS = 8                    # the handler answers one at a time: more threads would only hold more sockets
-WAITING_PER_WORKER = 4         # connections waiting for a worker, per worker; beyond them, 503
+HEADER_TIMEOUT_SECONDS = 5.0  # a request line and headers are a few hundred bytes: any client sends them at once
+WORKERS = 8  # the handler answers one at a time: more threads would only hold more sockets
+WAITING_PER_WORKER = 4  # connections waiting for a worker, per worker; beyond them, 503
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
-PREVIEW_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
-                 "/index.html": ("index.html", "text/html; charset=utf-8"),
-                 "/preview.css": ("preview.css", "text/css; charset=utf-8"),
-                 "/preview.js": ("preview.js", "text/javascript; charset=utf-8")}
+PREVIEW_FILES = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/index.html": ("index.html", "text/html; charset=utf-8"),
+    "/preview.css": ("preview.css", "text/css; charset=utf-8"),
+    "/preview.js": ("preview.js", "text/javascript; charset=utf-8"),
+}
 
 
 class LambdaContext:
@@ -87,11 +89,17 @@ def http_api_event(method: str, target: str, headers: dict[str, str], body: byte
     except UnicodeDecodeError:
         text, encoded = base64.b64encode(body).decode("ascii"), True
     return {
-        "version": "2.0", "routeKey": f"{method} {path}", "rawPath": path, "rawQueryString": query,
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": query,
         "headers": {name.lower(): value for name, value in headers.items()},
-        "requestContext": {"http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                                    "sourceIp": "127.0.0.1"}, "stage": "$default"},
-        "body": text, "isBase64Encoded": encoded,
+        "requestContext": {
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "stage": "$default",
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
     }
 
 
@@ -101,8 +109,10 @@ def ensure_request_key(env: MutableMapping[str, str]) -> bool:
     if env.get("REQUEST_KEY") or env.get("REQUEST_KEY_SECRET"):
         return False
     env["REQUEST_KEY"] = secrets.token_urlsafe(32)
-    log.info("REQUEST_KEY is not set: this run hashes user ids and signs alias offers with a random key of its "
-             "own (set REQUEST_KEY to keep one across runs)")
+    log.info(
+        "REQUEST_KEY is not set: this run hashes user ids and signs alias offers with a random key of its "
+        "own (set REQUEST_KEY to keep one across runs)"
+    )
     return True
 
 
@@ -112,9 +122,12 @@ def own_origins(host: str, port: int) -> frozenset[str]:
     and a browser may open ``http://localhost:8080/``)."""
     names = {f"[{host}]" if ":" in host else host}
     try:
-        local = host in ("", "localhost") or ipaddress.ip_address(host).is_loopback \
+        local = (
+            host in ("", "localhost")
+            or ipaddress.ip_address(host).is_loopback
             or ipaddress.ip_address(host).is_unspecified
-    except ValueError:          # a host name
+        )
+    except ValueError:  # a host name
         local = False
     if local:
         names.update(LOOPBACK_NAMES)
@@ -155,14 +168,15 @@ class SkillServer(HTTPServer):
     ``workers * WAITING_PER_WORKER`` accepted connections wait for one, and one more is answered 503
     at once and closed. Accepted sockets get TCP_NODELAY."""
 
-    request_queue_size = 64     # the listen backlog: a burst is accepted (and answered 503), not left to SYN retries
+    request_queue_size = 64  # the listen backlog: a burst is accepted (and answered 503), not left to SYN retries
 
     def __init__(self, address, handler_class, workers: int = WORKERS):
         super().__init__(address, handler_class)
         self.origins = own_origins(str(self.server_address[0]), int(self.server_address[1]))
         self._waiting: queue.Queue = queue.Queue(maxsize=workers * WAITING_PER_WORKER)
-        self._workers = [threading.Thread(target=self._work, name=f"skill-worker-{n}", daemon=True)
-                         for n in range(workers)]
+        self._workers = [
+            threading.Thread(target=self._work, name=f"skill-worker-{n}", daemon=True) for n in range(workers)
+        ]
         for worker in self._workers:
             worker.start()
 
@@ -180,12 +194,14 @@ class SkillServer(HTTPServer):
     def _turn_away(self, request) -> None:
         """503 and close, without waiting on the client (a fresh socket's send buffer takes the few bytes)."""
         body = json.dumps({"error": "busy: every worker is serving a connection and more are waiting; try again"})
-        head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
-                f"\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
+        head = (
+            f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+            f"\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        )
         try:
             request.setblocking(False)
             request.send((head + body).encode("ascii"))
-        except OSError:         # full, or the client has gone: the close below is the answer
+        except OSError:  # full, or the client has gone: the close below is the answer
             pass
         self.shutdown_request(request)
 
@@ -197,14 +213,14 @@ class SkillServer(HTTPServer):
             request, client_address = item
             try:
                 self.finish_request(request, client_address)
-            except Exception:   # any failure of one connection (logged by handle_error); the worker goes on
+            except Exception:  # any failure of one connection (logged by handle_error); the worker goes on
                 self.handle_error(request, client_address)
             finally:
                 self.shutdown_request(request)
 
     def server_close(self) -> None:
         super().server_close()
-        while True:             # connections still waiting are closed unanswered
+        while True:  # connections still waiting are closed unanswered
             try:
                 item = self._waiting.get_nowait()
             except queue.Empty:
@@ -231,7 +247,7 @@ class SkillHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.rfile.close()      # the socket's own file: replaced by one reading with deadlines
+        self.rfile.close()  # the socket's own file: replaced by one reading with deadlines
         self._reads = DeadlineReader(self.connection, self.timeout)
         self.rfile = io.BufferedReader(self._reads)
 
@@ -244,7 +260,7 @@ class SkillHandler(BaseHTTPRequestHandler):
 
     def parse_request(self) -> bool:
         try:
-            return super().parse_request()   # reads the headers, under the deadline set above
+            return super().parse_request()  # reads the headers, under the deadline set above
         finally:
             self._reads.deadline = None
 
@@ -254,8 +270,11 @@ class SkillHandler(BaseHTTPRequestHandler):
             self.send_error(404, "not found: POST skill requests to /skill, or open / for the preview")
             return
         name, kind = found
-        self._send(200, {"Content-Type": kind, "Cache-Control": "no-store"},
-                   resources.files("chatbot_lambda").joinpath("preview", name).read_bytes())
+        self._send(
+            200,
+            {"Content-Type": kind, "Cache-Control": "no-store"},
+            resources.files("chatbot_lambda").joinpath("preview", name).read_bytes(),
+        )
 
     def do_POST(self) -> None:
         try:
@@ -272,20 +291,24 @@ class SkillHandler(BaseHTTPRequestHandler):
         if self.headers.get_content_type() != "application/json":
             self._refuse(415, "refused: the Content-Type must be application/json", length)
             return
-        if length > self.max_body:      # answered as the Lambda would, from the header alone, body unread
+        if length > self.max_body:  # answered as the Lambda would, from the header alone, body unread
             self.close_connection = True
-            self._send(200, {"Content-Type": "application/json; charset=utf-8", "Connection": "close"},
-                       json.dumps(too_long_reply(), ensure_ascii=False).encode("utf-8"))
+            self._send(
+                200,
+                {"Content-Type": "application/json; charset=utf-8", "Connection": "close"},
+                json.dumps(too_long_reply(), ensure_ascii=False).encode("utf-8"),
+            )
             return
         body = self._read_body(length)
-        if body is None:                # closed, or not all sent within the read timeout
+        if body is None:  # closed, or not all sent within the read timeout
             self.close_connection = True
             return
         event = http_api_event("POST", self.path, dict(self.headers.items()), body)
         with self.answering:
             response = handler.lambda_handler(event, LambdaContext())
-        self._send(response.get("statusCode", 200), response.get("headers", {}),
-                   response.get("body", "").encode("utf-8"))
+        self._send(
+            response.get("statusCode", 200), response.get("headers", {}), response.get("body", "").encode("utf-8")
+        )
 
     def _read_body(self, length: int) -> bytes | None:
         """The body, read within ``timeout`` seconds in total (a client sending a byte now and then
@@ -293,7 +316,7 @@ class SkillHandler(BaseHTTPRequestHandler):
         self._reads.deadline = time.monotonic() + self.timeout
         try:
             data = self.rfile.read(length)
-        except OSError:                 # the deadline, or the client went away
+        except OSError:  # the deadline, or the client went away
             return None
         finally:
             self._reads.deadline = None
@@ -306,8 +329,11 @@ class SkillHandler(BaseHTTPRequestHandler):
         if 0 < length <= self.max_body:
             self._read_body(length)
         self.close_connection = True
-        self._send(status, {"Content-Type": "application/json", "Connection": "close"},
-                   json.dumps({"error": reason}).encode("utf-8"))
+        self._send(
+            status,
+            {"Content-Type": "application/json", "Connection": "close"},
+            json.dumps({"error": reason}).encode("utf-8"),
+        )
 
     def _send(self, status: int, headers: dict, data: bytes) -> None:
         self.send_response(status)
@@ -322,22 +348,39 @@ class SkillHandler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = program_parser("python -m chatbot_lambda.serve", description="Run the Kakao skill locally: POST a skill request to "
-                                     "http://HOST:PORT/<any path>, or open http://HOST:PORT/ in a browser for "
-                                     "the chat preview. Settings come from the environment "
-                                     "(MART_URL, MART_USER, MART_PASSWORD, SPOTIPY_CLIENT_ID, ...).")
+    parser = program_parser(
+        "python -m chatbot_lambda.serve",
+        description="Run the Kakao skill locally: POST a skill request to "
+        "http://HOST:PORT/<any path>, or open http://HOST:PORT/ in a browser for "
+        "the chat preview. Settings come from the environment "
+        "(MART_URL, MART_USER, MART_PASSWORD, SPOTIPY_CLIENT_ID, ...).",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 picks one)")
     parser.add_argument("--mart", help=f"mart JDBC URL, overriding MART_URL (default {DEFAULT_MART_URL})")
-    parser.add_argument("--read-timeout", type=float, default=READ_TIMEOUT_SECONDS, metavar="SECONDS",
-                        help=f"close a connection that sends nothing for this long, or whose body takes longer "
-                             f"(default {READ_TIMEOUT_SECONDS:g})")
-    parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT_SECONDS, metavar="SECONDS",
-                        help=f"close a connection whose request line and headers take longer "
-                             f"(default {HEADER_TIMEOUT_SECONDS:g})")
-    parser.add_argument("--workers", type=int, default=WORKERS, metavar="N",
-                        help=f"threads serving connections (default {WORKERS}); {WAITING_PER_WORKER} times as many "
-                             f"may wait, more are answered 503")
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=READ_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"close a connection that sends nothing for this long, or whose body takes longer "
+        f"(default {READ_TIMEOUT_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=HEADER_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"close a connection whose request line and headers take longer (default {HEADER_TIMEOUT_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=WORKERS,
+        metavar="N",
+        help=f"threads serving connections (default {WORKERS}); {WAITING_PER_WORKER} times as many "
+        f"may wait, more are answered 503",
+    )
     args = parser.parse_args(argv)
     if args.workers < 1 or args.read_timeout <= 0 or args.header_timeout <= 0:
         parser.error("--workers must be at least 1, and the timeouts more than 0")
@@ -349,8 +392,11 @@ def main(argv: list[str] | None = None) -> None:
     SkillHandler.header_timeout = args.header_timeout
     server = SkillServer((args.host, args.port), SkillHandler, workers=args.workers)
     host, port = server.server_address[:2]
-    print(f"skill server on http://{host}:{port}/skill (mart {mask(os.environ.get('MART_URL', DEFAULT_MART_URL))}); "
-          f"browser preview on http://{host}:{port}/", flush=True)
+    print(
+        f"skill server on http://{host}:{port}/skill (mart {mask(os.environ.get('MART_URL', DEFAULT_MART_URL))}); "
+        f"browser preview on http://{host}:{port}/",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -57,8 +57,8 @@ with no users, no alias offers and no listening.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Mapping
 
 from mart.url import MartUrl, MartUrlError
 
@@ -94,7 +94,7 @@ def _secret(secret_id: str, *keys: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    mart_url: MartUrl = MartUrl.parse(DEFAULT_MART_URL)   # parsed once, its credentials taken out
+    mart_url: MartUrl = MartUrl.parse(DEFAULT_MART_URL)  # parsed once, its credentials taken out
     mart_user: str = ""
     mart_password: str = field(default="", repr=False)
     mart_ssl_ca: str = ""
@@ -120,9 +120,11 @@ class Settings:
 
     def __post_init__(self):
         if len(self.request_key) < MIN_REQUEST_KEY:
-            raise SettingsError(f"REQUEST_KEY (or REQUEST_KEY_SECRET) must give a key of at least {MIN_REQUEST_KEY} "
-                                "characters: it hashes user ids and signs alias offers (python -c 'import secrets; "
-                                "print(secrets.token_urlsafe(32))' makes one)")
+            raise SettingsError(
+                f"REQUEST_KEY (or REQUEST_KEY_SECRET) must give a key of at least {MIN_REQUEST_KEY} "
+                "characters: it hashes user ids and signs alias offers (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))' makes one)"
+            )
 
     @property
     def live_lookups(self) -> bool:
@@ -134,7 +136,7 @@ class Settings:
         return bool(self.skill_secret)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``env`` (default ``os.environ``); secrets named by ``*_SECRET*`` ids are read here."""
         env = os.environ if env is None else env
         mart_password = env.get("MART_PASSWORD", "")
@@ -156,7 +158,7 @@ class Settings:
         mart_user, mart_password = mart_url.credentials(env.get("MART_USER", ""), mart_password)
         ssl_ca = env.get("MART_SSL_CA", "").strip()
         if ssl_ca and not os.path.isabs(ssl_ca) and env.get("LAMBDA_TASK_ROOT"):
-            ssl_ca = os.path.join(env["LAMBDA_TASK_ROOT"], ssl_ca)     # a bundle shipped in the zip
+            ssl_ca = os.path.join(env["LAMBDA_TASK_ROOT"], ssl_ca)  # a bundle shipped in the zip
         if ssl_ca and not os.path.isfile(ssl_ca):
             raise SettingsError(f"MART_SSL_CA={ssl_ca!r} is not a file")
         language = env.get("LANGUAGE", "").strip().lower() or cls.language
@@ -185,10 +187,12 @@ class Settings:
             request_key=request_key,
             max_requests=int(_number(env, "MAX_REQUESTS", cls.max_requests, 0, 10_000_000)),
             max_new_names_per_user=int(_number(env, "MAX_NEW_NAMES_PER_USER", cls.max_new_names_per_user, 0, 10_000)),
-            chat_listens_per_user_per_day=int(_number(env, "CHAT_LISTENS_PER_USER_PER_DAY",
-                                                      cls.chat_listens_per_user_per_day, 0, 1000)),
-            chat_listens_retention_days=int(_number(env, "CHAT_LISTENS_RETENTION_DAYS",
-                                                    cls.chat_listens_retention_days, 1, 3650)),
+            chat_listens_per_user_per_day=int(
+                _number(env, "CHAT_LISTENS_PER_USER_PER_DAY", cls.chat_listens_per_user_per_day, 0, 1000)
+            ),
+            chat_listens_retention_days=int(
+                _number(env, "CHAT_LISTENS_RETENTION_DAYS", cls.chat_listens_retention_days, 1, 3650)
+            ),
             alias_offer_minutes=_number(env, "ALIAS_OFFER_MINUTES", cls.alias_offer_minutes, 1, 24 * 60),
             log_level=level,
         )

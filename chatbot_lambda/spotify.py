@@ -97,8 +97,8 @@ class SpotifyClient:
         self._clock = clock
         self._token: str = ""
         self._token_until = 0.0
-        self._away_until = 0.0          # after a 429: no calls before this (monotonic seconds)
-        self.closed: set[str] = set()   # endpoints found closed to this app
+        self._away_until = 0.0  # after a 429: no calls before this (monotonic seconds)
+        self.closed: set[str] = set()  # endpoints found closed to this app
 
     def lookup(self, name: str, deadline: Deadline, tracks: int = 3) -> Lookup:
         """Search ``name``: the artist meant with up to ``tracks`` distinct tracks, or a hit in another
@@ -127,8 +127,9 @@ class SpotifyClient:
 
     def _search(self, name: str, deadline: Deadline) -> list[dict]:
         self._check_away()
-        found = self._get("search", {"q": name, "type": "artist", "limit": 5,
-                                     "market": self.settings.spotify_market}, deadline)
+        found = self._get(
+            "search", {"q": name, "type": "artist", "limit": 5, "market": self.settings.spotify_market}, deadline
+        )
         items = found.get("artists", {}).get("items") if isinstance(found.get("artists"), dict) else None
         return [item for item in items or [] if isinstance(item, dict) and item.get("id") and item.get("name")]
 
@@ -139,7 +140,7 @@ class SpotifyClient:
     def _with_tracks(self, artist: dict, deadline: Deadline, tracks: int) -> LiveArtist:
         try:
             found = distinct_tracks(self._tracks(artist, deadline))[:tracks]
-        except (SpotifyUnavailable, OutOfTime) as exc:    # the artist is still worth answering and recording
+        except (SpotifyUnavailable, OutOfTime) as exc:  # the artist is still worth answering and recording
             log.warning("no tracks for %s from Spotify: %s", artist["name"], exc)
             found = []
         return _live(artist, found)
@@ -148,23 +149,42 @@ class SpotifyClient:
         raw: list = []
         if "top-tracks" not in self.closed:
             try:
-                raw = self._get(f"artists/{urllib.parse.quote(artist['id'])}/top-tracks",
-                                {"market": self.settings.spotify_market}, deadline).get("tracks") or []
+                raw = (
+                    self._get(
+                        f"artists/{urllib.parse.quote(artist['id'])}/top-tracks",
+                        {"market": self.settings.spotify_market},
+                        deadline,
+                    ).get("tracks")
+                    or []
+                )
             except _Closed:
                 self.closed.add("top-tracks")
                 log.warning("Spotify top tracks are closed to this app: searching tracks by artist instead")
         if "top-tracks" in self.closed:
-            found = self._get("search", {"q": f'artist:"{artist["name"]}"', "type": "track", "limit": 10,
-                                         "market": self.settings.spotify_market}, deadline)
+            found = self._get(
+                "search",
+                {
+                    "q": f'artist:"{artist["name"]}"',
+                    "type": "track",
+                    "limit": 10,
+                    "market": self.settings.spotify_market,
+                },
+                deadline,
+            )
             items = found.get("tracks", {}).get("items") if isinstance(found.get("tracks"), dict) else None
-            raw = [t for t in items or [] if isinstance(t, dict)
-                   and any(isinstance(a, dict) and a.get("id") == artist["id"] for a in t.get("artists") or [])]
+            raw = [
+                t
+                for t in items or []
+                if isinstance(t, dict)
+                and any(isinstance(a, dict) and a.get("id") == artist["id"] for a in t.get("artists") or [])
+            ]
         tracks = []
         for track in raw if isinstance(raw, list) else []:
             if isinstance(track, dict) and track.get("name"):
                 album = track.get("album") if isinstance(track.get("album"), dict) else {}
-                tracks.append(LiveTrack(str(track["name"]), str(album.get("name") or ""),
-                                        _first_image(album.get("images"))))
+                tracks.append(
+                    LiveTrack(str(track["name"]), str(album.get("name") or ""), _first_image(album.get("images")))
+                )
         return tracks
 
     # -- HTTP ----------------------------------------------------------------------------------------------
@@ -175,7 +195,7 @@ class SpotifyClient:
             url = urllib.parse.urljoin(self.settings.spotify_api_url, path) + "?" + urllib.parse.urlencode(params)
             request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
             status, body = self._send(request, deadline)
-            if status == 401 and attempt == 1:      # the token expired early: one fresh token
+            if status == 401 and attempt == 1:  # the token expired early: one fresh token
                 self._token_until = 0.0
                 continue
             if status in (403, 404) and (path.endswith("top-tracks") or missing_ok):
@@ -191,8 +211,11 @@ class SpotifyClient:
         s = self.settings
         basic = base64.b64encode(f"{s.spotify_client_id}:{s.spotify_client_secret}".encode()).decode()
         request = urllib.request.Request(
-            s.spotify_token_url, data=b"grant_type=client_credentials", method="POST",
-            headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"})
+            s.spotify_token_url,
+            data=b"grant_type=client_credentials",
+            method="POST",
+            headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
+        )
         status, body = self._send(request, deadline)
         token = body.get("access_token") if status == 200 else None
         if not isinstance(token, str) or not token:
@@ -215,9 +238,10 @@ class SpotifyClient:
             status, headers, data = exchange(request, timeout)
         except TooLarge as exc:
             raise SpotifyUnavailable(f"{what} answered a body over {MAX_BODY_BYTES} bytes ({exc})") from None
-        except (http.client.HTTPException, OSError, ValueError) as exc:   # timeouts are OSErrors
-            raise SpotifyUnavailable(f"{what} failed after at most {timeout:.2f} s: {exc or type(exc).__name__}") \
-                from None
+        except (http.client.HTTPException, OSError, ValueError) as exc:  # timeouts are OSErrors
+            raise SpotifyUnavailable(
+                f"{what} failed after at most {timeout:.2f} s: {exc or type(exc).__name__}"
+            ) from None
         if status == 429:
             wait = _seconds(headers.get("Retry-After"))
             self._away_until = self._clock() + wait
@@ -240,8 +264,13 @@ class _Closed(Exception):
 
 
 def _live(artist: dict, tracks: list[LiveTrack]) -> LiveArtist:
-    return LiveArtist(str(artist["id"]), str(artist["name"]), _first_image(artist.get("images")),
-                      str((artist.get("external_urls") or {}).get("spotify") or ""), tracks)
+    return LiveArtist(
+        str(artist["id"]),
+        str(artist["name"]),
+        _first_image(artist.get("images")),
+        str((artist.get("external_urls") or {}).get("spotify") or ""),
+        tracks,
+    )
 
 
 def _seconds(text: str | None) -> float:

@@ -26,29 +26,28 @@ MAX_CANDIDATES = 40
 # Small talk: answered with a hint, never searched or recorded (when no artist has that name).
 SMALL_TALK = {
     "small_talk": "안녕 안녕하세요 안녕하십니까 하이 하이요 방가 반가워 반가워요 반갑습니다 hi hello hey 헬로 ㅎㅇ 여보세요 "
-                  "누구야 누구세요 뭐해 심심해 ㅇㅇ 응 네 넵 예 아니 아니요 아니에요 아니야 ok 오케이 "
-                  "하이루 안뇽 안뇽하세요 방가방가 ㅎㅇㅎㅇ 굿모닝 좋은아침 좋은아침이에요 좋은아침입니다 좋은밤 굿밤 잘자 잘자요 "
-                  "뭐해요 심심해요 ㅇㅋ ㅇㅋㅇㅋ 오키 오키오키 ㄴㄴ 아하",
+    "누구야 누구세요 뭐해 심심해 ㅇㅇ 응 네 넵 예 아니 아니요 아니에요 아니야 ok 오케이 "
+    "하이루 안뇽 안뇽하세요 방가방가 ㅎㅇㅎㅇ 굿모닝 좋은아침 좋은아침이에요 좋은아침입니다 좋은밤 굿밤 잘자 잘자요 "
+    "뭐해요 심심해요 ㅇㅋ ㅇㅋㅇㅋ 오키 오키오키 ㄴㄴ 아하",
     "thanks": "고마워 고마워요 고맙습니다 감사 감사해요 감사합니다 땡큐 ㄳ ㄱㅅ thanks thankyou thx",
     "welcome": "도움말 help 시작 처음 처음으로 메뉴 사용법 도와줘 뭐할수있어",
 }
 _SMALL_TALK_KEYS = {name_key(word): kind for kind, words in SMALL_TALK.items() for word in words.split()}
 # Laughter and crying typed as bare letters: ㅋㅋㅋ, ㅎㅎ, ㅠㅠ, ㅜㅜ (conjoining jamo after NFKC), also 하하, 호호.
 _LAUGHTER = re.compile(r"^[\u110f\u1112\u1172\u116e\u1173.!~?]+$|^(하|호|히|헤|크|키)\1+$")
-_LAUGHTER_AFTER = re.compile(r"[\u110f\u1112\u1172\u116e\u1173]+$")     # 안녕하세요ㅎㅎ
-_KIND_ORDER = ("thanks", "welcome", "small_talk")   # a message mixing kinds is answered as the first
+_LAUGHTER_AFTER = re.compile(r"[\u110f\u1112\u1172\u116e\u1173]+$")  # 안녕하세요ㅎㅎ
+_KIND_ORDER = ("thanks", "welcome", "small_talk")  # a message mixing kinds is answered as the first
 
 
 @dataclass(frozen=True)
 class Utterance:
-    text: str                                   # the message, trimmed
-    name: str                                   # the name it asks about (request words set aside)
-    keys: list[str] = field(default_factory=list)   # lookup keys, whole message and runs of words
-    sentence: bool = False                      # request words were set aside
-    small_talk: str | None = None               # "small_talk", "thanks" or "welcome" when it is only that
-    says_something: bool = False                # the name reads as a Korean sentence: never searched
-    typed: str = ""                             # the name as the user typed it (not normalized): to quote back
-
+    text: str  # the message, trimmed
+    name: str  # the name it asks about (request words set aside)
+    keys: list[str] = field(default_factory=list)  # lookup keys, whole message and runs of words
+    sentence: bool = False  # request words were set aside
+    small_talk: str | None = None  # "small_talk", "thanks" or "welcome" when it is only that
+    says_something: bool = False  # the name reads as a Korean sentence: never searched
+    typed: str = ""  # the name as the user typed it (not normalized): to quote back
 
 
 # A Korean sentence ends in a verb ending (배고파요, 좋다, 할까), or asks (뭐해?, 있어?): never a name to look up.
@@ -116,7 +115,7 @@ def _as_typed(raw: str, word: str, stripped: str) -> str:
     off ``word`` (leaving ``stripped``): as typed where the same ending can be cut off, else ``stripped``."""
     if stripped == word:
         return raw
-    cut = raw[:len(raw) - (len(word) - len(stripped))]
+    cut = raw[: len(raw) - (len(word) - len(stripped))]
     return cut if unicodedata.normalize("NFKC", cut) == stripped else stripped
 
 
@@ -131,7 +130,7 @@ def read(text: str) -> Utterance:
     spans = []
     for size in range(min(len(words), MAX_WORDS_IN_NAME) if sentence or says_something else 0, 0, -1):
         for start in range(len(words) - size + 1):
-            run = words[start:start + size]
+            run = words[start : start + size]
             if all(is_request_word(word) for word in run):
                 continue
             spans.append(name_key("".join(run)))
@@ -148,6 +147,12 @@ def read(text: str) -> Utterance:
             kept[0] = stripped
     name = " ".join(kept) if kept else ("" if sentence else text)
     shown = " ".join(typed) if kept else ("" if sentence else text)
-    return Utterance(text=text, name=name, keys=list(dict.fromkeys(k for k in keys if k))[:MAX_CANDIDATES],
-                     sentence=sentence, small_talk=small_talk_of(words),
-                     says_something=bool(name) and says_something, typed=shown)
+    return Utterance(
+        text=text,
+        name=name,
+        keys=list(dict.fromkeys(k for k in keys if k))[:MAX_CANDIDATES],
+        sentence=sentence,
+        small_talk=small_talk_of(words),
+        says_something=bool(name) and says_something,
+        typed=shown,
+    )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -41,23 +41,33 @@ REMOVAL_FIELDS = ("artist_id", "alias_key", "alias", "removed_at")
 
 
 def parse_args(argv: Sequence[str] | None):
-    parser = base_parser("List the aliases the ingest learned from chat users, or remove one for good.", __doc__,
-                         prog="python -m jobs.aliases")
+    parser = base_parser(
+        "List the aliases the ingest learned from chat users, or remove one for good.",
+        __doc__,
+        prog="python -m jobs.aliases",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the learned aliases of the latest snapshot (or --dt): artist id, name, alias")
     remove = commands.add_parser("remove", help="remove a learned alias from the lake (and with --mart, the mart)")
     remove.add_argument("alias", help="the alias, as typed (matched by name key)")
     remove.add_argument("--artist", metavar="ID", help="only the alias of this artist id")
-    remove.add_argument("--mart", action="store_true",
-                        help="also stop serving it now: delete it from the live mart (mart.url) and its confirmations")
+    remove.add_argument(
+        "--mart",
+        action="store_true",
+        help="also stop serving it now: delete it from the live mart (mart.url) and its confirmations",
+    )
     return parser.parse_args(argv)
 
 
 def learned(aliases: DataFrame, artists: DataFrame) -> DataFrame:
     """The learned (``chat``) aliases with their artist's name: artist_id, name, alias."""
     names = artists.select("artist_id", "name")
-    return (aliases.where(F.col("source") == "chat").join(names, "artist_id", "left")
-            .select("artist_id", "name", "alias").orderBy("alias", "artist_id"))
+    return (
+        aliases.where(F.col("source") == "chat")
+        .join(names, "artist_id", "left")
+        .select("artist_id", "name", "alias")
+        .orderBy("alias", "artist_id")
+    )
 
 
 def list_learned(lake: Lake, dt: str | None) -> int:
@@ -81,20 +91,26 @@ def remove(spark: SparkSession, lake: Lake, config: dict, alias: str, artist: st
     found = [(row.artist_id, row.alias) for row in rows if row.source == "chat"]
     if not found:
         curated = ", ".join(sorted({f"{row.alias} -> {row.artist_id}" for row in rows}))
-        raise ConfigError(f"no learned alias {alias!r}{f' of {artist}' if artist else ''} in dt={dt}"
-                          + (f" (curated: {curated}; edit the --aliases-csv file)" if curated else ""))
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        raise ConfigError(
+            f"no learned alias {alias!r}{f' of {artist}' if artist else ''} in dt={dt}"
+            + (f" (curated: {curated}; edit the --aliases-csv file)" if curated else "")
+        )
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     today = today_utc()
     removals = [(artist_id, key, text, now) for artist_id, text in found]
-    if lake.exists(REMOVALS):      # the day's earlier removals stay: a write replaces the whole dt
+    if lake.exists(REMOVALS):  # the day's earlier removals stay: a write replaces the whole dt
         earlier = lake.spark.read.format("delta").load(lake.path(REMOVALS)).where(F.col("dt") == today)
         removals = [tuple(row) for row in earlier.select(*REMOVAL_FIELDS).collect()] + removals
     lake.write(schemas.local_frame(spark, removals, REMOVAL_COLUMNS), REMOVALS, today)
     gone = set(found)
     kept = [tuple(row) for row in every if (row.artist_id, row.alias) not in gone]
     lake.write(schemas.local_frame(spark, kept, schemas.ARTIST_ALIASES), "artist_aliases", dt)
-    log.info("removed %s from dt=%s and recorded in %s: later ingests neither carry nor learn them",
-             ", ".join(f"{text!r} -> {artist_id}" for artist_id, text in found), dt, lake.path(REMOVALS))
+    log.info(
+        "removed %s from dt=%s and recorded in %s: later ingests neither carry nor learn them",
+        ", ".join(f"{text!r} -> {artist_id}" for artist_id, text in found),
+        dt,
+        lake.path(REMOVALS),
+    )
     if mart:
         _remove_from_mart(spark, config, key, [artist_id for artist_id, _ in found])
     return found
@@ -104,6 +120,7 @@ def _remove_from_mart(spark: SparkSession, config: dict, key: str, artist_ids: l
     from jobs.common.jdbc import MartConnection, MartTarget
     from mart import requests
     from mart.schema import PREVIOUS
+
     target = MartTarget.from_config(section(config, "mart"))
     with MartConnection(spark, target) as conn, conn.transaction():
         present = conn.tables()
@@ -111,8 +128,9 @@ def _remove_from_mart(spark: SparkSession, config: dict, key: str, artist_ids: l
         for artist_id in artist_ids:
             for table in ("artist_aliases", f"artist_aliases{PREVIOUS}"):
                 if table in present:
-                    deleted += conn.execute(f"DELETE FROM {table} WHERE alias_key = ? AND artist_id = ?",
-                                            (key, artist_id))
+                    deleted += conn.execute(
+                        f"DELETE FROM {table} WHERE alias_key = ? AND artist_id = ?", (key, artist_id)
+                    )
             if "alias_confirmations" in present:
                 conn.execute(*requests.forget_confirmations_statement(key, artist_id))
     log.info("the mart at %s serves it no more (%d rows deleted)", target.shown_url, deleted)

@@ -24,7 +24,7 @@ import datetime
 import logging
 import sys
 import time
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import SparkSession
 
@@ -36,10 +36,10 @@ from jobs.common.lake import Lake, today_utc
 from jobs.common.progress import Progress
 from jobs.common.spark import start_spark
 from jobs.common.timing import stage
+from jobs.settings import SOURCES, IngestSettings
 from jobs.sources import chat_listens, chat_requests, learned_aliases
 from jobs.sources.aliases import chat_aliases, curated_aliases, read_aliases_csv, removed_aliases, snapshot_aliases
 from jobs.sources.listens import LAYOUTS, Listens, read_listens, snapshot_contexts
-from jobs.settings import SOURCES, IngestSettings
 from jobs.sources.seeds import wanted_artists
 from jobs.sources.spotify import SpotifyCatalog, SpotifyError
 from jobs.sources.spotify_snapshot import SpotifySnapshot, fetch_snapshot, resolve_names
@@ -106,23 +106,39 @@ def parse_args(argv: Sequence[str] | None):
     parser.add_argument("--seeds", help="spotify: comma-separated artist ids or names (overrides ingest.seeds)")
     parser.add_argument("--seeds-file", metavar="FILE", help="spotify: one artist id or name per line")
     parser.add_argument("--refresh", action="store_true", help="spotify: also the artists of the lake's latest dt")
-    parser.add_argument("--requests", action="store_true",
-                        help="spotify: also the names the chatbot could not answer (mart artist_requests)")
-    parser.add_argument("--max-requests", type=int, metavar="N",
-                        help="spotify: take at most N requests this run (overrides ingest.max_requests)")
+    parser.add_argument(
+        "--requests",
+        action="store_true",
+        help="spotify: also the names the chatbot could not answer (mart artist_requests)",
+    )
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        metavar="N",
+        help="spotify: take at most N requests this run (overrides ingest.max_requests)",
+    )
     parser.add_argument("--tracks", metavar="FILE", help="tracks-csv: the tracks file (overrides tracks_csv.tracks)")
-    parser.add_argument("--artists-csv", metavar="FILE",
-                        help="tracks-csv: the 600k layout's artists.csv (overrides tracks_csv.artists)")
-    parser.add_argument("--aliases-csv", metavar="FILE",
-                        help="any source: other spellings to publish, one 'artist,alias' row each (artist id or "
-                             "the artist's name; overrides ingest.aliases_csv)")
-    parser.add_argument("--listens", metavar="PATH",
-                        help="any source: listening data to match to the snapshot's artists (overrides listens.path)")
-    parser.add_argument("--listens-layout", choices=LAYOUTS,
-                        help="the layout of --listens (overrides listens.layout)")
-    parser.add_argument("--chat-listens", action="store_true",
-                        help="any source: also what the chatbot answered per signed user (the mart's chat_listens, "
-                             "kept ingest.chat_retention_days, 90) as listening data (overrides ingest.chat_listens)")
+    parser.add_argument(
+        "--artists-csv", metavar="FILE", help="tracks-csv: the 600k layout's artists.csv (overrides tracks_csv.artists)"
+    )
+    parser.add_argument(
+        "--aliases-csv",
+        metavar="FILE",
+        help="any source: other spellings to publish, one 'artist,alias' row each (artist id or "
+        "the artist's name; overrides ingest.aliases_csv)",
+    )
+    parser.add_argument(
+        "--listens",
+        metavar="PATH",
+        help="any source: listening data to match to the snapshot's artists (overrides listens.path)",
+    )
+    parser.add_argument("--listens-layout", choices=LAYOUTS, help="the layout of --listens (overrides listens.layout)")
+    parser.add_argument(
+        "--chat-listens",
+        action="store_true",
+        help="any source: also what the chatbot answered per signed user (the mart's chat_listens, "
+        "kept ingest.chat_retention_days, 90) as listening data (overrides ingest.chat_listens)",
+    )
     return parser.parse_args(argv)
 
 
@@ -138,8 +154,9 @@ def run(spark: SparkSession, settings: IngestSettings, dt: str) -> dict[str, int
     else:
         log.info("synthetic: %s", settings.synthetic)
         frames = generate(spark, settings.synthetic)
-    aliases = snapshot_aliases(spark, lake, dt, frames.pop("artist_aliases", None), curated(spark, settings, frames),
-                               artists=frames["artists"])
+    aliases = snapshot_aliases(
+        spark, lake, dt, frames.pop("artist_aliases", None), curated(spark, settings, frames), artists=frames["artists"]
+    )
     if aliases is not None:
         frames["artist_aliases"] = aliases
     # Listening data, by the source whose earlier rows it replaces: the source's own (synthetic's), --listens.
@@ -169,7 +186,7 @@ def run(spark: SparkSession, settings: IngestSettings, dt: str) -> dict[str, int
     if requests is not None:
         try:
             chat_requests.record_requests(spark, settings.mart, requests, settings.policy, _now())
-        except MartError as exc:   # the snapshot stands; the next run looks these requests up again
+        except MartError as exc:  # the snapshot stands; the next run looks these requests up again
             log.warning("requests: not marked in the mart (%s); the next run looks them up again", exc)
     return written
 
@@ -180,9 +197,12 @@ def chat_contexts(spark: SparkSession, settings: IngestSettings, artists):
     forward, with a warning."""
     chat = settings.chat_listens
     try:
-        frame = (chat_listens.chat_contexts(spark, settings.chat_target, _now(), chat.retention_days, chat.weight_cap)
-                 .join(artists.select("artist_id").distinct(), "artist_id", "left_semi")
-                 .select("context_id", "artist_id", "weight", "source").cache())
+        frame = (
+            chat_listens.chat_contexts(spark, settings.chat_target, _now(), chat.retention_days, chat.weight_cap)
+            .join(artists.select("artist_id").distinct(), "artist_id", "left_semi")
+            .select("context_id", "artist_id", "weight", "source")
+            .cache()
+        )
         log.info("chat listens: %d (user, artist) rows from the mart", frame.count())
         return frame
     except MartError as exc:
@@ -191,7 +211,7 @@ def chat_contexts(spark: SparkSession, settings: IngestSettings, artists):
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 def listening(spark: SparkSession, settings: IngestSettings, frames: dict) -> Listens | None:
@@ -235,11 +255,12 @@ def _progress(label: str, total: int) -> Progress:
 def taken_requests(spark: SparkSession, settings: IngestSettings, ids: list, names: dict):
     """The chatbot's requests taken for this run (``None`` without --requests); ConfigError when there is
     nothing at all to ingest."""
-    requests = chat_requests.take_requests(spark, settings.mart, settings.policy, _now()) if settings.requests \
-        else None
+    requests = chat_requests.take_requests(spark, settings.mart, settings.policy, _now()) if settings.requests else None
     if not ids and not names and not (requests and requests.taken):
-        raise ConfigError("no artists to ingest: set ingest.seeds (ids or names), ingest.seeds_file, "
-                          "ingest.refresh = true or ingest.requests = true (with requests in the mart)")
+        raise ConfigError(
+            "no artists to ingest: set ingest.seeds (ids or names), ingest.seeds_file, "
+            "ingest.refresh = true or ingest.requests = true (with requests in the mart)"
+        )
     return requests
 
 
@@ -255,8 +276,14 @@ def fetch_wanted(catalog: SpotifyCatalog, ids: list, names: dict) -> tuple[Spoti
     return snapshot, unresolved
 
 
-def answer_requests(spark: SparkSession, settings: IngestSettings, lake: Lake, catalog: SpotifyCatalog,
-                    snapshot: SpotifySnapshot, requests) -> list[tuple[str, str]]:
+def answer_requests(
+    spark: SparkSession,
+    settings: IngestSettings,
+    lake: Lake,
+    catalog: SpotifyCatalog,
+    snapshot: SpotifySnapshot,
+    requests,
+) -> list[tuple[str, str]]:
     """Look the chatbot's requests up into ``snapshot`` and report them; returns the aliases chat users
     taught (``earned_aliases``), none without requests."""
     if requests is None:
@@ -280,22 +307,33 @@ def learned_from_chat(taught: list[tuple[str, str]], snapshot: SpotifySnapshot) 
     """The aliases chat users taught for artists of ``snapshot`` (``chat_aliases``), logged."""
     learned = chat_aliases(taught, snapshot.artists)
     if learned:
-        log.info("aliases learned from chat users for %d artists: %s", len(learned),
-                 ", ".join(f"{alias} -> {artist_id}" for artist_id, alias, _ in learned[:10]))
+        log.info(
+            "aliases learned from chat users for %d artists: %s",
+            len(learned),
+            ", ".join(f"{alias} -> {artist_id}" for artist_id, alias, _ in learned[:10]),
+        )
     return learned
 
 
 def snapshot_frames(spark: SparkSession, snapshot: SpotifySnapshot, learned: list, missing: list) -> dict:
     """The lake tables of a fetched Spotify snapshot, with the learned aliases and the names not found."""
-    return {"artists": schemas.local_frame(spark, snapshot.artists, schemas.ARTISTS),
-            "artist_aliases": schemas.local_frame(spark, learned, schemas.ARTIST_ALIASES) if learned else None,
-            "top_tracks": schemas.local_frame(spark, snapshot.top_tracks, schemas.TOP_TRACKS_WITH_AUDIO),
-            "audio_features": schemas.local_frame(spark, snapshot.audio_features, schemas.AUDIO_FEATURES),
-            "unresolved_names": schemas.local_frame(spark, missing, schemas.UNRESOLVED_NAMES)}
+    return {
+        "artists": schemas.local_frame(spark, snapshot.artists, schemas.ARTISTS),
+        "artist_aliases": schemas.local_frame(spark, learned, schemas.ARTIST_ALIASES) if learned else None,
+        "top_tracks": schemas.local_frame(spark, snapshot.top_tracks, schemas.TOP_TRACKS_WITH_AUDIO),
+        "audio_features": schemas.local_frame(spark, snapshot.audio_features, schemas.AUDIO_FEATURES),
+        "unresolved_names": schemas.local_frame(spark, missing, schemas.UNRESOLVED_NAMES),
+    }
 
 
-def earned_aliases(spark: SparkSession, settings: IngestSettings, lake: Lake, catalog: SpotifyCatalog,
-                   snapshot: SpotifySnapshot, progress) -> list[tuple[str, str]]:
+def earned_aliases(
+    spark: SparkSession,
+    settings: IngestSettings,
+    lake: Lake,
+    catalog: SpotifyCatalog,
+    snapshot: SpotifySnapshot,
+    progress,
+) -> list[tuple[str, str]]:
     """``(typed, artist id)`` of the aliases chat users confirmed that pass ``learned_aliases``' checks,
     their artists fetched into ``snapshot`` (a SpotifyError leaves the rest for the next run)."""
     policy = settings.policy
@@ -308,26 +346,40 @@ def earned_aliases(spark: SparkSession, settings: IngestSettings, lake: Lake, ca
         try:
             chat_requests.merge(snapshot, fetch_snapshot(catalog, new, progress))
         except SpotifyError as exc:
-            log.warning("aliases: Spotify stopped fetching their artists (%s); those not fetched wait for the next "
-                        "run", str(exc).split(". ")[0])
+            log.warning(
+                "aliases: Spotify stopped fetching their artists (%s); those not fetched wait for the next run",
+                str(exc).split(". ")[0],
+            )
     return [(c.typed, c.artist_id) for c in candidates]
 
 
 def log_summary(catalog: SpotifyCatalog, snapshot: SpotifySnapshot, unresolved: list[str]) -> None:
     stats = catalog.stats
-    log.info("Spotify summary: %d artists, %d top tracks, %d audio features fetched; skipped: %d unknown "
-             "artist ids, %d invalid ids, %d names not found%s, %d tracks without features; %d requests, "
-             "%d retries, %d rate-limit waits (%.0f s), %d failed; closed endpoints: %s",
-             len(snapshot.artists), len(snapshot.top_tracks), len(snapshot.audio_features),
-             stats["skipped_artists"], stats["invalid_ids"], len(unresolved),
-             f" ({', '.join(unresolved[:10])})" if unresolved else "", stats["tracks_without_features"],
-             stats["requests"], stats["retries"], stats["rate_limited"], stats["waited_s"],
-             stats["failed_requests"], ", ".join(sorted(catalog.closed)) or "none")
+    log.info(
+        "Spotify summary: %d artists, %d top tracks, %d audio features fetched; skipped: %d unknown "
+        "artist ids, %d invalid ids, %d names not found%s, %d tracks without features; %d requests, "
+        "%d retries, %d rate-limit waits (%.0f s), %d failed; closed endpoints: %s",
+        len(snapshot.artists),
+        len(snapshot.top_tracks),
+        len(snapshot.audio_features),
+        stats["skipped_artists"],
+        stats["invalid_ids"],
+        len(unresolved),
+        f" ({', '.join(unresolved[:10])})" if unresolved else "",
+        stats["tracks_without_features"],
+        stats["requests"],
+        stats["retries"],
+        stats["rate_limited"],
+        stats["waited_s"],
+        stats["failed_requests"],
+        ", ".join(sorted(catalog.closed)) or "none",
+    )
 
 
 def tracks_csv_frames(spark: SparkSession, options: Mapping) -> dict:
     """The lake tables of a tracks-csv file; ``options`` are ``[tracks_csv]`` (``IngestSettings.tracks_csv``)."""
     from jobs.sources.tracks_csv import read_tracks_csv
+
     return read_tracks_csv(spark, options)
 
 
@@ -338,14 +390,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     def job() -> None:
         config = load_config(args.config, args.overrides)
         seeds = [x.strip() for x in args.seeds.split(",") if x.strip()] if args.seeds else None
-        for key, value in {"lake.path": args.lake, "ingest.source": args.source,
-                           "synthetic.artists": args.artists, "synthetic.seed": args.seed,
-                           "ingest.seeds": seeds, "ingest.seeds_file": args.seeds_file,
-                           "ingest.refresh": args.refresh or None, "ingest.requests": args.requests or None,
-                           "ingest.max_requests": args.max_requests,
-                           "tracks_csv.tracks": args.tracks, "tracks_csv.artists": args.artists_csv,
-                           "ingest.aliases_csv": args.aliases_csv, "ingest.chat_listens": args.chat_listens or None,
-                           "listens.path": args.listens, "listens.layout": args.listens_layout}.items():
+        for key, value in {
+            "lake.path": args.lake,
+            "ingest.source": args.source,
+            "synthetic.artists": args.artists,
+            "synthetic.seed": args.seed,
+            "ingest.seeds": seeds,
+            "ingest.seeds_file": args.seeds_file,
+            "ingest.refresh": args.refresh or None,
+            "ingest.requests": args.requests or None,
+            "ingest.max_requests": args.max_requests,
+            "tracks_csv.tracks": args.tracks,
+            "tracks_csv.artists": args.artists_csv,
+            "ingest.aliases_csv": args.aliases_csv,
+            "ingest.chat_listens": args.chat_listens or None,
+            "listens.path": args.listens,
+            "listens.layout": args.listens_layout,
+        }.items():
             if value is not None:
                 set_path(config, key, value)
         settings = IngestSettings.from_config(config)

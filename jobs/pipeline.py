@@ -16,7 +16,7 @@ import json
 import logging
 import shlex
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from jobs import ingest, similarity
 from jobs.common.cli import base_parser, setup_logging
@@ -46,8 +46,12 @@ def parse_args(argv: Sequence[str] | None):
     parser = base_parser(__doc__.split("\n\n")[0], EPILOG, prog="python -m jobs.pipeline")
     parser.add_argument("--mart", metavar="JDBC_URL", help="the mart both jobs use (overrides mart.url)")
     for name, _, _ in STEPS:
-        parser.add_argument(f"--{name}-args", default="", metavar="ARGS",
-                            help=f"more arguments for {name}, quoted as in a shell (see jobs/{name}.py --help)")
+        parser.add_argument(
+            f"--{name}-args",
+            default="",
+            metavar="ARGS",
+            help=f"more arguments for {name}, quoted as in a shell (see jobs/{name}.py --help)",
+        )
     args = parser.parse_args(argv)
     try:
         args.extra = {name: shlex.split(getattr(args, f"{name}_args")) for name, _, _ in STEPS}
@@ -62,7 +66,7 @@ def step_arguments(args, dt: str) -> dict[str, list[str]]:
     for override in args.overrides:
         common += ["--set", override]
     if args.mart:
-        common += ["--set", f"mart.url={json.dumps(args.mart)}"]   # a TOML string, whatever the URL holds
+        common += ["--set", f"mart.url={json.dumps(args.mart)}"]  # a TOML string, whatever the URL holds
     if args.lake:
         common += ["--lake", args.lake]
     return {name: common + args.extra[name] for name, _, _ in STEPS}
@@ -74,15 +78,20 @@ def run(arguments: dict[str, list[str]], dt: str) -> int:
         log.info("pipeline dt=%s: step %d of %d, %s", dt, position + 1, len(STEPS), name)
         try:
             status = main(arguments[name])
-        except SystemExit as exc:   # a job that exits by itself (argparse) still ends the pipeline here
+        except SystemExit as exc:  # a job that exits by itself (argparse) still ends the pipeline here
             status = exc.code if isinstance(exc.code, int) else 1
         except Exception:
             log.exception("pipeline dt=%s: step %s raised an error", dt, name)
             status = 1
         if status:
-            skipped = [later for later, _, _ in STEPS[position + 1:]]
-            log.error("pipeline dt=%s stopped: step %s failed with exit status %d%s", dt, name, status,
-                      f"; not run: {', '.join(skipped)}" if skipped else "")
+            skipped = [later for later, _, _ in STEPS[position + 1 :]]
+            log.error(
+                "pipeline dt=%s stopped: step %s failed with exit status %d%s",
+                dt,
+                name,
+                status,
+                f"; not run: {', '.join(skipped)}" if skipped else "",
+            )
             return status
     log.info("pipeline dt=%s done: %s", dt, ", ".join(name for name, _, _ in STEPS))
     return 0
@@ -93,12 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.log_level)
     dt = args.dt or today_utc()
     arguments = step_arguments(args, dt)
-    for name, parse, _ in STEPS:   # a typo in the last step's arguments fails now, not after the first step
+    for name, parse, _ in STEPS:  # a typo in the last step's arguments fails now, not after the first step
         try:
             parse(arguments[name])
         except SystemExit as exc:
-            log.error("pipeline dt=%s: the arguments of step %s are not valid (see above); nothing was run",
-                      dt, name)
+            log.error("pipeline dt=%s: the arguments of step %s are not valid (see above); nothing was run", dt, name)
             return exc.code if isinstance(exc.code, int) else 2
     return run(arguments, dt)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from jobs.common.cli import base_parser, exit_status, setup_logging
 from jobs.common.config import load_config, set_path
@@ -67,12 +67,22 @@ running, refused, failed checks, a lost publish lock, or a database or Spark err
 
 def parse_args(argv: Sequence[str] | None):
     parser = base_parser(__doc__.split("\n\n")[0], EPILOG, prog="python jobs/publish_mart.py")
-    parser.add_argument("action", nargs="?", default="publish", choices=("publish", "rollback", "status"),
-                        help="what to do (default: publish)")
+    parser.add_argument(
+        "action",
+        nargs="?",
+        default="publish",
+        choices=("publish", "rollback", "status"),
+        help="what to do (default: publish)",
+    )
     parser.add_argument("--mart", metavar="JDBC_URL", help="mart JDBC URL (overrides mart.url)")
     parser.add_argument("--force", action="store_true", help="publish (or roll back) even when the drop guard refuses")
-    parser.add_argument("--show", type=int, default=0, metavar="N",
-                        help="status: also print N popular artists with their related artists")
+    parser.add_argument(
+        "--show",
+        type=int,
+        default=0,
+        metavar="N",
+        help="status: also print N popular artists with their related artists",
+    )
     return parser.parse_args(argv)
 
 
@@ -90,10 +100,13 @@ def print_status(mart: Mart, show: int) -> None:
     for label, counts in (("live", mart.counts()), ("previous", mart.counts("__previous"))):
         print(f"  {label:9}" + "  ".join(f"{t} {c:,}" if c >= 0 else f"{t} -" for t, c in counts.items()))
     for run_id, action, dt, at, artists, _aliases, _tracks, related, forced in mart.history():
-        print(f"  {at}  {action:8} dt={dt}  artists {artists:,}  related {related:,}"
-              f"{'  forced' if forced else ''}  ({run_id})")
+        print(
+            f"  {at}  {action:8} dt={dt}  artists {artists:,}  related {related:,}"
+            f"{'  forced' if forced else ''}  ({run_id})"
+        )
     if show:
         from mart import serving
+
         conn = serving.connect(mart.target.url, mart.target.user, mart.target.password, readonly=True)
         try:
             print("\n".join(serving.describe_popular(conn, show)))

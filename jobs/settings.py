@@ -11,9 +11,9 @@ import copy
 import dataclasses
 import tomllib
 import types
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from jobs.common.config import section, set_path
 from jobs.common.errors import ConfigError
@@ -84,16 +84,25 @@ class SimilaritySettings:
 
     def parameters(self) -> dict:
         """What the vectors (and the blend with listening data) were made of, as recorded with a publish."""
-        made = {"features": list(self.features), "k": self.k, "metric": self.metric,
-                "normalization": self.normalization, "weights": dict(self.weights),
-                "shared_tracks": self.shared_tracks, "listeners_weight": self.listeners_weight}
+        made = {
+            "features": list(self.features),
+            "k": self.k,
+            "metric": self.metric,
+            "normalization": self.normalization,
+            "weights": dict(self.weights),
+            "shared_tracks": self.shared_tracks,
+            "listeners_weight": self.listeners_weight,
+        }
         if self.listeners_weight:
-            made["listeners"] = {"method": self.listeners_method, "candidates": self.candidates,
-                                 **vars(self.co_listening)}
+            made["listeners"] = {
+                "method": self.listeners_method,
+                "candidates": self.candidates,
+                **vars(self.co_listening),
+            }
         return made
 
     @classmethod
-    def from_config(cls, config: Mapping) -> "SimilaritySettings":
+    def from_config(cls, config: Mapping) -> SimilaritySettings:
         """Validated settings from the ``[lake]`` and ``[similarity]`` sections."""
         sim = section(config, "similarity")
         try:
@@ -144,8 +153,11 @@ def co_listening(listeners: Mapping) -> CoListening:
     unknown = set(listeners) - set(vars(CoListening())) - {"candidates", "method"}
     if unknown:
         raise ValueError(f"unknown listeners settings: {', '.join(sorted(unknown))}")
-    whole = {name: _whole(listeners[name], f"listeners.{name}", 1)
-             for name in ("top_n", "min_support", "min_contexts", "chat_min_users", "chat_cap") if name in listeners}
+    whole = {
+        name: _whole(listeners[name], f"listeners.{name}", 1)
+        for name in ("top_n", "min_support", "min_contexts", "chat_min_users", "chat_cap")
+        if name in listeners
+    }
     shrinkage = listeners.get("shrinkage", CoListening.shrinkage)
     if isinstance(shrinkage, bool) or not isinstance(shrinkage, (int, float)) or not 0 <= shrinkage < 1e6:
         raise ValueError(f"listeners.shrinkage must be a number from 0, got {shrinkage!r}")
@@ -201,8 +213,10 @@ def compared_settings(config: Mapping, spec: str) -> SimilaritySettings:
     elif spec == "config":
         apply_signal_settings(local)
     else:
-        raise ConfigError(f"--compare {spec!r}: not a preset ({', '.join(sorted(PRESETS))}), 'published', "
-                          "'config', a .toml file or key=value pairs")
+        raise ConfigError(
+            f"--compare {spec!r}: not a preset ({', '.join(sorted(PRESETS))}), 'published', "
+            "'config', a .toml file or key=value pairs"
+        )
     return SimilaritySettings.from_config(local)
 
 
@@ -217,8 +231,9 @@ def _compared_value(spec: str, key: str, value: str):
             raise ConfigError(f"--compare {spec!r}: {key} needs a number, got {value!r}") from None
     if key in COMPARE_KEYS:
         return value.strip()
-    raise ConfigError(f"--compare {spec!r}: unknown key {key!r} (features, normalization, metric, "
-                      "weights.<feature>, shared_tracks)")
+    raise ConfigError(
+        f"--compare {spec!r}: unknown key {key!r} (features, normalization, metric, weights.<feature>, shared_tracks)"
+    )
 
 
 @dataclass(frozen=True)
@@ -235,13 +250,13 @@ class EvaluateSettings:
     compared: tuple[tuple[str, SimilaritySettings | None], ...]
     k: int = DEFAULT_K
     dt: str | None = None
-    draws: int = 20          # random artists per query for the random baseline
-    genres: int = 20         # genres shown in the per-genre precision
+    draws: int = 20  # random artists per query for the random baseline
+    genres: int = 20  # genres shown in the per-genre precision
     fit: bool = False
     fit_seed: int = 7
     fit_passes: int = 2
     fit_out: str | None = None
-    report: str = "data/evaluation"   # the report's folder is <report>/<dt> unless report_dir is given
+    report: str = "data/evaluation"  # the report's folder is <report>/<dt> unless report_dir is given
     report_dir: str | None = None
 
     @property
@@ -250,24 +265,47 @@ class EvaluateSettings:
         return next((setting for _, setting in self.compared if setting is not None), self.base)
 
     @classmethod
-    def from_config(cls, config: Mapping, specs: Sequence[str] = ("published",), *, dt: str | None = None,
-                    fit: bool = False, fit_out: str | None = None, report_dir: str | None = None
-                    ) -> "EvaluateSettings":
+    def from_config(
+        cls,
+        config: Mapping,
+        specs: Sequence[str] = ("published",),
+        *,
+        dt: str | None = None,
+        fit: bool = False,
+        fit_out: str | None = None,
+        report_dir: str | None = None,
+    ) -> EvaluateSettings:
         """Validated settings from ``[evaluate]``, ``[similarity]`` (signal settings already applied, as
         ``apply_signal_settings`` does) and the ``--compare`` values ``specs``."""
         options = section(config, "evaluate")
         try:
             k = check_k(options.get("k", DEFAULT_K), "evaluate.k")
-            whole = {name: _whole(options.get(name, default), f"evaluate.{name}", low)
-                     for name, default, low in (("draws", 20, 1), ("genres", 20, 1), ("fit_seed", 7, 0),
-                                                ("fit_passes", 2, 1))}
+            whole = {
+                name: _whole(options.get(name, default), f"evaluate.{name}", low)
+                for name, default, low in (
+                    ("draws", 20, 1),
+                    ("genres", 20, 1),
+                    ("fit_seed", 7, 0),
+                    ("fit_passes", 2, 1),
+                )
+            }
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         base = SimilaritySettings.from_config(config)
-        compared = tuple((spec, None if spec == "published" else _at_least_k(compared_settings(config, spec), k))
-                         for spec in specs)
-        return cls(base=base, compared=compared, k=k, dt=dt, fit=fit, fit_out=fit_out, report_dir=report_dir,
-                   report=str(options.get("report", "data/evaluation")), **whole)
+        compared = tuple(
+            (spec, None if spec == "published" else _at_least_k(compared_settings(config, spec), k)) for spec in specs
+        )
+        return cls(
+            base=base,
+            compared=compared,
+            k=k,
+            dt=dt,
+            fit=fit,
+            fit_out=fit_out,
+            report_dir=report_dir,
+            report=str(options.get("report", "data/evaluation")),
+            **whole,
+        )
 
 
 def _at_least_k(settings: SimilaritySettings, k: int) -> SimilaritySettings:
@@ -289,7 +327,7 @@ class MartJobSettings:
     k: int | None = None
 
     @classmethod
-    def from_config(cls, config: Mapping, action: str) -> "MartJobSettings":
+    def from_config(cls, config: Mapping, action: str) -> MartJobSettings:
         mart = PublishSettings.from_config(config)
         return cls(lake=lake_path(config), mart=mart, k=similarity_k(config) if action == "publish" else None)
 
@@ -323,16 +361,21 @@ class IngestSettings:
     chat_target: MartTarget | None = None
 
     @classmethod
-    def from_config(cls, config: Mapping, env: Mapping[str, str] | None = None) -> "IngestSettings":
+    def from_config(cls, config: Mapping, env: Mapping[str, str] | None = None) -> IngestSettings:
         options = section(config, "ingest")
         source = options.get("source", "synthetic")
         if source not in SOURCES:
             raise ConfigError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
         aliases_csv = options.get("aliases_csv")
         chat = ChatListens.from_config(options)
-        common = {"source": source, "lake": lake_path(config), "aliases_csv": str(aliases_csv) if aliases_csv else None,
-                  "listens": ListensSettings.from_config(config, env), "chat_listens": chat,
-                  "chat_target": MartTarget.from_config(section(config, "mart"), env) if chat else None}
+        common = {
+            "source": source,
+            "lake": lake_path(config),
+            "aliases_csv": str(aliases_csv) if aliases_csv else None,
+            "listens": ListensSettings.from_config(config, env),
+            "chat_listens": chat,
+            "chat_target": MartTarget.from_config(section(config, "mart"), env) if chat else None,
+        }
         if source == "synthetic":
             return cls(**common, synthetic=synthetic_spec(config))
         if source == "tracks-csv":
@@ -340,10 +383,16 @@ class IngestSettings:
         spotify = SpotifySettings.from_config(config, env)
         policy = RequestPolicy.from_config(config)
         requests = bool(options.get("requests", False))
-        return cls(**common, seeds=tuple(str(seed) for seed in options.get("seeds", [])),
-                   seeds_file=options.get("seeds_file") or None, refresh=bool(options.get("refresh", False)),
-                   requests=requests, spotify=spotify, policy=policy,
-                   mart=MartTarget.from_config(section(config, "mart"), env) if requests else None)
+        return cls(
+            **common,
+            seeds=tuple(str(seed) for seed in options.get("seeds", [])),
+            seeds_file=options.get("seeds_file") or None,
+            refresh=bool(options.get("refresh", False)),
+            requests=requests,
+            spotify=spotify,
+            policy=policy,
+            mart=MartTarget.from_config(section(config, "mart"), env) if requests else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -356,7 +405,7 @@ class ChatListens:
     weight_cap: int = 7
 
     @classmethod
-    def from_config(cls, options: Mapping) -> "ChatListens | None":
+    def from_config(cls, options: Mapping) -> ChatListens | None:
         if not options.get("chat_listens", False):
             return None
         retention = options.get("chat_retention_days", cls.retention_days)

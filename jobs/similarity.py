@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -37,9 +37,9 @@ from jobs.publish.settings import PublishSettings
 from jobs.publish.snapshot import publish_computed
 from jobs.settings import DEFAULT_K, SimilaritySettings, apply_signal_settings
 from jobs.similarity_steps import listening_candidates, listening_contexts, snapshot_vectors
-from jobs.transform.metrics import METRICS
 from jobs.transform.artist_vectors import ArtistVectors
 from jobs.transform.blend import blend, sound_only
+from jobs.transform.metrics import METRICS
 from jobs.transform.neighbours import neighbours_from_arrays
 from jobs.transform.signals import METADATA, PRESETS, SHARED_TRACKS, SPREAD, features_to_join, popularity_proxy
 from jobs.transform.vectors import AUDIO_FEATURE_NAMES, NORMALIZATIONS
@@ -95,17 +95,21 @@ class SimilarityResult:
 
 def parse_args(argv: Sequence[str] | None):
     parser = base_parser(__doc__.split("\n\n")[0], EPILOG, prog="python jobs/similarity.py")
-    parser.add_argument("--preset", choices=sorted(PRESETS), help="a named setting (features, normalization, "
-                                                                  "metric, weights, listeners_weight); flags "
-                                                                  "below still apply")
-    parser.add_argument("--weights", metavar="FILE", help="a [similarity] TOML written by jobs/evaluate.py --fit "
-                                                          "(overrides similarity.weights_file)")
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="a named setting (features, normalization, metric, weights, listeners_weight); flags below still apply",
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="a [similarity] TOML written by jobs/evaluate.py --fit (overrides similarity.weights_file)",
+    )
     parser.add_argument("--features", help="comma-separated signals (overrides similarity.features)")
     parser.add_argument("--normalization", choices=NORMALIZATIONS, help="overrides similarity.normalization")
     parser.add_argument("--metric", choices=METRICS, help="overrides similarity.metric")
     parser.add_argument("--k", type=int, help="related artists per artist (overrides similarity.k)")
-    parser.add_argument("--tasks", type=int, help="Spark tasks for the neighbour search "
-                                                  "(default: a few per core)")
+    parser.add_argument("--tasks", type=int, help="Spark tasks for the neighbour search (default: a few per core)")
     parser.add_argument("--show", type=int, metavar="N", help="print N artists and their related artists at the end")
     parser.add_argument("--mart", metavar="JDBC_URL", help="mart to publish to (overrides mart.url)")
     parser.add_argument("--no-publish", action="store_true", help="stop after the lake: do not publish to the mart")
@@ -124,17 +128,24 @@ def settings_from_args(args) -> tuple[dict, SimilaritySettings]:
     if args.weights:
         set_path(config, "similarity.weights_file", args.weights)
     apply_signal_settings(config, PRESETS[args.preset] if args.preset else None)
-    flags = {"dt": args.dt, "normalization": args.normalization, "metric": args.metric, "k": args.k,
-             "tasks": args.tasks, "show": args.show,
-             "features": [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None}
+    flags = {
+        "dt": args.dt,
+        "normalization": args.normalization,
+        "metric": args.metric,
+        "k": args.k,
+        "tasks": args.tasks,
+        "show": args.show,
+        "features": [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None,
+    }
     for key, value in flags.items():
         if value is not None:
             set_path(config, f"similarity.{key}", value)
     return config, SimilaritySettings.from_config(config)
 
 
-def run(spark: SparkSession, settings: SimilaritySettings, publish: PublishSettings | None = None,
-        force: bool = False) -> SimilarityResult:
+def run(
+    spark: SparkSession, settings: SimilaritySettings, publish: PublishSettings | None = None, force: bool = False
+) -> SimilarityResult:
     """Compute and store ``related_artists`` for one snapshot, then publish it when ``publish`` says so."""
     # Connect first: a wrong mart URL or password fails before minutes of work.
     mart = Mart(spark, publish) if publish is not None and publish.publish else None
@@ -169,10 +180,16 @@ def _run(spark: SparkSession, settings: SimilaritySettings, mart: Mart | None, f
 
 
 def log_settings(dt: str, settings: SimilaritySettings) -> None:
-    log.info("similarity for dt=%s: features %s, %s normalization, %s metric, k=%d%s%s",
-             dt, ",".join(settings.features), settings.normalization, settings.metric, settings.k,
-             f", weights {dict(settings.weights)}" if settings.weights else "",
-             ", shared tracks split by credits" if settings.shared_tracks == "split" else "")
+    log.info(
+        "similarity for dt=%s: features %s, %s normalization, %s metric, k=%d%s%s",
+        dt,
+        ",".join(settings.features),
+        settings.normalization,
+        settings.metric,
+        settings.k,
+        f", weights {dict(settings.weights)}" if settings.weights else "",
+        ", shared tracks split by credits" if settings.shared_tracks == "split" else "",
+    )
 
 
 def read_snapshot(lake: Lake, dt: str) -> dict[str, DataFrame | None]:
@@ -187,57 +204,91 @@ def check_coverage(vectors: ArtistVectors, dt: str, features) -> dict[str, int]:
     """Log how many artists have a vector (and what was imputed); SnapshotError when none has. Returns the counts."""
     counts = vectors.coverage
     total = counts["with_vector"] + counts["no_top_tracks"] + counts["no_features"]
-    log.info("%d artists in the snapshot, %d with a vector; dropped %d: %d without top tracks, "
-             "%d without a track with complete audio features",
-             total, counts["with_vector"], counts["no_top_tracks"] + counts["no_features"],
-             counts["no_top_tracks"], counts["no_features"])
+    log.info(
+        "%d artists in the snapshot, %d with a vector; dropped %d: %d without top tracks, "
+        "%d without a track with complete audio features",
+        total,
+        counts["with_vector"],
+        counts["no_top_tracks"] + counts["no_features"],
+        counts["no_top_tracks"],
+        counts["no_features"],
+    )
     if counts["unknown_artists"]:
         log.warning("%d artists have top tracks but no row in the artists table: ignored", counts["unknown_artists"])
     if counts["with_vector"] == 0:
-        raise SnapshotError(f"no artist of dt={dt} has a top track with complete audio features "
-                            f"({', '.join(features)}): nothing to compare")
+        raise SnapshotError(
+            f"no artist of dt={dt} has a top track with complete audio features "
+            f"({', '.join(features)}): nothing to compare"
+        )
     if vectors.imputed:
-        log.info("imputed (missing values replaced by the mean over the artists that have them): %s",
-                 ", ".join(f"{name} {count} of {counts['with_vector']}" for name, count in vectors.imputed.items()))
+        log.info(
+            "imputed (missing values replaced by the mean over the artists that have them): %s",
+            ", ".join(f"{name} {count} of {counts['with_vector']}" for name, count in vectors.imputed.items()),
+        )
     return counts
 
 
-def publish_related(mart: Mart, lake: Lake, dt: str, tables: dict, settings: SimilaritySettings, with_vector: int,
-                    force: bool) -> None:
+def publish_related(
+    mart: Mart, lake: Lake, dt: str, tables: dict, settings: SimilaritySettings, with_vector: int, force: bool
+) -> None:
     """Publish the snapshot with the related artists just written; artists' popularity as the mart gets it
     (the source's, its tracks' mean, or a proxy), recorded in ``publish_log.parameters``."""
     served, sources = popularity_proxy(tables["artists"], tables["top_tracks"])
     parameters = settings.parameters()
     if sources.get("tracks") or sources.get("proxy"):
         parameters["popularity"] = {
-            "from_artists": sources.get("artists", 0), "mean_track_popularity": sources.get("tracks", 0),
+            "from_artists": sources.get("artists", 0),
+            "mean_track_popularity": sources.get("tracks", 0),
             "proxy": sources.get("proxy", 0),
-            "proxy_formula": "round(100 * (quantile of top-track count + quantile of latest release year) / 2)"}
-        log.info("popularity in the mart: %d artists from the source, %d from their tracks' mean popularity, "
-                 "%d from a proxy (track count and recency); publish_log.parameters says so",
-                 sources.get("artists", 0), sources.get("tracks", 0), sources.get("proxy", 0))
-    publish_computed(mart, lake, dt, artists=served, top_tracks=tables["top_tracks"], force=force,
-                     artists_with_vector=with_vector, k=settings.k, parameters=parameters)
+            "proxy_formula": "round(100 * (quantile of top-track count + quantile of latest release year) / 2)",
+        }
+        log.info(
+            "popularity in the mart: %d artists from the source, %d from their tracks' mean popularity, "
+            "%d from a proxy (track count and recency); publish_log.parameters says so",
+            sources.get("artists", 0),
+            sources.get("tracks", 0),
+            sources.get("proxy", 0),
+        )
+    publish_computed(
+        mart,
+        lake,
+        dt,
+        artists=served,
+        top_tracks=tables["top_tracks"],
+        force=force,
+        artists_with_vector=with_vector,
+        k=settings.k,
+        parameters=parameters,
+    )
 
 
-def related_artists(spark: SparkSession, vectors: ArtistVectors, contexts: DataFrame | None,
-                    settings: SimilaritySettings) -> DataFrame:
+def related_artists(
+    spark: SparkSession, vectors: ArtistVectors, contexts: DataFrame | None, settings: SimilaritySettings
+) -> DataFrame:
     """Each artist's ``k`` related artists with their reason: by sound alone without ``contexts``, else the
     blend of sound and listening candidates (jobs/transform/blend.py)."""
     if contexts is None:
-        sound = neighbours_from_arrays(spark, vectors.ids, vectors.points, k=settings.k, metric=settings.metric,
-                                       tasks=settings.tasks)
+        sound = neighbours_from_arrays(
+            spark, vectors.ids, vectors.points, k=settings.k, metric=settings.metric, tasks=settings.tasks
+        )
         return sound_only(sound, settings.k)
     m = max(settings.k, settings.candidates)
-    sound = neighbours_from_arrays(spark, vectors.ids, vectors.points, k=m, metric=settings.metric,
-                                   tasks=settings.tasks)
+    sound = neighbours_from_arrays(
+        spark, vectors.ids, vectors.points, k=m, metric=settings.metric, tasks=settings.tasks
+    )
     with stage(log, "listened together"):
         listened = listening_candidates(spark, contexts, vectors, settings, m)
         covered = listened.select("artist_id").distinct().count()
-    log.info("related artists: %d of %d artists blend listening data (weight %.2f) with sound, %d by sound alone "
-             "(fewer than %d contexts, or no pair with %d shared)", covered, len(vectors.ids),
-             settings.listeners_weight, len(vectors.ids) - covered, settings.co_listening.min_contexts,
-             settings.co_listening.min_support)
+    log.info(
+        "related artists: %d of %d artists blend listening data (weight %.2f) with sound, %d by sound alone "
+        "(fewer than %d contexts, or no pair with %d shared)",
+        covered,
+        len(vectors.ids),
+        settings.listeners_weight,
+        len(vectors.ids) - covered,
+        settings.co_listening.min_contexts,
+        settings.co_listening.min_support,
+    )
     return blend(sound, listened, settings.k, m, settings.listeners_weight)
 
 
@@ -252,14 +303,17 @@ def related_names(artists: DataFrame, related: DataFrame, limit: int) -> DataFra
     """``name, related`` (list of ``(name, distance)`` by rank) for the ``limit`` most popular artists."""
     names = artists.select("artist_id", "name", "popularity").dropDuplicates(["artist_id"])
     top = names.orderBy(F.col("popularity").desc_nulls_last(), "artist_id").limit(limit)
-    pairs = (related.join(top.select("artist_id"), "artist_id")
-             .join(names.select(F.col("artist_id").alias("related_id"), F.col("name").alias("related_name")),
-                   "related_id"))
+    pairs = related.join(top.select("artist_id"), "artist_id").join(
+        names.select(F.col("artist_id").alias("related_id"), F.col("name").alias("related_name")), "related_id"
+    )
     grouped = pairs.groupBy("artist_id").agg(
-        F.array_sort(F.collect_list(F.struct("rank", "related_name", "distance"))).alias("ranked"))
-    return (top.join(grouped, "artist_id")
-            .orderBy(F.col("popularity").desc_nulls_last(), "artist_id")
-            .select("name", F.transform("ranked", lambda r: F.struct(r.related_name, r.distance)).alias("related")))
+        F.array_sort(F.collect_list(F.struct("rank", "related_name", "distance"))).alias("ranked")
+    )
+    return (
+        top.join(grouped, "artist_id")
+        .orderBy(F.col("popularity").desc_nulls_last(), "artist_id")
+        .select("name", F.transform("ranked", lambda r: F.struct(r.related_name, r.distance)).alias("related"))
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

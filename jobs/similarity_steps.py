@@ -26,10 +26,12 @@ log = logging.getLogger("jobs.similarity_steps")
 def snapshot_vectors(tables: dict, settings: SimilaritySettings, metric: str | None = None) -> ArtistVectors:
     """The artist vectors of ``settings`` (with ``metric`` when given) from the snapshot's ``tables``:
     ``artists``, ``top_tracks`` and ``audio_features`` (None: the features are on the track rows)."""
-    status = artist_signals(tables["top_tracks"], tables["audio_features"], tables["artists"], settings.features,
-                            settings.shared_tracks)
-    return artist_vectors(status, settings.features, settings.normalization, metric or settings.metric,
-                          settings.weights)
+    status = artist_signals(
+        tables["top_tracks"], tables["audio_features"], tables["artists"], settings.features, settings.shared_tracks
+    )
+    return artist_vectors(
+        status, settings.features, settings.normalization, metric or settings.metric, settings.weights
+    )
 
 
 def listening_contexts(lake: Lake, dt: str) -> DataFrame | None:
@@ -40,13 +42,21 @@ def listening_contexts(lake: Lake, dt: str) -> DataFrame | None:
     return lake.read("artist_contexts", dt)
 
 
-def listening_candidates(spark: SparkSession, contexts: DataFrame, vectors: ArtistVectors,
-                         settings: SimilaritySettings, m: int) -> DataFrame:
+def listening_candidates(
+    spark: SparkSession, contexts: DataFrame, vectors: ArtistVectors, settings: SimilaritySettings, m: int
+) -> DataFrame:
     """Each artist's ``m`` candidates from listening data by ``listeners.method``: co-occurrence
     (jobs/transform/listeners.py, the default) or ALS embeddings (jobs/transform/als.py)."""
     if settings.listeners_method == "als":
         from jobs.transform.als import AlsOptions, als_candidates
-        return als_candidates(spark, contexts, vectors.ids, vectors.points, settings.metric, m,
-                              AlsOptions(min_contexts=settings.co_listening.min_contexts))
-    return listened_candidates(spark, contexts, vectors.ids, vectors.points, settings.metric, m,
-                               settings.co_listening)
+
+        return als_candidates(
+            spark,
+            contexts,
+            vectors.ids,
+            vectors.points,
+            settings.metric,
+            m,
+            AlsOptions(min_contexts=settings.co_listening.min_contexts),
+        )
+    return listened_candidates(spark, contexts, vectors.ids, vectors.points, settings.metric, m, settings.co_listening)

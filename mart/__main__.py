@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from mart import serving
 from mart.schema import SCHEMA_VERSION
@@ -29,11 +29,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="artist names to look up")
     parser.add_argument("--url", default="jdbc:sqlite:data/mart.db", help="mart JDBC URL (default: %(default)s)")
     parser.add_argument("--user", default="", help="MySQL user (password from $MART_PASSWORD)")
-    parser.add_argument("--ssl-ca", default=os.environ.get("MART_SSL_CA", ""), metavar="FILE",
-                        help="MySQL over TLS, the server verified against this CA bundle (default $MART_SSL_CA)")
+    parser.add_argument(
+        "--ssl-ca",
+        default=os.environ.get("MART_SSL_CA", ""),
+        metavar="FILE",
+        help="MySQL over TLS, the server verified against this CA bundle (default $MART_SSL_CA)",
+    )
     parser.add_argument("--show", type=int, default=5, metavar="N", help="popular artists to print (default 5)")
-    parser.add_argument("--migrate", action="store_true",
-                        help="bring a mart of schema version 1, 2 or 3 to version 4 in place, then exit")
+    parser.add_argument(
+        "--migrate",
+        action="store_true",
+        help="bring a mart of schema version 1, 2 or 3 to version 4 in place, then exit",
+    )
     args = parser.parse_args(argv)
     try:
         args.url = MartUrl.parse(args.url)
@@ -43,8 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.migrate:
         return migrate_mart(args)
     try:
-        conn = serving.connect(args.url, args.user, os.environ.get("MART_PASSWORD", ""), readonly=True,
-                               ssl_ca=args.ssl_ca)
+        conn = serving.connect(
+            args.url, args.user, os.environ.get("MART_PASSWORD", ""), readonly=True, ssl_ca=args.ssl_ca
+        )
         try:
             if not args.names:
                 lines = serving.describe_popular(conn, args.show)
@@ -71,8 +79,9 @@ def migrate_mart(args) -> int:
         print(f"python -m mart: no mart at {args.url}: nothing to migrate", file=sys.stderr)
         return 2
     try:
-        conn = serving.connect(args.url, args.user, os.environ.get("MART_PASSWORD", ""), timeout=600,
-                               create=False, ssl_ca=args.ssl_ca)
+        conn = serving.connect(
+            args.url, args.user, os.environ.get("MART_PASSWORD", ""), timeout=600, create=False, ssl_ca=args.ssl_ca
+        )
         try:
             version = migrate.detect_version(conn)
             if version == 0:

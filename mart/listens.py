@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-MAX_ASKS = 10           # asks counted per user, artist and day: enough to tell a habit from a single look
+MAX_ASKS = 10  # asks counted per user, artist and day: enough to tell a habit from a single look
 
 _RECORD = {
     "mysql": """
@@ -35,7 +35,7 @@ INSERT INTO chat_listens (user_hash, artist_id, day, asks)
 SELECT ?, ?, ?, 1 FROM DUAL
 WHERE (SELECT COUNT(*) FROM chat_listens WHERE user_hash = ? AND day = ? AND artist_id <> ?) < ?
 ON DUPLICATE KEY UPDATE asks = LEAST(asks + 1, ?)
-""",                # an update that changes nothing counts no row (PyMySQL does not ask for CLIENT_FOUND_ROWS)
+""",  # an update that changes nothing counts no row (PyMySQL does not ask for CLIENT_FOUND_ROWS)
     "sqlite": """
 INSERT INTO chat_listens (user_hash, artist_id, day, asks)
 SELECT ?, ?, ?, 1
@@ -48,7 +48,7 @@ ON CONFLICT (user_hash, day, artist_id) DO UPDATE SET asks = asks + 1 WHERE asks
 _PRUNE = {
     "mysql": "DELETE FROM chat_listens WHERE day < ? ORDER BY day LIMIT ?",
     "sqlite": "DELETE FROM chat_listens WHERE rowid IN "
-              "(SELECT rowid FROM chat_listens WHERE day < ? ORDER BY day LIMIT ?)",
+    "(SELECT rowid FROM chat_listens WHERE day < ? ORDER BY day LIMIT ?)",
 }
 
 
@@ -58,7 +58,7 @@ class Listen:
 
     user_hash: str
     artist_id: str
-    day: str                # YYYY-MM-DD (UTC): :func:`day_of`
+    day: str  # YYYY-MM-DD (UTC): :func:`day_of`
 
 
 def day_of(moment: datetime.datetime) -> str:
@@ -79,9 +79,19 @@ def record(transaction, listen: Listen, per_day: int, max_asks: int = MAX_ASKS) 
     already at ``max_asks``)."""
     if per_day <= 0 or not listen.user_hash:
         return False
-    changed = transaction.execute(_RECORD[transaction.dialect], (
-        listen.user_hash, listen.artist_id, listen.day, listen.user_hash, listen.day, listen.artist_id,
-        int(per_day), int(max_asks)))
+    changed = transaction.execute(
+        _RECORD[transaction.dialect],
+        (
+            listen.user_hash,
+            listen.artist_id,
+            listen.day,
+            listen.user_hash,
+            listen.day,
+            listen.artist_id,
+            int(per_day),
+            int(max_asks),
+        ),
+    )
     return changed > 0
 
 

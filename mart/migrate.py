@@ -28,16 +28,20 @@ import sqlite3
 import uuid
 
 from mart import schema
-from shared.names import initials, rev_key
 from mart.serving import fetch_all
+from shared.names import initials, rev_key
 
 log = logging.getLogger(__name__)
 
 INDEXED = ("artists", "artist_aliases")
 KEY_COLUMN = {"artists": "name_key", "artist_aliases": "alias_key"}
 ID_COLUMN = {"artists": "artist_id", "artist_aliases": "alias_key"}
-REQUEST_COLUMNS = {"spotify_name": "VARCHAR(512)", "searched_at": "DATETIME(3)", "not_found_at": "DATETIME(3)",
-                   "resolved_at": "DATETIME(3)"}
+REQUEST_COLUMNS = {
+    "spotify_name": "VARCHAR(512)",
+    "searched_at": "DATETIME(3)",
+    "not_found_at": "DATETIME(3)",
+    "resolved_at": "DATETIME(3)",
+}
 _BATCH = 5000
 
 
@@ -59,13 +63,17 @@ def detect_version(conn) -> int:
     present = tables(conn)
     if "artists" not in present:
         return 0
-    if "rev_key" not in columns(conn, "artists") or "artist_request_users" not in present \
-            or "resolved_at" not in columns(conn, "artist_requests"):
+    if (
+        "rev_key" not in columns(conn, "artists")
+        or "artist_request_users" not in present
+        or "resolved_at" not in columns(conn, "artist_requests")
+    ):
         return 1
     if "alias_confirmations" not in present or "added_by" not in columns(conn, "artist_requests"):
         return 2
-    if "chat_listens" not in present or \
-            ("related_artists" in present and "reason" not in columns(conn, "related_artists")):
+    if "chat_listens" not in present or (
+        "related_artists" in present and "reason" not in columns(conn, "related_artists")
+    ):
         return 3
     return 4
 
@@ -110,9 +118,12 @@ def _add_adder(conn) -> list[str]:
         fetch_all(conn, "ALTER TABLE artist_requests ADD COLUMN added_by TEXT NOT NULL DEFAULT 'unsigned'")
         fetch_all(conn, f"CREATE INDEX ix_requests_added_by_{tag} ON artist_requests (added_by, first_requested_at)")
     else:
-        fetch_all(conn, "ALTER TABLE artist_requests ADD COLUMN added_by VARCHAR(32) CHARACTER SET ascii "
-                        "COLLATE ascii_bin NOT NULL DEFAULT 'unsigned', "
-                        f"ADD KEY ix_requests_added_by_{tag} (added_by, first_requested_at)")
+        fetch_all(
+            conn,
+            "ALTER TABLE artist_requests ADD COLUMN added_by VARCHAR(32) CHARACTER SET ascii "
+            "COLLATE ascii_bin NOT NULL DEFAULT 'unsigned', "
+            f"ADD KEY ix_requests_added_by_{tag} (added_by, first_requested_at)",
+        )
     return ["artist_requests: added added_by (indexed)"]
 
 
@@ -141,8 +152,11 @@ def _index_keys(conn, table: str, name: str) -> list[str]:
             fetch_all(conn, f"CREATE INDEX ix_{short}_{column}_{tag} ON {name} ({column})")
         else:
             default = " NOT NULL DEFAULT ''" if column == "rev_key" else ""
-            fetch_all(conn, f"ALTER TABLE {name} ADD COLUMN {column} VARCHAR(512) COLLATE utf8mb4_bin{default}, "
-                            f"ADD KEY ix_{short}_{column}_{tag} ({column})")
+            fetch_all(
+                conn,
+                f"ALTER TABLE {name} ADD COLUMN {column} VARCHAR(512) COLLATE utf8mb4_bin{default}, "
+                f"ADD KEY ix_{short}_{column}_{tag} ({column})",
+            )
         done.append(f"{name}: added {column} (indexed)")
     filled = _fill(conn, table, name)
     if filled:
@@ -157,16 +171,18 @@ def _fill(conn, table: str, name: str) -> int:
         conn.create_function("mart_rev_key", 1, lambda k: rev_key(k or ""), deterministic=True)
         conn.create_function("mart_initials", 1, lambda k: initials(k or ""), deterministic=True)
         cursor = conn.cursor()
-        cursor.execute(f"UPDATE {name} SET rev_key = mart_rev_key({key}), initials = mart_initials({key}) "
-                       f"WHERE rev_key = ''")
+        cursor.execute(
+            f"UPDATE {name} SET rev_key = mart_rev_key({key}), initials = mart_initials({key}) WHERE rev_key = ''"
+        )
         return cursor.rowcount
     cursor = conn.cursor()
     filled = cursor.execute(f"UPDATE {name} SET rev_key = REVERSE({key}) WHERE rev_key = '' AND {key} <> ''")
     # Initials exist only for keys with Hangul syllables: those few rows are read and written back.
-    rows = fetch_all(conn, f"SELECT {row_id}, {key} FROM {name} WHERE initials IS NULL AND {key} REGEXP ?",
-                     ("[가-힣].*[가-힣]",))
+    rows = fetch_all(
+        conn, f"SELECT {row_id}, {key} FROM {name} WHERE initials IS NULL AND {key} REGEXP ?", ("[가-힣].*[가-힣]",)
+    )
     updates = [(initials(str(k)), row) for row, k in rows if initials(str(k))]
     for start in range(0, len(updates), _BATCH):
-        cursor.executemany(f"UPDATE {name} SET initials = %s WHERE {row_id} = %s", updates[start:start + _BATCH])
+        cursor.executemany(f"UPDATE {name} SET initials = %s WHERE {row_id} = %s", updates[start : start + _BATCH])
     cursor.close()
     return int(filled or 0)

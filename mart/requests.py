@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 MAX_NAME = 100
 MAX_USERS = 1000
-UNSIGNED = "unsigned"       # ``added_by`` of names added through an endpoint whose users are not verified
+UNSIGNED = "unsigned"  # ``added_by`` of names added through an endpoint whose users are not verified
 
 _ADD_USER = {
     "mysql": """
@@ -71,31 +71,39 @@ WHERE r.last_requested_at >= ?
   AND (r.not_found_at IS NULL OR (r.last_requested_at > r.not_found_at AND r.not_found_at < ?))
 """
 
-_TAKE = """
+_TAKE = (
+    """
 SELECT r.name_key, r.name, r.spotify_artist_id,
        (SELECT COUNT(*) FROM artist_request_users u WHERE u.name_key = r.name_key) AS users
-""" + _TAKEABLE + """
+"""
+    + _TAKEABLE
+    + """
 ORDER BY users DESC, r.last_requested_at DESC, r.times DESC, r.name_key
 LIMIT ?
 """
+)
 
 _COUNT = "SELECT COUNT(*)" + _TAKEABLE
 
 _RESOLVED = "UPDATE artist_requests SET searched_at = ?, resolved_at = ?, not_found_at = NULL WHERE name_key = ?"
 _NOT_FOUND = "UPDATE artist_requests SET searched_at = ?, not_found_at = ?, resolved_at = NULL WHERE name_key = ?"
 _EXPIRE = "DELETE FROM artist_requests WHERE last_requested_at < ?"
-_ORPHAN_USERS = ("DELETE FROM artist_request_users WHERE NOT EXISTS "
-                 "(SELECT 1 FROM artist_requests r WHERE r.name_key = artist_request_users.name_key)")
+_ORPHAN_USERS = (
+    "DELETE FROM artist_request_users WHERE NOT EXISTS "
+    "(SELECT 1 FROM artist_requests r WHERE r.name_key = artist_request_users.name_key)"
+)
+
+
 @dataclass(frozen=True)
 class Ask:
     """One ask for a name the mart could not answer, as the chatbot records it."""
 
     name_key: str
     name: str
-    stamp: object                       # now, as the dialect stores it (``stamp`` for SQLite)
-    day_ago: object                     # 24 hours before, likewise
-    user_hash: str = ""                 # a verified user (``user_hash``), or "" (not counted among users)
-    added_by: str = UNSIGNED            # whose quota a new name counts against
+    stamp: object  # now, as the dialect stores it (``stamp`` for SQLite)
+    day_ago: object  # 24 hours before, likewise
+    user_hash: str = ""  # a verified user (``user_hash``), or "" (not counted among users)
+    added_by: str = UNSIGNED  # whose quota a new name counts against
     spotify_artist_id: str | None = None
     spotify_name: str | None = None
 
@@ -132,8 +140,10 @@ INSERT INTO artist_requests (name_key, name, spotify_artist_id, spotify_name, fi
                              times, added_by)
 VALUES (?, ?, ?, ?, ?, ?, 1, ?)
 """
-_DELETE_REQUEST = ("DELETE FROM artist_requests WHERE name_key = ?",
-                   "DELETE FROM artist_request_users WHERE name_key = ?")
+_DELETE_REQUEST = (
+    "DELETE FROM artist_requests WHERE name_key = ?",
+    "DELETE FROM artist_request_users WHERE name_key = ?",
+)
 
 
 def record(transaction, ask: Ask, max_rows: int, quota: int) -> Recorded:
@@ -144,8 +154,9 @@ def record(transaction, ask: Ask, max_rows: int, quota: int) -> Recorded:
     spotify_name = (ask.spotify_name or None) and ask.spotify_name[:512]
     evicted = None
     if transaction.query(_EXISTS, (ask.name_key,)):
-        transaction.execute(_COUNT_AGAIN, (ask.name[:MAX_NAME], ask.spotify_artist_id, spotify_name, ask.stamp,
-                                           ask.name_key))
+        transaction.execute(
+            _COUNT_AGAIN, (ask.name[:MAX_NAME], ask.spotify_artist_id, spotify_name, ask.stamp, ask.name_key)
+        )
         outcome = "counted"
     else:
         if max_rows <= 0:
@@ -153,15 +164,27 @@ def record(transaction, ask: Ask, max_rows: int, quota: int) -> Recorded:
         if transaction.query(_ADDED_TODAY, (ask.added_by, ask.day_ago))[0][0] >= quota:
             return Recorded("over_quota")
         if transaction.query(_ROWS)[0][0] >= max_rows:
-            (evicted,), = transaction.query(_GIVES_WAY)
+            ((evicted,),) = transaction.query(_GIVES_WAY)
             for sql in _DELETE_REQUEST:
                 transaction.execute(sql, (evicted,))
-        transaction.execute(_INSERT, (ask.name_key, ask.name[:MAX_NAME], ask.spotify_artist_id, spotify_name,
-                                      ask.stamp, ask.stamp, ask.added_by))
+        transaction.execute(
+            _INSERT,
+            (
+                ask.name_key,
+                ask.name[:MAX_NAME],
+                ask.spotify_artist_id,
+                spotify_name,
+                ask.stamp,
+                ask.stamp,
+                ask.added_by,
+            ),
+        )
         outcome = "added"
     if ask.user_hash:
-        transaction.execute(_ADD_USER[transaction.dialect],
-                            (ask.name_key, ask.user_hash, ask.stamp, ask.name_key, ask.name_key, MAX_USERS))
+        transaction.execute(
+            _ADD_USER[transaction.dialect],
+            (ask.name_key, ask.user_hash, ask.stamp, ask.name_key, ask.name_key, MAX_USERS),
+        )
     return Recorded(outcome, evicted)
 
 
@@ -182,8 +205,7 @@ def _cutoffs(now: datetime.datetime, retry_days: float, expiry_days: float) -> t
     return stamp(now - datetime.timedelta(days=expiry_days)), retry, retry
 
 
-def take_statement(now: datetime.datetime, limit: int, retry_days: float,
-                   expiry_days: float) -> tuple[str, tuple]:
+def take_statement(now: datetime.datetime, limit: int, retry_days: float, expiry_days: float) -> tuple[str, tuple]:
     """The query for ``(name_key, name, spotify_artist_id, users)`` of the requests to take now, best first."""
     return _TAKE, (*_cutoffs(now, retry_days, expiry_days), int(limit))
 
@@ -206,9 +228,9 @@ def expire_statements(now: datetime.datetime, expiry_days: float) -> list[tuple[
 _CONFIRMED_TODAY = "SELECT COUNT(*) FROM alias_confirmations WHERE user_hash = ? AND confirmed_at >= ?"
 _CONFIRM = {
     "mysql": "INSERT IGNORE INTO alias_confirmations (alias_key, artist_id, user_hash, typed, confirmed_at) "
-             "VALUES (?, ?, ?, ?, ?)",
+    "VALUES (?, ?, ?, ?, ?)",
     "sqlite": "INSERT INTO alias_confirmations (alias_key, artist_id, user_hash, typed, confirmed_at) "
-              "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 SCHEMA_VERSION = 4
@@ -22,8 +22,17 @@ STAGING, PREVIOUS, SWAP, RETIRED = "__staging", "__previous", "__swap", "__retir
 
 # Column order of the serving tables, as created by the DDL (and written by the publish job).
 COLUMNS = {
-    "artists": ("artist_id", "name", "name_key", "image_url", "spotify_url", "genres", "popularity", "rev_key",
-                "initials"),
+    "artists": (
+        "artist_id",
+        "name",
+        "name_key",
+        "image_url",
+        "spotify_url",
+        "genres",
+        "popularity",
+        "rev_key",
+        "initials",
+    ),
     "artist_aliases": ("alias_key", "artist_id", "rev_key", "initials"),
     "top_tracks": ("artist_id", "rank", "track_id", "name", "album_name", "image_url"),
     "related_artists": ("artist_id", "rank", "related_id", "distance", "reason"),
@@ -36,8 +45,20 @@ REASONS = ("sound", "listeners", "both")
 DEFAULT_REASON = "sound"
 
 # Widest text the MySQL schema stores per column; longer values are cut before writing.
-TEXT_WIDTHS = {"name": 512, "name_key": 512, "alias_key": 512, "rev_key": 512, "initials": 512, "album_name": 512,
-               "image_url": 1024, "spotify_url": 1024, "artist_id": 64, "track_id": 64, "related_id": 64, "reason": 16}
+TEXT_WIDTHS = {
+    "name": 512,
+    "name_key": 512,
+    "alias_key": 512,
+    "rev_key": 512,
+    "initials": 512,
+    "album_name": 512,
+    "image_url": 1024,
+    "spotify_url": 1024,
+    "artist_id": 64,
+    "track_id": 64,
+    "related_id": 64,
+    "reason": 16,
+}
 
 # The statement that lists the tables of the mart's database, per dialect.
 TABLES_SQL = {
@@ -53,15 +74,18 @@ def columns_query(dialect: str, table: str) -> tuple[str, tuple[str, ...], int]:
         if not re.fullmatch(r"\w+", table):
             raise ValueError(f"not a table name: {table!r}")
         return f"PRAGMA table_info({table})", (), 1
-    return ("SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() "
-            "AND table_name = ?", (table,), 0)
+    return (
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?",
+        (table,),
+        0,
+    )
 
 
 _BLOCK = re.compile(r"^-- table: (\w+)\s*$", re.MULTILINE)
 _TAG = re.compile(r"^[A-Za-z0-9_]+$")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _blocks(dialect: str) -> dict[str, str]:
     if dialect not in DIALECTS:
         raise ValueError(f"unknown mart dialect {dialect!r}; expected one of {', '.join(DIALECTS)}")
@@ -75,8 +99,9 @@ def _blocks(dialect: str) -> dict[str, str]:
     return blocks
 
 
-def create_statements(dialect: str, table: str, name: str | None = None, tag: str = "v1",
-                      secondary: bool = True) -> list[str]:
+def create_statements(
+    dialect: str, table: str, name: str | None = None, tag: str = "v1", secondary: bool = True
+) -> list[str]:
     """The statements that create mart table ``table`` under ``name`` (default: its own name).
 
     ``tag`` (letters, digits, ``_``) is appended to index names so that a staging
@@ -108,7 +133,7 @@ def primary_key(dialect: str, table: str) -> tuple[str, ...]:
     match = re.search(r"PRIMARY KEY \(([^)]*)\)", _body(dialect, table, None, "v1"))
     if not match:
         raise ValueError(f"mart/ddl/{dialect}.sql states no primary key for {table}")
-    return tuple(column.strip().strip("`\"") for column in match.group(1).split(","))
+    return tuple(column.strip().strip('`"') for column in match.group(1).split(","))
 
 
 _KEY = re.compile(r"^\s*(UNIQUE\s+)?KEY\s", re.IGNORECASE)

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-from shared.names import legacy_key, name_key
 from mart.schema import DEFAULT_REASON, REASONS
 from mart.url import MartUrl, MartUrlError
+from shared.names import legacy_key, name_key
 
 T = TypeVar("T")
 
@@ -41,9 +42,16 @@ def create_private_file(path: str) -> None:
         pass
 
 
-def connect(url: str | MartUrl, user: str = "", password: str = "", timeout: float = 5.0,
-            readonly: bool = False, create: bool = True, ssl_ca: str = "",
-            statement_seconds: float | None = None):
+def connect(
+    url: str | MartUrl,
+    user: str = "",
+    password: str = "",
+    timeout: float = 5.0,
+    readonly: bool = False,
+    create: bool = True,
+    ssl_ca: str = "",
+    statement_seconds: float | None = None,
+):
     """A DB-API connection (autocommit) for a mart URL: ``jdbc:sqlite:<file>`` or ``jdbc:mysql://...``.
 
     ``user`` and ``password`` win over credentials written in the URL (see :mod:`mart.url`).
@@ -64,10 +72,20 @@ def connect(url: str | MartUrl, user: str = "", password: str = "", timeout: flo
     if ssl_ca:
         if not os.path.isfile(ssl_ca):
             raise MartUrlError(f"the CA bundle {ssl_ca!r} for the mart at {parsed} is not a file")
-        ssl = {"ca": ssl_ca, "check_hostname": True}   # the certificate and the host name are verified
-    conn = pymysql.connect(host=parsed.host, port=parsed.port, user=user, password=password,
-                           database=parsed.database or None, charset="utf8mb4", ssl=ssl,
-                           autocommit=True, connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
+        ssl = {"ca": ssl_ca, "check_hostname": True}  # the certificate and the host name are verified
+    conn = pymysql.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=user,
+        password=password,
+        database=parsed.database or None,
+        charset="utf8mb4",
+        ssl=ssl,
+        autocommit=True,
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        write_timeout=timeout,
+    )
     if statement_seconds:
         limit_statements(conn, statement_seconds)
     return conn
@@ -108,7 +126,7 @@ def limit_statements(conn, seconds: float) -> str:
         elif kind == "mysql":
             try:
                 cursor.execute("SET SESSION MAX_EXECUTION_TIME = %s", (max(1, int(seconds * 1000)),))
-            except Exception as exc:    # MySQL before 5.7.8 has no such variable (1193): no server-side limit
+            except Exception as exc:  # MySQL before 5.7.8 has no such variable (1193): no server-side limit
                 if not (exc.args and exc.args[0] == 1193):
                     raise
                 kind = "mysql (no statement limit)"
@@ -153,7 +171,7 @@ def in_transaction(conn, work: Callable[[Transaction], T]) -> T:
     except BaseException:
         try:
             cursor.execute("ROLLBACK")
-        except Exception:      # the connection itself failed: the caller closes it
+        except Exception:  # the connection itself failed: the caller closes it
             pass
         raise
     finally:
@@ -163,12 +181,14 @@ def in_transaction(conn, work: Callable[[Transaction], T]) -> T:
 def execute_together(conn, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
     """Run the statements in one transaction (one commit); returns the rows each changed. A statement
     given as ``None`` parameters is skipped when the statement before it changed no row."""
+
     def run(transaction: Transaction) -> list[int]:
         counts: list[int] = []
         for sql, params in statements:
             skipped = params is None or (counts and not counts[-1])
             counts.append(0 if skipped else transaction.execute(sql, params))
         return counts
+
     return in_transaction(conn, run)
 
 
@@ -177,7 +197,7 @@ def fetch_all(conn, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     try:
         if params:
             cursor.execute(_sql(conn, sql), tuple(params))
-        else:   # no parameters: the text is sent as it is (pymysql would otherwise read % as a placeholder)
+        else:  # no parameters: the text is sent as it is (pymysql would otherwise read % as a placeholder)
             cursor.execute(sql)
         return list(cursor.fetchall())
     finally:
@@ -195,10 +215,10 @@ class Track:
 @dataclass
 class ArtistCard:
     artist_id: str
-    name: str | None           # None: the related artist is missing from artists (never, after a checked publish)
+    name: str | None  # None: the related artist is missing from artists (never, after a checked publish)
     image_url: str | None
     spotify_url: str | None
-    distance: float | None     # None for the artist asked about
+    distance: float | None  # None for the artist asked about
     tracks: list[Track] = field(default_factory=list)
     reason: str | None = None  # a related artist's: one of mart.schema.REASONS; None for the artist asked about
 
@@ -252,8 +272,14 @@ def _cards(rows) -> list[ArtistCard]:
     for slot, artist_id, name, image, url, distance, reason, rank, track, album, track_image in rows:
         card = cards.get(slot)
         if card is None:
-            card = cards[slot] = ArtistCard(artist_id, name, image, url, None if distance is None else float(distance),
-                                            reason=None if slot == 0 else reason_of(reason))
+            card = cards[slot] = ArtistCard(
+                artist_id,
+                name,
+                image,
+                url,
+                None if distance is None else float(distance),
+                reason=None if slot == 0 else reason_of(reason),
+            )
         if rank is not None:
             card.tracks.append(Track(int(rank), track, album, track_image))
     return [cards[slot] for slot in sorted(cards)]
@@ -275,7 +301,7 @@ def without_reasons_if_missing(read: Callable[[bool], T]) -> T:
     """``read(True)``, or ``read(False)`` when the mart's ``related_artists`` has no ``reason`` column yet."""
     try:
         return read(True)
-    except Exception as exc:        # only a missing column is answered here; anything else goes on up
+    except Exception as exc:  # only a missing column is answered here; anything else goes on up
         if not is_missing_column(exc):
             raise
     return read(False)
@@ -287,8 +313,9 @@ def find_artist_keys(conn, keys: Sequence[str], tracks: int = 3, with_reasons: b
     keys = list(dict.fromkeys(k for k in keys if k))[:MAX_CANDIDATES]
     if not keys:
         return []
-    matched = MATCH_BY_KEYS.format(keys=", ".join("?" * len(keys)),
-                                   length="LENGTH" if _is_sqlite(conn) else "CHAR_LENGTH")
+    matched = MATCH_BY_KEYS.format(
+        keys=", ".join("?" * len(keys)), length="LENGTH" if _is_sqlite(conn) else "CHAR_LENGTH"
+    )
     return _cards(fetch_all(conn, _lookup_sql(matched, with_reasons), (*keys, *keys, int(tracks))))
 
 
@@ -309,9 +336,15 @@ def find_artist_by_id(conn, artist_id: str, tracks: int = 3, with_reasons: bool 
 
 def popular_refs(conn, limit: int) -> list[tuple[str, str]]:
     """``(artist_id, name)`` of the ``limit`` most popular artists that have related artists."""
-    return [(str(artist_id), str(name)) for artist_id, name in fetch_all(
-        conn, "SELECT a.artist_id, a.name FROM artists a WHERE EXISTS (SELECT 1 FROM related_artists r "
-              "WHERE r.artist_id = a.artist_id) ORDER BY a.popularity DESC, a.artist_id LIMIT ?", (int(limit),))]
+    return [
+        (str(artist_id), str(name))
+        for artist_id, name in fetch_all(
+            conn,
+            "SELECT a.artist_id, a.name FROM artists a WHERE EXISTS (SELECT 1 FROM related_artists r "
+            "WHERE r.artist_id = a.artist_id) ORDER BY a.popularity DESC, a.artist_id LIMIT ?",
+            (int(limit),),
+        )
+    ]
 
 
 def popular_artists(conn, limit: int) -> list[str]:
@@ -332,6 +365,7 @@ def describe_popular(conn, limit: int) -> list[str]:
             continue
         artist, *related = cards
         tracks = ", ".join(track.name for track in artist.tracks)
-        lines.append(f"{artist.name} [{tracks}]  ->  "
-                     + ", ".join(f"{card.name} ({card.distance:.3f})" for card in related))
+        lines.append(
+            f"{artist.name} [{tracks}]  ->  " + ", ".join(f"{card.name} ({card.distance:.3f})" for card in related)
+        )
     return lines

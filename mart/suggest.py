@@ -14,31 +14,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mart.serving import fetch_all
 from shared.hangul import only_initials
 from shared.names import rev_key
-from mart.serving import fetch_all
 
 NEIGHBOURS = 12
 
-_ARTISTS = ("SELECT artist_id, name, {col_key} AS k, popularity, initials, '{probe}' AS probe FROM artists "
-            "WHERE {col} {op} ? ORDER BY {col} {order} LIMIT ?")
-_ALIASES = ("SELECT l.artist_id, a.name, l.alias_key AS k, a.popularity, l.initials, '{probe}' AS probe "
-            "FROM artist_aliases l JOIN artists a ON a.artist_id = l.artist_id "
-            "WHERE l.{col} {op} ? ORDER BY l.{col} {order} LIMIT ?")
+_ARTISTS = (
+    "SELECT artist_id, name, {col_key} AS k, popularity, initials, '{probe}' AS probe FROM artists "
+    "WHERE {col} {op} ? ORDER BY {col} {order} LIMIT ?"
+)
+_ALIASES = (
+    "SELECT l.artist_id, a.name, l.alias_key AS k, a.popularity, l.initials, '{probe}' AS probe "
+    "FROM artist_aliases l JOIN artists a ON a.artist_id = l.artist_id "
+    "WHERE l.{col} {op} ? ORDER BY l.{col} {order} LIMIT ?"
+)
 
 # (probe, column, comparison, order): the neighbours after and before the typed key in each order.
-_PROBES = (("p+", "name_key", ">=", "ASC"), ("p-", "name_key", "<", "DESC"),
-           ("s+", "rev_key", ">=", "ASC"), ("s-", "rev_key", "<", "DESC"))
+_PROBES = (
+    ("p+", "name_key", ">=", "ASC"),
+    ("p-", "name_key", "<", "DESC"),
+    ("s+", "rev_key", ">=", "ASC"),
+    ("s-", "rev_key", "<", "DESC"),
+)
 
 
 @dataclass(frozen=True)
 class Candidate:
     artist_id: str
     name: str
-    key: str                  # the artist's name key, or the alias key that was found
+    key: str  # the artist's name key, or the alias key that was found
     popularity: int
     initials: str | None
-    probe: str                # p+ / p- (by key), s+ / s- (by key backwards), i (initials)
+    probe: str  # p+ / p- (by key), s+ / s- (by key backwards), i (initials)
 
 
 def suggestion_sql(with_initials: bool) -> str:
@@ -58,13 +66,13 @@ def candidates(conn, key: str, neighbours: int = NEIGHBOURS) -> list[Candidate]:
         return []
     with_initials = only_initials(key)
     values: list = []
-    for _ in range(2):          # artists, then aliases
-        for probe, col, _op, _order in _PROBES:
+    for _ in range(2):  # artists, then aliases
+        for _probe, col, _op, _order in _PROBES:
             values += [key if col == "name_key" else rev_key(key), int(neighbours)]
         if with_initials:
             values += [key, int(neighbours)]
     rows = fetch_all(conn, suggestion_sql(with_initials), values)
-    return [Candidate(str(artist_id), str(name), str(k), int(popularity or 0), str(ini) if ini else None, str(probe))
-            for artist_id, name, k, popularity, ini, probe in rows]
-
-
+    return [
+        Candidate(str(artist_id), str(name), str(k), int(popularity or 0), str(ini) if ini else None, str(probe))
+        for artist_id, name, k, popularity, ini, probe in rows
+    ]

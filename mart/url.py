@@ -44,28 +44,29 @@ def mask(text: str) -> str:
 class MartUrl:
     """A parsed mart URL. Build it with :meth:`parse`; ``str(url)`` is the masked form."""
 
-    dialect: str                        # "sqlite" or "mysql"
-    bare: str                           # the URL without credentials: what connections are opened with
+    dialect: str  # "sqlite" or "mysql"
+    bare: str  # the URL without credentials: what connections are opened with
     host: str = ""
     port: int = 3306
     database: str = ""
-    path: str = ""                      # SQLite: the file ("" or ":memory:" for memory databases)
-    params: tuple[tuple[str, str], ...] = ()   # query parameters other than user and password
-    user: str = ""                      # from the URL, if it carried one
+    path: str = ""  # SQLite: the file ("" or ":memory:" for memory databases)
+    params: tuple[tuple[str, str], ...] = ()  # query parameters other than user and password
+    user: str = ""  # from the URL, if it carried one
     password: str = field(default="", repr=False)
 
     @classmethod
-    def parse(cls, text: str, label: str = "mart URL ") -> "MartUrl":
+    def parse(cls, text: str, label: str = "mart URL ") -> MartUrl:
         """The URL ``text``; ``label`` starts error messages (e.g. ``"MART_URL="``)."""
         text = (text or "").strip()
         if text.startswith(SQLITE):
-            path, _, _ = text[len(SQLITE):].partition("?")
+            path, _, _ = text[len(SQLITE) :].partition("?")
             return cls(dialect="sqlite", bare=text, path=path.removeprefix("file:"))
         match = re.match(r"^jdbc:(mysql|mariadb)://", text)
         if not match:
-            raise MartUrlError(f"{label}{mask(text.split('?')[0])!r} is neither jdbc:sqlite:<file> "
-                               "nor jdbc:mysql://host:port/database")
-        parts = urlsplit(text[len("jdbc:"):])
+            raise MartUrlError(
+                f"{label}{mask(text.split('?')[0])!r} is neither jdbc:sqlite:<file> nor jdbc:mysql://host:port/database"
+            )
+        parts = urlsplit(text[len("jdbc:") :])
         try:
             port = parts.port or 3306
         except ValueError as exc:
@@ -82,8 +83,16 @@ class MartUrl:
         bare = f"jdbc:{match.group(1)}://{netloc}{parts.path}"
         if params:
             bare += "?" + urlencode(params, safe=":/,")
-        return cls(dialect="mysql", bare=bare, host=host, port=port,
-                   database=unquote(parts.path.lstrip("/")), params=params, user=user, password=password)
+        return cls(
+            dialect="mysql",
+            bare=bare,
+            host=host,
+            port=port,
+            database=unquote(parts.path.lstrip("/")),
+            params=params,
+            user=user,
+            password=password,
+        )
 
     @property
     def masked(self) -> str:
@@ -105,11 +114,11 @@ class MartUrl:
         """The JDBC sub-protocol the URL names: ``sqlite``, ``mysql`` or ``mariadb``."""
         return self.bare.split(":", 2)[1]
 
-    def absolute(self) -> "MartUrl":
+    def absolute(self) -> MartUrl:
         """This URL with a relative SQLite file made absolute against this process's working directory
         (a JVM resolves relative paths against its own start directory, which need not be ours);
         memory databases, ``file:`` URLs, absolute files and MySQL URLs are returned unchanged."""
-        path, sep, query = self.bare[len(SQLITE):].partition("?")
+        path, sep, query = self.bare[len(SQLITE) :].partition("?")
         if self.dialect != "sqlite" or not path or path.startswith((":memory:", "file:")) or os.path.isabs(path):
             return self
         path = os.path.abspath(path)

@@ -8,7 +8,7 @@ conjoining jamo (U+1100..) under NFKC, which is how they reach these functions i
 from __future__ import annotations
 
 SYLLABLES = range(0xAC00, 0xD7A4)
-INITIALS = range(0x1100, 0x1113)        # the 19 conjoining initial consonants (choseong)
+INITIALS = range(0x1100, 0x1113)  # the 19 conjoining initial consonants (choseong)
 _VOWEL0, _FINAL0 = 0x1161, 0x11A7
 
 

@@ -9,8 +9,8 @@ the two extra keys the mart indexes for suggestions (a typo keeps a long prefix 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from difflib import SequenceMatcher
-from typing import Sequence
 
 from shared.hangul import decompose, initials_of
 
@@ -22,12 +22,16 @@ _DROPPED = ("Z", "C")
 # Mongolian variation selectors (letters or marks to Unicode, blanks to the eye).
 INVISIBLE = frozenset(
     [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0]
-    + list(range(0x180B, 0x1810)) + list(range(0xFE00, 0xFE10)) + list(range(0xE0100, 0xE01F0)))
+    + list(range(0x180B, 0x1810))
+    + list(range(0xFE00, 0xFE10))
+    + list(range(0xE0100, 0xE01F0))
+)
 # Of those, the ones typed as spaces (a blank between words): read as spaces by :func:`visible`.
 BLANKS = frozenset([0x2800, 0x3164, 0xFFA0])
 # Letters that do not decompose into a base letter and an accent, typed without their stroke.
-_FOLDED = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th",
-                         "ð": "d", "ŋ": "n"})
+_FOLDED = str.maketrans(
+    {"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th", "ð": "d", "ŋ": "n"}
+)
 
 MAX_KEY_LENGTH = 512
 
@@ -86,7 +90,7 @@ def name_key(text: str | None) -> str:
     if not text:
         return ""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    shown = visible(folded).replace(" ", "")      # NFKC turns some blanks into INVISIBLE ones: after it
+    shown = visible(folded).replace(" ", "")  # NFKC turns some blanks into INVISIBLE ones: after it
     plain = "".join(_plain(ch) for ch in shown).translate(_FOLDED)
     kept = "".join(ch for ch in plain if unicodedata.category(ch)[0] != "P")
     if not any(ch.isalnum() for ch in kept):

@@ -61,8 +61,11 @@ def _read(secret_id: str, deadline: float) -> str:
     except ImportError:
         raise SecretError(f"reading secret {secret_id!r} needs boto3: pip install boto3") from None
     # botocore's own limits, inside the deadline: one connect, one read, at most one retry.
-    config = Config(connect_timeout=max(0.1, min(1.0, deadline / 2)), read_timeout=max(0.1, deadline),
-                    retries={"total_max_attempts": 2, "mode": "standard"})
+    config = Config(
+        connect_timeout=max(0.1, min(1.0, deadline / 2)),
+        read_timeout=max(0.1, deadline),
+        retries={"total_max_attempts": 2, "mode": "standard"},
+    )
     outcome: dict[str, object] = {}
 
     def call() -> None:
@@ -71,16 +74,14 @@ def _read(secret_id: str, deadline: float) -> str:
             outcome["text"] = client.get_secret_value(SecretId=secret_id)["SecretString"]
         except (BotoCoreError, ClientError, KeyError) as exc:
             outcome["error"] = f"cannot read secret {secret_id!r} from AWS Secrets Manager: {exc}"
-        except Exception as exc:       # anything else the SDK raises: reported, never lost in the thread
-            outcome["error"] = f"cannot read secret {secret_id!r} from AWS Secrets Manager: " \
-                               f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # anything else the SDK raises: reported, never lost in the thread
+            outcome["error"] = f"cannot read secret {secret_id!r} from AWS Secrets Manager: {type(exc).__name__}: {exc}"
 
     worker = threading.Thread(target=call, name=f"secret {secret_id}", daemon=True)
     worker.start()
     worker.join(deadline)
-    if worker.is_alive():      # left to botocore's timeouts; nobody waits for it
-        raise SecretError(f"cannot read secret {secret_id!r} from AWS Secrets Manager: "
-                          f"no answer within {deadline:g} s")
+    if worker.is_alive():  # left to botocore's timeouts; nobody waits for it
+        raise SecretError(f"cannot read secret {secret_id!r} from AWS Secrets Manager: no answer within {deadline:g} s")
     if "error" in outcome:
         raise SecretError(str(outcome["error"]))
     return str(outcome["text"])

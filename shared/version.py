@@ -12,13 +12,14 @@ import functools
 import sys
 
 DISTRIBUTION = "related-artists"
-UNKNOWN = "0+unknown"   # a PEP 440 version that sorts below every release: "not installed"
+UNKNOWN = "0+unknown"  # a PEP 440 version that sorts below every release: "not installed"
 
 
 @functools.cache
 def installed_version() -> str | None:
     """The installed distribution's version, or None when it is not installed."""
-    from importlib import metadata   # here: a program pays for it only when it asks for the version
+    from importlib import metadata  # here: a program pays for it only when it asks for the version
+
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
@@ -33,8 +34,13 @@ def version() -> str:
 class _VersionAction(argparse.Action):
     """``--version``: prints ``<prog> <version>`` to stdout and exits 0."""
 
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
-                 help="print the program's name and version, then exit"):
+    def __init__(
+        self,
+        option_strings,
+        dest=argparse.SUPPRESS,
+        default=argparse.SUPPRESS,
+        help="print the program's name and version, then exit",
+    ):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):

@@ -6,9 +6,9 @@ import logging
 import os
 import secrets
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import pymysql
 import pytest
@@ -18,21 +18,22 @@ from jobs.common.spark import start_spark
 from tests.support import spark_jobs
 from tests.support.parallel import is_serial, slow_first_rank
 from tests.support.paths import REPO
-from tests.support.spark_conf import SMALL_DATA_CONF
 from tests.support.skill_calls import REQUEST_KEY, SKILL_SECRET
+from tests.support.spark_conf import SMALL_DATA_CONF
 
 TEST_SPARK_CONF = {**SMALL_DATA_CONF, "spark.driver.memory": "2g"}
 
 
 def pytest_configure(config):
-    if not hasattr(config, "workerinput"):   # the controller (or the only process): a fresh job count
+    if not hasattr(config, "workerinput"):  # the controller (or the only process): a fresh job count
         spark_jobs.reset()
     ahead = os.environ.get("TEST_CLOCK_AHEAD_DAYS")
-    if ahead:   # make test-clock: every date and time this process reads moves ahead (not durations)
+    if ahead:  # make test-clock: every date and time this process reads moves ahead (not durations)
         import datetime
 
         import time_machine
-        moved = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=float(ahead))
+
+        moved = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=float(ahead))
         traveller = time_machine.travel(moved, tick=True)
         traveller.start()
         config.add_cleanup(traveller.stop)
@@ -41,7 +42,8 @@ def pytest_configure(config):
 def pytest_report_header(config):
     if os.environ.get("TEST_CLOCK_AHEAD_DAYS"):
         import datetime
-        return f"clock moved ahead: the tests see {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+        return f"clock moved ahead: the tests see {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC"
     return None
 
 
@@ -90,6 +92,7 @@ def jobs_per_test(request):
         yield
         return
     from pyspark.sql import SparkSession
+
     active = SparkSession.getActiveSession()
     before = spark_jobs.session_jobs(active) if active else 0
     yield
@@ -129,6 +132,7 @@ def lake_dir(tmp_path):
 # MySQL tests run against a real MariaDB server: scripts/mariadb.sh starts a private one (make test and
 # .ci/run do it first). MART_TEST_SOCKET / MART_TEST_PORT point elsewhere. A missing server fails the run.
 
+
 @dataclass(frozen=True)
 class MartServer:
     host: str
@@ -138,8 +142,9 @@ class MartServer:
     password: str
 
     def root(self, database: str | None = None):
-        return pymysql.connect(unix_socket=self.socket, user="root", database=database, autocommit=True,
-                               charset="utf8mb4")
+        return pymysql.connect(
+            unix_socket=self.socket, user="root", database=database, autocommit=True, charset="utf8mb4"
+        )
 
     @contextmanager
     def extra_user(self, prefix: str, database: str, privileges: str = "ALL", tls_only: bool = False):
@@ -150,8 +155,10 @@ class MartServer:
         try:
             with root.cursor() as cursor:
                 for host in ("127.0.0.1", "localhost"):
-                    cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s" + (" REQUIRE SSL" if tls_only else ""),
-                                   (user, host, password))
+                    cursor.execute(
+                        "CREATE USER %s@%s IDENTIFIED BY %s" + (" REQUIRE SSL" if tls_only else ""),
+                        (user, host, password),
+                    )
                     cursor.execute(f"GRANT {privileges} ON `{database}`.* TO %s@%s", (user, host))
             yield user, password
         finally:
@@ -168,8 +175,9 @@ def mariadb() -> Iterator[MartServer]:
     try:
         conn = pymysql.connect(unix_socket=socket, user="root", autocommit=True, connect_timeout=5)
     except pymysql.err.OperationalError as exc:
-        pytest.fail(f"no MariaDB server answers at {socket} ({exc}): start one with scripts/mariadb.sh start",
-                    pytrace=False)
+        pytest.fail(
+            f"no MariaDB server answers at {socket} ({exc}): start one with scripts/mariadb.sh start", pytrace=False
+        )
     # A user of its own per session, so that two sessions on one server do not reset each other's password.
     user, password = f"mart_test_{secrets.token_hex(4)}", secrets.token_hex(16)
     hosts = ("127.0.0.1", "localhost")
@@ -203,6 +211,7 @@ class MartUnderTest:
 
     def reader(self):
         from mart import serving
+
         return serving.connect(self.url, self.user, self.password)
 
 
@@ -238,6 +247,7 @@ def any_mart(request, tmp_path):
 
 # -- AWS ---------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto's server on 127.0.0.1, one for the whole run (each stop waits out its server's 0.5 s poll);
@@ -264,15 +274,20 @@ def moto_aws(moto_server, monkeypatch):
     Yields the endpoint URL (for clients that do not read AWS_ENDPOINT_URL, such as Hadoop's S3A).
     """
     reset_moto(moto_server)
-    for name, value in {"AWS_ENDPOINT_URL": moto_server, "AWS_DEFAULT_REGION": "us-east-1",
-                        "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
     yield moto_server
     reset_moto(moto_server)
 
 
 # -- chatbot -----------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(params=["mysql", "sqlite"])
 def served_mart(request, tmp_path):
@@ -297,8 +312,14 @@ def _filled(mart: MartUnderTest, chatbot_mart):
 @pytest.fixture
 def skill_env(served_mart) -> dict:
     """Chatbot environment variables for the served mart (live lookups off, a short time budget)."""
-    return {"REQUEST_KEY": REQUEST_KEY, "MART_URL": served_mart.url, "MART_USER": served_mart.user, "MART_PASSWORD": served_mart.password,
-            "DB_TIMEOUT_SECONDS": "1", "TIME_BUDGET_SECONDS": "3"}
+    return {
+        "REQUEST_KEY": REQUEST_KEY,
+        "MART_URL": served_mart.url,
+        "MART_USER": served_mart.user,
+        "MART_PASSWORD": served_mart.password,
+        "DB_TIMEOUT_SECONDS": "1",
+        "TIME_BUDGET_SECONDS": "3",
+    }
 
 
 @pytest.fixture

@@ -58,8 +58,11 @@ def program_files() -> set[str]:
     for folder in FOLDERS:
         for path in (REPO / folder).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
-            names = {node.id if isinstance(node, ast.Name) else node.attr
-                     for node in ast.walk(ast.parse(text)) if isinstance(node, (ast.Name, ast.Attribute))}
+            names = {
+                node.id if isinstance(node, ast.Name) else node.attr
+                for node in ast.walk(ast.parse(text))
+                if isinstance(node, (ast.Name, ast.Attribute))
+            }
             if (path.name == "__main__.py" or 'if __name__ == "__main__":' in text) and names & set(PARSERS):
                 found.add(path.relative_to(REPO).as_posix())
     return found
@@ -75,8 +78,9 @@ def file_of(arguments: tuple[str, ...]) -> str:
 def run(arguments: tuple[str, ...], option: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env["JAVA_HOME"] = "/nonexistent/no-jvm-for-help"
-    return subprocess.run([sys.executable, *arguments, option], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, *arguments, option], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.fixture(scope="module")

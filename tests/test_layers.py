@@ -37,15 +37,19 @@ def violations(folders, forbidden, allowed=()) -> list[str]:
     found = []
     for folder in folders:
         for path in sorted((REPO / folder).rglob("*.py")):
-            found += [f"{path.relative_to(REPO)}: {module}" for module in sorted(imported_modules(path))
-                      if within(module, forbidden) and not within(module, allowed)]
+            found += [
+                f"{path.relative_to(REPO)}: {module}"
+                for module in sorted(imported_modules(path))
+                if within(module, forbidden) and not within(module, allowed)
+            ]
     return found
 
 
 # The job entry points (python jobs/<name>.py, python -m jobs.<name>): they share code through modules
 # (jobs/settings.py, jobs/similarity_steps.py, jobs/publish/...), never by importing one another.
-ENTRY_POINTS = tuple(f"jobs.{name}" for name in ("ingest", "similarity", "evaluate", "publish_mart", "pipeline",
-                                                  "aliases"))
+ENTRY_POINTS = tuple(
+    f"jobs.{name}" for name in ("ingest", "similarity", "evaluate", "publish_mart", "pipeline", "aliases")
+)
 # The one exception: the pipeline runs ingest's and then similarity's main(), in one process.
 PIPELINE_STEPS = ("jobs.ingest", "jobs.similarity")
 
@@ -56,8 +60,11 @@ def entry_point_imports(allowed: dict[str, tuple[str, ...]]) -> list[str]:
     for entry in ENTRY_POINTS:
         path = REPO / (entry.replace(".", "/") + ".py")
         others = tuple(other for other in ENTRY_POINTS if other != entry)
-        found += [f"{path.relative_to(REPO)}: {module}" for module in sorted(imported_modules(path))
-                  if within(module, others) and not within(module, allowed.get(entry, ()))]
+        found += [
+            f"{path.relative_to(REPO)}: {module}"
+            for module in sorted(imported_modules(path))
+            if within(module, others) and not within(module, allowed.get(entry, ()))
+        ]
     return found
 
 
@@ -72,11 +79,18 @@ def test_the_entry_point_rule_sees_an_import_between_entry_points():
 
 RULES = {
     "jobs/common imports no job layer above it": (["jobs/common"], JOB_LAYERS, ()),
-    "mart imports neither the jobs nor the chatbot": (["mart"], ("jobs", "chatbot_lambda", "scripts", "bench", "tests"), ()),
+    "mart imports neither the jobs nor the chatbot": (
+        ["mart"],
+        ("jobs", "chatbot_lambda", "scripts", "bench", "tests"),
+        (),
+    ),
     "shared imports nothing of the project": (["shared"], tuple(p for p in PROJECT if p != "shared"), ()),
     "sources and transform never import publish": (["jobs/sources", "jobs/transform"], ("jobs.publish",), ()),
     "the jobs, mart, shared, chatbot and scripts never import tests": (
-        ["jobs", "mart", "shared", "chatbot_lambda", "scripts"], ("tests",), ()),
+        ["jobs", "mart", "shared", "chatbot_lambda", "scripts"],
+        ("tests",),
+        (),
+    ),
     "bench imports only tests.support of the tests": (["bench"], ("tests",), ("tests.support",)),
 }
 

@@ -17,8 +17,11 @@ from tests.support.paths import REPO
 def module_tests(path) -> set[str]:
     """The names of the module-level test functions of the file at ``path``."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    return {node.name for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test")}
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test")
+    }
 
 
 @pytest.mark.parametrize("entry", SERIAL + SLOW_FIRST)
@@ -31,7 +34,8 @@ def test_each_entry_names_an_existing_module_or_test(entry):
 
 def test_a_serial_entry_covers_its_parameters_and_nothing_else():
     assert is_serial("tests/mart/test_serving.py::test_x[mysql]")
-    assert is_serial("tests/jobs/test_publish_mart.py::"
-                     "test_cli_refuses_publish_and_rollback_while_another_holds_the_lock[sqlite]")
+    assert is_serial(
+        "tests/jobs/test_publish_mart.py::test_cli_refuses_publish_and_rollback_while_another_holds_the_lock[sqlite]"
+    )
     assert not is_serial("tests/jobs/test_publish_mart.py::test_cli_refuses_publish_and_rollback_while_another_holds")
     assert not is_serial("tests/jobs/test_publish_mart.py::test_something_else")

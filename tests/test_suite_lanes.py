@@ -17,8 +17,11 @@ def selected(lane: suite.Lane, marks: set[str]) -> bool:
     return Expression.compile(lane.markers).evaluate(lambda name, **_: name in marks)
 
 
-@pytest.mark.parametrize("marks", [set(c) for n in range(4) for c in itertools.combinations(MARKERS, n)],
-                         ids=lambda marks: "+".join(sorted(marks)) or "unmarked")
+@pytest.mark.parametrize(
+    "marks",
+    [set(c) for n in range(4) for c in itertools.combinations(MARKERS, n)],
+    ids=lambda marks: "+".join(sorted(marks)) or "unmarked",
+)
 def test_each_test_runs_once_at_the_real_clock_and_the_fast_and_clock_ones_once_ahead(marks):
     jvm, background, serial = suite.lanes(400)
     every = jvm + background + serial
@@ -45,6 +48,6 @@ def test_a_failed_or_empty_lane_fails_the_suite_and_the_jobs_of_all_lanes_add_up
     assert suite.report([outcome("jvm", 0), outcome("fast", 0)], 9.0) == 0
     out = capsys.readouterr().out
     assert "Spark jobs: 10 (6 in the tests' session JVMs, 4 in job processes)" in out and "suite: passed" in out
-    assert suite.report([outcome("jvm", 0), outcome("clock", 5)], 9.0) == 1   # 5: pytest collected nothing
+    assert suite.report([outcome("jvm", 0), outcome("clock", 5)], 9.0) == 1  # 5: pytest collected nothing
     out = capsys.readouterr().out
     assert "clock         FAILED (pytest exit status 5)" in out and "suite: failed in lanes clock" in out

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-
-from typing import Callable
+from collections.abc import Callable
 
 from jobs.common.config import DEFAULT_CONFIG
 from jobs.common.errors import ConfigError, MartError, SnapshotError
@@ -24,20 +23,33 @@ def base_parser(description: str, epilog: str = "", *, prog: str) -> argparse.Ar
     the same whether it runs so, as ``python -m`` or under spark-submit (EMR runs the scripts by path).
     """
     parser = program_parser(
-        prog, description=description, epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG), metavar="FILE",
-                        help="TOML config file, one per environment (default: conf/local.toml; "
-                             "conf/emr.toml on EMR)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one config value, e.g. --set similarity.k=5 or "
-                             "--set 'spark.conf.\"spark.driver.memory\"=8g'; repeatable")
-    parser.add_argument("--lake", metavar="PATH",
-                        help="lake root (local folder, s3://bucket/prefix or s3a://...); "
-                             "overrides lake.path")
+        prog, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--config",
+        default=str(DEFAULT_CONFIG),
+        metavar="FILE",
+        help="TOML config file, one per environment (default: conf/local.toml; conf/emr.toml on EMR)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config value, e.g. --set similarity.k=5 or "
+        "--set 'spark.conf.\"spark.driver.memory\"=8g'; repeatable",
+    )
+    parser.add_argument(
+        "--lake", metavar="PATH", help="lake root (local folder, s3://bucket/prefix or s3a://...); overrides lake.path"
+    )
     parser.add_argument("--dt", metavar="YYYY-MM-DD", type=_snapshot_date, help="snapshot date (UTC)")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="log level of the job's own messages (default: INFO)")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level of the job's own messages (default: INFO)",
+    )
     return parser
 
 
@@ -55,8 +67,12 @@ def setup_logging(level: str) -> None:
 
     console = logging.StreamHandler(sys.stderr)
     console.addFilter(ConsoleDetails())
-    logging.basicConfig(handlers=[console], level=getattr(logging, level),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.basicConfig(
+        handlers=[console],
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
 

@@ -17,8 +17,9 @@ import copy
 import os
 import re
 import tomllib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from jobs.common.errors import ConfigError
 
@@ -28,9 +29,9 @@ _KEY_PART = re.compile(r'(?:"([^"]+)"|([^."=\s]+))(\.|$)')
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def load_config(path: str | os.PathLike | None = None,
-                overrides: Iterable[str] = (),
-                env: Mapping[str, str] | None = None) -> dict:
+def load_config(
+    path: str | os.PathLike | None = None, overrides: Iterable[str] = (), env: Mapping[str, str] | None = None
+) -> dict:
     """Read ``path`` (default ``conf/local.toml``), expand ``${VAR}`` and apply overrides."""
     path = Path(path) if path else DEFAULT_CONFIG
     try:
@@ -104,10 +105,12 @@ def _expand_env(node: Any, env: Mapping[str, str], where: str) -> Any:
     if isinstance(node, list):
         return [_expand_env(v, env, where) for v in node]
     if isinstance(node, str):
+
         def substitute(match: re.Match) -> str:
             name = match.group(1)
             if name not in env:
                 raise ConfigError(f"{where} refers to ${{{name}}}, but the environment variable {name} is not set")
             return env[name]
+
         return _ENV_REF.sub(substitute, node)
     return node

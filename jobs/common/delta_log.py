@@ -82,12 +82,12 @@ class DeltaLog:
         for current in range(version, max(-1, version - max_commits), -1):
             try:
                 info = self.commit_info(current)
-            except Exception:   # cleaned up from the log, or unreadable: the caller asks Delta instead
+            except Exception:  # cleaned up from the log, or unreadable: the caller asks Delta instead
                 return None
             meta = (info or {}).get("userMetadata") or ""
             if not meta.startswith(prefix):
                 return None
-            if meta[len(prefix):].split(" ", 1)[0] == partition:
+            if meta[len(prefix) :].split(" ", 1)[0] == partition:
                 return current
         return None
 
@@ -113,7 +113,7 @@ class DeltaLog:
             try:
                 stats = json.loads(action["add"]["stats"])
                 rows, counts = int(stats["numRecords"]), _leaves(stats["nullCount"][column])
-            except (KeyError, TypeError, ValueError):   # a file without statistics, or none for the column
+            except (KeyError, TypeError, ValueError):  # a file without statistics, or none for the column
                 unknown += 1
                 continue
             if any(int(count) < rows for count in counts):

@@ -6,7 +6,7 @@ error messages.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from pyspark.errors.exceptions.captured import CapturedException
 
@@ -47,7 +47,7 @@ def _is_sql_exception(java) -> bool:
     cls = java.getClass()
     if str(cls.getName()).startswith(SQL_ERROR_PACKAGES):
         return True
-    while cls is not None:   # a driver's own subclass of SQLException in some other package
+    while cls is not None:  # a driver's own subclass of SQLException in some other package
         if str(cls.getName()) == "java.sql.SQLException":
             return True
         cls = cls.getSuperclass()

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from pyspark.sql import SparkSession
 
 from jobs.common.errors import ConfigError, MartError
 from jobs.common.java_errors import java_message
-from shared.secrets import SecretError, secret_value
 from mart.schema import TABLES_SQL, columns_query
 from mart.serving import create_private_file
 from mart.url import MartUrl, MartUrlError, mask
+from shared.secrets import SecretError, secret_value
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ PREFIXES = tuple(f"jdbc:{scheme}:" for scheme in DRIVERS)
 
 # Connector/J settings for fast, bounded writes; a setting given in the URL wins.
 MYSQL_PROPERTIES = {
-    "rewriteBatchedStatements": "true",   # one multi-row INSERT per batch
-    "connectTimeout": "10000",            # ms: an unknown or dead host fails fast
+    "rewriteBatchedStatements": "true",  # one multi-row INSERT per batch
+    "connectTimeout": "10000",  # ms: an unknown or dead host fails fast
     "characterEncoding": "UTF-8",
 }
 
@@ -54,10 +55,10 @@ class MartTarget:
     url: str
     user: str = ""
     password: str = field(default="", repr=False)
-    password_source: str = "$MART_PASSWORD"   # where the password came from, for messages
+    password_source: str = "$MART_PASSWORD"  # where the password came from, for messages
 
     @classmethod
-    def from_config(cls, mart: Mapping, env: Mapping[str, str] | None = None) -> "MartTarget":
+    def from_config(cls, mart: Mapping, env: Mapping[str, str] | None = None) -> MartTarget:
         """From the ``[mart]`` section: ``url``, ``user``, and the password's source.
 
         ``password_secret`` (an AWS Secrets Manager id: a plain string, or JSON with a
@@ -70,10 +71,12 @@ class MartTarget:
         # A URL of no known scheme is reported by ``driver`` below, after the other settings.
         parsed = cls(url=url).parsed.absolute() if url.startswith(PREFIXES) else None
         if parsed is not None and parsed.dialect == "sqlite":
-            url = parsed.bare   # the JVM resolves a relative file against its own start directory
+            url = parsed.bare  # the JVM resolves a relative file against its own start directory
         if "password" in mart:
-            raise ConfigError("mart.password is not read from config files: put the password in the "
-                              "environment variable named by mart.password_env (default MART_PASSWORD)")
+            raise ConfigError(
+                "mart.password is not read from config files: put the password in the "
+                "environment variable named by mart.password_env (default MART_PASSWORD)"
+            )
         password_env = str(mart.get("password_env", "MART_PASSWORD"))
         secret = str(mart.get("password_secret", "") or "")
         if secret:
@@ -93,15 +96,17 @@ class MartTarget:
             user, password = parsed.credentials(user, password)
             url = parsed.bare
         target = cls(url=url, user=user, password=password, password_source=source)
-        target.driver  # validates the URL prefix
+        _ = target.driver  # validates the URL prefix (raises for an unknown one)
         return target
 
     @cached_property
     def parsed(self) -> MartUrl:
         """The URL parsed (ConfigError when it is not a mart URL this job knows)."""
         if not self.url.startswith(PREFIXES):
-            raise ConfigError(f"mart.url {self.shown_url!r} is not a JDBC URL this job knows; "
-                              f"it must start with one of {', '.join(PREFIXES)}")
+            raise ConfigError(
+                f"mart.url {self.shown_url!r} is not a JDBC URL this job knows; "
+                f"it must start with one of {', '.join(PREFIXES)}"
+            )
         try:
             return MartUrl.parse(self.url, label="mart.url ")
         except MartUrlError as exc:
@@ -164,38 +169,46 @@ class MartConnection:
             # Spark's own registry: finds drivers that --packages / spark.jars put on the classpath.
             self._jvm.org.apache.spark.sql.execution.datasources.jdbc.DriverRegistry.register(driver)
         except Exception as exc:  # py4j wraps the JVM's ClassNotFoundException
-            raise MartError(f"the JDBC driver {driver} for {self.target.shown_url} is not on Spark's classpath: "
-                            f"add {coordinates} to spark.packages in the config (or to --packages of "
-                            f"spark-submit) [{java_message(exc)}]") from None
+            raise MartError(
+                f"the JDBC driver {driver} for {self.target.shown_url} is not on Spark's classpath: "
+                f"add {coordinates} to spark.packages in the config (or to --packages of "
+                f"spark-submit) [{java_message(exc)}]"
+            ) from None
         path = self.target.sqlite_file()
         if path is not None and self.readonly and not path.is_file():
             raise MartError(f"no mart at {self.target.shown_url}: publish first")
         if path is not None and not self.readonly:
-            create_private_file(str(path))   # it will hold the requests users typed: owner-only
+            create_private_file(str(path))  # it will hold the requests users typed: owner-only
         props = self._jvm.java.util.Properties()
         for key, value in self.target.properties().items():
             props.setProperty(key, value)
         if self.readonly and dialect == "sqlite":
-            props.setProperty("open_mode", "1")   # SQLITE_OPEN_READONLY: no create, no writes
+            props.setProperty("open_mode", "1")  # SQLITE_OPEN_READONLY: no create, no writes
         try:
             conn = self._jvm.java.sql.DriverManager.getConnection(self.target.url, props)
         except Exception as exc:
             raise MartError(
                 f"cannot connect to the mart at {self.target.shown_url} as user {self.target.user or '(none)'}: "
                 f"{java_message(exc)}. Check mart.url and mart.user, and the password in "
-                f"{self.target.password_source}") from None
+                f"{self.target.password_source}"
+            ) from None
         if self.readonly and dialect == "mysql":
             # setReadOnly alone need not reach the server: Connector/J sends it only to servers whose
             # version it takes for MySQL 5.6.5+, and MariaDB announces itself as "5.5.5-10.x".
             conn.setReadOnly(True)
             try:
-                self._run(conn, "SET SESSION TRANSACTION READ ONLY")   # the server refuses writes from now on
+                self._run(conn, "SET SESSION TRANSACTION READ ONLY")  # the server refuses writes from now on
             except Exception as exc:
                 conn.close()
-                raise MartError(f"cannot make the connection to the mart at {self.target.shown_url} read-only: "
-                                f"{java_message(exc)}") from None
-        log.info("connected to the mart at %s (%s)%s", self.target.shown_url,
-                 conn.getMetaData().getDatabaseProductVersion(), " read-only" if self.readonly else "")
+                raise MartError(
+                    f"cannot make the connection to the mart at {self.target.shown_url} read-only: {java_message(exc)}"
+                ) from None
+        log.info(
+            "connected to the mart at %s (%s)%s",
+            self.target.shown_url,
+            conn.getMetaData().getDatabaseProductVersion(),
+            " read-only" if self.readonly else "",
+        )
         return conn
 
     @staticmethod
@@ -206,7 +219,7 @@ class MartConnection:
         finally:
             statement.close()
 
-    def __enter__(self) -> "MartConnection":
+    def __enter__(self) -> MartConnection:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -257,7 +270,7 @@ class MartConnection:
         return rows[0][0] if rows else None
 
     @contextmanager
-    def transaction(self) -> Iterator["MartConnection"]:
+    def transaction(self) -> Iterator[MartConnection]:
         """Statements inside run in one transaction: committed at the end, rolled back on an error."""
         self._conn.setAutoCommit(False)
         try:

@@ -28,8 +28,9 @@ import logging
 import os
 import re
 import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -69,7 +70,7 @@ def is_delta_conflict(exc: BaseException) -> bool:
     (``delta`` from pip has no ``delta.exceptions``; on a cluster Delta may be on the classpath only)."""
     throwable = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
     try:
-        for _ in range(8):                    # the throwable, then its causes
+        for _ in range(8):  # the throwable, then its causes
             if throwable is None:
                 break
             cls = throwable.getClass()
@@ -78,17 +79,17 @@ def is_delta_conflict(exc: BaseException) -> bool:
                     return True
                 cls = cls.getSuperclass()
             throwable = throwable.getCause()
-    except Exception:                         # not a JVM object after all
+    except Exception:  # not a JVM object after all
         pass
     return False
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def today_utc() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+    return _dt.datetime.now(_dt.UTC).date().isoformat()
 
 
 class HasLakePath(Protocol):
@@ -106,10 +107,10 @@ class Lake:
         self.spark = spark
         # A relative local folder is taken from this process's working directory, not the JVM's.
         self.root = root.rstrip("/") if "://" in root else os.path.abspath(root)
-        self._pins: dict[tuple[str, str], int] = {}   # (table, dt) -> the Delta version its frame reads
+        self._pins: dict[tuple[str, str], int] = {}  # (table, dt) -> the Delta version its frame reads
 
     @classmethod
-    def from_settings(cls, spark: SparkSession, settings: HasLakePath) -> "Lake":
+    def from_settings(cls, spark: SparkSession, settings: HasLakePath) -> Lake:
         """The lake named by a job's settings."""
         return cls(spark, settings.lake)
 
@@ -118,6 +119,7 @@ class Lake:
 
     def exists(self, table: str) -> bool:
         from delta.tables import DeltaTable
+
         return DeltaTable.isDeltaTable(self.spark, self.path(table))
 
     def snapshots(self, table: str) -> list[str]:
@@ -155,14 +157,19 @@ class Lake:
             raise
         # The check names the other run; the conditional mark decides (a claim may land in between).
         current = self._log_row(dt)
-        if current is None or current.run_id != run_id or \
-                not self._mark_if_mine(dt, run_id, ("complete", source, _now(), written, run_id)):
+        if (
+            current is None
+            or current.run_id != run_id
+            or not self._mark_if_mine(dt, run_id, ("complete", source, _now(), written, run_id))
+        ):
             # Another run wrote this dt meanwhile: its tables may hold some rows of each run.
             current = current if current is not None and current.run_id != run_id else self._log_row(dt)
             other = self._describe(current) if current else "a run that removed the mark"
             self._log_state(dt, "writing", source, {}, run_id)
-            raise SnapshotError(f"dt={dt} was written by two runs at once (this one and {other}): it stays "
-                                f"unfinished; re-run jobs/ingest.py --dt {dt} once no other run writes it")
+            raise SnapshotError(
+                f"dt={dt} was written by two runs at once (this one and {other}): it stays "
+                f"unfinished; re-run jobs/ingest.py --dt {dt} once no other run writes it"
+            )
 
     def unfinished(self) -> dict[str, str]:
         """``{dt: what started writing it}`` for each dt whose writing began and did not finish."""
@@ -179,7 +186,8 @@ class Lake:
         version = DeltaLog(self.spark, self.path(table)).latest_version()
         if version is not None:
             return version
-        from delta.tables import DeltaTable   # a log this module cannot read: ask Delta (a Spark job)
+        from delta.tables import DeltaTable  # a log this module cannot read: ask Delta (a Spark job)
+
         return int(DeltaTable.forPath(self.spark, self.path(table)).history(1).first()["version"])
 
     @staticmethod
@@ -210,13 +218,17 @@ class Lake:
         action = "UPDATE SET *" if row is not None else "DELETE"
         target = "delta.`" + self.path(INGEST_LOG).replace("`", "``") + "`"
         try:
-            done = self.spark.sql(f"MERGE INTO {target} AS t USING {view} AS s ON t.dt = s.dt AND t.run_id = :run_id "
-                                  f"WHEN MATCHED THEN {action}", args={"run_id": run_id}).first()
+            done = self.spark.sql(
+                f"MERGE INTO {target} AS t USING {view} AS s ON t.dt = s.dt AND t.run_id = :run_id "
+                f"WHEN MATCHED THEN {action}",
+                args={"run_id": run_id},
+            ).first()
         except Exception as exc:
             if not is_delta_conflict(exc):
                 raise
-            log.warning("dt=%s: another run wrote %s while this one marked it: %s", dt, INGEST_LOG,
-                        str(exc).splitlines()[0])
+            log.warning(
+                "dt=%s: another run wrote %s while this one marked it: %s", dt, INGEST_LOG, str(exc).splitlines()[0]
+            )
             return False
         finally:
             self.spark.catalog.dropTempView(view)
@@ -225,20 +237,22 @@ class Lake:
     def _put_back(self, dt: str, previous, run_id: str) -> None:
         """Restore the dt's mark from before a run that committed none of its tables (if still its own)."""
         try:
-            row = None if previous is None else (previous.state, previous.source, previous.updated_at,
-                                                 dict(previous.rows or {}), previous.run_id)
+            row = (
+                None
+                if previous is None
+                else (previous.state, previous.source, previous.updated_at, dict(previous.rows or {}), previous.run_id)
+            )
             if self._mark_if_mine(dt, run_id, row):
                 log.info("dt=%s: nothing was committed, its previous state in %s is back", dt, self.path(INGEST_LOG))
             else:
                 log.info("dt=%s: nothing was committed; another run has claimed it since", dt)
-        except Exception as exc:   # the run's own error matters more; the dt stays marked unfinished
+        except Exception as exc:  # the run's own error matters more; the dt stays marked unfinished
             log.warning("dt=%s: could not put back its previous state in %s: %s", dt, self.path(INGEST_LOG), exc)
 
     def latest_snapshot(self, table: str) -> str:
         found = self.snapshots(table)
         if not found:
-            raise SnapshotError(f"lake table {table!r} has no snapshot at {self.path(table)}: "
-                                "run jobs/ingest.py first")
+            raise SnapshotError(f"lake table {table!r} has no snapshot at {self.path(table)}: run jobs/ingest.py first")
         return found[-1]
 
     def read(self, table: str, dt: str) -> DataFrame:
@@ -256,19 +270,26 @@ class Lake:
         versions = {}
         for table in tables:
             if not self.exists(table):
-                raise SnapshotError(f"lake table {table!r} not found at {self.path(table)}: "
-                                    f"run jobs/ingest.py for dt={dt} first")
+                raise SnapshotError(
+                    f"lake table {table!r} not found at {self.path(table)}: run jobs/ingest.py for dt={dt} first"
+                )
             versions[table] = self._current_version(table)
         unfinished = self.unfinished().get(dt)
         if unfinished:
-            raise SnapshotError(f"dt={dt} of the lake is unfinished: {unfinished} and did not complete "
-                                f"(see {self.path(INGEST_LOG)}); re-run jobs/ingest.py --dt {dt}")
+            raise SnapshotError(
+                f"dt={dt} of the lake is unfinished: {unfinished} and did not complete "
+                f"(see {self.path(INGEST_LOG)}); re-run jobs/ingest.py --dt {dt}"
+            )
         return {table: self._pinned(table, dt, version) for table, version in versions.items()}
 
     def _pinned(self, table: str, dt: str, version: int) -> DataFrame:
         """Snapshot ``dt`` of ``table`` at Delta ``version``; refused when it has no rows."""
-        frame = (self.spark.read.format("delta").option("versionAsOf", version).load(self.path(table))
-                 .where(F.col("dt") == F.lit(dt)))
+        frame = (
+            self.spark.read.format("delta")
+            .option("versionAsOf", version)
+            .load(self.path(table))
+            .where(F.col("dt") == F.lit(dt))
+        )
         # The commit that last wrote the dt says its rows; else Delta counts them from its file statistics.
         rows = DeltaLog(self.spark, self.path(table)).partition_rows(_WRITE_MARK, dt, version)
         if rows is None:
@@ -276,8 +297,7 @@ class Lake:
         if rows == 0:
             found = self.snapshots(table)
             shown = ", ".join(found[-5:]) if found else "none"
-            raise SnapshotError(f"lake table {table!r} has no rows for dt={dt} "
-                                f"(latest snapshots: {shown})")
+            raise SnapshotError(f"lake table {table!r} has no rows for dt={dt} (latest snapshots: {shown})")
         log.info("read %s dt=%s: %d rows", self.path(table), dt, rows)
         self._pins[(table, dt)] = version
         return frame
@@ -304,22 +324,31 @@ class Lake:
         delta_log = DeltaLog(self.spark, self.path(table))
         before = delta_log.latest_version()
         marker = f"{_WRITE_MARK}{dt} {uuid.uuid4().hex}"
-        (frame.withColumn("dt", F.lit(dt))
-         .write.format("delta")
-         .mode("overwrite")
-         .option("replaceWhere", f"dt = '{dt}'")
-         .option("mergeSchema", "true")   # a column added to a table's schema joins older snapshots as null
-         .option("userMetadata", marker)  # finds this write's commit in the log (its metrics: the rows)
-         .partitionBy("dt")
-         .save(self.path(table)))
+        (
+            frame.withColumn("dt", F.lit(dt))
+            .write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", f"dt = '{dt}'")
+            .option("mergeSchema", "true")  # a column added to a table's schema joins older snapshots as null
+            .option("userMetadata", marker)  # finds this write's commit in the log (its metrics: the rows)
+            .partitionBy("dt")
+            .save(self.path(table))
+        )
         # The commit replaced the whole dt: the rows it wrote are the snapshot's rows.
         newest = delta_log.latest_version()
-        rows = delta_log.written_rows(marker, newest, 0 if before is None else before + 1) \
-            if newest is not None else None
+        rows = (
+            delta_log.written_rows(marker, newest, 0 if before is None else before + 1) if newest is not None else None
+        )
         if rows is None:
             rows = self._snapshot(table, dt).count() if self.exists(table) else 0
-        log.log(logging.DEBUG if quiet else logging.INFO, "wrote %s for dt=%s to %s: %d rows",
-                table, dt, self.path(table), rows)
+        log.log(
+            logging.DEBUG if quiet else logging.INFO,
+            "wrote %s for dt=%s to %s: %d rows",
+            table,
+            dt,
+            self.path(table),
+            rows,
+        )
         return rows
 
     def _snapshot(self, table: str, dt: str) -> DataFrame:

@@ -25,8 +25,8 @@ class ConsoleDetails(logging.Filter):
     one ("<stage>: 1.5 s") says the same and how long. A stage still running after a while gets a line
     then (:meth:`still_running`, called by StageProgress)."""
 
-    log_file: str | None = None   # set by log_to_file
-    held: dict[tuple[str, str], float] = {}   # (logger, stage) -> when its "started" line was held back
+    log_file: str | None = None  # set by log_to_file
+    held: dict[tuple[str, str], float] = {}  # (logger, stage) -> when its "started" line was held back
 
     def filter(self, record: logging.LogRecord) -> bool:
         if ConsoleDetails.log_file is None or record.levelno >= logging.WARNING:
@@ -83,8 +83,10 @@ class Progress:
         if self.tty:
             width = 30
             filled = int(width * self.done / self.total) if self.total else width
-            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-                              f"{self.done}/{self.total} {now - self.started:.0f}s")
+            self.stream.write(
+                f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
+                f"{self.done}/{self.total} {now - self.started:.0f}s"
+            )
             self.stream.flush()
         elif now - self._last >= self.every:
             self._last = now
@@ -112,7 +114,7 @@ class StageProgress:
 
     def __init__(self, sc, log: logging.Logger, after: float = 10.0, poll: float = 1.0):
         self.sc, self.log, self.after, self.poll = sc, log, after, poll
-        self.seen: dict[int, float] = {}      # stage id -> when first seen running
+        self.seen: dict[int, float] = {}  # stage id -> when first seen running
         self.reported: dict[int, float] = {}  # stage id -> when last reported
 
     @classmethod
@@ -121,17 +123,19 @@ class StageProgress:
             return None
         watcher = cls(sc, log, after)
         import threading
+
         threading.Thread(target=watcher.run, name="spark-stage-progress", daemon=True).start()
         return watcher
 
     def run(self) -> None:
         from pyspark import SparkContext
+
         tracker = self.sc.statusTracker()
         while SparkContext._active_spark_context is self.sc and self.sc._jsc is not None:
             try:
                 ConsoleDetails.still_running(self.after)
                 self.check(tracker.getActiveStageIds(), tracker.getStageInfo, time.monotonic())
-            except Exception:   # the context stopped between the check above and the call
+            except Exception:  # the context stopped between the check above and the call
                 if SparkContext._active_spark_context is not self.sc:
                     return
             time.sleep(self.poll)
@@ -153,7 +157,9 @@ class StageProgress:
                 continue
             self.reported[stage_id] = now
             action = str(info.name).split(" at ", 1)[0]
-            lines.append(f"Spark stage {stage_id} ({action}): {info.numCompletedTasks} of {info.numTasks} "
-                         f"tasks done after {now - first:.0f} s")
+            lines.append(
+                f"Spark stage {stage_id} ({action}): {info.numCompletedTasks} of {info.numTasks} "
+                f"tasks done after {now - first:.0f} s"
+            )
             self.log.info("%s", lines[-1])
         return lines

@@ -6,10 +6,19 @@ importing this module needs no running Spark.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
-from pyspark.sql.types import (ArrayType, DataType, DateType, DoubleType, IntegerType, LongType, StringType,
-                               StructField, StructType)
+from pyspark.sql.types import (
+    ArrayType,
+    DataType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
 
 
 def _struct(*columns: tuple[str, DataType]) -> StructType:
@@ -17,39 +26,75 @@ def _struct(*columns: tuple[str, DataType]) -> StructType:
 
 
 ARTISTS = _struct(
-    ("artist_id", StringType()), ("name", StringType()), ("genres", ArrayType(StringType())),
-    ("popularity", IntegerType()), ("followers", LongType()), ("image_url", StringType()),
-    ("spotify_url", StringType()), ("source", StringType()))
+    ("artist_id", StringType()),
+    ("name", StringType()),
+    ("genres", ArrayType(StringType())),
+    ("popularity", IntegerType()),
+    ("followers", LongType()),
+    ("image_url", StringType()),
+    ("spotify_url", StringType()),
+    ("source", StringType()),
+)
 
 TOP_TRACKS = _struct(
-    ("artist_id", StringType()), ("track_id", StringType()), ("rank", IntegerType()), ("name", StringType()),
-    ("album_name", StringType()), ("album_image_url", StringType()), ("popularity", IntegerType()),
-    ("duration_ms", IntegerType()), ("spotify_url", StringType()), ("source", StringType()),
+    ("artist_id", StringType()),
+    ("track_id", StringType()),
+    ("rank", IntegerType()),
+    ("name", StringType()),
+    ("album_name", StringType()),
+    ("album_image_url", StringType()),
+    ("popularity", IntegerType()),
+    ("duration_ms", IntegerType()),
+    ("spotify_url", StringType()),
+    ("source", StringType()),
     # The release date of the track's album where the source has it (a year alone reads as 1 January).
-    ("release_date", DateType()))
+    ("release_date", DateType()),
+)
 
 # A track's audio features on its top_tracks row (every field null when the source had none for it). The
 # whole struct is null only in snapshots written before features were stored on the track rows; from then
 # on a top_tracks snapshot also holds one row per (artist_id, track_id), so that the similarity job needs
 # neither a join nor a de-duplication (jobs/transform/signals.py).
 TRACK_AUDIO = _struct(
-    ("danceability", DoubleType()), ("energy", DoubleType()), ("key", IntegerType()), ("loudness", DoubleType()),
-    ("mode", IntegerType()), ("speechiness", DoubleType()), ("acousticness", DoubleType()),
-    ("instrumentalness", DoubleType()), ("liveness", DoubleType()), ("valence", DoubleType()),
-    ("tempo", DoubleType()), ("duration_ms", IntegerType()), ("time_signature", IntegerType()))
+    ("danceability", DoubleType()),
+    ("energy", DoubleType()),
+    ("key", IntegerType()),
+    ("loudness", DoubleType()),
+    ("mode", IntegerType()),
+    ("speechiness", DoubleType()),
+    ("acousticness", DoubleType()),
+    ("instrumentalness", DoubleType()),
+    ("liveness", DoubleType()),
+    ("valence", DoubleType()),
+    ("tempo", DoubleType()),
+    ("duration_ms", IntegerType()),
+    ("time_signature", IntegerType()),
+)
 
 # What the sources write: TOP_TRACKS and the track's audio features.
 TOP_TRACKS_WITH_AUDIO = StructType([*TOP_TRACKS.fields, StructField("audio_features", TRACK_AUDIO, nullable=True)])
 
 AUDIO_FEATURES = _struct(
-    ("track_id", StringType()), ("danceability", DoubleType()), ("energy", DoubleType()), ("key", IntegerType()),
-    ("loudness", DoubleType()), ("mode", IntegerType()), ("speechiness", DoubleType()),
-    ("acousticness", DoubleType()), ("instrumentalness", DoubleType()), ("liveness", DoubleType()),
-    ("valence", DoubleType()), ("tempo", DoubleType()), ("duration_ms", IntegerType()),
-    ("time_signature", IntegerType()), ("source", StringType()))
+    ("track_id", StringType()),
+    ("danceability", DoubleType()),
+    ("energy", DoubleType()),
+    ("key", IntegerType()),
+    ("loudness", DoubleType()),
+    ("mode", IntegerType()),
+    ("speechiness", DoubleType()),
+    ("acousticness", DoubleType()),
+    ("instrumentalness", DoubleType()),
+    ("liveness", DoubleType()),
+    ("valence", DoubleType()),
+    ("tempo", DoubleType()),
+    ("duration_ms", IntegerType()),
+    ("time_signature", IntegerType()),
+    ("source", StringType()),
+)
 
 RELATED_ARTISTS = _struct(
-    ("artist_id", StringType()), ("rank", IntegerType()), ("related_id", StringType()), ("distance", DoubleType()))
+    ("artist_id", StringType()), ("rank", IntegerType()), ("related_id", StringType()), ("distance", DoubleType())
+)
 
 # What the similarity job writes: RELATED_ARTISTS and why each related artist was chosen (REASONS). A
 # snapshot written before the blend with listening data has no reason: every row there is "sound".
@@ -59,8 +104,9 @@ RELATED_ARTISTS_WITH_REASON = StructType([*RELATED_ARTISTS.fields, StructField("
 # Listening data: one row per (context, artist). A context is one listener, one playlist or one chat user;
 # ``context_id`` is an HMAC of the source's id wherever that id names a person. ``weight`` is the
 # source's measure of how much the context holds the artist (plays, tracks in the playlist, asks).
-ARTIST_CONTEXTS = _struct(("context_id", StringType()), ("artist_id", StringType()), ("weight", DoubleType()),
-                          ("source", StringType()))
+ARTIST_CONTEXTS = _struct(
+    ("context_id", StringType()), ("artist_id", StringType()), ("weight", DoubleType()), ("source", StringType())
+)
 
 # Optional: other spellings of artist names (e.g. Korean), published to the mart's artist_aliases.
 ARTIST_ALIASES = _struct(("artist_id", StringType()), ("alias", StringType()), ("source", StringType()))
@@ -82,6 +128,7 @@ LAKE_TABLES = {
 def arrow_schema(schema: StructType):
     """The Arrow schema that Spark's ``mapInArrow`` expects for ``schema``."""
     from pyspark.sql.pandas.types import to_arrow_schema
+
     return to_arrow_schema(schema)
 
 
@@ -105,6 +152,7 @@ def local_frame(spark, rows: Iterable[Sequence], schema: StructType | str):
     for row in rows:
         verify(row)
     columns = arrow_schema(schema)
-    table = pa.Table.from_arrays([pa.array([row[i] for row in rows], type=field.type)
-                                  for i, field in enumerate(columns)], schema=columns)
+    table = pa.Table.from_arrays(
+        [pa.array([row[i] for row in rows], type=field.type) for i, field in enumerate(columns)], schema=columns
+    )
     return spark.createDataFrame(table, schema)

@@ -29,8 +29,8 @@ import os
 import sys
 import time
 import urllib.parse
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from pyspark.sql import SparkSession
 
@@ -69,7 +69,7 @@ def start_spark(config: Mapping, app_name: str) -> SparkSession:
         packages = maven_packages(spark_cfg, s3a=_lake_scheme(config) == "s3a")
         if packages and spark_cfg.get("ivy_cache"):
             settings["spark.jars"] = ",".join(resolved_jars(spark_cfg, packages, log_path))
-        elif packages:   # no cache of our own: Spark's Ivy resolves at start-up, its report on the console
+        elif packages:  # no cache of our own: Spark's Ivy resolves at start-up, its report on the console
             settings["spark.jars.packages"] = ",".join(packages)
         # Python workers run the driver's interpreter (and so its installed packages) unless told otherwise.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -80,23 +80,30 @@ def start_spark(config: Mapping, app_name: str) -> SparkSession:
         settings[key] = _merged(key, settings.get(key), str(value))
     if log_path is not None:
         settings["spark.driver.extraJavaOptions"] = _merged(
-            "spark.driver.extraJavaOptions", _log4j_options(spark_cfg, log_path),
-            settings.get("spark.driver.extraJavaOptions"))
+            "spark.driver.extraJavaOptions",
+            _log4j_options(spark_cfg, log_path),
+            settings.get("spark.driver.extraJavaOptions"),
+        )
     launched = log_path is not None and _launch_jvm(settings, log_path)
     if launched:
-        log_to_file(str(log_path))   # the job's own log beside Spark's, the details included
+        log_to_file(str(log_path))  # the job's own log beside Spark's, the details included
     builder = SparkSession.builder
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    if not launched:   # spark-submit's JVM (or one this process started before): its log4j settings apply
+    if not launched:  # spark-submit's JVM (or one this process started before): its log4j settings apply
         spark.sparkContext.setLogLevel(spark_cfg.get("log_level", "WARN"))
     _require_delta(spark, spark_cfg)
-    log.info("Spark %s started: master=%s, default parallelism %d%s",
-             spark.version, spark.sparkContext.master, spark.sparkContext.defaultParallelism,
-             f"; full log (Spark's too): {_shown(log_path)}" if launched else "")
-    StageProgress.start(spark.sparkContext, logging.getLogger("jobs.spark"),
-                        after=float(spark_cfg.get("progress_seconds", 10.0)))
+    log.info(
+        "Spark %s started: master=%s, default parallelism %d%s",
+        spark.version,
+        spark.sparkContext.master,
+        spark.sparkContext.defaultParallelism,
+        f"; full log (Spark's too): {_shown(log_path)}" if launched else "",
+    )
+    StageProgress.start(
+        spark.sparkContext, logging.getLogger("jobs.spark"), after=float(spark_cfg.get("progress_seconds", 10.0))
+    )
     return spark
 
 
@@ -133,7 +140,7 @@ def warm_package_cache(config: Mapping) -> list[str]:
 DEFAULT_LOG_FILE = "build/logs/spark.log"
 DEFAULT_LOG4J_CONFIG = "conf/log4j2.properties"
 DEFAULT_IVY_SETTINGS = "conf/ivysettings.xml"
-LOG_ROTATE_BYTES = 50 * 1024 * 1024   # a longer log file is moved to <log>.1 at the next start
+LOG_ROTATE_BYTES = 50 * 1024 * 1024  # a longer log file is moved to <log>.1 at the next start
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -165,9 +172,14 @@ def driver_log_path(spark_cfg: Mapping) -> Path | None:
 def _log4j_options(spark_cfg: Mapping, log_path: Path) -> str:
     config_file = _config_file(str(spark_cfg.get("log4j_config", DEFAULT_LOG4J_CONFIG)))
     level = str(spark_cfg.get("log_level", "WARN")).upper()
-    return " ".join(_java_option(option) for option in (
-        f"-Dlog4j2.configurationFile={config_file.as_uri()}", f"-Drelated_artists.console_level={level}",
-        f"-Drelated_artists.log_file={log_path}"))
+    return " ".join(
+        _java_option(option)
+        for option in (
+            f"-Dlog4j2.configurationFile={config_file.as_uri()}",
+            f"-Drelated_artists.console_level={level}",
+            f"-Drelated_artists.log_file={log_path}",
+        )
+    )
 
 
 def _java_option(option: str) -> str:
@@ -226,7 +238,7 @@ def _launch_jvm(settings: Mapping[str, str], log_path: Path) -> bool:
 def _stderr_fd():
     try:
         return sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):   # a stream without a file (io.UnsupportedOperation too)
+    except (AttributeError, OSError, ValueError):  # a stream without a file (io.UnsupportedOperation too)
         return None
 
 
@@ -235,8 +247,7 @@ def _jars_list(ivy_dir: Path, packages: list[str], settings_file: Path | None) -
     return ivy_dir / "resolved" / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".jars")
 
 
-def resolved_jars(spark_cfg: Mapping, packages: list[str], log_path: Path | None,
-                  fresh: bool = False) -> list[str]:
+def resolved_jars(spark_cfg: Mapping, packages: list[str], log_path: Path | None, fresh: bool = False) -> list[str]:
     """The jars of ``packages`` and their dependencies in ``ivy_cache`` (file URIs), resolved by Ivy
     (``ivy_settings``: the cache and Maven Central) in a JVM of its own the first time, or with ``fresh``;
     its output, resolution report included, goes to ``log_path``. Later starts read the list."""
@@ -252,8 +263,12 @@ def resolved_jars(spark_cfg: Mapping, packages: list[str], log_path: Path | None
     conf = {"spark.master": "local[1]", "spark.jars.packages": ",".join(packages), "spark.jars.ivy": str(ivy_dir)}
     if settings_file:
         conf["spark.jars.ivySettings"] = str(settings_file)
-    log.info("resolving %d Maven packages into %s (the resolution report: %s)", len(packages), _shown(ivy_dir),
-             _shown(log_path))
+    log.info(
+        "resolving %d Maven packages into %s (the resolution report: %s)",
+        len(packages),
+        _shown(ivy_dir),
+        _shown(log_path),
+    )
     from pyspark.errors import PySparkRuntimeError
     from pyspark.java_gateway import launch_gateway
 
@@ -264,8 +279,10 @@ def resolved_jars(spark_cfg: Mapping, packages: list[str], log_path: Path | None
         try:
             gateway = launch_gateway(_Conf(conf), popen_kwargs={"stdout": log_file, "stderr": log_file})
         except PySparkRuntimeError:
-            raise ConfigError(f"Ivy could not resolve {', '.join(packages)} (ivy cache {ivy_dir}, settings "
-                              f"{settings_file or 'Spark default'}):\n" + _tail(log_path, start)) from None
+            raise ConfigError(
+                f"Ivy could not resolve {', '.join(packages)} (ivy cache {ivy_dir}, settings "
+                f"{settings_file or 'Spark default'}):\n" + _tail(log_path, start)
+            ) from None
     try:
         jars = str(gateway.jvm.java.lang.System.getProperty("spark.jars") or "").split(",")
     finally:
@@ -276,7 +293,7 @@ def resolved_jars(spark_cfg: Mapping, packages: list[str], log_path: Path | None
     listing.parent.mkdir(parents=True, exist_ok=True)
     part = listing.with_name(f"{listing.name}.{os.getpid()}.part")
     part.write_text("\n".join(jars) + "\n")
-    os.replace(part, listing)   # readers at once (parallel test workers) see the whole list or none
+    os.replace(part, listing)  # readers at once (parallel test workers) see the whole list or none
     return jars
 
 
@@ -290,7 +307,8 @@ def _tail(path: Path, start: int, lines: int = 25) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = program_parser(
         "python -m jobs.common.spark",
-        description="Resolve the config's Maven packages (s3a's included) into its ivy_cache, then exit.")
+        description="Resolve the config's Maven packages (s3a's included) into its ivy_cache, then exit.",
+    )
     parser.add_argument("--config", help="a TOML config (default: conf/local.toml)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -318,8 +336,9 @@ def s3a_conf(config: Mapping) -> dict[str, str]:
     endpoint = str(lake.get("s3_endpoint", "") or "")
     if endpoint:
         conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
-        conf["spark.hadoop.fs.s3a.endpoint.region"] = str(lake.get("s3_region", "") or
-                                                          os.environ.get("AWS_REGION", "us-east-1"))
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = str(
+            lake.get("s3_region", "") or os.environ.get("AWS_REGION", "us-east-1")
+        )
         conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(not endpoint.startswith("http://")).lower()
     return conf
 
@@ -327,13 +346,15 @@ def s3a_conf(config: Mapping) -> dict[str, str]:
 def _require_delta(spark: SparkSession, spark_cfg: Mapping) -> None:
     try:
         spark.sparkContext._jvm.java.lang.Class.forName(
-            DELTA_CHECK_CLASS, False, spark.sparkContext._jvm.Thread.currentThread().getContextClassLoader())
+            DELTA_CHECK_CLASS, False, spark.sparkContext._jvm.Thread.currentThread().getContextClassLoader()
+        )
     except Exception:
         packages = ",".join(spark_cfg.get("packages") or ["io.delta:delta-spark_2.13:<version>"])
         raise ConfigError(
             "Delta Lake is not on the Spark classpath. Run the job with `python jobs/<job>.py` "
             f"(it resolves {packages} itself), or pass `--packages {packages}` to spark-submit; "
-            "on EMR enable the delta-defaults classification (delta.enabled=true).") from None
+            "on EMR enable the delta-defaults classification (delta.enabled=true)."
+        ) from None
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ keep the current weight), for ``passes`` passes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def precision_at_k(points: np.ndarray, genres: Sequence[frozenset], metric: str,
         return 0.0
     index = NeighbourIndex(metric_space(points, metric), np.arange(n), metric)
     neighbours_at, _ = index.query(np.arange(n), k)
-    neighbours = index.order[neighbours_at]          # positions -> rows
+    neighbours = index.order[neighbours_at]  # positions -> rows
     rows = index.order
     hits = total = 0
     for row, found in zip(rows, neighbours):
@@ -61,15 +61,23 @@ class FitResult:
     seed: int
     fitted_artists: int
     held_out_artists: int
-    base_fitted: float          # precision@k with all weights 1, fitted part
-    base_held_out: float        # the same, held-out part
-    fitted: float               # with the weights found, fitted part
-    held_out: float             # with the weights found, held-out part (never searched on)
+    base_fitted: float  # precision@k with all weights 1, fitted part
+    base_held_out: float  # the same, held-out part
+    fitted: float  # with the weights found, fitted part
+    held_out: float  # with the weights found, held-out part (never searched on)
     trace: list[dict] = field(default_factory=list)
 
 
-def fit_weights(points: np.ndarray, genres: Sequence[frozenset], ids: Sequence[str], features: Sequence[str],
-                metric: str, k: int, seed: int = 7, passes: int = 2) -> FitResult:
+def fit_weights(
+    points: np.ndarray,
+    genres: Sequence[frozenset],
+    ids: Sequence[str],
+    features: Sequence[str],
+    metric: str,
+    k: int,
+    seed: int = 7,
+    passes: int = 2,
+) -> FitResult:
     """Search weights on one half of the artists with genres; score both halves."""
     labelled = np.array([bool(g) for g in genres])
     rows = np.flatnonzero(labelled)
@@ -101,7 +109,15 @@ def fit_weights(points: np.ndarray, genres: Sequence[frozenset], ids: Sequence[s
             trace.append({"pass": step, "feature": name, "weight": float(weights[j]), "fitted": best})
         if not changed:
             break
-    return FitResult(features=list(features), weights={f: float(w) for f, w in zip(features, weights)}, seed=seed,
-                     fitted_artists=len(fit_rows), held_out_artists=len(held_rows), base_fitted=base_fitted,
-                     base_held_out=score(np.ones(len(features)), held_points, held_genres),
-                     fitted=best, held_out=score(weights, held_points, held_genres), trace=trace)
+    return FitResult(
+        features=list(features),
+        weights={f: float(w) for f, w in zip(features, weights)},
+        seed=seed,
+        fitted_artists=len(fit_rows),
+        held_out_artists=len(held_rows),
+        base_fitted=base_fitted,
+        base_held_out=score(np.ones(len(features)), held_points, held_genres),
+        fitted=best,
+        held_out=score(weights, held_points, held_genres),
+        trace=trace,
+    )

@@ -19,8 +19,8 @@ the number of build contexts and of top tracks an artist has.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from pyspark.sql import DataFrame, SparkSession
@@ -29,12 +29,17 @@ from pyspark.sql import functions as F
 from jobs.evaluation.fit import split_half
 from jobs.transform.blend import blend
 from jobs.transform.evaluation import genre_precision
-from jobs.transform.listeners import (CoListening, context_sets, item_counts, listened_candidates, numbered,
-                                      pair_counts, top_listened)
+from jobs.transform.listeners import (
+    CoListening,
+    context_sets,
+    numbered,
+    pair_counts,
+    top_listened,
+)
 
 log = logging.getLogger(__name__)
 
-SHOWN = 10          # related artists scored per artist (recall@10); precision is of the first PRECISION
+SHOWN = 10  # related artists scored per artist (recall@10); precision is of the first PRECISION
 PRECISION = 3
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 CONTEXT_BUCKETS = ((1, 4), (5, 9), (10, 19), (20, 49), (50, None))
@@ -58,15 +63,20 @@ def truth(spark: SparkSession, held_out: DataFrame, ids, top: int, options: CoLi
     numbers = numbered(spark, ids)
     items = held_out.join(numbers, "artist_id").select("context_id", "item", "weight", "source")
     sets = context_sets(items, options.top_n)
-    plain = CoListening(top_n=options.top_n, min_support=2, chat_min_users=options.chat_min_users,
-                        chat_cap=options.chat_cap)
+    plain = CoListening(
+        top_n=options.top_n, min_support=2, chat_min_users=options.chat_min_users, chat_cap=options.chat_cap
+    )
     pairs = pair_counts(sets, plain)
     both = pairs.unionByName(pairs.select(F.col("other").alias("item"), F.col("item").alias("other"), "together"))
     ranked = top_listened(both.withColumn("similarity", F.col("together").cast("double")), top)
-    return _lists(ranked.join(numbers.withColumnRenamed("item", "i"), F.col("item") == F.col("i"))
-                  .join(numbers.select(F.col("artist_id").alias("related_id"), F.col("item").alias("o")),
-                        F.col("other") == F.col("o"))
-                  .select("artist_id", "rank", "related_id"))
+    return _lists(
+        ranked.join(numbers.withColumnRenamed("item", "i"), F.col("item") == F.col("i"))
+        .join(
+            numbers.select(F.col("artist_id").alias("related_id"), F.col("item").alias("o")),
+            F.col("other") == F.col("o"),
+        )
+        .select("artist_id", "rank", "related_id")
+    )
 
 
 def _lists(related: DataFrame) -> dict[str, list[str]]:
@@ -76,8 +86,7 @@ def _lists(related: DataFrame) -> dict[str, list[str]]:
     return {artist: list(group["related_id"]) for artist, group in table.groupby("artist_id", sort=False)}
 
 
-def scores(lists: Mapping[str, Sequence[str]], truths: Mapping[str, Sequence[str]],
-           queries: Sequence[str]) -> dict:
+def scores(lists: Mapping[str, Sequence[str]], truths: Mapping[str, Sequence[str]], queries: Sequence[str]) -> dict:
     """precision@3 and recall@10 of ``lists`` against ``truths`` over ``queries`` that have a truth."""
     asked = [q for q in queries if truths.get(q)]
     if not asked:
@@ -93,13 +102,16 @@ def random_scores(truths: Mapping[str, Sequence[str]], queries: Sequence[str], p
     if not asked or pool < 2:
         return {"precision@3": None, "recall@10": None, "queries": 0}
     others = pool - 1
-    return {"precision@3": float(np.mean([len(truths[q]) / others for q in asked])),
-            "recall@10": min(1.0, SHOWN / others), "queries": len(asked)}
+    return {
+        "precision@3": float(np.mean([len(truths[q]) / others for q in asked])),
+        "recall@10": min(1.0, SHOWN / others),
+        "queries": len(asked),
+    }
 
 
 def popular_lists(counts: Mapping[str, int], queries: Sequence[str]) -> dict[str, list[str]]:
     """The ``SHOWN`` artists in the most contexts (ties by id), each query left out of its own list."""
-    ranked = [a for a, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:SHOWN + 1]]
+    ranked = [a for a, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: SHOWN + 1]]
     return {q: [a for a in ranked if a != q][:SHOWN] for q in queries}
 
 
@@ -113,6 +125,7 @@ def bucket_of(value: int, buckets) -> str | None:
 @dataclass
 class Candidates:
     """What every blend weight is made of: each artist's sound and listening candidates."""
+
     sound: DataFrame
     listened: DataFrame
     k: int
@@ -122,9 +135,18 @@ class Candidates:
         return blend(self.sound, self.listened, self.k, self.m, weight)
 
 
-def evaluate_held_out(spark: SparkSession, candidates_for: Callable[[DataFrame], Candidates], contexts: DataFrame,
-                      ids, artists: DataFrame, top_tracks: DataFrame, weight: float, seed: int,
-                      options: CoListening, fit: bool = False) -> dict:
+def evaluate_held_out(
+    spark: SparkSession,
+    candidates_for: Callable[[DataFrame], Candidates],
+    contexts: DataFrame,
+    ids,
+    artists: DataFrame,
+    top_tracks: DataFrame,
+    weight: float,
+    seed: int,
+    options: CoListening,
+    fit: bool = False,
+) -> dict:
     """Every figure of the module's docstring, as a dict (see :func:`held_out_rows` for the table).
 
     ``candidates_for(build contexts)`` gives the sound and listening candidates of the setting scored.
@@ -136,15 +158,26 @@ def evaluate_held_out(spark: SparkSession, candidates_for: Callable[[DataFrame],
     made = candidates_for(split.build)
     covered = {r.artist_id for r in made.listened.select("artist_id").distinct().collect()}
     queries = [str(i) for i in ids.to_pylist()]
-    groups = {"all": queries, "with listening data": [q for q in queries if q in covered],
-              "without": [q for q in queries if q not in covered]}
+    groups = {
+        "all": queries,
+        "with listening data": [q for q in queries if q in covered],
+        "without": [q for q in queries if q not in covered],
+    }
     counts = context_counts(split.build)
-    lists = {"sound": _lists(made.related(0.0)), "listeners": _lists(made.related(1.0)),
-             "blend": _lists(made.related(weight))}
+    lists = {
+        "sound": _lists(made.related(0.0)),
+        "listeners": _lists(made.related(1.0)),
+        "blend": _lists(made.related(weight)),
+    }
     lists["popularity"] = popular_lists(counts, queries)
-    figures = {"weight": weight, "seed": seed, "truth_artists": sum(1 for q in queries if truths.get(q)),
-               "build_contexts": split.build.select("context_id").distinct().count(),
-               "held_out_contexts": split.held_out.select("context_id").distinct().count(), "groups": {}}
+    figures = {
+        "weight": weight,
+        "seed": seed,
+        "truth_artists": sum(1 for q in queries if truths.get(q)),
+        "build_contexts": split.build.select("context_id").distinct().count(),
+        "held_out_contexts": split.held_out.select("context_id").distinct().count(),
+        "groups": {},
+    }
     for group, members in groups.items():
         row = {name: scores(found, truths, members) for name, found in lists.items()}
         row["random"] = random_scores(truths, members, len(queries))
@@ -163,31 +196,40 @@ def context_counts(contexts: DataFrame) -> dict[str, int]:
     return {r.artist_id: int(r.n) for r in rows.collect()}
 
 
-def genre_figures(spark: SparkSession, made: Candidates, weight: float, artists: DataFrame,
-                  groups: Mapping[str, Sequence[str]]) -> dict:
+def genre_figures(
+    spark: SparkSession, made: Candidates, weight: float, artists: DataFrame, groups: Mapping[str, Sequence[str]]
+) -> dict:
     """Genre precision@3 of sound and blend per group, where the snapshot has genres."""
     from jobs.transform.evaluation import genre_table
+
     genres = genre_table(artists).cache()
     if genres.where(F.size("genres") > 0).isEmpty():
         return {}
     out = {}
     for group, members in groups.items():
         chosen = spark.createDataFrame([(m,) for m in members], "artist_id string")
-        out[group] = {name: genre_precision(made.related(w).join(chosen, "artist_id"), genres, PRECISION)
-                      for name, w in (("sound", 0.0), ("blend", weight))}
+        out[group] = {
+            name: genre_precision(made.related(w).join(chosen, "artist_id"), genres, PRECISION)
+            for name, w in (("sound", 0.0), ("blend", weight))
+        }
     return out
 
 
-def by_bucket(lists: Mapping[str, Mapping], truths: Mapping, queries: Sequence[str], size: Callable[[str], int],
-              buckets) -> list[dict]:
+def by_bucket(
+    lists: Mapping[str, Mapping], truths: Mapping, queries: Sequence[str], size: Callable[[str], int], buckets
+) -> list[dict]:
     """precision@3 of sound and blend per bucket of ``size(artist)``."""
     rows = []
     for low, high in buckets:
         label = bucket_of(low, buckets)
         members = [q for q in queries if low <= size(q) and (high is None or size(q) <= high)]
-        rows.append({"bucket": label, **{name: scores(lists[name], truths, members)["precision@3"]
-                                         for name in ("sound", "blend")},
-                     "queries": scores(lists["sound"], truths, members)["queries"]})
+        rows.append(
+            {
+                "bucket": label,
+                **{name: scores(lists[name], truths, members)["precision@3"] for name in ("sound", "blend")},
+                "queries": scores(lists["sound"], truths, members)["queries"],
+            }
+        )
     return rows
 
 
@@ -200,14 +242,25 @@ def fit_weight(made: Candidates, truths: Mapping, queries: Sequence[str], seed: 
     tried = {}
     for weight in WEIGHTS:
         lists = _lists(made.related(weight))
-        tried[weight] = (scores(lists, truths, fit_part)["precision@3"] or 0.0,
-                         scores(lists, truths, held_part)["precision@3"] or 0.0)
+        tried[weight] = (
+            scores(lists, truths, fit_part)["precision@3"] or 0.0,
+            scores(lists, truths, held_part)["precision@3"] or 0.0,
+        )
     best = max(WEIGHTS, key=lambda w: (tried[w][0], -w))
-    log.info("blend weight fitted on held-out listeners: %.1f (precision@3 %.3f fitted half, %.3f other half)",
-             best, *tried[best])
-    return {"listeners_weight": best, "fitted": tried[best][0], "held_out": tried[best][1],
-            "sound_held_out": tried[0.0][1], "tried": {str(w): v for w, v in tried.items()},
-            "fitted_artists": len(fit_part), "held_out_artists": len(held_part)}
+    log.info(
+        "blend weight fitted on held-out listeners: %.1f (precision@3 %.3f fitted half, %.3f other half)",
+        best,
+        *tried[best],
+    )
+    return {
+        "listeners_weight": best,
+        "fitted": tried[best][0],
+        "held_out": tried[best][1],
+        "sound_held_out": tried[0.0][1],
+        "tried": {str(w): v for w, v in tried.items()},
+        "fitted_artists": len(fit_part),
+        "held_out_artists": len(held_part),
+    }
 
 
 def held_out_rows(figures: Mapping) -> list[dict]:
@@ -216,7 +269,14 @@ def held_out_rows(figures: Mapping) -> list[dict]:
     for group, settings in figures["groups"].items():
         genre = figures.get("genre_precision", {}).get(group, {})
         for name, values in settings.items():
-            rows.append({"artists": group, "setting": name, "precision@3": values["precision@3"],
-                         "recall@10": values["recall@10"], "queries": values["queries"],
-                         "genre precision@3": (genre.get(name) or {}).get("precision")})
+            rows.append(
+                {
+                    "artists": group,
+                    "setting": name,
+                    "precision@3": values["precision@3"],
+                    "recall@10": values["recall@10"],
+                    "queries": values["queries"],
+                    "genre precision@3": (genre.get(name) or {}).get("precision"),
+                }
+            )
     return rows

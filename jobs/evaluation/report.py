@@ -6,16 +6,25 @@ import base64
 import html
 import io
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
-TABLE_COLUMNS = (("setting", "setting"), ("genre_precision", "precision@k"), ("random_precision", "random"),
-                 ("genre_popularity_precision", "genre-popularity"), ("coverage", "coverage"),
-                 ("in_degree_max", "in-degree max"), ("in_degree_p99", "p99"), ("in_degree_skew", "skew"),
-                 ("median_distance", "median distance"), ("popularity_gap", "popularity gap"),
-                 ("co_credited", "co-credited"), ("imputed", "imputed"))
+TABLE_COLUMNS = (
+    ("setting", "setting"),
+    ("genre_precision", "precision@k"),
+    ("random_precision", "random"),
+    ("genre_popularity_precision", "genre-popularity"),
+    ("coverage", "coverage"),
+    ("in_degree_max", "in-degree max"),
+    ("in_degree_p99", "p99"),
+    ("in_degree_skew", "skew"),
+    ("median_distance", "median distance"),
+    ("popularity_gap", "popularity gap"),
+    ("co_credited", "co-credited"),
+    ("imputed", "imputed"),
+)
 
 
 def comparison_rows(results: Sequence[Mapping]) -> list[dict]:
@@ -23,13 +32,22 @@ def comparison_rows(results: Sequence[Mapping]) -> list[dict]:
     rows = []
     for r in results:
         f = r["figures"]
-        rows.append({"setting": r["label"], "genre_precision": f["genre_precision"],
-                     "random_precision": f["random_precision"], "genre_popularity_precision": f["genre_popularity_precision"],
-                     "coverage": f["coverage"], "in_degree_max": f["in_degree_max"], "in_degree_p99": f["in_degree_p99"],
-                     "in_degree_skew": f["in_degree_skew"], "median_distance": f["distances"].get("median"),
-                     "popularity_gap": f["popularity_gap"]["mean"],
-                     "co_credited": (f.get("co_credited") or {}).get("share"),
-                     "imputed": ", ".join(f"{k} {v}" for k, v in (r.get("imputed") or {}).items()) or "-"})
+        rows.append(
+            {
+                "setting": r["label"],
+                "genre_precision": f["genre_precision"],
+                "random_precision": f["random_precision"],
+                "genre_popularity_precision": f["genre_popularity_precision"],
+                "coverage": f["coverage"],
+                "in_degree_max": f["in_degree_max"],
+                "in_degree_p99": f["in_degree_p99"],
+                "in_degree_skew": f["in_degree_skew"],
+                "median_distance": f["distances"].get("median"),
+                "popularity_gap": f["popularity_gap"]["mean"],
+                "co_credited": (f.get("co_credited") or {}).get("share"),
+                "imputed": ", ".join(f"{k} {v}" for k, v in (r.get("imputed") or {}).items()) or "-",
+            }
+        )
     return rows
 
 
@@ -42,8 +60,9 @@ def format_cell(value) -> str:
 
 
 def text_table(rows: Sequence[Mapping]) -> str:
-    return _aligned([title for _, title in TABLE_COLUMNS], [[format_cell(row[key]) for key, _ in TABLE_COLUMNS]
-                                                           for row in rows])
+    return _aligned(
+        [title for _, title in TABLE_COLUMNS], [[format_cell(row[key]) for key, _ in TABLE_COLUMNS] for row in rows]
+    )
 
 
 def _aligned(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
@@ -55,6 +74,7 @@ def _png(figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     import matplotlib.pyplot as plt
+
     plt.close(figure)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
@@ -69,6 +89,7 @@ PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
 def plots(results: Sequence[Mapping], projections: Sequence[Mapping | None] | None = None) -> dict[str, str]:
     """Base64 PNGs of :func:`figures`."""
     import matplotlib
+
     with matplotlib.rc_context(PLAIN_TEXT):
         return {name: _png(figure) for name, figure in figures(results, projections).items()}
 
@@ -82,8 +103,10 @@ def figures(results: Sequence[Mapping], projections: Sequence[Mapping | None] | 
     the map's legend given its labels, so that a genre starting with "_" is not left out of it.
     """
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     projections = list(projections) if projections is not None else [None] * len(results)
     if len(projections) != len(results):
         raise ValueError(f"{len(projections)} maps for {len(results)} settings: one per setting (None for none)")
@@ -105,8 +128,9 @@ def _figures(results: Sequence[Mapping], projections: Sequence[Mapping | None]) 
         _in_degree(ax, result)
     out["in_degree"] = fig
     rows = max(len(result["figures"]["per_genre"]) for result in results)
-    fig, axes = _columns(len(results), 6, 0.3 * max(4, rows) + 1,
-                         f"Precision@{results[0]['figures']['k']} per genre, artists with it")
+    fig, axes = _columns(
+        len(results), 6, 0.3 * max(4, rows) + 1, f"Precision@{results[0]['figures']['k']} per genre, artists with it"
+    )
     for ax, result in zip(axes, results):
         _per_genre(ax, result)
     out["per_genre"] = fig
@@ -121,6 +145,7 @@ def _figures(results: Sequence[Mapping], projections: Sequence[Mapping | None]) 
 def _columns(n: int, width: float, height: float, title: str):
     """A figure titled ``title`` of ``n`` plots side by side, each to be titled with its setting: ``(figure, axes)``."""
     import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False, layout="constrained")
     fig.suptitle(title)
     return fig, list(axes[0])
@@ -157,6 +182,7 @@ def _genre_map(ax, label: str, projection: Mapping | None) -> None:
         ax.set(title=f"{label}: fewer than two artists", xticks=[], yticks=[])
         return
     import matplotlib.pyplot as plt
+
     xy, labels = np.asarray(projection["xy"]), np.asarray(projection["genre"])
     # The rest first, in greys, under the top genres, each in a colour of its own (tab10 has ten).
     background = {"no genre": "#dddddd", "other": "#aaaaaa"}
@@ -179,8 +205,7 @@ def pca_projection(points: np.ndarray, genres: Sequence[str | None], top: int = 
     names, counts = np.unique([g for g in genres if g], return_counts=True)
     legend = [str(n) for n in names[np.argsort(-counts, kind="stable")][:top]]
     labels = [g if g in legend else ("other" if g else "no genre") for g in genres]
-    return {"xy": xy.tolist(), "genre": labels,
-            "legend": legend + [x for x in ("other", "no genre") if x in labels]}
+    return {"xy": xy.tolist(), "genre": labels, "legend": legend + [x for x in ("other", "no genre") if x in labels]}
 
 
 def rows_table(rows: Sequence[Mapping]) -> str:
@@ -197,8 +222,7 @@ def rows_html(rows: Sequence[Mapping]) -> str:
         return ""
     esc = html.escape
     head = "".join(f"<th>{esc(str(key))}</th>" for key in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{esc(format_cell(v))}</td>" for v in row.values()) + "</tr>"
-                   for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{esc(format_cell(v))}</td>" for v in row.values()) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -207,21 +231,39 @@ def listening_html(listening: Mapping | None) -> str:
     if not listening:
         return ""
     from jobs.evaluation.held_out import held_out_rows
+
     fit = listening.get("fit")
-    fitted = (f"<p>Blend weight fitted on half of the artists: <b>{fit['listeners_weight']:g}</b> (precision@3 "
-              f"{fit['fitted']:.3f} there; {fit['held_out']:.3f} on the other half, sound alone "
-              f"{fit['sound_held_out']:.3f})</p>") if fit else ""
-    return (f"<h2>Held-out listeners (blend weight {listening['weight']:g})</h2><p>Contexts split by a seeded hash "
-            f"(seed {listening['seed']}): {listening['build_contexts']} build the listening signal, "
-            f"{listening['held_out_contexts']} give each artist's truth (its 10 most co-listened).</p>"
-            + rows_html(held_out_rows(listening)) + fitted
-            + "<h3>precision@3 by build contexts per artist</h3>" + rows_html(listening["by_contexts"])
-            + "<h3>precision@3 by top tracks per artist</h3>" + rows_html(listening["by_tracks"]))
+    fitted = (
+        (
+            f"<p>Blend weight fitted on half of the artists: <b>{fit['listeners_weight']:g}</b> (precision@3 "
+            f"{fit['fitted']:.3f} there; {fit['held_out']:.3f} on the other half, sound alone "
+            f"{fit['sound_held_out']:.3f})</p>"
+        )
+        if fit
+        else ""
+    )
+    return (
+        f"<h2>Held-out listeners (blend weight {listening['weight']:g})</h2><p>Contexts split by a seeded hash "
+        f"(seed {listening['seed']}): {listening['build_contexts']} build the listening signal, "
+        f"{listening['held_out_contexts']} give each artist's truth (its 10 most co-listened).</p>"
+        + rows_html(held_out_rows(listening))
+        + fitted
+        + "<h3>precision@3 by build contexts per artist</h3>"
+        + rows_html(listening["by_contexts"])
+        + "<h3>precision@3 by top tracks per artist</h3>"
+        + rows_html(listening["by_tracks"])
+    )
 
 
-def write_report(out_dir: str | Path, title: str, results: Sequence[Mapping],
-                 projections: Sequence[Mapping | None] | None, fit: Mapping | None, context: Mapping,
-                 listening: Mapping | None = None) -> dict[str, Path]:
+def write_report(
+    out_dir: str | Path,
+    title: str,
+    results: Sequence[Mapping],
+    projections: Sequence[Mapping | None] | None,
+    fit: Mapping | None,
+    context: Mapping,
+    listening: Mapping | None = None,
+) -> dict[str, Path]:
     """``report.html`` and ``report.json`` in ``out_dir`` (with the held-out-listener figures when given);
     returns their paths. ``projections``: each setting's 2-D map (:func:`pca_projection`), in the order of
     ``results``, None for a setting without one."""
@@ -229,26 +271,35 @@ def write_report(out_dir: str | Path, title: str, results: Sequence[Mapping],
     out.mkdir(parents=True, exist_ok=True)
     rows = comparison_rows(results)
     images = plots(results, projections)
-    document = {"title": title, "context": dict(context), "comparison": rows,
-                "settings": [dict(r) for r in results], "fit": dict(fit) if fit else None,
-                "listening": dict(listening) if listening else None}
+    document = {
+        "title": title,
+        "context": dict(context),
+        "comparison": rows,
+        "settings": [dict(r) for r in results],
+        "fit": dict(fit) if fit else None,
+        "listening": dict(listening) if listening else None,
+    }
     json_path = out / "report.json"
     json_path.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
     esc = html.escape
     table = "".join(f"<th>{esc(t)}</th>" for _, t in TABLE_COLUMNS)
-    table_rows = "".join("<tr>" + "".join(f"<td>{esc(format_cell(r[key]))}</td>" for key, _ in TABLE_COLUMNS)
-                         + "</tr>" for r in rows)
-    pictures = "".join(f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{data}"></figure>'
-                       for name, data in images.items())
+    table_rows = "".join(
+        "<tr>" + "".join(f"<td>{esc(format_cell(r[key]))}</td>" for key, _ in TABLE_COLUMNS) + "</tr>" for r in rows
+    )
+    pictures = "".join(
+        f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{data}"></figure>' for name, data in images.items()
+    )
     fit_html = ""
     if fit:
         weights = ", ".join(f"{k} {v:g}" for k, v in fit["weights"].items())
-        fit_html = (f"<h2>Fitted weights (seed {fit['seed']})</h2><p>{esc(weights)}</p><table><tr><th>part</th>"
-                    f"<th>artists</th><th>all weights 1</th><th>fitted weights</th></tr>"
-                    f"<tr><td>fitted on</td><td>{fit['fitted_artists']}</td><td>{fit['base_fitted']:.3f}</td>"
-                    f"<td>{fit['fitted']:.3f}</td></tr><tr><td>held out (never searched on)</td>"
-                    f"<td>{fit['held_out_artists']}</td><td>{fit['base_held_out']:.3f}</td>"
-                    f"<td><b>{fit['held_out']:.3f}</b></td></tr></table>")
+        fit_html = (
+            f"<h2>Fitted weights (seed {fit['seed']})</h2><p>{esc(weights)}</p><table><tr><th>part</th>"
+            f"<th>artists</th><th>all weights 1</th><th>fitted weights</th></tr>"
+            f"<tr><td>fitted on</td><td>{fit['fitted_artists']}</td><td>{fit['base_fitted']:.3f}</td>"
+            f"<td>{fit['fitted']:.3f}</td></tr><tr><td>held out (never searched on)</td>"
+            f"<td>{fit['held_out_artists']}</td><td>{fit['base_held_out']:.3f}</td>"
+            f"<td><b>{fit['held_out']:.3f}</b></td></tr></table>"
+        )
     context_html = "".join(f"<li>{esc(str(k))}: {esc(str(v))}</li>" for k, v in context.items())
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}

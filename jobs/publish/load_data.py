@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Iterator
 
 import pyarrow as pa
 
@@ -27,13 +27,13 @@ from jobs.common.errors import MartError
 from jobs.common.jdbc import MartConnection, MartTarget
 from mart.url import MartUrl
 
-log = logging.getLogger("jobs.publish.mart")   # the publish's log lines keep one logger name
+log = logging.getLogger("jobs.publish.mart")  # the publish's log lines keep one logger name
 
 MARKER = "MART-SQL"
 MARKED = re.compile(rf"{MARKER} (\d+): (.*)")
 # URL parameters (lower case, substrings) that configure TLS in Connector/J or MariaDB Connector/J.
 TLS_WORDS = ("ssl", "tls", "certificate", "keystore", "truststore")
-OPPORTUNISTIC_TLS = {"verify_mode": "none"}   # TLS when the server offers it, unverified (Connector/J's PREFERRED)
+OPPORTUNISTIC_TLS = {"verify_mode": "none"}  # TLS when the server offers it, unverified (Connector/J's PREFERRED)
 
 
 class LoadFailed(Exception):
@@ -56,7 +56,7 @@ def pymysql_tls(url: MartUrl) -> tuple[dict | None, str]:
     off = given.get("sslmode", "").upper() == "DISABLED" or given.get("usessl", "").lower() == "false"
     if off and set(given) <= {"sslmode", "usessl"}:
         return None, ""
-    if not given:   # Connector/J prefers TLS by default; MariaDB Connector/J uses none by default
+    if not given:  # Connector/J prefers TLS by default; MariaDB Connector/J uses none by default
         return (dict(OPPORTUNISTIC_TLS) if url.scheme == "mysql" else None), ""
     if set(given) == {"sslmode"} and given["sslmode"].upper() == "PREFERRED":
         return dict(OPPORTUNISTIC_TLS), ""
@@ -79,9 +79,18 @@ class LoadTarget:
     def connect(self):
         from jobs.publish.load_stream import StreamConnection
 
-        conn = StreamConnection(host=self.host, port=self.port, user=self.user, password=self.password,
-                                database=self.database or None, charset="utf8mb4", ssl=self.ssl,
-                                autocommit=False, connect_timeout=10, max_allowed_packet=self.max_packet)
+        conn = StreamConnection(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=self.database or None,
+            charset="utf8mb4",
+            ssl=self.ssl,
+            autocommit=False,
+            connect_timeout=10,
+            max_allowed_packet=self.max_packet,
+        )
         return conn
 
 
@@ -98,34 +107,53 @@ def staging_loader(conn: MartConnection, target: MartTarget, mode: str) -> LoadT
     local_infile, max_packet = 0, 0
     if not problem:
         probe = conn.query("SELECT @@local_infile, @@max_allowed_packet")[0]
-        local_infile, max_packet = (int(str(v or 0)) for v in probe)   # JDBC may answer BigInteger
+        local_infile, max_packet = (int(str(v or 0)) for v in probe)  # JDBC may answer BigInteger
         if not local_infile:
             problem = "the server has local_infile off"
     if problem:
         if mode == "load_data":
-            raise MartError(f'mart.staging_load = "load_data" cannot be used with the mart at {target.shown_url}: '
-                            f'{problem}; set mart.staging_load to "auto" or "jdbc"')
+            raise MartError(
+                f'mart.staging_load = "load_data" cannot be used with the mart at {target.shown_url}: '
+                f'{problem}; set mart.staging_load to "auto" or "jdbc"'
+            )
         log.info("staging writes: Spark's JDBC writer (%s)", problem)
         return None
-    log.info("staging writes: LOAD DATA LOCAL INFILE streamed from the Spark tasks (mart.staging_load = %r, "
-             "the server allows local_infile)", mode)
+    log.info(
+        "staging writes: LOAD DATA LOCAL INFILE streamed from the Spark tasks (mart.staging_load = %r, "
+        "the server allows local_infile)",
+        mode,
+    )
     url = target.parsed
     user, password = url.credentials(target.user, target.password)
-    return LoadTarget(host=url.host, port=url.port, user=user, password=password, database=url.database,
-                      ssl=ssl, max_packet=max_packet or 16 << 20)
+    return LoadTarget(
+        host=url.host,
+        port=url.port,
+        user=user,
+        password=password,
+        database=url.database,
+        ssl=ssl,
+        max_packet=max_packet or 16 << 20,
+    )
 
 
-def load_frame(target: LoadTarget, staging: str, columns: tuple[str, ...], key: tuple[str, ...], frame,
-               streams: int) -> int:
+def load_frame(
+    target: LoadTarget, staging: str, columns: tuple[str, ...], key: tuple[str, ...], frame, streams: int
+) -> int:
     """Stream ``frame``'s ``columns`` into table ``staging`` from ``streams`` tasks, each sorted by
     ``key`` (the table's primary key); returns the rows loaded (each task verified its own)."""
-    rows = (frame.select(*columns).repartitionByRange(streams, *key).sortWithinPartitions(*key)
-            .mapInArrow(partial(load_partition, target, staging, columns), "rows long").collect())
+    rows = (
+        frame.select(*columns)
+        .repartitionByRange(streams, *key)
+        .sortWithinPartitions(*key)
+        .mapInArrow(partial(load_partition, target, staging, columns), "rows long")
+        .collect()
+    )
     return sum(int(row[0]) for row in rows)
 
 
-def load_partition(target: LoadTarget, staging: str, columns: tuple[str, ...],
-                   batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def load_partition(
+    target: LoadTarget, staging: str, columns: tuple[str, ...], batches: Iterator[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
     """One task: its rows in one LOAD DATA statement and one transaction; one batch with the rows sent."""
     import pymysql
 
@@ -134,11 +162,13 @@ def load_partition(target: LoadTarget, staging: str, columns: tuple[str, ...],
     first = next(batches, None)
     sent = 0
     if first is not None:
+
         def chunks():
             nonlocal sent
             for batch in _chain(first, batches):
                 sent += batch.num_rows
                 yield encode_batch(batch)
+
         try:
             conn = target.connect()
             try:
@@ -146,11 +176,15 @@ def load_partition(target: LoadTarget, staging: str, columns: tuple[str, ...],
                 if warnings:
                     listed = conn.show_warnings()[:3]
                     shown = "; ".join(f"{level} {code}: {text}" for level, code, text in listed)
-                    raise LoadFailed(listed[0][1] if listed else 0,
-                                     f"LOAD DATA into {staging} gave {warnings} warnings: {shown}")
+                    raise LoadFailed(
+                        listed[0][1] if listed else 0, f"LOAD DATA into {staging} gave {warnings} warnings: {shown}"
+                    )
                 if affected != sent:
-                    raise LoadFailed(1062, f"LOAD DATA into {staging} kept {affected:,} of {sent:,} rows "
-                                           f"(the server skipped duplicate keys or bad rows)")
+                    raise LoadFailed(
+                        1062,
+                        f"LOAD DATA into {staging} kept {affected:,} of {sent:,} rows "
+                        f"(the server skipped duplicate keys or bad rows)",
+                    )
                 conn.commit()
             finally:
                 _close(conn)
@@ -169,5 +203,5 @@ def _close(conn) -> None:
     """Close without masking the error that got here (an unfinished transaction rolls back)."""
     try:
         conn.close()
-    except Exception:   # already closed by a broken socket
+    except Exception:  # already closed by a broken socket
         pass

@@ -12,7 +12,7 @@ by sending nothing and raising :class:`StreamRefused`. It relies on PyMySQL 1.1.
 from __future__ import annotations
 
 import uuid
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,7 +20,7 @@ import pymysql
 from pymysql.connections import MySQLResult
 from pymysql.protocol import LoadLocalPacketWrapper
 
-PACKET_BYTES = 1 << 20          # bytes per data packet sent to the server (capped by max_allowed_packet)
+PACKET_BYTES = 1 << 20  # bytes per data packet sent to the server (capped by max_allowed_packet)
 NULL = "\\N"
 # LOAD DATA's escapes (ESCAPED BY '\\'): the backslash first, so the others are not escaped twice.
 ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0"))
@@ -39,8 +39,10 @@ def load_statement(table: str, columns: Iterable[str], name: str) -> str:
     """``LOAD DATA LOCAL INFILE`` of stream ``name`` into ``table``: tab-separated UTF-8 lines,
     backslash escapes, ``\\N`` for NULL (the format :func:`encode_batch` writes)."""
     cols = ", ".join(f"`{column}`" for column in columns)
-    return (f"LOAD DATA LOCAL INFILE '{name}' INTO TABLE {table} CHARACTER SET utf8mb4 "
-            f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({cols})")
+    return (
+        f"LOAD DATA LOCAL INFILE '{name}' INTO TABLE {table} CHARACTER SET utf8mb4 "
+        f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({cols})"
+    )
 
 
 def _field(column: pa.Array) -> pa.Array:
@@ -67,7 +69,7 @@ def encode_batch(batch: pa.RecordBatch) -> memoryview:
     fields = [_field(column) for column in batch.columns]
     lines = pc.binary_join_element_wise(*fields, "\t") if len(fields) > 1 else fields[0]
     lines = pc.binary_join_element_wise(lines, "", "\n")
-    offsets = memoryview(lines.buffers()[1]).cast("i")   # int32 offsets of a string array
+    offsets = memoryview(lines.buffers()[1]).cast("i")  # int32 offsets of a string array
     first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
     return memoryview(lines.buffers()[2])[first:last]
 
@@ -80,17 +82,19 @@ class _StreamResult(MySQLResult):
         asked = LoadLocalPacketWrapper(first_packet).filename
         wanted, chunks = conn.take_stream()
         if wanted is None or asked != wanted.encode():
-            conn.write_packet(b"")            # nothing sent: the statement ends empty
+            conn.write_packet(b"")  # nothing sent: the statement ends empty
             conn._read_packet()
-            raise StreamRefused(2000, f"the server asked for the local file {asked[:200]!r}, which is not "
-                                      f"this statement's stream: refused")
+            raise StreamRefused(
+                2000,
+                f"the server asked for the local file {asked[:200]!r}, which is not this statement's stream: refused",
+            )
         size = max(1024, min(PACKET_BYTES, conn.max_allowed_packet - 1024))
         try:
             for chunk in _packets(chunks, size):
                 conn.write_packet(chunk)
         finally:
             if not conn._closed:
-                conn.write_packet(b"")        # the end of the stream
+                conn.write_packet(b"")  # the end of the stream
         ok_packet = conn._read_packet()
         if not ok_packet.is_ok_packet():
             raise pymysql.err.OperationalError(2014, "Commands Out of Sync")

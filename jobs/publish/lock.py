@@ -16,7 +16,7 @@ from jobs.common.errors import MartError
 from jobs.common.java_errors import java_message
 from jobs.common.jdbc import MartConnection, MartTarget
 
-log = logging.getLogger("jobs.publish.mart")   # the publish's log lines keep one logger name
+log = logging.getLogger("jobs.publish.mart")  # the publish's log lines keep one logger name
 
 # MySQL user-level lock names are server-wide (and at most 64 characters): the database name is part of it.
 LOCK_PREFIX = "mart_publish:"
@@ -34,7 +34,7 @@ def sqlite_lock_file(database: Path) -> Path:
 
 def utc_now() -> str:
     """The time now (UTC) as the mart stores it and the lock file shows it: ``YYYY-MM-DD HH:MM:SS.mmm``."""
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 class MartBusy(MartError):
@@ -42,8 +42,10 @@ class MartBusy(MartError):
 
 
 def _busy(action: str, holder: str) -> MartBusy:
-    return MartBusy(f"{action} refused: another publish or rollback of this mart is running ({holder}); "
-                    f"wait for it to finish, then run again. Nothing was changed")
+    return MartBusy(
+        f"{action} refused: another publish or rollback of this mart is running ({holder}); "
+        f"wait for it to finish, then run again. Nothing was changed"
+    )
 
 
 class PublishLock(Protocol):
@@ -62,15 +64,19 @@ class MysqlLock:
 
     def __init__(self, conn: MartConnection, target: MartTarget):
         self.conn, self.target = conn, target
-        self.name: str | None = None   # the GET_LOCK name while it is held
+        self.name: str | None = None  # the GET_LOCK name while it is held
 
     def acquire(self, action: str) -> None:
         name = mysql_lock_name(str(self.conn.scalar("SELECT DATABASE()")))
         if self.conn.scalar("SELECT GET_LOCK(?, 0)", (name,)) != 1:
             holder = self.conn.query(
-                "SELECT ID, USER, HOST FROM information_schema.PROCESSLIST WHERE ID = IS_USED_LOCK(?)", (name,))
-            who = (f"holder: connection {holder[0][0]} of {holder[0][1]}@{holder[0][2]}" if holder
-                   else f"holder: connection {self.conn.scalar('SELECT IS_USED_LOCK(?)', (name,))}")
+                "SELECT ID, USER, HOST FROM information_schema.PROCESSLIST WHERE ID = IS_USED_LOCK(?)", (name,)
+            )
+            who = (
+                f"holder: connection {holder[0][0]} of {holder[0][1]}@{holder[0][2]}"
+                if holder
+                else f"holder: connection {self.conn.scalar('SELECT IS_USED_LOCK(?)', (name,))}"
+            )
             raise _busy(action, f"{who}, lock {name!r}")
         self.name = name
 
@@ -85,12 +91,14 @@ class MysqlLock:
         try:
             held = self.conn.scalar("SELECT IS_USED_LOCK(?) = CONNECTION_ID()", (name,))
             reason = "this job's control connection no longer holds it"
-        except Exception as exc:   # py4j: the connection itself is gone
+        except Exception as exc:  # py4j: the connection itself is gone
             held, reason = None, f"this job's control connection failed: {java_message(exc)}"
         if held != 1:
-            raise MartError(f"{action} stopped: lost the publish lock {name!r} on {self.target.shown_url} "
-                            f"({reason}); nothing was swapped, the live set is unchanged. Run again; if it "
-                            f"recurs, look for what drops the connection (KILL, the server's wait_timeout, a proxy)")
+            raise MartError(
+                f"{action} stopped: lost the publish lock {name!r} on {self.target.shown_url} "
+                f"({reason}); nothing was swapped, the live set is unchanged. Run again; if it "
+                f"recurs, look for what drops the connection (KILL, the server's wait_timeout, a proxy)"
+            )
 
     def release(self) -> None:
         name, self.name = self.name, None
@@ -98,7 +106,7 @@ class MysqlLock:
             return
         try:
             self.conn.scalar("SELECT RELEASE_LOCK(?)", (name,))
-        except Exception as exc:   # the lock dies with the connection anyway
+        except Exception as exc:  # the lock dies with the connection anyway
             log.warning("could not release the publish lock %s: %s", name, java_message(exc))
 
 
@@ -109,7 +117,7 @@ class FlockLock:
 
     def __init__(self, target: MartTarget):
         self.target = target
-        self.handle = None   # the open lock file while it is held
+        self.handle = None  # the open lock file while it is held
 
     def acquire(self, action: str) -> None:
         database = self.target.sqlite_file()
@@ -141,7 +149,7 @@ class FlockLock:
         if handle is None:
             return
         try:
-            handle.truncate(0)   # no stale holder for the next one to read
+            handle.truncate(0)  # no stale holder for the next one to read
             fcntl.flock(handle, fcntl.LOCK_UN)
         finally:
             handle.close()

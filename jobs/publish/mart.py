@@ -40,9 +40,9 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -91,7 +91,7 @@ class Mart:
         self.conn = MartConnection(spark, settings.target, readonly=readonly)
         self._lock = lock_for(self.conn, self.target)
         self._swap_sets = swap_for(self.conn.dialect)
-        self._loader = None     # how the staging tables are written: set per publish (load_data.py)
+        self._loader = None  # how the staging tables are written: set per publish (load_data.py)
         try:
             if readonly:
                 mart_tables.require_schema(self.conn, self.target)
@@ -102,7 +102,7 @@ class Mart:
             self.conn.close()
             raise
 
-    def __enter__(self) -> "Mart":
+    def __enter__(self) -> Mart:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -118,14 +118,20 @@ class Mart:
     def counts(self, suffix: str = "") -> dict[str, int]:
         """Rows of each serving table of one set: live (``""``), staging or previous (missing: -1)."""
         present = self.conn.tables()
-        return {table: int(self.conn.scalar(f"SELECT COUNT(*) FROM {table}{suffix}"))
-                if f"{table}{suffix}" in present else -1 for table in SERVING_TABLES}
+        return {
+            table: int(self.conn.scalar(f"SELECT COUNT(*) FROM {table}{suffix}"))
+            if f"{table}{suffix}" in present
+            else -1
+            for table in SERVING_TABLES
+        }
 
     def history(self, limit: int = 5) -> list[tuple]:
         """The latest publish_log rows, newest first."""
         return self.conn.query(
             "SELECT run_id, action, dt, published_at, artists, artist_aliases, top_tracks, related_artists, forced "
-            "FROM publish_log ORDER BY published_at DESC, run_id DESC LIMIT ?", (int(limit),))
+            "FROM publish_log ORDER BY published_at DESC, run_id DESC LIMIT ?",
+            (int(limit),),
+        )
 
     def _database_step(self, what: str, outcome: str = "the live set is unchanged") -> AbstractContextManager:
         """One step whose driver or Spark error becomes a one-line MartError (``steps.py``)."""
@@ -148,8 +154,15 @@ class Mart:
 
     # -- publish ----------------------------------------------------------------------------------------
 
-    def publish(self, frames: MartFrames, dt: str, parameters: Mapping | None = None, force: bool = False,
-                artists_with_vector: int | None = None, k: int | None = None) -> PublishReport:
+    def publish(
+        self,
+        frames: MartFrames,
+        dt: str,
+        parameters: Mapping | None = None,
+        force: bool = False,
+        artists_with_vector: int | None = None,
+        k: int | None = None,
+    ) -> PublishReport:
         """Make ``frames`` the live serving tables, or raise and leave the live set as it was.
 
         ``artists_with_vector`` and ``k`` let the checks require exactly ``min(k, n - 1)``
@@ -161,9 +174,16 @@ class Mart:
         with self._publish_lock("publish"):
             return self._publish(frames, dt, parameters, force, artists_with_vector, k)
 
-    def _publish(self, frames: MartFrames, dt: str, parameters: Mapping | None, force: bool,
-                 artists_with_vector: int | None, k: int | None) -> PublishReport:
-        run_id = f"{dt}-{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    def _publish(
+        self,
+        frames: MartFrames,
+        dt: str,
+        parameters: Mapping | None,
+        force: bool,
+        artists_with_vector: int | None,
+        k: int | None,
+    ) -> PublishReport:
+        run_id = f"{dt}-{_dt.datetime.now(_dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         started = time.perf_counter()
         stages: dict[str, float] = {}
         tables = {name: frame.persist(StorageLevel.MEMORY_AND_DISK) for name, frame in frames.tables().items()}
@@ -191,16 +211,23 @@ class Mart:
 
         mark = time.perf_counter()
         record = dict(parameters or {}, schema_version=SCHEMA_VERSION)
-        self._swap(STAGING, drop_previous=True,
-                   log_row=(run_id, "publish", dt, rows, force, json.dumps(record, sort_keys=True)))
+        self._swap(
+            STAGING,
+            drop_previous=True,
+            log_row=(run_id, "publish", dt, rows, force, json.dumps(record, sort_keys=True)),
+        )
         stages["swap"] = time.perf_counter() - mark
         seconds = time.perf_counter() - started
         total = sum(rows.values())
-        log.info("published %s (dt=%s) in %.1f s (%s rows/s): %s", run_id, dt, seconds,
-                 f"{total / seconds:,.0f}" if seconds else "-",
-                 ", ".join(f"{stage} {s:.1f} s" for stage, s in stages.items()))
-        return PublishReport(run_id=run_id, dt=dt, counts=rows, forced=force, seconds=seconds,
-                             stage_seconds=stages)
+        log.info(
+            "published %s (dt=%s) in %.1f s (%s rows/s): %s",
+            run_id,
+            dt,
+            seconds,
+            f"{total / seconds:,.0f}" if seconds else "-",
+            ", ".join(f"{stage} {s:.1f} s" for stage, s in stages.items()),
+        )
+        return PublishReport(run_id=run_id, dt=dt, counts=rows, forced=force, seconds=seconds, stage_seconds=stages)
 
     def _stage(self, table: str, frame: DataFrame) -> None:
         """Write ``frame`` to the staging table of ``table`` (``staging.py``)."""
@@ -219,17 +246,26 @@ class Mart:
         the incoming set and the two trade places (a rollback). On MySQL the publish lock is
         verified first (MartError, nothing swapped, when it was lost).
         """
-        self._swap_sets(self.conn, rename_plan(incoming, drop_previous), drop_previous=drop_previous,
-                        action=log_row[1], write_log=lambda: self._log(*log_row), verify_lock=self._verify_lock,
-                        step=self._database_step, lock_wait_seconds=self.settings.lock_wait_seconds,
-                        lock_attempts=self.settings.lock_attempts)
+        self._swap_sets(
+            self.conn,
+            rename_plan(incoming, drop_previous),
+            drop_previous=drop_previous,
+            action=log_row[1],
+            write_log=lambda: self._log(*log_row),
+            verify_lock=self._verify_lock,
+            step=self._database_step,
+            lock_wait_seconds=self.settings.lock_wait_seconds,
+            lock_attempts=self.settings.lock_attempts,
+        )
 
-    def _log(self, run_id: str, action: str, dt: str | None, counts: Mapping[str, int], forced: bool,
-             parameters: str) -> None:
+    def _log(
+        self, run_id: str, action: str, dt: str | None, counts: Mapping[str, int], forced: bool, parameters: str
+    ) -> None:
         self.conn.execute(
             "INSERT INTO publish_log (run_id, action, dt, published_at, artists, artist_aliases, top_tracks, "
             "related_artists, forced, parameters) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, action, dt, utc_now(), *(int(counts[t]) for t in SERVING_TABLES), bool(forced), parameters))
+            (run_id, action, dt, utc_now(), *(int(counts[t]) for t in SERVING_TABLES), bool(forced), parameters),
+        )
 
     def rollback(self, force: bool = False) -> PublishReport:
         """Swap the previous set back in (the live one becomes previous: a second rollback undoes the first).
@@ -244,17 +280,26 @@ class Mart:
         previous = self.counts(PREVIOUS)
         missing = [table for table, rows in previous.items() if rows < 0]
         if missing:
-            raise MartError("nothing to roll back to: the mart holds no previous set "
-                            f"(missing {', '.join(t + PREVIOUS for t in missing)})")
+            raise MartError(
+                "nothing to roll back to: the mart holds no previous set "
+                f"(missing {', '.join(t + PREVIOUS for t in missing)})"
+            )
         drop_guard(self.counts(), previous, self.settings.max_drop, force, action="rollback")
         started = time.perf_counter()
         # Each publish_log row names the dt it made live: the previous set is the one before the latest.
         restored = self.conn.query("SELECT dt FROM publish_log ORDER BY published_at DESC, run_id DESC LIMIT 2")
         dt = str(restored[1][0]) if len(restored) > 1 and restored[1][0] is not None else None
-        run_id = f"rollback-{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-        self._swap(PREVIOUS, drop_previous=False,
-                   log_row=(run_id, "rollback", dt, previous, False, json.dumps({"restored_dt": dt})))
+        run_id = f"rollback-{_dt.datetime.now(_dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        self._swap(
+            PREVIOUS,
+            drop_previous=False,
+            log_row=(run_id, "rollback", dt, previous, False, json.dumps({"restored_dt": dt})),
+        )
         seconds = time.perf_counter() - started
-        log.info("rolled back to the previous set (dt=%s) in %.2f s: %s", dt, seconds,
-                 ", ".join(f"{t} {c:,}" for t, c in previous.items()))
+        log.info(
+            "rolled back to the previous set (dt=%s) in %.2f s: %s",
+            dt,
+            seconds,
+            ", ".join(f"{t} {c:,}" for t, c in previous.items()),
+        )
         return PublishReport(run_id=run_id, dt=dt or "", counts=previous, forced=False, seconds=seconds)

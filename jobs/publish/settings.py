@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from jobs.common.config import section
 from jobs.common.errors import ConfigError
@@ -39,13 +39,13 @@ class PublishSettings:
     max_drop: float = 0.5
     batch_size: int = 10000
     write_partitions: int = 2
-    lock_wait_seconds: float = 0.25   # per try: how long the swap may queue lookups behind its metadata lock
+    lock_wait_seconds: float = 0.25  # per try: how long the swap may queue lookups behind its metadata lock
     lock_attempts: int = 16
-    lookup_budget_seconds: float = LOOKUP_BUDGET_SECONDS   # the chatbot's DB_TIMEOUT_SECONDS
-    staging_load: str = "auto"     # "auto" | "load_data" | "jdbc": how MySQL staging tables are written
+    lookup_budget_seconds: float = LOOKUP_BUDGET_SECONDS  # the chatbot's DB_TIMEOUT_SECONDS
+    staging_load: str = "auto"  # "auto" | "load_data" | "jdbc": how MySQL staging tables are written
 
     @classmethod
-    def from_config(cls, config: Mapping, env: Mapping[str, str] | None = None) -> "PublishSettings":
+    def from_config(cls, config: Mapping, env: Mapping[str, str] | None = None) -> PublishSettings:
         mart = section(config, "mart")
         try:
             settings = cls(
@@ -69,17 +69,20 @@ class PublishSettings:
         if settings.lock_attempts < 1:
             raise ConfigError(f"mart.lock_attempts must be at least 1, got {settings.lock_attempts}")
         if not 0 < settings.lookup_budget_seconds < float("inf"):
-            raise ConfigError(f"mart.lookup_budget_seconds must be a positive number of seconds (the chatbot's "
-                              f"DB_TIMEOUT_SECONDS), got {settings.lookup_budget_seconds:g}")
+            raise ConfigError(
+                f"mart.lookup_budget_seconds must be a positive number of seconds (the chatbot's "
+                f"DB_TIMEOUT_SECONDS), got {settings.lookup_budget_seconds:g}"
+            )
         most = settings.lookup_budget_seconds / 2
         if not 0 < settings.lock_wait_seconds <= most:
             raise ConfigError(
                 f"mart.lock_wait_seconds must be more than 0 and at most {most:g} s (half of "
                 f"mart.lookup_budget_seconds={settings.lookup_budget_seconds:g}, the chatbot's statement budget), "
                 f"got {settings.lock_wait_seconds:g}: chatbot lookups queue behind each try of the swap for that "
-                f"long. Use 0.25 and more mart.lock_attempts for the same patience")
+                f"long. Use 0.25 and more mart.lock_attempts for the same patience"
+            )
         if settings.staging_load not in STAGING_LOADS:
-            raise ConfigError(f"mart.staging_load must be one of {', '.join(STAGING_LOADS)}, "
-                              f"got {settings.staging_load!r}")
+            raise ConfigError(
+                f"mart.staging_load must be one of {', '.join(STAGING_LOADS)}, got {settings.staging_load!r}"
+            )
         return settings
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from pyspark.sql import DataFrame
 
@@ -12,22 +12,34 @@ from jobs.publish.frames import mart_frames
 from jobs.publish.mart import Mart, PublishReport
 
 
-def publish_snapshot(mart: Mart, lake: Lake, dt: str, *, artists: DataFrame | None = None,
-                     top_tracks: DataFrame | None = None, parameters: Mapping | None = None,
-                     force: bool = False, artists_with_vector: int | None = None,
-                     k: int | None = None) -> PublishReport:
+def publish_snapshot(
+    mart: Mart,
+    lake: Lake,
+    dt: str,
+    *,
+    artists: DataFrame | None = None,
+    top_tracks: DataFrame | None = None,
+    parameters: Mapping | None = None,
+    force: bool = False,
+    artists_with_vector: int | None = None,
+    k: int | None = None,
+) -> PublishReport:
     """Publish the lake snapshot ``dt`` (frames already read may be passed in).
 
     ``artists_with_vector`` and ``k`` are the checks' expectations (see ``Mart.publish``): without
     ``artists_with_vector``, the artists with a vector are the related set's own artists.
     """
-    aliases = lake.read("artist_aliases", dt).select("artist_id", "alias") \
-        if dt in lake.snapshots("artist_aliases") else None
-    frames = mart_frames(artists if artists is not None else lake.read("artists", dt),
-                         top_tracks if top_tracks is not None else lake.read("top_tracks", dt),
-                         lake.read("related_artists", dt), aliases, mart.settings.tracks_per_artist)
-    return mart.publish(frames, dt, parameters=parameters, force=force,
-                        artists_with_vector=artists_with_vector, k=k)
+    aliases = (
+        lake.read("artist_aliases", dt).select("artist_id", "alias") if dt in lake.snapshots("artist_aliases") else None
+    )
+    frames = mart_frames(
+        artists if artists is not None else lake.read("artists", dt),
+        top_tracks if top_tracks is not None else lake.read("top_tracks", dt),
+        lake.read("related_artists", dt),
+        aliases,
+        mart.settings.tracks_per_artist,
+    )
+    return mart.publish(frames, dt, parameters=parameters, force=force, artists_with_vector=artists_with_vector, k=k)
 
 
 def publish_computed(mart: Mart, lake: Lake, dt: str, *, k: int | None = None, **options) -> PublishReport:
@@ -36,9 +48,11 @@ def publish_computed(mart: Mart, lake: Lake, dt: str, *, k: int | None = None, *
     try:
         return publish_snapshot(mart, lake, dt, k=k, **options)
     except PublishRefused as exc:
-        raise PublishRefused(f"{exc}; the related artists of dt={dt} are saved in the lake, so "
-                             f"'{republish_command(dt, k)}' (same --config, "
-                             f"--lake and --mart) publishes them without recomputing") from None
+        raise PublishRefused(
+            f"{exc}; the related artists of dt={dt} are saved in the lake, so "
+            f"'{republish_command(dt, k)}' (same --config, "
+            f"--lake and --mart) publishes them without recomputing"
+        ) from None
 
 
 def republish_command(dt: str, k: int | None = None) -> str:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Callable
 
 from pyspark.sql import DataFrame
 
@@ -18,11 +18,17 @@ from jobs.publish.settings import PublishSettings
 from jobs.publish.tables import add_indexes, create, staging_writers
 from mart.schema import COLUMNS, STAGING, primary_key
 
-log = logging.getLogger("jobs.publish.mart")   # the publish's log lines keep one logger name
+log = logging.getLogger("jobs.publish.mart")  # the publish's log lines keep one logger name
 
 
-def write_staging(conn: MartConnection, settings: PublishSettings, table: str, frame: DataFrame,
-                  step: Callable[[str], AbstractContextManager], loader: LoadTarget | None = None) -> None:
+def write_staging(
+    conn: MartConnection,
+    settings: PublishSettings,
+    table: str,
+    frame: DataFrame,
+    step: Callable[[str], AbstractContextManager],
+    loader: LoadTarget | None = None,
+) -> None:
     """(Re)create the staging table of ``table`` empty and append ``frame`` to it, each inside ``step``.
 
     With ``loader`` the table is created with its primary key only, loaded by LOAD DATA, and then
@@ -49,13 +55,16 @@ def write_staging(conn: MartConnection, settings: PublishSettings, table: str, f
 def _jdbc_append(settings: PublishSettings, table: str, staging: str, frame: DataFrame, partitions: int) -> None:
     """Spark's JDBC writer: batched inserts, one connection and one commit per partition."""
     target = settings.target
-    (frame.select(*COLUMNS[table]).coalesce(partitions)
-     .write.format("jdbc")
-     .option("url", target.url)
-     .option("dbtable", staging)
-     .option("batchsize", settings.batch_size)
-     # Spark's default isolation level keeps autocommit off: one commit per partition, not per batch
-     # (SQLite would otherwise sync once per row).
-     .options(**target.properties())
-     .mode("append")
-     .save())
+    (
+        frame.select(*COLUMNS[table])
+        .coalesce(partitions)
+        .write.format("jdbc")
+        .option("url", target.url)
+        .option("dbtable", staging)
+        .option("batchsize", settings.batch_size)
+        # Spark's default isolation level keeps autocommit off: one commit per partition, not per batch
+        # (SQLite would otherwise sync once per row).
+        .options(**target.properties())
+        .mode("append")
+        .save()
+    )

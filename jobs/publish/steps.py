@@ -4,8 +4,8 @@ JDBC driver or Spark error turned into a one-line MartError that says whose erro
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from jobs.common.errors import MartError
 from jobs.common.java_errors import is_java_error, is_sql_error, root_cause_message
@@ -31,12 +31,13 @@ def database_step(target: MartTarget, what: str, outcome: str = "the live set is
         if not is_java_error(exc):
             raise
         cause = root_cause_message(exc)
-        marked = marked_error(cause)     # a database error inside a LOAD DATA task (load_data.py)
+        marked = marked_error(cause)  # a database error inside a LOAD DATA task (load_data.py)
         if marked:
             cause = marked[1]
         elif not is_sql_error(exc):
-            raise MartError(f"{what} failed, {outcome}: {cause} (a Spark error, not the database's); "
-                            f"fix the cause and run again") from None
+            raise MartError(
+                f"{what} failed, {outcome}: {cause} (a Spark error, not the database's); fix the cause and run again"
+            ) from None
         lowered = cause.lower()
         if "max_allowed_packet" in lowered or "packet for query is too large" in lowered:
             fix = "lower mart.batch_size or raise the server's max_allowed_packet"
@@ -44,5 +45,6 @@ def database_step(target: MartTarget, what: str, outcome: str = "the live set is
             fix = "grant the mart user SELECT, INSERT, CREATE, DROP and ALTER on the mart database"
         else:
             fix = "fix the cause and run again"
-        raise MartError(f"{what} failed at {target.shown_url} as user {target.user or '(none)'}, "
-                        f"{outcome}: {cause}; {fix}") from None
+        raise MartError(
+            f"{what} failed at {target.shown_url} as user {target.user or '(none)'}, {outcome}: {cause}; {fix}"
+        ) from None

@@ -7,17 +7,18 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Callable, Protocol
+from typing import Protocol
 
 from jobs.common.errors import MartError
 from jobs.common.java_errors import java_message
 from jobs.common.jdbc import MartConnection
 from mart.schema import PREVIOUS, RETIRED, SERVING_TABLES, SWAP
 
-log = logging.getLogger("jobs.publish.mart")   # the publish's log lines keep one logger name
+log = logging.getLogger("jobs.publish.mart")  # the publish's log lines keep one logger name
 
-Step = Callable[..., AbstractContextManager]   # Mart._database_step: (what[, outcome]) -> context
+Step = Callable[..., AbstractContextManager]  # Mart._database_step: (what[, outcome]) -> context
 
 # Between two tries of the swap: the lookups that queued behind a try run (milliseconds each), and a
 # reader that holds its lock for long is tried again every lock_wait_seconds + this; with the default
@@ -39,15 +40,28 @@ def rename_plan(incoming: str, drop_previous: bool) -> list[tuple[str, str]]:
         if drop_previous:
             renames += [(table, f"{table}{PREVIOUS}"), (f"{table}{incoming}", table)]
         else:
-            renames += [(table, f"{table}{SWAP}"), (f"{table}{incoming}", table),
-                        (f"{table}{SWAP}", f"{table}{incoming}")]
+            renames += [
+                (table, f"{table}{SWAP}"),
+                (f"{table}{incoming}", table),
+                (f"{table}{SWAP}", f"{table}{incoming}"),
+            ]
     return renames
 
 
 class Swap(Protocol):
-    def __call__(self, conn: MartConnection, renames: list[tuple[str, str]], *, drop_previous: bool, action: str,
-                 write_log: Callable[[], None], verify_lock: Callable[[str], None], step: Step,
-                 lock_wait_seconds: float, lock_attempts: int) -> None: ...
+    def __call__(
+        self,
+        conn: MartConnection,
+        renames: list[tuple[str, str]],
+        *,
+        drop_previous: bool,
+        action: str,
+        write_log: Callable[[], None],
+        verify_lock: Callable[[str], None],
+        step: Step,
+        lock_wait_seconds: float,
+        lock_attempts: int,
+    ) -> None: ...
 
 
 def is_mariadb(conn: MartConnection) -> bool:
@@ -67,21 +81,32 @@ def timed_rename(statement: str, wait: float, mariadb: bool) -> str:
     """
     if not mariadb:
         return statement
-    return f"SET STATEMENT max_statement_time = {max(wait, 0.001):.3f} FOR {statement}"   # 0 would mean no limit
+    return f"SET STATEMENT max_statement_time = {max(wait, 0.001):.3f} FOR {statement}"  # 0 would mean no limit
 
 
-def swap_mysql(conn: MartConnection, renames: list[tuple[str, str]], *, drop_previous: bool, action: str,
-               write_log: Callable[[], None], verify_lock: Callable[[str], None], step: Step,
-               lock_wait_seconds: float, lock_attempts: int) -> None:
+def swap_mysql(
+    conn: MartConnection,
+    renames: list[tuple[str, str]],
+    *,
+    drop_previous: bool,
+    action: str,
+    write_log: Callable[[], None],
+    verify_lock: Callable[[str], None],
+    step: Step,
+    lock_wait_seconds: float,
+    lock_attempts: int,
+) -> None:
     """One ``RENAME TABLE``, after verifying the publish lock; the ``publish_log`` row after it."""
     verify_lock(action)
     mariadb = is_mariadb(conn)
     # Whole seconds: the limit of a try on MySQL, a backstop behind max_statement_time on MariaDB.
     conn.execute(f"SET SESSION lock_wait_timeout = {max(1, math.ceil(lock_wait_seconds))}")
     if not mariadb and lock_wait_seconds < 1:
-        log.warning("MySQL waits for a lock in whole seconds: each try of the swap waits up to 1 s, not "
-                    "mart.lock_wait_seconds=%g s, and lookups queued behind it may overrun the chatbot's budget",
-                    lock_wait_seconds)
+        log.warning(
+            "MySQL waits for a lock in whole seconds: each try of the swap waits up to 1 s, not "
+            "mart.lock_wait_seconds=%g s, and lookups queued behind it may overrun the chatbot's budget",
+            lock_wait_seconds,
+        )
     retired = [f"{t}{RETIRED}" for t in SERVING_TABLES]
     if drop_previous:
         # The previous set is retired by the same statement and dropped only after it:
@@ -89,12 +114,12 @@ def swap_mysql(conn: MartConnection, renames: list[tuple[str, str]], *, drop_pre
         with step("dropping the retired tables before the swap"):
             conn.execute("DROP TABLE IF EXISTS " + ", ".join(retired))
         present = conn.tables()
-        renames = [(f"{t}{PREVIOUS}", f"{t}{RETIRED}") for t in SERVING_TABLES
-                   if f"{t}{PREVIOUS}" in present] + renames
+        renames = [(f"{t}{PREVIOUS}", f"{t}{RETIRED}") for t in SERVING_TABLES if f"{t}{PREVIOUS}" in present] + renames
     # One statement: readers see the old set or the new one, never a mix or a missing table.
     rename = "RENAME TABLE " + ", ".join(f"{old} TO {new}" for old, new in renames)
-    rename_with_retries(conn, timed_rename(rename, lock_wait_seconds, mariadb), action, verify_lock,
-                        lock_wait_seconds, lock_attempts)
+    rename_with_retries(
+        conn, timed_rename(rename, lock_wait_seconds, mariadb), action, verify_lock, lock_wait_seconds, lock_attempts
+    )
     # Not in the RENAME's atomic step (MySQL DDL commits on its own): a failure here leaves
     # the new set live without its publish_log row.
     with step("writing the publish_log row", "the new set IS live (swap done)"):
@@ -102,12 +127,13 @@ def swap_mysql(conn: MartConnection, renames: list[tuple[str, str]], *, drop_pre
     if drop_previous:
         try:
             conn.execute("DROP TABLE IF EXISTS " + ", ".join(retired))
-        except Exception as exc:   # harmless leftovers: the next publish drops them
+        except Exception as exc:  # harmless leftovers: the next publish drops them
             log.warning("could not drop %s: %s", ", ".join(retired), java_message(exc))
 
 
-def rename_with_retries(conn: MartConnection, statement: str, action: str, verify_lock: Callable[[str], None],
-                        wait: float, attempts: int) -> None:
+def rename_with_retries(
+    conn: MartConnection, statement: str, action: str, verify_lock: Callable[[str], None], wait: float, attempts: int
+) -> None:
     """Run the swap's ``RENAME TABLE`` (``statement``, one try of ``wait`` seconds: ``timed_rename``)
     up to ``attempts`` times, pausing ``RETRY_PAUSE_SECONDS`` between tries.
 
@@ -124,18 +150,34 @@ def rename_with_retries(conn: MartConnection, statement: str, action: str, verif
         except Exception as exc:  # py4j: e.g. a try that timed out behind a long-running reader
             message = java_message(exc)
             if attempt == attempts or not any(timeout in message.lower() for timeout in TRY_TIMEOUTS):
-                raise MartError(f"the swap did not happen, the live set is unchanged: {message} (attempt "
-                                f"{attempt} of mart.lock_attempts={attempts}, each waiting at most "
-                                f"mart.lock_wait_seconds={wait:g} s for readers)") from None
-        log.warning("the swap waited %g s for a reader of the live tables (attempt %d of %d): retrying in %g s",
-                    wait, attempt, attempts, RETRY_PAUSE_SECONDS)
+                raise MartError(
+                    f"the swap did not happen, the live set is unchanged: {message} (attempt "
+                    f"{attempt} of mart.lock_attempts={attempts}, each waiting at most "
+                    f"mart.lock_wait_seconds={wait:g} s for readers)"
+                ) from None
+        log.warning(
+            "the swap waited %g s for a reader of the live tables (attempt %d of %d): retrying in %g s",
+            wait,
+            attempt,
+            attempts,
+            RETRY_PAUSE_SECONDS,
+        )
         time.sleep(RETRY_PAUSE_SECONDS)
         verify_lock(action)
 
 
-def swap_sqlite(conn: MartConnection, renames: list[tuple[str, str]], *, drop_previous: bool, action: str,
-                write_log: Callable[[], None], verify_lock: Callable[[str], None], step: Step,
-                lock_wait_seconds: float, lock_attempts: int) -> None:
+def swap_sqlite(
+    conn: MartConnection,
+    renames: list[tuple[str, str]],
+    *,
+    drop_previous: bool,
+    action: str,
+    write_log: Callable[[], None],
+    verify_lock: Callable[[str], None],
+    step: Step,
+    lock_wait_seconds: float,
+    lock_attempts: int,
+) -> None:
     """One transaction (SQLite has one writer): the renames and the ``publish_log`` row commit together."""
     with step("the swap"), conn.transaction():
         if drop_previous:

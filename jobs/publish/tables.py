@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Callable
 
 from jobs.common.errors import MartError
 from jobs.common.jdbc import MartConnection, MartTarget
 from mart.schema import ALL_TABLES, PREVIOUS, SCHEMA_VERSION, create_statements, index_statements
 
-log = logging.getLogger("jobs.publish.mart")   # the publish's log lines keep one logger name
+log = logging.getLogger("jobs.publish.mart")  # the publish's log lines keep one logger name
 
 
-def ensure_schema(conn: MartConnection, target: MartTarget,
-                  publish_lock: Callable[[str], AbstractContextManager]) -> list[str]:
+def ensure_schema(
+    conn: MartConnection, target: MartTarget, publish_lock: Callable[[str], AbstractContextManager]
+) -> list[str]:
     """Bring a mart of an older schema version to this one in place (``mart.migrate``, every row
     kept), then create the mart tables that are missing (empty); returns the missing tables' names.
 
@@ -50,13 +51,17 @@ def outdated(conn: MartConnection) -> bool:
     requests = _columns(conn, present, "artist_requests")
     related = ("related_artists", f"related_artists{PREVIOUS}")
     reasons = all("reason" in _columns(conn, present, name) for name in related)
-    return "rev_key" not in _columns(conn, present, "artists") or "resolved_at" not in requests \
-        or "added_by" not in requests or not reasons
+    return (
+        "rev_key" not in _columns(conn, present, "artists")
+        or "resolved_at" not in requests
+        or "added_by" not in requests
+        or not reasons
+    )
 
 
 def _columns(conn: MartConnection, present: set[str], table: str) -> set[str]:
     if table not in present:
-        return {"rev_key", "resolved_at", "added_by", "reason"}     # created from this version's DDL when missing
+        return {"rev_key", "resolved_at", "added_by", "reason"}  # created from this version's DDL when missing
     return conn.columns(table)
 
 
@@ -69,8 +74,12 @@ def migrate_mart(target: MartTarget) -> None:
         steps = migrate.migrate(conn)
     finally:
         conn.close()
-    log.info("migrated the mart at %s to schema version %d: %s", target.shown_url, SCHEMA_VERSION,
-             "; ".join(steps) or "nothing to do")
+    log.info(
+        "migrated the mart at %s to schema version %d: %s",
+        target.shown_url,
+        SCHEMA_VERSION,
+        "; ".join(steps) or "nothing to do",
+    )
 
 
 def missing_tables(conn: MartConnection) -> list[str]:
@@ -84,8 +93,9 @@ def require_schema(conn: MartConnection, target: MartTarget) -> None:
     if len(missing) == len(ALL_TABLES):
         raise MartError(f"no mart at {target.shown_url}: publish first")
     if missing:
-        raise MartError(f"the mart at {target.shown_url} lacks the tables {', '.join(missing)}: "
-                        f"publish once to create them")
+        raise MartError(
+            f"the mart at {target.shown_url} lacks the tables {', '.join(missing)}: publish once to create them"
+        )
 
 
 def create(conn: MartConnection, table: str, name: str, secondary: bool = True) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -47,8 +47,11 @@ def read_aliases_csv(path: str) -> list[tuple[str, str]]:
         with open(path, encoding="utf-8-sig", newline="") as lines:
             for number, row in enumerate(csv.reader(lines), 1):
                 values = [value.strip() for value in row[:2]]
-                if number == 1 and [v.lower() for v in values] in (["artist", "alias"], ["artist_id", "alias"],
-                                                                    ["name", "alias"]):
+                if number == 1 and [v.lower() for v in values] in (
+                    ["artist", "alias"],
+                    ["artist_id", "alias"],
+                    ["name", "alias"],
+                ):
                     continue
                 if len(values) == 2 and all(values):
                     rows.append((values[0], values[1][:MAX_ALIAS]))
@@ -64,14 +67,22 @@ def curated_aliases(spark: SparkSession, rows: list[tuple[str, str]], artists: D
     ids = artists.select("artist_id").distinct()
     by_id = refs.join(ids, refs.ref == ids.artist_id).select("ref", "artist_id", "alias")
     named = artists.select("artist_id", name_key_udf("name").alias("key")).distinct()
-    by_name = (refs.join(by_id.select("ref"), "ref", "left_anti").withColumn("key", name_key_udf("ref"))
-               .join(named, "key").select("ref", "artist_id", "alias"))
+    by_name = (
+        refs.join(by_id.select("ref"), "ref", "left_anti")
+        .withColumn("key", name_key_udf("ref"))
+        .join(named, "key")
+        .select("ref", "artist_id", "alias")
+    )
     matched = by_id.unionByName(by_name).cache()
     found = {row.ref for row in matched.select("ref").distinct().collect()}
     missing = sorted({ref for ref, _ in rows} - found)
     if missing:
-        log.warning("--aliases-csv: %d artists match no artist id or name of the snapshot and are skipped: %s%s",
-                    len(missing), ", ".join(missing[:5]), ", ..." if len(missing) > 5 else "")
+        log.warning(
+            "--aliases-csv: %d artists match no artist id or name of the snapshot and are skipped: %s%s",
+            len(missing),
+            ", ".join(missing[:5]),
+            ", ..." if len(missing) > 5 else "",
+        )
     log.info("--aliases-csv: %d aliases of %d artists", matched.count(), len(found))
     return matched.select("artist_id", "alias", F.lit("curated").alias("source"))
 
@@ -87,7 +98,7 @@ def chat_aliases(requested: Iterable[tuple[str, str | None]], artists: list[tupl
     return list(dict.fromkeys(rows))
 
 
-REMOVALS = "alias_removals"       # lake table: aliases removed by hand (artist_id, alias_key, alias, removed_at)
+REMOVALS = "alias_removals"  # lake table: aliases removed by hand (artist_id, alias_key, alias, removed_at)
 
 
 def removed_aliases(lake: Lake) -> set[tuple[str, str]]:
@@ -98,8 +109,9 @@ def removed_aliases(lake: Lake) -> set[tuple[str, str]]:
     return {(row.artist_id, row.alias_key) for row in rows}
 
 
-def choose_aliases(rows: Iterable[tuple], removed: set[tuple[str, str]],
-                   named: dict[str, set[str]]) -> list[tuple[str, str, str]]:
+def choose_aliases(
+    rows: Iterable[tuple], removed: set[tuple[str, str]], named: dict[str, set[str]]
+) -> list[tuple[str, str, str]]:
     """The aliases a snapshot keeps, from rows ``(artist_id, alias, source, key, fresh)`` (``fresh``: not
     carried from the previous snapshot); ``named``: alias key -> ids of the snapshot's artists whose
     name has that key (at least for the keys of chat aliases).
@@ -140,17 +152,23 @@ def choose_aliases(rows: Iterable[tuple], removed: set[tuple[str, str]],
     return list(kept.values())
 
 
-def snapshot_aliases(spark: SparkSession, lake: Lake, dt: str, *new: DataFrame,
-                     artists: DataFrame | None = None) -> DataFrame | None:
+def snapshot_aliases(
+    spark: SparkSession, lake: Lake, dt: str, *new: DataFrame, artists: DataFrame | None = None
+) -> DataFrame | None:
     """The aliases to write with snapshot ``dt``: those of the latest snapshot up to ``dt``, and ``new``
     ones, as :func:`choose_aliases` keeps them (``artists``: the snapshot's artists, whose names chat
     aliases may not take); ``None`` when there are none at all."""
-    frames = [frame.select("artist_id", "alias", "source", F.lit(True).alias("_fresh"))
-              for frame in new if frame is not None]
+    frames = [
+        frame.select("artist_id", "alias", "source", F.lit(True).alias("_fresh")) for frame in new if frame is not None
+    ]
     earlier = [d for d in lake.snapshots("artist_aliases") if d <= dt]
     if earlier:
-        frames.insert(0, lake.read("artist_aliases", earlier[-1])
-                      .select("artist_id", "alias", "source", F.lit(False).alias("_fresh")))
+        frames.insert(
+            0,
+            lake.read("artist_aliases", earlier[-1]).select(
+                "artist_id", "alias", "source", F.lit(False).alias("_fresh")
+            ),
+        )
         log.info("aliases: carrying forward those of dt=%s", earlier[-1])
     if not frames:
         return None
@@ -161,8 +179,9 @@ def snapshot_aliases(spark: SparkSession, lake: Lake, dt: str, *new: DataFrame,
     chat_keys = sorted({row[3] for row in rows if row[2] == "chat" and row[3]})
     named: dict[str, set[str]] = {}
     if chat_keys and artists is not None:
-        for row in (artists.select("artist_id", name_key_udf("name").alias("key"))
-                    .where(F.col("key").isin(chat_keys)).collect()):
+        for row in (
+            artists.select("artist_id", name_key_udf("name").alias("key")).where(F.col("key").isin(chat_keys)).collect()
+        ):
             named.setdefault(row.key, set()).add(row.artist_id)
     kept = choose_aliases(rows, removed_aliases(lake) if chat_keys else set(), named)
     return schemas.local_frame(spark, kept, schemas.ARTIST_ALIASES)

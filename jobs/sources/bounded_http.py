@@ -25,7 +25,7 @@ from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 CHUNK = 1 << 16
 
 
-_deadline = threading.local()      # .end: when the request being sent on this thread must be done
+_deadline = threading.local()  # .end: when the request being sent on this thread must be done
 
 
 class BodyTooLarge(requests.exceptions.RequestException):
@@ -115,8 +115,9 @@ class BoundedAdapter(HTTPAdapter):
         where = f"{response.request.method} {response.url}"
         length = response.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > self.max_body:
-            raise BodyTooLarge(f"{where} announced a body of {length} bytes, over the cap of {self.max_body}",
-                               response=response)
+            raise BodyTooLarge(
+                f"{where} announced a body of {length} bytes, over the cap of {self.max_body}", response=response
+            )
         data = bytearray()
         try:
             while True:
@@ -125,13 +126,13 @@ class BoundedAdapter(HTTPAdapter):
                     return bytes(data)
                 data += chunk
                 if len(data) > self.max_body:
-                    raise BodyTooLarge(f"{where} sent a body over the cap of {self.max_body} bytes",
-                                       response=response)
+                    raise BodyTooLarge(f"{where} sent a body over the cap of {self.max_body} bytes", response=response)
                 if time.monotonic() > end:
                     raise requests.exceptions.ReadTimeout(
-                        f"{where}: the answer took longer than {self.total:g} s in total "
-                        f"({len(data)} bytes by then)", response=response)
-        except ProtocolError as exc:            # as requests' own body reading translates them
+                        f"{where}: the answer took longer than {self.total:g} s in total ({len(data)} bytes by then)",
+                        response=response,
+                    )
+        except ProtocolError as exc:  # as requests' own body reading translates them
             raise requests.exceptions.ChunkedEncodingError(exc) from None
         except DecodeError as exc:
             raise requests.exceptions.ContentDecodingError(exc) from None

@@ -37,11 +37,12 @@ log = logging.getLogger(__name__)
 
 SOURCE = "chat"
 TABLE = "chat_listens"
-DELETE_ROWS = 50_000    # rows one retention delete takes at most: no statement holds the table for long
+DELETE_ROWS = 50_000  # rows one retention delete takes at most: no statement holds the table for long
 
 
-def chat_contexts(spark: SparkSession, target: MartTarget, now: datetime.datetime, retention_days: float,
-                  weight_cap: float) -> DataFrame:
+def chat_contexts(
+    spark: SparkSession, target: MartTarget, now: datetime.datetime, retention_days: float, weight_cap: float
+) -> DataFrame:
     """The chatbot's known answers as ``artist_contexts`` rows (``context_id, artist_id, weight, source``),
     one per (user, artist) asked about within ``retention_days`` of ``now`` (naive UTC), weighted by the
     days asked, at most ``weight_cap``; rows older than the retention are deleted from the mart first.
@@ -50,17 +51,26 @@ def chat_contexts(spark: SparkSession, target: MartTarget, now: datetime.datetim
     from mart import listens
 
     if retention_days < 1 or weight_cap <= 0:
-        raise ConfigError(f"chat listens: the retention must be at least 1 day (got {retention_days:g}) and the "
-                          f"weight cap more than 0 (got {weight_cap:g})")
+        raise ConfigError(
+            f"chat listens: the retention must be at least 1 day (got {retention_days:g}) and the "
+            f"weight cap more than 0 (got {weight_cap:g})"
+        )
     cutoff = listens.cutoff_day(now, retention_days)
     with MartConnection(spark, target) as conn:
         if TABLE not in conn.tables():
-            log.info("chat listens: the mart has no %s table yet (schema version 3 or older); no chat listening "
-                     "data this run", TABLE)
+            log.info(
+                "chat listens: the mart has no %s table yet (schema version 3 or older); no chat listening "
+                "data this run",
+                TABLE,
+            )
             return local_frame(spark, [], ARTIST_CONTEXTS)
         deleted = delete_expired(conn, cutoff)
-    log.info("chat listens: deleted %d rows from before %s (older than %g days); reading the rest", deleted,
-             cutoff, retention_days)
+    log.info(
+        "chat listens: deleted %d rows from before %s (older than %g days); reading the rest",
+        deleted,
+        cutoff,
+        retention_days,
+    )
     return contexts(read_table(spark, target), cutoff, weight_cap)
 
 
@@ -79,19 +89,23 @@ def delete_expired(conn: MartConnection, cutoff: str) -> int:
 
 def read_table(spark: SparkSession, target: MartTarget) -> DataFrame:
     """The mart's ``chat_listens`` rows through Spark's JDBC reader (``user_hash, artist_id, day, asks``)."""
-    return (spark.read.format("jdbc")
-            .option("url", target.url)
-            .option("dbtable", TABLE)
-            .options(**target.properties())
-            .load())
+    return (
+        spark.read.format("jdbc")
+        .option("url", target.url)
+        .option("dbtable", TABLE)
+        .options(**target.properties())
+        .load()
+    )
 
 
 def contexts(rows: DataFrame, cutoff: str, weight_cap: float) -> DataFrame:
     """``chat_listens`` rows as ``artist_contexts`` rows: per (user, artist), the distinct days from ``cutoff``
     on (a ``DATE`` or ``YYYY-MM-DD`` text column, compared as text), capped at ``weight_cap``."""
     days = F.countDistinct(F.col("day").cast("string"))
-    return (rows.where(F.col("day").cast("string") >= F.lit(cutoff))
-            .groupBy(F.col("user_hash").alias("context_id"), "artist_id")
-            .agg(F.least(days.cast("double"), F.lit(float(weight_cap))).alias("weight"))
-            .select("context_id", "artist_id", "weight", F.lit(SOURCE).alias("source"))
-            .select(*(F.col(field.name).cast(field.dataType).alias(field.name) for field in ARTIST_CONTEXTS.fields)))
+    return (
+        rows.where(F.col("day").cast("string") >= F.lit(cutoff))
+        .groupBy(F.col("user_hash").alias("context_id"), "artist_id")
+        .agg(F.least(days.cast("double"), F.lit(float(weight_cap))).alias("weight"))
+        .select("context_id", "artist_id", "weight", F.lit(SOURCE).alias("source"))
+        .select(*(F.col(field.name).cast(field.dataType).alias(field.name) for field in ARTIST_CONTEXTS.fields))
+    )

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from pyspark.sql import SparkSession
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHUNK = 20   # requests looked up (and their artists fetched) before the next ones: what a stop keeps
+CHUNK = 20  # requests looked up (and their artists fetched) before the next ones: what a stop keeps
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,16 @@ class RequestPolicy:
     alias_search_results: int = 5
 
     @classmethod
-    def from_config(cls, config: Mapping) -> "RequestPolicy":
+    def from_config(cls, config: Mapping) -> RequestPolicy:
         ingest = section(config, "ingest")
         values = {}
-        for key, name, kind in (("max_requests", "max_requests", int), ("retry_days", "request_retry_days", float),
-                                ("expiry_days", "request_expiry_days", float),
-                                ("alias_min_users", "alias_min_users", int),
-                                ("alias_search_results", "alias_search_results", int)):
+        for key, name, kind in (
+            ("max_requests", "max_requests", int),
+            ("retry_days", "request_retry_days", float),
+            ("expiry_days", "request_expiry_days", float),
+            ("alias_min_users", "alias_min_users", int),
+            ("alias_search_results", "alias_search_results", int),
+        ):
             raw = ingest.get(name, getattr(cls, key))
             try:
                 values[key] = kind(raw)
@@ -64,11 +68,15 @@ class RequestPolicy:
         if policy.max_requests < 0:
             raise ConfigError(f"ingest.max_requests must be 0 or more, not {policy.max_requests}")
         if not 0 <= policy.retry_days <= policy.expiry_days:
-            raise ConfigError(f"ingest.request_retry_days ({policy.retry_days:g}) must be between 0 and "
-                              f"ingest.request_expiry_days ({policy.expiry_days:g})")
+            raise ConfigError(
+                f"ingest.request_retry_days ({policy.retry_days:g}) must be between 0 and "
+                f"ingest.request_expiry_days ({policy.expiry_days:g})"
+            )
         if policy.alias_min_users < 1 or not 1 <= policy.alias_search_results <= 50:
-            raise ConfigError(f"ingest.alias_min_users must be 1 or more (not {policy.alias_min_users}) and "
-                              f"ingest.alias_search_results 1 to 50 (not {policy.alias_search_results})")
+            raise ConfigError(
+                f"ingest.alias_min_users must be 1 or more (not {policy.alias_min_users}) and "
+                f"ingest.alias_search_results 1 to 50 (not {policy.alias_search_results})"
+            )
         return policy
 
 
@@ -76,7 +84,7 @@ class RequestPolicy:
 class Request:
     name_key: str
     name: str
-    spotify_artist_id: str | None   # set when a live lookup resolved the name: no search needed
+    spotify_artist_id: str | None  # set when a live lookup resolved the name: no search needed
     users: int
 
 
@@ -85,10 +93,10 @@ class RequestRun:
     """The requests a run took and what became of them."""
 
     taken: list[Request]
-    waiting: int = 0                                        # takeable requests beyond the cap
-    looked_up: dict[str, str | None] = field(default_factory=dict)   # name_key -> artist id found, or None
-    stopped: SpotifyError | None = None                     # why the lookups stopped early
-    markable: bool = True                                   # the mart has the request tables of version 2
+    waiting: int = 0  # takeable requests beyond the cap
+    looked_up: dict[str, str | None] = field(default_factory=dict)  # name_key -> artist id found, or None
+    stopped: SpotifyError | None = None  # why the lookups stopped early
+    markable: bool = True  # the mart has the request tables of version 2
 
     @property
     def left(self) -> int:
@@ -99,25 +107,33 @@ class RequestRun:
         return [r.name for r in self.taken if r.name_key in self.looked_up and self.looked_up[r.name_key] is None]
 
 
-
-def take_requests(spark: SparkSession, target: MartTarget, policy: RequestPolicy,
-                  now: datetime.datetime) -> RequestRun:
+def take_requests(spark: SparkSession, target: MartTarget, policy: RequestPolicy, now: datetime.datetime) -> RequestRun:
     """The requests to look up in this run, best first (none when the mart has no requests table)."""
     from jobs.common.jdbc import MartConnection
     from mart import requests
+
     with MartConnection(spark, target) as conn:
         present = conn.tables()
         if "artist_requests" not in present or "artist_request_users" not in present:
-            log.warning("requests: the mart has no artist_requests of schema version 2; run a publish or "
-                        "python -m mart --migrate first. No requests taken")
+            log.warning(
+                "requests: the mart has no artist_requests of schema version 2; run a publish or "
+                "python -m mart --migrate first. No requests taken"
+            )
             return RequestRun([], markable=False)
         sql, params = requests.take_statement(now, policy.max_requests, policy.retry_days, policy.expiry_days)
-        taken = [Request(str(key), str(name), str(sid) if sid else None, int(users))
-                 for key, name, sid, users in conn.query(sql, params)]
+        taken = [
+            Request(str(key), str(name), str(sid) if sid else None, int(users))
+            for key, name, sid, users in conn.query(sql, params)
+        ]
         sql, params = requests.count_statement(now, policy.retry_days, policy.expiry_days)
         takeable = int(conn.scalar(sql, params) or 0)
-    log.info("requests: %d the chatbot could not answer may be looked up now; taking %d (ingest.max_requests=%d, "
-             "ranked by distinct users, then the latest ask)", takeable, len(taken), policy.max_requests)
+    log.info(
+        "requests: %d the chatbot could not answer may be looked up now; taking %d (ingest.max_requests=%d, "
+        "ranked by distinct users, then the latest ask)",
+        takeable,
+        len(taken),
+        policy.max_requests,
+    )
     return RequestRun(taken, waiting=max(0, takeable - len(taken)))
 
 
@@ -126,12 +142,12 @@ def look_up(catalog: SpotifyCatalog, run: RequestRun, snapshot: SpotifySnapshot,
     stops the lookups (``run.stopped``), keeping the chunks done and the names searched and not found."""
     have = {row[0] for row in snapshot.artists}
     for start in range(0, len(run.taken), CHUNK):
-        part, looked = run.taken[start:start + CHUNK], {}
+        part, looked = run.taken[start : start + CHUNK], {}
         try:
             for request in part:
                 if request.spotify_artist_id:
                     looked[request.name_key] = request.spotify_artist_id
-                else:   # a chat user's text: never taken for a hit in another script
+                else:  # a chat user's text: never taken for a hit in another script
                     artist = catalog.search_artist(request.name, other_script=False)
                     looked[request.name_key] = artist["id"] if artist else None
             new = [i for i in dict.fromkeys(looked.values()) if i and i not in have]
@@ -158,19 +174,25 @@ def merge(snapshot: SpotifySnapshot, more: SpotifySnapshot) -> None:
 def report(run: RequestRun) -> None:
     """One line on what the requests gave, a warning when some were left because Spotify stopped."""
     found = sum(1 for v in run.looked_up.values() if v)
-    log.info("requests: %d looked up, %d resolved, %d not found", len(run.looked_up), found,
-             len(run.looked_up) - found)
+    log.info("requests: %d looked up, %d resolved, %d not found", len(run.looked_up), found, len(run.looked_up) - found)
     if run.stopped is not None:
-        log.warning("requests: Spotify stopped the lookups after %d of %d taken (%s); writing what was fetched. "
-                    "%d requests are left for the next run", len(run.looked_up), len(run.taken),
-                    str(run.stopped).split(". ")[0], run.left)
+        log.warning(
+            "requests: Spotify stopped the lookups after %d of %d taken (%s); writing what was fetched. "
+            "%d requests are left for the next run",
+            len(run.looked_up),
+            len(run.taken),
+            str(run.stopped).split(". ")[0],
+            run.left,
+        )
 
 
-def record_requests(spark: SparkSession, target: MartTarget, run: RequestRun, policy: RequestPolicy,
-                    now: datetime.datetime) -> None:
+def record_requests(
+    spark: SparkSession, target: MartTarget, run: RequestRun, policy: RequestPolicy, now: datetime.datetime
+) -> None:
     """After the lake write: mark the requests looked up resolved or not found, expire old ones."""
     from jobs.common.jdbc import MartConnection
     from mart import requests
+
     if not run.markable:
         return
     with MartConnection(spark, target) as conn, conn.transaction():
@@ -180,5 +202,9 @@ def record_requests(spark: SparkSession, target: MartTarget, run: RequestRun, po
         for number, (sql, params) in enumerate(requests.expire_statements(now, policy.expiry_days)):
             count = conn.execute(sql, params)
             expired += max(0, count) if number == 0 else 0
-    log.info("requests: marked %d in the mart; %d nobody asked for in %g days expired (deleted)",
-             len(run.looked_up), expired, policy.expiry_days)
+    log.info(
+        "requests: marked %d in the mart; %d nobody asked for in %g days expired (deleted)",
+        len(run.looked_up),
+        expired,
+        policy.expiry_days,
+    )

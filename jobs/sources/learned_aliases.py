@@ -20,8 +20,9 @@ Each alias not learned is logged with the reason; its confirmations stay, to be 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from pyspark.sql import SparkSession
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_CANDIDATES = 200      # aliases weighed per run, most confirmed first
+MAX_CANDIDATES = 200  # aliases weighed per run, most confirmed first
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,16 @@ def take_candidates(spark: SparkSession, target: MartTarget, min_users: int) -> 
     the mart has no ``alias_confirmations`` yet: a mart of schema version 2)."""
     from jobs.common.jdbc import MartConnection
     from mart import requests
+
     with MartConnection(spark, target) as conn:
         if "alias_confirmations" not in conn.tables():
             log.info("aliases: the mart has no alias_confirmations yet (schema version 3); none learned")
             return []
         sql, params = requests.alias_candidates_statement(min_users, MAX_CANDIDATES)
-        found = [Candidate(str(key), str(artist), str(typed), int(users)) for key, artist, typed, users
-                 in conn.query(sql, params)]
+        found = [
+            Candidate(str(key), str(artist), str(typed), int(users))
+            for key, artist, typed, users in conn.query(sql, params)
+        ]
     log.info("aliases: %d confirmed by at least %d users (ingest.alias_min_users)", len(found), min_users)
     return found
 
@@ -67,8 +71,12 @@ def screen(candidates: Iterable[Candidate], removed: set[tuple[str, str]]) -> li
     for candidate in candidates:
         words = request_words_in(candidate.typed)
         if words:
-            log.warning("aliases: not learning %r -> %s: it holds request words (%s)", candidate.typed,
-                        candidate.artist_id, ", ".join(words))
+            log.warning(
+                "aliases: not learning %r -> %s: it holds request words (%s)",
+                candidate.typed,
+                candidate.artist_id,
+                ", ".join(words),
+            )
         elif (candidate.artist_id, candidate.alias_key) in removed or ("*", candidate.alias_key) in removed:
             log.info("aliases: not learning %r -> %s: removed by hand", candidate.typed, candidate.artist_id)
         elif name_key(candidate.typed) != candidate.alias_key:
@@ -86,12 +94,20 @@ def confirmed_by_search(catalog: SpotifyCatalog, candidates: list[Candidate], re
         try:
             found = catalog.search_artist_ids(candidate.typed, results)
         except SpotifyError as exc:
-            log.warning("aliases: Spotify stopped the searches after %d of %d (%s); the rest wait for the next "
-                        "run", done, len(candidates), str(exc).split(". ")[0])
+            log.warning(
+                "aliases: Spotify stopped the searches after %d of %d (%s); the rest wait for the next run",
+                done,
+                len(candidates),
+                str(exc).split(". ")[0],
+            )
             break
         if candidate.artist_id in found:
             kept.append(candidate)
         else:
-            log.warning("aliases: not learning %r -> %s: a search for it does not return that artist among its "
-                        "first %d", candidate.typed, candidate.artist_id, results)
+            log.warning(
+                "aliases: not learning %r -> %s: a search for it does not return that artist among its first %d",
+                candidate.typed,
+                candidate.artist_id,
+                results,
+            )
     return kept

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 from jobs.common.errors import ConfigError
 from jobs.common.lake import Lake
 from jobs.sources.spotify import SPOTIFY_ID
 
-log = logging.getLogger("jobs.ingest")   # the ingest job's log, where this step always logged
+log = logging.getLogger("jobs.ingest")  # the ingest job's log, where this step always logged
 
 
-def wanted_artists(seeds: Sequence[str], seeds_file: str | None, refresh: bool,
-                   lake: Lake) -> tuple[list[str], dict[str, str]]:
+def wanted_artists(
+    seeds: Sequence[str], seeds_file: str | None, refresh: bool, lake: Lake
+) -> tuple[list[str], dict[str, str]]:
     """``(artist ids, {name: "seed"})`` to ingest before any request: ``ingest.seeds``, the lines of
     ``ingest.seeds_file`` (ids or names), and with ``refresh`` the artists of the lake's latest dt."""
     ids, names = [], {}

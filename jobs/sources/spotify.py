@@ -34,7 +34,7 @@ import logging
 import re
 import time
 from collections import Counter
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from jobs.common.progress import Progress
 from jobs.sources.spotify_settings import SpotifySettings
@@ -42,18 +42,18 @@ from shared.names import closest_name
 
 log = logging.getLogger(__name__)
 
-SPOTIFY_ID = re.compile(r"\A[0-9A-Za-z]{22}\Z")     # the base62 id; \Z: no trailing newline either
+SPOTIFY_ID = re.compile(r"\A[0-9A-Za-z]{22}\Z")  # the base62 id; \Z: no trailing newline either
 ARTISTS_BATCH, FEATURES_BATCH = 50, 100
 
 # What a closed endpoint means for the data, said once per run.
 CLOSED_MEANING = {
     "several-artists": "artists are looked up one per call instead (slower, same data)",
     "top-tracks": "top tracks come from a track search by artist name instead (market-dependent, "
-                  "ranked by popularity where given)",
+    "ranked by popularity where given)",
     "audio-features": "audio features come from spotify.features_provider_url when set; otherwise these "
-                      "tracks get none and the similarity job drops artists without features",
+    "tracks get none and the similarity job drops artists without features",
     "provider": "the audio-features provider refused or has no such endpoint (check "
-                "spotify.features_provider_url): these tracks get no features",
+    "spotify.features_provider_url): these tracks get no features",
     "search": "names cannot be resolved to artists and top tracks cannot fall back to search",
 }
 
@@ -78,10 +78,9 @@ class NotFound(SpotifyError):
 _STOPPING = "Stopping; this run wrote nothing. Run it again later (the same dt is replaced, not duplicated)"
 
 
-
 def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _token_answer(exc: BaseException) -> tuple[int | None, Mapping]:
@@ -109,14 +108,18 @@ class SpotifyCatalog:
     methods taking a ``progress`` use it instead of this default.
     """
 
-    def __init__(self, settings: SpotifySettings, sleep: Callable[[float], None] = time.sleep,
-                 progress: ProgressFactory = log_progress):
+    def __init__(
+        self,
+        settings: SpotifySettings,
+        sleep: Callable[[float], None] = time.sleep,
+        progress: ProgressFactory = log_progress,
+    ):
         import requests
         import spotipy
-
-        from jobs.sources.bounded_http import BodyTooLarge, bounded_session
         from spotipy.cache_handler import MemoryCacheHandler
         from spotipy.oauth2 import SpotifyClientCredentials
+
+        from jobs.sources.bounded_http import BodyTooLarge, bounded_session
 
         self.settings = settings
         self.sleep = sleep
@@ -127,19 +130,32 @@ class SpotifyCatalog:
         # exchange ends within spotify.timeout in total (not per read) and refuses bodies over
         # spotify.max_response_bytes.
         self.session = bounded_session(settings.timeout, settings.max_response_bytes)
-        auth = SpotifyClientCredentials(settings.client_id, settings.client_secret,
-                                        cache_handler=MemoryCacheHandler(), requests_session=self.session,
-                                        requests_timeout=settings.timeout)
+        auth = SpotifyClientCredentials(
+            settings.client_id,
+            settings.client_secret,
+            cache_handler=MemoryCacheHandler(),
+            requests_session=self.session,
+            requests_timeout=settings.timeout,
+        )
         auth.OAUTH_TOKEN_URL = settings.token_url
-        self.sp = spotipy.Spotify(auth_manager=auth, requests_session=self.session,
-                                  requests_timeout=settings.timeout, retries=0, status_retries=0)
+        self.sp = spotipy.Spotify(
+            auth_manager=auth,
+            requests_session=self.session,
+            requests_timeout=settings.timeout,
+            retries=0,
+            status_retries=0,
+        )
         self.sp.prefix = settings.api_url
         self._spotify_exception = spotipy.SpotifyException
         self._too_large = BodyTooLarge
         self._oauth_error = spotipy.oauth2.SpotifyOauthError
         # A connection reset mid-body surfaces as ChunkedEncodingError (or ContentDecodingError when compressed).
-        self._transient = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                           requests.exceptions.ContentDecodingError)
+        self._transient = (
+            requests.Timeout,
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        )
 
     # -- one request ------------------------------------------------------------------------------------
 
@@ -182,12 +198,12 @@ class SpotifyCatalog:
                 if status < 500:
                     raise SpotifyError(f"{endpoint}: HTTP {status}: {exc.msg.strip()}") from None
                 problem = f"HTTP {status}"
-            except self._too_large as exc:      # the same request would bring the same body again
+            except self._too_large as exc:  # the same request would bring the same body again
                 self.stats["failed_requests"] += 1
                 raise SpotifyError(f"{endpoint}: {exc} (spotify.max_response_bytes)") from None
             except self._transient as exc:
                 problem = type(exc).__name__ + self._at_token_endpoint(exc)
-            except (ValueError, TypeError):   # spotipy gives None for broken JSON, and some calls then fail on it
+            except (ValueError, TypeError):  # spotipy gives None for broken JSON, and some calls then fail on it
                 problem = "malformed JSON"
             waits = 0
             failures += 1
@@ -196,17 +212,21 @@ class SpotifyCatalog:
                 self.stats["failed_requests"] += 1
                 raise SpotifyError(f"{endpoint}: {problem}, still after {self.settings.max_retries} retries")
             pause = self.settings.backoff * 2 ** (failures - 1)
-            log.warning("%s: %s; retry %d of %d in %.1f s", endpoint, problem, failures, self.settings.max_retries,
-                        pause)
+            log.warning(
+                "%s: %s; retry %d of %d in %.1f s", endpoint, problem, failures, self.settings.max_retries, pause
+            )
             self.sleep(pause)
 
     def _token_refused(self, status: int | None, exc: Exception) -> SpotifyError:
         """The run-stopping error for a token endpoint answer that retrying cannot change."""
         if status in (None, 400, 401, 403):
-            return SpotifyError(f"Spotify refused the app's credentials at {self.settings.token_url}: {exc}. "
-                                "Check SPOTIPY_CLIENT_ID and SPOTIPY_CLIENT_SECRET")
-        return SpotifyError(f"the token endpoint {self.settings.token_url} answered HTTP {status}: {exc}. "
-                            "Check spotify.token_url")
+            return SpotifyError(
+                f"Spotify refused the app's credentials at {self.settings.token_url}: {exc}. "
+                "Check SPOTIPY_CLIENT_ID and SPOTIPY_CLIENT_SECRET"
+            )
+        return SpotifyError(
+            f"the token endpoint {self.settings.token_url} answered HTTP {status}: {exc}. Check spotify.token_url"
+        )
 
     def _at_token_endpoint(self, exc: Exception) -> str:
         url = str(getattr(getattr(exc, "request", None), "url", "") or "")
@@ -224,12 +244,14 @@ class SpotifyCatalog:
             raise QuotaExceeded(
                 f"{endpoint}: Spotify answered 429 with Retry-After {raw!r}, beyond the ceiling "
                 f"spotify.max_retry_after={self.settings.max_retry_after:g} s: the app's request quota looks spent. "
-                + _STOPPING)
+                + _STOPPING
+            )
         if waits > self.settings.max_rate_limit_waits:
             raise QuotaExceeded(
                 f"{endpoint}: Spotify still answered 429 after {self.settings.max_rate_limit_waits} rate-limit waits "
                 f"in a row for one request (spotify.max_rate_limit_waits): the app's request quota looks spent. "
-                + _STOPPING)
+                + _STOPPING
+            )
         self.stats["rate_limited"] += 1
         self.stats["waited_s"] += wait
         log.info("%s: rate limited, waiting %.0f s (Retry-After)", endpoint, wait)
@@ -238,8 +260,12 @@ class SpotifyCatalog:
     def _close(self, endpoint: str, status: int) -> None:
         if endpoint not in self.closed:
             self.closed.add(endpoint)
-            log.warning("Spotify endpoint %r is closed to this app (HTTP %d): %s", endpoint, status,
-                        CLOSED_MEANING.get(endpoint, "it is skipped"))
+            log.warning(
+                "Spotify endpoint %r is closed to this app (HTTP %d): %s",
+                endpoint,
+                status,
+                CLOSED_MEANING.get(endpoint, "it is skipped"),
+            )
 
     # -- artists ----------------------------------------------------------------------------------------
 
@@ -254,7 +280,7 @@ class SpotifyCatalog:
         with (progress or self.progress)("artists", len(wanted)) as bar:
             for batch in chunks(wanted, ARTISTS_BATCH):
                 try:
-                    answer = self._request("several-artists", lambda: self.sp.artists(list(batch)))
+                    answer = self._request("several-artists", lambda batch=batch: self.sp.artists(list(batch)))
                     for artist in answer.get("artists") or []:
                         if artist is None:
                             self.stats["skipped_artists"] += 1
@@ -266,7 +292,7 @@ class SpotifyCatalog:
                     pass
                 for artist_id in batch:
                     try:
-                        found.append(self._request("artist", lambda: self.sp.artist(artist_id)))
+                        found.append(self._request("artist", lambda artist_id=artist_id: self.sp.artist(artist_id)))
                     except NotFound:
                         self.stats["skipped_artists"] += 1
                     bar.advance()
@@ -280,8 +306,12 @@ class SpotifyCatalog:
             (valid if isinstance(artist_id, str) and SPOTIFY_ID.match(artist_id) else invalid).append(artist_id)
         if invalid:
             self.stats["invalid_ids"] += len(invalid)
-            log.warning("%d artist ids are not Spotify ids (22 letters and digits) and are skipped: %s%s",
-                        len(invalid), ", ".join(repr(i) for i in invalid[:5]), ", ..." if len(invalid) > 5 else "")
+            log.warning(
+                "%d artist ids are not Spotify ids (22 letters and digits) and are skipped: %s%s",
+                len(invalid),
+                ", ".join(repr(i) for i in invalid[:5]),
+                ", ..." if len(invalid) > 5 else "",
+            )
         return valid
 
     def search_artist(self, name: str, other_script: bool = True) -> dict | None:
@@ -292,8 +322,12 @@ class SpotifyCatalog:
         ``other_script``, Spotify's first hit when it is in another script).
         """
         try:
-            answer = self._request("search", lambda: self.sp.search(
-                q=name, type="artist", market=self.settings.market, limit=self.settings.search_limit))
+            answer = self._request(
+                "search",
+                lambda: self.sp.search(
+                    q=name, type="artist", market=self.settings.market, limit=self.settings.search_limit
+                ),
+            )
         except EndpointClosed:
             return None
         items = [a for a in (answer.get("artists") or {}).get("items") or [] if a and a.get("id")]
@@ -304,8 +338,12 @@ class SpotifyCatalog:
         """The ids of the first ``limit`` artists a search for ``text`` returns, in Spotify's order
         (``[]`` when search is closed to this app)."""
         try:
-            answer = self._request("search", lambda: self.sp.search(
-                q=text, type="artist", market=self.settings.market, limit=max(1, min(int(limit), 50))))
+            answer = self._request(
+                "search",
+                lambda: self.sp.search(
+                    q=text, type="artist", market=self.settings.market, limit=max(1, min(int(limit), 50))
+                ),
+            )
         except EndpointClosed:
             return []
         items = (answer.get("artists") or {}).get("items") or []
@@ -317,8 +355,9 @@ class SpotifyCatalog:
         """The artist's top tracks, best first (at most ``top_tracks``)."""
         artist_id = artist["id"]
         try:
-            answer = self._request("top-tracks", lambda: self.sp.artist_top_tracks(artist_id,
-                                                                                 country=self.settings.market))
+            answer = self._request(
+                "top-tracks", lambda: self.sp.artist_top_tracks(artist_id, country=self.settings.market)
+            )
             tracks = [t for t in answer.get("tracks") or [] if t]
         except EndpointClosed:
             tracks = self._searched_tracks(artist)
@@ -329,15 +368,25 @@ class SpotifyCatalog:
     def _searched_tracks(self, artist: Mapping) -> list[dict]:
         name = str(artist.get("name") or "").replace('"', " ")
         try:
-            answer = self._request("search", lambda: self.sp.search(
-                q=f'artist:"{name}"', type="track", market=self.settings.market, limit=self.settings.search_limit))
+            answer = self._request(
+                "search",
+                lambda: self.sp.search(
+                    q=f'artist:"{name}"', type="track", market=self.settings.market, limit=self.settings.search_limit
+                ),
+            )
         except EndpointClosed:
             return []
-        items = [t for t in (answer.get("tracks") or {}).get("items") or []
-                 if t and any(a.get("id") == artist["id"] for a in t.get("artists") or [])]
+        items = [
+            t
+            for t in (answer.get("tracks") or {}).get("items") or []
+            if t and any(a.get("id") == artist["id"] for a in t.get("artists") or [])
+        ]
         # Search order is relevance; popularity (when the app still gets it) makes a better rank.
-        return sorted(items, key=lambda t: -(t.get("popularity") or 0)) if all(
-            t.get("popularity") is not None for t in items) else items
+        return (
+            sorted(items, key=lambda t: -(t.get("popularity") or 0))
+            if all(t.get("popularity") is not None for t in items)
+            else items
+        )
 
     # -- audio features ---------------------------------------------------------------------------------
 
@@ -350,7 +399,7 @@ class SpotifyCatalog:
         with progress("audio features", len(pending)) as bar:
             for batch in chunks(pending, FEATURES_BATCH):
                 try:
-                    answer = self._request("audio-features", lambda: self.sp.audio_features(list(batch)))
+                    answer = self._request("audio-features", lambda batch=batch: self.sp.audio_features(list(batch)))
                 except EndpointClosed:
                     missing.extend(batch)
                     bar.advance(len(batch))
@@ -375,8 +424,7 @@ class SpotifyCatalog:
         def fetch(batch):
             response = self.session.get(url, params={"ids": ",".join(batch)}, timeout=self.settings.timeout)
             if response.status_code >= 400:
-                raise self._spotify_exception(response.status_code, -1, response.text[:200],
-                                              headers=response.headers)
+                raise self._spotify_exception(response.status_code, -1, response.text[:200], headers=response.headers)
             try:
                 return response.json()
             except ValueError:
@@ -385,17 +433,17 @@ class SpotifyCatalog:
         with progress("provider audio features", len(track_ids)) as bar:
             for batch in chunks(list(track_ids), self.settings.provider_batch):
                 try:
-                    answer = self._request("provider", lambda: fetch(batch))
+                    answer = self._request("provider", lambda batch=batch: fetch(batch))
                 except EndpointClosed:
                     break
                 wanted = set(batch)
                 for item in answer.get("content") or []:
                     href = str(item.get("href") or "")
-                    track_id = href.rstrip("/").rsplit("/", 1)[-1] if "open.spotify.com/track/" in href else item.get("id")
+                    track_id = (
+                        href.rstrip("/").rsplit("/", 1)[-1] if "open.spotify.com/track/" in href else item.get("id")
+                    )
                     if track_id in wanted and track_id not in seen:
                         seen.add(track_id)
                         rows.append(dict(item, id=track_id, source="provider"))
                 bar.advance(len(batch))
         return rows
-
-

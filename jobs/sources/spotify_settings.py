@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from jobs.common.config import section
 from jobs.common.errors import ConfigError
 
-MAX_SEARCH_LIMIT = 50        # the Web API's maximum; development-mode apps get 10 at most (docs/design.md, "Spotify Web API")
+MAX_SEARCH_LIMIT = 50  # the Web API's maximum; development-mode apps get 10 at most (docs/design.md, "Spotify Web API")
 
 
 @dataclass(frozen=True)
@@ -20,8 +20,8 @@ class SpotifySettings:
     token_url: str = "https://accounts.spotify.com/api/token"
     features_provider_url: str = ""
     market: str = "KR"
-    timeout: float = 5.0                    # seconds a whole request may take (connect, wait, read)
-    max_response_bytes: int = 32 << 20      # an answer's body, decoded
+    timeout: float = 5.0  # seconds a whole request may take (connect, wait, read)
+    max_response_bytes: int = 32 << 20  # an answer's body, decoded
     max_retries: int = 4
     backoff: float = 0.5
     max_retry_after: float = 120.0
@@ -31,13 +31,14 @@ class SpotifySettings:
     top_tracks: int = 10
 
     @classmethod
-    def from_config(cls, config: Mapping, env: Mapping[str, str] | None = None) -> "SpotifySettings":
+    def from_config(cls, config: Mapping, env: Mapping[str, str] | None = None) -> SpotifySettings:
         """``[spotify]``; credentials from SPOTIPY_CLIENT_ID / SPOTIPY_CLIENT_SECRET or ``credentials_secret``."""
         env = os.environ if env is None else env
         spotify = section(config, "spotify")
         secret = str(spotify.get("credentials_secret", "") or "")
         if secret:
             from shared.secrets import SecretError, secret_values
+
             try:
                 client_id, client_secret = secret_values(secret, "client_id", "client_secret")
             except SecretError as exc:
@@ -45,8 +46,10 @@ class SpotifySettings:
         else:
             client_id, client_secret = env.get("SPOTIPY_CLIENT_ID", ""), env.get("SPOTIPY_CLIENT_SECRET", "")
         if not client_id or not client_secret:
-            raise ConfigError("Spotify credentials missing: set SPOTIPY_CLIENT_ID and SPOTIPY_CLIENT_SECRET, or "
-                              "spotify.credentials_secret (an AWS Secrets Manager id with client_id, client_secret)")
+            raise ConfigError(
+                "Spotify credentials missing: set SPOTIPY_CLIENT_ID and SPOTIPY_CLIENT_SECRET, or "
+                "spotify.credentials_secret (an AWS Secrets Manager id with client_id, client_secret)"
+            )
         known = {f for f in cls.__dataclass_fields__ if f not in ("client_id", "client_secret")}
         unknown = set(spotify) - known - {"credentials_secret"}
         if unknown:
@@ -62,7 +65,9 @@ class SpotifySettings:
     def check(self) -> None:
         """Raise ConfigError for values Spotify or this module cannot work with."""
         if not 1 <= self.search_limit <= MAX_SEARCH_LIMIT:
-            raise ConfigError(f"spotify.search_limit must be between 1 and {MAX_SEARCH_LIMIT} (the Web API's "
-                              f"maximum; development-mode apps may ask for 10 at most), not {self.search_limit}")
+            raise ConfigError(
+                f"spotify.search_limit must be between 1 and {MAX_SEARCH_LIMIT} (the Web API's "
+                f"maximum; development-mode apps may ask for 10 at most), not {self.search_limit}"
+            )
         if self.max_rate_limit_waits < 0:
             raise ConfigError(f"spotify.max_rate_limit_waits must be 0 or more, not {self.max_rate_limit_waits}")

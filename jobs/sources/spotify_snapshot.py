@@ -4,24 +4,45 @@ tracks' audio features fetched through a ``SpotifyCatalog`` (``jobs.sources.spot
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 from jobs.sources.spotify import ProgressFactory, SpotifyCatalog
 
-FEATURE_FIELDS = ("danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
-                  "instrumentalness", "liveness", "valence", "tempo", "duration_ms", "time_signature")
+FEATURE_FIELDS = (
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "duration_ms",
+    "time_signature",
+)
 _INT_FEATURES = {"key", "mode", "duration_ms", "time_signature"}
 
 
 # -- Spotify JSON -> lake rows ----------------------------------------------------------------------------
 
+
 def artist_row(artist: Mapping) -> tuple:
     images = artist.get("images") or []
     followers = (artist.get("followers") or {}).get("total")
-    return (artist["id"], artist.get("name"), list(artist.get("genres") or []), artist.get("popularity"),
-            followers, images[0].get("url") if images else None,
-            (artist.get("external_urls") or {}).get("spotify"), "spotify")
+    return (
+        artist["id"],
+        artist.get("name"),
+        list(artist.get("genres") or []),
+        artist.get("popularity"),
+        followers,
+        images[0].get("url") if images else None,
+        (artist.get("external_urls") or {}).get("spotify"),
+        "spotify",
+    )
 
 
 def top_track_rows(artist_id: str, tracks: Iterable[Mapping], source: str = "spotify") -> list[tuple]:
@@ -32,9 +53,21 @@ def top_track_rows(artist_id: str, tracks: Iterable[Mapping], source: str = "spo
         seen.add(track["id"])
         album = track.get("album") or {}
         images = album.get("images") or []
-        rows.append((artist_id, track["id"], len(rows) + 1, track.get("name"), album.get("name"),
-                     images[0].get("url") if images else None, track.get("popularity"), track.get("duration_ms"),
-                     (track.get("external_urls") or {}).get("spotify"), source, release_date(album)))
+        rows.append(
+            (
+                artist_id,
+                track["id"],
+                len(rows) + 1,
+                track.get("name"),
+                album.get("name"),
+                images[0].get("url") if images else None,
+                track.get("popularity"),
+                track.get("duration_ms"),
+                (track.get("external_urls") or {}).get("spotify"),
+                source,
+                release_date(album),
+            )
+        )
     return rows
 
 
@@ -61,6 +94,7 @@ def feature_row(features: Mapping) -> tuple:
 
 # -- one snapshot ------------------------------------------------------------------------------------------
 
+
 @dataclass
 class SpotifySnapshot:
     """Lake rows of one ingest, and what could not be had."""
@@ -71,8 +105,9 @@ class SpotifySnapshot:
     unresolved: list[str] = field(default_factory=list)
 
 
-def resolve_names(catalog: SpotifyCatalog, names: Iterable[str],
-                  progress_factory: ProgressFactory | None = None) -> tuple[list[str], list[str]]:
+def resolve_names(
+    catalog: SpotifyCatalog, names: Iterable[str], progress_factory: ProgressFactory | None = None
+) -> tuple[list[str], list[str]]:
     """Artist ids for typed names (search, market KR by default); returns ``(ids, names not found)``.
 
     A name is found only when a search hit is close to it (``SpotifyCatalog.search_artist``). When

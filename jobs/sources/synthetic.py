@@ -32,8 +32,8 @@ contexts draw on the artists' own genres and popularity, from the same plan stre
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -46,24 +46,89 @@ SOURCE = "synthetic"
 CHUNK_SIZE = 50_000  # artists per chunk; part of the output's definition, do not tune per run
 CONTEXT_CHUNK = 20_000  # contexts per chunk (about 400,000 rows: one Arrow batch); part of the definition too
 
-UNIT_FEATURES = ("danceability", "energy", "speechiness", "acousticness",
-                 "instrumentalness", "liveness", "valence")
+UNIT_FEATURES = ("danceability", "energy", "speechiness", "acousticness", "instrumentalness", "liveness", "valence")
 
 GENRE_NAMES = (
-    "k-pop", "k-indie", "k-rap", "k-ballad", "trot", "j-pop", "city pop", "mandopop",
-    "dance pop", "electropop", "indie pop", "synthpop", "indie rock", "alternative rock",
-    "hard rock", "metal", "punk", "emo", "hip hop", "trap", "r&b", "neo soul", "soul", "funk",
-    "disco", "house", "techno", "drum and bass", "dubstep", "ambient", "lo-fi", "jazz",
-    "bossa nova", "classical", "film score", "folk", "country", "latin pop", "reggaeton", "afrobeats",
+    "k-pop",
+    "k-indie",
+    "k-rap",
+    "k-ballad",
+    "trot",
+    "j-pop",
+    "city pop",
+    "mandopop",
+    "dance pop",
+    "electropop",
+    "indie pop",
+    "synthpop",
+    "indie rock",
+    "alternative rock",
+    "hard rock",
+    "metal",
+    "punk",
+    "emo",
+    "hip hop",
+    "trap",
+    "r&b",
+    "neo soul",
+    "soul",
+    "funk",
+    "disco",
+    "house",
+    "techno",
+    "drum and bass",
+    "dubstep",
+    "ambient",
+    "lo-fi",
+    "jazz",
+    "bossa nova",
+    "classical",
+    "film score",
+    "folk",
+    "country",
+    "latin pop",
+    "reggaeton",
+    "afrobeats",
 )
 
-_SYLLABLES = ("ka", "lo", "mi", "ra", "ne", "so", "ti", "vu", "ze", "bo", "da", "fe", "gi", "ha",
-              "ju", "ki", "la", "mo", "nu", "pa", "ri", "se", "to", "ve", "wa", "yo", "zu", "an",
-              "el", "on")
+_SYLLABLES = (
+    "ka",
+    "lo",
+    "mi",
+    "ra",
+    "ne",
+    "so",
+    "ti",
+    "vu",
+    "ze",
+    "bo",
+    "da",
+    "fe",
+    "gi",
+    "ha",
+    "ju",
+    "ki",
+    "la",
+    "mo",
+    "nu",
+    "pa",
+    "ri",
+    "se",
+    "to",
+    "ve",
+    "wa",
+    "yo",
+    "zu",
+    "an",
+    "el",
+    "on",
+)
 _ALPHABET = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 
-_ARROW = {name: schemas.arrow_schema(schemas.LAKE_TABLES[name])
-          for name in ("artists", "top_tracks", "audio_features", "artist_contexts", "artist_aliases")}
+_ARROW = {
+    name: schemas.arrow_schema(schemas.LAKE_TABLES[name])
+    for name in ("artists", "top_tracks", "audio_features", "artist_contexts", "artist_aliases")
+}
 _ARROW_AUDIO = schemas.arrow_schema(schemas.TRACK_AUDIO)
 
 # Random streams, one per concern, so that each table draws only what it needs.
@@ -113,8 +178,9 @@ def generate(spark: SparkSession, spec: SyntheticSpec) -> dict[str, DataFrame]:
     DataFrames), and ``artist_contexts`` when ``spec.contexts`` is not 0."""
     chunks = spark.range(spec.chunks, numPartitions=spec.chunks)
     tables = {
-        table: chunks.mapInArrow(functools.partial(_generate_batches, spec=spec, table=table),
-                                 schemas.LAKE_TABLES[table])
+        table: chunks.mapInArrow(
+            functools.partial(_generate_batches, spec=spec, table=table), schemas.LAKE_TABLES[table]
+        )
         for table in ("artists", "top_tracks", "audio_features", "artist_aliases")
     }
     if spec.contexts:
@@ -122,8 +188,9 @@ def generate(spark: SparkSession, spec: SyntheticSpec) -> dict[str, DataFrame]:
     return tables
 
 
-def synthetic_contexts(spark: SparkSession, artists: int, rows: int, genres: int = 40, seed: int = 7,
-                       context_size: int = 20) -> DataFrame:
+def synthetic_contexts(
+    spark: SparkSession, artists: int, rows: int, genres: int = 40, seed: int = 7, context_size: int = 20
+) -> DataFrame:
     """About ``rows`` listening rows (``artist_contexts`` layout) for the ``artists`` synthetic artists of
     ``genres`` and ``seed``: ``rows / context_size`` contexts (rounded), their artist ids those that
     :func:`generate` makes for the same values. An artist drawn twice in one context is one row (its plays
@@ -139,12 +206,18 @@ def contexts_frame(spark: SparkSession, spec: SyntheticSpec) -> DataFrame:
     :data:`CONTEXT_CHUNK` by :func:`contexts_chunk`, one Spark task each."""
     chunks = max(1, spec.context_chunks)
     return spark.range(spec.context_chunks, numPartitions=chunks).mapInArrow(
-        functools.partial(_generate_batches, spec=spec, table="artist_contexts"), schemas.ARTIST_CONTEXTS)
+        functools.partial(_generate_batches, spec=spec, table="artist_contexts"), schemas.ARTIST_CONTEXTS
+    )
 
 
 def _generate_batches(batches: Iterator[pa.RecordBatch], spec: SyntheticSpec, table: str) -> Iterator[pa.RecordBatch]:
-    build = {"artists": artists_chunk, "top_tracks": top_tracks_chunk, "audio_features": audio_features_chunk,
-             "artist_contexts": contexts_chunk, "artist_aliases": aliases_chunk}[table]
+    build = {
+        "artists": artists_chunk,
+        "top_tracks": top_tracks_chunk,
+        "audio_features": audio_features_chunk,
+        "artist_contexts": contexts_chunk,
+        "artist_aliases": aliases_chunk,
+    }[table]
     for batch in batches:
         for chunk in batch.column(0).to_pylist():
             yield build(spec, chunk)
@@ -152,16 +225,17 @@ def _generate_batches(batches: Iterator[pa.RecordBatch], spec: SyntheticSpec, ta
 
 # ---------------------------------------------------------------- chunk builders
 
+
 @dataclass(frozen=True)
 class _Plan:
     """What every table of one chunk agrees on."""
 
-    artist_index: np.ndarray   # global artist numbers
-    genre: np.ndarray          # per artist
-    popularity: np.ndarray     # per artist, 0..100
-    track_artist: np.ndarray   # per track: position of its artist within the chunk
-    track_rank: np.ndarray     # per track: 1 = most popular
-    duration_ms: np.ndarray    # per track
+    artist_index: np.ndarray  # global artist numbers
+    genre: np.ndarray  # per artist
+    popularity: np.ndarray  # per artist, 0..100
+    track_artist: np.ndarray  # per track: position of its artist within the chunk
+    track_rank: np.ndarray  # per track: 1 = most popular
+    duration_ms: np.ndarray  # per track
 
 
 def _rng(spec: SyntheticSpec, stream: int, chunk: int) -> np.random.Generator:
@@ -204,16 +278,19 @@ def artists_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
     genre_values[offsets[:-1][second] + 1] = (plan.genre[second] + 1) % spec.genres
     genres = pa.ListArray.from_arrays(pa.array(offsets), genre_names.take(pa.array(genre_values)))
     hangul = hangul_names(spec, chunk, n)
-    return pa.RecordBatch.from_arrays([
-        ids,
-        pc.if_else(pa.array(hangul.chosen), hangul.names, _names(rng, n, single_word_share=0.3)),
-        genres,
-        pa.array(plan.popularity, pa.int32()),
-        pa.array(followers, pa.int64()),
-        pa.nulls(n, pa.string()),                      # no picture: a made-up URL would not load
-        _prefixed("https://open.spotify.com/artist/", ids),
-        _constant(SOURCE, n),
-    ], schema=_ARROW["artists"])
+    return pa.RecordBatch.from_arrays(
+        [
+            ids,
+            pc.if_else(pa.array(hangul.chosen), hangul.names, _names(rng, n, single_word_share=0.3)),
+            genres,
+            pa.array(plan.popularity, pa.int32()),
+            pa.array(followers, pa.int64()),
+            pa.nulls(n, pa.string()),  # no picture: a made-up URL would not load
+            _prefixed("https://open.spotify.com/artist/", ids),
+            _constant(SOURCE, n),
+        ],
+        schema=_ARROW["artists"],
+    )
 
 
 def aliases_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
@@ -222,11 +299,14 @@ def aliases_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
     index = np.arange(start, min(spec.artists, start + CHUNK_SIZE), dtype=np.uint64)
     hangul = hangul_names(spec, chunk, index.size)
     rows = pa.array(np.flatnonzero(hangul.chosen))
-    return pa.RecordBatch.from_arrays([
-        spotify_ids(spec.seed, _ARTIST_ID, index).take(rows),
-        hangul.romanized.take(rows),
-        _constant(SOURCE, len(rows)),
-    ], schema=_ARROW["artist_aliases"])
+    return pa.RecordBatch.from_arrays(
+        [
+            spotify_ids(spec.seed, _ARTIST_ID, index).take(rows),
+            hangul.romanized.take(rows),
+            _constant(SOURCE, len(rows)),
+        ],
+        schema=_ARROW["artist_aliases"],
+    )
 
 
 def top_tracks_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
@@ -236,20 +316,23 @@ def top_tracks_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
     artist_ids = spotify_ids(spec.seed, _ARTIST_ID, plan.artist_index.astype(np.uint64))
     track_ids = spotify_ids(spec.seed, _TRACK_ID, _track_numbers(plan))
     popularity = np.clip(plan.popularity[plan.track_artist] - 2 * plan.track_rank + rng.integers(-3, 4, t), 0, 100)
-    return pa.RecordBatch.from_arrays([
-        artist_ids.take(pa.array(plan.track_artist)),
-        track_ids,
-        pa.array(plan.track_rank, pa.int32()),
-        _names(rng, t, single_word_share=0.5),
-        _names(rng, t, single_word_share=0.6),
-        pa.nulls(t, pa.string()),                      # no album picture either
-        pa.array(popularity.astype(np.int32), pa.int32()),
-        pa.array(plan.duration_ms, pa.int32()),
-        _prefixed("https://open.spotify.com/track/", track_ids),
-        _constant(SOURCE, t),
-        release_dates(spec, chunk, plan),
-        track_audio(_features(spec, chunk, plan)),
-    ], schema=_ARROW["top_tracks"])
+    return pa.RecordBatch.from_arrays(
+        [
+            artist_ids.take(pa.array(plan.track_artist)),
+            track_ids,
+            pa.array(plan.track_rank, pa.int32()),
+            _names(rng, t, single_word_share=0.5),
+            _names(rng, t, single_word_share=0.6),
+            pa.nulls(t, pa.string()),  # no album picture either
+            pa.array(popularity.astype(np.int32), pa.int32()),
+            pa.array(plan.duration_ms, pa.int32()),
+            _prefixed("https://open.spotify.com/track/", track_ids),
+            _constant(SOURCE, t),
+            release_dates(spec, chunk, plan),
+            track_audio(_features(spec, chunk, plan)),
+        ],
+        schema=_ARROW["top_tracks"],
+    )
 
 
 def release_dates(spec: SyntheticSpec, chunk: int, plan: _Plan) -> pa.Array:
@@ -269,8 +352,8 @@ def release_dates(spec: SyntheticSpec, chunk: int, plan: _Plan) -> pa.Array:
 class _Features:
     """One chunk's audio features, per track of its plan, and which tracks have them."""
 
-    columns: dict[str, pa.Array]   # every field of schemas.TRACK_AUDIO, one value per track
-    kept: np.ndarray               # True where the track has features (missing_features drops the others)
+    columns: dict[str, pa.Array]  # every field of schemas.TRACK_AUDIO, one value per track
+    kept: np.ndarray  # True where the track has features (missing_features drops the others)
 
 
 def _features(spec: SyntheticSpec, chunk: int, plan: _Plan) -> _Features:
@@ -307,33 +390,36 @@ def audio_features_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
     features = _features(spec, chunk, plan)
     track_ids = spotify_ids(spec.seed, _TRACK_ID, _track_numbers(plan))
     rows = pa.array(np.flatnonzero(features.kept))
-    return pa.RecordBatch.from_arrays([
-        track_ids.take(rows),
-        *[column.take(rows) for column in features.columns.values()],
-        _constant(SOURCE, len(rows)),
-    ], schema=_ARROW["audio_features"])
+    return pa.RecordBatch.from_arrays(
+        [
+            track_ids.take(rows),
+            *[column.take(rows) for column in features.columns.values()],
+            _constant(SOURCE, len(rows)),
+        ],
+        schema=_ARROW["audio_features"],
+    )
 
 
 # ---------------------------------------------------------------- listening contexts
 
 # How a synthetic context is drawn (contexts_chunk). Each number is part of the output's definition.
-CONTEXT_NOISE = 0.1       # share of a context's draws from any genre: listeners stray outside their taste
-SECOND_GENRE = 0.5        # share of contexts with a second genre ...
-SECOND_SHARE = 0.3        # ... which takes this share of their genre draws
-SIZE_SIGMA = 0.8          # log-normal spread of context sizes: most near context_size, a few many times it
-MAX_SIZE_FACTOR = 10      # a context draws at most this many times context_size artists
-RANK_POWER = 2.0          # a draw takes rank floor(n * u ** RANK_POWER) of n by popularity: a genre's top 1%
-                          # gets 10% of its draws, the median artist about 0.7 of an even share
-PLAYS_MU, PLAYS_SIGMA = 2.5, 1.2   # plays per draw: 1 + a log-normal (median about 13)
+CONTEXT_NOISE = 0.1  # share of a context's draws from any genre: listeners stray outside their taste
+SECOND_GENRE = 0.5  # share of contexts with a second genre ...
+SECOND_SHARE = 0.3  # ... which takes this share of their genre draws
+SIZE_SIGMA = 0.8  # log-normal spread of context sizes: most near context_size, a few many times it
+MAX_SIZE_FACTOR = 10  # a context draws at most this many times context_size artists
+RANK_POWER = 2.0  # a draw takes rank floor(n * u ** RANK_POWER) of n by popularity: a genre's top 1%
+# gets 10% of its draws, the median artist about 0.7 of an even share
+PLAYS_MU, PLAYS_SIGMA = 2.5, 1.2  # plays per draw: 1 + a log-normal (median about 13)
 
 
 @dataclass(frozen=True)
 class _Catalogue:
     """The artists as contexts draw them: by genre, each genre's most popular first."""
 
-    order: np.ndarray          # artist numbers by (genre, popularity descending, number)
-    start: np.ndarray          # per genre: its first position in ``order``
-    size: np.ndarray           # per genre: its artists
+    order: np.ndarray  # artist numbers by (genre, popularity descending, number)
+    start: np.ndarray  # per genre: its first position in ``order``
+    size: np.ndarray  # per genre: its artists
     by_popularity: np.ndarray  # every artist number, most popular first
 
 
@@ -347,7 +433,9 @@ def _catalogue(seed: int, artists: int, genres: int) -> _Catalogue:
     for chunk in range(spec.chunks):
         start = chunk * CHUNK_SIZE
         n = min(artists, start + CHUNK_SIZE) - start
-        genre[start:start + n], popularity[start:start + n] = _genre_and_popularity(_rng(spec, _PLAN, chunk), genres, n)
+        genre[start : start + n], popularity[start : start + n] = _genre_and_popularity(
+            _rng(spec, _PLAN, chunk), genres, n
+        )
     numbers = np.arange(artists, dtype=np.int64)
     order = np.lexsort((numbers, -popularity, genre))
     size = np.bincount(genre, minlength=genres)
@@ -364,13 +452,13 @@ def contexts_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
     rng = _rng(spec, _CONTEXT, chunk)
     first = chunk * CONTEXT_CHUNK
     m = max(0, min(spec.contexts, first + CONTEXT_CHUNK) - first)
-    mu = np.log(spec.context_size) - SIZE_SIGMA ** 2 / 2
+    mu = np.log(spec.context_size) - SIZE_SIGMA**2 / 2
     largest = max(1, min(spec.artists, MAX_SIZE_FACTOR * spec.context_size))
     sizes = np.clip(np.rint(rng.lognormal(mu, SIZE_SIGMA, m)), 1, largest).astype(np.int64)
     present = np.flatnonzero(catalogue.size > 0)
     main, other = present[rng.integers(0, present.size, (2, m))]
     two = rng.random(m) < SECOND_GENRE
-    owner = np.repeat(np.arange(m), sizes)                     # per draw: its context within the chunk
+    owner = np.repeat(np.arange(m), sizes)  # per draw: its context within the chunk
     d = owner.size
     genre = np.where(two[owner] & (rng.random(d) < SECOND_SHARE), other[owner], main[owner])
     in_genre = catalogue.order[catalogue.start[genre] + _rank(rng, catalogue.size[genre])]
@@ -381,12 +469,15 @@ def contexts_chunk(spec: SyntheticSpec, chunk: int) -> pa.RecordBatch:
     weight = np.bincount(where.ravel(), weights=plays, minlength=pairs.size)
     context, artist = pairs // spec.artists, pairs % spec.artists
     names = pc.binary_join_element_wise("synthetic:", pa.array(first + np.arange(m)).cast(pa.string()), "")
-    return pa.RecordBatch.from_arrays([
-        names.take(pa.array(context)),
-        spotify_ids(spec.seed, _ARTIST_ID, artist.astype(np.uint64)),
-        pa.array(weight, pa.float64()),
-        _constant(SOURCE, pairs.size),
-    ], schema=_ARROW["artist_contexts"])
+    return pa.RecordBatch.from_arrays(
+        [
+            names.take(pa.array(context)),
+            spotify_ids(spec.seed, _ARTIST_ID, artist.astype(np.uint64)),
+            pa.array(weight, pa.float64()),
+            _constant(SOURCE, pairs.size),
+        ],
+        schema=_ARROW["artist_contexts"],
+    )
 
 
 def _rank(rng: np.random.Generator, sizes: np.ndarray) -> np.ndarray:
@@ -396,10 +487,13 @@ def _rank(rng: np.random.Generator, sizes: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- genres
 
+
 def genre_labels(count: int) -> list[str]:
     """``count`` distinct genre names: the built-in list, numbered when more are asked for."""
-    return [GENRE_NAMES[i % len(GENRE_NAMES)] + ("" if i < len(GENRE_NAMES) else f" {i // len(GENRE_NAMES) + 1}")
-            for i in range(count)]
+    return [
+        GENRE_NAMES[i % len(GENRE_NAMES)] + ("" if i < len(GENRE_NAMES) else f" {i // len(GENRE_NAMES) + 1}")
+        for i in range(count)
+    ]
 
 
 def genre_centres(spec: SyntheticSpec) -> dict[str, np.ndarray]:
@@ -431,6 +525,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- ids and strings
+
 
 def spotify_ids(seed: int, namespace: int, numbers: np.ndarray) -> pa.StringArray:
     """22-character base-62 ids, distinct for distinct ``numbers`` (uint64) within a namespace."""
@@ -469,39 +564,91 @@ def _track_numbers(plan: _Plan) -> np.ndarray:
 # lists could make, which are never made.
 HANGUL_SHARE = 0.07
 _FIRST_WORDS = (
-    ("하늘", "Haneul"), ("바다", "Bada"), ("구름", "Gureum"), ("노을", "Noeul"), ("새벽", "Saebyeok"),
-    ("은하", "Eunha"), ("푸른", "Pureun"), ("작은", "Jageun"), ("파란", "Paran"), ("하얀", "Hayan"),
-    ("여름", "Yeoreum"), ("겨울", "Gyeoul"), ("봄비", "Bombi"), ("달빛", "Dalbit"), ("별빛", "Byeolbit"),
-    ("햇살", "Haetsal"), ("물빛", "Mulbit"), ("고요", "Goyo"), ("소나기", "Sonagi"), ("오후", "Ohu"),
-    ("첫눈", "Cheonnun"), ("바람", "Baram"), ("숲길", "Supgil"), ("골목", "Golmok"), ("꽃잎", "Kkonnip"),
-    ("모래", "Morae"), ("안개", "Angae"), ("호수", "Hosu"), ("유리", "Yuri"), ("저녁", "Jeonyeok"),
+    ("하늘", "Haneul"),
+    ("바다", "Bada"),
+    ("구름", "Gureum"),
+    ("노을", "Noeul"),
+    ("새벽", "Saebyeok"),
+    ("은하", "Eunha"),
+    ("푸른", "Pureun"),
+    ("작은", "Jageun"),
+    ("파란", "Paran"),
+    ("하얀", "Hayan"),
+    ("여름", "Yeoreum"),
+    ("겨울", "Gyeoul"),
+    ("봄비", "Bombi"),
+    ("달빛", "Dalbit"),
+    ("별빛", "Byeolbit"),
+    ("햇살", "Haetsal"),
+    ("물빛", "Mulbit"),
+    ("고요", "Goyo"),
+    ("소나기", "Sonagi"),
+    ("오후", "Ohu"),
+    ("첫눈", "Cheonnun"),
+    ("바람", "Baram"),
+    ("숲길", "Supgil"),
+    ("골목", "Golmok"),
+    ("꽃잎", "Kkonnip"),
+    ("모래", "Morae"),
+    ("안개", "Angae"),
+    ("호수", "Hosu"),
+    ("유리", "Yuri"),
+    ("저녁", "Jeonyeok"),
 )
 _SECOND_WORDS = (
-    ("소리", "Sori"), ("정원", "Jeongwon"), ("상자", "Sangja"), ("편지", "Pyeonji"), ("기차", "Gicha"),
-    ("나무", "Namu"), ("고양이", "Goyangi"), ("여행", "Yeohaeng"), ("서랍", "Seorap"), ("창문", "Changmun"),
-    ("노래", "Norae"), ("우체국", "Ucheguk"), ("다락방", "Darakbang"), ("산책", "Sanchaek"), ("악단", "Akdan"),
-    ("극장", "Geukjang"), ("등대", "Deungdae"), ("시계", "Sigye"), ("책방", "Chaekbang"), ("정류장", "Jeongnyujang"),
-    ("마을", "Maeul"), ("주파수", "Jupasu"), ("필름", "Pilleum"), ("공방", "Gongbang"), ("풍선", "Pungseon"),
-    ("계단", "Gyedan"), ("지도", "Jido"), ("항구", "Hanggu"), ("사진관", "Sajingwan"), ("라디오", "Radio"),
+    ("소리", "Sori"),
+    ("정원", "Jeongwon"),
+    ("상자", "Sangja"),
+    ("편지", "Pyeonji"),
+    ("기차", "Gicha"),
+    ("나무", "Namu"),
+    ("고양이", "Goyangi"),
+    ("여행", "Yeohaeng"),
+    ("서랍", "Seorap"),
+    ("창문", "Changmun"),
+    ("노래", "Norae"),
+    ("우체국", "Ucheguk"),
+    ("다락방", "Darakbang"),
+    ("산책", "Sanchaek"),
+    ("악단", "Akdan"),
+    ("극장", "Geukjang"),
+    ("등대", "Deungdae"),
+    ("시계", "Sigye"),
+    ("책방", "Chaekbang"),
+    ("정류장", "Jeongnyujang"),
+    ("마을", "Maeul"),
+    ("주파수", "Jupasu"),
+    ("필름", "Pilleum"),
+    ("공방", "Gongbang"),
+    ("풍선", "Pungseon"),
+    ("계단", "Gyedan"),
+    ("지도", "Jido"),
+    ("항구", "Hanggu"),
+    ("사진관", "Sajingwan"),
+    ("라디오", "Radio"),
 )
-_TAKEN = frozenset({"유리상자", "새벽공방", "모래시계", "겨울나무", "여름여행", "하늘정원", "바람소리", "달빛소리",
-                    "별빛소리"})
+_TAKEN = frozenset(
+    {"유리상자", "새벽공방", "모래시계", "겨울나무", "여름여행", "하늘정원", "바람소리", "달빛소리", "별빛소리"}
+)
 
 
 @dataclass(frozen=True)
 class _Hangul:
     """One chunk's Hangul names: which artists have one, and per artist the name and its romanization drawn."""
 
-    chosen: np.ndarray        # True where the artist's name is Hangul
-    names: pa.Array           # per artist
-    romanized: pa.Array       # per artist
+    chosen: np.ndarray  # True where the artist's name is Hangul
+    names: pa.Array  # per artist
+    romanized: pa.Array  # per artist
 
 
 @functools.lru_cache(maxsize=1)
 def _hangul_pairs() -> tuple[pa.StringArray, pa.StringArray]:
-    pairs = [(first + second, f"{roman_first} {roman_second}")
-             for first, roman_first in _FIRST_WORDS for second, roman_second in _SECOND_WORDS
-             if first + second not in _TAKEN]
+    pairs = [
+        (first + second, f"{roman_first} {roman_second}")
+        for first, roman_first in _FIRST_WORDS
+        for second, roman_second in _SECOND_WORDS
+        if first + second not in _TAKEN
+    ]
     return pa.array([name for name, _ in pairs]), pa.array([roman for _, roman in pairs])
 
 

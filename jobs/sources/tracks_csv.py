@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import ast
 import logging
+from collections.abc import Mapping
 from functools import reduce
-from typing import Mapping
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -58,7 +58,7 @@ SOURCE = "tracks-csv"
 FEATURES = [field.name for field in schemas.AUDIO_FEATURES.fields if field.name not in ("track_id", "source")]
 KINDS = {field.name: field.dataType.typeName() for field in schemas.AUDIO_FEATURES.fields}
 LAYOUTS = {"tracks_features": "artist_ids", "tracks_600k": "id_artists", "tidytuesday": "track_artist"}
-MAX_LIST_CELL = 10_000   # characters; a longer list cell is not parsed (deep nesting, memory)
+MAX_LIST_CELL = 10_000  # characters; a longer list cell is not parsed (deep nesting, memory)
 # TidyTuesday columns and the other names copies of the file give them (first match wins).
 TIDY_COLUMNS = {
     "track_id": ("track_id", "id"),
@@ -85,6 +85,7 @@ def parse_list(texts):
     Unreadable: not a list or tuple of strings and numbers, longer than :data:`MAX_LIST_CELL`
     characters, or failing to parse in any way (syntax, unhashable keys, nesting, memory).
     """
+
     def one(text):
         if text is None or (isinstance(text, str) and not text.strip()):
             return []
@@ -92,11 +93,12 @@ def parse_list(texts):
             return None
         try:
             value = ast.literal_eval(text.strip())
-        except Exception:   # SyntaxError, ValueError, TypeError (unhashable), RecursionError, MemoryError
+        except Exception:  # SyntaxError, ValueError, TypeError (unhashable), RecursionError, MemoryError
             return None
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, int, float)) for v in value):
             return None
         return [str(item) for item in value]
+
     return texts.map(one)
 
 
@@ -116,9 +118,15 @@ def without_controls(text: Column) -> Column:
 
 def read_csv(spark: SparkSession, path: str) -> DataFrame:
     from pyspark.errors import AnalysisException
+
     try:
-        frame = (spark.read.option("header", True).option("multiLine", True).option("escape", '"')
-                 .option("mode", "PERMISSIVE").csv(path))
+        frame = (
+            spark.read.option("header", True)
+            .option("multiLine", True)
+            .option("escape", '"')
+            .option("mode", "PERMISSIVE")
+            .csv(path)
+        )
     except AnalysisException as exc:
         raise ConfigError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
     # Headers vary between copies: compare them trimmed and lower-cased.
@@ -131,9 +139,11 @@ def detect_layout(columns: list[str]) -> str:
             return layout
     if _tidy_column(columns, "track_artist") and _tidy_column(columns, "playlist_genre"):
         return "tidytuesday"
-    raise ConfigError(f"tracks file has neither an 'artist_ids' column (1.2M songs layout), 'id_artists' "
-                      f"(600k tracks layout) nor 'track_artist' (TidyTuesday spotify_songs.csv); "
-                      f"its columns: {', '.join(columns[:30])}")
+    raise ConfigError(
+        f"tracks file has neither an 'artist_ids' column (1.2M songs layout), 'id_artists' "
+        f"(600k tracks layout) nor 'track_artist' (TidyTuesday spotify_songs.csv); "
+        f"its columns: {', '.join(columns[:30])}"
+    )
 
 
 def _tidy_column(columns: list[str], name: str) -> str | None:
@@ -162,17 +172,25 @@ def canonical_tracks(raw: DataFrame) -> DataFrame:
     # (an escape such as \x00 in the literal reads as a control character).
     ids, names = parse_list(F.col(LAYOUTS[layout])), parse_list(without_controls(F.col("artists")))
     unreadable = F.col("_ids").isNull().cast("int") + F.col("_names").isNull().cast("int")
-    controlled = (F.coalesce(has_controls(F.col("artists")) | F.exists("_names", has_controls), F.lit(False))
-                  .cast("int") + _controlled(raw, "name"))
+    controlled = F.coalesce(has_controls(F.col("artists")) | F.exists("_names", has_controls), F.lit(False)).cast(
+        "int"
+    ) + _controlled(raw, "name")
     empty = F.array().cast("array<string>")
-    return (raw.withColumn("_ids", ids).withColumn("_names", names)
-            .select(_optional(raw, "id"), _name(raw, "name"),
-                    *[_optional(raw, c) for c in ("album", "popularity", "release_date")],
-                    *[_optional(raw, f) for f in FEATURES],
-                    F.coalesce("_ids", empty).alias("_artist_ids"),
-                    F.coalesce(F.transform("_names", without_controls), empty).alias("_artist_names"),
-                    F.lit(None).cast("array<string>").alias("_genres"), unreadable.alias("_unreadable_lists"),
-                    controlled.alias("_controlled_names")))
+    return (
+        raw.withColumn("_ids", ids)
+        .withColumn("_names", names)
+        .select(
+            _optional(raw, "id"),
+            _name(raw, "name"),
+            *[_optional(raw, c) for c in ("album", "popularity", "release_date")],
+            *[_optional(raw, f) for f in FEATURES],
+            F.coalesce("_ids", empty).alias("_artist_ids"),
+            F.coalesce(F.transform("_names", without_controls), empty).alias("_artist_names"),
+            F.lit(None).cast("array<string>").alias("_genres"),
+            unreadable.alias("_unreadable_lists"),
+            controlled.alias("_controlled_names"),
+        )
+    )
 
 
 def _optional(raw: DataFrame, name: str, source: str | None = None) -> Column:
@@ -208,11 +226,16 @@ def _canonical_tidy(raw: DataFrame) -> DataFrame:
     artist = F.trim(without_controls(F.col(cols["track_artist"])))
     has_artist = artist.isNotNull() & (F.length(artist) > 0)
     album = F.col(cols["track_album_name"]) if cols["track_album_name"] else F.lit("")
-    track_id = F.col(cols["track_id"]) if cols["track_id"] else \
-        derived_id(F.concat_ws("\u0001", F.col(cols["track_name"]), artist, album))
+    track_id = (
+        F.col(cols["track_id"])
+        if cols["track_id"]
+        else derived_id(F.concat_ws("\u0001", F.col(cols["track_name"]), artist, album))
+    )
     genres = [F.lower(F.trim(F.col(cols[g]))) for g in ("playlist_genre", "playlist_subgenre") if cols[g]]
     return raw.select(
-        track_id.alias("id"), _name(raw, "name", cols["track_name"]), _optional(raw, "album", cols["track_album_name"]),
+        track_id.alias("id"),
+        _name(raw, "name", cols["track_name"]),
+        _optional(raw, "album", cols["track_album_name"]),
         _optional(raw, "popularity", cols["track_popularity"]),
         _optional(raw, "release_date", cols["track_album_release_date"]),
         *[_optional(raw, f) for f in FEATURES],
@@ -220,15 +243,18 @@ def _canonical_tidy(raw: DataFrame) -> DataFrame:
         F.when(has_artist, F.array(artist)).otherwise(F.array().cast("array<string>")).alias("_artist_names"),
         F.filter(F.array(*genres), lambda g: g.isNotNull() & (F.length(g) > 0)).alias("_genres"),
         F.lit(0).alias("_unreadable_lists"),
-        (_controlled(raw, cols["track_name"]) + _controlled(raw, cols["track_artist"])).alias("_controlled_names"))
+        (_controlled(raw, cols["track_name"]) + _controlled(raw, cols["track_artist"])).alias("_controlled_names"),
+    )
 
 
 def track_artists(tracks: DataFrame) -> DataFrame:
     """One row per (track, listed artist): ``track_id, artist_id, artist_name`` (tracks from :func:`canonical_tracks`)."""
     pairs = F.arrays_zip(F.col("_artist_ids").alias("id"), F.col("_artist_names").alias("name"))
-    return (tracks.select(F.col("id").alias("track_id"), F.explode(pairs).alias("a"))
-            .select("track_id", F.col("a.id").alias("artist_id"), F.col("a.name").alias("artist_name"))
-            .where(F.col("artist_id").isNotNull() & (F.length("artist_id") > 0)))
+    return (
+        tracks.select(F.col("id").alias("track_id"), F.explode(pairs).alias("a"))
+        .select("track_id", F.col("a.id").alias("artist_id"), F.col("a.name").alias("artist_name"))
+        .where(F.col("artist_id").isNotNull() & (F.length("artist_id") > 0))
+    )
 
 
 def _int(name: str) -> Column:
@@ -244,8 +270,9 @@ def read_date(column: Column) -> Column:
     ``-`` or ``.`` (``03-05-2001``), ``2001/05/03``, and with ``/`` month first (US) unless the first
     number cannot be a month (``25/05/2001`` is day first); a value matching none of them is null."""
     text = F.trim(column)
-    return F.coalesce(text.try_cast("date"),
-                      *[F.try_to_timestamp(text, F.lit(form)).cast("date") for form in _DATE_FORMATS])
+    return F.coalesce(
+        text.try_cast("date"), *[F.try_to_timestamp(text, F.lit(form)).cast("date") for form in _DATE_FORMATS]
+    )
 
 
 def typed_columns() -> dict[str, Column]:
@@ -262,33 +289,60 @@ def lake_tables(tracks: DataFrame, artists_csv: DataFrame | None, max_tracks: in
     tracks = _kept(every_row)
     typed = typed_columns()
     track_info = tracks.select(
-        F.col("id").alias("track_id"), "name", F.col("album").alias("album_name"),
-        typed["popularity"].alias("popularity"), typed["duration_ms"].alias("duration_ms"),
+        F.col("id").alias("track_id"),
+        "name",
+        F.col("album").alias("album_name"),
+        typed["popularity"].alias("popularity"),
+        typed["duration_ms"].alias("duration_ms"),
         typed["release_date"].alias("release_date"),
-        F.struct(*[typed[f].alias(f) for f in FEATURES]).alias("audio_features"))
+        F.struct(*[typed[f].alias(f) for f in FEATURES]).alias("audio_features"),
+    )
     pairs = track_artists(tracks)
     artists = listed_artists(every_row, pairs, artists_csv).where(F.col("name").isNotNull())
-    order = Window.partitionBy("artist_id").orderBy(F.col("popularity").desc_nulls_last(),
-                                                     F.col("release_date").desc_nulls_last(), "track_id")
+    order = Window.partitionBy("artist_id").orderBy(
+        F.col("popularity").desc_nulls_last(), F.col("release_date").desc_nulls_last(), "track_id"
+    )
     # An artist listed twice on one track gets it once (the lake's key is artist_id, track_id).
-    top = (pairs.join(artists.select("artist_id"), "artist_id", "left_semi").join(track_info, "track_id")
-           .dropDuplicates(["artist_id", "track_id"])
-           .withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= max_tracks))
+    top = (
+        pairs.join(artists.select("artist_id"), "artist_id", "left_semi")
+        .join(track_info, "track_id")
+        .dropDuplicates(["artist_id", "track_id"])
+        .withColumn("rank", F.row_number().over(order))
+        .where(F.col("rank") <= max_tracks)
+    )
     top_tracks = top.select(
-        "artist_id", "track_id", F.col("rank").cast("int"), "name", "album_name",
-        F.lit(None).cast("string").alias("album_image_url"), "popularity", "duration_ms",
+        "artist_id",
+        "track_id",
+        F.col("rank").cast("int"),
+        "name",
+        "album_name",
+        F.lit(None).cast("string").alias("album_image_url"),
+        "popularity",
+        "duration_ms",
         F.concat(F.lit("https://open.spotify.com/track/"), "track_id").alias("spotify_url"),
-        F.lit(SOURCE).alias("source"), "release_date", "audio_features")
+        F.lit(SOURCE).alias("source"),
+        "release_date",
+        "audio_features",
+    )
     artists = artists.join(top_tracks.select("artist_id").distinct(), "artist_id", "left_semi").select(
-        "artist_id", "name", "genres", "popularity", "followers", F.lit(None).cast("string").alias("image_url"),
+        "artist_id",
+        "name",
+        "genres",
+        "popularity",
+        "followers",
+        F.lit(None).cast("string").alias("image_url"),
         F.concat(F.lit("https://open.spotify.com/artist/"), "artist_id").alias("spotify_url"),
-        F.lit(SOURCE).alias("source"))
+        F.lit(SOURCE).alias("source"),
+    )
 
-    features = tracks.select(F.col("id").alias("track_id"), *[typed[f].alias(f) for f in FEATURES],
-                             F.lit(SOURCE).alias("source"))
-    return {"artists": artists.select(*schemas.ARTISTS.fieldNames()),
-            "top_tracks": top_tracks.select(*schemas.TOP_TRACKS_WITH_AUDIO.fieldNames()),
-            "audio_features": features.select(*schemas.AUDIO_FEATURES.fieldNames())}
+    features = tracks.select(
+        F.col("id").alias("track_id"), *[typed[f].alias(f) for f in FEATURES], F.lit(SOURCE).alias("source")
+    )
+    return {
+        "artists": artists.select(*schemas.ARTISTS.fieldNames()),
+        "top_tracks": top_tracks.select(*schemas.TOP_TRACKS_WITH_AUDIO.fieldNames()),
+        "audio_features": features.select(*schemas.AUDIO_FEATURES.fieldNames()),
+    }
 
 
 def _kept(every_row: DataFrame) -> DataFrame:
@@ -302,26 +356,44 @@ def listed_artists(every_row: DataFrame, pairs: DataFrame, artists_csv: DataFram
     by the least of the names the tracks list it under; ``name`` is null where neither gives one (names
     empty, unreadable, or only control characters: such an artist is skipped)."""
     listed = pairs.groupBy("artist_id").agg(F.min(F.nullif(F.col("artist_name"), F.lit(""))).alias("listed_name"))
-    no_info = {"genres": F.lit(None).cast("array<string>"), "popularity": F.lit(None).cast("int"),
-               "followers": F.lit(None).cast("long")}
+    no_info = {
+        "genres": F.lit(None).cast("array<string>"),
+        "popularity": F.lit(None).cast("int"),
+        "followers": F.lit(None).cast("long"),
+    }
     if artists_csv is not None:
         info = artists_csv.select(
-            F.col("id").alias("artist_id"), without_controls(F.col("name")).alias("name"),
+            F.col("id").alias("artist_id"),
+            without_controls(F.col("name")).alias("name"),
             F.coalesce(parse_list(F.col("genres")), F.array().cast("array<string>")).alias("genres"),
-            _int("popularity").alias("popularity"), _double("followers").try_cast("long").alias("followers"))
+            _int("popularity").alias("popularity"),
+            _double("followers").try_cast("long").alias("followers"),
+        )
         return listed.join(info.dropDuplicates(["artist_id"]), "artist_id", "left").select(
-            "artist_id", F.coalesce(F.nullif(F.col("name"), F.lit("")), "listed_name").alias("name"),
-            "genres", "popularity", "followers")
+            "artist_id",
+            F.coalesce(F.nullif(F.col("name"), F.lit("")), "listed_name").alias("name"),
+            "genres",
+            "popularity",
+            "followers",
+        )
     if "_genres" in every_row.columns:
         # TidyTuesday: an artist's genres are those of every row naming it, repeated tracks included.
-        genres = (every_row.select(F.explode("_artist_ids").alias("artist_id"), "_genres")
-                  .select("artist_id", F.explode_outer("_genres").alias("g")).groupBy("artist_id").agg(F.array_sort(F.collect_set("g")).alias("tagged")))
+        genres = (
+            every_row.select(F.explode("_artist_ids").alias("artist_id"), "_genres")
+            .select("artist_id", F.explode_outer("_genres").alias("g"))
+            .groupBy("artist_id")
+            .agg(F.array_sort(F.collect_set("g")).alias("tagged"))
+        )
         return listed.join(genres, "artist_id", "left").select(
-            "artist_id", F.col("listed_name").alias("name"),
+            "artist_id",
+            F.col("listed_name").alias("name"),
             F.when(F.size("tagged") > 0, F.col("tagged")).alias("genres"),
-            no_info["popularity"].alias("popularity"), no_info["followers"].alias("followers"))
-    return listed.select("artist_id", F.col("listed_name").alias("name"),
-                         *[value.alias(name) for name, value in no_info.items()])
+            no_info["popularity"].alias("popularity"),
+            no_info["followers"].alias("followers"),
+        )
+    return listed.select(
+        "artist_id", F.col("listed_name").alias("name"), *[value.alias(name) for name, value in no_info.items()]
+    )
 
 
 def file_summary(tracks: DataFrame, artists_csv: DataFrame | None = None) -> dict:
@@ -331,10 +403,13 @@ def file_summary(tracks: DataFrame, artists_csv: DataFrame | None = None) -> dic
     artists skipped for want of a name (``nameless_artists``), and the name cells of both files that held
     control characters (``controlled_names``)."""
     tracks = canonical_tracks(tracks)
-    whole = tracks.agg(F.count(F.lit(1)).alias("rows"), F.count_if(F.col("id").isNull()).alias("without_id"),
-                       F.countDistinct("id").alias("ids"),
-                       F.coalesce(F.sum("_unreadable_lists"), F.lit(0)).alias("unreadable_lists"),
-                       F.coalesce(F.sum("_controlled_names"), F.lit(0)).alias("controlled_names")).first()
+    whole = tracks.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.count_if(F.col("id").isNull()).alias("without_id"),
+        F.countDistinct("id").alias("ids"),
+        F.coalesce(F.sum("_unreadable_lists"), F.lit(0)).alias("unreadable_lists"),
+        F.coalesce(F.sum("_controlled_names"), F.lit(0)).alias("controlled_names"),
+    ).first()
     controlled = int(whole.controlled_names)
     if artists_csv is not None and "name" in artists_csv.columns:
         controlled += artists_csv.where(has_controls(F.col("name"))).count()
@@ -344,30 +419,45 @@ def file_summary(tracks: DataFrame, artists_csv: DataFrame | None = None) -> dic
     typed = typed_columns()
     absent = absent_columns(tracks)
     gap = reduce(lambda a, b: a | b, [typed[f].isNull() for f in FEATURES if f not in absent] or [F.lit(False)])
-    def nulled(name: str) -> Column:   # text was there, the typed value is null
+
+    def nulled(name: str) -> Column:  # text was there, the typed value is null
         return F.count_if(F.col(name).isNotNull() & (F.length(F.trim(name)) > 0) & typed[name].isNull())
 
-    kept = (kept_rows
-            .agg(F.count_if(~linked).alias("without_artists"), F.count_if(gap).alias("feature_gaps"),
-                 *[nulled(name).alias(name) for name in typed]).first().asDict())
-    return {"rows": whole.rows, "without_id": whole.without_id, "duplicate_ids": whole.rows - whole.without_id - whole.ids,
-            "unreadable_lists": int(whole.unreadable_lists),
-            "without_artists": kept.pop("without_artists") or 0, "feature_gaps": kept.pop("feature_gaps") or 0,
-            "nulled": {name: count for name, count in kept.items() if count}, "absent": absent,
-            "nameless_artists": nameless, "controlled_names": controlled}
+    kept = (
+        kept_rows.agg(
+            F.count_if(~linked).alias("without_artists"),
+            F.count_if(gap).alias("feature_gaps"),
+            *[nulled(name).alias(name) for name in typed],
+        )
+        .first()
+        .asDict()
+    )
+    return {
+        "rows": whole.rows,
+        "without_id": whole.without_id,
+        "duplicate_ids": whole.rows - whole.without_id - whole.ids,
+        "unreadable_lists": int(whole.unreadable_lists),
+        "without_artists": kept.pop("without_artists") or 0,
+        "feature_gaps": kept.pop("feature_gaps") or 0,
+        "nulled": {name: count for name, count in kept.items() if count},
+        "absent": absent,
+        "nameless_artists": nameless,
+        "controlled_names": controlled,
+    }
 
 
 def summary_line(found: Mapping) -> str:
     nulled = ", ".join(f"{name} {count}" for name, count in found["nulled"].items()) or "none"
     absent = ", ".join(found.get("absent") or []) or "none"
-    return ("tracks-csv summary: {rows} rows in the file (columns it lacks, null throughout: {absent}); "
-            "skipped: {without_id} without an id, {duplicate_ids} "
-            "repeating an id; unreadable list cells (read as empty): {unreadable_lists}; not linked to any artist "
-            "(artist list empty or unreadable): {without_artists}; kept with null features: {feature_gaps} "
-            "(a missing or unreadable value); values that did not read as their column's type, made null: "
-            "{nulled}; artists skipped without a name (empty, unreadable, or only control characters): "
-            "{nameless_artists}; name cells with control characters (taken out): {controlled_names}"
-            ).format(**{**found, "nulled": nulled, "absent": absent})
+    return (
+        "tracks-csv summary: {rows} rows in the file (columns it lacks, null throughout: {absent}); "
+        "skipped: {without_id} without an id, {duplicate_ids} "
+        "repeating an id; unreadable list cells (read as empty): {unreadable_lists}; not linked to any artist "
+        "(artist list empty or unreadable): {without_artists}; kept with null features: {feature_gaps} "
+        "(a missing or unreadable value); values that did not read as their column's type, made null: "
+        "{nulled}; artists skipped without a name (empty, unreadable, or only control characters): "
+        "{nameless_artists}; name cells with control characters (taken out): {controlled_names}"
+    ).format(**{**found, "nulled": nulled, "absent": absent})
 
 
 def read_tracks_csv(spark: SparkSession, options: Mapping) -> dict[str, DataFrame]:

@@ -24,9 +24,9 @@ frame for those aggregates alone, only when a signal has a missing value or the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -56,7 +56,7 @@ class ArtistVectors:
     imputed: dict[str, int] = field(default_factory=dict)
 
 
-NORMALIZE_THREADS = 2   # signals normalized at once: a sort of a million values is about 0.1 s of one core
+NORMALIZE_THREADS = 2  # signals normalized at once: a sort of a million values is about 0.1 s of one core
 
 
 def _nullable(signals: Sequence[str]) -> list[str]:
@@ -67,10 +67,12 @@ def coverage(known: np.ndarray, usable_tracks: pa.Array) -> dict[str, int]:
     """The artists of a per-artist status counted as :func:`jobs.transform.vectors.coverage` counts them."""
     has_tracks = ~np.asarray(pc.is_null(usable_tracks))
     usable = np.asarray(pc.fill_null(usable_tracks, 0))
-    return {"with_vector": int(np.sum(known & (usable > 0))),
-            "no_top_tracks": int(np.sum(known & ~has_tracks)),
-            "no_features": int(np.sum(known & has_tracks & (usable == 0))),
-            "unknown_artists": int(np.sum(~known))}
+    return {
+        "with_vector": int(np.sum(known & (usable > 0))),
+        "no_top_tracks": int(np.sum(known & ~has_tracks)),
+        "no_features": int(np.sum(known & has_tracks & (usable == 0))),
+        "unknown_artists": int(np.sum(~known)),
+    }
 
 
 def decimal_means(spark, columns: Mapping[str, pa.ChunkedArray]) -> dict[str, float]:
@@ -87,8 +89,9 @@ def zscore_statistics(spark, raw: np.ndarray, signals: Sequence[str]) -> tuple[l
     :func:`jobs.transform.vectors.normalize` does (two passes: the deviations need the mean)."""
     frame = spark.createDataFrame(pa.table({s: raw[:, j] for j, s in enumerate(signals)}))
     means = frame.agg(*[decimal_mean(F.col(s)) for s in signals]).first()
-    sds = frame.agg(*[F.sqrt(decimal_mean((F.col(s) - F.lit(m)) * (F.col(s) - F.lit(m))))
-                      for s, m in zip(signals, means)]).first()
+    sds = frame.agg(
+        *[F.sqrt(decimal_mean((F.col(s) - F.lit(m)) * (F.col(s) - F.lit(m)))) for s, m in zip(signals, means)]
+    ).first()
     return [float(m) for m in means], [float(sd) for sd in sds]
 
 
@@ -99,7 +102,7 @@ def rank_quantiles(values: np.ndarray) -> np.ndarray:
         return np.zeros(n)
     order = np.argsort(values)
     ordered = values[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))   # where each run of ties starts
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))  # where each run of ties starts
     lengths = np.diff(np.append(starts, n))
     below, ties = np.repeat(starts, lengths), np.repeat(lengths, lengths)
     quantiles = np.empty(n)
@@ -136,7 +139,7 @@ def normalized(columns: np.ndarray, normalization: str, statistics: tuple | None
             means, sds = statistics
             out[:, j] = zscore_scaled(values, means[j], sds[j])
 
-    with ThreadPoolExecutor(max_workers=NORMALIZE_THREADS) as pool:   # numpy sorts without the GIL
+    with ThreadPoolExecutor(max_workers=NORMALIZE_THREADS) as pool:  # numpy sorts without the GIL
         list(pool.map(one, range(columns.shape[1])))
     return out
 
@@ -165,8 +168,9 @@ def in_metric_space(points: np.ndarray, metric: str) -> np.ndarray:
     return scaled
 
 
-def artist_vectors(status: DataFrame, signals: Sequence[str], normalization: str, metric: str,
-                   weights=()) -> ArtistVectors:
+def artist_vectors(
+    status: DataFrame, signals: Sequence[str], normalization: str, metric: str, weights=()
+) -> ArtistVectors:
     """The vectors the neighbour search takes, from the per-artist ``status`` (one row per artist, as
     :func:`jobs.transform.signals.artist_signals` makes it), collected once.
 
@@ -188,11 +192,17 @@ def artist_vectors(status: DataFrame, signals: Sequence[str], normalization: str
     for j, name in enumerate(signals):
         column = pc.fill_null(kept.column(name), means[name]) if name in missing else kept.column(name)
         raw[:, j] = column.to_numpy()
-    statistics = zscore_statistics(status.sparkSession, raw, signals) \
-        if normalization == "zscore" and kept.num_rows else None
+    statistics = (
+        zscore_statistics(status.sparkSession, raw, signals) if normalization == "zscore" and kept.num_rows else None
+    )
     points = in_metric_space(weighted(normalized(raw, normalization, statistics), signals, weights), metric)
-    return ArtistVectors(kept.column("artist_id").combine_chunks(), np.ascontiguousarray(points), signals,
-                         counts, {s: column.null_count for s, column in missing.items()})
+    return ArtistVectors(
+        kept.column("artist_id").combine_chunks(),
+        np.ascontiguousarray(points),
+        signals,
+        counts,
+        {s: column.null_count for s, column in missing.items()},
+    )
 
 
 def vectors_frame(spark, vectors: ArtistVectors) -> DataFrame:

@@ -27,28 +27,44 @@ def check_weight(value) -> float:
 
 def sound_only(sound: DataFrame, k: int) -> DataFrame:
     """The ``k`` nearest by sound, each with reason ``sound``."""
-    return sound.where(F.col("rank") <= k).select("artist_id", "rank", "related_id", "distance",
-                                                  F.lit("sound").alias("reason"))
+    return sound.where(F.col("rank") <= k).select(
+        "artist_id", "rank", "related_id", "distance", F.lit("sound").alias("reason")
+    )
 
 
 def blend(sound: DataFrame, listened: DataFrame, k: int, m: int, weight: float) -> DataFrame:
     """``related_artists`` rows with a reason (see the module's docstring)."""
     best = Window.partitionBy("artist_id")
-    heard = (listened.withColumn("top", F.max("similarity").over(best))
-             .select("artist_id", "related_id", (F.col("similarity") / F.col("top")).alias("heard"),
-                     F.col("distance").alias("listened_distance")))
+    heard = listened.withColumn("top", F.max("similarity").over(best)).select(
+        "artist_id",
+        "related_id",
+        (F.col("similarity") / F.col("top")).alias("heard"),
+        F.col("distance").alias("listened_distance"),
+    )
     covered = heard.select("artist_id").distinct()
     near = sound.join(covered, "artist_id").select(
-        "artist_id", "related_id", (F.lit(1.0) - (F.col("rank") - 1) / F.lit(float(m))).alias("near"), "distance")
+        "artist_id", "related_id", (F.lit(1.0) - (F.col("rank") - 1) / F.lit(float(m))).alias("near"), "distance"
+    )
     both = near.join(heard, ["artist_id", "related_id"], "full_outer")
-    score = (F.lit(weight) * F.coalesce(F.col("heard"), F.lit(0.0))
-             + F.lit(1.0 - weight) * F.coalesce(F.col("near"), F.lit(0.0)))
-    reason = (F.when(F.col("near").isNotNull() & F.col("heard").isNotNull(), "both")
-              .when(F.col("near").isNotNull(), "sound").otherwise("listeners"))
+    score = F.lit(weight) * F.coalesce(F.col("heard"), F.lit(0.0)) + F.lit(1.0 - weight) * F.coalesce(
+        F.col("near"), F.lit(0.0)
+    )
+    reason = (
+        F.when(F.col("near").isNotNull() & F.col("heard").isNotNull(), "both")
+        .when(F.col("near").isNotNull(), "sound")
+        .otherwise("listeners")
+    )
     order = best.orderBy(F.col("score").desc(), F.col("distance"), F.col("related_id"))
-    ranked = (both.select("artist_id", "related_id", score.alias("score"),
-                          F.coalesce(F.col("distance"), F.col("listened_distance")).alias("distance"),
-                          reason.alias("reason"))
-              .withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= k))
+    ranked = (
+        both.select(
+            "artist_id",
+            "related_id",
+            score.alias("score"),
+            F.coalesce(F.col("distance"), F.col("listened_distance")).alias("distance"),
+            reason.alias("reason"),
+        )
+        .withColumn("rank", F.row_number().over(order))
+        .where(F.col("rank") <= k)
+    )
     blended = ranked.select("artist_id", F.col("rank").cast("int").alias("rank"), "related_id", "distance", "reason")
     return blended.unionByName(sound_only(sound.join(covered, "artist_id", "left_anti"), k))

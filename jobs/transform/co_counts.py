@@ -16,8 +16,8 @@ artists are in most contexts.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -26,20 +26,21 @@ from scipy import sparse
 
 from jobs.transform.listeners import CoListening, context_sets
 
-TASK_PAIRS = 20_000_000   # pair contributions per task, at most (unless one item alone makes more)
+TASK_PAIRS = 20_000_000  # pair contributions per task, at most (unless one item alone makes more)
 RANKED = "item int, rank int, other int, similarity double"
-_RANKED_ARROW = pa.schema([("item", pa.int32()), ("rank", pa.int32()), ("other", pa.int32()),
-                           ("similarity", pa.float64())])
+_RANKED_ARROW = pa.schema(
+    [("item", pa.int32()), ("rank", pa.int32()), ("other", pa.int32()), ("similarity", pa.float64())]
+)
 
 
 @dataclass(frozen=True)
 class _Work:
-    plain: sparse.csr_matrix     # listener and playlist contexts x items, 0/1
-    chat: sparse.csr_matrix      # chat users x items, 0/1
-    plain_columns: sparse.csc_matrix   # the same two, by column: a block of items is a slice
+    plain: sparse.csr_matrix  # listener and playlist contexts x items, 0/1
+    chat: sparse.csr_matrix  # chat users x items, 0/1
+    plain_columns: sparse.csc_matrix  # the same two, by column: a block of items is a slice
     chat_columns: sparse.csc_matrix
-    contexts: np.ndarray         # per item: contexts counted (chat bounded)
-    bounds: np.ndarray           # block b is items bounds[b]..bounds[b+1]-1
+    contexts: np.ndarray  # per item: contexts counted (chat bounded)
+    bounds: np.ndarray  # block b is items bounds[b]..bounds[b+1]-1
     m: int
     options: CoListening
 
@@ -48,8 +49,7 @@ def _matrix(items: pa.ListArray, n_items: int) -> sparse.csr_matrix:
     offsets = items.offsets.to_numpy().astype(np.int64)
     values = items.values.to_numpy(zero_copy_only=False).astype(np.int32)
     offsets = offsets - offsets[0]
-    return sparse.csr_matrix((np.ones(len(values), dtype=np.int32), values, offsets),
-                             shape=(len(offsets) - 1, n_items))
+    return sparse.csr_matrix((np.ones(len(values), dtype=np.int32), values, offsets), shape=(len(offsets) - 1, n_items))
 
 
 def bounded_chat(chat: np.ndarray, options: CoListening) -> np.ndarray:
@@ -87,18 +87,25 @@ def rank_block(work: _Work, first: int, last: int) -> pa.RecordBatch:
     item = together.row.astype(np.int64) + first
     other = together.col.astype(np.int64)
     shared = together.data.astype(np.int64)
-    keep = ((item != other) & (shared >= options.min_support) & (work.contexts[item] >= options.min_contexts))
+    keep = (item != other) & (shared >= options.min_support) & (work.contexts[item] >= options.min_contexts)
     item, other, shared = item[keep], other[keep], shared[keep]
-    similarity = shared / (np.sqrt(work.contexts[item].astype(np.float64) * work.contexts[other])
-                           + float(options.shrinkage))
+    similarity = shared / (
+        np.sqrt(work.contexts[item].astype(np.float64) * work.contexts[other]) + float(options.shrinkage)
+    )
     order = np.lexsort((other, -similarity, item))
     item, other, similarity = item[order], other[order], similarity[order]
     starts = np.r_[0, np.flatnonzero(np.diff(item)) + 1]
     rank = np.arange(len(item)) - np.repeat(starts, np.diff(np.r_[starts, len(item)])) + 1
     top = rank <= work.m
     return pa.RecordBatch.from_arrays(
-        [pa.array(item[top].astype(np.int32)), pa.array(rank[top].astype(np.int32)),
-         pa.array(other[top].astype(np.int32)), pa.array(similarity[top])], schema=_RANKED_ARROW)
+        [
+            pa.array(item[top].astype(np.int32)),
+            pa.array(rank[top].astype(np.int32)),
+            pa.array(other[top].astype(np.int32)),
+            pa.array(similarity[top]),
+        ],
+        schema=_RANKED_ARROW,
+    )
 
 
 def _tasks(batches: Iterator[pa.RecordBatch], work) -> Iterator[pa.RecordBatch]:
@@ -108,8 +115,14 @@ def _tasks(batches: Iterator[pa.RecordBatch], work) -> Iterator[pa.RecordBatch]:
             yield rank_block(job, int(job.bounds[b]), int(job.bounds[b + 1]))
 
 
-def co_listened_sparse(spark: SparkSession, contexts: DataFrame, n_items: int, m: int,
-                       options: CoListening = CoListening(), task_pairs: int = TASK_PAIRS) -> DataFrame:
+def co_listened_sparse(
+    spark: SparkSession,
+    contexts: DataFrame,
+    n_items: int,
+    m: int,
+    options: CoListening = CoListening(),
+    task_pairs: int = TASK_PAIRS,
+) -> DataFrame:
     """``context_id, item, weight, source`` (items ``0..n_items-1``) -> ``item, rank, other, similarity``:
     :func:`jobs.transform.listeners.co_listened`'s rows."""
     sets = context_sets(contexts, options.top_n).toArrow()
@@ -117,10 +130,10 @@ def co_listened_sparse(spark: SparkSession, contexts: DataFrame, n_items: int, m
     is_chat = sets.column("chat").to_numpy(zero_copy_only=False).astype(bool)
     whole = _matrix(items, n_items)
     plain, chat = whole[~is_chat], whole[is_chat]
-    counts = (np.asarray(plain.sum(axis=0)).ravel().astype(np.int64)
-              + bounded_chat(np.asarray(chat.sum(axis=0)).ravel().astype(np.int64), options))
+    counts = np.asarray(plain.sum(axis=0)).ravel().astype(np.int64) + bounded_chat(
+        np.asarray(chat.sum(axis=0)).ravel().astype(np.int64), options
+    )
     bounds = _blocks(plain, chat, task_pairs)
     blocks = len(bounds) - 1
     work = spark.sparkContext.broadcast(_Work(plain, chat, plain.tocsc(), chat.tocsc(), counts, bounds, m, options))
-    return spark.range(blocks, numPartitions=max(1, blocks)).mapInArrow(functools.partial(_tasks, work=work),
-                                                                       RANKED)
+    return spark.range(blocks, numPartitions=max(1, blocks)).mapInArrow(functools.partial(_tasks, work=work), RANKED)

@@ -67,7 +67,7 @@ def _words(ids: pa.Array) -> np.ndarray | None:
         return None
     n = len(ids)
     _, offset_buffer, data_buffer = ids.buffers()
-    offsets = np.frombuffer(offset_buffer, dtype=offset_type)[ids.offset:ids.offset + n + 1].astype(np.int64)
+    offsets = np.frombuffer(offset_buffer, dtype=offset_type)[ids.offset : ids.offset + n + 1].astype(np.int64)
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
     lengths = np.diff(offsets)
     longest = int(lengths.max())
@@ -76,7 +76,7 @@ def _words(ids: pa.Array) -> np.ndarray | None:
         return None
     padded = np.zeros((n, width * 8), dtype=np.uint8)
     if lengths.min() == longest:
-        padded[:, :longest] = data[offsets[0]:offsets[0] + n * longest].reshape(n, longest)
+        padded[:, :longest] = data[offsets[0] : offsets[0] + n * longest].reshape(n, longest)
     else:
         columns = np.arange(longest)
         inside = columns < lengths[:, None]

@@ -58,7 +58,8 @@ def context_sets(contexts: DataFrame, top_n: int) -> DataFrame:
     kept = contexts.where(F.col("weight") > 0).where(F.col("item").isNotNull())
     grouped = kept.groupBy("context_id").agg(
         F.max((F.col("source") == F.lit(CHAT_SOURCE)).cast("int")).alias("chat"),
-        F.array_sort(F.collect_list(F.struct((-F.col("weight")).alias("w"), F.col("item")))).alias("ranked"))
+        F.array_sort(F.collect_list(F.struct((-F.col("weight")).alias("w"), F.col("item")))).alias("ranked"),
+    )
     # array_distinct keeps first occurrences in order: an item listed twice ranks by its highest weight.
     items = F.array_sort(F.slice(F.array_distinct(F.transform("ranked", lambda r: r["item"])), 1, top_n))
     return grouped.select("context_id", (F.col("chat") == 1).alias("chat"), items.alias("items"))
@@ -66,9 +67,15 @@ def context_sets(contexts: DataFrame, top_n: int) -> DataFrame:
 
 def _pair_keys(items: Column) -> Column:
     """Every pair ``(a, b)`` with ``a < b`` of a sorted int array, as ``a * PAIR_BASE + b``."""
-    return F.flatten(F.transform(items, lambda a, i: F.transform(
-        F.slice(items, i + 2, F.greatest(F.size(items) - i - 1, F.lit(0))),
-        lambda b: a.cast("long") * F.lit(PAIR_BASE) + b.cast("long"))))
+    return F.flatten(
+        F.transform(
+            items,
+            lambda a, i: F.transform(
+                F.slice(items, i + 2, F.greatest(F.size(items) - i - 1, F.lit(0))),
+                lambda b: a.cast("long") * F.lit(PAIR_BASE) + b.cast("long"),
+            ),
+        )
+    )
 
 
 def _bounded(plain: Column, chat: Column, options: CoListening) -> Column:
@@ -79,10 +86,14 @@ def _bounded(plain: Column, chat: Column, options: CoListening) -> Column:
 
 
 def _counts(frame: DataFrame, key: str, options: CoListening) -> DataFrame:
-    return frame.groupBy(key).agg(
-        F.sum(F.when(F.col("chat"), 0).otherwise(1)).alias("plain"),
-        F.sum(F.when(F.col("chat"), 1).otherwise(0)).alias("chat_users"),
-    ).select(key, _bounded(F.col("plain"), F.col("chat_users"), options).alias("n"))
+    return (
+        frame.groupBy(key)
+        .agg(
+            F.sum(F.when(F.col("chat"), 0).otherwise(1)).alias("plain"),
+            F.sum(F.when(F.col("chat"), 1).otherwise(0)).alias("chat_users"),
+        )
+        .select(key, _bounded(F.col("plain"), F.col("chat_users"), options).alias("n"))
+    )
 
 
 def item_counts(sets: DataFrame, options: CoListening) -> DataFrame:
@@ -96,19 +107,30 @@ def pair_counts(sets: DataFrame, options: CoListening) -> DataFrame:
     both, for pairs with at least ``min_support``."""
     exploded = sets.select("chat", F.explode(_pair_keys(F.col("items"))).alias("pair"))
     counted = _counts(exploded, "pair", options).where(F.col("n") >= options.min_support)
-    return counted.select((F.col("pair") / F.lit(PAIR_BASE)).cast("int").alias("item"),
-                          (F.col("pair") % F.lit(PAIR_BASE)).cast("int").alias("other"),
-                          F.col("n").alias("together"))
+    return counted.select(
+        (F.col("pair") / F.lit(PAIR_BASE)).cast("int").alias("item"),
+        (F.col("pair") % F.lit(PAIR_BASE)).cast("int").alias("other"),
+        F.col("n").alias("together"),
+    )
 
 
 def similarities(pairs: DataFrame, counts: DataFrame, shrinkage: float) -> DataFrame:
     """``pair_counts`` and ``item_counts`` -> ``item, other, together, similarity``, both directions."""
     left = counts.select(F.col("item"), F.col("contexts").alias("n_item"))
     right = counts.select(F.col("item").alias("other"), F.col("contexts").alias("n_other"))
-    scored = (pairs.join(F.broadcast(left), "item").join(F.broadcast(right), "other")
-              .select("item", "other", "together",
-                      (F.col("together") / (F.sqrt(F.col("n_item").cast("double") * F.col("n_other"))
-                                            + F.lit(float(shrinkage)))).alias("similarity")))
+    scored = (
+        pairs.join(F.broadcast(left), "item")
+        .join(F.broadcast(right), "other")
+        .select(
+            "item",
+            "other",
+            "together",
+            (
+                F.col("together")
+                / (F.sqrt(F.col("n_item").cast("double") * F.col("n_other")) + F.lit(float(shrinkage)))
+            ).alias("similarity"),
+        )
+    )
     mirrored = scored.select(F.col("other").alias("item"), F.col("item").alias("other"), "together", "similarity")
     return scored.unionByName(mirrored)
 
@@ -117,8 +139,11 @@ def top_listened(scored: DataFrame, m: int) -> DataFrame:
     """``item, other, together, similarity`` -> ``item, rank, other, similarity``: each item's ``m`` most
     similar others, ranked by similarity (highest first), then by ``other``."""
     order = Window.partitionBy("item").orderBy(F.col("similarity").desc(), F.col("other"))
-    return (scored.withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= m)
-            .select("item", F.col("rank").cast("int").alias("rank"), "other", "similarity"))
+    return (
+        scored.withColumn("rank", F.row_number().over(order))
+        .where(F.col("rank") <= m)
+        .select("item", F.col("rank").cast("int").alias("rank"), "other", "similarity")
+    )
 
 
 def co_listened(contexts: DataFrame, m: int, options: CoListening = CoListening()) -> DataFrame:
@@ -140,19 +165,34 @@ def numbered(spark: SparkSession, ids: pa.Array) -> DataFrame:
     return spark.createDataFrame(table, "artist_id string, item int")
 
 
-def listened_candidates(spark: SparkSession, contexts: DataFrame, ids: pa.Array, points: np.ndarray, metric: str,
-                        m: int, options: CoListening = CoListening()) -> DataFrame:
+def listened_candidates(
+    spark: SparkSession,
+    contexts: DataFrame,
+    ids: pa.Array,
+    points: np.ndarray,
+    metric: str,
+    m: int,
+    options: CoListening = CoListening(),
+) -> DataFrame:
     """``artist_id, rank, related_id, similarity, distance``: each artist's ``m`` most listened-together
     artists (:func:`co_listened`) among the artists of ``ids``, with the pair's sound ``distance`` between
     their ``points`` (``metric``), computed on the driver."""
     from jobs.transform.co_counts import co_listened_sparse
+
     items = contexts.join(numbered(spark, ids), "artist_id").select("context_id", "item", "weight", "source")
     table = co_listened_sparse(spark, items, len(ids), m, options).toArrow()
     item = table.column("item").to_numpy().astype(np.int64)
     other = table.column("other").to_numpy().astype(np.int64)
     distance = distance_array(metric, points[item], points[other]) if len(item) else np.zeros(0)
-    out = pa.table({"artist_id": ids.take(pa.array(item)).cast(pa.string()), "rank": table.column("rank"),
-                    "related_id": ids.take(pa.array(other)).cast(pa.string()),
-                    "similarity": table.column("similarity"), "distance": pa.array(distance, pa.float64())})
-    return spark.createDataFrame(out, "artist_id string, rank int, related_id string, similarity double, "
-                                      "distance double")
+    out = pa.table(
+        {
+            "artist_id": ids.take(pa.array(item)).cast(pa.string()),
+            "rank": table.column("rank"),
+            "related_id": ids.take(pa.array(other)).cast(pa.string()),
+            "similarity": table.column("similarity"),
+            "distance": pa.array(distance, pa.float64()),
+        }
+    )
+    return spark.createDataFrame(
+        out, "artist_id string, rank int, related_id string, similarity double, distance double"
+    )

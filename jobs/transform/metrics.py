@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from pyspark.sql import Column

@@ -19,9 +19,9 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -36,10 +36,10 @@ from jobs.transform.phase_seconds import PhaseSecondsParam, Stopwatch, describe
 
 log = logging.getLogger(__name__)
 
-QUERY_BATCH = 32_768        # queries per KD-tree call and per output Arrow batch
+QUERY_BATCH = 32_768  # queries per KD-tree call and per output Arrow batch
 MIN_ROWS_PER_TASK = 20_000  # fewer rows than this per task is all overhead
-TASKS_PER_CORE = 2          # two tasks per core even out regions of unequal density; more only add start-up
-LEAF_SIZE = 32              # over data stored in leaf order, larger leaves scan faster than scipy's default 16
+TASKS_PER_CORE = 2  # two tasks per core even out regions of unequal density; more only add start-up
+LEAF_SIZE = 32  # over data stored in leaf order, larger leaves scan faster than scipy's default 16
 # The tree that only orders the data: its leaves are the blocks of vectors stored, and queried, together.
 # At 6 dimensions the size barely matters; from 10 on, a larger block spans unrelated regions of the space,
 # so consecutive queries walk unrelated parts of the tree (see order_leaf_size).
@@ -63,8 +63,15 @@ class NeighbourIndex:
     everything. ``watch`` (optional) is charged ``order``, ``key sort`` and ``build``.
     """
 
-    def __init__(self, points: np.ndarray, order_key: np.ndarray | Future, metric: str,
-                 leafsize: int = LEAF_SIZE, watch: Stopwatch | None = None, order_leafsize: int | None = None):
+    def __init__(
+        self,
+        points: np.ndarray,
+        order_key: np.ndarray | Future,
+        metric: str,
+        leafsize: int = LEAF_SIZE,
+        watch: Stopwatch | None = None,
+        order_leafsize: int | None = None,
+    ):
         check_metric(metric)
         watch = watch or Stopwatch()
         points = np.asarray(points, dtype=np.float64)
@@ -89,8 +96,7 @@ class NeighbourIndex:
         watch.lap("build")
 
     @classmethod
-    def for_ids(cls, points: np.ndarray, ids: pa.Array, metric: str,
-                watch: Stopwatch | None = None) -> "NeighbourIndex":
+    def for_ids(cls, points: np.ndarray, ids: pa.Array, metric: str, watch: Stopwatch | None = None) -> NeighbourIndex:
         """The index keyed by :func:`id_order_key` of ``ids``, sorted in a thread while the tree orders the points."""
         with ThreadPoolExecutor(max_workers=1) as pool:
             return cls(points, pool.submit(id_order_key, ids), metric, watch=watch)
@@ -103,8 +109,9 @@ class NeighbourIndex:
         out[inside] = self.tree.data[positions[inside]]
         return out
 
-    def query(self, positions: np.ndarray, k: int, workers: int = 1,
-              watch: Stopwatch | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def query(
+        self, positions: np.ndarray, k: int, workers: int = 1, watch: Stopwatch | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The k nearest other positions of each of ``positions``, nearest first.
 
         Returns ``(neighbours, distances)``, both ``(len(positions), min(k, n - 1))``,
@@ -170,8 +177,9 @@ class NeighbourIndex:
         return best, best_dist, done
 
 
-def _rank(candidates: np.ndarray, dist: np.ndarray, positions: np.ndarray, order_key: np.ndarray,
-          width: int) -> tuple[np.ndarray, np.ndarray]:
+def _rank(
+    candidates: np.ndarray, dist: np.ndarray, positions: np.ndarray, order_key: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Each row's ``width`` best candidates other than itself, by ``(dist, order_key)``, and their distances.
 
     Most rows need no sort: when the row's own position comes first and the other candidates' exact
@@ -186,8 +194,8 @@ def _rank(candidates: np.ndarray, dist: np.ndarray, positions: np.ndarray, order
             plain &= np.all(dist[:, 2:] > dist[:, 1:-1], axis=1)
     best = np.empty((rows, width), dtype=candidates.dtype)
     best_dist = np.empty((rows, width))
-    best[plain] = candidates[plain, 1:width + 1]
-    best_dist[plain] = dist[plain, 1:width + 1]
+    best[plain] = candidates[plain, 1 : width + 1]
+    best_dist[plain] = dist[plain, 1 : width + 1]
     tangled = np.flatnonzero(~plain)
     if tangled.size:
         some, some_dist = candidates[tangled], dist[tangled]
@@ -232,13 +240,13 @@ def leaf_order(points: np.ndarray, metric: str, leafsize: int = ORDER_LEAF_SIZE)
         inside = np.any(points != 0.0, axis=1)
         members, zeros = np.flatnonzero(inside), np.flatnonzero(~inside)
         if zeros.size:
-            return (members[leaf_order(points[members], "euclidean", leafsize)[0]] if members.size else members,
-                    zeros)
+            return (members[leaf_order(points[members], "euclidean", leafsize)[0]] if members.size else members, zeros)
     empty = np.arange(0)
     if points.shape[0] == 0:
         return empty, empty
-    return cKDTree(np.ascontiguousarray(points), leafsize=leafsize, balanced_tree=False,
-                   copy_data=False).indices.astype(np.int64, copy=False), empty
+    return cKDTree(
+        np.ascontiguousarray(points), leafsize=leafsize, balanced_tree=False, copy_data=False
+    ).indices.astype(np.int64, copy=False), empty
 
 
 @dataclass
@@ -258,12 +266,15 @@ class _SearchWork:
         neighbours, distances = self.index.query(positions, self.k, watch=watch)
         width = neighbours.shape[1]
         valid = neighbours >= 0
-        batch = pa.RecordBatch.from_arrays([
-            self.ids.take(pa.array(np.repeat(positions, width).reshape(positions.size, width)[valid])),
-            pa.array(np.broadcast_to(np.arange(1, width + 1, dtype=np.int32), neighbours.shape)[valid]),
-            self.ids.take(pa.array(neighbours[valid])),
-            pa.array(distances[valid]),
-        ], schema=_RELATED_ARROW)
+        batch = pa.RecordBatch.from_arrays(
+            [
+                self.ids.take(pa.array(np.repeat(positions, width).reshape(positions.size, width)[valid])),
+                pa.array(np.broadcast_to(np.arange(1, width + 1, dtype=np.int32), neighbours.shape)[valid]),
+                self.ids.take(pa.array(neighbours[valid])),
+                pa.array(distances[valid]),
+            ],
+            schema=_RELATED_ARROW,
+        )
         watch.lap("arrow")
         return batch
 
@@ -290,12 +301,12 @@ class NeighbourSearch:
         return dict(self._task_seconds.value)
 
     def describe(self) -> str:
-        return (f"driver: {describe(self.driver_seconds)}; {self.tasks} tasks, summed: "
-                f"{describe(self.task_seconds())}")
+        return f"driver: {describe(self.driver_seconds)}; {self.tasks} tasks, summed: {describe(self.task_seconds())}"
 
 
-def exact_neighbours(vectors: DataFrame, features: Sequence[str], k: int = 3, metric: str = "euclidean",
-                     tasks: int | None = None) -> DataFrame:
+def exact_neighbours(
+    vectors: DataFrame, features: Sequence[str], k: int = 3, metric: str = "euclidean", tasks: int | None = None
+) -> DataFrame:
     """``artist_id, rank, related_id, distance`` for the k nearest other artists of each artist.
 
     ``vectors`` holds ``artist_id`` (unique) and ``features`` already in metric
@@ -304,20 +315,36 @@ def exact_neighbours(vectors: DataFrame, features: Sequence[str], k: int = 3, me
     Spark tasks when the returned DataFrame is evaluated.
     """
     table = vectors.select("artist_id", *features).toArrow()
-    points = np.column_stack([table.column(f).to_numpy() for f in features]) if table.num_rows else \
-        np.empty((0, len(features)))
-    return neighbours_from_arrays(vectors.sparkSession, table.column("artist_id").combine_chunks(), points,
-                                  k=k, metric=metric, tasks=tasks)
+    points = (
+        np.column_stack([table.column(f).to_numpy() for f in features])
+        if table.num_rows
+        else np.empty((0, len(features)))
+    )
+    return neighbours_from_arrays(
+        vectors.sparkSession, table.column("artist_id").combine_chunks(), points, k=k, metric=metric, tasks=tasks
+    )
 
 
-def neighbours_from_arrays(spark: SparkSession, ids: pa.Array, points: np.ndarray, k: int = 3,
-                           metric: str = "euclidean", tasks: int | None = None) -> DataFrame:
+def neighbours_from_arrays(
+    spark: SparkSession,
+    ids: pa.Array,
+    points: np.ndarray,
+    k: int = 3,
+    metric: str = "euclidean",
+    tasks: int | None = None,
+) -> DataFrame:
     """Like :func:`exact_neighbours`, for vectors already on the driver (``ids[i]`` owns ``points[i]``)."""
     return search_from_arrays(spark, ids, points, k, metric, tasks).frame
 
 
-def search_from_arrays(spark: SparkSession, ids: pa.Array, points: np.ndarray, k: int = 3,
-                       metric: str = "euclidean", tasks: int | None = None) -> NeighbourSearch:
+def search_from_arrays(
+    spark: SparkSession,
+    ids: pa.Array,
+    points: np.ndarray,
+    k: int = 3,
+    metric: str = "euclidean",
+    tasks: int | None = None,
+) -> NeighbourSearch:
     """:func:`neighbours_from_arrays`'s rows with the seconds of each phase (:class:`NeighbourSearch`)."""
     check_metric(metric)
     if k < 1:
@@ -329,17 +356,23 @@ def search_from_arrays(spark: SparkSession, ids: pa.Array, points: np.ndarray, k
     watch = Stopwatch()
     index = NeighbourIndex.for_ids(points, ids, metric, watch)
     if tasks is None:
-        tasks = max(1, min(TASKS_PER_CORE * spark.sparkContext.defaultParallelism,
-                           math.ceil(n / MIN_ROWS_PER_TASK)))
+        tasks = max(1, min(TASKS_PER_CORE * spark.sparkContext.defaultParallelism, math.ceil(n / MIN_ROWS_PER_TASK)))
     ordered_ids = ids.take(pa.array(index.order))
     watch.lap("ids")
     work = spark.sparkContext.broadcast(_SearchWork(index, ordered_ids, k, tasks))
     watch.lap("broadcast")
-    log.info("neighbour index over %d artists (%d in the KD-tree) built and broadcast in %.1f s (%s); "
-             "the search runs in %d tasks", n, index.tree_size, sum(watch.seconds.values()),
-             describe(watch.seconds), tasks)
+    log.info(
+        "neighbour index over %d artists (%d in the KD-tree) built and broadcast in %.1f s (%s); "
+        "the search runs in %d tasks",
+        n,
+        index.tree_size,
+        sum(watch.seconds.values()),
+        describe(watch.seconds),
+        tasks,
+    )
     frame = spark.range(tasks, numPartitions=tasks).mapInArrow(
-        functools.partial(_search_tasks, work=work, seconds=task_seconds), schemas.RELATED_ARTISTS)
+        functools.partial(_search_tasks, work=work, seconds=task_seconds), schemas.RELATED_ARTISTS
+    )
     return NeighbourSearch(frame, watch.seconds, tasks, task_seconds)
 
 
@@ -353,7 +386,7 @@ def _search_tasks(batches: Iterator[pa.RecordBatch], work, seconds: Accumulator)
                 positions = job.task_positions(task)
                 for start in range(0, positions.size, QUERY_BATCH):
                     watch.restart()
-                    out = job.related_batch(positions[start:start + QUERY_BATCH], watch)
+                    out = job.related_batch(positions[start : start + QUERY_BATCH], watch)
                     yield out
     finally:
         seconds.add(watch.seconds)

@@ -23,15 +23,27 @@ artists), so the same snapshot gives the same values bit for bit, whatever the r
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import reduce
-from typing import Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.transform.vectors import (_FIXED_POINT, AUDIO_FEATURE_NAMES, DEFAULT_FEATURES, all_present,
-                                    complete_features, decimal_mean, finite_or_null, fixed_point, fixed_point_mean,
-                                    normalize, quantiles, to_metric_space, weigh)
+from jobs.transform.vectors import (
+    _FIXED_POINT,
+    AUDIO_FEATURE_NAMES,
+    DEFAULT_FEATURES,
+    all_present,
+    complete_features,
+    decimal_mean,
+    finite_or_null,
+    fixed_point,
+    fixed_point_mean,
+    normalize,
+    quantiles,
+    to_metric_space,
+    weigh,
+)
 
 SPREAD = "_sd"
 METADATA = ("track_popularity", "artist_popularity", "track_duration", "track_count", "release_year")
@@ -44,22 +56,45 @@ SHARED_TRACKS = ("full", "split")
 DEFAULT_LISTENERS_WEIGHT = 0.7
 
 PRESETS: dict[str, dict] = {
-    "seed": {"features": list(DEFAULT_FEATURES), "normalization": "minmax", "metric": "euclidean",
-             "weights": {}, "shared_tracks": "full", "listeners_weight": 0.0},
+    "seed": {
+        "features": list(DEFAULT_FEATURES),
+        "normalization": "minmax",
+        "metric": "euclidean",
+        "weights": {},
+        "shared_tracks": "full",
+        "listeners_weight": 0.0,
+    },
     # Chosen on two public tables with genres (README, "How related artists are found"): the issue's
     # one-row-per-artist data_w_genres.csv (28,680 artists, fine genres), where forward selection from the
     # seed six adds track popularity, duration, valence, track count and tempo with rank normalization
     # (0.109 -> 0.204, 1.87x), and the TidyTuesday spotify_songs.csv, where release_year adds most
     # (0.440 -> 0.523). Twelve dimensions: the exact search costs about 3x the eight of "fast".
-    "default": {"features": [*DEFAULT_FEATURES, "release_year", "tempo", "valence", "track_popularity",
-                             "duration_ms", "track_count"],
-                "normalization": "rank", "metric": "euclidean", "weights": {}, "shared_tracks": "full",
-                "listeners_weight": DEFAULT_LISTENERS_WEIGHT},
+    "default": {
+        "features": [
+            *DEFAULT_FEATURES,
+            "release_year",
+            "tempo",
+            "valence",
+            "track_popularity",
+            "duration_ms",
+            "track_count",
+        ],
+        "normalization": "rank",
+        "metric": "euclidean",
+        "weights": {},
+        "shared_tracks": "full",
+        "listeners_weight": DEFAULT_LISTENERS_WEIGHT,
+    },
     # For lakes where the search time matters more: eight signals, zscore (0.125 and 0.507 on the two
     # tables; the 1,000,000-artist job in about half the default's time).
-    "fast": {"features": [*DEFAULT_FEATURES, "release_year", "tempo"],
-             "normalization": "zscore", "metric": "euclidean", "weights": {}, "shared_tracks": "full",
-             "listeners_weight": DEFAULT_LISTENERS_WEIGHT},
+    "fast": {
+        "features": [*DEFAULT_FEATURES, "release_year", "tempo"],
+        "normalization": "zscore",
+        "metric": "euclidean",
+        "weights": {},
+        "shared_tracks": "full",
+        "listeners_weight": DEFAULT_LISTENERS_WEIGHT,
+    },
 }
 # The default's sound alone, without listening data: the default of the second round.
 PRESETS["sound"] = {**PRESETS["default"], "listeners_weight": 0.0}
@@ -76,9 +111,11 @@ def check_signals(signals: Sequence[str]) -> tuple[str, ...]:
     known = set(signal_names())
     unknown = [s for s in signals if s not in known]
     if unknown:
-        raise ValueError(f"unknown audio feature(s) or signal(s) {', '.join(unknown)}: choose from audio features "
-                         f"{', '.join(AUDIO_FEATURE_NAMES)}, their spread as <feature>{SPREAD}, or "
-                         f"{', '.join(METADATA)}")
+        raise ValueError(
+            f"unknown audio feature(s) or signal(s) {', '.join(unknown)}: choose from audio features "
+            f"{', '.join(AUDIO_FEATURE_NAMES)}, their spread as <feature>{SPREAD}, or "
+            f"{', '.join(METADATA)}"
+        )
     if len(set(signals)) != len(signals):
         raise ValueError(f"the feature list repeats a feature: {', '.join(signals)}")
     return signals
@@ -136,8 +173,13 @@ def features_to_join(tables: Mapping[str, DataFrame], from_log: bool | None = No
     return None if features_on_tracks(tables["top_tracks"], from_log) else tables["audio_features"]
 
 
-def artist_signals(top_tracks: DataFrame, audio_features: DataFrame | None, artists: DataFrame,
-                   signals: Sequence[str], shared_tracks: str = "full") -> DataFrame:
+def artist_signals(
+    top_tracks: DataFrame,
+    audio_features: DataFrame | None,
+    artists: DataFrame,
+    signals: Sequence[str],
+    shared_tracks: str = "full",
+) -> DataFrame:
     """One row per artist of ``top_tracks`` or ``artists``: ``artist_id, known, tracks, usable_tracks, <signals>``.
 
     Audio means are null when the artist has no usable track, other signals when the data lacks
@@ -153,24 +195,29 @@ def artist_signals(top_tracks: DataFrame, audio_features: DataFrame | None, arti
     columns = set(top_tracks.columns)
     release = F.col("release_date") if "release_date" in columns else F.lit(None).cast("date")
     on_rows = audio_features is None
-    tracks = (top_tracks.select("artist_id", "track_id", F.col("popularity").cast("double").alias("_pop"),
-                                F.col("duration_ms").cast("double").alias("_dur"),
-                                F.year(release).cast("double").alias("_year"),
-                                *[finite_or_null(F.col("audio_features").getField(f)).alias(f)
-                                  for f in (audio if on_rows else ())])
-              .where(F.col("artist_id").isNotNull() & F.col("track_id").isNotNull()))
+    tracks = top_tracks.select(
+        "artist_id",
+        "track_id",
+        F.col("popularity").cast("double").alias("_pop"),
+        F.col("duration_ms").cast("double").alias("_dur"),
+        F.year(release).cast("double").alias("_year"),
+        *[finite_or_null(F.col("audio_features").getField(f)).alias(f) for f in (audio if on_rows else ())],
+    ).where(F.col("artist_id").isNotNull() & F.col("track_id").isNotNull())
     if shared_tracks == "split":
         credits = tracks.groupBy("track_id").agg(F.countDistinct("artist_id").alias("_credits"))
         tracks = tracks.join(credits, "track_id")
     if on_rows:
         complete = all_present(audio)
-        per_track = tracks.select(*[F.when(complete, F.col(c)).alias(c) if c in audio else F.col(c)
-                                    for c in tracks.columns])
+        per_track = tracks.select(
+            *[F.when(complete, F.col(c)).alias(c) if c in audio else F.col(c) for c in tracks.columns]
+        )
     else:
         with_features = tracks.join(complete_features(audio_features, audio), "track_id", "left") if audio else tracks
         per_track = with_features.groupBy("track_id", "artist_id").agg(
-            *[F.min(f).alias(f) for f in audio], *[F.min(c).alias(c) for c in ("_pop", "_dur", "_year")],
-            *([F.min("_credits").alias("_credits")] if shared_tracks == "split" else []))
+            *[F.min(f).alias(f) for f in audio],
+            *[F.min(c).alias(c) for c in ("_pop", "_dur", "_year")],
+            *([F.min("_credits").alias("_credits")] if shared_tracks == "split" else []),
+        )
     usable = F.col(audio[0]).isNotNull() if audio else F.lit(True)
     weight = F.lit(1.0) / F.col("_credits") if shared_tracks == "split" else None
 
@@ -181,17 +228,24 @@ def artist_signals(top_tracks: DataFrame, audio_features: DataFrame | None, arti
     aggregates = {"tracks": F.count(F.lit(1)), "usable_tracks": F.count_if(usable)}
     for name in signals:
         if name in METADATA:
-            aggregates[name] = {"track_popularity": mean(F.col("_pop")), "track_duration": mean(F.col("_dur")),
-                                "release_year": mean(F.col("_year")), "track_count": F.count(F.lit(1)).cast("double"),
-                                "artist_popularity": F.lit(None).cast("double")}[name]
+            aggregates[name] = {
+                "track_popularity": mean(F.col("_pop")),
+                "track_duration": mean(F.col("_dur")),
+                "release_year": mean(F.col("_year")),
+                "track_count": F.count(F.lit(1)).cast("double"),
+                "artist_popularity": F.lit(None).cast("double"),
+            }[name]
         elif name.endswith(SPREAD):
             aggregates[name] = spread(F.col(name[: -len(SPREAD)]))
         else:
             aggregates[name] = mean(F.col(name), aggregates["usable_tracks"])
     stats = per_track.groupBy("artist_id").agg(*[value.alias(name) for name, value in aggregates.items()])
-    known = (artists.where(F.col("artist_id").isNotNull()).groupBy("artist_id")
-             .agg(F.max(F.col("popularity")).cast("double").alias("_artist_popularity"))
-             .withColumn("known", F.lit(True)))
+    known = (
+        artists.where(F.col("artist_id").isNotNull())
+        .groupBy("artist_id")
+        .agg(F.max(F.col("popularity")).cast("double").alias("_artist_popularity"))
+        .withColumn("known", F.lit(True))
+    )
     joined = stats.join(known, "artist_id", "full_outer").withColumn("known", F.coalesce(F.col("known"), F.lit(False)))
     if "artist_popularity" in signals:
         joined = joined.withColumn("artist_popularity", F.col("_artist_popularity"))
@@ -229,12 +283,20 @@ def impute(vectors: DataFrame, signals: Sequence[str]) -> tuple[DataFrame, dict[
     nullable = [s for s in signals if s in METADATA or s.endswith(SPREAD)]
     if not nullable:
         return vectors, {}
-    row = vectors.agg(*[F.count_if(F.col(s).isNull()).alias(f"n_{s}") for s in nullable],
-                      *[decimal_mean(F.col(s)).alias(f"m_{s}") for s in nullable]).first()
+    row = vectors.agg(
+        *[F.count_if(F.col(s).isNull()).alias(f"n_{s}") for s in nullable],
+        *[decimal_mean(F.col(s)).alias(f"m_{s}") for s in nullable],
+    ).first()
     counts = {s: int(row[f"n_{s}"]) for s in nullable if row[f"n_{s}"]}
-    filled = vectors.select("artist_id", *[
-        F.coalesce(F.col(s), F.lit(row[f"m_{s}"] if row[f"m_{s}"] is not None else 0.0)).alias(s)
-        if s in counts else F.col(s) for s in signals])
+    filled = vectors.select(
+        "artist_id",
+        *[
+            F.coalesce(F.col(s), F.lit(row[f"m_{s}"] if row[f"m_{s}"] is not None else 0.0)).alias(s)
+            if s in counts
+            else F.col(s)
+            for s in signals
+        ],
+    )
     return filled, counts
 
 
@@ -251,28 +313,48 @@ def popularity_proxy(artists: DataFrame, top_tracks: DataFrame) -> tuple[DataFra
     if not missing:
         return artists, ({"artists": int(total)} if total else {})
     release = F.col("release_date") if "release_date" in top_tracks.columns else F.lit(None).cast("date")
-    per_artist = (top_tracks.where(F.col("artist_id").isNotNull()).groupBy("artist_id").agg(
-        F.round(fixed_point_mean(F.col("popularity").cast("double"))).cast("int").alias("_tracks_pop"),
-        F.countDistinct("track_id").cast("double").alias("_count"),
-        F.coalesce(F.max(F.year(release)), F.lit(0)).cast("double").alias("_latest")))
+    per_artist = (
+        top_tracks.where(F.col("artist_id").isNotNull())
+        .groupBy("artist_id")
+        .agg(
+            F.round(fixed_point_mean(F.col("popularity").cast("double"))).cast("int").alias("_tracks_pop"),
+            F.countDistinct("track_id").cast("double").alias("_count"),
+            F.coalesce(F.max(F.year(release)), F.lit(0)).cast("double").alias("_latest"),
+        )
+    )
     joined = artists.join(per_artist, "artist_id", "left").withColumn(
-        "_how", F.when(F.col("popularity").isNotNull(), "artists").when(F.col("_tracks_pop").isNotNull(), "tracks")
-        .otherwise("proxy"))
-    needs = joined.where(F.col("_how") == "proxy").select("artist_id", F.coalesce("_count", F.lit(0.0)).alias("_count"),
-                                                          F.coalesce("_latest", F.lit(0.0)).alias("_latest"))
+        "_how",
+        F.when(F.col("popularity").isNotNull(), "artists")
+        .when(F.col("_tracks_pop").isNotNull(), "tracks")
+        .otherwise("proxy"),
+    )
+    needs = joined.where(F.col("_how") == "proxy").select(
+        "artist_id",
+        F.coalesce("_count", F.lit(0.0)).alias("_count"),
+        F.coalesce("_latest", F.lit(0.0)).alias("_latest"),
+    )
     scored = quantiles(needs, "_count", "_latest").select(
-        "artist_id", F.round(F.lit(50.0) * (F.col("_count") + F.col("_latest"))).cast("int").alias("_proxy"))
+        "artist_id", F.round(F.lit(50.0) * (F.col("_count") + F.col("_latest"))).cast("int").alias("_proxy")
+    )
     filled = joined.join(scored, "artist_id", "left").withColumn(
-        "popularity", F.coalesce(F.col("popularity"), F.col("_tracks_pop"), F.col("_proxy")))
+        "popularity", F.coalesce(F.col("popularity"), F.col("_tracks_pop"), F.col("_proxy"))
+    )
     counts = {row["_how"]: int(row["n"]) for row in joined.groupBy("_how").agg(F.count(F.lit(1)).alias("n")).collect()}
     return filled.select(*artists.columns), counts
 
 
-def signal_vectors(status: DataFrame, signals: Sequence[str], normalization: str, metric: str,
-                   weights: Sequence[tuple[str, float]] = ()) -> tuple[DataFrame, dict[str, int]]:
+def signal_vectors(
+    status: DataFrame,
+    signals: Sequence[str],
+    normalization: str,
+    metric: str,
+    weights: Sequence[tuple[str, float]] = (),
+) -> tuple[DataFrame, dict[str, int]]:
     """What the neighbour search takes: usable artists' signals, imputed, normalized, weighted, in the
     metric's space; and the imputation counts (:func:`impute`)."""
     vectors, imputed = impute(usable_signals(status, signals), signals)
-    return (vectors.transform(normalize, signals, normalization)
-            .transform(weigh, signals, weights)
-            .transform(to_metric_space, signals, metric)), imputed
+    return (
+        vectors.transform(normalize, signals, normalization)
+        .transform(weigh, signals, weights)
+        .transform(to_metric_space, signals, metric)
+    ), imputed

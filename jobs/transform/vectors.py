@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -23,15 +23,28 @@ from pyspark.sql import functions as F
 from jobs.transform.metrics import check_metric
 
 DEFAULT_FEATURES = ("danceability", "energy", "loudness", "speechiness", "acousticness", "instrumentalness")
-AUDIO_FEATURE_NAMES = ("danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
-                       "instrumentalness", "liveness", "valence", "tempo", "duration_ms", "time_signature")
+AUDIO_FEATURE_NAMES = (
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "duration_ms",
+    "time_signature",
+)
 NORMALIZATIONS = ("minmax", "zscore", "rank")
 
 # Per-artist means: values in units of 2^-30 (about 1e-9), summed as longs; exact while |x| * rows < 8.6e9,
 # ample for a few dozen tracks of any audio feature. An overflow fails the job (ANSI mode), never wraps.
-_FIXED_POINT = 2.0 ** 30
+_FIXED_POINT = 2.0**30
 # From 2^52 on, a double has no fraction; below it, floor(|x|) and |x| - floor(|x|) are exact.
-_EXACT_FRACTIONS = 2.0 ** 52
+_EXACT_FRACTIONS = 2.0**52
 # Means over all artists: any audio feature (|x| < 1e20), exact to 1e-18.
 _DECIMAL = "decimal(38,18)"
 
@@ -65,8 +78,9 @@ def round_half_up(value: Column) -> Column:
     size = F.abs(value)
     whole = F.floor(size)
     units = whole + (size - whole >= F.lit(0.5)).cast("long")
-    return F.when(size < F.lit(_EXACT_FRACTIONS), F.when(value < 0, -units).otherwise(units)) \
-        .otherwise(value.cast("long"))
+    return F.when(size < F.lit(_EXACT_FRACTIONS), F.when(value < 0, -units).otherwise(units)).otherwise(
+        value.cast("long")
+    )
 
 
 def fixed_point(column: Column) -> Column:
@@ -115,15 +129,17 @@ def artist_feature_stats(top_tracks: DataFrame, audio_features: DataFrame, featu
     complete feature rows takes the smallest value of each feature.
     """
     features = check_features(features)
-    tracks = (top_tracks.select("artist_id", "track_id")
-              .where(F.col("artist_id").isNotNull() & F.col("track_id").isNotNull()))
+    tracks = top_tracks.select("artist_id", "track_id").where(
+        F.col("artist_id").isNotNull() & F.col("track_id").isNotNull()
+    )
     with_features = tracks.join(complete_features(audio_features, features), "track_id", "left")
     # Grouped by (track_id, artist_id) right after a join on track_id: no extra shuffle.
     per_track = with_features.groupBy("track_id", "artist_id").agg(*[F.min(f).alias(f) for f in features])
     return per_track.groupBy("artist_id").agg(
         F.count(F.lit(1)).alias("tracks"),
         F.count(F.col(features[0])).alias("usable_tracks"),
-        *[fixed_point_mean(F.col(f)).alias(f) for f in features])
+        *[fixed_point_mean(F.col(f)).alias(f) for f in features],
+    )
 
 
 def attach_artists(stats: DataFrame, artists: DataFrame) -> DataFrame:
@@ -132,10 +148,10 @@ def attach_artists(stats: DataFrame, artists: DataFrame) -> DataFrame:
     Adds ``known`` (the artist is in the artists table); artists without top
     tracks get null ``tracks``/``usable_tracks``.
     """
-    known = artists.select("artist_id").where(F.col("artist_id").isNotNull()).distinct() \
-        .withColumn("known", F.lit(True))
-    return stats.join(known, "artist_id", "full_outer") \
-        .withColumn("known", F.coalesce(F.col("known"), F.lit(False)))
+    known = (
+        artists.select("artist_id").where(F.col("artist_id").isNotNull()).distinct().withColumn("known", F.lit(True))
+    )
+    return stats.join(known, "artist_id", "full_outer").withColumn("known", F.coalesce(F.col("known"), F.lit(False)))
 
 
 def coverage(status: DataFrame) -> DataFrame:
@@ -155,7 +171,8 @@ def coverage(status: DataFrame) -> DataFrame:
         count_where(known & (usable > 0)).alias("with_vector"),
         count_where(known & usable.isNull()).alias("no_top_tracks"),
         count_where(known & (usable == 0)).alias("no_features"),
-        count_where(~known).alias("unknown_artists"))
+        count_where(~known).alias("unknown_artists"),
+    )
 
 
 def usable_vectors(status: DataFrame, features: Sequence[str]) -> DataFrame:
@@ -174,20 +191,31 @@ def normalize(vectors: DataFrame, features: Sequence[str], method: str = "minmax
     if method == "rank":
         return quantiles(vectors.select("artist_id", *features), *features)
     if method == "minmax":
-        bounds = vectors.agg(*[F.min(f).alias(f"_lo_{f}") for f in features],
-                             *[F.max(f).alias(f"_hi_{f}") for f in features])
+        bounds = vectors.agg(
+            *[F.min(f).alias(f"_lo_{f}") for f in features], *[F.max(f).alias(f"_hi_{f}") for f in features]
+        )
         scaled = vectors.crossJoin(F.broadcast(bounds))
-        return scaled.select("artist_id", *[
-            F.when(F.col(f"_hi_{f}") > F.col(f"_lo_{f}"),
-                   (F.col(f) - F.col(f"_lo_{f}")) / (F.col(f"_hi_{f}") - F.col(f"_lo_{f}")))
-            .otherwise(F.lit(0.0)).alias(f) for f in features])
+        return scaled.select(
+            "artist_id",
+            *[
+                F.when(
+                    F.col(f"_hi_{f}") > F.col(f"_lo_{f}"),
+                    (F.col(f) - F.col(f"_lo_{f}")) / (F.col(f"_hi_{f}") - F.col(f"_lo_{f}")),
+                )
+                .otherwise(F.lit(0.0))
+                .alias(f)
+                for f in features
+            ],
+        )
     means = vectors.agg(*[decimal_mean(F.col(f)).alias(f"_mean_{f}") for f in features])
     centred = vectors.crossJoin(F.broadcast(means)).select(
-        "artist_id", *[(F.col(f) - F.col(f"_mean_{f}")).alias(f) for f in features])
+        "artist_id", *[(F.col(f) - F.col(f"_mean_{f}")).alias(f) for f in features]
+    )
     spreads = centred.agg(*[F.sqrt(decimal_mean(F.col(f) * F.col(f))).alias(f"_sd_{f}") for f in features])
-    return centred.crossJoin(F.broadcast(spreads)).select("artist_id", *[
-        F.when(F.col(f"_sd_{f}") > 0, F.col(f) / F.col(f"_sd_{f}")).otherwise(F.lit(0.0)).alias(f)
-        for f in features])
+    return centred.crossJoin(F.broadcast(spreads)).select(
+        "artist_id",
+        *[F.when(F.col(f"_sd_{f}") > 0, F.col(f) / F.col(f"_sd_{f}")).otherwise(F.lit(0.0)).alias(f) for f in features],
+    )
 
 
 def quantiles(frame: DataFrame, *columns: str) -> DataFrame:
@@ -200,15 +228,21 @@ def quantiles(frame: DataFrame, *columns: str) -> DataFrame:
     """
     if not columns:
         return frame
-    long = frame.select("artist_id", F.explode(F.array(*[
-        F.struct(F.lit(c).alias("c"), F.col(c).cast("double").alias("v")) for c in columns])).alias("_cv")) \
-        .select("artist_id", "_cv.c", "_cv.v")
+    long = frame.select(
+        "artist_id",
+        F.explode(F.array(*[F.struct(F.lit(c).alias("c"), F.col(c).cast("double").alias("v")) for c in columns])).alias(
+            "_cv"
+        ),
+    ).select("artist_id", "_cv.c", "_cv.v")
     ordered = Window.partitionBy("c").orderBy("v")
     below = F.rank().over(ordered) - 1
     up_to_ties = F.count(F.lit(1)).over(ordered.rangeBetween(Window.unboundedPreceding, Window.currentRow))
     total = F.count(F.lit(1)).over(Window.partitionBy("c"))
-    ranked = long.select("artist_id", "c", F.when(total > 1, (below + (up_to_ties - below - 1) / 2.0) / (total - 1))
-                         .otherwise(F.lit(0.0)).alias("_q"))
+    ranked = long.select(
+        "artist_id",
+        "c",
+        F.when(total > 1, (below + (up_to_ties - below - 1) / 2.0) / (total - 1)).otherwise(F.lit(0.0)).alias("_q"),
+    )
     wide = ranked.groupBy("artist_id").agg(*[F.max(F.when(F.col("c") == c, F.col("_q"))).alias(c) for c in columns])
     rest = [c for c in frame.columns if c not in columns]
     if rest == ["artist_id"]:
@@ -224,8 +258,10 @@ def weigh(vectors: DataFrame, features: Sequence[str], weights) -> DataFrame:
     weights = dict(weights or {})
     if all(weights.get(f, 1.0) == 1.0 for f in features):
         return vectors
-    return vectors.select("artist_id", *[
-        (F.col(f) * F.lit(float(weights[f]))).alias(f) if weights.get(f, 1.0) != 1.0 else F.col(f) for f in features])
+    return vectors.select(
+        "artist_id",
+        *[(F.col(f) * F.lit(float(weights[f]))).alias(f) if weights.get(f, 1.0) != 1.0 else F.col(f) for f in features],
+    )
 
 
 def to_metric_space(vectors: DataFrame, features: Sequence[str], metric: str) -> DataFrame:
@@ -237,12 +273,16 @@ def to_metric_space(vectors: DataFrame, features: Sequence[str], metric: str) ->
         return vectors
     norm = F.sqrt(functools.reduce(operator.add, [F.col(f) * F.col(f) for f in features]))
     with_norm = vectors.withColumn("_norm", norm)
-    return with_norm.select("artist_id", *[
-        F.when(F.col("_norm") > 0, F.col(f) / F.col("_norm")).otherwise(F.lit(0.0)).alias(f) for f in features])
+    return with_norm.select(
+        "artist_id",
+        *[F.when(F.col("_norm") > 0, F.col(f) / F.col("_norm")).otherwise(F.lit(0.0)).alias(f) for f in features],
+    )
 
 
 def metric_vectors(status: DataFrame, features: Sequence[str], normalization: str, metric: str) -> DataFrame:
     """:func:`usable_vectors`, normalized, in the metric's space: what the neighbour search takes."""
-    return (status.transform(usable_vectors, features)
-            .transform(normalize, features, normalization)
-            .transform(to_metric_space, features, metric))
+    return (
+        status.transform(usable_vectors, features)
+        .transform(normalize, features, normalization)
+        .transform(to_metric_space, features, metric)
+    )

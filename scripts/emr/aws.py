@@ -22,7 +22,7 @@ def clients(*services: str, region: str | None = None) -> list[Any]:
     except ImportError:
         raise AwsError("the EMR scripts need boto3: run `make setup` and `. .venv/bin/activate`") from None
     config = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 4, "mode": "standard"})
-    session = boto3.session.Session(region_name=region)   # its own: credentials are looked up afresh
+    session = boto3.session.Session(region_name=region)  # its own: credentials are looked up afresh
     try:
         return [session.client(name, config=config) for name in services]
     except NoRegionError:
@@ -32,11 +32,14 @@ def clients(*services: str, region: str | None = None) -> list[Any]:
 def require_credentials(sts) -> str:
     """The account id of the credentials in use; refuses when there are none or AWS rejects them."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
     try:
         return sts.get_caller_identity()["Account"]
     except NoCredentialsError:
-        raise AwsError("no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
-                       "or run `aws configure`") from None
+        raise AwsError(
+            "no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
+            "or run `aws configure`"
+        ) from None
     except ClientError as exc:
         raise AwsError(f"AWS refused the credentials: {exc}") from None
     except BotoCoreError as exc:
@@ -46,6 +49,7 @@ def require_credentials(sts) -> str:
 def require_bucket(s3, bucket: str) -> None:
     """Refuses a bucket that does not exist or that these credentials may not use."""
     from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
@@ -62,6 +66,7 @@ def require_bucket(s3, bucket: str) -> None:
 def stack_outputs(cloudformation, stack: str) -> dict[str, str]:
     """The outputs of a deployed stack, by key."""
     from botocore.exceptions import ClientError
+
     try:
         found = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as exc:

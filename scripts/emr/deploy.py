@@ -23,8 +23,8 @@ import shlex
 import sys
 import tempfile
 import zoneinfo
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from mart.url import MartUrl, MartUrlError, mask
 from scripts.emr import package, steps
@@ -34,11 +34,13 @@ from shared.version import program_parser
 REPO = Path(__file__).resolve().parents[2]
 
 TEMPLATE = REPO / "scripts" / "emr" / "pipeline.yaml"
-TEMPLATE_BODY_LIMIT = 51_200   # bytes CloudFormation takes inline
+TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation takes inline
 SCHEDULE = re.compile(r"^(cron\([^()]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 # The template's MartPasswordSecretArn pattern: a secret's full ARN (its name and the six characters Secrets
 # Manager adds), no wildcard, as the cluster's role may read that one secret.
-SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$")
+SECRET_ARN = re.compile(
+    r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"
+)
 LAKE_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/([A-Za-z0-9_.=-]+(?:/[A-Za-z0-9_.=-]+)*)/?$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -52,8 +54,12 @@ class DeployFailed(RuntimeError):
 
 
 def parse_args(argv: Sequence[str] | None):
-    parser = program_parser("python -m scripts.emr.deploy", description=__doc__.split("\n\n")[0],
-                            epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = program_parser(
+        "python -m scripts.emr.deploy",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--stack", required=True, help="CloudFormation stack name (also names the state machine)")
     parser.add_argument("--bucket", required=True, help="bucket for the code package and the cluster logs")
     parser.add_argument("--lake", required=True, metavar="S3_URI", help="the lake, s3://bucket/prefix")
@@ -61,23 +67,39 @@ def parse_args(argv: Sequence[str] | None):
     parser.add_argument("--mart-url", required=True, help="JDBC URL of the MySQL mart")
     parser.add_argument("--mart-user", required=True, help="MySQL user of the batch")
     parser.add_argument("--mart-secret", required=True, metavar="ARN", help="Secrets Manager ARN of its password")
-    parser.add_argument("--spotify-secret", default="", metavar="ARN",
-                        help="Secrets Manager ARN with the Spotify client_id and client_secret")
+    parser.add_argument(
+        "--spotify-secret",
+        default="",
+        metavar="ARN",
+        help="Secrets Manager ARN with the Spotify client_id and client_secret",
+    )
     for job in steps.JOBS:
-        parser.add_argument(f"--{job}-args", default="", metavar="ARGS",
-                            help=f"more arguments for {job}.py, quoted as in a shell (see jobs/{job}.py --help)")
-    parser.add_argument("--schedule", default="cron(0 4 * * ? *)", help="EventBridge Scheduler expression "
-                        "(default: cron(0 4 * * ? *), 04:00 every day)")
-    parser.add_argument("--time-zone", default="Asia/Seoul", help="time zone of the schedule and of the dt "
-                        "(default: Asia/Seoul)")
+        parser.add_argument(
+            f"--{job}-args",
+            default="",
+            metavar="ARGS",
+            help=f"more arguments for {job}.py, quoted as in a shell (see jobs/{job}.py --help)",
+        )
+    parser.add_argument(
+        "--schedule",
+        default="cron(0 4 * * ? *)",
+        help="EventBridge Scheduler expression (default: cron(0 4 * * ? *), 04:00 every day)",
+    )
+    parser.add_argument(
+        "--time-zone", default="Asia/Seoul", help="time zone of the schedule and of the dt (default: Asia/Seoul)"
+    )
     parser.add_argument("--paused", action="store_true", help="deploy with the schedule disabled")
     parser.add_argument("--release", default=next(iter(steps.RELEASES)), help="EMR release label")
     parser.add_argument("--primary-type", default="m5.xlarge", help="primary node instance type")
     parser.add_argument("--core-type", default="m5.xlarge", help="core node instance type")
     parser.add_argument("--core-count", type=int, default=2, help="core nodes (default 2)")
     parser.add_argument("--step-timeout-minutes", type=int, default=180, help="a step running longer fails the run")
-    parser.add_argument("--idle-timeout-minutes", type=int, default=60,
-                        help="an idle cluster terminates itself after this long (a backstop)")
+    parser.add_argument(
+        "--idle-timeout-minutes",
+        type=int,
+        default=60,
+        help="an idle cluster terminates itself after this long (a backstop)",
+    )
     parser.add_argument("--region", help="AWS region (default: boto3's, e.g. AWS_REGION)")
     return parser.parse_args(argv)
 
@@ -86,8 +108,10 @@ def stack_parameters(args) -> dict[str, str]:
     """The template's parameters from the command line; raises SettingError for any that cannot work."""
     if args.release not in steps.RELEASES:
         supported = ", ".join(f"{label} ({what})" for label, what in steps.RELEASES.items())
-        raise SettingError(f"unknown EMR release {args.release!r}: the jobs need Spark 4.0, Delta 4.0 and "
-                           f"Python 3.11; supported: {supported}")
+        raise SettingError(
+            f"unknown EMR release {args.release!r}: the jobs need Spark 4.0, Delta 4.0 and "
+            f"Python 3.11; supported: {supported}"
+        )
     if not BUCKET.match(args.bucket):
         raise SettingError(f"{args.bucket!r} is not an S3 bucket name")
     lake = LAKE_URI.match(args.lake)
@@ -104,9 +128,11 @@ def stack_parameters(args) -> dict[str, str]:
         raise SettingError(f"--mart-user {args.mart_user!r} is not a MySQL user name")
     for option, arn in (("--mart-secret", args.mart_secret), ("--spotify-secret", args.spotify_secret)):
         if (arn or option == "--mart-secret") and not SECRET_ARN.fullmatch(arn):
-            raise SettingError(f"{option} must be a Secrets Manager secret ARN in full "
-                               f"(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-xxxxxx, no wildcard), "
-                               f"not {arn!r}: the cluster's role may read that secret only")
+            raise SettingError(
+                f"{option} must be a Secrets Manager secret ARN in full "
+                f"(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-xxxxxx, no wildcard), "
+                f"not {arn!r}: the cluster's role may read that secret only"
+            )
     if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", args.subnet):
         raise SettingError(f"--subnet {args.subnet!r} is not a subnet id (subnet-...)")
     if not 1 <= args.core_count <= 50:
@@ -115,16 +141,24 @@ def stack_parameters(args) -> dict[str, str]:
         raise SettingError("--step-timeout-minutes must be at least 10 and --idle-timeout-minutes at least 1")
     extra = {job: job_extra(job, getattr(args, f"{job}_args")) for job in steps.JOBS}
     return {
-        "ArtifactBucket": args.bucket, "LakeBucket": lake.group(1), "LakePrefix": lake.group(2),
-        "MartJdbcUrl": args.mart_url, "MartUser": args.mart_user, "MartPasswordSecretArn": args.mart_secret,
+        "ArtifactBucket": args.bucket,
+        "LakeBucket": lake.group(1),
+        "LakePrefix": lake.group(2),
+        "MartJdbcUrl": args.mart_url,
+        "MartUser": args.mart_user,
+        "MartPasswordSecretArn": args.mart_secret,
         "SpotifySecretArn": args.spotify_secret,
-        "IngestArguments": json.dumps(extra["ingest"]), "SimilarityArguments": json.dumps(extra["similarity"]),
-        "ReleaseLabel": args.release, "SubnetId": args.subnet,
-        "PrimaryInstanceType": args.primary_type, "CoreInstanceType": args.core_type,
+        "IngestArguments": json.dumps(extra["ingest"]),
+        "SimilarityArguments": json.dumps(extra["similarity"]),
+        "ReleaseLabel": args.release,
+        "SubnetId": args.subnet,
+        "PrimaryInstanceType": args.primary_type,
+        "CoreInstanceType": args.core_type,
         "CoreInstanceCount": str(args.core_count),
         "StepTimeoutSeconds": str(args.step_timeout_minutes * 60),
         "IdleTimeoutSeconds": str(args.idle_timeout_minutes * 60),
-        "ScheduleExpression": args.schedule, "ScheduleTimeZone": args.time_zone,
+        "ScheduleExpression": args.schedule,
+        "ScheduleTimeZone": args.time_zone,
         "ScheduleState": "DISABLED" if args.paused else "ENABLED",
     }
 
@@ -140,8 +174,10 @@ def require_mysql_url(text: str) -> None:
     if url is None or not text.startswith("jdbc:mysql://") or '"' in text or "\\" in text:
         raise SettingError(f"--mart-url {mask(text)!r} must be jdbc:mysql://host:port/database")
     if url.has_credentials:
-        raise SettingError(f"--mart-url {mask(text)!r} carries a user or password: give the user with "
-                           "--mart-user and the password in the secret of --mart-secret")
+        raise SettingError(
+            f"--mart-url {mask(text)!r} carries a user or password: give the user with "
+            "--mart-user and the password in the secret of --mart-secret"
+        )
 
 
 def job_extra(job: str, text: str) -> list[str]:
@@ -153,6 +189,7 @@ def job_extra(job: str, text: str) -> list[str]:
     if "--dt" in extra or "--config" in extra:
         raise SettingError(f"--{job}-args may not set --dt or --config: the run sets them")
     from jobs import ingest, similarity
+
     parse = {"ingest": ingest.parse_args, "similarity": similarity.parse_args}[job]
     try:
         parse(["--dt", "2026-01-01", *extra])
@@ -186,9 +223,14 @@ def deploy(args, parameters: dict[str, str]) -> dict[str, str]:
 
 def create_or_update(cloudformation, stack: str, body: str, parameters: dict[str, str]) -> None:
     from botocore.exceptions import ClientError, WaiterError
-    request = {"StackName": stack, "TemplateBody": body, "Capabilities": ["CAPABILITY_IAM"],
-               "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-               "Tags": [{"Key": "related-artists:pipeline", "Value": stack}]}
+
+    request = {
+        "StackName": stack,
+        "TemplateBody": body,
+        "Capabilities": ["CAPABILITY_IAM"],
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        "Tags": [{"Key": "related-artists:pipeline", "Value": stack}],
+    }
     try:
         exists = bool(cloudformation.describe_stacks(StackName=stack)["Stacks"])
     except ClientError:
@@ -209,8 +251,10 @@ def create_or_update(cloudformation, stack: str, body: str, parameters: dict[str
     try:
         waiter.wait(StackName=stack, WaiterConfig={"Delay": 10, "MaxAttempts": 180})
     except WaiterError as exc:
-        raise AwsError(f"stack {stack} did not finish: {exc}; see its events: aws cloudformation "
-                       f"describe-stack-events --stack-name {stack}") from None
+        raise AwsError(
+            f"stack {stack} did not finish: {exc}; see its events: aws cloudformation "
+            f"describe-stack-events --stack-name {stack}"
+        ) from None
     print(f"stack {stack}: {'updated' if exists else 'created'}")
 
 
@@ -222,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"deploy: {exc}; nothing was created", file=sys.stderr)
         return 2
     from scripts.emr.maven import JarError
+
     try:
         outputs = deploy(args, parameters)
     except (AwsError, JarError) as exc:

@@ -22,22 +22,25 @@ import hashlib
 import shutil
 import sys
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from shared.version import installed_version, program_parser
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "conf" / "emr.toml"
 BOOTSTRAP = REPO / "scripts" / "emr" / "bootstrap.sh"
-LOCK = REPO / "scripts" / "emr" / "requirements.lock"   # bootstrap.sh's argument: pip --require-hashes -r LOCK
+LOCK = REPO / "scripts" / "emr" / "requirements.lock"  # bootstrap.sh's argument: pip --require-hashes -r LOCK
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def entry_scripts() -> list[Path]:
     """Every ``jobs/*.py`` that runs as a program (has a ``__main__`` guard), sorted by name."""
-    return sorted(path for path in (REPO / "jobs").glob("*.py")
-                  if 'if __name__ == "__main__":' in path.read_text(encoding="utf-8"))
+    return sorted(
+        path
+        for path in (REPO / "jobs").glob("*.py")
+        if 'if __name__ == "__main__":' in path.read_text(encoding="utf-8")
+    )
 
 
 def build(out: Path, jars: Sequence[Path] = ()) -> list[Path]:
@@ -47,8 +50,12 @@ def build(out: Path, jars: Sequence[Path] = ()) -> list[Path]:
     """
     out.mkdir(parents=True, exist_ok=True)
     archive = out / "jobs.zip"
-    sources = [*(REPO / "jobs").rglob("*.py"), *(REPO / "mart").rglob("*.py"), *(REPO / "shared").rglob("*.py"),
-               *(REPO / "mart" / "ddl").glob("*.sql")]
+    sources = [
+        *(REPO / "jobs").rglob("*.py"),
+        *(REPO / "mart").rglob("*.py"),
+        *(REPO / "shared").rglob("*.py"),
+        *(REPO / "mart" / "ddl").glob("*.sql"),
+    ]
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(sources, key=lambda p: p.relative_to(REPO).as_posix()):
             info = zipfile.ZipInfo(path.relative_to(REPO).as_posix(), date_time=ZIP_TIME)
@@ -81,6 +88,7 @@ def upload(s3, out: Path, files: Sequence[Path], bucket: str, prefix: str) -> li
     from botocore.exceptions import BotoCoreError, ClientError
 
     from scripts.emr.aws import AwsError
+
     keys = []
     for path in files:
         key = f"{prefix.strip('/')}/{path.relative_to(out).as_posix()}"
@@ -95,18 +103,24 @@ def upload(s3, out: Path, files: Sequence[Path], bucket: str, prefix: str) -> li
 def build_package(out: Path) -> tuple[list[Path], str]:
     """Resolve the JDBC driver, build the package into ``out``; returns the files and the version."""
     from scripts.emr import maven
+
     files = build(out, [maven.resolve(maven.mysql_driver())])
     return files, version(out, files)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = program_parser("python -m scripts.emr.package", description=__doc__.split("\n\n")[0],
-                            epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = program_parser(
+        "python -m scripts.emr.package",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--out", default=str(REPO / "dist" / "emr"), help="build folder (default: dist/emr)")
     parser.add_argument("--bucket", help="upload to this S3 bucket (credentials and region: the usual AWS settings)")
     parser.add_argument("--prefix", default="code", help="key prefix; the version is added below it (default: code)")
     args = parser.parse_args(argv)
     from scripts.emr import maven
+
     out = Path(args.out)
     try:
         files, label = build_package(out)
@@ -118,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"version {label}")
     if args.bucket:
         from scripts.emr.aws import AwsError, clients, require_bucket, require_credentials
+
         try:
             s3, sts = clients("s3", "sts")
             require_credentials(sts)

@@ -18,8 +18,8 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from jobs.common.lake import parse_dt
 from scripts.emr import steps
@@ -35,8 +35,12 @@ class RunRefused(RuntimeError):
 
 
 def parse_args(argv: Sequence[str] | None):
-    parser = program_parser("python -m scripts.emr.run", description=__doc__.split("\n\n")[0],
-                            epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = program_parser(
+        "python -m scripts.emr.run",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--stack", required=True, help="the stack python -m scripts.emr.deploy created")
     parser.add_argument("--dt", required=True, type=_dt, help="snapshot date YYYY-MM-DD")
     parser.add_argument("--cluster-id", help="add the steps to this running cluster instead (j-...)")
@@ -58,9 +62,11 @@ def start_execution(sfn, machine: str, dt: str) -> str:
     """Start the state machine for ``dt``; refused while another execution of it is running."""
     running = sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING", maxResults=10)["executions"]
     if running:
-        raise RunRefused(f"another run is going: {running[0]['executionArn']} (started "
-                         f"{running[0]['startDate']:%Y-%m-%d %H:%M %Z}); wait for it or stop it first")
-    name = f"manual-{dt}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+        raise RunRefused(
+            f"another run is going: {running[0]['executionArn']} (started "
+            f"{running[0]['startDate']:%Y-%m-%d %H:%M %Z}); wait for it or stop it first"
+        )
+    name = f"manual-{dt}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     return sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps({"dt": dt}))["executionArn"]
 
 
@@ -82,15 +88,18 @@ class StepWatch:
         self.seen: dict[str, str] = {}
 
     def look(self) -> list[dict]:
-        found = [s for page in self.emr.get_paginator("list_steps").paginate(ClusterId=self.cluster)
-                 for s in page["Steps"]]
-        for step in reversed(found):   # EMR lists the newest first
+        found = [
+            s for page in self.emr.get_paginator("list_steps").paginate(ClusterId=self.cluster) for s in page["Steps"]
+        ]
+        for step in reversed(found):  # EMR lists the newest first
             state = step["Status"]["State"]
             if self.seen.get(step["Id"]) != state:
                 self.seen[step["Id"]] = state
                 reason = (step["Status"].get("FailureDetails") or {}).get("Reason", "")
-                self.say(f"  step {step['Name']:<24} {state:<11} logs: {self.log_uri}{self.cluster}/steps/{step['Id']}/"
-                         + (f"  ({reason})" if reason else ""))
+                self.say(
+                    f"  step {step['Name']:<24} {state:<11} logs: {self.log_uri}{self.cluster}/steps/{step['Id']}/"
+                    + (f"  ({reason})" if reason else "")
+                )
         return found
 
 
@@ -108,8 +117,10 @@ def wait_execution(sfn, emr, execution: str, log_uri: str, poll: float, timeout:
             watch.look()
         status = described["status"]
         if status in EXECUTION_DONE:
-            print(f"run {status}" + (f": {described.get('error', '')}: {described.get('cause', '')}"
-                                     if status != "SUCCEEDED" else ""))
+            print(
+                f"run {status}"
+                + (f": {described.get('error', '')}: {described.get('cause', '')}" if status != "SUCCEEDED" else "")
+            )
             return 0 if status == "SUCCEEDED" else 1
         if time.monotonic() >= deadline:
             print(f"still {status} after {timeout:g} s: stopped waiting (the run goes on)")
@@ -126,11 +137,15 @@ def add_steps(sfn, emr, machine: str, cluster: str, dt: str) -> list[str]:
     except (steps.DefinitionError, KeyError, ValueError) as exc:
         raise RunRefused(f"cannot read the steps of {machine}: {exc}") from None
     found = emr.describe_cluster(ClusterId=cluster)["Cluster"]
-    delta = any(c.get("Classification") == "delta-defaults" and (c.get("Properties") or {}).get("delta.enabled") == "true"
-                for c in found.get("Configurations", []))
+    delta = any(
+        c.get("Classification") == "delta-defaults" and (c.get("Properties") or {}).get("delta.enabled") == "true"
+        for c in found.get("Configurations", [])
+    )
     if found.get("ReleaseLabel") != release or not delta:
-        raise RunRefused(f"cluster {cluster} runs {found.get('ReleaseLabel')} with delta-defaults "
-                         f"{'on' if delta else 'off'}; the steps need {release} with delta.enabled=true")
+        raise RunRefused(
+            f"cluster {cluster} runs {found.get('ReleaseLabel')} with delta-defaults "
+            f"{'on' if delta else 'off'}; the steps need {release} with delta.enabled=true"
+        )
     if found["Status"]["State"] not in ("STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"):
         raise RunRefused(f"cluster {cluster} is {found['Status']['State']}: it takes no steps")
     return emr.add_job_flow_steps(JobFlowId=cluster, Steps=wanted)["StepIds"]
@@ -153,6 +168,7 @@ def wait_steps(emr, cluster: str, ids: Sequence[str], log_uri: str, poll: float,
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from botocore.exceptions import ClientError
+
     try:
         sfn, emr, cloudformation, sts = clients("stepfunctions", "emr", "cloudformation", "sts", region=args.region)
         require_credentials(sts)

@@ -18,8 +18,8 @@ a deployed stack and compares them with these); ``run.py`` reads them from the d
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from jobs.common.lake import parse_dt
 from scripts.emr import maven
@@ -29,7 +29,7 @@ RELEASES = {"emr-spark-8.0.0": "Spark 4.0.2, Delta 4.0.0, Python 3.11, Java 17"}
 JOBS = ("ingest", "similarity")
 EMR_PREFIX = ("spark-submit", "--master", "yarn", "--deploy-mode", "cluster", "--conf", "spark.yarn.maxAppAttempts=1")
 CONFIG_FILE = "emr.toml"
-DRIVER_MEMORY = "4g"   # the similarity job builds its neighbour index on the driver
+DRIVER_MEMORY = "4g"  # the similarity job builds its neighbour index on the driver
 ACTION_ON_FAILURE = "CANCEL_AND_WAIT"
 STEP_JAR = "command-runner.jar"
 # How the state machine builds a step's Args from its variables: <job>Args, then --dt, then <job>Extra.
@@ -46,12 +46,12 @@ class DefinitionError(ValueError):
 class Deployment:
     """Where a deployment's jobs find their code, lake, mart and secrets (ids only, never values)."""
 
-    code: str                    # folder of the package: s3://bucket/code/<version>, or a local folder
-    lake: str                    # s3://bucket/prefix on EMR
-    mart_url: str                # jdbc:mysql://host:3306/mart
+    code: str  # folder of the package: s3://bucket/code/<version>, or a local folder
+    lake: str  # s3://bucket/prefix on EMR
+    mart_url: str  # jdbc:mysql://host:3306/mart
     mart_user: str
-    mart_password_secret: str    # AWS Secrets Manager id or ARN of the mart user's password
-    spotify_secret: str = ""     # AWS Secrets Manager id or ARN with client_id, client_secret ("" = none)
+    mart_password_secret: str  # AWS Secrets Manager id or ARN of the mart user's password
+    spotify_secret: str = ""  # AWS Secrets Manager id or ARN with client_id, client_secret ("" = none)
 
 
 def toml_string(value: str) -> str:
@@ -64,36 +64,51 @@ def job_args(deployment: Deployment, job: str) -> list[str]:
     if job not in JOBS:
         raise ValueError(f"unknown job {job!r}: the steps are {', '.join(JOBS)}")
     code = deployment.code.rstrip("/")
-    args = ["--driver-memory", DRIVER_MEMORY,
-            "--jars", f"{code}/jars/{maven.jar_name(maven.mysql_driver())}",
-            "--py-files", f"{code}/jobs.zip",
-            "--files", f"{code}/{CONFIG_FILE}",
-            f"{code}/{job}.py", "--config", CONFIG_FILE,
-            "--lake", deployment.lake,
-            "--set", f"mart.url={toml_string(deployment.mart_url)}",
-            "--set", f"mart.user={toml_string(deployment.mart_user)}",
-            "--set", f"mart.password_secret={toml_string(deployment.mart_password_secret)}"]
+    args = [
+        "--driver-memory",
+        DRIVER_MEMORY,
+        "--jars",
+        f"{code}/jars/{maven.jar_name(maven.mysql_driver())}",
+        "--py-files",
+        f"{code}/jobs.zip",
+        "--files",
+        f"{code}/{CONFIG_FILE}",
+        f"{code}/{job}.py",
+        "--config",
+        CONFIG_FILE,
+        "--lake",
+        deployment.lake,
+        "--set",
+        f"mart.url={toml_string(deployment.mart_url)}",
+        "--set",
+        f"mart.user={toml_string(deployment.mart_user)}",
+        "--set",
+        f"mart.password_secret={toml_string(deployment.mart_password_secret)}",
+    ]
     if job == "ingest":
         args += ["--set", f"spotify.credentials_secret={toml_string(deployment.spotify_secret)}"]
     return args
 
 
-def step_args(prefix: Sequence[str], deployment: Deployment, job: str, dt: str,
-              extra: Sequence[str] = ()) -> list[str]:
+def step_args(prefix: Sequence[str], deployment: Deployment, job: str, dt: str, extra: Sequence[str] = ()) -> list[str]:
     """The whole command line of one job's step for ``dt``."""
     return [*prefix, *job_args(deployment, job), "--dt", parse_dt(dt), *extra]
 
 
 def step_config(job: str, dt: str, args: Sequence[str]) -> dict:
     """One step in the EMR API's shape (AddJobFlowSteps ``Steps`` item, Step Functions' ``Step``)."""
-    return {"Name": f"{job} {dt}", "ActionOnFailure": ACTION_ON_FAILURE,
-            "HadoopJarStep": {"Jar": STEP_JAR, "Args": list(args)}}
+    return {
+        "Name": f"{job} {dt}",
+        "ActionOnFailure": ACTION_ON_FAILURE,
+        "HadoopJarStep": {"Jar": STEP_JAR, "Args": list(args)},
+    }
 
 
 def emr_steps(deployment: Deployment, dt: str, extra: Mapping[str, Sequence[str]] | None = None) -> list[dict]:
     """The batch's steps on EMR for ``dt``, in order."""
-    return [step_config(job, dt, step_args(EMR_PREFIX, deployment, job, dt, (extra or {}).get(job, ())))
-            for job in JOBS]
+    return [
+        step_config(job, dt, step_args(EMR_PREFIX, deployment, job, dt, (extra or {}).get(job, ()))) for job in JOBS
+    ]
 
 
 def steps_from_definition(definition: str | Mapping, dt: str) -> list[dict]:
@@ -124,8 +139,12 @@ def _step_of(name: str, state: Mapping, assigned: Mapping, dt: str) -> dict:
     step = (state.get("Arguments") or {}).get("Step") or {}
     job = next((job for job in JOBS if step.get("Name") == NAME_EXPRESSION.format(job=job)), "")
     hadoop = step.get("HadoopJarStep") or {}
-    if (job not in JOBS or hadoop.get("Args") != ARGS_EXPRESSION.format(job=job)
-            or hadoop.get("Jar") != STEP_JAR or step.get("ActionOnFailure") != ACTION_ON_FAILURE):
+    if (
+        job not in JOBS
+        or hadoop.get("Args") != ARGS_EXPRESSION.format(job=job)
+        or hadoop.get("Jar") != STEP_JAR
+        or step.get("ActionOnFailure") != ACTION_ON_FAILURE
+    ):
         raise DefinitionError(f"state {name} does not add a step the way scripts/emr/steps.py expects: {step}")
     args, extra = assigned.get(f"{job}Args"), assigned.get(f"{job}Extra")
     if not (_strings(args) and args) or not _strings(extra):

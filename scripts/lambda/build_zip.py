@@ -19,16 +19,16 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from shared.version import program_parser
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("chatbot_lambda", "mart", "shared")
-REQUIREMENTS = REPO / "scripts" / "lambda" / "requirements.lock"   # chatbot_lambda/requirements.txt, locked with hashes
+REQUIREMENTS = REPO / "scripts" / "lambda" / "requirements.lock"  # chatbot_lambda/requirements.txt, locked with hashes
 DEFAULT_OUT = REPO / "dist" / "chatbot_lambda.zip"
-CA_BUNDLE_NAME = "certs/mart-ca.pem"   # MART_SSL_CA's value when the zip carries the bundle
+CA_BUNDLE_NAME = "certs/mart-ca.pem"  # MART_SSL_CA's value when the zip carries the bundle
 # The Lambda python3.11 runtime on x86_64: pip picks wheels for it whatever machine builds the zip.
 PIP_TARGET_PLATFORM = ("--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--implementation", "cp")
 FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can carry
@@ -65,13 +65,28 @@ def install_dependencies(requirements: Path, target: Path) -> None:
     """pip-install the locked ``requirements`` (wheels only, each matching one of the lock's hashes, no
     transitive dependencies, no ``.pyc``) for the Lambda runtime into ``target``; raises BuildError with
     pip's output when pip fails."""
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-               "--target", str(target), "--no-deps", "--require-hashes", "--only-binary=:all:", *PIP_TARGET_PLATFORM,
-               "-r", str(requirements)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--target",
+        str(target),
+        "--no-deps",
+        "--require-hashes",
+        "--only-binary=:all:",
+        *PIP_TARGET_PLATFORM,
+        "-r",
+        str(requirements),
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        raise BuildError(f"pip could not install {requirements} (exit {done.returncode}):\n"
-                         f"{done.stderr or done.stdout}")
+        raise BuildError(
+            f"pip could not install {requirements} (exit {done.returncode}):\n{done.stderr or done.stdout}"
+        )
 
 
 def dependency_files(target: Path) -> dict[str, Path]:
@@ -144,15 +159,30 @@ def check_size(out: Path, max_mb: float) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = program_parser("python scripts/lambda/build_zip.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="Deploy it with the SAM template next to this script:\n"
-                                            "  sam deploy --template-file scripts/lambda/template.yaml --guided")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="ZIP",
-                        help="the zip to write (default: dist/chatbot_lambda.zip)")
-    parser.add_argument("--max-mb", type=float, default=15.0, metavar="MB",
-                        help="fail (exit 1) when the zip is larger than this many MB (default: 15)")
-    parser.add_argument("--ca-bundle", type=Path, metavar="PEM",
-                        help=f"a CA bundle to ship as {CA_BUNDLE_NAME} (for MART_SSL_CA)")
+    parser = program_parser(
+        "python scripts/lambda/build_zip.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Deploy it with the SAM template next to this script:\n"
+        "  sam deploy --template-file scripts/lambda/template.yaml --guided",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        metavar="ZIP",
+        help="the zip to write (default: dist/chatbot_lambda.zip)",
+    )
+    parser.add_argument(
+        "--max-mb",
+        type=float,
+        default=15.0,
+        metavar="MB",
+        help="fail (exit 1) when the zip is larger than this many MB (default: 15)",
+    )
+    parser.add_argument(
+        "--ca-bundle", type=Path, metavar="PEM", help=f"a CA bundle to ship as {CA_BUNDLE_NAME} (for MART_SSL_CA)"
+    )
     args = parser.parse_args(argv)
     try:
         count = build(args.out, ca_bundle=args.ca_bundle)

@@ -12,9 +12,21 @@ from chatbot_lambda.answers import SHOWN_IN_REASON
 from chatbot_lambda.app import SkillApp
 from chatbot_lambda.settings import Settings
 from tests.support.answers import request_users, requests_rows, search_terms
-from tests.support.skill_calls import (REQUEST_KEY, SKILL_SECRET, ask, cards, headers, http_api_event, quick_replies,
-                                       reply_of, rest_api_event, skill_body, tap, texts)
 from tests.support.paths import SHARED_EXAMPLES
+from tests.support.skill_calls import (
+    REQUEST_KEY,
+    SKILL_SECRET,
+    ask,
+    cards,
+    headers,
+    http_api_event,
+    quick_replies,
+    reply_of,
+    rest_api_event,
+    skill_body,
+    tap,
+    texts,
+)
 
 
 def strings(node):
@@ -37,7 +49,7 @@ def latin_outside(reply: dict, names: list[str]) -> list[str]:
     left = []
     for text in strings(reply):
         if text.endswith("…") and any(name.startswith(text[:-1]) for name in names):
-            continue                        # a name cut to fit a label
+            continue  # a name cut to fit a label
         for name in sorted(names, key=len, reverse=True):
             text = text.replace(name, "")
         if re.search(r"[A-Za-z]", text):
@@ -45,35 +57,56 @@ def latin_outside(reply: dict, names: list[str]) -> list[str]:
     return left
 
 
-@pytest.mark.parametrize("typed", ["BLACKPINK", "blackpink", "  Black Pink \n", "ＢＬＡＣＫＰＩＮＫ", "블랙핑크", "블핑",
-                                   "BLACK\u3164PINK\ufe0f", "\u2800블랙핑크\u034f"])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "BLACKPINK",
+        "blackpink",
+        "  Black Pink \n",
+        "ＢＬＡＣＫＰＩＮＫ",
+        "블랙핑크",
+        "블핑",
+        "BLACK\u3164PINK\ufe0f",
+        "\u2800블랙핑크\u034f",
+    ],
+)
 def test_a_known_artist_by_any_spelling_or_alias(app, typed):
     reply = ask(app, typed)
-    assert texts(reply) == ["BLACKPINK의 인기곡이에요. 비슷한 느낌의 아티스트 3명도 함께 골랐어요. "
-                            "곡을 누르면 유튜브에서 들을 수 있어요."]
+    assert texts(reply) == [
+        "BLACKPINK의 인기곡이에요. 비슷한 느낌의 아티스트 3명도 함께 골랐어요. 곡을 누르면 유튜브에서 들을 수 있어요."
+    ]
     assert headers(reply) == ["BLACKPINK", "TWICE", "Red Velvet", "NewJeans"]
     first = cards(reply)[0]
     assert [item["title"] for item in first["items"]] == ["BLACKPINK Song 1", "BLACKPINK Song 2", "BLACKPINK Song 3"]
     assert first["items"][0]["description"] == "BLACKPINK Album"
     assert first["items"][0]["imageUrl"] == "https://i.test/bp/1"
     assert search_terms(first["items"][0]["link"]["web"]) == "BLACKPINK BLACKPINK Song 1"
-    assert first["buttons"] == [{"label": "노래 더 보기", "action": "webLink",
-                                 "webLinkUrl": "https://www.youtube.com/results?search_query=BLACKPINK"}]
+    assert first["buttons"] == [
+        {
+            "label": "노래 더 보기",
+            "action": "webLink",
+            "webLinkUrl": "https://www.youtube.com/results?search_query=BLACKPINK",
+        }
+    ]
     related = cards(reply)[2]
-    assert related["items"][0]["title"] == "비슷한 느낌의 아티스트"                 # why, then the songs
+    assert related["items"][0]["title"] == "비슷한 느낌의 아티스트"  # why, then the songs
     assert related["items"][0]["description"] == "BLACKPINK 노래와 분위기가 닮았어요"
     assert related["items"][0]["imageUrl"] == "https://i.test/rv"
     assert search_terms(related["items"][2]["link"]["web"]) == "Red Velvet Red Velvet Song 2"
-    assert related["buttons"][1] == {"label": "비슷한 가수", "action": "message", "messageText": "Red Velvet",
-                                     "extra": {"kind": "artist", "id": "rv"}}
+    assert related["buttons"][1] == {
+        "label": "비슷한 가수",
+        "action": "message",
+        "messageText": "Red Velvet",
+        "extra": {"kind": "artist", "id": "rv"},
+    }
     assert quick_replies(reply) == ["TWICE", "Red Velvet", "NewJeans"]
 
 
 def test_walking_from_artist_to_artist_through_quick_replies_and_card_buttons(app):
     reply = ask(app, "블랙핑크")
-    reply = tap(app, reply, 1)                  # Red Velvet
+    reply = tap(app, reply, 1)  # Red Velvet
     assert headers(reply)[0] == "Red Velvet"
-    button = cards(reply)[1]["buttons"][1]      # "비슷한 가수" on TWICE's card
+    button = cards(reply)[1]["buttons"][1]  # "비슷한 가수" on TWICE's card
     reply = reply_of(app.handle(http_api_event(skill_body(button["messageText"], extra=button["extra"]))))
     assert headers(reply)[0] == "TWICE"
 
@@ -85,7 +118,9 @@ def test_an_artist_whose_name_is_longer_than_any_message_is_reached_from_its_qui
     conn = served_mart.reader()
     mark = "?" if served_mart.dialect == "sqlite" else "%s"
     cursor = conn.cursor()
-    cursor.execute(f"INSERT INTO artists VALUES ({', '.join([mark] * 9)})", artist_row("long", long, None, None, None, 1))
+    cursor.execute(
+        f"INSERT INTO artists VALUES ({', '.join([mark] * 9)})", artist_row("long", long, None, None, None, 1)
+    )
     cursor.execute(f"UPDATE related_artists SET related_id = {mark} WHERE artist_id = 'bp' AND `rank` = 3", ("long",))
     cursor.execute(f"INSERT INTO related_artists VALUES ({mark}, 1, {mark}, 0.1, 'sound')", ("long", "bp"))
     cursor.close()
@@ -106,46 +141,64 @@ def test_the_kakao_example_request_through_rest_and_http_api_events_plain_and_ba
 
 
 def test_the_artist_parameter_wins_over_the_utterance(app):
-    reply = reply_of(app.handle(http_api_event(skill_body("please play something like red velvet",
-                                                          artist="레드벨벳"))))
+    reply = reply_of(app.handle(http_api_event(skill_body("please play something like red velvet", artist="레드벨벳"))))
     assert headers(reply)[0] == "Red Velvet"
 
 
 def test_generated_artists_answer_with_their_related_artists_in_rank_order(app):
     reply = ask(app, "artist 42")
     assert headers(reply) == ["Artist 42", "Artist 43", "Artist 44", "Artist 45"]
-    assert [len(card["items"]) for card in cards(reply)] == [3, 4, 4, 4]      # a related card: why, then 3 songs
+    assert [len(card["items"]) for card in cards(reply)] == [3, 4, 4, 4]  # a related card: why, then 3 songs
 
 
-@pytest.mark.parametrize("typed, expected", [
-    ("beyonce", "Beyoncé"), ("BEYONCE!", "Beyoncé"), ("tyler the creator", "Tyler, The Creator"),
-    ("bach", "Johann Sebastian Bach"),                                   # a surname finds the full name
-    ("ㅂㄹㅍㅋ", "BLACKPINK"), ("ㅌㅇ", "태연"),                           # 초성 (of an alias, of a name)
-    ("블랙핑크 노래 추천해줘", "BLACKPINK"), ("아이유랑 비슷한 가수", "IU"), ("songs like Red Velvet", "Red Velvet"),
-    ("뉴진스 같은 노래 들려줘", "NewJeans"), ("I love TWICE", "TWICE"), ("태연의 노래", "태연"),
-])
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("beyonce", "Beyoncé"),
+        ("BEYONCE!", "Beyoncé"),
+        ("tyler the creator", "Tyler, The Creator"),
+        ("bach", "Johann Sebastian Bach"),  # a surname finds the full name
+        ("ㅂㄹㅍㅋ", "BLACKPINK"),
+        ("ㅌㅇ", "태연"),  # 초성 (of an alias, of a name)
+        ("블랙핑크 노래 추천해줘", "BLACKPINK"),
+        ("아이유랑 비슷한 가수", "IU"),
+        ("songs like Red Velvet", "Red Velvet"),
+        ("뉴진스 같은 노래 들려줘", "NewJeans"),
+        ("I love TWICE", "TWICE"),
+        ("태연의 노래", "태연"),
+    ],
+)
 def test_names_as_people_type_them(app, typed, expected):
     assert headers(ask(app, typed))[0] == expected
 
 
-@pytest.mark.parametrize("typed, expected", [
-    ("blakpink", "BLACKPINK"), ("redvelvit", "Red Velvet"), ("레드벨벹", "Red Velvet"),
-    ("Artst 123", "Artist 123"), ("newjean", "NewJeans"), ("twicee", "TWICE"),
-    ("블랙핑그", "BLACKPINK"), ("아이우", "IU"),                 # one letter off inside a Hangul syllable
-    ("태욘", "태연"), ("뉴진슨", "NewJeans"),                      # two- and three-syllable names
-    ("ㅌㅇㅇ", "TWICE"),                                          # the start of 초성: suggested
-])
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("blakpink", "BLACKPINK"),
+        ("redvelvit", "Red Velvet"),
+        ("레드벨벹", "Red Velvet"),
+        ("Artst 123", "Artist 123"),
+        ("newjean", "NewJeans"),
+        ("twicee", "TWICE"),
+        ("블랙핑그", "BLACKPINK"),
+        ("아이우", "IU"),  # one letter off inside a Hangul syllable
+        ("태욘", "태연"),
+        ("뉴진슨", "NewJeans"),  # two- and three-syllable names
+        ("ㅌㅇㅇ", "TWICE"),  # the start of 초성: suggested
+    ],
+)
 def test_a_near_miss_proposes_the_closest_names_as_quick_replies(app, served_mart, typed, expected):
     reply = ask(app, typed)
     assert quick_replies(reply)[0] == expected, quick_replies(reply)
     assert texts(reply) == [f"‘{typed}’, 혹시 {expected} 찾으셨나요? 아래에서 눌러 보세요."] and cards(reply) == []
     assert len(quick_replies(reply)) <= 5
     assert reply["template"]["quickReplies"][0]["extra"]["kind"] == "artist"
-    assert requests_rows(served_mart) == []                 # a typo is not a request for the next update
+    assert requests_rows(served_mart) == []  # a typo is not a request for the next update
 
 
 def test_a_latin_typo_of_a_latin_name_is_suggested_not_promised(app, served_mart, caplog):
-    """"rasowa rawq" (the demo's Rasowa Rawa) was answered "다음 업데이트 때 찾아 둘게요": suggestions
+    """ "rasowa rawq" (the demo's Rasowa Rawa) was answered "다음 업데이트 때 찾아 둘게요": suggestions
     were shown, but under the promise, and the typo was recorded as a request."""
     caplog.set_level("INFO", "chatbot_lambda")
     reply = ask(app, "artist 12q")
@@ -153,12 +206,19 @@ def test_a_latin_typo_of_a_latin_name_is_suggested_not_promised(app, served_mart
     assert "업데이트" not in texts(reply)[0] and quick_replies(reply)[0] == "Artist 12"
     assert requests_rows(served_mart) == []
     assert [r.outcome for r in caplog.records if hasattr(r, "outcome")] == ["suggested"]
-    reply = ask(app, "qqqqqqqqqqqq")                          # nothing close: still noted for the next update
+    reply = ask(app, "qqqqqqqqqqqq")  # nothing close: still noted for the next update
     assert texts(reply)[0].startswith("‘qqqqqqqqqqqq’ 아티스트는 아직 몰라요. 다음 업데이트 때 찾아 둘게요.")
 
 
-@pytest.mark.parametrize("typed, echoed", [("ㄴㄹㅂ", "ㄴㄹㅂ"), ("ㄴㄹㅂ 노래 추천해줘", "ㄴㄹㅂ"),
-                                           ("ＮＥＷ ＢＡＮＤ", "ＮＥＷ ＢＡＮＤ"), ("새밴드랑 비슷한 가수", "새밴드")])
+@pytest.mark.parametrize(
+    "typed, echoed",
+    [
+        ("ㄴㄹㅂ", "ㄴㄹㅂ"),
+        ("ㄴㄹㅂ 노래 추천해줘", "ㄴㄹㅂ"),
+        ("ＮＥＷ ＢＡＮＤ", "ＮＥＷ ＢＡＮＤ"),
+        ("새밴드랑 비슷한 가수", "새밴드"),
+    ],
+)
 def test_what_was_typed_is_quoted_back_as_typed_and_recorded_normalized(app, served_mart, typed, echoed):
     """A 초성 query was quoted back as conjoining jamo (U+1100..., what NFKC makes of ㄴㄹㅂ): the user
     sees what they typed (compatibility jamo, U+3131...), the mart keeps the normalized name."""
@@ -170,8 +230,9 @@ def test_what_was_typed_is_quoted_back_as_typed_and_recorded_normalized(app, ser
 
 def test_nothing_close_proposes_popular_artists_in_one_clear_message(app):
     reply = ask(app, "qqqqqqqqqqqq")
-    assert texts(reply) == ["‘qqqqqqqqqqqq’ 아티스트는 아직 몰라요. 다음 업데이트 때 찾아 둘게요. "
-                            "그동안 아래 인기 아티스트를 들어 보세요."]
+    assert texts(reply) == [
+        "‘qqqqqqqqqqqq’ 아티스트는 아직 몰라요. 다음 업데이트 때 찾아 둘게요. 그동안 아래 인기 아티스트를 들어 보세요."
+    ]
     assert quick_replies(reply)[:3] == ["BLACKPINK", "IU", "NewJeans"]
 
 
@@ -186,8 +247,16 @@ def test_an_empty_message_small_talk_and_thanks_get_a_hint_and_are_never_recorde
     assert requests_rows(served_mart) == []
 
 
-INVISIBLE_ONLY = ["\u3164", "\u115f\u1160", "\uffa0", "\u2800", "\ufe0f", "\u034f", "\u3164 \u2800\ufe0f\u034f\u200b\n",
-                  "\U000e0100\u180b\u17b4"]
+INVISIBLE_ONLY = [
+    "\u3164",
+    "\u115f\u1160",
+    "\uffa0",
+    "\u2800",
+    "\ufe0f",
+    "\u034f",
+    "\u3164 \u2800\ufe0f\u034f\u200b\n",
+    "\U000e0100\u180b\u17b4",
+]
 
 
 @pytest.mark.parametrize("typed", INVISIBLE_ONLY)
@@ -208,7 +277,7 @@ def test_an_unknown_name_without_live_lookups_is_queued_by_name_with_distinct_us
     ask(signed_app, "Some New Band 노래 추천해줘", user="kakao-user-1")
     reply = ask(signed_app, "some new band ", user="kakao-user-2")
     assert texts(reply)[0].startswith("‘some new band’ 아티스트는 아직 몰라요. 다음 업데이트 때 찾아 둘게요.")
-    assert "확인" not in texts(reply)[0]                     # one message: noted, not "check the spelling"
+    assert "확인" not in texts(reply)[0]  # one message: noted, not "check the spelling"
     assert requests_rows(served_mart) == [("somenewband", "some new band", None, 3)]
     users = request_users(served_mart)
     assert len(users) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", h) for _, h in users)
@@ -237,21 +306,37 @@ def test_each_related_card_says_why_it_was_chosen_in_korean_and_in_english(app):
     """IU's related artists were chosen by listeners, by both, by sound (tests/support/chatbot_mart.py)."""
     reply = ask(app, "아이유")
     assert headers(reply) == ["IU", "NewJeans", "Red Velvet", "TWICE"]
-    assert texts(reply)[0] == ("IU의 인기곡이에요. 함께 들어 볼 아티스트 3명도 골랐어요. 카드마다 고른 이유를 적어 두었어요. "
-                               "곡을 누르면 유튜브에서 들을 수 있어요.")
+    assert texts(reply)[0] == (
+        "IU의 인기곡이에요. 함께 들어 볼 아티스트 3명도 골랐어요. 카드마다 고른 이유를 적어 두었어요. "
+        "곡을 누르면 유튜브에서 들을 수 있어요."
+    )
     assert [(card["items"][0]["title"], card["items"][0]["description"]) for card in cards(reply)[1:]] == [
-        ("함께 많이 듣는 아티스트", "IU 팬들이 즐겨 들어요"), ("함께 듣고 느낌도 비슷해요", "IU 팬들이 즐겨 듣고 분위기도 닮았어요"),
-        ("비슷한 느낌의 아티스트", "IU 노래와 분위기가 닮았어요")]
+        ("함께 많이 듣는 아티스트", "IU 팬들이 즐겨 들어요"),
+        ("함께 듣고 느낌도 비슷해요", "IU 팬들이 즐겨 듣고 분위기도 닮았어요"),
+        ("비슷한 느낌의 아티스트", "IU 노래와 분위기가 닮았어요"),
+    ]
     reply = ask(app, "IU", lang="en")
     assert texts(reply)[0] == "IU: top songs, then 3 artists to try, each card saying why. Tap a song to hear it."
     assert [(card["items"][0]["title"], card["items"][0]["description"]) for card in cards(reply)[1:]] == [
-        ("Fans also listen", "Loved by IU fans"), ("Same fans, same vibe", "Loved by IU fans, and sounds alike"),
-        ("Sounds similar", "Sounds like IU")]
+        ("Fans also listen", "Loved by IU fans"),
+        ("Same fans, same vibe", "Loved by IU fans, and sounds alike"),
+        ("Sounds similar", "Sounds like IU"),
+    ]
 
 
 def test_korean_replies_hold_no_english_but_names(app):
-    names = ["BLACKPINK", "TWICE", "Red Velvet", "NewJeans", "IU", "Beyoncé", "Tyler, The Creator",
-             "Johann Sebastian Bach", "Some Band", "태연"]
+    names = [
+        "BLACKPINK",
+        "TWICE",
+        "Red Velvet",
+        "NewJeans",
+        "IU",
+        "Beyoncé",
+        "Tyler, The Creator",
+        "Johann Sebastian Bach",
+        "Some Band",
+        "태연",
+    ]
     names += [f"{n} Song {r}" for n in names for r in (1, 2, 3)] + [f"{n} Album" for n in names]
     names += [f"Artist {i}" for i in range(200)]
     for typed in ("블랙핑크", "blakpink", "Some Band", "안녕하세요", "", "x" * 500, "bach", "ㅌㅇ"):
@@ -267,11 +352,23 @@ def test_suggestions_find_close_names_among_many_sharing_common_pieces(any_mart)
     conn = any_mart.reader()
     chatbot_mart.fill(conn, any_mart.dialect, 20_000)
     conn.close()
-    skill = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": any_mart.url, "MART_USER": any_mart.user,
-                                        "MART_PASSWORD": any_mart.password}))
+    skill = SkillApp(
+        Settings.from_env(
+            {
+                "REQUEST_KEY": REQUEST_KEY,
+                "MART_URL": any_mart.url,
+                "MART_USER": any_mart.user,
+                "MART_PASSWORD": any_mart.password,
+            }
+        )
+    )
     try:
-        for typed, expected in (("Artst 123", "Artist 123"), ("artist 1234x", "Artist 1234"),
-                                ("Artist 19999x", "Artist 19999"), ("Arist 7", "Artist 7")):
+        for typed, expected in (
+            ("Artst 123", "Artist 123"),
+            ("artist 1234x", "Artist 1234"),
+            ("Artist 19999x", "Artist 19999"),
+            ("Arist 7", "Artist 7"),
+        ):
             assert quick_replies(ask(skill, typed))[0] == expected, typed
     finally:
         skill.repository.close()
@@ -288,10 +385,14 @@ def test_one_user_adds_at_most_their_quota_of_new_names_a_day(skill_env, served_
     try:
         for number in range(6):
             ask(app, f"Flood Name {number}", user="flooder")
-        ask(app, "Flood Name 0", user="flooder")             # asking again for a name already there: counted
+        ask(app, "Flood Name 0", user="flooder")  # asking again for a name already there: counted
         ask(app, "A Real Request", user="fan")
-        assert [row[0] for row in requests_rows(served_mart)] == ["arealrequest", "floodname0", "floodname1",
-                                                                  "floodname2"]
+        assert [row[0] for row in requests_rows(served_mart)] == [
+            "arealrequest",
+            "floodname0",
+            "floodname1",
+            "floodname2",
+        ]
         assert app.repository.dropped["over_quota"] == 3
         assert caplog.text.count("not kept (over_quota: this user added 3 new names in 24 hours)") == 3
     finally:
@@ -299,7 +400,7 @@ def test_one_user_adds_at_most_their_quota_of_new_names_a_day(skill_env, served_
 
 
 def test_made_up_user_ids_on_an_unsigned_endpoint_share_one_quota(skill_env, served_mart):
-    app = _chatbot(skill_env, MAX_NEW_NAMES_PER_USER="2")     # unsigned: 10 users' worth, for all of them
+    app = _chatbot(skill_env, MAX_NEW_NAMES_PER_USER="2")  # unsigned: 10 users' worth, for all of them
     try:
         for number in range(25):
             ask(app, f"Junk {number:02}", user=f"made-up-{number}")
@@ -313,10 +414,10 @@ def test_a_full_table_makes_room_from_the_fewest_users_and_the_oldest_ask(skill_
     app = _chatbot(skill_env, SKILL_SECRET=SKILL_SECRET, MAX_REQUESTS="3")
     try:
         for user in ("fan-1", "fan-2", "fan-3"):
-            ask(app, "Wanted Band", user=user)               # three users
-        ask(app, "Old Junk", user="someone")                 # one user, asked first
-        ask(app, "New Junk", user="someone")                 # one user, asked later
-        ask(app, "Newest Name", user="another")              # the table is full: the weakest gives way
+            ask(app, "Wanted Band", user=user)  # three users
+        ask(app, "Old Junk", user="someone")  # one user, asked first
+        ask(app, "New Junk", user="someone")  # one user, asked later
+        ask(app, "Newest Name", user="another")  # the table is full: the weakest gives way
         assert [row[0] for row in requests_rows(served_mart)] == ["newestname", "newjunk", "wantedband"]
         assert {key for key, _ in request_users(served_mart)} == {"newestname", "newjunk", "wantedband"}
         assert app.repository.dropped["gave_way"] == 1

@@ -25,19 +25,29 @@ texts = st.one_of(
     st.just("x" * 10_000),
     st.sampled_from(["'; DROP TABLE artists; --", "%", "_%_", "\x00", "\u200b", "🎵" * 300, "\n\n\n"]),
 )
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                                       max_size=3), max_leaves=10)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=10,
+)
 
 
 @st.composite
 def skill_bodies(draw) -> str:
     kind = draw(st.sampled_from(["kakao", "kakao", "kakao", "junk-json", "text", "partial"]))
     if kind == "kakao":
-        body = {"userRequest": {"utterance": draw(texts), "user": {"id": draw(st.text(max_size=20))}},
-                "action": {"params": draw(st.one_of(st.just({}), st.fixed_dictionaries({"artist": texts}),
-                                                    st.dictionaries(st.text(max_size=5), json_values,
-                                                                    max_size=2)))}}
+        body = {
+            "userRequest": {"utterance": draw(texts), "user": {"id": draw(st.text(max_size=20))}},
+            "action": {
+                "params": draw(
+                    st.one_of(
+                        st.just({}),
+                        st.fixed_dictionaries({"artist": texts}),
+                        st.dictionaries(st.text(max_size=5), json_values, max_size=2),
+                    )
+                )
+            },
+        }
         return json.dumps(body, ensure_ascii=draw(st.booleans()))
     if kind == "partial":
         return json.dumps({"userRequest": draw(json_values), "action": draw(json_values)})
@@ -49,11 +59,14 @@ def skill_bodies(draw) -> str:
 @st.composite
 def events(draw) -> object:
     if draw(st.integers(0, 30)) == 0:
-        return draw(json_values)          # not an API Gateway event at all
+        return draw(json_values)  # not an API Gateway event at all
     make = draw(st.sampled_from([http_api_event, rest_api_event]))
     body = draw(skill_bodies())
-    event = make(body, draw(st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=2)),
-                 base64_body=draw(st.booleans()))
+    event = make(
+        body,
+        draw(st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=2)),
+        base64_body=draw(st.booleans()),
+    )
     if draw(st.integers(0, 20)) == 0:
         event["body"] = base64.b64encode(draw(st.binary(max_size=50))).decode()
         event["isBase64Encoded"] = True
@@ -73,8 +86,9 @@ def sqlite_app(tmp_path_factory):
     skill.repository.close()
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(event=events())
 def test_every_generated_event_gets_a_valid_kakao_reply(sqlite_app, event):
     response = sqlite_app.handle(event)

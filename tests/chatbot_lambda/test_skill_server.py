@@ -34,7 +34,7 @@ def post(base: str, utterance: str, timeout: float = 5) -> dict:
 
 def test_an_idle_or_short_bodied_connection_blocks_no_other_client_and_is_closed(server):
     host, port = server.removeprefix("http://").split(":")
-    idle = socket.create_connection((host, int(port)))                  # connects, sends nothing
+    idle = socket.create_connection((host, int(port)))  # connects, sends nothing
     short = socket.create_connection((host, int(port)))
     short.sendall(b"POST /skill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{")
     try:
@@ -64,9 +64,9 @@ def test_a_body_trickling_in_is_cut_off_at_the_read_timeout_in_total(server):
             try:
                 slow.sendall(b" ")
                 closed = slow.recv(1024) == b""
-            except socket.timeout:
+            except TimeoutError:
                 continue
-            except OSError:             # reset: closed too
+            except OSError:  # reset: closed too
                 closed = True
         assert closed and time.perf_counter() - started < 4
         assert post(server, "IU")["template"]["outputs"][1]["carousel"]["items"][0]["header"]["title"] == "IU"
@@ -77,9 +77,11 @@ def test_a_body_trickling_in_is_cut_off_at_the_read_timeout_in_total(server):
 def test_a_body_over_64_kib_is_answered_too_long_from_its_content_length_unread(server):
     host, port = server.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as big:
-        big.sendall(b"POST /skill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: 100000\r\n\r\n{\"userRequest\": {\"utterance\": \"xxxx")
-        big.settimeout(1.5)                 # well before the read timeout (2 s): the body is never awaited
+        big.sendall(
+            b"POST /skill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100000\r\n\r\n{"userRequest": {"utterance": "xxxx'
+        )
+        big.settimeout(1.5)  # well before the read timeout (2 s): the body is never awaited
         answer = b""
         while not answer.endswith(b"}"):
             chunk = big.recv(65536)
@@ -109,11 +111,17 @@ def test_the_demo_asks_the_chatbot_about_the_most_popular_artist_by_name(tmp_pat
     conn = serving.connect(url)
     chatbot_mart.fill(conn, "sqlite", 10)
     conn.close()
-    done = subprocess.run([sys.executable, "-m", "chatbot_lambda", "--mart", url, "--popular"], cwd=REPO,
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "LANGUAGE": "ko"})
+    done = subprocess.run(
+        [sys.executable, "-m", "chatbot_lambda", "--mart", url, "--popular"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LANGUAGE": "ko"},
+    )
     assert done.returncode == 0, done.stderr
     asked, _, answer = done.stdout.partition("\n")
-    assert asked == "> BLACKPINK"                       # the most popular artist of the mart (popularity 99)
+    assert asked == "> BLACKPINK"  # the most popular artist of the mart (popularity 99)
     assert "[BLACKPINK]" in answer and "[TWICE]" in answer and "인기곡" in answer
 
 
@@ -133,9 +141,9 @@ def closed_within(connection: socket.socket, seconds: float, trickle: bytes = b"
                 connection.sendall(trickle)
             if connection.recv(1024) == b"":
                 return time.perf_counter() - started
-        except socket.timeout:
+        except TimeoutError:
             continue
-        except OSError:             # reset: closed too
+        except OSError:  # reset: closed too
             return time.perf_counter() - started
     return None
 
@@ -147,7 +155,7 @@ def test_headers_trickling_in_are_cut_off_at_the_header_deadline(server):
         slow.sendall(b"POST /skill HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         waited = closed_within(slow, 8, trickle=b"a")
         assert waited is not None and waited < 1.8, waited
-    with socket.create_connection(address(server)) as partial:   # a request line cut short, nothing more
+    with socket.create_connection(address(server)) as partial:  # a request line cut short, nothing more
         partial.sendall(b"GET /index.ht")
         waited = closed_within(partial, 8)
         assert waited is not None and waited < 1.8, waited
@@ -156,8 +164,12 @@ def test_headers_trickling_in_are_cut_off_at_the_header_deadline(server):
 
 def raw_post(server: str, headers: dict[str, str], body: bytes = b'{"userRequest": {"utterance": "IU"}}'):
     """(status, headers, body) of a POST to /skill carrying exactly ``headers`` (and Host, Content-Length)."""
-    lines = ["POST /skill HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}",
-             *[f"{name}: {value}" for name, value in headers.items()]]
+    lines = [
+        "POST /skill HTTP/1.1",
+        "Host: 127.0.0.1",
+        f"Content-Length: {len(body)}",
+        *[f"{name}: {value}" for name, value in headers.items()],
+    ]
     with socket.create_connection(address(server)) as connection:
         connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + body)
         connection.settimeout(5)
@@ -165,8 +177,14 @@ def raw_post(server: str, headers: dict[str, str], body: bytes = b'{"userRequest
         while chunk := connection.recv(65536):
             answer += chunk
             head, _, data = answer.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), None)
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                None,
+            )
             if length is not None and len(data) >= length:
                 break
     head, _, data = answer.partition(b"\r\n\r\n")
@@ -179,16 +197,20 @@ def test_a_post_from_a_page_of_another_origin_is_refused(server):
     for kind in ("text/plain", "application/json", "application/x-www-form-urlencoded"):
         status, _, data = raw_post(server, {"Content-Type": kind, "Origin": "http://evil.example"})
         assert status == 403 and "another origin" in json.loads(data)["error"], (kind, status, data)
-    status, _, data = raw_post(server, {"Content-Type": "application/json", "Origin": "null"})   # sandboxed, file:
+    status, _, data = raw_post(server, {"Content-Type": "application/json", "Origin": "null"})  # sandboxed, file:
     assert status == 403
-    for own in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):   # the preview's own page
+    for own in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):  # the preview's own page
         status, _, data = raw_post(server, {"Content-Type": "application/json", "Origin": own})
         assert status == 200 and json.loads(data)["template"]["outputs"], (own, data)
 
 
 def test_a_post_that_is_not_json_is_refused(server):
-    for headers in ({"Content-Type": "text/plain"}, {"Content-Type": "application/x-www-form-urlencoded"},
-                    {"Content-Type": "multipart/form-data; boundary=x"}, {}):
+    for headers in (
+        {"Content-Type": "text/plain"},
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        {"Content-Type": "multipart/form-data; boundary=x"},
+        {},
+    ):
         status, head, data = raw_post(server, headers)
         assert status == 415 and json.loads(data) == {"error": "refused: the Content-Type must be application/json"}
         assert "Connection: close" in head
@@ -231,10 +253,10 @@ def test_more_slow_connections_than_workers_wait_or_get_503_and_threads_stay_bou
         try:
             for n in range(12):
                 connection = socket.create_connection(address(url))
-                connection.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\n")    # never finished
+                connection.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\n")  # never finished
                 connections.append(connection)
                 if n == 1:
-                    time.sleep(0.3)     # both workers have taken theirs: the next 8 wait, the last 2 are refused
+                    time.sleep(0.3)  # both workers have taken theirs: the next 8 wait, the last 2 are refused
             answered: set = set()
             until = time.monotonic() + 1.5
             while len(answered) < 2 and time.monotonic() < until:

@@ -11,12 +11,12 @@ import pytest
 
 from chatbot_lambda import apigw, matching, replies
 from chatbot_lambda.answers import SHOWN_IN_REASON, artist_card, known_reply, shown
-from chatbot_lambda.messages import CATALOG, Messages, language
-from mart.suggest import Candidate
 from chatbot_lambda.budget import Deadline, OutOfTime
 from chatbot_lambda.kakao import BadSkillRequest, SkillRequest
+from chatbot_lambda.messages import CATALOG, Messages, language
 from chatbot_lambda.replies import Button, ListItem
 from mart.serving import ArtistCard, Track
+from mart.suggest import Candidate
 from tests.support.paths import REPO
 
 SHAPE = REPO.parent / "shared" / "examples" / "kakao_skill_response_shape.json"
@@ -29,16 +29,34 @@ def test_the_design_example_reply_passes_the_checks_and_broken_ones_do_not():
     broken = {
         "four outputs": {"version": "2.0", "template": {"outputs": [{"simpleText": {"text": "a"}}] * 4}},
         "long text": {"version": "2.0", "template": {"outputs": [{"simpleText": {"text": "a" * 1001}}]}},
-        "six cards": {"version": "2.0", "template": {"outputs": [
-            {"carousel": {"type": "listCard", "items": [card] * 6}}]}},
-        "five items": {"version": "2.0", "template": {"outputs": [
-            {"carousel": {"type": "listCard", "items": [{**card, "items": card["items"] * 5}]}}]}},
-        "no header": {"version": "2.0", "template": {"outputs": [
-            {"carousel": {"type": "listCard", "items": [{k: v for k, v in card.items() if k != "header"}]}}]}},
-        "two long labels": {"version": "2.0", "template": {"outputs": [
-            {"carousel": {"type": "listCard", "items": [{**card, "buttons": card["buttons"] * 2}]}}]}},
-        "eleven quick replies": {**example, "template": {**example["template"],
-                                                        "quickReplies": example["template"]["quickReplies"] * 11}},
+        "six cards": {
+            "version": "2.0",
+            "template": {"outputs": [{"carousel": {"type": "listCard", "items": [card] * 6}}]},
+        },
+        "five items": {
+            "version": "2.0",
+            "template": {
+                "outputs": [{"carousel": {"type": "listCard", "items": [{**card, "items": card["items"] * 5}]}}]
+            },
+        },
+        "no header": {
+            "version": "2.0",
+            "template": {
+                "outputs": [
+                    {"carousel": {"type": "listCard", "items": [{k: v for k, v in card.items() if k != "header"}]}}
+                ]
+            },
+        },
+        "two long labels": {
+            "version": "2.0",
+            "template": {
+                "outputs": [{"carousel": {"type": "listCard", "items": [{**card, "buttons": card["buttons"] * 2}]}}]
+            },
+        },
+        "eleven quick replies": {
+            **example,
+            "template": {**example["template"], "quickReplies": example["template"]["quickReplies"] * 11},
+        },
         "version 1": {**example, "version": "1.0"},
     }
     for name, reply in broken.items():
@@ -48,18 +66,27 @@ def test_the_design_example_reply_passes_the_checks_and_broken_ones_do_not():
 def test_builders_cut_whatever_would_break_a_limit():
     item = ListItem("t" * 300, "d" * 300, "https://i.test/x", "https://y.test")
     card = replies.list_card("h" * 300, [item] * 9, [Button("A very long button label", "https://a.test")] * 3)
-    reply = replies.skill_response([replies.simple_text("x" * 5000), replies.list_card_carousel([card] * 8),
-                                    replies.simple_text("c"), replies.simple_text("d")],
-                                   [f"Artist number {i} with a long name" for i in range(15)])
+    reply = replies.skill_response(
+        [
+            replies.simple_text("x" * 5000),
+            replies.list_card_carousel([card] * 8),
+            replies.simple_text("c"),
+            replies.simple_text("d"),
+        ],
+        [f"Artist number {i} with a long name" for i in range(15)],
+    )
     assert replies.problems(reply) == []
     outputs = reply["template"]["outputs"]
     assert len(outputs) == 3 and len(outputs[0]["simpleText"]["text"]) == 1000
     cards = outputs[1]["carousel"]["items"]
     assert len(cards) == 5 and len(cards[0]["items"]) == 4
-    assert [b["label"] for b in cards[0]["buttons"]] == ["A very…", "A very…"]     # side by side: 8 at most
+    assert [b["label"] for b in cards[0]["buttons"]] == ["A very…", "A very…"]  # side by side: 8 at most
     assert len(reply["template"]["quickReplies"]) == 10
-    assert reply["template"]["quickReplies"][0] == {"label": "Artist number…", "action": "message",
-                                                    "messageText": "Artist number 0 with a long name"}
+    assert reply["template"]["quickReplies"][0] == {
+        "label": "Artist number…",
+        "action": "message",
+        "messageText": "Artist number 0 with a long name",
+    }
 
 
 KO, EN = Messages("ko"), Messages("en")
@@ -67,8 +94,13 @@ KO, EN = Messages("ko"), Messages("en")
 
 def test_an_artist_without_tracks_still_gets_a_valid_card():
     card = artist_card(EN, "No Tracks Yet", [])
-    assert card["items"] == [{"title": "Search on YouTube", "description": "No Tracks Yet",
-                              "link": {"web": "https://www.youtube.com/results?search_query=No+Tracks+Yet"}}]
+    assert card["items"] == [
+        {
+            "title": "Search on YouTube",
+            "description": "No Tracks Yet",
+            "link": {"web": "https://www.youtube.com/results?search_query=No+Tracks+Yet"},
+        }
+    ]
     assert artist_card(KO, "No Tracks Yet", [])["items"][0]["title"] == "유튜브에서 찾아보기"
 
 
@@ -76,7 +108,8 @@ def test_a_known_reply_for_long_names_and_four_tracks_stays_within_limits():
     long = "가" * 512
     tracks = [Track(rank, f"{long}{rank}", long, None) for rank in (1, 2, 3, 4)]
     cards = [ArtistCard("a", long, None, None, None, tracks)] + [
-        ArtistCard(f"r{i}", f"{long}{i}", None, None, 0.1, tracks) for i in range(3)]
+        ArtistCard(f"r{i}", f"{long}{i}", None, None, 0.1, tracks) for i in range(3)
+    ]
     for say in (KO, EN):
         reply = known_reply(say, cards)
         assert replies.problems(reply) == []
@@ -87,8 +120,10 @@ def test_a_long_related_name_is_reached_through_its_id_and_k_over_4_promises_wha
     """A related artist's name longer than any message is asked about by id (quick reply and card
     button carry it in extra); with k = 8 the text counts the 4 related cards a carousel shows."""
     long = "Orchestra " * 15
-    related = [ArtistCard(f"r{i}", f"{long}{i}" if i == 0 else f"Related {i}", None, None, 0.1,
-                          [Track(1, "Song", None)]) for i in range(8)]
+    related = [
+        ArtistCard(f"r{i}", f"{long}{i}" if i == 0 else f"Related {i}", None, None, 0.1, [Track(1, "Song", None)])
+        for i in range(8)
+    ]
     reply = known_reply(KO, [ArtistCard("a", "Main", None, None, None, [Track(1, "One", None)]), *related])
     assert replies.problems(reply) == []
     text = reply["template"]["outputs"][0]["simpleText"]["text"]
@@ -100,8 +135,13 @@ def test_a_long_related_name_is_reached_through_its_id_and_k_over_4_promises_wha
     ask = carousel[1]["buttons"][1]
     assert ask["action"] == "message" and ask["extra"] == {"kind": "artist", "id": "r0"}
     assert [b["label"] for b in carousel[1]["buttons"]] == ["노래 더 보기", "비슷한 가수"]
-    assert carousel[0]["buttons"] == [{"label": "노래 더 보기", "action": "webLink",
-                                       "webLinkUrl": "https://www.youtube.com/results?search_query=Main"}]
+    assert carousel[0]["buttons"] == [
+        {
+            "label": "노래 더 보기",
+            "action": "webLink",
+            "webLinkUrl": "https://www.youtube.com/results?search_query=Main",
+        }
+    ]
 
 
 def test_a_known_artist_whose_related_rows_are_missing_says_so():
@@ -126,12 +166,12 @@ def test_the_catalog_has_both_languages_for_every_entry_and_labels_fit():
             limit = replies.MAX_LABEL_PAIR if key in ("button_songs", "button_similar") else replies.MAX_LABEL
             assert all(replies.kakao_length(entry[lang]) <= limit for lang in ("ko", "en")), key
         if not key.startswith(("button_", "reply_", "item_")):
-            assert entry["ko"].rstrip().endswith(("요.", "요?", "요!", "세요.")), key     # polite 해요체
+            assert entry["ko"].rstrip().endswith(("요.", "요?", "요!", "세요.")), key  # polite 해요체
     assert language("en-US") == "en" and language("ko") == "ko" and language(None) == "ko"
     assert language("ko", configured="en") == "en"
 
 
-REASON_WORDS = {   # (language, reason) -> the first line of a related artist's card and its note on "IU"
+REASON_WORDS = {  # (language, reason) -> the first line of a related artist's card and its note on "IU"
     ("ko", "sound"): ("비슷한 느낌의 아티스트", "IU 노래와 분위기가 닮았어요"),
     ("ko", "listeners"): ("함께 많이 듣는 아티스트", "IU 팬들이 즐겨 들어요"),
     ("ko", "both"): ("함께 듣고 느낌도 비슷해요", "IU 팬들이 즐겨 듣고 분위기도 닮았어요"),
@@ -145,29 +185,32 @@ REASON_WORDS = {   # (language, reason) -> the first line of a related artist's 
 @pytest.mark.parametrize("asked", ["IU", "Tyler, The Creator", "가" * 512, "🎵" * 40])
 def test_each_reason_is_worded_on_its_cards_within_kakaos_limits(lang, reason, asked):
     say = Messages(lang)
-    tracks = [Track(rank, f"Song {rank}", "Album", None) for rank in (1, 2, 3, 4)]      # TRACKS_PER_CARD at most
-    related = [ArtistCard(f"r{i}", f"Related {i} " + "x" * 60 * i, f"https://i.test/r{i}", None, 0.1 * i, tracks,
-                          reason) for i in range(4)]
+    tracks = [Track(rank, f"Song {rank}", "Album", None) for rank in (1, 2, 3, 4)]  # TRACKS_PER_CARD at most
+    related = [
+        ArtistCard(f"r{i}", f"Related {i} " + "x" * 60 * i, f"https://i.test/r{i}", None, 0.1 * i, tracks, reason)
+        for i in range(4)
+    ]
     reply = known_reply(say, [ArtistCard("a", asked, None, None, None, tracks), *related])
     assert replies.problems(reply) == []
     title, on_iu = REASON_WORDS[lang, reason]
-    quoted = replies.cut(asked, SHOWN_IN_REASON)                       # a long name is cut, never the sentence
+    quoted = replies.cut(asked, SHOWN_IN_REASON)  # a long name is cut, never the sentence
     for card in reply["template"]["outputs"][1]["carousel"]["items"][1:]:
         why, *songs = card["items"]
-        assert why["title"] == title and replies.kakao_length(title) <= replies.MAX_LABEL + 6     # one short line
-        assert why["description"] == on_iu.replace("IU", quoted, 1)      # whole: within MAX_TITLE, not cut
+        assert why["title"] == title and replies.kakao_length(title) <= replies.MAX_LABEL + 6  # one short line
+        assert why["description"] == on_iu.replace("IU", quoted, 1)  # whole: within MAX_TITLE, not cut
         assert replies.kakao_length(why["description"]) <= replies.MAX_TITLE
-        assert [item["title"] for item in songs] == ["Song 1", "Song 2", "Song 3"]        # the rest of the items
+        assert [item["title"] for item in songs] == ["Song 1", "Song 2", "Song 3"]  # the rest of the items
         assert why["imageUrl"].startswith("https://i.test/r") and why["link"]["web"].startswith(replies.YOUTUBE_SEARCH)
     text = reply["template"]["outputs"][0]["simpleText"]["text"]
     alike = {"ko": "비슷한 느낌의 아티스트 4명", "en": "4 artists that sound alike"}[lang]
-    assert (alike in text) == (reason == "sound")          # the text says "alike" only when sound chose them all
+    assert (alike in text) == (reason == "sound")  # the text says "alike" only when sound chose them all
 
 
 def test_reasons_are_worded_each_on_its_own_card_and_an_unknown_one_as_sound():
     cards = [ArtistCard("a", "Main", None, None, None, [Track(1, "One", None)])] + [
         ArtistCard(f"r{i}", f"R{i}", None, None, 0.1, [Track(1, "Song", None)], reason)
-        for i, reason in enumerate(["both", "sound", None, "genre"])]
+        for i, reason in enumerate(["both", "sound", None, "genre"])
+    ]
     for say in (KO, EN):
         reply = known_reply(say, cards)
         titles = [card["items"][0]["title"] for card in reply["template"]["outputs"][1]["carousel"]["items"][1:]]
@@ -203,9 +246,13 @@ def _candidate(name, key, popularity=0, probe="p+", initials=None):
 
 
 def test_rank_orders_by_letter_similarity_then_popularity_and_drops_the_far_ones():
-    candidates = [_candidate("Red Velvet", "redvelvet", 90), _candidate("Velvet Underground", "velvetunderground"),
-                  _candidate("Redd", "redd", 10), _candidate("Reda", "reda", 20),
-                  _candidate("레드벨벳", "레드벨벳", 90)]
+    candidates = [
+        _candidate("Red Velvet", "redvelvet", 90),
+        _candidate("Velvet Underground", "velvetunderground"),
+        _candidate("Redd", "redd", 10),
+        _candidate("Reda", "reda", 20),
+        _candidate("레드벨벳", "레드벨벳", 90),
+    ]
     assert [s.name for s in matching.rank("redvelvit", candidates, 5)] == ["Red Velvet"]
     assert [s.name for s in matching.rank("red", candidates, 5)][:3] == ["Red Velvet", "Reda", "Redd"]
     assert matching.rank("zzz", candidates, 5) == []
@@ -218,10 +265,12 @@ def test_a_distinctive_word_or_initials_name_one_artist_only_when_unambiguous():
     offenbach = _candidate("Offenbach", "offenbach", probe="s+")
     assert matching.sole_match("bach", [bach, offenbach], 12) == bach
     cpe = _candidate("C.P.E. Bach", "cpebach", probe="s+")
-    assert matching.sole_match("bach", [bach, cpe], 12) is None              # two Bachs: suggested instead
-    assert matching.sole_match("bach", [bach] * 12, 12) is None              # the range was cut: maybe more
-    assert [s.name for s in matching.rank("bach", [offenbach, cpe, bach], 5)][:2] == ["C.P.E. Bach",
-                                                                                     "Johann Sebastian Bach"]
+    assert matching.sole_match("bach", [bach, cpe], 12) is None  # two Bachs: suggested instead
+    assert matching.sole_match("bach", [bach] * 12, 12) is None  # the range was cut: maybe more
+    assert [s.name for s in matching.rank("bach", [offenbach, cpe, bach], 5)][:2] == [
+        "C.P.E. Bach",
+        "Johann Sebastian Bach",
+    ]
     bts = _candidate("방탄소년단", "방탄소년단", probe="i", initials="\u1107\u1110\u1109\u1102\u1103")
     typed = "\u1107\u1110\u1109\u1102\u1103"
     assert matching.sole_match(typed, [bts], 12) == bts
@@ -229,9 +278,14 @@ def test_a_distinctive_word_or_initials_name_one_artist_only_when_unambiguous():
 
 
 def test_skill_requests_read_the_utterance_the_user_and_the_artist_parameter():
-    request = SkillRequest.from_body(json.dumps({"userRequest": {"utterance": " IU\n", "user": {"id": "u1"},
-                                                                 "lang": "en"},
-                                                 "action": {"params": {"artist": 5}, "clientExtra": {"id": "x"}}}))
+    request = SkillRequest.from_body(
+        json.dumps(
+            {
+                "userRequest": {"utterance": " IU\n", "user": {"id": "u1"}, "lang": "en"},
+                "action": {"params": {"artist": 5}, "clientExtra": {"id": "x"}},
+            }
+        )
+    )
     assert (request.text, request.user_id, request.artist_param) == ("IU", "u1", "")
     assert (request.lang, request.extra) == ("en", {"id": "x"})
     request = SkillRequest.from_body(json.dumps({"userRequest": {"utterance": "IU"}, "action": {"clientExtra": "x"}}))
@@ -241,14 +295,28 @@ def test_skill_requests_read_the_utterance_the_user_and_the_artist_parameter():
 
 
 def test_events_of_both_payload_versions_give_the_same_request():
-    v1 = {"httpMethod": "POST", "path": "/skill", "headers": {"X-Skill-Secret": "s"}, "body": "e30=",
-          "isBase64Encoded": True}
-    v2 = {"version": "2.0", "rawPath": "/skill", "requestContext": {"http": {"method": "POST"}},
-          "headers": {"x-skill-secret": "s"}, "body": "{}"}
+    v1 = {
+        "httpMethod": "POST",
+        "path": "/skill",
+        "headers": {"X-Skill-Secret": "s"},
+        "body": "e30=",
+        "isBase64Encoded": True,
+    }
+    v2 = {
+        "version": "2.0",
+        "rawPath": "/skill",
+        "requestContext": {"http": {"method": "POST"}},
+        "headers": {"x-skill-secret": "s"},
+        "body": "{}",
+    }
     for event in (v1, v2):
         request = apigw.parse_event(event)
         assert (request.method, request.path, request.headers, request.text()) == (
-            "POST", "/skill", {"x-skill-secret": "s"}, "{}")
+            "POST",
+            "/skill",
+            {"x-skill-secret": "s"},
+            "{}",
+        )
     with pytest.raises(apigw.BadEvent, match="not base64-encoded UTF-8"):
         apigw.parse_event({**v1, "body": "//79"}).text()
 
@@ -270,9 +338,13 @@ def test_the_local_skill_server_answers_curl_style_posts(tmp_path):
     conn = serving.connect(f"jdbc:sqlite:{tmp_path / 'mart.db'}")
     chatbot_mart.fill(conn, "sqlite", 10)
     conn.close()
-    server = subprocess.Popen([sys.executable, "-m", "chatbot_lambda.serve", "--port", "0",
-                               "--mart", f"jdbc:sqlite:{tmp_path / 'mart.db'}"],
-                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "chatbot_lambda.serve", "--port", "0", "--mart", f"jdbc:sqlite:{tmp_path / 'mart.db'}"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = server.stdout.readline()
         assert line.startswith("skill server on http://127.0.0.1:"), line + server.stderr.read()
@@ -291,19 +363,23 @@ def test_the_local_skill_server_answers_curl_style_posts(tmp_path):
         server.wait(10)
 
 
-@pytest.mark.parametrize("typed, names, expected, offered", [
-    ("BTS", ["BTS", "BTS World"], "BTS", None),
-    ("bts", ["Bangtan", "B.T.S"], "B.T.S", None),          # punctuation is optional
-    ("beyonce", ["Beyoncé"], "Beyoncé", None),             # so are accents
-    ("blakpink", ["BLACKPINK", "Black"], "BLACKPINK", None),   # a typo Spotify corrected
-    ("qqqqqq", ["Queen", "Q-Tip"], None, None),            # fuzzy search returns something: not taken
-    ("아이유", ["IU", "IU Tribute"], None, "IU"),           # other script: only offered to the user
-    ("안녕하세요", ["Annyeong Band"], None, "Annyeong Band"),
-    ("아이유", ["아이유 노래방"], None, None),
-    ("", ["IU"], None, None),
-])
+@pytest.mark.parametrize(
+    "typed, names, expected, offered",
+    [
+        ("BTS", ["BTS", "BTS World"], "BTS", None),
+        ("bts", ["Bangtan", "B.T.S"], "B.T.S", None),  # punctuation is optional
+        ("beyonce", ["Beyoncé"], "Beyoncé", None),  # so are accents
+        ("blakpink", ["BLACKPINK", "Black"], "BLACKPINK", None),  # a typo Spotify corrected
+        ("qqqqqq", ["Queen", "Q-Tip"], None, None),  # fuzzy search returns something: not taken
+        ("아이유", ["IU", "IU Tribute"], None, "IU"),  # other script: only offered to the user
+        ("안녕하세요", ["Annyeong Band"], None, "Annyeong Band"),
+        ("아이유", ["아이유 노래방"], None, None),
+        ("", ["IU"], None, None),
+    ],
+)
 def test_only_a_search_hit_close_to_what_was_typed_is_taken_one_in_another_script_is_offered(
-        typed, names, expected, offered):
+    typed, names, expected, offered
+):
     from chatbot_lambda.spotify import best_hit, offered_hit
 
     hits = [{"id": str(i), "name": name} for i, name in enumerate(names)]
@@ -314,13 +390,16 @@ def test_only_a_search_hit_close_to_what_was_typed_is_taken_one_in_another_scrip
         assert (other["name"] if other else None) == offered
 
 
-@pytest.mark.parametrize("text, name, typed", [
-    ("ㄴㄹㅂ", "\u1102\u1105\u1107", "ㄴㄹㅂ"),                       # NFKC makes conjoining jamo: matched, not shown
-    ("ㅂㅌㅅ 노래 추천해줘", "\u1107\u1110\u1109", "ㅂㅌㅅ"),
-    ("ＢＴＳ랑 비슷한 가수", "BTS", "ＢＴＳ"),                            # the particle off both forms
-    ("하늘소리의 노래", "하늘소리", "하늘소리"),
-    ("Haneul Sori", "Haneul Sori", "Haneul Sori"),
-])
+@pytest.mark.parametrize(
+    "text, name, typed",
+    [
+        ("ㄴㄹㅂ", "\u1102\u1105\u1107", "ㄴㄹㅂ"),  # NFKC makes conjoining jamo: matched, not shown
+        ("ㅂㅌㅅ 노래 추천해줘", "\u1107\u1110\u1109", "ㅂㅌㅅ"),
+        ("ＢＴＳ랑 비슷한 가수", "BTS", "ＢＴＳ"),  # the particle off both forms
+        ("하늘소리의 노래", "하늘소리", "하늘소리"),
+        ("Haneul Sori", "Haneul Sori", "Haneul Sori"),
+    ],
+)
 def test_a_message_is_matched_normalized_and_quoted_as_typed(text, name, typed):
     from chatbot_lambda.utterance import read
 

@@ -10,9 +10,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs import evaluate, ingest, similarity
-from jobs.settings import DEFAULT_K, EvaluateSettings, apply_signal_settings
 from jobs.common.lake import Lake
 from jobs.evaluation import held_out
+from jobs.settings import DEFAULT_K, EvaluateSettings, apply_signal_settings
 
 DT = "2026-03-02"
 
@@ -21,8 +21,25 @@ DT = "2026-03-02"
 def listening_lake(spark, tmp_path_factory):
     """400 synthetic artists with genres, and 400 listening contexts of about 15 artists each."""
     lake_dir = str(tmp_path_factory.mktemp("listening") / "lake")
-    assert ingest.main(["--lake", lake_dir, "--dt", DT, "--source", "synthetic", "--artists", "400",
-                        "--set", "synthetic.contexts=400", "--set", "synthetic.context_size=15"]) == 0
+    assert (
+        ingest.main(
+            [
+                "--lake",
+                lake_dir,
+                "--dt",
+                DT,
+                "--source",
+                "synthetic",
+                "--artists",
+                "400",
+                "--set",
+                "synthetic.contexts=400",
+                "--set",
+                "synthetic.context_size=15",
+            ]
+        )
+        == 0
+    )
     return lake_dir
 
 
@@ -49,8 +66,9 @@ class Recorded(logging.Handler):
 @pytest.fixture(scope="module")
 def blend_run(spark, listening_lake, sound_rows):
     """The job with its defaults (the blend): its rows and its log lines."""
-    _, settings = similarity.settings_from_args(similarity.parse_args(["--lake", listening_lake, "--dt", DT,
-                                                                       "--no-publish"]))
+    _, settings = similarity.settings_from_args(
+        similarity.parse_args(["--lake", listening_lake, "--dt", DT, "--no-publish"])
+    )
     logger, recorded = logging.getLogger("jobs.similarity"), Recorded()
     logger.addHandler(recorded)
     level = logger.level
@@ -88,11 +106,17 @@ def test_the_blend_gives_each_artist_k_related_artists_with_their_reason(blend_r
 
 
 def test_artists_without_listening_data_fall_back_to_sound_exactly(blend_rows, sound_rows):
-    only_sound = (blend_rows.groupBy("artist_id").agg(F.collect_set("reason").alias("why"))
-                  .where(F.array_contains("why", "listeners") | F.array_contains("why", "both"), ).select("artist_id"))
+    only_sound = (
+        blend_rows.groupBy("artist_id")
+        .agg(F.collect_set("reason").alias("why"))
+        .where(
+            F.array_contains("why", "listeners") | F.array_contains("why", "both"),
+        )
+        .select("artist_id")
+    )
     fallback = blend_rows.join(only_sound, "artist_id", "left_anti")
     same = sound_rows.join(only_sound, "artist_id", "left_anti")
-    assert fallback.count() > 0   # the synthetic contexts leave some artists with too few
+    assert fallback.count() > 0  # the synthetic contexts leave some artists with too few
     assert sorted(map(tuple, fallback.collect())) == sorted(map(tuple, same.collect()))
 
 
@@ -106,8 +130,9 @@ def test_bad_listener_settings_are_refused_before_spark_work(listening_lake):
     assert similarity.main(["--lake", listening_lake, "--no-publish", "--set", "listeners.topn=5"]) == 2
 
 
-def test_held_out_contexts_are_never_used_to_build_and_the_fit_is_read_by_the_job(spark, listening_lake, monkeypatch,
-                                                                                   tmp_path):
+def test_held_out_contexts_are_never_used_to_build_and_the_fit_is_read_by_the_job(
+    spark, listening_lake, monkeypatch, tmp_path
+):
     contexts = Lake(spark, listening_lake).read("artist_contexts", DT)
     split = held_out.split_contexts(contexts, seed=7)
     build = {r.context_id for r in split.build.select("context_id").distinct().collect()}
@@ -121,13 +146,22 @@ def test_held_out_contexts_are_never_used_to_build_and_the_fit_is_read_by_the_jo
         def recording(build_contexts):
             seen.append({r.context_id for r in build_contexts.select("context_id").distinct().collect()})
             return candidates_for(build_contexts)
+
         return original(spark_, recording, *args, **kwargs)
 
     monkeypatch.setattr(held_out, "evaluate_held_out", spy)
     fitted_path = tmp_path / "fitted.toml"
-    result = evaluate.run(spark, EvaluateSettings.from_config(_config(listening_lake), ["config"], dt=DT, fit=True,
-                                                              fit_out=str(fitted_path),
-                                                              report_dir=str(tmp_path / "report")))
+    result = evaluate.run(
+        spark,
+        EvaluateSettings.from_config(
+            _config(listening_lake),
+            ["config"],
+            dt=DT,
+            fit=True,
+            fit_out=str(fitted_path),
+            report_dir=str(tmp_path / "report"),
+        ),
+    )
     assert seen == [build]
     figures = result["listening"]["groups"]
     assert set(figures) == {"all", "with listening data", "without"}
@@ -143,6 +177,7 @@ def test_held_out_contexts_are_never_used_to_build_and_the_fit_is_read_by_the_jo
 
 def _config(lake_dir):
     from jobs.common.config import load_config, set_path
+
     config = load_config()
     set_path(config, "lake.path", lake_dir)
     set_path(config, "evaluate.report", lake_dir + "-evaluation")
@@ -169,17 +204,32 @@ def test_ingest_copies_what_the_chatbot_answered_to_the_lake(spark, sqlite_mart,
     for statement in schema.create_statements("sqlite", "chat_listens"):
         serving.fetch_all(conn, statement)
     today = __import__("datetime").date.today().isoformat()
-    conn.executemany("INSERT INTO chat_listens VALUES (?, ?, ?, ?)",
-                     [("u" * 32, ids[0], today, 1), ("u" * 32, ids[1], today, 2), ("v" * 32, ids[1], today, 1),
-                      ("v" * 32, "not-in-the-snapshot", today, 1)])
+    conn.executemany(
+        "INSERT INTO chat_listens VALUES (?, ?, ?, ?)",
+        [
+            ("u" * 32, ids[0], today, 1),
+            ("u" * 32, ids[1], today, 2),
+            ("v" * 32, ids[1], today, 1),
+            ("v" * 32, "not-in-the-snapshot", today, 1),
+        ],
+    )
     conn.commit()
     conn.close()
     config = load_config()
     config["mart"] = sqlite_mart.config()["mart"]
-    for key, value in {"lake.path": str(tmp_path / "lake"), "synthetic.artists": 30, "synthetic.contexts": 0,
-                       "ingest.chat_listens": True}.items():
+    for key, value in {
+        "lake.path": str(tmp_path / "lake"),
+        "synthetic.artists": 30,
+        "synthetic.contexts": 0,
+        "ingest.chat_listens": True,
+    }.items():
         set_path(config, key, value)
     ingest.run(spark, IngestSettings.from_config(config, sqlite_mart.env()), DT)
-    rows = sorted(tuple(r) for r in Lake(spark, str(tmp_path / "lake")).read("artist_contexts", DT)
-                  .select("context_id", "artist_id", "weight", "source").collect())
+    rows = sorted(
+        tuple(r)
+        for r in Lake(spark, str(tmp_path / "lake"))
+        .read("artist_contexts", DT)
+        .select("context_id", "artist_id", "weight", "source")
+        .collect()
+    )
     assert rows == [("u" * 32, ids[0], 1.0, "chat"), ("u" * 32, ids[1], 1.0, "chat"), ("v" * 32, ids[1], 1.0, "chat")]

@@ -37,9 +37,21 @@ def write_lake(spark, root: str, n: int, tag: str, dt: str, k: int = 3) -> Lake:
 
 
 def cli_args(mart, lake_dir: str) -> list[str]:
-    return ["--lake", lake_dir, "--mart", mart.url, "--set", f'mart.user="{mart.user}"',
-            "--set", "mart.password_env=MART_TEST_PASSWORD", "--set", "spark.master=local[2]",
-            "--set", 'spark.conf."spark.driver.memory"=1g', *set_args()]
+    return [
+        "--lake",
+        lake_dir,
+        "--mart",
+        mart.url,
+        "--set",
+        f'mart.user="{mart.user}"',
+        "--set",
+        "mart.password_env=MART_TEST_PASSWORD",
+        "--set",
+        "spark.master=local[2]",
+        "--set",
+        'spark.conf."spark.driver.memory"=1g',
+        *set_args(),
+    ]
 
 
 def staging_tables(mart) -> set[str]:
@@ -49,8 +61,10 @@ def staging_tables(mart) -> set[str]:
 def snapshot_of_live(mart) -> dict:
     conn = mart.reader()
     try:
-        return {table: serving.fetch_all(conn, f"SELECT * FROM {table} ORDER BY 1, 2")
-                for table in ("artists", "top_tracks", "related_artists", "publish_log")}
+        return {
+            table: serving.fetch_all(conn, f"SELECT * FROM {table} ORDER BY 1, 2")
+            for table in ("artists", "top_tracks", "related_artists", "publish_log")
+        }
     finally:
         conn.close()
 
@@ -66,7 +80,8 @@ def lake_of_30000(spark, tmp_path_factory) -> tuple[str, Lake]:
 
 
 def test_a_publish_killed_during_its_staging_writes_leaves_the_live_set_and_the_next_run_succeeds(
-        spark, any_mart, lake_of_30000):
+    spark, any_mart, lake_of_30000
+):
     n = KILLED_N
     settings = PublishSettings.from_config(any_mart.config(), any_mart.env())
     with Mart(spark, settings) as mart:
@@ -75,9 +90,14 @@ def test_a_publish_killed_during_its_staging_writes_leaves_the_live_set_and_the_
     lake_dir, lake = lake_of_30000
 
     env = dict(os.environ, **any_mart.env(), PYTHONUNBUFFERED="1")
-    process = subprocess.Popen([sys.executable, "jobs/publish_mart.py", "publish", "--dt", "2026-11-02",
-                                *cli_args(any_mart, lake_dir)], cwd=REPO, env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "jobs/publish_mart.py", "publish", "--dt", "2026-11-02", *cli_args(any_mart, lake_dir)],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 180
     try:
         while "top_tracks__staging" not in staging_tables(any_mart):
@@ -86,7 +106,7 @@ def test_a_publish_killed_during_its_staging_writes_leaves_the_live_set_and_the_
             time.sleep(0.02)
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)   # the Python driver and its JVM
+            os.killpg(process.pid, signal.SIGKILL)  # the Python driver and its JVM
         process.wait(30)
         killed_log = process.stderr.read().decode(errors="replace")
         process.stderr.close()
@@ -94,7 +114,7 @@ def test_a_publish_killed_during_its_staging_writes_leaves_the_live_set_and_the_
     # Killed during its staging writes, not later: no staging table was checked (a late kill would pass vacuously).
     assert "staging writes:" in killed_log and "staging checks passed" not in killed_log, killed_log[-3000:]
 
-    assert snapshot_of_live(any_mart) == before   # the live set and the log are untouched
+    assert snapshot_of_live(any_mart) == before  # the live set and the log are untouched
 
     with Mart(spark, settings) as mart:
         report = publish_snapshot(mart, lake, "2026-11-02")
@@ -103,7 +123,7 @@ def test_a_publish_killed_during_its_staging_writes_leaves_the_live_set_and_the_
     conn = any_mart.reader()
     try:
         assert mart_data.answer_problems(serving.find_artist(conn, "Artist 29999"), 29_999, n) == []
-        assert serving.find_artist(conn, "Artist 5")[1].artist_id == mart_data.artist_id(10)   # generation B
+        assert serving.find_artist(conn, "Artist 5")[1].artist_id == mart_data.artist_id(10)  # generation B
     finally:
         conn.close()
 
@@ -114,14 +134,17 @@ def test_cli_refusal_and_force_exit_statuses(spark, sqlite_mart, tmp_path, capsy
     write_lake(spark, lake_dir, 10, "B", "2026-11-02")
     args = cli_args(sqlite_mart, lake_dir)
     assert publish_mart.main(["publish", "--dt", "2026-11-01", *args]) == 0
-    assert publish_mart.main(["publish", *args]) == 2     # latest dt: 10 artists against 100 live
+    assert publish_mart.main(["publish", *args]) == 2  # latest dt: 10 artists against 100 live
     refusal = capsys.readouterr().err
     assert "publish refused" in refusal and "without recomputing" not in refusal
     # From the similarity job (related_artists just computed), the refusal names the cheaper re-publish.
     lake = Lake(spark, lake_dir)
     with Mart(spark, PublishSettings.from_config(sqlite_mart.config(), {})) as mart:
-        with pytest.raises(PublishRefused, match=r"python jobs/publish_mart.py publish --dt 2026-11-02 "
-                                                 r"--set similarity.k=3 --force.*without recomputing"):
+        with pytest.raises(
+            PublishRefused,
+            match=r"python jobs/publish_mart.py publish --dt 2026-11-02 "
+            r"--set similarity.k=3 --force.*without recomputing",
+        ):
             publish_computed(mart, lake, "2026-11-02", artists_with_vector=10, k=3)
     assert publish_mart.main(["publish", "--force", *args]) == 0
     assert publish_mart.main(["status", "--show", "2", *args]) == 0
@@ -130,8 +153,9 @@ def test_cli_refusal_and_force_exit_statuses(spark, sqlite_mart, tmp_path, capsy
     assert "Artist 9 [B song 1 of 9, B song 2 of 9, B song 3 of 9]  ->  Artist 4 (0.050)" in shown
 
 
-def test_the_refusal_after_recomputing_names_a_command_that_checks_the_k_the_job_used(spark, sqlite_mart,
-                                                                                        tmp_path, capsys):
+def test_the_refusal_after_recomputing_names_a_command_that_checks_the_k_the_job_used(
+    spark, sqlite_mart, tmp_path, capsys
+):
     """The similarity job ran with k=2, the config says 3 (default): the hinted command must pass its checks."""
     lake_dir = str(tmp_path / "lake")
     write_lake(spark, lake_dir, 100, "A", "2026-11-01", k=2)
@@ -143,7 +167,7 @@ def test_the_refusal_after_recomputing_names_a_command_that_checks_the_k_the_job
             publish_computed(mart, lake, "2026-11-02", artists_with_vector=10, k=2)
     hint = re.search(r"'python jobs/publish_mart.py (publish [^']*)'", str(refused.value))
     assert hint and hint.group(1) == "publish --dt 2026-11-02 --set similarity.k=2 --force", refused.value
-    assert publish_mart.main(["publish", "--dt", "2026-11-02", "--force", *args]) == 2   # checks expect DEFAULT_K
+    assert publish_mart.main(["publish", "--dt", "2026-11-02", "--force", *args]) == 2  # checks expect DEFAULT_K
     assert f"do not have exactly {DEFAULT_K} related artists" in capsys.readouterr().err
     assert publish_mart.main([*hint.group(1).split(), *args]) == 0
     assert len(snapshot_of_live(sqlite_mart)["related_artists"]) == 20
@@ -167,7 +191,7 @@ def test_cli_help_names_the_settings(capsys):
 
 def test_cli_publish_expects_k_related_rows_from_similarity_k(spark, sqlite_mart, tmp_path, capsys):
     lake_dir = str(tmp_path / "lake")
-    write_lake(spark, lake_dir, 50, "A", "2026-11-01", k=2)   # 2 related rows everywhere
+    write_lake(spark, lake_dir, 50, "A", "2026-11-01", k=2)  # 2 related rows everywhere
     args = cli_args(sqlite_mart, lake_dir)
     assert publish_mart.main(["publish", "--dt", "2026-11-01", *args, "--set", "similarity.k=3"]) == 2
     assert "50 artists do not have exactly 3 related artists" in capsys.readouterr().err
@@ -178,8 +202,9 @@ def test_cli_publish_expects_k_related_rows_from_similarity_k(spark, sqlite_mart
     assert len(snapshot_of_live(sqlite_mart)["related_artists"]) == 100
 
 
-def test_cli_refuses_publish_and_rollback_while_another_holds_the_lock(spark, mysql_mart, tmp_path, capsys,
-                                                                     monkeypatch):
+def test_cli_refuses_publish_and_rollback_while_another_holds_the_lock(
+    spark, mysql_mart, tmp_path, capsys, monkeypatch
+):
     lake_dir = str(tmp_path / "lake")
     write_lake(spark, lake_dir, 20, "A", "2026-11-01")
     write_lake(spark, lake_dir, 20, "B", "2026-11-02")
@@ -195,12 +220,13 @@ def test_cli_refuses_publish_and_rollback_while_another_holds_the_lock(spark, my
         assert err.count("another publish or rollback of this mart is running") == 2, err
         assert snapshot_of_live(mysql_mart) == before
     assert publish_mart.main(["publish", "--dt", "2026-11-02", *args]) == 0
-    assert publish_mart.main(["status", *args]) == 0   # read-only, on MySQL too
+    assert publish_mart.main(["status", *args]) == 0  # read-only, on MySQL too
     assert "live     artists 20" in capsys.readouterr().out
 
 
-def test_cli_a_user_without_write_privileges_gets_one_clear_line_and_exit_2(spark, mysql_mart, mariadb, tmp_path,
-                                                                          capsys, monkeypatch):
+def test_cli_a_user_without_write_privileges_gets_one_clear_line_and_exit_2(
+    spark, mysql_mart, mariadb, tmp_path, capsys, monkeypatch
+):
     lake_dir = str(tmp_path / "lake")
     write_lake(spark, lake_dir, 20, "A", "2026-11-01")
     with Mart(spark, PublishSettings.from_config(mysql_mart.config(), mysql_mart.env())) as mart:
@@ -229,7 +255,7 @@ def test_cli_a_user_without_write_privileges_gets_one_clear_line_and_exit_2(spar
     assert snapshot_of_live(mysql_mart) == before
 
 
-@pytest.mark.jvm   # the command starts Spark itself (the mart is read over JDBC)
+@pytest.mark.jvm  # the command starts Spark itself (the mart is read over JDBC)
 def test_status_only_reads_and_says_when_there_is_no_mart(any_mart, tmp_path, capsys, monkeypatch):
     args = cli_args(any_mart, str(tmp_path / "lake"))
     monkeypatch.setenv("MART_TEST_PASSWORD", any_mart.password)
@@ -238,7 +264,7 @@ def test_status_only_reads_and_says_when_there_is_no_mart(any_mart, tmp_path, ca
         assert publish_mart.main(["status", *args, "--mart", f"jdbc:sqlite:{missing}"]) == 2
         assert f"no mart at jdbc:sqlite:{missing}: publish first" in capsys.readouterr().err
         assert not missing.parent.exists()
-        empty = sqlite3.connect(tmp_path / "mart.db")   # a database file without mart tables
+        empty = sqlite3.connect(tmp_path / "mart.db")  # a database file without mart tables
         empty.execute("CREATE TABLE other (x INTEGER)")
         empty.close()
     assert publish_mart.main(["status", *args]) == 2
@@ -249,8 +275,12 @@ def test_status_only_reads_and_says_when_there_is_no_mart(any_mart, tmp_path, ca
             assert serving.fetch_all(conn, "SELECT name FROM sqlite_master") == [("other",)]
             assert serving.fetch_all(conn, "PRAGMA journal_mode") == [("delete",)]
         else:
-            assert serving.fetch_all(conn, "SELECT table_name FROM information_schema.tables "
-                                           "WHERE table_schema = DATABASE()") == []
+            assert (
+                serving.fetch_all(
+                    conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+                )
+                == []
+            )
     finally:
         conn.close()
 
@@ -259,11 +289,17 @@ def test_show_skips_a_popular_artist_whose_name_finds_nothing(spark, sqlite_mart
     with Mart(spark, PublishSettings.from_config(sqlite_mart.config(), {})) as mart:
         mart.publish(mart_data.frames(spark, 10, "A"), "2026-11-01")
     conn = sqlite_mart.reader()
-    try:   # the most popular artist's name has no lookup key: find_artist gives []
-        serving.fetch_all(conn, "INSERT INTO artists (artist_id, name, name_key, popularity) VALUES (?, ?, ?, ?)",
-                          ("ar9999999", "\u200b", "", 1000))
-        serving.fetch_all(conn, "INSERT INTO related_artists (artist_id, `rank`, related_id, distance) "
-                                "VALUES (?, ?, ?, ?)", ("ar9999999", 1, "ar0000001", 0.5))
+    try:  # the most popular artist's name has no lookup key: find_artist gives []
+        serving.fetch_all(
+            conn,
+            "INSERT INTO artists (artist_id, name, name_key, popularity) VALUES (?, ?, ?, ?)",
+            ("ar9999999", "\u200b", "", 1000),
+        )
+        serving.fetch_all(
+            conn,
+            "INSERT INTO related_artists (artist_id, `rank`, related_id, distance) VALUES (?, ?, ?, ?)",
+            ("ar9999999", 1, "ar0000001", 0.5),
+        )
         assert serving.find_artist(conn, "\u200b") == []
         lines = serving.describe_popular(conn, 3)
     finally:

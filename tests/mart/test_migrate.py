@@ -20,39 +20,39 @@ from tests.support.skill_calls import REQUEST_KEY, SKILL_SECRET, ask, cards, hea
 V1 = {
     "mysql": {
         "artists": "CREATE TABLE {t} (artist_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, "
-                   "name VARCHAR(512) NOT NULL, name_key VARCHAR(512) COLLATE utf8mb4_bin NOT NULL, "
-                   "image_url VARCHAR(1024), spotify_url VARCHAR(1024), genres TEXT, popularity SMALLINT, "
-                   "PRIMARY KEY (artist_id), KEY ix_{t}_key (name_key)) DEFAULT CHARSET=utf8mb4",
+        "name VARCHAR(512) NOT NULL, name_key VARCHAR(512) COLLATE utf8mb4_bin NOT NULL, "
+        "image_url VARCHAR(1024), spotify_url VARCHAR(1024), genres TEXT, popularity SMALLINT, "
+        "PRIMARY KEY (artist_id), KEY ix_{t}_key (name_key)) DEFAULT CHARSET=utf8mb4",
         "artist_aliases": "CREATE TABLE {t} (alias_key VARCHAR(512) COLLATE utf8mb4_bin NOT NULL, "
-                          "artist_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, "
-                          "PRIMARY KEY (alias_key)) DEFAULT CHARSET=utf8mb4",
+        "artist_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, "
+        "PRIMARY KEY (alias_key)) DEFAULT CHARSET=utf8mb4",
         "artist_requests": "CREATE TABLE {t} (name_key VARCHAR(512) COLLATE utf8mb4_bin NOT NULL, name VARCHAR(512) "
-                           "NOT NULL, spotify_artist_id VARCHAR(64), first_requested_at DATETIME(3) NOT NULL, "
-                           "last_requested_at DATETIME(3) NOT NULL, times INT NOT NULL DEFAULT 1, "
-                           "PRIMARY KEY (name_key)) DEFAULT CHARSET=utf8mb4",
+        "NOT NULL, spotify_artist_id VARCHAR(64), first_requested_at DATETIME(3) NOT NULL, "
+        "last_requested_at DATETIME(3) NOT NULL, times INT NOT NULL DEFAULT 1, "
+        "PRIMARY KEY (name_key)) DEFAULT CHARSET=utf8mb4",
         "related_artists": "CREATE TABLE {t} (artist_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, "
-                           "`rank` SMALLINT NOT NULL, related_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin "
-                           "NOT NULL, distance DOUBLE NOT NULL, PRIMARY KEY (artist_id, `rank`)) "
-                           "DEFAULT CHARSET=utf8mb4",
+        "`rank` SMALLINT NOT NULL, related_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin "
+        "NOT NULL, distance DOUBLE NOT NULL, PRIMARY KEY (artist_id, `rank`)) "
+        "DEFAULT CHARSET=utf8mb4",
     },
     "sqlite": {
         "artists": "CREATE TABLE {t} (artist_id TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, name_key TEXT NOT NULL, "
-                   "image_url TEXT, spotify_url TEXT, genres TEXT, popularity INTEGER)",
+        "image_url TEXT, spotify_url TEXT, genres TEXT, popularity INTEGER)",
         "artist_aliases": "CREATE TABLE {t} (alias_key TEXT NOT NULL PRIMARY KEY, artist_id TEXT NOT NULL)",
         "artist_requests": "CREATE TABLE {t} (name_key TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, "
-                           "spotify_artist_id TEXT, first_requested_at TEXT NOT NULL, last_requested_at TEXT NOT NULL, "
-                           "times INTEGER NOT NULL DEFAULT 1)",
+        "spotify_artist_id TEXT, first_requested_at TEXT NOT NULL, last_requested_at TEXT NOT NULL, "
+        "times INTEGER NOT NULL DEFAULT 1)",
         "related_artists": "CREATE TABLE {t} (artist_id TEXT NOT NULL, `rank` INTEGER NOT NULL, "
-                           "related_id TEXT NOT NULL, distance REAL NOT NULL, PRIMARY KEY (artist_id, `rank`))",
+        "related_id TEXT NOT NULL, distance REAL NOT NULL, PRIMARY KEY (artist_id, `rank`))",
     },
 }
 # artist_requests before version 3 added added_by (columns of version 2; the same in both dialects but types).
 V2_REQUESTS = {
     "mysql": "ALTER TABLE artist_requests ADD COLUMN spotify_name VARCHAR(512), ADD COLUMN searched_at DATETIME(3), "
-             "ADD COLUMN not_found_at DATETIME(3), ADD COLUMN resolved_at DATETIME(3)",
+    "ADD COLUMN not_found_at DATETIME(3), ADD COLUMN resolved_at DATETIME(3)",
     "sqlite": "ALTER TABLE artist_requests ADD COLUMN spotify_name TEXT; ALTER TABLE artist_requests ADD COLUMN "
-              "searched_at TEXT; ALTER TABLE artist_requests ADD COLUMN not_found_at TEXT; ALTER TABLE artist_requests "
-              "ADD COLUMN resolved_at TEXT",
+    "searched_at TEXT; ALTER TABLE artist_requests ADD COLUMN not_found_at TEXT; ALTER TABLE artist_requests "
+    "ADD COLUMN resolved_at TEXT",
 }
 NAMES = [("bts", "방탄소년단", 99), ("bey", "Beyoncé", 90), ("bp", "BLACKPINK", 95), ("ju", "Juice", 10)]
 ALIASES = [("블랙핑크", "bp"), ("bangtan", "bts")]
@@ -99,7 +99,6 @@ def everything(mart, columns: dict[str, int] | None = None) -> dict[str, list[tu
     return out
 
 
-
 def _execute(conn, statements: str) -> None:
     for statement in statements.split(";"):
         serving.fetch_all(conn, statement)
@@ -128,8 +127,18 @@ def make_old_mart(mart, version: int) -> dict[str, list[tuple]]:
     for table in kept:
         for statement in schema.create_statements(mart.dialect, table):
             serving.fetch_all(conn, statement)
-    request = ("somename", "Some Name", None, "2026-11-01 10:00:00.000", "2026-11-02 10:00:00.000", 3, None,
-               "2026-11-02 11:00:00.000", "2026-11-02 11:00:00.000", None)
+    request = (
+        "somename",
+        "Some Name",
+        None,
+        "2026-11-01 10:00:00.000",
+        "2026-11-02 10:00:00.000",
+        3,
+        None,
+        "2026-11-02 11:00:00.000",
+        "2026-11-02 11:00:00.000",
+        None,
+    )
     rows = {
         "artists": [artist_row(a, n, None, None, None, p) for a, n, p in NAMES],
         "artist_aliases": [alias_row(alias, a) for alias, a in ALIASES],
@@ -159,8 +168,11 @@ def reasons(mart) -> dict[str, set[str]]:
     """The reasons of the live and the previous related rows."""
     conn = mart.reader()
     try:
-        return {name: {str(r) for (r,) in serving.fetch_all(conn, f"SELECT reason FROM {name}")}
-                for name in ("related_artists", f"related_artists{schema.PREVIOUS}") if name in migrate.tables(conn)}
+        return {
+            name: {str(r) for (r,) in serving.fetch_all(conn, f"SELECT reason FROM {name}")}
+            for name in ("related_artists", f"related_artists{schema.PREVIOUS}")
+            if name in migrate.tables(conn)
+        }
     finally:
         conn.close()
 
@@ -183,19 +195,21 @@ def test_migrate_keeps_every_row_and_fills_the_suggestion_keys(any_mart, monkeyp
     after = everything(any_mart, widths)
     assert after.pop("artist_request_users") == [] and after.pop("alias_confirmations") == []
     assert after.pop("chat_listens") == []
-    assert after == before                                            # every row, every value kept
-    assert reasons(any_mart) == {"related_artists": {"sound"}}        # chosen by sound, as all were then
+    assert after == before  # every row, every value kept
+    assert reasons(any_mart) == {"related_artists": {"sound"}}  # chosen by sound, as all were then
     conn = any_mart.reader()
     try:
         assert migrate.detect_version(conn) == 4
-        assert {added_by for (added_by,) in serving.fetch_all(conn, "SELECT added_by FROM artist_requests")} == \
-            {"unsigned"}                                             # older rows count against no user's quota
+        assert {added_by for (added_by,) in serving.fetch_all(conn, "SELECT added_by FROM artist_requests")} == {
+            "unsigned"
+        }  # older rows count against no user's quota
         for table in ("artists", "artists__previous"):
             keys = serving.fetch_all(conn, f"SELECT name_key, rev_key, initials FROM {table} ORDER BY name_key")
             assert ("방탄소년단", "단년소탄방", "\u1107\u1110\u1109\u1102\u1103") in keys
             assert all(rev == key[::-1] for key, rev, _ in keys)
-        aliases = serving.fetch_all(conn, "SELECT alias_key, rev_key, initials FROM artist_aliases__previous "
-                                          "ORDER BY alias_key")
+        aliases = serving.fetch_all(
+            conn, "SELECT alias_key, rev_key, initials FROM artist_aliases__previous ORDER BY alias_key"
+        )
         assert aliases == [("bangtan", "natgnab", None), ("블랙핑크", "크핑랙블", "\u1107\u1105\u1111\u110f")]
     finally:
         conn.close()
@@ -203,18 +217,28 @@ def test_migrate_keeps_every_row_and_fills_the_suggestion_keys(any_mart, monkeyp
     assert "nothing to do" in capsys.readouterr().out
 
     # The chatbot answers from the migrated mart: v1 keys still match, 초성 and typos work, requests record.
-    skill = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": any_mart.url,
-                                        "MART_USER": any_mart.user, "MART_PASSWORD": any_mart.password}))
+    skill = SkillApp(
+        Settings.from_env(
+            {
+                "REQUEST_KEY": REQUEST_KEY,
+                "MART_URL": any_mart.url,
+                "MART_USER": any_mart.user,
+                "MART_PASSWORD": any_mart.password,
+            }
+        )
+    )
     try:
-        assert headers(ask(skill, "Beyoncé"))[0] == "Beyoncé"          # the version 1 key "beyoncé"
+        assert headers(ask(skill, "Beyoncé"))[0] == "Beyoncé"  # the version 1 key "beyoncé"
         assert headers(ask(skill, "ㅂㅌㅅㄴㄷ"))[0] == "방탄소년단"
-        assert quick_replies(ask(skill, "블랙핑그"))[0] == "BLACKPINK"   # a typo this close is suggested,
-        ask(skill, "Unknown Band")                                       # not recorded; an unknown name is
+        assert quick_replies(ask(skill, "블랙핑그"))[0] == "BLACKPINK"  # a typo this close is suggested,
+        ask(skill, "Unknown Band")  # not recorded; an unknown name is
     finally:
         skill.repository.close()
     conn = any_mart.reader()
     assert sorted(name for (name,) in serving.fetch_all(conn, "SELECT name FROM artist_requests")) == [
-        "Some Name", "Unknown Band"]
+        "Some Name",
+        "Unknown Band",
+    ]
     conn.close()
 
 
@@ -241,12 +265,14 @@ def test_a_version_2_or_3_mart_reaches_version_4_keeping_every_row(any_mart, mon
 def test_a_migration_that_stopped_half_way_is_finished_by_the_next(any_mart):
     before = make_old_mart(any_mart, 3)
     conn = any_mart.reader()
-    try:   # the live related_artists was given its reason, then the migration stopped
+    try:  # the live related_artists was given its reason, then the migration stopped
         kind = "TEXT" if any_mart.dialect == "sqlite" else "VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin"
         serving.fetch_all(conn, f"ALTER TABLE related_artists ADD COLUMN reason {kind} NOT NULL DEFAULT 'sound'")
         assert migrate.detect_version(conn) == 3
-        assert migrate.migrate(conn) == ["related_artists__previous: added reason (sound for the rows there)",
-                                         "created chat_listens"]
+        assert migrate.migrate(conn) == [
+            "related_artists__previous: added reason (sound for the rows there)",
+            "created chat_listens",
+        ]
         assert migrate.detect_version(conn) == 4 and migrate.migrate(conn) == []
     finally:
         conn.close()
@@ -259,8 +285,13 @@ def test_a_version_3_mart_answers_before_its_migration_and_counts_listens_after_
     """Without related_artists.reason every related artist is worded as chosen by sound; without
     chat_listens a verified user's answer is the same, the write fails once and is not tried again soon."""
     make_old_mart(any_mart, 3)
-    env = {"REQUEST_KEY": REQUEST_KEY, "MART_URL": any_mart.url, "MART_USER": any_mart.user,
-           "MART_PASSWORD": any_mart.password, "SKILL_SECRET": SKILL_SECRET}
+    env = {
+        "REQUEST_KEY": REQUEST_KEY,
+        "MART_URL": any_mart.url,
+        "MART_USER": any_mart.user,
+        "MART_PASSWORD": any_mart.password,
+        "SKILL_SECRET": SKILL_SECRET,
+    }
     skill = SkillApp(Settings.from_env(env))
     try:
         for _ in range(2):

@@ -17,8 +17,8 @@ from chatbot_lambda.repository import MartRepository, MartUnavailable
 from chatbot_lambda.settings import Settings
 from mart import serving
 from tests.support import chatbot_mart
-from tests.support.skill_calls import REQUEST_KEY, ask, headers, texts
 from tests.support.paths import REPO
+from tests.support.skill_calls import REQUEST_KEY, ask, headers, texts
 
 
 def test_the_server_stops_a_statement_that_outlives_its_limit(mysql_mart):
@@ -28,15 +28,22 @@ def test_the_server_stops_a_statement_that_outlives_its_limit(mysql_mart):
         started = time.monotonic()
         with pytest.raises(pymysql.err.OperationalError, match="max_statement_time exceeded"):
             serving.fetch_all(conn, "SELECT SLEEP(20)")
-        assert time.monotonic() - started < 10     # the client would have waited 30 s: the server cut it
-        assert serving.fetch_all(conn, "SELECT 1") == [(1,)]       # the session is still usable
+        assert time.monotonic() - started < 10  # the client would have waited 30 s: the server cut it
+        assert serving.fetch_all(conn, "SELECT 1") == [(1,)]  # the session is still usable
     finally:
         conn.close()
 
 
 def test_the_chatbots_statements_are_limited_by_the_server_to_its_timeout(mysql_mart, mariadb):
-    settings = Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": mysql_mart.url, "MART_USER": mysql_mart.user,
-                                  "MART_PASSWORD": mysql_mart.password, "DB_TIMEOUT_SECONDS": "0.7"})
+    settings = Settings.from_env(
+        {
+            "REQUEST_KEY": REQUEST_KEY,
+            "MART_URL": mysql_mart.url,
+            "MART_USER": mysql_mart.user,
+            "MART_PASSWORD": mysql_mart.password,
+            "DB_TIMEOUT_SECONDS": "0.7",
+        }
+    )
     repository = MartRepository(settings)
     try:
         assert repository._run(lambda conn: serving.fetch_all(conn, "SELECT @@max_statement_time")) == [(0.7,)]
@@ -49,8 +56,11 @@ def test_the_chatbots_statements_are_limited_by_the_server_to_its_timeout(mysql_
     try:
         deadline = time.monotonic() + 5
         while True:
-            running = [row for row in serving.fetch_all(root, "SHOW FULL PROCESSLIST")
-                       if row[7] and "SLEEP(20) FROM" in str(row[7])]
+            running = [
+                row
+                for row in serving.fetch_all(root, "SHOW FULL PROCESSLIST")
+                if row[7] and "SLEEP(20) FROM" in str(row[7])
+            ]
             if not running or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
@@ -74,9 +84,26 @@ def tls_only_user(mysql_mart, mariadb):
 
 def _other_ca(folder: Path) -> str:
     """A CA that did not sign the server's certificate."""
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=some other CA", "-keyout", str(folder / "other.key"), "-out", str(folder / "other.pem")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=some other CA",
+            "-keyout",
+            str(folder / "other.key"),
+            "-out",
+            str(folder / "other.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return str(folder / "other.pem")
 
 
@@ -88,7 +115,7 @@ def test_tls_with_the_servers_ca_is_encrypted_and_a_wrong_ca_is_refused(mysql_ma
         assert cipher, "the session is not encrypted"
     finally:
         conn.close()
-    with pytest.raises(pymysql.err.OperationalError, match="Access denied"):     # REQUIRE SSL: plain is refused
+    with pytest.raises(pymysql.err.OperationalError, match="Access denied"):  # REQUIRE SSL: plain is refused
         serving.connect(mysql_mart.url, user, password)
     with pytest.raises(pymysql.err.OperationalError, match="CERTIFICATE_VERIFY_FAILED"):
         serving.connect(mysql_mart.url, user, password, ssl_ca=_other_ca(tmp_path))
@@ -101,7 +128,13 @@ def test_the_chatbot_and_python_m_mart_read_over_tls(mysql_mart, tls_only_user, 
     conn = mysql_mart.reader()
     chatbot_mart.fill(conn, "mysql", 20)
     conn.close()
-    env = {"REQUEST_KEY": REQUEST_KEY, "MART_URL": mysql_mart.url, "MART_USER": user, "MART_PASSWORD": password, "MART_SSL_CA": SERVER_CA}
+    env = {
+        "REQUEST_KEY": REQUEST_KEY,
+        "MART_URL": mysql_mart.url,
+        "MART_USER": user,
+        "MART_PASSWORD": password,
+        "MART_SSL_CA": SERVER_CA,
+    }
     skill = SkillApp(Settings.from_env(env))
     try:
         assert headers(ask(skill, "BLACKPINK"))[0] == "BLACKPINK"

@@ -19,15 +19,15 @@ from mart.url import MartUrl, MartUrlError
 from tests.support import chatbot_mart
 from tests.support.skill_calls import REQUEST_KEY, ask, headers, http_api_event, reply_of, skill_body, texts
 
-SECRET = "pw-Zq81x%40secret"          # what the URL carries; decoded: pw-Zq81x@secret
+SECRET = "pw-Zq81x%40secret"  # what the URL carries; decoded: pw-Zq81x@secret
 DECODED = "pw-Zq81x@secret"
 
 
 def test_a_url_gives_its_dialect_credentials_and_masked_form():
     url = MartUrl.parse(f"jdbc:mysql://batch:{SECRET}@db.example:3307/mart?useSSL=true&password=other")
     assert (url.dialect, url.host, url.port, url.database) == ("mysql", "db.example", 3307, "mart")
-    assert url.credentials() == ("batch", DECODED)                 # //user:password@ wins over ?password=
-    assert url.credentials("reader", "given") == ("reader", "given")   # given explicitly: wins over the URL
+    assert url.credentials() == ("batch", DECODED)  # //user:password@ wins over ?password=
+    assert url.credentials("reader", "given") == ("reader", "given")  # given explicitly: wins over the URL
     assert url.credentials("reader") == ("reader", DECODED)
     assert url.bare == "jdbc:mysql://db.example:3307/mart?useSSL=true"
     for shown in (str(url), url.masked, repr(url), f"{url}"):
@@ -50,8 +50,9 @@ def test_publish_targets_take_credentials_out_of_the_url():
     target = MartTarget.from_config({"url": f"jdbc:mysql://batch:{SECRET}@db:3306/mart"}, env={})
     assert (target.url, target.user, target.password) == ("jdbc:mysql://db:3306/mart", "batch", DECODED)
     assert "Zq81x" not in target.shown_url + repr(target) and "mart.url" in target.password_source
-    given = MartTarget.from_config({"url": f"jdbc:mysql://batch:{SECRET}@db:3306/mart", "user": "writer"},
-                                   env={"MART_PASSWORD": "from-env"})
+    given = MartTarget.from_config(
+        {"url": f"jdbc:mysql://batch:{SECRET}@db:3306/mart", "user": "writer"}, env={"MART_PASSWORD": "from-env"}
+    )
     assert (given.user, given.password, given.password_source) == ("writer", "from-env", "$MART_PASSWORD")
 
 
@@ -63,7 +64,7 @@ def _filled(mysql_mart):
 
 
 def _mysql_url_with_password(mysql_mart, password: str | None = None) -> str:
-    rest = mysql_mart.url[len("jdbc:mysql://"):]
+    rest = mysql_mart.url[len("jdbc:mysql://") :]
     return f"jdbc:mysql://{mysql_mart.user}:{password or mysql_mart.password}@{rest}"
 
 
@@ -91,8 +92,9 @@ def test_the_lambda_uses_a_password_in_the_url_and_never_logs_it(mysql_mart, mon
     handler.reset()
     try:
         monkeypatch.setenv("MART_URL", url)
-        assert headers(reply_of(handler.lambda_handler(http_api_event(skill_body("BLACKPINK")), None)))[0] == \
-            "BLACKPINK"
+        assert (
+            headers(reply_of(handler.lambda_handler(http_api_event(skill_body("BLACKPINK")), None)))[0] == "BLACKPINK"
+        )
         assert repr(handler.application().settings).count(mysql_mart.password) == 0
         handler.reset()
         monkeypatch.setenv("MART_URL", _mysql_url_with_password(mysql_mart, "wrong-" + mysql_mart.password))
@@ -109,6 +111,7 @@ def test_the_lambda_uses_a_password_in_the_url_and_never_logs_it(mysql_mart, mon
 
 
 # -- SQLite files ------------------------------------------------------------------------------------------
+
 
 def test_reading_a_missing_sqlite_mart_creates_nothing(tmp_path, capsys):
     missing = tmp_path / "nowhere" / "mart.db"
@@ -138,7 +141,7 @@ def test_python_m_mart_cannot_write_to_an_sqlite_mart(tmp_path):
 
 
 def test_sqlite_marts_the_project_creates_are_readable_by_their_owner_only(tmp_path):
-    previous = os.umask(0o022)            # the usual umask: files would be world-readable
+    previous = os.umask(0o022)  # the usual umask: files would be world-readable
     try:
         path = tmp_path / "data" / "mart.db"
         conn = serving.connect(f"jdbc:sqlite:{path}")
@@ -146,7 +149,7 @@ def test_sqlite_marts_the_project_creates_are_readable_by_their_owner_only(tmp_p
         conn.execute("PRAGMA journal_mode=WAL")
         conn.close()
         skill = SkillApp(Settings.from_env({"REQUEST_KEY": REQUEST_KEY, "MART_URL": f"jdbc:sqlite:{path}"}))
-        try:   # the chatbot writes a request: the WAL files it creates are as private as the mart
+        try:  # the chatbot writes a request: the WAL files it creates are as private as the mart
             ask(skill, "Nobody Knows This Band")
         finally:
             skill.repository.close()

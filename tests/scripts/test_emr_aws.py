@@ -17,10 +17,30 @@ from scripts.emr import deploy, maven, run, steps
 STACK = "ra-test"
 MART_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/mart-AbCdEf"
 SPOTIFY_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/spotify-XyZ123"
-OPTIONS = ["--stack", STACK, "--bucket", "artifacts", "--lake", "s3://lake-bucket/lake", "--subnet", "subnet-0123abcd",
-           "--mart-url", "jdbc:mysql://db.internal:3306/mart", "--mart-user", "batch", "--mart-secret", MART_SECRET]
-EXTRA = ["--spotify-secret", SPOTIFY_SECRET, "--ingest-args", "--source spotify --refresh --requests",
-         "--similarity-args", "--k 5"]
+OPTIONS = [
+    "--stack",
+    STACK,
+    "--bucket",
+    "artifacts",
+    "--lake",
+    "s3://lake-bucket/lake",
+    "--subnet",
+    "subnet-0123abcd",
+    "--mart-url",
+    "jdbc:mysql://db.internal:3306/mart",
+    "--mart-user",
+    "batch",
+    "--mart-secret",
+    MART_SECRET,
+]
+EXTRA = [
+    "--spotify-secret",
+    SPOTIFY_SECRET,
+    "--ingest-args",
+    "--source spotify --refresh --requests",
+    "--similarity-args",
+    "--k 5",
+]
 DT = "2026-11-27"
 
 
@@ -28,8 +48,11 @@ DT = "2026-11-27"
 def deployed(buckets, capsys):
     """The stack deployed by deploy.py; yields (definition dict, the package's S3 keys, the code URI)."""
     assert deploy.main([*OPTIONS, *EXTRA]) == 0, capsys.readouterr().err
-    outputs = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines() if line.count(": ") == 1
-                   and line.split(":")[0] in ("CodeUri", "LogUri", "StateMachineArn"))
+    outputs = dict(
+        line.split(": ", 1)
+        for line in capsys.readouterr().out.splitlines()
+        if line.count(": ") == 1 and line.split(":")[0] in ("CodeUri", "LogUri", "StateMachineArn")
+    )
     described = boto3.client("stepfunctions").describe_state_machine(stateMachineArn=outputs["StateMachineArn"])
     keys = {o["Key"] for o in buckets.list_objects_v2(Bucket="artifacts")["Contents"]}
     return json.loads(described["definition"]), keys, outputs
@@ -40,8 +63,14 @@ def test_deploy_uploads_the_package_under_a_versioned_prefix(deployed):
     code = outputs["CodeUri"]
     assert code.startswith("s3://artifacts/code/0.1.0-") and outputs["LogUri"] == f"s3://artifacts/logs/{STACK}/"
     prefix = code.removeprefix("s3://artifacts/") + "/"
-    assert {k.removeprefix(prefix) for k in keys} >= {"jobs.zip", "emr.toml", "bootstrap.sh", "ingest.py",
-                                                      "similarity.py", "jars/mysql-connector-j-9.5.0.jar"}
+    assert {k.removeprefix(prefix) for k in keys} >= {
+        "jobs.zip",
+        "emr.toml",
+        "bootstrap.sh",
+        "ingest.py",
+        "similarity.py",
+        "jars/mysql-connector-j-9.5.0.jar",
+    }
     assert all(k.startswith(prefix) for k in keys)
     jar = boto3.client("s3").get_object(Bucket="artifacts", Key=prefix + "jars/mysql-connector-j-9.5.0.jar")
     assert jar["Body"].read() == maven.resolve(maven.mysql_driver()).read_bytes()
@@ -58,21 +87,30 @@ def test_the_state_machine_creates_the_cluster_then_runs_ingest_then_similarity(
     assert arguments["BootstrapActions"][0]["ScriptBootstrapAction"]["Path"] == f"{code}/bootstrap.sh"
     assert arguments["LogUri"] == outputs["LogUri"]
     assert arguments["Instances"]["KeepJobFlowAliveWhenNoSteps"] is True
-    assert [(g["InstanceRole"], g["InstanceType"], g["InstanceCount"]) for g in arguments["Instances"]["InstanceGroups"]] \
-        == [("MASTER", "m5.xlarge", 1), ("CORE", "m5.xlarge", 2)]
+    assert [
+        (g["InstanceRole"], g["InstanceType"], g["InstanceCount"]) for g in arguments["Instances"]["InstanceGroups"]
+    ] == [("MASTER", "m5.xlarge", 1), ("CORE", "m5.xlarge", 2)]
     assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in arguments["Tags"]
-    iam = boto3.client("iam")   # the roles exist; the instance profile carries its role's name, as EMR requires
+    iam = boto3.client("iam")  # the roles exist; the instance profile carries its role's name, as EMR requires
     profile = iam.get_instance_profile(InstanceProfileName=arguments["JobFlowRole"])["InstanceProfile"]
     assert [r["RoleName"] for r in profile["Roles"]] == [arguments["JobFlowRole"]]
     assert iam.get_role(RoleName=arguments["ServiceRole"])["Role"]["AssumeRolePolicyDocument"]["Statement"][0][
-        "Principal"] == {"Service": "elasticmapreduce.amazonaws.com"}
+        "Principal"
+    ] == {"Service": "elasticmapreduce.amazonaws.com"}
     # The steps, in order, are exactly what scripts/emr/steps.py builds for this deployment.
-    deployment = steps.Deployment(code=code, lake="s3://lake-bucket/lake", mart_url="jdbc:mysql://db.internal:3306/mart",
-                                  mart_user="batch", mart_password_secret=MART_SECRET, spotify_secret=SPOTIFY_SECRET)
-    expected = steps.emr_steps(deployment, DT, {"ingest": ["--source", "spotify", "--refresh", "--requests"],
-                                                "similarity": ["--k", "5"]})
+    deployment = steps.Deployment(
+        code=code,
+        lake="s3://lake-bucket/lake",
+        mart_url="jdbc:mysql://db.internal:3306/mart",
+        mart_user="batch",
+        mart_password_secret=MART_SECRET,
+        spotify_secret=SPOTIFY_SECRET,
+    )
+    expected = steps.emr_steps(
+        deployment, DT, {"ingest": ["--source", "spotify", "--refresh", "--requests"], "similarity": ["--k", "5"]}
+    )
     assert steps.steps_from_definition(definition, DT) == expected
-    for step in expected:   # every s3:// file a step names was uploaded, the driver jar included
+    for step in expected:  # every s3:// file a step names was uploaded, the driver jar included
         args = step["HadoopJarStep"]["Args"]
         assert args[args.index("--jars") + 1] == f"{code}/jars/mysql-connector-j-9.5.0.jar"
         named = {a.removeprefix("s3://artifacts/") for a in args if a.startswith("s3://artifacts/")}
@@ -81,13 +119,18 @@ def test_the_state_machine_creates_the_cluster_then_runs_ingest_then_similarity(
 
 def test_the_state_machine_is_valid_and_terminates_the_cluster_on_every_path(deployed):
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
     definition, _, _ = deployed
-    StepFunctionsParserBackend._validate_definition(definition=json.dumps(definition))   # the ASL grammar
+    StepFunctionsParserBackend._validate_definition(definition=json.dumps(definition))  # the ASL grammar
     states = definition["States"]
 
     def targets(state):
-        found = [state.get("Next"), state.get("Default"), *(c["Next"] for c in state.get("Choices", [])),
-                 *(c["Next"] for c in state.get("Catch", []))]
+        found = [
+            state.get("Next"),
+            state.get("Default"),
+            *(c["Next"] for c in state.get("Choices", [])),
+            *(c["Next"] for c in state.get("Catch", [])),
+        ]
         return {t for t in found if t}
 
     reachable, todo = set(), [definition["StartAt"]]
@@ -102,9 +145,18 @@ def test_the_state_machine_is_valid_and_terminates_the_cluster_on_every_path(dep
     while name:
         order.append(name)
         name = states[name].get("Next") or (states[name].get("Choices") or [{}])[0].get("Next")
-    assert order == ["Settings", "OneRunAtATime", "IsTheOldestRun", "RunDate", "CreateCluster", "Ingest", "Similarity",
-                     "TerminateCluster", "Done"]
-    for name in ("Ingest", "Similarity"):   # a failed or timed-out step terminates the cluster, then fails the run
+    assert order == [
+        "Settings",
+        "OneRunAtATime",
+        "IsTheOldestRun",
+        "RunDate",
+        "CreateCluster",
+        "Ingest",
+        "Similarity",
+        "TerminateCluster",
+        "Done",
+    ]
+    for name in ("Ingest", "Similarity"):  # a failed or timed-out step terminates the cluster, then fails the run
         assert [c["Next"] for c in states[name]["Catch"]] == ["TerminateAfterFailure"]
         assert states[name]["Catch"][0]["ErrorEquals"] == ["States.ALL"] and states[name]["TimeoutSeconds"] == 10800
     assert states["TerminateAfterFailure"]["Resource"].endswith("terminateCluster.sync")
@@ -145,8 +197,9 @@ def test_the_state_machine_s_expressions_build_the_steps_and_keep_one_run(deploy
         assert evaluate(built["Name"], dt=DT) == step["Name"]
         assert evaluate(built["HadoopJarStep"]["Args"], dt=DT, **assigned) == step["HadoopJarStep"]["Args"]
     assert expected[0]["HadoopJarStep"]["Args"][-6:] == ["--dt", DT, "--source", "spotify", "--refresh", "--requests"]
-    no_extra = evaluate(states["Similarity"]["Arguments"]["Step"]["HadoopJarStep"]["Args"],
-                        dt=DT, **{**assigned, "similarityExtra": []})
+    no_extra = evaluate(
+        states["Similarity"]["Arguments"]["Step"]["HadoopJarStep"]["Args"], dt=DT, **{**assigned, "similarityExtra": []}
+    )
     assert no_extra == [*assigned["similarityArgs"], "--dt", DT]
     cluster = states["CreateCluster"]["Arguments"]
     assert evaluate(cluster["Name"], dt=DT) == f"related-artists {DT}"
@@ -157,7 +210,9 @@ def test_the_state_machine_s_expressions_build_the_steps_and_keep_one_run(deploy
     condition = states["IsTheOldestRun"]["Choices"][0]["Condition"]
     assert evaluate(condition, oldestRun=oldest, states={"context": {"Execution": {"Id": "arn:old"}}}) is True
     assert evaluate(condition, oldestRun=oldest, states={"context": {"Execution": {"Id": "arn:new"}}}) is False
-    alone = evaluate(states["OneRunAtATime"]["Assign"]["oldestRun"], states={"result": {"Executions": [listing["Executions"][0]]}})
+    alone = evaluate(
+        states["OneRunAtATime"]["Assign"]["oldestRun"], states={"result": {"Executions": [listing["Executions"][0]]}}
+    )
     assert evaluate(condition, oldestRun=alone, states={"context": {"Execution": {"Id": "arn:new"}}}) is True
     assert evaluate(states["AnotherRunIsGoing"]["Cause"], oldestRun=oldest).endswith("is going: arn:old")
     failure = {"Error": "States.TaskFailed", "Cause": "step failed"}
@@ -165,16 +220,21 @@ def test_the_state_machine_s_expressions_build_the_steps_and_keep_one_run(deploy
     assert evaluate(states["Failed"]["Cause"], failure=failure) == "step failed"
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"--bucket": "missing-bucket"}, "bucket missing-bucket does not exist"),
-    ({"--release": "emr-7.9.0"}, "unknown EMR release 'emr-7.9.0'"),
-    ({"--time-zone": "Asia/Busan"}, "unknown time zone 'Asia/Busan'"),
-    ({"--lake": "s3://lake-bucket"}, "must be s3://bucket/prefix"),
-    ({"--mart-secret": "prod/mart"}, "--mart-secret must be a Secrets Manager secret ARN"),
-    ({"--mart-url": "jdbc:mysql://batch:hunter2@db:3306/mart"},
-     "--mart-url 'jdbc:mysql://batch:***@db:3306/mart' carries a user or password"),
-    ({"--ingest-args": "--source nowhere"}, "are not arguments of jobs/ingest.py"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"--bucket": "missing-bucket"}, "bucket missing-bucket does not exist"),
+        ({"--release": "emr-7.9.0"}, "unknown EMR release 'emr-7.9.0'"),
+        ({"--time-zone": "Asia/Busan"}, "unknown time zone 'Asia/Busan'"),
+        ({"--lake": "s3://lake-bucket"}, "must be s3://bucket/prefix"),
+        ({"--mart-secret": "prod/mart"}, "--mart-secret must be a Secrets Manager secret ARN"),
+        (
+            {"--mart-url": "jdbc:mysql://batch:hunter2@db:3306/mart"},
+            "--mart-url 'jdbc:mysql://batch:***@db:3306/mart' carries a user or password",
+        ),
+        ({"--ingest-args": "--source nowhere"}, "are not arguments of jobs/ingest.py"),
+    ],
+)
 def test_bad_configuration_fails_clearly_before_anything_is_created(buckets, capsys, change, message):
     options = list(OPTIONS)
     for key, value in change.items():
@@ -210,14 +270,18 @@ def assert_nothing_created(s3):
 def executions(outputs, status=None):
     sfn = boto3.client("stepfunctions")
     found = sfn.list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"]
-    return [sfn.describe_execution(executionArn=e["executionArn"]) for e in found
-            if status is None or e["status"] == status]
+    return [
+        sfn.describe_execution(executionArn=e["executionArn"]) for e in found if status is None or e["status"] == status
+    ]
 
 
 def test_run_starts_the_state_machine_for_the_dt_and_not_twice(deployed, capsys):
     _, _, outputs = deployed
     assert run.main(["--stack", STACK, "--dt", DT, "--no-wait"]) == 0
-    assert "started arn:aws:states:us-east-1:123456789012:execution:ra-test-daily:manual-2026-11-27-" in capsys.readouterr().out
+    assert (
+        "started arn:aws:states:us-east-1:123456789012:execution:ra-test-daily:manual-2026-11-27-"
+        in capsys.readouterr().out
+    )
     assert [json.loads(e["input"]) for e in executions(outputs)] == [{"dt": DT}]
     assert run.main(["--stack", STACK, "--dt", "2026-11-28", "--no-wait"]) == 2
     assert "another run is going: arn:aws:states:" in capsys.readouterr().err
@@ -225,7 +289,7 @@ def test_run_starts_the_state_machine_for_the_dt_and_not_twice(deployed, capsys)
 
 
 def test_run_waits_and_reports_a_failed_run(deployed, capsys, monkeypatch):
-    monkeypatch.setenv("SF_EXECUTION_HISTORY_TYPE", "FAILURE")   # moto's executions then end FAILED
+    monkeypatch.setenv("SF_EXECUTION_HISTORY_TYPE", "FAILURE")  # moto's executions then end FAILED
     assert run.main(["--stack", STACK, "--dt", DT, "--poll", "0.1", "--timeout", "30"]) == 1
     assert "run FAILED" in capsys.readouterr().out
 
@@ -234,18 +298,27 @@ def test_run_adds_the_same_steps_to_an_existing_cluster_and_prints_where_their_l
     definition, _, outputs = deployed
     emr = boto3.client("emr")
     cluster = emr.run_job_flow(
-        Name="long-running", ReleaseLabel="emr-spark-8.0.0", Applications=[{"Name": "Spark"}],
+        Name="long-running",
+        ReleaseLabel="emr-spark-8.0.0",
+        Applications=[{"Name": "Spark"}],
         Configurations=[{"Classification": "delta-defaults", "Properties": {"delta.enabled": "true"}}],
-        Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge", "InstanceCount": 3,
-                   "KeepJobFlowAliveWhenNoSteps": True},
-        JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole")["JobFlowId"]
+        Instances={
+            "MasterInstanceType": "m5.xlarge",
+            "SlaveInstanceType": "m5.xlarge",
+            "InstanceCount": 3,
+            "KeepJobFlowAliveWhenNoSteps": True,
+        },
+        JobFlowRole="EMR_EC2_DefaultRole",
+        ServiceRole="EMR_DefaultRole",
+    )["JobFlowId"]
     # moto's steps never finish: run.py prints their states, then stops waiting at --timeout.
     assert run.main(["--stack", STACK, "--dt", DT, "--cluster-id", cluster, "--poll", "0.1", "--timeout", "0.3"]) == 1
     out = capsys.readouterr().out
     added = emr.list_steps(ClusterId=cluster)["Steps"][::-1]
     assert [s["Name"] for s in added] == ["ingest 2026-11-27", "similarity 2026-11-27"]
-    assert [s["Config"]["Args"] for s in added] == \
-        [s["HadoopJarStep"]["Args"] for s in steps.steps_from_definition(definition, DT)]
+    assert [s["Config"]["Args"] for s in added] == [
+        s["HadoopJarStep"]["Args"] for s in steps.steps_from_definition(definition, DT)
+    ]
     for step in added:
         assert f"logs: {outputs['LogUri']}{cluster}/steps/{step['Id']}/" in out
     assert "stopped waiting (they go on)" in out
@@ -253,10 +326,13 @@ def test_run_adds_the_same_steps_to_an_existing_cluster_and_prints_where_their_l
 
 def test_run_refuses_a_cluster_without_delta(deployed, capsys):
     emr = boto3.client("emr")
-    cluster = emr.run_job_flow(Name="plain", ReleaseLabel="emr-spark-8.0.0",
-                               Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1,
-                                          "KeepJobFlowAliveWhenNoSteps": True},
-                               JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole")["JobFlowId"]
+    cluster = emr.run_job_flow(
+        Name="plain",
+        ReleaseLabel="emr-spark-8.0.0",
+        Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True},
+        JobFlowRole="EMR_EC2_DefaultRole",
+        ServiceRole="EMR_DefaultRole",
+    )["JobFlowId"]
     assert run.main(["--stack", STACK, "--dt", DT, "--cluster-id", cluster, "--no-wait"]) == 2
     assert "delta-defaults off; the steps need emr-spark-8.0.0 with delta.enabled=true" in capsys.readouterr().err
     assert emr.list_steps(ClusterId=cluster)["Steps"] == []

@@ -17,9 +17,13 @@ from tests.support.iam import iam_statements
 from tests.support.paths import REPO
 
 TEMPLATE = REPO / "scripts" / "emr" / "pipeline.yaml"
-DEPLOYMENT = steps.Deployment(code="s3://code-bucket/code/0.1.0-abc/", lake="s3://lake-bucket/lake",
-                              mart_url="jdbc:mysql://db.internal:3306/mart", mart_user="batch",
-                              mart_password_secret="arn:aws:secretsmanager:us-east-1:123456789012:secret:mart-Ab12Cd")
+DEPLOYMENT = steps.Deployment(
+    code="s3://code-bucket/code/0.1.0-abc/",
+    lake="s3://lake-bucket/lake",
+    mart_url="jdbc:mysql://db.internal:3306/mart",
+    mart_user="batch",
+    mart_password_secret="arn:aws:secretsmanager:us-east-1:123456789012:secret:mart-Ab12Cd",
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +39,16 @@ def template():
 
 def test_the_package_holds_the_code_entry_scripts_config_bootstrap_and_driver(tmp_path, driver_jar):
     written = {p.relative_to(tmp_path).as_posix() for p in package.build(tmp_path, [driver_jar])}
-    scripts = {p.name for p in (REPO / "jobs").glob("*.py") if "__main__" in p.read_text()}   # every job, generically
+    scripts = {p.name for p in (REPO / "jobs").glob("*.py") if "__main__" in p.read_text()}  # every job, generically
     assert {"ingest.py", "similarity.py", "publish_mart.py", "pipeline.py"} <= scripts
-    assert written == {"jobs.zip", "emr.toml", "bootstrap.sh", "requirements.lock", "jars/mysql-connector-j-9.5.0.jar",
-                       *scripts}
+    assert written == {
+        "jobs.zip",
+        "emr.toml",
+        "bootstrap.sh",
+        "requirements.lock",
+        "jars/mysql-connector-j-9.5.0.jar",
+        *scripts,
+    }
     assert (tmp_path / "jars" / driver_jar.name).read_bytes()[:2] == b"PK"
     names = zipfile.ZipFile(tmp_path / "jobs.zip").namelist()
     assert "jobs/similarity.py" in names and "jobs/transform/neighbours.py" in names
@@ -69,13 +79,20 @@ def test_the_driver_comes_checked_from_the_cache_or_maven_central(tmp_path, driv
 def test_the_mart_ddl_loads_from_inside_jobs_zip(tmp_path):
     """On EMR the packages are imported from the zip (--py-files): DDL files are read as resources."""
     package.build(tmp_path)
-    probe = ("import mart.schema as s; print(s.__file__); "
-             "print(len(s.create_statements('mysql', 'artists')), len(s.create_statements('sqlite', 'artists')))")
-    done = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(tmp_path / "jobs.zip")}, cwd=tmp_path)
+    probe = (
+        "import mart.schema as s; print(s.__file__); "
+        "print(len(s.create_statements('mysql', 'artists')), len(s.create_statements('sqlite', 'artists')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", probe],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(tmp_path / "jobs.zip")},
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     where, counts = done.stdout.split("\n")[:2]
-    assert "jobs.zip" in where and counts == "1 4"     # SQLite: the table and its three indexes (schema version 2)
+    assert "jobs.zip" in where and counts == "1 4"  # SQLite: the table and its three indexes (schema version 2)
 
 
 def test_the_steps_run_ingest_then_similarity_with_the_driver_from_the_code_folder():
@@ -84,7 +101,7 @@ def test_the_steps_run_ingest_then_similarity_with_the_driver_from_the_code_fold
     for step, job in ((ingest, "ingest"), (similarity, "similarity")):
         assert step["ActionOnFailure"] == "CANCEL_AND_WAIT" and step["HadoopJarStep"]["Jar"] == "command-runner.jar"
         args = step["HadoopJarStep"]["Args"]
-        assert args[:len(steps.EMR_PREFIX)] == list(steps.EMR_PREFIX)
+        assert args[: len(steps.EMR_PREFIX)] == list(steps.EMR_PREFIX)
         assert args[args.index("--jars") + 1] == "s3://code-bucket/code/0.1.0-abc/jars/mysql-connector-j-9.5.0.jar"
         assert args[args.index("--py-files") + 1] == "s3://code-bucket/code/0.1.0-abc/jobs.zip"
         assert args[args.index("--files") + 1] == "s3://code-bucket/code/0.1.0-abc/emr.toml"
@@ -102,8 +119,15 @@ def test_the_steps_run_ingest_then_similarity_with_the_driver_from_the_code_fold
 def test_the_step_settings_read_back_as_the_jobs_config(tmp_path):
     """Each --set of a step, applied to the packaged emr.toml, gives the deployment's values (TOML strings)."""
     from jobs.common.config import load_config
-    tricky = steps.Deployment(code="s3://c/code/v", lake="s3://l/lake", mart_url="jdbc:mysql://h:3306/m?a=1&b=true",
-                              mart_user="true", mart_password_secret="prod/mart", spotify_secret="")
+
+    tricky = steps.Deployment(
+        code="s3://c/code/v",
+        lake="s3://l/lake",
+        mart_url="jdbc:mysql://h:3306/m?a=1&b=true",
+        mart_user="true",
+        mart_password_secret="prod/mart",
+        spotify_secret="",
+    )
     args = steps.job_args(tricky, "ingest")
     overrides = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
     config = load_config(REPO / "conf" / "emr.toml", overrides, env={})
@@ -113,12 +137,27 @@ def test_the_step_settings_read_back_as_the_jobs_config(tmp_path):
 
 
 def test_a_definition_that_builds_its_steps_differently_is_refused():
-    definition = {"StartAt": "A", "States": {
-        "A": {"Type": "Pass", "Assign": {"ingestArgs": ["spark-submit"], "ingestExtra": []}, "Next": "B"},
-        "B": {"Type": "Task", "Resource": steps.ADD_STEP, "Arguments": {"Step": {
-            "Name": "{% 'ingest ' & $dt %}", "ActionOnFailure": "CANCEL_AND_WAIT",
-            "HadoopJarStep": {"Jar": "command-runner.jar", "Args": "{% $append($ingestArgs, $ingestExtra) %}"}}},
-            "End": True}}}
+    definition = {
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Pass", "Assign": {"ingestArgs": ["spark-submit"], "ingestExtra": []}, "Next": "B"},
+            "B": {
+                "Type": "Task",
+                "Resource": steps.ADD_STEP,
+                "Arguments": {
+                    "Step": {
+                        "Name": "{% 'ingest ' & $dt %}",
+                        "ActionOnFailure": "CANCEL_AND_WAIT",
+                        "HadoopJarStep": {
+                            "Jar": "command-runner.jar",
+                            "Args": "{% $append($ingestArgs, $ingestExtra) %}",
+                        },
+                    }
+                },
+                "End": True,
+            },
+        },
+    }
     with pytest.raises(steps.DefinitionError, match="state B does not add a step"):
         steps.steps_from_definition(definition, "2026-11-27")
     definition["States"]["B"]["Arguments"]["Step"]["HadoopJarStep"]["Args"] = steps.ARGS_EXPRESSION.format(job="ingest")
@@ -132,8 +171,11 @@ def test_the_bootstrap_action_pins_what_setup_py_pins_apart_from_spark():
 
     bootstrap = (REPO / "scripts" / "emr" / "bootstrap.sh").read_text(encoding="utf-8")
     pinned = dict(re.findall(r'"([A-Za-z0-9_.-]+)==([^"]+)"', bootstrap))
-    required = {re.split(r"[=<>;\[ ]", r)[0].lower(): r for r in distribution("related-artists").requires or []
-                if "extra ==" not in r}
+    required = {
+        re.split(r"[=<>;\[ ]", r)[0].lower(): r
+        for r in distribution("related-artists").requires or []
+        if "extra ==" not in r
+    }
     wanted = {name for name in required if name not in ("pyspark", "delta-spark")}
     assert set(pinned) == wanted
     for name, version in pinned.items():
@@ -161,13 +203,22 @@ def test_a_secret_parameter_takes_one_secret_s_full_arn_never_a_wildcard(templat
     the account, ``prod/*`` all of a prefix, a name without its six-character suffix none at all (IAM
     matches the full ARN). CloudFormation applies the pattern to the whole value."""
     pattern = re.compile(template["Parameters"][parameter]["AllowedPattern"])
-    for refused in ("*", "prod/*", "prod/mart-*", "prod/mart-Ab12C?", "prod/mart-Ab12Cd*", "prod/mart",
-                    'prod/mart-Ab12Cd"', "prod/mart-Ab12Cd\\", "prod/mart-Ab12Cd,arn:aws:iam::*"):
+    for refused in (
+        "*",
+        "prod/*",
+        "prod/mart-*",
+        "prod/mart-Ab12C?",
+        "prod/mart-Ab12Cd*",
+        "prod/mart",
+        'prod/mart-Ab12Cd"',
+        "prod/mart-Ab12Cd\\",
+        "prod/mart-Ab12Cd,arn:aws:iam::*",
+    ):
         assert not pattern.fullmatch(ACCOUNT_SECRETS + refused), refused
     for accepted in ("prod/mart-Ab12Cd", "mart-Ab12Cd", "a_b+c=d.e@f-g/h-XyZ123"):
         assert pattern.fullmatch(ACCOUNT_SECRETS + accepted), accepted
     assert pattern.fullmatch("arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:mart-Ab12Cd")
-    assert bool(pattern.fullmatch("")) == (parameter == "SpotifySecretArn")   # optional: ingest without Spotify
+    assert bool(pattern.fullmatch("")) == (parameter == "SpotifySecretArn")  # optional: ingest without Spotify
     # deploy.py checks the same pattern before anything is uploaded.
     assert deploy.SECRET_ARN.pattern == template["Parameters"]["MartPasswordSecretArn"]["AllowedPattern"]
 
@@ -191,14 +242,17 @@ def run_date(template):
     return namespace["handler"]
 
 
-@pytest.mark.parametrize("scheduled, zone, dt", [
-    ("2026-11-26T19:00:00Z", "Asia/Seoul", "2026-11-27"),        # 04:00 in Seoul is 19:00 UTC the day before
-    ("2026-11-26T14:59:59Z", "Asia/Seoul", "2026-11-26"),
-    ("2026-07-01T03:30:00Z", "America/New_York", "2026-06-30"),  # 23:30 EDT (UTC-4)
-    ("2026-01-15T04:30:00Z", "America/New_York", "2026-01-14"),  # 23:30 EST (UTC-5)
-    ("2026-01-15T05:30:00Z", "America/New_York", "2026-01-15"),
-    ("2026-11-27T00:00:00Z", "UTC", "2026-11-27"),
-])
+@pytest.mark.parametrize(
+    "scheduled, zone, dt",
+    [
+        ("2026-11-26T19:00:00Z", "Asia/Seoul", "2026-11-27"),  # 04:00 in Seoul is 19:00 UTC the day before
+        ("2026-11-26T14:59:59Z", "Asia/Seoul", "2026-11-26"),
+        ("2026-07-01T03:30:00Z", "America/New_York", "2026-06-30"),  # 23:30 EDT (UTC-4)
+        ("2026-01-15T04:30:00Z", "America/New_York", "2026-01-14"),  # 23:30 EST (UTC-5)
+        ("2026-01-15T05:30:00Z", "America/New_York", "2026-01-15"),
+        ("2026-11-27T00:00:00Z", "UTC", "2026-11-27"),
+    ],
+)
 def test_a_scheduled_run_s_dt_is_its_date_in_the_schedule_s_zone(template, scheduled, zone, dt):
     assert run_date(template)({"input": {"scheduled_time": scheduled}, "time_zone": zone}, None) == {"dt": dt}
 
@@ -222,13 +276,22 @@ def test_the_roles_grant_no_wildcard_beyond_what_is_conditioned(template):
             assert not any(a == "*" or a.endswith(":*") for a in actions), (name, statement)
             if statement["Resource"] == "*" or str(statement["Resource"]).endswith("cluster/*'}"):
                 assert "Condition" in statement, (name, statement)
-    secrets = [s for s in iam_statements(roles["EmrInstanceRole"]["Properties"]["Policies"])
-               if "secretsmanager" in str(s["Action"])]
+    secrets = [
+        s
+        for s in iam_statements(roles["EmrInstanceRole"]["Properties"]["Policies"])
+        if "secretsmanager" in str(s["Action"])
+    ]
     assert len(secrets) == 1 and secrets[0]["Action"] == "secretsmanager:GetSecretValue"
     assert "MartPasswordSecretArn" in str(secrets[0]["Resource"]) and "*" not in str(secrets[0]["Resource"])
-    lake = [s for s in iam_statements(roles["EmrInstanceRole"]["Properties"]["Policies"]) if s.get("Sid") == "ReadAndWriteTheLake"]
+    lake = [
+        s
+        for s in iam_statements(roles["EmrInstanceRole"]["Properties"]["Policies"])
+        if s.get("Sid") == "ReadAndWriteTheLake"
+    ]
     assert lake[0]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${LakeBucket}/${LakePrefix}/*"}
-    profile = template["Resources"]["EmrInstanceProfile"]["Properties"]   # EMR wants the role's own name
-    assert profile["InstanceProfileName"] == {"Ref": "EmrInstanceRole"} and profile["Roles"] == [{"Ref": "EmrInstanceRole"}]
+    profile = template["Resources"]["EmrInstanceProfile"]["Properties"]  # EMR wants the role's own name
+    assert profile["InstanceProfileName"] == {"Ref": "EmrInstanceRole"} and profile["Roles"] == [
+        {"Ref": "EmrInstanceRole"}
+    ]
     scheduler = list(iam_statements(roles["SchedulerRole"]["Properties"]["Policies"]))
     assert scheduler == [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": "StateMachine"}}]

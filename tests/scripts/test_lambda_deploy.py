@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
 
+from shared.version import UNKNOWN
 from tests.support.cfn_lint import cfn_lint
 from tests.support.iam import iam_statements
-from shared.version import UNKNOWN
 from tests.support.paths import REPO
 
 BUILD = REPO / "scripts" / "lambda" / "build_zip.py"
@@ -27,14 +27,21 @@ def on_lambda_path(path: Path, *arguments: str, cwd: Path, timeout: float = 60) 
     """``python -c ...`` with ``path`` (the zip, or the folder it was extracted to) and the standard library
     alone on its path, as on Lambda (minus boto3): PYTHONPATH, no site-packages, no working directory."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    return subprocess.run([sys.executable, "-P", "-s", "-S", *arguments], env={**env, "PYTHONPATH": str(path)},
-                          capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-P", "-s", "-S", *arguments],
+        env={**env, "PYTHONPATH": str(path)},
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def build_zip(out: Path, *options: str) -> subprocess.CompletedProcess:
     """Run the build script as the README says to, writing ``out``."""
-    return subprocess.run([sys.executable, str(BUILD), "--out", str(out), *options],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(BUILD), "--out", str(out), *options], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +66,13 @@ def test_build_prints_the_size_and_packs_the_packages_and_pymysql(built):
         infos = zf.infolist()
     names = {info.filename for info in infos}
     assert int(line["files"]) == sum(not name.endswith("/") for name in names)
-    assert {"chatbot_lambda/handler.py", "chatbot_lambda/settings.py", "mart/serving.py", "mart/ddl/mysql.sql",
-            "pymysql/__init__.py"} <= names
+    assert {
+        "chatbot_lambda/handler.py",
+        "chatbot_lambda/settings.py",
+        "mart/serving.py",
+        "mart/ddl/mysql.sql",
+        "pymysql/__init__.py",
+    } <= names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith(("tests/", "jobs/"))]
     assert not [n for n in names if n.startswith("boto")], "the Lambda runtime provides boto3"
     files = [info for info in infos if not info.is_dir()]
@@ -177,8 +189,7 @@ def test_the_function_runs_the_handler_within_kakaos_five_seconds(template):
     assert props["Runtime"] == "python3.11" and props["CodeUri"] == "../../dist/chatbot_lambda.zip"
     assert props["Timeout"] <= 5
     assert float(template["Parameters"]["TimeBudgetSeconds"]["Default"]) < props["Timeout"]
-    assert props["Events"]["Skill"]["Properties"] == {"ApiId": {"Ref": "SkillApi"}, "Path": "/skill",
-                                                      "Method": "POST"}
+    assert props["Events"]["Skill"]["Properties"] == {"ApiId": {"Ref": "SkillApi"}, "Path": "/skill", "Method": "POST"}
 
 
 def test_the_function_environment_names_settings_the_chatbot_reads(template):
@@ -204,7 +215,7 @@ def _evaluate(node, parameters: dict):
     intrinsic functions CloudFormation allows in Rules that this template uses."""
     if not isinstance(node, dict):
         return node
-    (name, args), = node.items()
+    ((name, args),) = node.items()
     if name == "Ref":
         return parameters[args]
     values = [_evaluate(arg, parameters) for arg in args] if isinstance(args, list) else _evaluate(args, parameters)
@@ -227,22 +238,27 @@ def _failed_rules(template, **given) -> list[str]:
     for name, p in template["Parameters"].items():
         if p["Type"] == "CommaDelimitedList":
             parameters[name] = str(parameters[name]).split(",")
-    return [name for name, rule in template["Rules"].items() for assertion in rule["Assertions"]
-            if not _evaluate(assertion["Assert"], parameters)]
+    return [
+        name
+        for name, rule in template["Rules"].items()
+        for assertion in rule["Assertions"]
+        if not _evaluate(assertion["Assert"], parameters)
+    ]
 
 
 SECRET_ARN = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:skill-AbCdEf"
 
 
 def test_the_skill_secret_is_required_unless_explicitly_waived(template):
-    assert _failed_rules(template) == ["SkillSecretRequiredUnlessWaived"]     # the defaults do not deploy
+    assert _failed_rules(template) == ["SkillSecretRequiredUnlessWaived"]  # the defaults do not deploy
     assert _failed_rules(template, AllowUnsignedRequests="false") == ["SkillSecretRequiredUnlessWaived"]
     assert _failed_rules(template, SkillSecretArn=SECRET_ARN) == []
     assert _failed_rules(template, AllowUnsignedRequests="true") == []
     assert template["Parameters"]["AllowUnsignedRequests"]["AllowedValues"] == ["true", "false"]
     # The waiver is a deliberate choice: a VPC rule still holds on its own.
-    assert _failed_rules(template, AllowUnsignedRequests="true", SubnetIds="subnet-1") == \
-        ["VpcNeedsSubnetsAndSecurityGroups"]
+    assert _failed_rules(template, AllowUnsignedRequests="true", SubnetIds="subnet-1") == [
+        "VpcNeedsSubnetsAndSecurityGroups"
+    ]
 
 
 def test_a_burst_is_bounded_by_reserved_concurrency_and_the_api_throttle(template):
@@ -250,8 +266,10 @@ def test_a_burst_is_bounded_by_reserved_concurrency_and_the_api_throttle(templat
     assert props["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
     api = template["Resources"]["SkillApi"]
     assert api["Type"] == "AWS::Serverless::HttpApi"
-    assert api["Properties"]["DefaultRouteSettings"] == {"ThrottlingRateLimit": {"Ref": "ThrottleRateLimit"},
-                                                         "ThrottlingBurstLimit": {"Ref": "ThrottleBurstLimit"}}
+    assert api["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "ThrottleRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ThrottleBurstLimit"},
+    }
     parameters = template["Parameters"]
     for name in ("ReservedConcurrency", "ThrottleRateLimit", "ThrottleBurstLimit"):
         assert parameters[name]["Type"] == "Number" and parameters[name]["MinValue"] >= 1

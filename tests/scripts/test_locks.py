@@ -69,7 +69,7 @@ def test_the_emr_lock_pins_what_setup_py_and_the_bootstrap_pin():
     locked = {name: version for name, (version, _) in lock_entries(EMR_LOCK).items()}
     required = pins(r.split(";")[0] for r in distribution("related-artists").requires or [] if "extra ==" not in r)
     for name, version in required.items():
-        if name not in ("pyspark", "delta-spark"):   # EMR brings Spark and Delta
+        if name not in ("pyspark", "delta-spark"):  # EMR brings Spark and Delta
             assert locked.get(name) == version, name
     assert "pyspark" not in locked and "delta-spark" not in locked
     listed = re.search(r"^PACKAGES=\((.*)\)$", BOOTSTRAP.read_text(encoding="utf-8"), re.M).group(1)
@@ -88,7 +88,7 @@ def test_the_bootstrap_installs_the_shipped_lock_with_hashes_only(tmp_path):
     text = BOOTSTRAP.read_text(encoding="utf-8")
     install = next(line for line in text.splitlines() if "-m pip install" in line)
     assert "--require-hashes" in install and "--no-deps" in install and '-r "$LOCK"' in install
-    assert package.LOCK == EMR_LOCK   # shipped next to bootstrap.sh, and named as its argument
+    assert package.LOCK == EMR_LOCK  # shipped next to bootstrap.sh, and named as its argument
     template = load_cfn_yaml(str(REPO / "scripts" / "emr" / "pipeline.yaml"))
     action = template["Resources"]["StateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"]
     assert '"Args": ["s3://${ArtifactBucket}/code/${CodeVersion}/requirements.lock"]' in action

@@ -52,8 +52,13 @@ class SilentServer:
 @pytest.fixture
 def silent_aws(monkeypatch):
     server = SilentServer()
-    for name, value in {"AWS_ENDPOINT_URL": server.url, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": server.url,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
     secrets.forget_failures()
     yield server
@@ -66,18 +71,18 @@ def test_a_silent_endpoint_fails_within_the_deadline_and_is_not_asked_again_at_o
     with pytest.raises(SecretError, match=r"cannot read secret 'mart/pw'.*(no answer within 0.8 s|timed out)"):
         secret_value("mart/pw", deadline=0.8)
     waited = time.monotonic() - started
-    assert waited < 3.0, waited           # botocore's default (60 s reads, retries) took 10.7 s and more
+    assert waited < 3.0, waited  # botocore's default (60 s reads, retries) took 10.7 s and more
     assert len(silent_aws.accepted) >= 1
     asked = len(silent_aws.accepted)
     started = time.monotonic()
     with pytest.raises(SecretError, match="not asked again yet"):
         secret_value("mart/pw", deadline=0.8)
-    assert len(silent_aws.accepted) == asked    # remembered: no new connection
+    assert len(silent_aws.accepted) == asked  # remembered: no new connection
     secrets.forget_failures()
     with pytest.raises(SecretError, match="cannot read secret 'mart/pw'"):
         secret_value("mart/pw", deadline=0.5)
     time.sleep(0.3)
-    assert len(silent_aws.accepted) > asked     # forgotten: asked again
+    assert len(silent_aws.accepted) > asked  # forgotten: asked again
 
 
 def test_the_lambda_apologizes_at_once_while_secrets_manager_is_silent(silent_aws, monkeypatch, caplog):
@@ -94,8 +99,8 @@ def test_the_lambda_apologizes_at_once_while_secrets_manager_is_silent(silent_aw
     finally:
         handler.reset()
     assert texts(cold)[0].startswith("죄송해요") and texts(warm)[0].startswith("죄송해요")
-    assert cold_seconds < secrets.DEADLINE_SECONDS + 2.0, cold_seconds   # Lambda's limit is 5 s
-    assert asked >= 1 and len(silent_aws.accepted) == asked   # the warm invocation did not ask again
+    assert cold_seconds < secrets.DEADLINE_SECONDS + 2.0, cold_seconds  # Lambda's limit is 5 s
+    assert asked >= 1 and len(silent_aws.accepted) == asked  # the warm invocation did not ask again
     assert "cannot start: cannot read secret 'mart/chatbot'" in caplog.text
 
 

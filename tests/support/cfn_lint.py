@@ -16,5 +16,17 @@ DATE_CHECKS = ("E2531", "E2533", "W2531")
 def cfn_lint(template: Path, timeout: float) -> subprocess.CompletedProcess:
     """``cfn-lint <template>`` without :data:`DATE_CHECKS`, its output captured (cfn-lint 1.x has no
     ``python -m cfnlint``: the console script's entry point is called)."""
-    return subprocess.run([sys.executable, "-c", "from cfnlint.runner import main; main()", str(template),
-                           "--ignore-checks", *DATE_CHECKS], capture_output=True, text=True, cwd=REPO, timeout=timeout)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from cfnlint.runner import main; main()",
+            str(template),
+            "--ignore-checks",
+            *DATE_CHECKS,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+    )

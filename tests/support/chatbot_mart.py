@@ -25,9 +25,17 @@ NAMED = [
     ("tyl", "Tyler, The Creator", [], 70),
     ("jsb", "Johann Sebastian Bach", [], 50),
 ]
-RELATED = {"bp": ["tw", "rv", "nj"], "rv": ["tw", "bp", "iu"], "tw": ["bp", "rv", "nj"],
-           "iu": ["nj", "rv", "tw"], "nj": ["bp", "tw", "iu"], "ty": ["iu", "rv", "tw"],
-           "bey": ["tyl", "bp", "tw"], "tyl": ["bey", "jsb", "nj"], "jsb": ["tyl", "bey", "iu"]}
+RELATED = {
+    "bp": ["tw", "rv", "nj"],
+    "rv": ["tw", "bp", "iu"],
+    "tw": ["bp", "rv", "nj"],
+    "iu": ["nj", "rv", "tw"],
+    "nj": ["bp", "tw", "iu"],
+    "ty": ["iu", "rv", "tw"],
+    "bey": ["tyl", "bp", "tw"],
+    "tyl": ["bey", "jsb", "nj"],
+    "jsb": ["tyl", "bey", "iu"],
+}
 # related_artists.reason by rank, where it is not "sound"
 REASONS = {"iu": ["listeners", "both", "sound"], "nj": ["both", "listeners", "listeners"]}
 
@@ -37,8 +45,10 @@ def artist_id(i: int) -> str:
 
 
 def tracks_of(artist: str, name: str) -> list[tuple]:
-    return [(artist, rank, f"{artist}-t{rank}", f"{name} Song {rank}", f"{name} Album", f"https://i.test/{artist}/{rank}")
-            for rank in (1, 2, 3)]
+    return [
+        (artist, rank, f"{artist}-t{rank}", f"{name} Song {rank}", f"{name} Album", f"https://i.test/{artist}/{rank}")
+        for rank in (1, 2, 3)
+    ]
 
 
 def artist_row(artist: str, name: str, image, url, genres, popularity) -> tuple:
@@ -55,13 +65,23 @@ def alias_row(alias: str, artist: str) -> tuple:
 def rows(n: int) -> dict[str, list[tuple]]:
     artists, aliases, tracks, related = [], [], [], []
     for artist, name, names, popularity in NAMED:
-        artists.append(artist_row(artist, name, f"https://i.test/{artist}", f"https://open.spotify.com/artist/{artist}",
-                                  "k-pop", popularity))
+        artists.append(
+            artist_row(
+                artist,
+                name,
+                f"https://i.test/{artist}",
+                f"https://open.spotify.com/artist/{artist}",
+                "k-pop",
+                popularity,
+            )
+        )
         aliases.extend(alias_row(alias, artist) for alias in names)
         tracks.extend(tracks_of(artist, name))
         reasons = REASONS.get(artist, ["sound"] * len(RELATED[artist]))
-        related.extend((artist, rank, other, 0.1 * rank, reason)
-                       for rank, (other, reason) in enumerate(zip(RELATED[artist], reasons), 1))
+        related.extend(
+            (artist, rank, other, 0.1 * rank, reason)
+            for rank, (other, reason) in enumerate(zip(RELATED[artist], reasons), 1)
+        )
     for i in range(n):
         artist, name = artist_id(i), f"Artist {i}"
         artists.append(artist_row(artist, name, None, None, None, i % 90))
@@ -90,7 +110,7 @@ def fill(conn, dialect: str, n: int = 20, batch: int = 5000) -> None:
         quoted = ", ".join(f"`{c}`" for c in columns)
         sql = f"INSERT INTO {table} ({quoted}) VALUES ({', '.join([mark] * len(columns))})"
         for start in range(0, len(values), batch):
-            cursor.executemany(sql, values[start:start + batch])
+            cursor.executemany(sql, values[start : start + batch])
     if dialect == "sqlite":
         cursor.execute("COMMIT")
     cursor.close()

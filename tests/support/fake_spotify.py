@@ -33,8 +33,21 @@ from urllib.parse import parse_qs, urlsplit
 
 OVERSIZED = 64 << 20
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-FEATURES = ("danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
-            "instrumentalness", "liveness", "valence", "tempo", "duration_ms", "time_signature")
+FEATURES = (
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "duration_ms",
+    "time_signature",
+)
 
 
 def spotify_id(rng: random.Random) -> str:
@@ -50,30 +63,51 @@ class Catalog:
     features: dict[str, dict]
 
     @classmethod
-    def generate(cls, n: int, tracks_per_artist: int = 10, seed: int = 1) -> "Catalog":
+    def generate(cls, n: int, tracks_per_artist: int = 10, seed: int = 1) -> Catalog:
         rng = random.Random(seed)
         artists, tracks, features = {}, {}, {}
         for i in range(n):
             artist_id = spotify_id(rng)
             artists[artist_id] = {
-                "id": artist_id, "name": f"Fake Artist {i}", "type": "artist", "genres": [f"genre {i % 9}"],
-                "popularity": rng.randint(0, 100), "followers": {"total": rng.randint(0, 10**6)},
+                "id": artist_id,
+                "name": f"Fake Artist {i}",
+                "type": "artist",
+                "genres": [f"genre {i % 9}"],
+                "popularity": rng.randint(0, 100),
+                "followers": {"total": rng.randint(0, 10**6)},
                 "images": [{"url": f"https://i.test/{artist_id}", "height": 640, "width": 640}],
-                "external_urls": {"spotify": f"https://open.spotify.com/artist/{artist_id}"}}
+                "external_urls": {"spotify": f"https://open.spotify.com/artist/{artist_id}"},
+            }
             own = []
             for t in range(tracks_per_artist):
                 track_id = spotify_id(rng)
-                own.append({
-                    "id": track_id, "name": f"Song {t} by {i}", "popularity": 100 - t, "duration_ms": 180000 + t,
-                    "artists": [{"id": artist_id, "name": artists[artist_id]["name"]}],
-                    "album": {"name": f"Album {i}", "images": [{"url": f"https://i.test/album/{i}"}]},
-                    "external_urls": {"spotify": f"https://open.spotify.com/track/{track_id}"}})
+                own.append(
+                    {
+                        "id": track_id,
+                        "name": f"Song {t} by {i}",
+                        "popularity": 100 - t,
+                        "duration_ms": 180000 + t,
+                        "artists": [{"id": artist_id, "name": artists[artist_id]["name"]}],
+                        "album": {"name": f"Album {i}", "images": [{"url": f"https://i.test/album/{i}"}]},
+                        "external_urls": {"spotify": f"https://open.spotify.com/track/{track_id}"},
+                    }
+                )
                 features[track_id] = {
-                    "id": track_id, "danceability": rng.random(), "energy": rng.random(), "key": rng.randint(0, 11),
-                    "loudness": -rng.random() * 30, "mode": rng.randint(0, 1), "speechiness": rng.random() / 3,
-                    "acousticness": rng.random(), "instrumentalness": rng.random() / 2, "liveness": rng.random(),
-                    "valence": rng.random(), "tempo": 60 + rng.random() * 120, "duration_ms": 180000 + t,
-                    "time_signature": 4}
+                    "id": track_id,
+                    "danceability": rng.random(),
+                    "energy": rng.random(),
+                    "key": rng.randint(0, 11),
+                    "loudness": -rng.random() * 30,
+                    "mode": rng.randint(0, 1),
+                    "speechiness": rng.random() / 3,
+                    "acousticness": rng.random(),
+                    "instrumentalness": rng.random() / 2,
+                    "liveness": rng.random(),
+                    "valence": rng.random(),
+                    "tempo": 60 + rng.random() * 120,
+                    "duration_ms": 180000 + t,
+                    "time_signature": 4,
+                }
             tracks[artist_id] = own
         return cls(artists, tracks, features)
 
@@ -82,27 +116,27 @@ class Catalog:
 class Switches:
     """What the fake does wrong; change them at any time (thread-safe enough for tests)."""
 
-    closed: set = field(default_factory=set)          # endpoint names answering 403
-    rate: int | None = None                           # requests allowed per window, then 429
+    closed: set = field(default_factory=set)  # endpoint names answering 403
+    rate: int | None = None  # requests allowed per window, then 429
     window: float = 30.0
-    retry_after: int | None = None                    # Retry-After to send (default: until the window frees)
-    slow: dict = field(default_factory=dict)          # endpoint -> seconds to wait before answering
-    fail: Counter = field(default_factory=Counter)    # endpoint -> next N answers are 503
+    retry_after: int | None = None  # Retry-After to send (default: until the window frees)
+    slow: dict = field(default_factory=dict)  # endpoint -> seconds to wait before answering
+    fail: Counter = field(default_factory=Counter)  # endpoint -> next N answers are 503
     malformed: Counter = field(default_factory=Counter)  # endpoint -> next N answers are broken JSON
-    search_limit: int = 10                            # development-mode cap on search's limit
-    answers: dict = field(default_factory=dict)       # endpoint -> statuses of its next answers, in order
+    search_limit: int = 10  # development-mode cap on search's limit
+    answers: dict = field(default_factory=dict)  # endpoint -> statuses of its next answers, in order
     #   (429 carries Retry-After retry_after or 1; 400/401 on the token endpoint say invalid_client)
-    cut: Counter = field(default_factory=Counter)     # endpoint -> next N bodies end early, connection closed
+    cut: Counter = field(default_factory=Counter)  # endpoint -> next N bodies end early, connection closed
     garbled: Counter = field(default_factory=Counter)  # endpoint -> next N say gzip and are not
     trickle: Counter = field(default_factory=Counter)  # endpoint -> next N bodies come one byte at a time,
-    trickle_pause: float = 0.05                        #   this many seconds apart (each read sees a byte soon)
+    trickle_pause: float = 0.05  #   this many seconds apart (each read sees a byte soon)
     trickle_head: Counter = field(default_factory=Counter)  # endpoint -> next N status lines and headers
     #   come one byte at a time, trickle_pause apart
     oversized: Counter = field(default_factory=Counter)  # endpoint -> next N bodies are padded to OVERSIZED
     #   bytes (valid JSON when read whole), sent until the client hangs up
-    duplicated: set = field(default_factory=set)      # endpoints ("audio-features", "provider") answering
+    duplicated: set = field(default_factory=set)  # endpoints ("audio-features", "provider") answering
     #   each row twice, the second copy with danceability -1.0
-    hits: dict = field(default_factory=dict)          # artist search text -> artist ids answered first
+    hits: dict = field(default_factory=dict)  # artist search text -> artist ids answered first
     #   (a real search answers 아이유 with IU, and nearly any text with something)
 
 
@@ -113,7 +147,7 @@ class FakeSpotify:
         self.catalog = catalog
         self.switches = switches or Switches()
         self.calls: Counter = Counter()
-        self.queries: list[tuple[str, dict]] = []     # (endpoint, query parameters) of each request
+        self.queries: list[tuple[str, dict]] = []  # (endpoint, query parameters) of each request
         self._recent: deque = deque()
         self._lock = threading.Lock()
         self._by_name = {a["name"].casefold(): a for a in catalog.artists.values()}
@@ -121,8 +155,7 @@ class FakeSpotify:
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
         # A short poll: shutdown() waits up to one poll interval for the serving loop to notice.
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def base(self) -> str:
@@ -141,7 +174,7 @@ class FakeSpotify:
     def provider_url(self) -> str:
         return f"{self.base}/provider/v1/"
 
-    def __enter__(self) -> "FakeSpotify":
+    def __enter__(self) -> FakeSpotify:
         self._thread.start()
         return self
 
@@ -161,7 +194,7 @@ class FakeSpotify:
             if len(self._recent) < s.rate:
                 self._recent.append(now)
                 return None
-            wait = s.window - (now - self._recent[0]) if self._recent else s.window   # rate 0: always 429
+            wait = s.window - (now - self._recent[0]) if self._recent else s.window  # rate 0: always 429
         return s.retry_after if s.retry_after is not None else max(1, int(wait + 0.999))
 
 
@@ -179,7 +212,7 @@ _ROUTES = [
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeSpotify
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True   # headers and body leave at once, as from a real server
+    disable_nagle_algorithm = True  # headers and body leave at once, as from a real server
 
     def log_message(self, *args) -> None:  # quiet
         pass
@@ -215,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         else:
             self.end_headers()
-        if cut:       # a connection reset mid-body: less than Content-Length, then the end
+        if cut:  # a connection reset mid-body: less than Content-Length, then the end
             s.cut[name] -= 1
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
@@ -232,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Send ``data`` one byte at a time, ``pause`` seconds apart; False when the client gave up."""
         try:
             for i in range(len(data)):
-                self.wfile.write(data[i:i + 1])
+                self.wfile.write(data[i : i + 1])
                 self.wfile.flush()
                 time.sleep(pause)
         except OSError:
@@ -255,7 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(chunk[:pad])
                 pad -= len(chunk)
             self.wfile.write(tail)
-        except OSError:             # the client gave up
+        except OSError:  # the client gave up
             pass
 
     def _error(self, status: int, message: str, headers: dict | None = None) -> None:
@@ -268,7 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST":
             length = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(length)
-        for name, verb, pattern in _ROUTES:
+        for name, verb, pattern in _ROUTES:  # noqa: B007 (the matched route's name is used after the loop)
             match = pattern.match(parts.path)
             if match and verb == method:
                 break
@@ -335,8 +368,10 @@ class _Handler(BaseHTTPRequestHandler):
         ids = self._ids(query, 100)
         if ids is not None:
             found = [self.fake.catalog.features.get(i) for i in ids]
-            self._send(200, {"audio_features": self._twice(found) if "audio-features" in self.fake.switches.duplicated
-                             else found})
+            self._send(
+                200,
+                {"audio_features": self._twice(found) if "audio-features" in self.fake.switches.duplicated else found},
+            )
 
     def _provider(self, query) -> None:
         ids = self._ids(query, 40)
@@ -346,10 +381,14 @@ class _Handler(BaseHTTPRequestHandler):
         for track_id in ids:
             found = self.fake.catalog.features.get(track_id)
             if found:
-                content.append({**{k: v for k, v in found.items() if k != "id"}, "id": f"rb-{track_id}",
-                                "href": f"https://open.spotify.com/track/{track_id}"})
-        self._send(200, {"content": self._twice(content) if "provider" in self.fake.switches.duplicated
-                         else content})
+                content.append(
+                    {
+                        **{k: v for k, v in found.items() if k != "id"},
+                        "id": f"rb-{track_id}",
+                        "href": f"https://open.spotify.com/track/{track_id}",
+                    }
+                )
+        self._send(200, {"content": self._twice(content) if "provider" in self.fake.switches.duplicated else content})
 
     @staticmethod
     def _twice(rows: list) -> list:

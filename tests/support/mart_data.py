@@ -29,24 +29,37 @@ def lake_tables(spark: SparkSession, n: int, tag: str, tracks: int = 4) -> dict[
     offsets = GENERATIONS[tag]
     ids = spark.range(n).withColumnRenamed("id", "i")
     artists = ids.select(
-        _id(F.col("i")).alias("artist_id"), F.concat(F.lit("Artist "), F.col("i").cast("string")).alias("name"),
+        _id(F.col("i")).alias("artist_id"),
+        F.concat(F.lit("Artist "), F.col("i").cast("string")).alias("name"),
         F.array(F.concat(F.lit("genre "), (F.col("i") % 7).cast("string"))).alias("genres"),
-        (F.col("i") % 101).cast("int").alias("popularity"), F.col("i").alias("followers"),
+        (F.col("i") % 101).cast("int").alias("popularity"),
+        F.col("i").alias("followers"),
         F.concat(F.lit(f"https://img.test/{tag}/"), F.col("i").cast("string")).alias("image_url"),
         F.concat(F.lit("https://open.spotify.test/artist/"), F.col("i").cast("string")).alias("spotify_url"),
-        F.lit("test").alias("source"))
+        F.lit("test").alias("source"),
+    )
     top_tracks = ids.crossJoin(spark.range(1, tracks + 1).withColumnRenamed("id", "t")).select(
         _id(F.col("i")).alias("artist_id"),
         F.concat(F.lit("tr"), F.col("i").cast("string"), F.lit("_"), F.col("t").cast("string")).alias("track_id"),
         F.col("t").cast("int").alias("rank"),
-        F.concat(F.lit(f"{tag} song "), F.col("t").cast("string"), F.lit(" of "), F.col("i").cast("string")).alias("name"),
-        F.lit(f"{tag} album").alias("album_name"), F.lit(f"https://img.test/{tag}/album").alias("album_image_url"),
-        F.lit(None).cast("int").alias("popularity"), F.lit(200000).alias("duration_ms"),
-        F.lit(None).cast("string").alias("spotify_url"), F.lit("test").alias("source"))
-    related = ids.crossJoin(spark.createDataFrame([(r + 1, o) for r, o in enumerate(offsets)], "rank int, o long")
-                            ).select(_id(F.col("i")).alias("artist_id"), "rank",
-                                     _id((F.col("i") + F.col("o")) % n).alias("related_id"),
-                                     (F.col("o") / 100).alias("distance"))
+        F.concat(F.lit(f"{tag} song "), F.col("t").cast("string"), F.lit(" of "), F.col("i").cast("string")).alias(
+            "name"
+        ),
+        F.lit(f"{tag} album").alias("album_name"),
+        F.lit(f"https://img.test/{tag}/album").alias("album_image_url"),
+        F.lit(None).cast("int").alias("popularity"),
+        F.lit(200000).alias("duration_ms"),
+        F.lit(None).cast("string").alias("spotify_url"),
+        F.lit("test").alias("source"),
+    )
+    related = ids.crossJoin(
+        spark.createDataFrame([(r + 1, o) for r, o in enumerate(offsets)], "rank int, o long")
+    ).select(
+        _id(F.col("i")).alias("artist_id"),
+        "rank",
+        _id((F.col("i") + F.col("o")) % n).alias("related_id"),
+        (F.col("o") / 100).alias("distance"),
+    )
     return {"artists": artists, "top_tracks": top_tracks, "related_artists": related}
 
 
@@ -88,8 +101,9 @@ def tables(mart) -> set[str]:
         if mart.dialect == "sqlite":
             rows = serving.fetch_all(conn, "SELECT name FROM sqlite_master WHERE type = 'table'")
         else:
-            rows = serving.fetch_all(conn, "SELECT table_name FROM information_schema.tables "
-                                           "WHERE table_schema = DATABASE()")
+            rows = serving.fetch_all(
+                conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+            )
         return {str(name) for (name,) in rows}
     finally:
         conn.close()

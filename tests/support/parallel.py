@@ -59,8 +59,7 @@ def module_of(nodeid: str) -> str:
 
 def is_serial(nodeid: str) -> bool:
     """True for a test of a ``SERIAL`` module, or a ``SERIAL`` test with any of its parameters."""
-    return any(nodeid == entry or nodeid.startswith((entry + "::", entry + "["))
-               for entry in SERIAL)
+    return any(nodeid == entry or nodeid.startswith((entry + "::", entry + "[")) for entry in SERIAL)
 
 
 def slow_first_rank(nodeid: str) -> int:

@@ -6,4 +6,4 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
-SHARED_EXAMPLES = REPO.parent / "shared" / "examples"   # the workspace's ../shared, not the shared/ package
+SHARED_EXAMPLES = REPO.parent / "shared" / "examples"  # the workspace's ../shared, not the shared/ package

@@ -7,12 +7,13 @@ import json
 
 from chatbot_lambda import replies, serve
 
-REQUEST_KEY = "tests' request key, not a secret"      # REQUEST_KEY of the chatbots the tests build
-SKILL_SECRET = "tests' skill secret"                    # SKILL_SECRET of the chatbots whose users are verified
+REQUEST_KEY = "tests' request key, not a secret"  # REQUEST_KEY of the chatbots the tests build
+SKILL_SECRET = "tests' skill secret"  # SKILL_SECRET of the chatbots whose users are verified
 
 
-def skill_body(utterance: str, user: str = "user-1", lang: str | None = None, extra: dict | None = None,
-               **params) -> str:
+def skill_body(
+    utterance: str, user: str = "user-1", lang: str | None = None, extra: dict | None = None, **params
+) -> str:
     request = {"userRequest": {"utterance": utterance, "user": {"id": user}}, "action": {"params": params}}
     if lang:
         request["userRequest"]["lang"] = lang
@@ -35,9 +36,15 @@ def rest_api_event(body: str | None, headers: dict | None = None, base64_body: b
     """A REST API (payload 1.0) proxy event."""
     if base64_body and body is not None:
         body = base64.b64encode(body.encode("utf-8")).decode("ascii")
-    return {"resource": "/skill", "path": "/skill", "httpMethod": "POST", "headers": headers or {},
-            "requestContext": {"resourcePath": "/skill", "httpMethod": "POST"}, "body": body,
-            "isBase64Encoded": base64_body}
+    return {
+        "resource": "/skill",
+        "path": "/skill",
+        "httpMethod": "POST",
+        "headers": headers or {},
+        "requestContext": {"resourcePath": "/skill", "httpMethod": "POST"},
+        "body": body,
+        "isBase64Encoded": base64_body,
+    }
 
 
 def reply_of(response: dict) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 from mart import serving
 from tests.support import chatbot_mart
@@ -19,9 +19,22 @@ def skill_server(tmp_path, *options: str) -> Iterator[tuple[str, subprocess.Pope
     conn = serving.connect(f"jdbc:sqlite:{tmp_path / 'mart.db'}")
     chatbot_mart.fill(conn, "sqlite", 10)
     conn.close()
-    process = subprocess.Popen([sys.executable, "-m", "chatbot_lambda.serve", "--port", "0", *options,
-                                "--mart", f"jdbc:sqlite:{tmp_path / 'mart.db'}"],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chatbot_lambda.serve",
+            "--port",
+            "0",
+            *options,
+            "--mart",
+            f"jdbc:sqlite:{tmp_path / 'mart.db'}",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stdout.readline()
         assert line.startswith("skill server on http://127.0.0.1:"), line + process.stderr.read()

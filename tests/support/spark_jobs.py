@@ -32,8 +32,11 @@ def reset() -> None:
 def event_log_conf() -> dict[str, str]:
     """Spark settings that make a job process log its events where :func:`summary` counts them."""
     EVENT_LOGS.mkdir(parents=True, exist_ok=True)
-    return {"spark.eventLog.enabled": "true", "spark.eventLog.dir": EVENT_LOGS.as_uri(),
-            "spark.eventLog.compress": "false"}
+    return {
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": EVENT_LOGS.as_uri(),
+        "spark.eventLog.compress": "false",
+    }
 
 
 def session_jobs(spark) -> int:
@@ -65,5 +68,7 @@ def summary() -> str | None:
     in_sessions, in_processes = counts()
     if not in_sessions and not in_processes:
         return None
-    return (f"Spark jobs: {in_sessions + in_processes} ({in_sessions} in the tests' session JVM, "
-            f"{in_processes} in job processes)")
+    return (
+        f"Spark jobs: {in_sessions + in_processes} ({in_sessions} in the tests' session JVM, "
+        f"{in_processes} in job processes)"
+    )

@@ -49,11 +49,14 @@ class Lane:
 def lanes(ahead_days: int) -> tuple[list[Lane], list[Lane], list[Lane]]:
     """(the JVM lane, the background lanes run after one another beside it, the serial lanes)."""
     ahead = {"TEST_CLOCK_AHEAD_DAYS": str(ahead_days)}
-    return ([Lane("jvm", "jvm and not serial")],
-            [Lane("fast", "not jvm and not serial", {"JAVA_HOME": NO_JVM}),
-             Lane("clock", "(not jvm or clock) and not serial", ahead)],
-            [Lane("serial", "serial"),
-             Lane("serial-clock", "serial and (not jvm or clock)", ahead)])
+    return (
+        [Lane("jvm", "jvm and not serial")],
+        [
+            Lane("fast", "not jvm and not serial", {"JAVA_HOME": NO_JVM}),
+            Lane("clock", "(not jvm or clock) and not serial", ahead),
+        ],
+        [Lane("serial", "serial"), Lane("serial-clock", "serial and (not jvm or clock)", ahead)],
+    )
 
 
 @dataclass
@@ -70,8 +73,18 @@ class Outcome:
 
 def pytest_command(lane: Lane, tmp: Path, extra: list[str]) -> list[str]:
     """pytest for ``lane``: its markers, no shared cache (lanes run at once), a temporary folder of its own."""
-    return [sys.executable, "-u", "-m", "pytest", "-m", lane.markers, "-p", "no:cacheprovider",
-            f"--basetemp={tmp / lane.name}", *extra]
+    return [
+        sys.executable,
+        "-u",
+        "-m",
+        "pytest",
+        "-m",
+        lane.markers,
+        "-p",
+        "no:cacheprovider",
+        f"--basetemp={tmp / lane.name}",
+        *extra,
+    ]
 
 
 def lane_env(lane: Lane) -> dict:
@@ -97,25 +110,35 @@ def run_lane(lane: Lane, tmp: Path, extra: list[str], shown: bool) -> Outcome:
         print(f"\n### lane {lane.name}: pytest -m '{lane.markers}'", flush=True)
     started = time.monotonic()
     with open(log, "w", encoding="utf-8") as kept:
-        process = subprocess.Popen(pytest_command(lane, tmp, extra), cwd=REPO, env=lane_env(lane),
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, errors="replace")
+        process = subprocess.Popen(
+            pytest_command(lane, tmp, extra),
+            cwd=REPO,
+            env=lane_env(lane),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
         for line in process.stdout:
             if shown:
                 sys.stdout.write(line)
             kept.write(line)
         status = process.wait()
     seconds = time.monotonic() - started
-    return Outcome(lane, status, seconds, tally(log.read_text(encoding="utf-8")),
-                   spark_jobs.counts(spark_jobs.FOLDER / lane.name))
+    return Outcome(
+        lane, status, seconds, tally(log.read_text(encoding="utf-8")), spark_jobs.counts(spark_jobs.FOLDER / lane.name)
+    )
 
 
 def run_in_turn(lanes_in_turn: list[Lane], tmp: Path, extra: list[str], into: list[Outcome]) -> threading.Thread:
     """Starts a thread that runs ``lanes_in_turn`` one after another, output to their logs only, and
     appends their outcomes to ``into``."""
+
     def work() -> None:
         for lane in lanes_in_turn:
             into.append(run_lane(lane, tmp, extra, shown=False))
+
     thread = threading.Thread(target=work, name="background lanes", daemon=True)
     thread.start()
     return thread
@@ -135,8 +158,10 @@ def report(outcomes: list[Outcome], seconds: float) -> int:
         print(f"{o.lane.name:<13} {verdict:<32} {o.tally:<45} {o.seconds:6.0f} s")
     in_sessions = sum(o.jobs[0] for o in outcomes)
     in_processes = sum(o.jobs[1] for o in outcomes)
-    print(f"Spark jobs: {in_sessions + in_processes} ({in_sessions} in the tests' session JVMs, "
-          f"{in_processes} in job processes)")
+    print(
+        f"Spark jobs: {in_sessions + in_processes} ({in_sessions} in the tests' session JVMs, "
+        f"{in_processes} in job processes)"
+    )
     failed = [o.lane.name for o in outcomes if o.status != 0]
     print(f"suite: {'failed in lanes ' + ', '.join(failed) if failed else 'passed'} in {seconds:.0f} s", flush=True)
     return 1 if failed else 0
@@ -144,8 +169,12 @@ def report(outcomes: list[Outcome], seconds: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.support.suite", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clock-ahead-days", type=int, default=400,
-                        help="how far ahead the clock lane moves the tests' clock (default: 400)")
+    parser.add_argument(
+        "--clock-ahead-days",
+        type=int,
+        default=400,
+        help="how far ahead the clock lane moves the tests' clock (default: 400)",
+    )
     args, extra = parser.parse_known_args(argv)
     jvm, background, serial = lanes(args.clock_ahead_days)
     started = time.monotonic()
@@ -157,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         for o in beside:
             show_log(o)
         ran = {o.lane.name for o in beside}
-        outcomes += beside + [Outcome(lane, 1, 0.0, "did not run", (0, 0)) for lane in background
-                              if lane.name not in ran]
+        outcomes += beside + [
+            Outcome(lane, 1, 0.0, "did not run", (0, 0)) for lane in background if lane.name not in ran
+        ]
         outcomes += [run_lane(lane, Path(tmp), extra, shown=True) for lane in serial]
     return report(outcomes, time.monotonic() - started)
 

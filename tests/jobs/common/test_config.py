@@ -17,8 +17,11 @@ def test_shipped_profiles_load():
     # k is left to its one default (jobs/settings.py DEFAULT_K), in both profiles.
     assert "k" not in local["similarity"] and "k" not in local["evaluate"]
     # On EMR the step's command line gives the deployment's values (scripts/emr/steps.py).
-    emr = load_config(CONF / "emr.toml", ['lake.path="s3://my-bucket/lake"', 'mart.url="jdbc:mysql://db:3306/mart"',
-                                          'mart.password_secret="prod/mart"'], env={})
+    emr = load_config(
+        CONF / "emr.toml",
+        ['lake.path="s3://my-bucket/lake"', 'mart.url="jdbc:mysql://db:3306/mart"', 'mart.password_secret="prod/mart"'],
+        env={},
+    )
     assert emr["lake"]["path"] == "s3://my-bucket/lake"
     assert emr["mart"]["url"] == "jdbc:mysql://db:3306/mart" and emr["mart"]["password_secret"] == "prod/mart"
     assert "password" not in emr["mart"] and "password" not in local["mart"]
@@ -34,9 +37,16 @@ def test_missing_environment_variable_is_named(tmp_path):
 
 
 def test_overrides_are_typed_and_nested(tmp_path):
-    config = load_config(CONF / "local.toml", [
-        "similarity.k=5", "similarity.metric=cosine", 'similarity.features=["energy", "tempo"]',
-        'spark.conf."spark.driver.memory"=8g', "new.section.flag=true"])
+    config = load_config(
+        CONF / "local.toml",
+        [
+            "similarity.k=5",
+            "similarity.metric=cosine",
+            'similarity.features=["energy", "tempo"]',
+            'spark.conf."spark.driver.memory"=8g',
+            "new.section.flag=true",
+        ],
+    )
     assert config["similarity"]["k"] == 5
     assert config["similarity"]["metric"] == "cosine"
     assert config["similarity"]["features"] == ["energy", "tempo"]

@@ -59,14 +59,17 @@ def test_a_read_only_connection_on_mysql_is_read_only_on_the_server(spark, mysql
         mart.publish(mart_data.frames(spark, 5, "A"), "2026-11-01")
         target = mart.target
     with MartConnection(spark, target, readonly=True) as conn:
-        assert conn.scalar("SELECT @@session.tx_read_only") == 1   # not only the driver's flag
+        assert conn.scalar("SELECT @@session.tx_read_only") == 1  # not only the driver's flag
         assert conn.scalar("SELECT COUNT(*) FROM artists") == 5
         with pytest.raises(Exception, match="(?i)read.only"):
-            conn.execute("INSERT INTO artist_requests (name_key, name, first_requested_at, last_requested_at) "
-                         "VALUES (?, ?, ?, ?)", ("newjeans", "NewJeans", "2026-11-01 10:00:00", "2026-11-01 10:00:00"))
+            conn.execute(
+                "INSERT INTO artist_requests (name_key, name, first_requested_at, last_requested_at) "
+                "VALUES (?, ?, ?, ?)",
+                ("newjeans", "NewJeans", "2026-11-01 10:00:00", "2026-11-01 10:00:00"),
+            )
         with pytest.raises(Exception, match="(?i)read.only"):
             conn.execute("DELETE FROM publish_log")
-        conn._conn.setReadOnly(False)   # past Connector/J's own check: the server itself refuses
+        conn._conn.setReadOnly(False)  # past Connector/J's own check: the server itself refuses
         with pytest.raises(Exception, match="Cannot execute statement in a READ ONLY transaction"):
             conn.execute("DELETE FROM publish_log")
     assert table_rows(mysql_mart, "artist_requests") == []

@@ -13,8 +13,10 @@ def test_rewriting_a_dt_replaces_it_and_keeps_other_dts(spark, lake_dir):
     lake.write(spark.createDataFrame([("a", 1), ("b", 2)], "id string, n int"), "things", "2026-01-01")
     lake.write(spark.createDataFrame([("c", 3)], "id string, n int"), "things", "2026-01-02")
     lake.write(spark.createDataFrame([("a", 10), ("z", 26)], "id string, n int"), "things", "2026-01-01")
-    assert sorted(tuple(r) for r in lake.read("things", "2026-01-01").select("id", "n").collect()) == \
-        [("a", 10), ("z", 26)]
+    assert sorted(tuple(r) for r in lake.read("things", "2026-01-01").select("id", "n").collect()) == [
+        ("a", 10),
+        ("z", 26),
+    ]
     assert [r.id for r in lake.read("things", "2026-01-02").collect()] == ["c"]
     assert lake.snapshots("things") == ["2026-01-01", "2026-01-02"]
     assert lake.latest_snapshot("things") == "2026-01-02"
@@ -57,6 +59,7 @@ def _failing_frame(spark):
     @F.udf("string")
     def explode_on_write(value):
         raise RuntimeError("source died while its table was being written")
+
     return spark.createDataFrame([("x",)], "id string").withColumn("id", explode_on_write("id"))
 
 
@@ -81,8 +84,11 @@ def test_a_dt_whose_tables_were_not_all_written_is_refused_until_a_rerun_finishe
 
     # New artists beside old top tracks: nobody may read that dt, and "latest" falls back to the last whole one.
     for table in ("artists", "top_tracks"):
-        with pytest.raises(SnapshotError, match=r"dt=2026-01-02 of the lake is unfinished: an ingest from test "
-                                                r"started at .* re-run jobs/ingest.py --dt 2026-01-02"):
+        with pytest.raises(
+            SnapshotError,
+            match=r"dt=2026-01-02 of the lake is unfinished: an ingest from test "
+            r"started at .* re-run jobs/ingest.py --dt 2026-01-02",
+        ):
             lake.read(table, "2026-01-02")
         assert lake.latest_snapshot(table) == "2026-01-01"
     assert [r.id for r in lake.read("artists", "2026-01-01").collect()] == ["old"]
@@ -120,8 +126,7 @@ def test_two_runs_of_one_dt_at_once_leave_it_unfinished_for_a_rerun(spark, lake_
                 for table in ("artists", "top_tracks"):
                     inner[table] = lake.write(spark.createDataFrame([("b",)], "id string"), table, "2026-01-01")
             # The first run goes on after the second has finished: top_tracks is now its, artists the second's.
-            written["top_tracks"] = lake.write(spark.createDataFrame([("a",)], "id string"), "top_tracks",
-                                               "2026-01-01")
+            written["top_tracks"] = lake.write(spark.createDataFrame([("a",)], "id string"), "top_tracks", "2026-01-01")
     assert list(lake.unfinished()) == ["2026-01-01"]
     with pytest.raises(SnapshotError, match="unfinished: an ingest from first"):
         lake.read("artists", "2026-01-01")
@@ -145,7 +150,7 @@ def test_a_claim_between_the_check_and_the_mark_never_shows_the_dt_complete(spar
 
     def check_then_claim(self, dt):
         row = read_mark(self, dt)
-        if armed:   # A's check has read its own mark: B claims the dt now, before A's mark
+        if armed:  # A's check has read its own mark: B claims the dt now, before A's mark
             armed.clear()
             self._log_state(dt, "writing", "second", {}, "run-b")
         return row
@@ -155,7 +160,7 @@ def test_a_claim_between_the_check_and_the_mark_never_shows_the_dt_complete(spar
         with lake.writing("2026-01-01", "first", ["artists"]) as written:
             written["artists"] = lake.write(spark.createDataFrame([("a",)], "id string"), "artists", "2026-01-01")
             armed.append(True)
-    assert not armed   # the claim did land between the check and the mark
+    assert not armed  # the claim did land between the check and the mark
     # B is still writing: readers must not see the dt complete.
     assert list(lake.unfinished()) == ["2026-01-01"]
     with pytest.raises(SnapshotError, match="dt=2026-01-01 of the lake is unfinished"):
@@ -169,7 +174,7 @@ def test_a_failed_run_does_not_put_back_a_mark_over_a_later_claim(spark, lake_di
     _ingest(lake, "2026-01-01", [("old",)])
     with pytest.raises(RuntimeError, match="source died"):
         with lake.writing("2026-01-01", "first", ["artists"]):
-            lake._log_state("2026-01-01", "writing", "second", {}, "run-b")   # B claims while A runs
+            lake._log_state("2026-01-01", "writing", "second", {}, "run-b")  # B claims while A runs
             raise RuntimeError("source died")
     assert "an ingest from second" in lake.unfinished()["2026-01-01"]
 
@@ -178,13 +183,14 @@ def test_a_delta_conflict_is_recognized_from_its_jvm_class_without_deltas_python
     """The mark's MERGE tells Delta's commit conflicts from other failures by the JVM classes alone: on a
     cluster whose Delta is on the classpath only, ``delta.exceptions`` cannot be imported."""
     from py4j.protocol import Py4JJavaError
+
     jvm = spark.sparkContext._jvm
 
     def thrown_by_the_jvm(throwable):
         future = jvm.java.util.concurrent.CompletableFuture()
         future.completeExceptionally(throwable)
         with pytest.raises(Py4JJavaError) as raised:
-            future.join()                    # thrown in the JVM, wrapped in a CompletionException
+            future.join()  # thrown in the JVM, wrapped in a CompletionException
         return raised.value
 
     assert is_delta_conflict(thrown_by_the_jvm(jvm.io.delta.exceptions.ConcurrentAppendException("added meanwhile")))

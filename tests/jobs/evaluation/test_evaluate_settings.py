@@ -20,11 +20,16 @@ def config(**evaluate_options) -> dict:
     return made
 
 
-@pytest.mark.parametrize("k, message", [(0, "evaluate.k must be at least 1, got 0"),
-                                        (-2, "evaluate.k must be at least 1, got -2"),
-                                        ("three", "evaluate.k must be a whole number, got 'three'"),
-                                        (2.5, "evaluate.k must be a whole number, got 2.5"),
-                                        (True, "evaluate.k must be a whole number, got True")])
+@pytest.mark.parametrize(
+    "k, message",
+    [
+        (0, "evaluate.k must be at least 1, got 0"),
+        (-2, "evaluate.k must be at least 1, got -2"),
+        ("three", "evaluate.k must be a whole number, got 'three'"),
+        (2.5, "evaluate.k must be a whole number, got 2.5"),
+        (True, "evaluate.k must be a whole number, got True"),
+    ],
+)
 def test_a_bad_k_is_a_config_error_naming_the_setting(k, message):
     with pytest.raises(ConfigError, match=message):
         EvaluateSettings.from_config(config(k=k))
@@ -49,21 +54,33 @@ def test_the_default_k_is_the_one_constant_and_compared_settings_compute_at_leas
     assert EvaluateSettings.from_config(config(), ["published"]).fit_setting == settings.base
 
 
-@pytest.mark.parametrize("spec, message", [("nonsense", "not a preset"), ("colour=red", "unknown key 'colour'"),
-                                           ("weights.energy=lots", "weights.energy needs a number")])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("nonsense", "not a preset"),
+        ("colour=red", "unknown key 'colour'"),
+        ("weights.energy=lots", "weights.energy needs a number"),
+    ],
+)
 def test_a_bad_compare_value_is_refused_with_the_settings(spec, message):
     with pytest.raises(ConfigError, match=message):
         EvaluateSettings.from_config(config(), ["seed", spec])
 
 
-@pytest.mark.parametrize("flags, message", [(["--set", "evaluate.k=0"], "evaluate.k must be at least 1, got 0"),
-                                            (["--set", "evaluate.k=2.5"], "evaluate.k must be a whole number"),
-                                            (["--k", "0"], "evaluate.k must be at least 1, got 0"),
-                                            (["--compare", "seed", "--compare", "colour=red"], "unknown key")])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--set", "evaluate.k=0"], "evaluate.k must be at least 1, got 0"),
+        (["--set", "evaluate.k=2.5"], "evaluate.k must be a whole number"),
+        (["--k", "0"], "evaluate.k must be at least 1, got 0"),
+        (["--compare", "seed", "--compare", "colour=red"], "unknown key"),
+    ],
+)
 def test_bad_settings_exit_2_with_one_log_line_before_spark_starts(monkeypatch, capsys, tmp_path, flags, message):
     def no_spark(*_args, **_kwargs):
         raise AssertionError("Spark started")
+
     monkeypatch.setattr(evaluate, "start_spark", no_spark)
     assert evaluate.main(["--lake", str(tmp_path / "lake"), *flags]) == 2
-    logged = capsys.readouterr().err.strip().splitlines()   # setup_logging writes to stderr
+    logged = capsys.readouterr().err.strip().splitlines()  # setup_logging writes to stderr
     assert len(logged) == 1 and "ERROR jobs.evaluate: " in logged[0] and message in logged[0]

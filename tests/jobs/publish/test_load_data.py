@@ -23,8 +23,22 @@ from mart.url import MartUrl
 from tests.support import mart_data
 from tests.support.publish import live_state, open_mart
 
-HOSTILE = ["tab\there", "new\nline", "carriage\rreturn", "back\\slash", "\\N", "\\", "nul\0byte", "🎵 4-byte 🎤",
-           "방탄소년단 ㅂㅌㅅㄴㄷ", "", "  spaces  ", "quote ' and \" and `", "\\t not a tab", "end\\"]
+HOSTILE = [
+    "tab\there",
+    "new\nline",
+    "carriage\rreturn",
+    "back\\slash",
+    "\\N",
+    "\\",
+    "nul\0byte",
+    "🎵 4-byte 🎤",
+    "방탄소년단 ㅂㅌㅅㄴㄷ",
+    "",
+    "  spaces  ",
+    "quote ' and \" and `",
+    "\\t not a tab",
+    "end\\",
+]
 
 
 def hostile_frames(spark, n: int = 12) -> MartFrames:
@@ -32,19 +46,39 @@ def hostile_frames(spark, n: int = 12) -> MartFrames:
     carry doubles over the whole range."""
     base = mart_data.frames(spark, n, "A")
     rng = random.Random(15)
-    tracks = [(mart_data.artist_id(i), rank, f"tr{i}_{rank}", HOSTILE[(3 * i + rank) % len(HOSTILE)],
-               None if rank == 2 else HOSTILE[(i + rank) % len(HOSTILE)], None if rank == 3 else "https://i.test/x")
-              for i in range(n) for rank in (1, 2, 3)]
+    tracks = [
+        (
+            mart_data.artist_id(i),
+            rank,
+            f"tr{i}_{rank}",
+            HOSTILE[(3 * i + rank) % len(HOSTILE)],
+            None if rank == 2 else HOSTILE[(i + rank) % len(HOSTILE)],
+            None if rank == 3 else "https://i.test/x",
+        )
+        for i in range(n)
+        for rank in (1, 2, 3)
+    ]
     doubles = [5e-324, 2.2250738585072014e-308, 0.1, 1 / 3, 1e300, 1.7976931348623157e308, 0.0, 123456789.12345678]
-    related = [(row.artist_id, row.rank, row.related_id,
-                doubles[k] if k < len(doubles) else rng.random() * 10.0 ** rng.randint(-300, 300), REASONS[k % 3])
-               for k, row in enumerate(base.related_artists.orderBy("artist_id", "rank").collect())]
+    related = [
+        (
+            row.artist_id,
+            row.rank,
+            row.related_id,
+            doubles[k] if k < len(doubles) else rng.random() * 10.0 ** rng.randint(-300, 300),
+            REASONS[k % 3],
+        )
+        for k, row in enumerate(base.related_artists.orderBy("artist_id", "rank").collect())
+    ]
     return MartFrames(
-        artists=base.artists, artist_aliases=base.artist_aliases,
+        artists=base.artists,
+        artist_aliases=base.artist_aliases,
         top_tracks=spark.createDataFrame(
-            tracks, "artist_id string, rank int, track_id string, name string, album_name string, image_url string"),
+            tracks, "artist_id string, rank int, track_id string, name string, album_name string, image_url string"
+        ),
         related_artists=spark.createDataFrame(
-            related, "artist_id string, rank int, related_id string, distance double, reason string"))
+            related, "artist_id string, rank int, related_id string, distance double, reason string"
+        ),
+    )
 
 
 def bits(value: float) -> bytes:
@@ -60,7 +94,7 @@ def test_hostile_strings_and_double_bits_round_trip_as_the_jdbc_writer_writes_th
         with open_mart(spark, mysql_mart, staging_load="load_data") as mart:
             mart.publish(frames, "2026-11-02")
         by_load = live_state(mysql_mart)
-    assert "staging writes: Spark's JDBC writer (mart.staging_load = \"jdbc\")" in caplog.text
+    assert 'staging writes: Spark\'s JDBC writer (mart.staging_load = "jdbc")' in caplog.text
     assert "staging writes: LOAD DATA LOCAL INFILE" in caplog.text
 
     assert by_load == by_jdbc
@@ -70,14 +104,17 @@ def test_hostile_strings_and_double_bits_round_trip_as_the_jdbc_writer_writes_th
     related = frames.related_artists.collect()
     sent = {(row.artist_id, row.rank): bits(row.distance) for row in related}
     assert {(a, r): bits(d) for a, r, _, d, _ in by_load["related_artists"]} == sent
-    assert {(a, r): why for a, r, _, _, why in by_load["related_artists"]} == \
-        {(row.artist_id, row.rank): row.reason for row in related}       # every reason, through LOAD DATA too
+    assert {(a, r): why for a, r, _, _, why in by_load["related_artists"]} == {
+        (row.artist_id, row.rank): row.reason for row in related
+    }  # every reason, through LOAD DATA too
     conn = mysql_mart.reader()
-    try:   # the server's own DOUBLE, compared with the exact value bound as a parameter
+    try:  # the server's own DOUBLE, compared with the exact value bound as a parameter
         with conn.cursor() as cursor:
             for (artist, rank), packed in sent.items():
-                cursor.execute("SELECT COUNT(*) FROM related_artists WHERE artist_id = %s AND `rank` = %s "
-                               "AND distance = %s", (artist, rank, struct.unpack("<d", packed)[0]))
+                cursor.execute(
+                    "SELECT COUNT(*) FROM related_artists WHERE artist_id = %s AND `rank` = %s AND distance = %s",
+                    (artist, rank, struct.unpack("<d", packed)[0]),
+                )
                 assert cursor.fetchone()[0] == 1, (artist, rank)
     finally:
         conn.close()
@@ -89,8 +126,12 @@ def test_a_duplicate_key_or_a_value_the_server_bends_fails_the_publish_and_keeps
         before = live_state(mysql_mart)
         good = mart_data.frames(spark, 20, "B")
 
-        doubled = MartFrames(good.artists, good.artist_aliases, good.top_tracks.unionByName(good.top_tracks.limit(1)),
-                             good.related_artists)
+        doubled = MartFrames(
+            good.artists,
+            good.artist_aliases,
+            good.top_tracks.unionByName(good.top_tracks.limit(1)),
+            good.related_artists,
+        )
         with pytest.raises(MartError) as failed:
             mart.publish(doubled, "2026-11-02")
         message = str(failed.value)
@@ -99,8 +140,12 @@ def test_a_duplicate_key_or_a_value_the_server_bends_fails_the_publish_and_keeps
         assert "Traceback" not in message and "\n" not in message and mysql_mart.password not in message
         assert live_state(mysql_mart) == before
 
-        bent = MartFrames(good.artists.withColumn("popularity", F.lit(99_999)), good.artist_aliases, good.top_tracks,
-                          good.related_artists)
+        bent = MartFrames(
+            good.artists.withColumn("popularity", F.lit(99_999)),
+            good.artist_aliases,
+            good.top_tracks,
+            good.related_artists,
+        )
         with pytest.raises(MartError) as failed:
             mart.publish(bent, "2026-11-02")
         message = str(failed.value)
@@ -130,8 +175,15 @@ def test_a_mart_user_without_insert_gets_the_grant_advice_and_no_password(spark,
 
 def _stream_connection(mysql_mart) -> StreamConnection:
     url = MartUrl.parse(mysql_mart.url)
-    return StreamConnection(host=url.host, port=url.port, user=mysql_mart.user, password=mysql_mart.password,
-                            database=url.database, charset="utf8mb4", autocommit=True)
+    return StreamConnection(
+        host=url.host,
+        port=url.port,
+        user=mysql_mart.user,
+        password=mysql_mart.password,
+        database=url.database,
+        charset="utf8mb4",
+        autocommit=True,
+    )
 
 
 def test_the_connection_serves_its_own_stream_and_refuses_any_other_file(mysql_mart, tmp_path):
@@ -141,15 +193,17 @@ def test_the_connection_serves_its_own_stream_and_refuses_any_other_file(mysql_m
     try:
         conn.query("CREATE TABLE t (name VARCHAR(64) NOT NULL, n INT NOT NULL)")
         assert conn.load("t", ("name", "n"), [b"a\t1\nb\t", b"2\n"]) == (2, 0)
-        for statement in (f"LOAD DATA LOCAL INFILE '{secret}' INTO TABLE t",   # asked outside any stream
-                          "LOAD DATA LOCAL INFILE 'ra-stream-guess' INTO TABLE t"):
+        for statement in (
+            f"LOAD DATA LOCAL INFILE '{secret}' INTO TABLE t",  # asked outside any stream
+            "LOAD DATA LOCAL INFILE 'ra-stream-guess' INTO TABLE t",
+        ):
             with pytest.raises(StreamRefused, match="not this statement's stream: refused"):
                 conn.query(statement)
-        conn._stream = ("ra-stream-mine", [b"x\t3\n"])   # a stream set, another name asked for
+        conn._stream = ("ra-stream-mine", [b"x\t3\n"])  # a stream set, another name asked for
         with pytest.raises(StreamRefused):
             conn.query(f"LOAD DATA LOCAL INFILE '{secret}' INTO TABLE t")
         conn.query("SELECT name, n FROM t ORDER BY name")
-        assert [tuple(r) for r in conn._result.rows] == [("a", 1), ("b", 2)]   # usable, nothing else loaded
+        assert [tuple(r) for r in conn._result.rows] == [("a", 1), ("b", 2)]  # usable, nothing else loaded
     finally:
         conn.close()
 
@@ -188,15 +242,22 @@ def test_auto_falls_back_to_jdbc_when_local_infile_is_off_or_tls_cannot_be_mappe
         staging_loader(_FakeControl(1), verified, "load_data")
 
 
-@pytest.mark.parametrize("params, ssl", [
-    ("", {"verify_mode": "none"}), ("?sslMode=DISABLED", None), ("?useSSL=false", None),
-    ("?sslMode=PREFERRED", {"verify_mode": "none"}), ("?sslMode=REQUIRED", "no"), ("?useSSL=true", "no"),
-    ("?trustCertificateKeyStoreUrl=file:/x", "no")])
+@pytest.mark.parametrize(
+    "params, ssl",
+    [
+        ("", {"verify_mode": "none"}),
+        ("?sslMode=DISABLED", None),
+        ("?useSSL=false", None),
+        ("?sslMode=PREFERRED", {"verify_mode": "none"}),
+        ("?sslMode=REQUIRED", "no"),
+        ("?useSSL=true", "no"),
+        ("?trustCertificateKeyStoreUrl=file:/x", "no"),
+    ],
+)
 def test_tls_settings_are_mapped_only_when_pymysql_does_the_same(params, ssl):
     mapped, problem = pymysql_tls(MartUrl.parse(f"jdbc:mysql://h/db{params}"))
     assert (mapped, problem == "") == ((None, False) if ssl == "no" else (ssl, True))
-    assert pymysql_tls(MartUrl.parse(f"jdbc:mariadb://h/db{params}"))[0] == (
-        None if params == "" else mapped)
+    assert pymysql_tls(MartUrl.parse(f"jdbc:mariadb://h/db{params}"))[0] == (None if params == "" else mapped)
 
 
 def _indexes(conn, table: str) -> list[tuple]:
@@ -205,8 +266,10 @@ def _indexes(conn, table: str) -> list[tuple]:
         cursor.execute(f"SHOW INDEX FROM {table}")
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, row)) for row in cursor.fetchall()]
-    return sorted((re.sub(r"_[0-9a-f]{12}$|_ddl$", "", r["Key_name"]), r["Seq_in_index"], r["Column_name"],
-                   int(r["Non_unique"])) for r in rows)
+    return sorted(
+        (re.sub(r"_[0-9a-f]{12}$|_ddl$", "", r["Key_name"]), r["Seq_in_index"], r["Column_name"], int(r["Non_unique"]))
+        for r in rows
+    )
 
 
 def test_staging_indexes_built_after_the_load_equal_the_ddls(spark, mysql_mart):

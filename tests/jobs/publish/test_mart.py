@@ -26,7 +26,7 @@ def test_first_publish_creates_the_schema_and_serves_lookups(spark, any_mart):
     try:
         cards = serving.find_artist(conn, "  artist 7 ")
         assert mart_data.answer_problems(cards, 7, 50) == []
-        assert [card.reason for card in cards] == [None, "sound", "sound", "sound"]     # a lake without reasons
+        assert [card.reason for card in cards] == [None, "sound", "sound", "sound"]  # a lake without reasons
         assert [t.name for t in cards[0].tracks] == ["A song 1 of 7", "A song 2 of 7", "A song 3 of 7"]
         logged = serving.fetch_all(conn, "SELECT action, dt, artists, related_artists FROM publish_log")
         assert [tuple(map(str, row)) for row in logged] == [("publish", "2026-11-01", "50", "150")]
@@ -36,8 +36,10 @@ def test_first_publish_creates_the_schema_and_serves_lookups(spark, any_mart):
 
 def rows_of(frames: MartFrames) -> dict[str, Counter]:
     """Each table's rows as the job computed them (a multiset of tuples in column order)."""
-    return {table: Counter(tuple(row) for row in frame.select(*COLUMNS[table]).collect())
-            for table, frame in frames.tables().items()}
+    return {
+        table: Counter(tuple(row) for row in frame.select(*COLUMNS[table]).collect())
+        for table, frame in frames.tables().items()
+    }
 
 
 def test_publishing_the_same_dt_twice_gives_the_same_rows(spark, any_mart):
@@ -62,9 +64,12 @@ def test_artist_requests_survive_publishes_and_rollbacks(spark, any_mart):
     with open_mart(spark, any_mart) as mart:
         mart.publish(mart_data.frames(spark, 20, "A"), "2026-11-01")
         conn = any_mart.reader()
-        serving.fetch_all(conn, "INSERT INTO artist_requests (name_key, name, first_requested_at, "
-                                "last_requested_at, times) VALUES (?, ?, ?, ?, ?)",
-                          ("newjeans", "NewJeans", "2026-11-01 10:00:00", "2026-11-02 10:00:00", 4))
+        serving.fetch_all(
+            conn,
+            "INSERT INTO artist_requests (name_key, name, first_requested_at, "
+            "last_requested_at, times) VALUES (?, ?, ?, ?, ?)",
+            ("newjeans", "NewJeans", "2026-11-01 10:00:00", "2026-11-02 10:00:00", 4),
+        )
         mart.publish(mart_data.frames(spark, 20, "B"), "2026-11-02")
         mart.rollback()
         assert serving.fetch_all(conn, "SELECT name, times FROM artist_requests") == [("NewJeans", 4)]
@@ -112,7 +117,7 @@ def test_drop_guard_refuses_a_much_smaller_set_and_force_overrides(spark, any_ma
         assert live_state(any_mart) == before
         assert len(mart.history()) == 1
 
-        mart.publish(mart_data.frames(spark, 60, "B"), "2026-11-02")   # within the threshold
+        mart.publish(mart_data.frames(spark, 60, "B"), "2026-11-02")  # within the threshold
         report = mart.publish(mart_data.frames(spark, 10, "A"), "2026-11-03", force=True)
         assert report.forced and mart.counts()["artists"] == 10
         assert [bool(row[-1]) for row in mart.history()] == [True, False, False]
@@ -124,11 +129,17 @@ def _broken(spark, frames: MartFrames, **replace) -> MartFrames:
     return MartFrames(**tables)
 
 
-@pytest.mark.parametrize("problem, related, message", [
-    ("dangling", [("ar0000000", 1, "nobody", 0.1, "sound")], "related_artists.related_id name no artist"),
-    ("self, and a reason the chatbot cannot word", [("ar0000000", 1, "ar0000000", 0.0, "genre")],
-     "related to themselves; 1 rows of related_artists.reason are not one of sound, listeners, both"),
-])
+@pytest.mark.parametrize(
+    "problem, related, message",
+    [
+        ("dangling", [("ar0000000", 1, "nobody", 0.1, "sound")], "related_artists.related_id name no artist"),
+        (
+            "self, and a reason the chatbot cannot word",
+            [("ar0000000", 1, "ar0000000", 0.0, "genre")],
+            "related to themselves; 1 rows of related_artists.reason are not one of sound, listeners, both",
+        ),
+    ],
+)
 def test_a_staging_set_that_fails_its_checks_never_goes_live(spark, any_mart, problem, related, message):
     with open_mart(spark, any_mart) as mart:
         mart.publish(mart_data.frames(spark, 10, "A"), "2026-11-01")
@@ -166,8 +177,12 @@ def test_every_artist_with_a_vector_needs_k_related_rows(spark, any_mart):
         with pytest.raises(PublishCheckFailed, match="1 artists do not have exactly 3 related"):
             mart.publish(_broken(spark, good, related_artists=short), "2026-11-01", artists_with_vector=10, k=3)
         with pytest.raises(PublishCheckFailed, match="9 artists have related artists, 10 have a vector"):
-            mart.publish(_broken(spark, good, related_artists=good.related_artists.where("artist_id != 'ar0000004'")),
-                         "2026-11-01", artists_with_vector=10, k=3)
+            mart.publish(
+                _broken(spark, good, related_artists=good.related_artists.where("artist_id != 'ar0000004'")),
+                "2026-11-01",
+                artists_with_vector=10,
+                k=3,
+            )
         assert mart.counts()["artists"] == 0
 
 
@@ -178,10 +193,14 @@ def test_a_snapshot_with_one_artist_vector_publishes_without_related_rows(spark,
         report = mart.publish(alone, "2026-11-01", artists_with_vector=1, k=3)
         assert report.counts["artists"] == 1 and report.counts["related_artists"] == 0
         assert mart.counts()["artists"] == 1
-        two = mart_data.frames(spark, 2, "A")   # one artist said to have a vector cannot have related rows
+        two = mart_data.frames(spark, 2, "A")  # one artist said to have a vector cannot have related rows
         with pytest.raises(PublishCheckFailed, match="none should"):
-            mart.publish(_broken(spark, two, related_artists=two.related_artists.where(
-                "rank = 1 AND artist_id = 'ar0000000'")), "2026-11-02", artists_with_vector=1, k=3)
+            mart.publish(
+                _broken(spark, two, related_artists=two.related_artists.where("rank = 1 AND artist_id = 'ar0000000'")),
+                "2026-11-02",
+                artists_with_vector=1,
+                k=3,
+            )
         assert mart.counts()["artists"] == 1
 
 
@@ -192,7 +211,7 @@ def test_drop_guard_counts_top_tracks_too(spark, sqlite_mart):
         with pytest.raises(PublishRefused, match=r"top_tracks 100 < 50% of live 300"):
             mart.publish(mart_data.frames(spark, 100, "B", tracks_per_artist=1), "2026-11-02")
         assert live_state(sqlite_mart) == before
-        mart.publish(mart_data.frames(spark, 100, "B", tracks_per_artist=2), "2026-11-02")   # 200 of 300: allowed
+        mart.publish(mart_data.frames(spark, 100, "B", tracks_per_artist=2), "2026-11-02")  # 200 of 300: allowed
         assert mart.counts()["top_tracks"] == 200
 
 
@@ -201,15 +220,15 @@ def test_a_failure_after_the_swap_says_whether_the_new_set_is_live(spark, any_ma
         mart.publish(mart_data.frames(spark, 10, "A"), "2026-11-01")
         before = live_state(any_mart)
         conn = any_mart.reader()
-        serving.fetch_all(conn, "DROP TABLE publish_log")   # the log row, written after the swap, fails
+        serving.fetch_all(conn, "DROP TABLE publish_log")  # the log row, written after the swap, fails
         conn.close()
         with pytest.raises(MartError) as failed:
             mart.publish(mart_data.frames(spark, 10, "B"), "2026-11-02")
-        if any_mart.dialect == "mysql":   # RENAME TABLE commits on its own: the new set stays live
+        if any_mart.dialect == "mysql":  # RENAME TABLE commits on its own: the new set stays live
             assert "writing the publish_log row failed at" in str(failed.value)
             assert "the new set IS live (swap done)" in str(failed.value)
             assert live_state(any_mart) != before
-        else:   # SQLite: renames and log row in one transaction, rolled back together
+        else:  # SQLite: renames and log row in one transaction, rolled back together
             assert "the swap failed at" in str(failed.value) and "the live set is unchanged" in str(failed.value)
             assert live_state(any_mart) == before
 
@@ -232,7 +251,7 @@ def test_a_spark_failure_inside_a_step_is_not_blamed_on_the_mart(spark, sqlite_m
         assert sqlite_mart.url not in message and "as user" not in message and "grant" not in message
         assert "\n" not in message
 
-        with pytest.raises(MartError) as failed:   # the database's errors keep the database's wording
+        with pytest.raises(MartError) as failed:  # the database's errors keep the database's wording
             with mart._database_step("reading the staging table artists__staging"):
                 mart.conn.query("SELECT * FROM artists__staging")
         assert f"failed at {sqlite_mart.url} as user (none)" in str(failed.value)

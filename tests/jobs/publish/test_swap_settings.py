@@ -22,10 +22,9 @@ def test_the_default_try_is_a_quarter_second_and_the_tries_last_as_long_as_befor
     s = settings()
     assert (s.lock_wait_seconds, s.lock_attempts, s.lookup_budget_seconds) == (0.25, 16, 1.0)
     patience = s.lock_attempts * s.lock_wait_seconds + (s.lock_attempts - 1) * swap.RETRY_PAUSE_SECONDS
-    assert patience == 4 * 2 + 0.5 + 1 + 2   # what 4 tries of 2 s with their 0.5, 1, 2 s pauses took
+    assert patience == 4 * 2 + 0.5 + 1 + 2  # what 4 tries of 2 s with their 0.5, 1, 2 s pauses took
     for profile in ("local.toml", "emr.toml"):
-        shipped = PublishSettings.from_config(load_config(REPO / "conf" / profile, ["mart.url='%s'" % URL], env={}),
-                                              {})
+        shipped = PublishSettings.from_config(load_config(REPO / "conf" / profile, [f"mart.url='{URL}'"], env={}), {})
         assert (shipped.lock_wait_seconds, shipped.lock_attempts) == (0.25, 16), profile
 
 
@@ -41,23 +40,30 @@ def test_a_whole_number_of_seconds_is_still_read_where_the_chatbots_budget_allow
 
 @pytest.mark.parametrize("value", [0, -0.25, 0.51, 2, float("nan"), float("inf")])
 def test_a_lock_wait_of_more_than_half_the_chatbots_budget_is_refused_with_the_reason(value):
-    with pytest.raises(ConfigError, match=r"mart.lock_wait_seconds must be more than 0 and at most 0.5 s \(half of "
-                                          r"mart.lookup_budget_seconds=1, the chatbot's statement budget\).*"
-                                          r"lookups queue behind each try.*Use 0.25 and more mart.lock_attempts"):
+    with pytest.raises(
+        ConfigError,
+        match=r"mart.lock_wait_seconds must be more than 0 and at most 0.5 s \(half of "
+        r"mart.lookup_budget_seconds=1, the chatbot's statement budget\).*"
+        r"lookups queue behind each try.*Use 0.25 and more mart.lock_attempts",
+    ):
         settings(lock_wait_seconds=value)
 
 
-@pytest.mark.parametrize("mart, message", [
-    ({"lock_wait_seconds": "soon"}, "mart settings: could not convert string to float"),
-    ({"lock_attempts": 0}, "mart.lock_attempts must be at least 1, got 0"),
-    ({"lookup_budget_seconds": 0}, "mart.lookup_budget_seconds must be a positive number of seconds"),
-])
+@pytest.mark.parametrize(
+    "mart, message",
+    [
+        ({"lock_wait_seconds": "soon"}, "mart settings: could not convert string to float"),
+        ({"lock_attempts": 0}, "mart.lock_attempts must be at least 1, got 0"),
+        ({"lookup_budget_seconds": 0}, "mart.lookup_budget_seconds must be a positive number of seconds"),
+    ],
+)
 def test_other_bad_lock_settings_are_refused(mart, message):
     with pytest.raises(ConfigError, match=message):
         settings(**mart)
 
 
 # -- the tries -----------------------------------------------------------------------------------------------
+
 
 class FakeConnection:
     """Runs nothing: raises the given errors for the first statements, then succeeds."""
@@ -96,9 +102,12 @@ def test_tries_that_time_out_are_retried_after_a_short_pause_each_verifying_the_
 
 def test_the_last_try_that_times_out_fails_the_swap_with_the_settings_named(pauses):
     conn = FakeConnection(*["Query execution was interrupted (max_statement_time exceeded)"] * 3)
-    with pytest.raises(MartError, match=r"the swap did not happen, the live set is unchanged: .*max_statement_time "
-                                        r"exceeded.*attempt 3 of mart.lock_attempts=3, each waiting at most "
-                                        r"mart.lock_wait_seconds=0.25 s"):
+    with pytest.raises(
+        MartError,
+        match=r"the swap did not happen, the live set is unchanged: .*max_statement_time "
+        r"exceeded.*attempt 3 of mart.lock_attempts=3, each waiting at most "
+        r"mart.lock_wait_seconds=0.25 s",
+    ):
         swap.rename_with_retries(conn, "RENAME TABLE a TO b", "publish", lambda action: None, 0.25, 3)
     assert len(conn.statements) == 3 and len(pauses) == 2
 

@@ -42,21 +42,24 @@ def listening_mart(mart, rows: list[tuple]) -> None:
 def left_in(mart) -> list[tuple]:
     conn = mart.reader()
     try:
-        return sorted((str(u), str(a), str(d)) for u, a, d in serving.fetch_all(
-            conn, "SELECT user_hash, artist_id, day FROM chat_listens"))
+        return sorted(
+            (str(u), str(a), str(d))
+            for u, a, d in serving.fetch_all(conn, "SELECT user_hash, artist_id, day FROM chat_listens")
+        )
     finally:
         conn.close()
 
 
-@pytest.mark.clock   # the retention, from the test's own clock
+@pytest.mark.clock  # the retention, from the test's own clock
 def test_each_users_artists_weighted_by_days_asked_capped_and_rows_past_the_retention_deleted(
-        spark, any_mart, monkeypatch, caplog):
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-    kept = [(A, "bp", days_ago(now, d), 1 + d) for d in range(5)]            # five days: capped at 3
+    spark, any_mart, monkeypatch, caplog
+):
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    kept = [(A, "bp", days_ago(now, d), 1 + d) for d in range(5)]  # five days: capped at 3
     kept += [(A, "iu", days_ago(now, 30), 10), (B, "tw", days_ago(now, 90), 1)]
     old = [(B, "tw", days_ago(now, 91), 2), (C, "nj", days_ago(now, 200), 1), (C, "iu", days_ago(now, 400), 1)]
     listening_mart(any_mart, kept + old)
-    monkeypatch.setattr(chat_listens, "DELETE_ROWS", 2)                      # in bounded statements, to the end
+    monkeypatch.setattr(chat_listens, "DELETE_ROWS", 2)  # in bounded statements, to the end
     with caplog.at_level(logging.INFO, logger="jobs.sources.chat_listens"):
         frame = chat_listens.chat_contexts(spark, target_of(any_mart), now, retention_days=90, weight_cap=3)
     assert "deleted 3 rows" in caplog.text
@@ -64,12 +67,15 @@ def test_each_users_artists_weighted_by_days_asked_capped_and_rows_past_the_rete
     assert frame.schema.fieldNames() == ARTIST_CONTEXTS.fieldNames()
     assert [field.dataType for field in frame.schema] == [field.dataType for field in ARTIST_CONTEXTS]
     assert sorted(tuple(row) for row in frame.collect()) == [
-        (A, "bp", 3.0, "chat"), (A, "iu", 1.0, "chat"), (B, "tw", 1.0, "chat")]
+        (A, "bp", 3.0, "chat"),
+        (A, "iu", 1.0, "chat"),
+        (B, "tw", 1.0, "chat"),
+    ]
 
 
 def test_a_mart_without_the_table_gives_no_contexts_and_says_so(spark, sqlite_mart, caplog):
     conn = sqlite_mart.reader()
-    serving.fetch_all(conn, "CREATE TABLE artists (artist_id TEXT)")          # a mart of schema version 3
+    serving.fetch_all(conn, "CREATE TABLE artists (artist_id TEXT)")  # a mart of schema version 3
     conn.close()
     now = datetime.datetime(2026, 12, 6)
     with caplog.at_level(logging.INFO, logger="jobs.sources.chat_listens"):

@@ -74,8 +74,14 @@ def api():
 
 
 def settings_for(api, **overrides) -> SpotifySettings:
-    values = {"api_url": api.api_url, "token_url": api.token_url, "features_provider_url": api.provider_url,
-              "timeout": 2.0, "backoff": 0.01, **overrides}
+    values = {
+        "api_url": api.api_url,
+        "token_url": api.token_url,
+        "features_provider_url": api.provider_url,
+        "timeout": 2.0,
+        "backoff": 0.01,
+        **overrides,
+    }
     return SpotifySettings(client_id="id", client_secret="secret", **values)
 
 
@@ -95,7 +101,9 @@ def test_full_access_uses_the_largest_batches(api):
     assert api.calls["several-artists"] == 3 and api.calls["audio-features"] == 12
     assert api.calls["top-tracks"] == 120 and api.calls["artist"] == 0 and api.calls["search"] == 0
     first = snap.top_tracks[0]
-    assert first[2] == 1 and first[3].startswith("Song 0") and first[9] == "spotify"   # source; release_date (last) is None: the fake gives no album date
+    assert (
+        first[2] == 1 and first[3].startswith("Song 0") and first[9] == "spotify"
+    )  # source; release_date (last) is None: the fake gives no album date
     assert {row[-1] for row in snap.audio_features} == {"spotify"}
     # The configured market (KR) goes with every top-tracks request (spotipy names the parameter country).
     assert set(sent(api, "top-tracks", "country")) == {"KR"}
@@ -118,8 +126,12 @@ def test_closed_endpoints_fall_back_are_reported_once_and_not_called_again(api, 
     # The track search standing in for top tracks asks for the configured market.
     assert set(sent(api, "search", "market")) == {"KR"} and len(sent(api, "search", "market")) == 120
     # Every long loop shows its progress, to the end: one-artist lookups, top tracks, both feature sources.
-    assert progress.loops == {"artists": [120, 120, True], "top tracks": [120, 120, True],
-                              "audio features": [1200, 1200, True], "provider audio features": [1200, 1200, True]}
+    assert progress.loops == {
+        "artists": [120, 120, True],
+        "top tracks": [120, 120, True],
+        "audio features": [1200, 1200, True],
+        "provider audio features": [1200, 1200, True],
+    }
 
 
 def test_features_closed_without_a_provider_are_counted_missing(api):
@@ -143,19 +155,22 @@ def test_a_429_waits_retry_after_and_gets_everything(api):
     catalog, snap = snapshot(api, ids=IDS[:40])
     assert len(snap.artists) == 40 and len(snap.audio_features) == 400
     assert catalog.stats["rate_limited"] >= 1 and api.calls["429"] >= 1
-    assert 2.0 <= time.monotonic() - started < 15   # 40 + 1 + 4 calls at 20 a second, waits of 1 s
+    assert 2.0 <= time.monotonic() - started < 15  # 40 + 1 + 4 calls at 20 a second, waits of 1 s
 
 
 @pytest.mark.clock
 def test_a_permanent_429_stops_after_a_bounded_number_of_waits(api):
-    api.switches.rate, api.switches.retry_after = 0, 1        # every answer a 429 "wait 1 s"
+    api.switches.rate, api.switches.retry_after = 0, 1  # every answer a 429 "wait 1 s"
     started, progress = time.monotonic(), Recorded()
-    with pytest.raises(QuotaExceeded, match="several-artists: Spotify still answered 429 after 3 rate-limit waits "
-                                            r"in a row .*max_rate_limit_waits.*quota"):
+    with pytest.raises(
+        QuotaExceeded,
+        match="several-artists: Spotify still answered 429 after 3 rate-limit waits "
+        r"in a row .*max_rate_limit_waits.*quota",
+    ):
         snapshot(api, ids=IDS[:10], progress=progress, max_rate_limit_waits=3)
     assert 3.0 <= time.monotonic() - started < 10
     assert api.calls["several-artists"] == 4
-    assert progress.loops == {"artists": [10, 0, True]}    # the bar is closed (its last line said) on the way out
+    assert progress.loops == {"artists": [10, 0, True]}  # the bar is closed (its last line said) on the way out
 
 
 @pytest.mark.clock
@@ -195,8 +210,8 @@ def test_timeouts_are_bounded(api):
 
 @pytest.mark.clock
 def test_a_connection_broken_mid_answer_is_retried(api):
-    api.switches.cut["several-artists"] = 1        # Content-Length promises more than comes, then the end
-    api.switches.garbled["top-tracks"] = 1         # says gzip, is not: ContentDecodingError
+    api.switches.cut["several-artists"] = 1  # Content-Length promises more than comes, then the end
+    api.switches.garbled["top-tracks"] = 1  # says gzip, is not: ContentDecodingError
     api.switches.cut["audio-features"] = 1
     catalog, snap = snapshot(api, ids=IDS[:10])
     assert len(snap.artists) == 10 and len(snap.top_tracks) == 100 and len(snap.audio_features) == 100
@@ -207,7 +222,7 @@ def test_a_trickling_answer_is_cut_off_at_the_request_timeout_and_retried(api):
     """spotify.timeout bounds a whole request: a body sent a byte every 50 ms (each read quick) is given up."""
     api.switches.trickle["several-artists"] = 1
     api.switches.trickle["token"] = 1
-    api.switches.trickle_head["top-tracks"] = 1     # the status line and headers, a byte every 50 ms
+    api.switches.trickle_head["top-tracks"] = 1  # the status line and headers, a byte every 50 ms
     started = time.monotonic()
     catalog = SpotifyCatalog(settings_for(api, timeout=0.3))
     assert len(catalog.artists(IDS[:3])) == 3
@@ -215,7 +230,7 @@ def test_a_trickling_answer_is_cut_off_at_the_request_timeout_and_retried(api):
     assert time.monotonic() - started < 4
     assert catalog.stats["retries"] == 3 and api.calls["token"] == 2 and api.calls["several-artists"] == 2
     assert api.calls["top-tracks"] == 2
-    api.switches.trickle["several-artists"] = 5     # still trickling: a clear error, within the retries' time
+    api.switches.trickle["several-artists"] = 5  # still trickling: a clear error, within the retries' time
     started = time.monotonic()
     with pytest.raises(SpotifyError, match="several-artists: ReadTimeout, still after 1 retries"):
         SpotifyCatalog(settings_for(api, timeout=0.3, max_retries=1)).artists(IDS[:3])
@@ -223,14 +238,17 @@ def test_a_trickling_answer_is_cut_off_at_the_request_timeout_and_retried(api):
 
 
 def test_an_oversized_answer_stops_with_a_clear_error_unread(api):
-    api.switches.oversized["several-artists"] = 1   # 64 MiB announced and sent
+    api.switches.oversized["several-artists"] = 1  # 64 MiB announced and sent
     catalog = SpotifyCatalog(settings_for(api, max_response_bytes=1 << 20))
     started = time.monotonic()
-    with pytest.raises(SpotifyError, match=r"several-artists: .*a body of 67108864 bytes, over the cap of 1048576 "
-                                           r"\(spotify.max_response_bytes\)"):
+    with pytest.raises(
+        SpotifyError,
+        match=r"several-artists: .*a body of 67108864 bytes, over the cap of 1048576 "
+        r"\(spotify.max_response_bytes\)",
+    ):
         catalog.artists(IDS[:3])
     assert time.monotonic() - started < 3 and catalog.stats["retries"] == 0
-    assert len(catalog.artists(IDS[:3])) == 3      # the session is still usable
+    assert len(catalog.artists(IDS[:3])) == 3  # the session is still usable
 
 
 @pytest.mark.clock
@@ -240,7 +258,7 @@ def test_the_token_endpoint_failing_for_a_while_is_retried(api):
     catalog = SpotifyCatalog(settings_for(api), sleep=sleeps.append)
     assert len(catalog.artists(IDS[:3])) == 3
     assert api.calls["token"] == 4 and catalog.stats["retries"] == 2 and catalog.stats["rate_limited"] == 1
-    assert sleeps == [0.01, 0.02, 1.0]      # two backoffs, then the 429's Retry-After
+    assert sleeps == [0.01, 0.02, 1.0]  # two backoffs, then the 429's Retry-After
 
 
 @pytest.mark.parametrize("status", [400, 401])
@@ -267,15 +285,14 @@ def test_a_name_resolves_only_to_a_search_hit_close_to_it(api):
     loose = catalog.sp.search(q="Fake Band 7", type="artist", market="KR", limit=10)["artists"]["items"]
     assert loose and loose[0]["name"] == "Fake Artist 7"
     progress = Recorded()
-    ids, missing = resolve_names(catalog, ["Fake Artist 7", "fake artsit 7", "Fake Band 7", "Nobody At All"],
-                                 progress)
+    ids, missing = resolve_names(catalog, ["Fake Artist 7", "fake artsit 7", "Fake Band 7", "Nobody At All"], progress)
     assert ids == [seven, seven] and missing == ["Fake Band 7", "Nobody At All"]
     assert set(sent(api, "search", "market")) == {"KR"}
     assert progress.loops == {"names": [4, 4, True]}
 
 
 def test_duplicate_feature_rows_keep_the_first(api):
-    api.switches.duplicated.update({"audio-features", "provider"})   # each row twice, the copy spoiled
+    api.switches.duplicated.update({"audio-features", "provider"})  # each row twice, the copy spoiled
     catalog, snap = snapshot(api, ids=IDS[:10])
     assert len(snap.audio_features) == 100 and min(row[1] for row in snap.audio_features) >= 0
     api.switches.closed.add("audio-features")
@@ -304,13 +321,27 @@ def test_a_provider_404_is_reported_once_as_closed(api, caplog):
     closed = [r.getMessage() for r in caplog.records if "'provider' is closed" in r.getMessage()]
     assert len(closed) == 1 and "HTTP 404" in closed[0] and "features_provider_url" in closed[0]
     assert snap.audio_features == [] and catalog.stats["tracks_without_features"] == 100
-    assert catalog.stats["requests"] == 1 + 10 + 1 + 1     # the provider asked once, not per batch
+    assert catalog.stats["requests"] == 1 + 10 + 1 + 1  # the provider asked once, not per batch
 
 
 def spotify_argv(api, lake_dir, *extra):
-    return ["--source", "spotify", "--lake", lake_dir, "--dt", "2026-11-20",
-            "--set", f"spotify.api_url={api.api_url}", "--set", f"spotify.token_url={api.token_url}",
-            "--set", f"spotify.features_provider_url={api.provider_url}", "--set", "spotify.backoff=0.01", *extra]
+    return [
+        "--source",
+        "spotify",
+        "--lake",
+        lake_dir,
+        "--dt",
+        "2026-11-20",
+        "--set",
+        f"spotify.api_url={api.api_url}",
+        "--set",
+        f"spotify.token_url={api.token_url}",
+        "--set",
+        f"spotify.features_provider_url={api.provider_url}",
+        "--set",
+        "spotify.backoff=0.01",
+        *extra,
+    ]
 
 
 def test_ingest_from_names_and_ids_is_idempotent(spark, api, tmp_path, monkeypatch):
@@ -343,26 +374,32 @@ def test_missing_credentials_and_quota_exits(spark, api, tmp_path, monkeypatch, 
 
 @pytest.mark.clock
 def test_requests_from_the_mart_are_resolved_by_search(spark, api, tmp_path, monkeypatch):
-    from mart import requests, serving
     from jobs.publish.mart import Mart
     from jobs.publish.settings import PublishSettings
+    from mart import requests, serving
+
     monkeypatch.setenv("SPOTIPY_CLIENT_ID", "id")
     monkeypatch.setenv("SPOTIPY_CLIENT_SECRET", "secret")
     url = f"jdbc:sqlite:{tmp_path / 'mart.db'}"
-    Mart(spark, PublishSettings.from_config({"mart": {"url": url}}, {})).close()   # creates the tables
+    Mart(spark, PublishSettings.from_config({"mart": {"url": url}}, {})).close()  # creates the tables
     conn = serving.connect(url)
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)   # asked two and one days ago
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)  # asked two and one days ago
     first, last = (requests.stamp(now - datetime.timedelta(days=days)) for days in (2, 1))
     for name in ("Fake Artist 3", "Unknown Band"):
-        serving.fetch_all(conn, "INSERT INTO artist_requests (name_key, name, first_requested_at, last_requested_at, "
-                                "times) VALUES (?, ?, ?, ?, 1)", (name.lower(), name, first, last))
+        serving.fetch_all(
+            conn,
+            "INSERT INTO artist_requests (name_key, name, first_requested_at, last_requested_at, "
+            "times) VALUES (?, ?, ?, ?, 1)",
+            (name.lower(), name, first, last),
+        )
     conn.close()
     lake_dir = str(tmp_path / "lake")
     assert ingest.main(spotify_argv(api, lake_dir, "--requests", "--set", f"mart.url={url}")) == 0
     lake = Lake(spark, lake_dir)
     assert {r.name for r in lake.read("artists", "2026-11-20").collect()} == {"Fake Artist 3"}
-    assert [(r.name, r.origin) for r in lake.read("unresolved_names", "2026-11-20").collect()] == \
-        [("Unknown Band", "request")]
+    assert [(r.name, r.origin) for r in lake.read("unresolved_names", "2026-11-20").collect()] == [
+        ("Unknown Band", "request")
+    ]
 
 
 def test_a_run_killed_midway_leaves_the_dt_as_it_was_and_a_rerun_gives_one_copy(spark, tmp_path, monkeypatch):
@@ -373,15 +410,24 @@ def test_a_run_killed_midway_leaves_the_dt_as_it_was_and_a_rerun_gives_one_copy(
     with FakeSpotify(CATALOG) as api:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         job_args = spotify_argv(api, lake_dir, "--seeds", ",".join(IDS))
-        argv = [sys.executable, "jobs/ingest.py", *job_args,
-                "--set", "spark.master=local[1]", "--set", 'spark.conf."spark.driver.memory"=1g', *set_args()]
+        argv = [
+            sys.executable,
+            "jobs/ingest.py",
+            *job_args,
+            "--set",
+            "spark.master=local[1]",
+            "--set",
+            'spark.conf."spark.driver.memory"=1g',
+            *set_args(),
+        ]
         assert ingest.main(job_args) == 0
         lake = Lake(spark, lake_dir)
         before = sorted(tuple(r) for r in lake.read("top_tracks", "2026-11-20").collect())
 
         api.switches.slow["top-tracks"] = 0.05
-        process = subprocess.Popen(argv, cwd=REPO, env=env, start_new_session=True,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            argv, cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         calls = api.calls["top-tracks"]
         while api.calls["top-tracks"] < calls + 30:
             assert process.poll() is None
@@ -401,7 +447,8 @@ def test_credentials_can_come_from_aws_secrets_manager(api, moto_aws):
     import boto3
 
     boto3.client("secretsmanager").create_secret(
-        Name="spotify/app", SecretString='{"client_id": "from-secret", "client_secret": "s3cret"}')
+        Name="spotify/app", SecretString='{"client_id": "from-secret", "client_secret": "s3cret"}'
+    )
     config = {"spotify": {"credentials_secret": "spotify/app", "api_url": api.api_url, "token_url": api.token_url}}
     settings = SpotifySettings.from_config(config, env={})
     assert (settings.client_id, settings.client_secret) == ("from-secret", "s3cret")

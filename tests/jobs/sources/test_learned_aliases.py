@@ -51,7 +51,9 @@ def candidate(typed: str, artist_id: str = "bp", users: int = 3) -> Candidate:
     return Candidate(name_key(typed), artist_id, typed, users)
 
 
-@pytest.mark.parametrize("typed", ["BLACKPINK 노래", "블랙핑크 노래 추천해줘", "blackpink songs", "블랙핑크랑 비슷한 가수"])
+@pytest.mark.parametrize(
+    "typed", ["BLACKPINK 노래", "블랙핑크 노래 추천해줘", "blackpink songs", "블랙핑크랑 비슷한 가수"]
+)
 def test_an_alias_with_request_words_is_never_learned(typed, caplog):
     assert screen([candidate(typed)], set()) == []
     assert "it holds request words" in caplog.text

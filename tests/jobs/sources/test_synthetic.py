@@ -7,9 +7,20 @@ import pyarrow as pa
 import pytest
 
 from jobs.common import schemas
-from jobs.sources.synthetic import (_TAKEN, CONTEXT_CHUNK, SyntheticSpec, aliases_chunk, artists_chunk,
-                                    audio_features_chunk, contexts_chunk, generate, hangul_names, spotify_ids,
-                                    synthetic_contexts, top_tracks_chunk)
+from jobs.sources.synthetic import (
+    _TAKEN,
+    CONTEXT_CHUNK,
+    SyntheticSpec,
+    aliases_chunk,
+    artists_chunk,
+    audio_features_chunk,
+    contexts_chunk,
+    generate,
+    hangul_names,
+    spotify_ids,
+    synthetic_contexts,
+    top_tracks_chunk,
+)
 from shared.names import initials, name_key
 
 
@@ -54,8 +65,12 @@ def test_genres_make_clusters():
     tracks = top_tracks_chunk(spec, 0).to_pandas()[["artist_id", "track_id"]]
     features = audio_features_chunk(spec, 0).to_pandas()
     names = ["danceability", "energy", "acousticness", "valence"]
-    means = tracks.merge(features, on="track_id").groupby("artist_id")[names].mean().join(
-        artists.set_index("artist_id").genre)
+    means = (
+        tracks.merge(features, on="track_id")
+        .groupby("artist_id")[names]
+        .mean()
+        .join(artists.set_index("artist_id").genre)
+    )
     centres = means.groupby("genre")[names].mean()
     own = np.linalg.norm(means[names].values - centres.loc[means.genre].values, axis=1).mean()
     spread = np.linalg.norm(centres.values[:, None] - centres.values[None], axis=-1)
@@ -69,8 +84,17 @@ def test_ids_are_distinct_per_number_and_namespace():
     assert spotify_ids(7, 2, numbers[:10]).to_pylist() != ids[:10].to_pylist()
 
 
-@pytest.mark.parametrize("field, value", [("artists", 0), ("genres", 0), ("max_tracks", 16),
-                                          ("missing_features", 1.0), ("contexts", -1), ("context_size", 0)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("artists", 0),
+        ("genres", 0),
+        ("max_tracks", 16),
+        ("missing_features", 1.0),
+        ("contexts", -1),
+        ("context_size", 0),
+    ],
+)
 def test_bad_spec_is_refused(field, value):
     with pytest.raises(ValueError, match=field):
         SyntheticSpec(**{"artists": 10, field: value})
@@ -83,8 +107,9 @@ def test_spark_tables_have_the_lake_schemas(spark):
     assert tables["artists"].count() == 120
     assert tables["top_tracks"].select("artist_id").distinct().count() == 120
     expected = pa.Table.from_batches([top_tracks_chunk(SyntheticSpec(artists=120, seed=9), 0)])
-    assert sorted(tables["top_tracks"].toArrow().column("track_id").to_pylist()) == \
-        sorted(expected.column("track_id").to_pylist())
+    assert sorted(tables["top_tracks"].toArrow().column("track_id").to_pylist()) == sorted(
+        expected.column("track_id").to_pylist()
+    )
 
 
 def test_release_dates_gather_by_genre_without_changing_the_other_columns():
@@ -94,10 +119,11 @@ def test_release_dates_gather_by_genre_without_changing_the_other_columns():
     years = np.array([d.year for d in batch.column("release_date").to_pylist()])
     assert 1950 <= years.min() and years.max() <= 2025
     from jobs.sources.synthetic import _plan
+
     plan = _plan(spec, 0)
     genre_of_track = plan.genre[plan.track_artist]
     spread_within = np.mean([years[genre_of_track == g].std() for g in range(5)])
-    assert spread_within < 0.5 * years.std()   # the genre explains most of a track's year
+    assert spread_within < 0.5 * years.std()  # the genre explains most of a track's year
 
 
 def test_contexts_are_deterministic_and_name_the_synthetic_artists():
@@ -110,7 +136,7 @@ def test_contexts_are_deterministic_and_name_the_synthetic_artists():
     assert set(rows.artist_id) <= set(artists_chunk(spec, 0).column("artist_id").to_pylist())
     assert set(rows.context_id) == {f"synthetic:{n}" for n in range(400)} and set(rows.source) == {"synthetic"}
     assert not rows.duplicated(["context_id", "artist_id"]).any()
-    assert (rows.weight >= 1).all() and (rows.weight == rows.weight.round()).all()   # play counts
+    assert (rows.weight >= 1).all() and (rows.weight == rows.weight.round()).all()  # play counts
 
 
 def test_contexts_keep_to_one_or_two_genres_and_popular_artists_are_in_many():
@@ -120,12 +146,12 @@ def test_contexts_keep_to_one_or_two_genres_and_popular_artists_are_in_many():
     rows = contexts_chunk(spec, 0).to_pandas()
     rows["genre"] = rows.artist_id.map(genre)
     two_genres = rows.groupby("context_id").genre.agg(lambda g: g.value_counts(normalize=True).iloc[:2].sum())
-    assert two_genres.mean() > 0.85                          # ~0.1 strays from any genre
+    assert two_genres.mean() > 0.85  # ~0.1 strays from any genre
     sizes = rows.groupby("context_id").size()
     assert 15 <= sizes.mean() <= 20 and sizes.max() > 2 * sizes.median()
     per_artist = rows.groupby("artist_id").size().reindex(artists.artist_id, fill_value=0)
-    assert per_artist.median() >= 2 and (per_artist > 0).mean() > 0.8     # most artists, in a few contexts
-    assert per_artist.max() > 10 * per_artist.median()                    # a few, in many
+    assert per_artist.median() >= 2 and (per_artist > 0).mean() > 0.8  # most artists, in a few contexts
+    assert per_artist.max() > 10 * per_artist.median()  # a few, in many
     popular = artists.set_index("artist_id").popularity
     assert per_artist[popular >= popular.quantile(0.9)].mean() > 2 * per_artist[popular <= popular.median()].mean()
 
@@ -133,15 +159,16 @@ def test_contexts_keep_to_one_or_two_genres_and_popular_artists_are_in_many():
 def test_contexts_are_made_in_chunks_of_their_own():
     spec = SyntheticSpec(artists=50, seed=3, contexts=CONTEXT_CHUNK + 5)
     assert spec.context_chunks == 2
-    assert set(contexts_chunk(spec, 1).column("context_id").to_pylist()) == \
-        {f"synthetic:{CONTEXT_CHUNK + n}" for n in range(5)}
+    assert set(contexts_chunk(spec, 1).column("context_id").to_pylist()) == {
+        f"synthetic:{CONTEXT_CHUNK + n}" for n in range(5)
+    }
 
 
 def test_synthetic_contexts_in_spark_are_the_chunks_rows(spark):
     frame = synthetic_contexts(spark, artists=300, rows=2000, genres=5, seed=3)
     assert frame.schema == schemas.ARTIST_CONTEXTS
     expected = contexts_chunk(SyntheticSpec(artists=300, seed=3, genres=5, contexts=100), 0)
-    assert 1400 <= expected.num_rows <= 2000      # a context's repeated draws are one row: many in genres of 60
+    assert 1400 <= expected.num_rows <= 2000  # a context's repeated draws are one row: many in genres of 60
     assert sorted(frame.toArrow().to_pylist(), key=str) == sorted(expected.to_pylist(), key=str)
     assert "artist_contexts" not in generate(spark, SyntheticSpec(artists=10, contexts=0))
 
@@ -153,10 +180,12 @@ def test_a_few_artists_have_invented_hangul_names_with_their_romanization_as_an_
     hangul = names[names.map(lambda n: all("\uac00" <= ch <= "\ud7a3" for ch in n))]
     assert 0.05 <= len(hangul) / len(names) <= 0.1
     assert sorted(aliases.artist_id) == sorted(hangul.index) and set(aliases.source) == {"synthetic"}
-    assert aliases.alias.str.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+").all()          # 하늘소리: Haneul Sori
-    assert hangul.nunique() > 150 and not set(hangul) & _TAKEN                   # varied, and no real act's name
-    assert all(name_key(alias) != name_key(hangul[a]) and initials(name_key(hangul[a]))
-               for a, alias in zip(aliases.artist_id, aliases.alias))
+    assert aliases.alias.str.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+").all()  # 하늘소리: Haneul Sori
+    assert hangul.nunique() > 150 and not set(hangul) & _TAKEN  # varied, and no real act's name
+    assert all(
+        name_key(alias) != name_key(hangul[a]) and initials(name_key(hangul[a]))
+        for a, alias in zip(aliases.artist_id, aliases.alias)
+    )
     assert aliases_chunk(SyntheticSpec(artists=4000, seed=7), 0).equals(aliases_chunk(spec, 0))
     assert not aliases_chunk(SyntheticSpec(artists=4000, seed=8), 0).equals(aliases_chunk(spec, 0))
 
@@ -169,7 +198,11 @@ def test_hangul_names_change_nothing_but_the_names_of_a_few_artists():
     chosen = hangul_names(spec, 0, 3000).chosen
     assert artists.name[~chosen].str.fullmatch(r"[A-Z][a-z]+( [A-Z][a-z]+)?").all()
     assert artists.name.iloc[:5].tolist() == ["Lorika", "Neti Zezean", "Lotibo Tivuki", "Zekara", "Mimonu"]
-    assert artists.artist_id.iloc[0] == "8AKGIYD4MWSApkeDTePDnq" and artists.popularity.iloc[:3].tolist() == [54, 17, 31]
+    assert artists.artist_id.iloc[0] == "8AKGIYD4MWSApkeDTePDnq" and artists.popularity.iloc[:3].tolist() == [
+        54,
+        17,
+        31,
+    ]
 
 
 def test_no_made_up_picture_urls():
@@ -187,13 +220,31 @@ def test_ingest_writes_the_romanizations_as_aliases_the_publish_keys(spark, tmp_
     from jobs.publish.frames import mart_artist_aliases, with_keys
 
     lake_dir = str(tmp_path / "lake")
-    assert ingest.main(["--source", "synthetic", "--artists", "300", "--set", "synthetic.contexts=0",
-                        "--lake", lake_dir, "--dt", "2026-12-01"]) == 0
+    assert (
+        ingest.main(
+            [
+                "--source",
+                "synthetic",
+                "--artists",
+                "300",
+                "--set",
+                "synthetic.contexts=0",
+                "--lake",
+                lake_dir,
+                "--dt",
+                "2026-12-01",
+            ]
+        )
+        == 0
+    )
     lake = Lake(spark, lake_dir)
     aliases = lake.read("artist_aliases", "2026-12-01")
     expected = aliases_chunk(SyntheticSpec(artists=300), 0).to_pylist()
-    assert sorted(tuple(r) for r in aliases.select("artist_id", "alias", "source").collect()) == \
-        sorted((r["artist_id"], r["alias"], r["source"]) for r in expected) and expected
+    assert (
+        sorted(tuple(r) for r in aliases.select("artist_id", "alias", "source").collect())
+        == sorted((r["artist_id"], r["alias"], r["source"]) for r in expected)
+        and expected
+    )
     artists = lake.read("artists", "2026-12-01").transform(lambda frame: with_keys(frame, "name", "name_key"))
     keyed = {r.alias_key: r.artist_id for r in mart_artist_aliases(aliases, artists).collect()}
     for row in expected:

@@ -9,8 +9,14 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobs.transform.artist_vectors import (in_metric_space, minmax_scaled, normalized, rank_quantiles, weighted,
-                                           zscore_scaled)
+from jobs.transform.artist_vectors import (
+    in_metric_space,
+    minmax_scaled,
+    normalized,
+    rank_quantiles,
+    weighted,
+    zscore_scaled,
+)
 
 
 def bits(values) -> list[str]:
@@ -19,8 +25,8 @@ def bits(values) -> list[str]:
 
 def test_rank_gives_each_value_its_quantile_with_mid_ranks_for_ties():
     assert rank_quantiles(np.array([3.0, 1.0, 2.0, 2.0])).tolist() == [1.0, 0.0, 0.5, 0.5]
-    assert rank_quantiles(np.array([7.0])).tolist() == [0.0]              # one artist
-    assert rank_quantiles(np.array([2.0, 2.0, 2.0])).tolist() == [0.5, 0.5, 0.5]   # one value
+    assert rank_quantiles(np.array([7.0])).tolist() == [0.0]  # one artist
+    assert rank_quantiles(np.array([2.0, 2.0, 2.0])).tolist() == [0.5, 0.5, 0.5]  # one value
     assert rank_quantiles(np.array([0.0, -0.0, 1.0])).tolist() == [0.25, 0.25, 1.0]  # -0.0 ties with 0.0, as in Spark
     assert rank_quantiles(np.array([])).size == 0
 

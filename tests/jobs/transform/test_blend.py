@@ -15,35 +15,55 @@ RELATED = "artist_id string, rank int, related_id string, distance double, reaso
 @pytest.fixture
 def sound(spark):
     # Each artist's four nearest by sound.
-    return spark.createDataFrame([("a", 1, "s1", 0.1), ("a", 2, "s2", 0.2), ("a", 3, "x", 0.3), ("a", 4, "s4", 0.4),
-                                  ("b", 1, "s1", 0.5), ("b", 2, "s2", 0.6), ("b", 3, "s3", 0.7),
-                                  ("b", 4, "s4", 0.8)], SOUND)
+    return spark.createDataFrame(
+        [
+            ("a", 1, "s1", 0.1),
+            ("a", 2, "s2", 0.2),
+            ("a", 3, "x", 0.3),
+            ("a", 4, "s4", 0.4),
+            ("b", 1, "s1", 0.5),
+            ("b", 2, "s2", 0.6),
+            ("b", 3, "s3", 0.7),
+            ("b", 4, "s4", 0.8),
+        ],
+        SOUND,
+    )
 
 
 @pytest.fixture
 def listened(spark):
     # Only a has listening data: l1 most, then x (also a sound neighbour), then l2.
-    return spark.createDataFrame([("a", 1, "l1", 0.8, 0.9), ("a", 2, "x", 0.4, 0.3), ("a", 3, "l2", 0.2, 0.95)],
-                                 LISTENED)
+    return spark.createDataFrame(
+        [("a", 1, "l1", 0.8, 0.9), ("a", 2, "x", 0.4, 0.3), ("a", 3, "l2", 0.2, 0.95)], LISTENED
+    )
 
 
 def test_candidates_of_both_signals_scored_and_given_their_reason(spark, sound, listened):
     # weight 0.5, m 4: l1 0.5 * 1; x 0.5 * 0.5 + 0.5 * 0.5 = 0.5 (nearer than l1: first); s1 0.5 * 1;
     # s2 0.5 * 0.75; l2 0.5 * 0.25.
     related = blend(sound, listened, k=3, m=4, weight=0.5)
-    expected = spark.createDataFrame([("a", 1, "s1", 0.1, "sound"), ("a", 2, "x", 0.3, "both"),
-                                      ("a", 3, "l1", 0.9, "listeners"),
-                                      ("b", 1, "s1", 0.5, "sound"), ("b", 2, "s2", 0.6, "sound"),
-                                      ("b", 3, "s3", 0.7, "sound")], RELATED)
+    expected = spark.createDataFrame(
+        [
+            ("a", 1, "s1", 0.1, "sound"),
+            ("a", 2, "x", 0.3, "both"),
+            ("a", 3, "l1", 0.9, "listeners"),
+            ("b", 1, "s1", 0.5, "sound"),
+            ("b", 2, "s2", 0.6, "sound"),
+            ("b", 3, "s3", 0.7, "sound"),
+        ],
+        RELATED,
+    )
     assert_df_equality(related, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_weight_one_ranks_by_listening_and_zero_by_sound(spark, sound, listened):
-    by_listening = [r.related_id for r in blend(sound, listened, 3, 4, 1.0).where("artist_id = 'a'")
-                    .orderBy("rank").collect()]
+    by_listening = [
+        r.related_id for r in blend(sound, listened, 3, 4, 1.0).where("artist_id = 'a'").orderBy("rank").collect()
+    ]
     assert by_listening == ["l1", "x", "l2"]
-    by_sound = [r.related_id for r in blend(sound, listened, 3, 4, 0.0).where("artist_id = 'a'")
-                .orderBy("rank").collect()]
+    by_sound = [
+        r.related_id for r in blend(sound, listened, 3, 4, 0.0).where("artist_id = 'a'").orderBy("rank").collect()
+    ]
     assert by_sound == ["s1", "s2", "x"]
 
 

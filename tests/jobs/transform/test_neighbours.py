@@ -54,8 +54,11 @@ def test_matches_naive_reference_and_numpy_brute_force(spark, metric, normalizat
     exact = sorted_rows(space.transform(exact_neighbours, FEATURES, 3, metric, 3))
     naive = sorted_rows(space.transform(naive_neighbours, FEATURES, 3, metric))
     collected = sorted(space.collect())
-    oracle = sorted(brute_force_neighbours([r.artist_id for r in collected],
-                                           np.array([[r[f] for f in FEATURES] for r in collected]), 3, metric))
+    oracle = sorted(
+        brute_force_neighbours(
+            [r.artist_id for r in collected], np.array([[r[f] for f in FEATURES] for r in collected]), 3, metric
+        )
+    )
     assert len(exact) == 240 * 3
     assert_same_neighbours(exact, naive, exact_distances=True)
     assert_same_neighbours(exact, oracle, exact_distances=False)
@@ -80,15 +83,23 @@ def test_equal_distances_rank_by_related_artist_id(spark):
     frame = vectors_frame(spark, points, ["m", "b", "a", "c", "d"])
     related = frame.transform(exact_neighbours, FEATURES, 3, "euclidean").where("artist_id = 'm'")
     assert [(r.rank, r.related_id, r.distance) for r in related.orderBy("rank").collect()] == [
-        (1, "a", 1.0), (2, "b", 1.0), (3, "c", 1.0)]
+        (1, "a", 1.0),
+        (2, "b", 1.0),
+        (3, "c", 1.0),
+    ]
 
 
 def test_fewer_artists_than_k_plus_one(spark):
     frame = vectors_frame(spark, [[0, 0, 0, 0], [1, 0, 0, 0], [0, 3, 0, 0]], ["x", "y", "z"])
     related = sorted_rows(frame.transform(exact_neighbours, FEATURES, 5, "euclidean"))
-    assert related == [("x", 1, "y", 1.0), ("x", 2, "z", 3.0),
-                       ("y", 1, "x", 1.0), ("y", 2, "z", math.sqrt(10.0)),
-                       ("z", 1, "x", 3.0), ("z", 2, "y", math.sqrt(10.0))]
+    assert related == [
+        ("x", 1, "y", 1.0),
+        ("x", 2, "z", 3.0),
+        ("y", 1, "x", 1.0),
+        ("y", 2, "z", math.sqrt(10.0)),
+        ("z", 1, "x", 3.0),
+        ("z", 2, "y", math.sqrt(10.0)),
+    ]
 
 
 def test_single_artist_and_no_artist_give_no_rows(spark):
@@ -178,9 +189,13 @@ def test_id_order_key_is_byte_order_for_every_kind_of_id():
     expected = np.argsort([i.encode() for i in ids], kind="stable")
     short = [i for i in ids if len(i.encode()) <= 32]
     expected_short = np.argsort([i.encode() for i in short], kind="stable")
-    for array, order in [(pa.array(ids), expected), (pa.array(ids, pa.large_string()), expected),
-                         (pa.array(["zz", *ids]).slice(1), expected), (pa.array(short), expected_short),
-                         (pa.array([i.encode() for i in short], pa.binary()), expected_short)]:
+    for array, order in [
+        (pa.array(ids), expected),
+        (pa.array(ids, pa.large_string()), expected),
+        (pa.array(["zz", *ids]).slice(1), expected),
+        (pa.array(short), expected_short),
+        (pa.array([i.encode() for i in short], pa.binary()), expected_short),
+    ]:
         key = id_order_key(array)
         assert np.argsort(key).tolist() == order.tolist()
         assert sorted(key.tolist()) == list(range(len(array)))
@@ -193,6 +208,7 @@ def test_id_order_key_refuses_repeats_sharing_a_first_word_with_others():
 
 def test_ranking_without_a_sort_equals_the_lexsort():
     from jobs.transform.neighbours import _rank
+
     rng = np.random.default_rng(4)
     rows, columns, width = 3000, 6, 3
     positions = np.arange(rows) + 1000
@@ -200,7 +216,7 @@ def test_ranking_without_a_sort_equals_the_lexsort():
     candidates[:, 0] = positions
     candidates[::7, 0], candidates[::7, 2] = candidates[::7, 2], positions[::7]  # self not first
     dist = np.sort(np.round(rng.random((rows, columns)), 2), axis=1)  # many exact ties
-    dist[::5, 3], dist[::5, 4] = dist[::5, 4], dist[::5, 3]           # inversions of the tree's order
+    dist[::5, 3], dist[::5, 4] = dist[::5, 4], dist[::5, 3]  # inversions of the tree's order
     key = rng.permutation(4000)
     best, best_dist = _rank(candidates, dist.copy(), positions, key, width)
     masked = dist.copy()
@@ -212,6 +228,7 @@ def test_ranking_without_a_sort_equals_the_lexsort():
 
 def test_search_reports_where_its_time_went(spark):
     from jobs.transform.neighbours import neighbours_from_arrays, search_from_arrays
+
     points = realistic_points(9, 400)
     ids = pa.array([f"artist{i:05d}" for i in range(400)])
     search = search_from_arrays(spark, ids, points, 3, "euclidean", 2)

@@ -7,10 +7,12 @@ from jobs.transform.signals import popularity_proxy
 
 
 def test_artists_that_all_have_a_popularity_come_back_unchanged_and_counted(spark):
-    artists = spark.createDataFrame([("a", 77, "A"), ("b", 0, "B"), (None, 5, "nameless")],
-                                    "artist_id string, popularity int, name string")
-    tops = spark.createDataFrame([("a", "t1", 1, "song", "album", None, 10, 200000, None, "test", None)],
-                                 schemas.TOP_TRACKS)
+    artists = spark.createDataFrame(
+        [("a", 77, "A"), ("b", 0, "B"), (None, 5, "nameless")], "artist_id string, popularity int, name string"
+    )
+    tops = spark.createDataFrame(
+        [("a", "t1", 1, "song", "album", None, 10, 200000, None, "test", None)], schemas.TOP_TRACKS
+    )
     filled, how = popularity_proxy(artists, tops)
     assert how == {"artists": 3}
     assert filled.columns == artists.columns
