@@ -12,7 +12,7 @@ Output is a pure function of ``(SyntheticSpec, chunk)``: artists are made in
 fixed-size chunks, each with its own random streams, so the same spec gives
 the same rows whatever the Spark partitioning or number of cores.
 
-Names are made up from syllables: most are Latin (``Rasowa Rawa``); a few (``HANGUL_SHARE``) are Hangul,
+Names are made up from syllables: most are Latin (``Rasowa Rawa``); one in ``HANGUL_STRIDE`` is Hangul,
 two Korean words (``하늘소리``), each with its romanization (``Haneul Sori``) as an alias
 (``artist_aliases``, source ``synthetic``, :func:`aliases_chunk`), so that a demo answers a Hangul name,
 its 초성 and its romanization. They are drawn from a stream of their own: only names differ from a
@@ -560,9 +560,14 @@ def _track_numbers(plan: _Plan) -> np.ndarray:
 
 
 # Hangul names: a word of the first list and one of the second, each with its romanization (Revised
-# Romanization, word by word, as a band would write it). Invented: ``_TAKEN`` holds real acts' names the
-# lists could make, which are never made.
-HANGUL_SHARE = 0.07
+# Romanization, word by word, as a band would write it). Invented: ``_TAKEN`` holds real acts' (and
+# well-known organisations') names the lists could make, which are never made.
+#
+# Every HANGUL_STRIDE-th artist of a seeded shuffle of the catalogue gets one, and the pairs are dealt to
+# them in a seeded order without repeats: names (and romanizations) are unique up to HANGUL_STRIDE x pairs
+# artists (about 22,000), so a demo's Hangul query names one artist. Past that they repeat, as names do
+# in real catalogues.
+HANGUL_STRIDE = 14  # 1 artist in 14 (7%)
 _FIRST_WORDS = (
     ("하늘", "Haneul"),
     ("바다", "Bada"),
@@ -594,6 +599,16 @@ _FIRST_WORDS = (
     ("호수", "Hosu"),
     ("유리", "Yuri"),
     ("저녁", "Jeonyeok"),
+    ("초록", "Chorok"),
+    ("보라", "Bora"),
+    ("단풍", "Danpung"),
+    ("눈꽃", "Nunkkot"),
+    ("무지개", "Mujigae"),
+    ("빗방울", "Bitbangul"),
+    ("들판", "Deulpan"),
+    ("언덕", "Eondeok"),
+    ("자정", "Jajeong"),
+    ("한낮", "Hannat"),
 )
 _SECOND_WORDS = (
     ("소리", "Sori"),
@@ -626,9 +641,30 @@ _SECOND_WORDS = (
     ("항구", "Hanggu"),
     ("사진관", "Sajingwan"),
     ("라디오", "Radio"),
+    ("수첩", "Sucheop"),
+    ("온실", "Onsil"),
+    ("부엌", "Bueok"),
+    ("엽서", "Yeopseo"),
+    ("우산", "Usan"),
+    ("자전거", "Jajeongeo"),
+    ("연못", "Yeonmot"),
+    ("화분", "Hwabun"),
+    ("다방", "Dabang"),
+    ("합창단", "Hapchangdan"),
 )
 _TAKEN = frozenset(
-    {"유리상자", "새벽공방", "모래시계", "겨울나무", "여름여행", "하늘정원", "바람소리", "달빛소리", "별빛소리"}
+    {
+        "유리상자",
+        "새벽공방",
+        "모래시계",
+        "겨울나무",
+        "여름여행",
+        "하늘정원",
+        "바람소리",
+        "달빛소리",
+        "별빛소리",
+        "초록우산",
+    }
 )
 
 
@@ -652,13 +688,27 @@ def _hangul_pairs() -> tuple[pa.StringArray, pa.StringArray]:
     return pa.array([name for name, _ in pairs]), pa.array([roman for _, roman in pairs])
 
 
+def _coprime_step(rng: np.random.Generator, modulus: int) -> int:
+    """A step in [1, modulus) sharing no factor with ``modulus``: ``(step * i + offset) % modulus`` is then a
+    bijection of 0..modulus-1."""
+    while True:
+        step = int(rng.integers(1, max(modulus, 2)))
+        if np.gcd(step, modulus) == 1:
+            return step
+
+
 def hangul_names(spec: SyntheticSpec, chunk: int, n: int) -> _Hangul:
-    """Which of a chunk's ``n`` artists get a Hangul name (``HANGUL_SHARE``), and the names, from the chunk's
-    own stream: the other columns, and the Latin names of the other artists, are as without them."""
-    rng = _rng(spec, _HANGUL, chunk)
-    chosen = rng.random(n) < HANGUL_SHARE
+    """Which of a chunk's ``n`` artists get a Hangul name (one in ``HANGUL_STRIDE``), and the names: a pure
+    function of the seed and each artist's place in the catalogue, drawn apart from the other columns (they,
+    and the Latin names of the other artists, are as without them)."""
+    index = np.arange(chunk * CHUNK_SIZE, chunk * CHUNK_SIZE + n, dtype=np.int64)
     names, romanized = _hangul_pairs()
-    pick = pa.array(rng.integers(0, len(names), n))
+    rng = _rng(spec, _HANGUL, 0)  # one stream for the whole catalogue: the shuffles must agree across chunks
+    catalogue, pairs = max(spec.artists, 1), len(names)
+    shuffled = (_coprime_step(rng, catalogue) * index + int(rng.integers(0, catalogue))) % catalogue
+    chosen = shuffled % HANGUL_STRIDE == 0
+    dealt = (_coprime_step(rng, pairs) * (shuffled // HANGUL_STRIDE) + int(rng.integers(0, pairs))) % pairs
+    pick = pa.array(dealt)
     return _Hangul(chosen, names.take(pick), romanized.take(pick))
 
 

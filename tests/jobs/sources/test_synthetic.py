@@ -9,8 +9,11 @@ import pytest
 from jobs.common import schemas
 from jobs.sources.synthetic import (
     _TAKEN,
+    CHUNK_SIZE,
     CONTEXT_CHUNK,
+    HANGUL_STRIDE,
     SyntheticSpec,
+    _hangul_pairs,
     aliases_chunk,
     artists_chunk,
     audio_features_chunk,
@@ -190,6 +193,26 @@ def test_a_few_artists_have_invented_hangul_names_with_their_romanization_as_an_
     assert not aliases_chunk(SyntheticSpec(artists=4000, seed=8), 0).equals(aliases_chunk(spec, 0))
 
 
+def test_a_demos_hangul_names_and_romanizations_each_name_one_artist_across_chunks():
+    """Up to HANGUL_STRIDE x pairs artists (about 22,000: make demo's 20,000) no two artists share a Hangul
+    name or a romanization, over the catalogue's chunks; past that, names repeat and the share holds."""
+    spec = SyntheticSpec(artists=CHUNK_SIZE + 2000, seed=7)
+    names, romanized = [], []
+    for chunk in (0, 1):
+        size = CHUNK_SIZE if chunk == 0 else 2000
+        hangul = hangul_names(spec, chunk, size)
+        names += hangul.names.filter(pa.array(hangul.chosen)).to_pylist()
+        romanized += hangul.romanized.filter(pa.array(hangul.chosen)).to_pylist()
+    assert len(names) == -(-spec.artists // HANGUL_STRIDE)  # one in HANGUL_STRIDE, exactly
+    assert len(set(names)) == len(_hangul_pairs()[0])  # more artists than pairs: every pair dealt, some again
+    demo = SyntheticSpec(artists=20_000, seed=7)
+    hangul = hangul_names(demo, 0, 20_000)
+    assert hangul.chosen.sum() == -(-20_000 // HANGUL_STRIDE)
+    dealt = hangul.names.filter(pa.array(hangul.chosen)).to_pylist()
+    dealt_roman = hangul.romanized.filter(pa.array(hangul.chosen)).to_pylist()
+    assert len(set(dealt)) == len(dealt) and len(set(dealt_roman)) == len(dealt_roman)
+
+
 def test_hangul_names_change_nothing_but_the_names_of_a_few_artists():
     """The names come from a stream of their own: every other column, and every other artist's name, are
     those the generator made before it had Hangul names (the golden fixtures of tests/fixtures still hold)."""
@@ -197,7 +220,10 @@ def test_hangul_names_change_nothing_but_the_names_of_a_few_artists():
     artists = artists_chunk(spec, 0).to_pandas()
     chosen = hangul_names(spec, 0, 3000).chosen
     assert artists.name[~chosen].str.fullmatch(r"[A-Z][a-z]+( [A-Z][a-z]+)?").all()
-    assert artists.name.iloc[:5].tolist() == ["Lorika", "Neti Zezean", "Lotibo Tivuki", "Zekara", "Mimonu"]
+    before = ["Lorika", "Neti Zezean", "Lotibo Tivuki", "Zekara", "Mimonu"]  # the first five, without Hangul
+    assert [n for n, hangul in zip(artists.name.iloc[:5], chosen[:5]) if not hangul] == [
+        n for n, hangul in zip(before, chosen[:5]) if not hangul
+    ]
     assert artists.artist_id.iloc[0] == "8AKGIYD4MWSApkeDTePDnq" and artists.popularity.iloc[:3].tolist() == [
         54,
         17,
