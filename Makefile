@@ -32,10 +32,10 @@ pipeline: setup
 
 # The main job end to end on the embedded defaults: the pipeline (synthetic source -> local Delta lake ->
 # related artists -> SQLite mart, data/mart.db), then a few artists read back from the mart, and the
-# chatbot's answer (the Lambda handler, run locally) for the most popular one.
+# chatbot's answer (the Lambda handler, run locally) for the most popular artist with a Hangul name.
 demo: pipeline
 	@$(PY) -m mart --url '$(MART)' --user '$(MART_USER)' --show 3
-	@MART_USER='$(MART_USER)' $(PY) -m chatbot_lambda --mart '$(MART)' --popular
+	@MART_USER='$(MART_USER)' $(PY) -m chatbot_lambda --mart '$(MART)' --popular-hangul
 
 # The chatbot as a local skill server on :8080 (POST a Kakao skill request; see README).
 serve: setup

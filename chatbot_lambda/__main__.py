@@ -2,6 +2,7 @@
 
 python -m chatbot_lambda --mart jdbc:sqlite:data/mart.db "BLACKPINK"
 python -m chatbot_lambda --mart jdbc:sqlite:data/mart.db --popular     # the mart's most popular artist
+python -m chatbot_lambda --mart jdbc:sqlite:data/mart.db --popular-hangul   # ... with a Hangul name
 python -m chatbot_lambda ... --json                                     # the raw skill response
 """
 
@@ -12,11 +13,18 @@ import logging
 import os
 import secrets
 import sys
+from urllib.parse import unquote
 
 from chatbot_lambda import handler
 from chatbot_lambda.serve import http_api_event
 from chatbot_lambda.settings import DEFAULT_MART_URL
+from shared.hangul import is_syllable
 from shared.version import program_parser
+
+
+def readable(url: str) -> str:
+    """``url`` with its percent-escapes decoded, as a browser's address bar shows it (the reply keeps them)."""
+    return unquote(url)
 
 
 def render(reply: dict) -> str:
@@ -30,14 +38,22 @@ def render(reply: dict) -> str:
             lines.append(f"[{card['header']['title']}]")
             for item in card.get("items", []):
                 about = f" ({item['description']})" if item.get("description") else ""
-                lines.append(f"  ♪ {item['title']}{about}  {item.get('link', {}).get('web', '')}")
+                lines.append(f"  ♪ {item['title']}{about}  {readable(item.get('link', {}).get('web', ''))}")
             for button in card.get("buttons", []):
-                target = button.get("webLinkUrl") or f"says {button.get('messageText', '')!r}"
+                target = readable(button.get("webLinkUrl", "")) or f"says {button.get('messageText', '')!r}"
                 lines.append(f"  <{button['label']}> {target}")
     quick = [q["label"] for q in template.get("quickReplies", [])]
     if quick:
         lines.append("quick replies: " + " | ".join(quick))
     return "\n".join(lines)
+
+
+def _popular_artist(repository, hangul: bool) -> tuple[str, str] | None:
+    """The mart's most popular artist, or the most popular whose name is Hangul."""
+    if hangul:
+        return repository.most_popular_named(lambda name: any(is_syllable(ch) for ch in name))
+    found = repository.popular(1)
+    return found[0] if found else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,26 +66,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("text", nargs="*", help="what the user types")
     parser.add_argument("--mart", help=f"mart JDBC URL, overriding MART_URL (default {DEFAULT_MART_URL})")
     parser.add_argument("--popular", action="store_true", help="ask for the mart's most popular artist")
+    parser.add_argument(
+        "--popular-hangul",
+        action="store_true",
+        help="ask for the most popular artist with a Hangul name (among the 200 most popular)",
+    )
     parser.add_argument("--json", action="store_true", help="print the raw Kakao skill response")
     args = parser.parse_args(argv)
-    if not args.text and not args.popular:
-        parser.error("give the text to send, or --popular")
+    if not args.text and not args.popular and not args.popular_hangul:
+        parser.error("give the text to send, or --popular or --popular-hangul")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.mart:
         os.environ["MART_URL"] = args.mart
     if not os.environ.get("REQUEST_KEY") and not os.environ.get("REQUEST_KEY_SECRET"):
         os.environ["REQUEST_KEY"] = secrets.token_urlsafe(32)  # one message: no user to remember
     text = " ".join(args.text)
-    if args.popular:
+    if args.popular or args.popular_hangul:
         try:
-            names = handler.application().repository.popular(1)
+            found = _popular_artist(handler.application().repository, args.popular_hangul)
         except Exception as exc:  # the settings or the mart: say which, no traceback
             print(f"cannot read the mart: {exc}", file=sys.stderr)
             return 2
-        if not names:
-            print("the mart has no artists with related artists yet: run the similarity job first", file=sys.stderr)
+        if found is None:
+            missing = "with a Hangul name " if args.popular_hangul else ""
+            print(
+                f"the mart has no artists {missing}with related artists yet: run the similarity job first",
+                file=sys.stderr,
+            )
             return 2
-        text = names[0][1]  # (artist_id, name)
+        text = found[1]  # (artist_id, name)
     body = json.dumps({"userRequest": {"utterance": text, "user": {"id": "shell"}}}, ensure_ascii=False)
     event = http_api_event("POST", "/skill", {"Content-Type": "application/json"}, body.encode("utf-8"))
     response = handler.lambda_handler(event, None)

@@ -137,6 +137,11 @@ class MartRepository:
             self._popular = (now, self._run(lambda conn: serving.popular_refs(conn, 10), deadline))
         return self._popular[1][:limit]
 
+    def most_popular_named(self, keep: Callable[[str], bool], among: int = 200) -> tuple[str, str] | None:
+        """``(artist_id, name)`` of the most popular of the ``among`` most popular artists whose name passes
+        ``keep``, or None (for the local command's ``--popular-hangul``; not cached)."""
+        return next((ref for ref in self._run(lambda conn: serving.popular_refs(conn, among)) if keep(ref[1])), None)
+
     def record_request(
         self,
         name: str,

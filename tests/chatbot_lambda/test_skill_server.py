@@ -105,14 +105,19 @@ def test_the_preview_page_and_its_files_are_served(server):
         urllib.request.urlopen(f"{server}/../../etc/passwd", timeout=5)
 
 
-def test_the_demo_asks_the_chatbot_about_the_most_popular_artist_by_name(tmp_path):
-    """``make demo``'s last step: ``python -m chatbot_lambda --popular`` sends the most popular name."""
+@pytest.mark.parametrize(
+    ("option", "name", "related"),
+    [("--popular", "BLACKPINK", "TWICE"), ("--popular-hangul", "태연", "IU")],
+)
+def test_the_demo_asks_the_chatbot_about_the_most_popular_artist_by_name(tmp_path, option, name, related):
+    """``make demo``'s last step: ``python -m chatbot_lambda --popular-hangul`` sends the name of the most
+    popular artist with a Hangul name (``--popular``: of the most popular), and shows the links readable."""
     url = f"jdbc:sqlite:{tmp_path / 'mart.db'}"
     conn = serving.connect(url)
     chatbot_mart.fill(conn, "sqlite", 10)
     conn.close()
     done = subprocess.run(
-        [sys.executable, "-m", "chatbot_lambda", "--mart", url, "--popular"],
+        [sys.executable, "-m", "chatbot_lambda", "--mart", url, option],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -121,8 +126,9 @@ def test_the_demo_asks_the_chatbot_about_the_most_popular_artist_by_name(tmp_pat
     )
     assert done.returncode == 0, done.stderr
     asked, _, answer = done.stdout.partition("\n")
-    assert asked == "> BLACKPINK"  # the most popular artist of the mart (popularity 99)
-    assert "[BLACKPINK]" in answer and "[TWICE]" in answer and "인기곡" in answer
+    assert asked == f"> {name}"  # BLACKPINK: popularity 99; 태연, 80, the only Hangul name
+    assert f"[{name}]" in answer and f"[{related}]" in answer and "인기곡" in answer
+    assert f"search_query={name}" in answer and "%" not in answer  # as an address bar shows it
 
 
 def address(server: str) -> tuple[str, int]:
