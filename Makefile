@@ -53,7 +53,7 @@ mariadb:
 # starts a JVM (jobs/common/spark.py); again only when the config changes or the cache is removed.
 ivy: .cache/ivy/.warmed
 
-.cache/ivy/.warmed: conf/local.toml | setup
+.cache/ivy/.warmed: conf/local.toml conf/ivysettings.xml | setup
 	$(PY) -m jobs.common.spark
 	touch $@
 
@@ -104,4 +104,4 @@ bench-chatbot: setup mariadb
 	$(PY) -m bench.chatbot
 
 clean:
-	rm -rf data spark-warehouse .pytest_cache
+	rm -rf data spark-warehouse .pytest_cache build/logs

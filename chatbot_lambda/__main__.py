@@ -49,9 +49,13 @@ def render(reply: dict) -> str:
 
 
 def _popular_artist(repository, hangul: bool) -> tuple[str, str] | None:
-    """The mart's most popular artist, or the most popular whose name is Hangul."""
+    """The mart's most popular artist, or with ``hangul`` the most popular whose name is Hangul (the most
+    popular one when none of the first 200 is: a catalogue without Korean names still gets its answer)."""
     if hangul:
-        return repository.most_popular_named(lambda name: any(is_syllable(ch) for ch in name))
+        found = repository.most_popular_named(lambda name: any(is_syllable(ch) for ch in name))
+        if found is not None:
+            return found
+        print("(no Hangul name among the 200 most popular artists: asking about the most popular one)", file=sys.stderr)
     found = repository.popular(1)
     return found[0] if found else None
 
@@ -88,11 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot read the mart: {exc}", file=sys.stderr)
             return 2
         if found is None:
-            missing = "with a Hangul name " if args.popular_hangul else ""
-            print(
-                f"the mart has no artists {missing}with related artists yet: run the similarity job first",
-                file=sys.stderr,
-            )
+            print("the mart has no artists with related artists yet: run the similarity job first", file=sys.stderr)
             return 2
         text = found[1]  # (artist_id, name)
     body = json.dumps({"userRequest": {"utterance": text, "user": {"id": "shell"}}}, ensure_ascii=False)

@@ -261,13 +261,13 @@ class _Turn:
         typo = close[0] if close and close[0].score >= matching.DID_YOU_MEAN else None
         if self.bot.spotify is None:
             if typo is not None:
-                return self.suggested(typed, typo, chips, "live lookups are not configured")
+                return self.suggested(typed, typo, chips, "live lookups are not configured", record=name)
             return self.queued(name, chips, "live lookups are not configured", typed)
         try:
             found = self.bot.spotify.lookup(name, self.deadline, self.bot.settings.tracks_per_card)
         except (SpotifyUnavailable, OutOfTime) as exc:
             if typo is not None:
-                return self.suggested(typed, typo, chips, f"Spotify: {exc}")
+                return self.suggested(typed, typo, chips, f"Spotify: {exc}", record=name)
             return self.queued(name, chips, f"Spotify: {exc}", typed)
         if found.artist is not None:
             return self.live(found.artist)
@@ -278,9 +278,19 @@ class _Turn:
         key = "not_found_suggest" if chips else "not_found"
         return Answer(self.text_with_chips(self.say.say(key, typed=shown(typed)), chips), "not_found")
 
-    def suggested(self, typed: str, typo: matching.Suggestion, chips: list[QuickReply], why: str) -> Answer:
+    def suggested(
+        self, typed: str, typo: matching.Suggestion, chips: list[QuickReply], why: str, record: str = ""
+    ) -> Answer:
         """A typo of a mart name: "혹시 … 찾으셨나요?", the close names as quick replies (that one first).
-        Nothing is recorded."""
+
+        With ``record`` (Spotify could not be asked), that name is also recorded for the next batch, in
+        case it is a new artist after all; the reply promises nothing either way."""
+        if record:
+            try:
+                if self.repo.record_request(record, None, self.deadline, self.request.user_id):
+                    why = f"{why}; recorded for the next batch"
+            except MartUnavailable as exc:
+                why = f"{why}; could not record the request: {exc}"
         text = self.say.say("did_you_mean", typed=shown(typed), artist=typo.name)
         return Answer(self.text_with_chips(text, chips), "suggested", f"{typo.artist_id} ({typo.score}); {why}")
 

@@ -24,7 +24,8 @@ def application() -> SkillApp:
     global _app
     if _app is None:
         settings = Settings.from_env(os.environ)
-        logging.getLogger().setLevel(settings.log_level)
+        if not os.environ.get("AWS_LAMBDA_LOG_LEVEL"):  # on Lambda, the function's ApplicationLogLevel rules
+            logging.getLogger().setLevel(settings.log_level)
         _app = SkillApp(settings)
     return _app
 

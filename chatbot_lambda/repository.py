@@ -366,4 +366,9 @@ def _gone_away(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    """A driver error for the log: its class and, for MySQL's (numbered), its code alone, since MySQL's
+    message can quote the value being written (a user's text); SQLite's messages name tables, not values."""
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    if code is not None:
+        return f"{type(exc).__name__} {code}"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"

@@ -45,7 +45,8 @@ CHAT_LISTENS_PER_USER_PER_DAY   distinct known artists ``chat_listens`` keeps pe
 CHAT_LISTENS_RETENTION_DAYS     days ``chat_listens`` keeps a row (90): older rows are deleted, a few
                                 at a time by the chatbot now and then, all of them by the ingest
 ALIAS_OFFER_MINUTES             how long an alias offer ("혹시 IU 말씀이세요?") can be confirmed (10)
-LOG_LEVEL                       (``INFO``)
+LOG_LEVEL                       (``INFO``) off Lambda; on Lambda the function's ApplicationLogLevel
+                                (``AWS_LAMBDA_LOG_LEVEL``) applies instead
 ==============================  ======================================================================
 
 Learning from chat users (alias confirmations, ranking requests by how many distinct users asked,

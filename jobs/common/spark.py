@@ -27,6 +27,7 @@ import hashlib
 import logging
 import os
 import sys
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Mapping
@@ -122,7 +123,7 @@ def warm_package_cache(config: Mapping) -> list[str]:
     if SparkSession.getActiveSession() is not None:
         raise RuntimeError("a SparkSession is running in this process: warm the cache from a process of its own")
     spark_cfg = section(config, "spark")
-    log_path = driver_log_path(spark_cfg) or Path(DEFAULT_LOG_FILE)
+    log_path = driver_log_path(spark_cfg) or _writable_log(Path(DEFAULT_LOG_FILE).absolute())
     for s3a in (False, True):
         packages = maven_packages(spark_cfg, s3a=s3a)
         if packages and spark_cfg.get("ivy_cache"):
@@ -160,12 +161,19 @@ def driver_log_path(spark_cfg: Mapping) -> Path | None:
     if not spark_cfg.get("log4j_config", DEFAULT_LOG4J_CONFIG):
         return None
     path = Path(spark_cfg.get("log_file") or DEFAULT_LOG_FILE).absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        if path.stat().st_size > LOG_ROTATE_BYTES:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.stat().st_size > LOG_ROTATE_BYTES:
             os.replace(path, path.with_name(path.name + ".1"))
-    except FileNotFoundError:
-        pass
+        with open(path, "ab"):
+            pass
+    except OSError as exc:  # a read-only checkout, another user's build/, a full disk: log to the console
+        log.warning(
+            "cannot write Spark's log to %s (%s); it goes to the console instead (set spark.log_file)",
+            path,
+            exc.strerror or exc,
+        )
+        return None
     return path
 
 
@@ -228,9 +236,19 @@ def _launch_jvm(settings: Mapping[str, str], log_path: Path) -> bool:
 
     if SparkContext._gateway is not None:
         return False
+    from pyspark.errors import PySparkRuntimeError
+
     console = _stderr_fd()
     with open(log_path, "ab") as log_file:
-        gateway = launch_gateway(_Conf(settings), popen_kwargs={"stderr": log_file, "stdout": console})
+        start = log_file.seek(0, os.SEEK_END)
+        try:
+            gateway = launch_gateway(_Conf(settings), popen_kwargs={"stderr": log_file, "stdout": console})
+        except PySparkRuntimeError:  # Java missing or too old, a bad JAVA_HOME, a bad driver option, ...
+            log_file.flush()
+            raise ConfigError(
+                f"the Spark driver JVM did not start (JAVA_HOME={os.environ.get('JAVA_HOME', 'unset')}); "
+                f"the end of {_shown(log_path)}:\n" + _tail(log_path, start)
+            ) from None
     SparkContext(conf=SparkConf().setAll(settings.items()), gateway=gateway)
     return True
 
@@ -252,14 +270,14 @@ def resolved_jars(spark_cfg: Mapping, packages: list[str], log_path: Path | None
     (``ivy_settings``: the cache and Maven Central) in a JVM of its own the first time, or with ``fresh``;
     its output, resolution report included, goes to ``log_path``. Later starts read the list."""
     ivy_dir = Path(spark_cfg["ivy_cache"]).resolve()
-    settings_file = _config_file(spark_cfg["ivy_settings"]) if spark_cfg.get("ivy_settings", "") else None
+    ivy_settings = spark_cfg.get("ivy_settings", DEFAULT_IVY_SETTINGS)  # "": Spark's default Ivy settings
+    settings_file = _config_file(str(ivy_settings)) if ivy_settings else None
     listing = _jars_list(ivy_dir, packages, settings_file)
     if not fresh and listing.is_file():
         jars = listing.read_text().split()
         if jars and all(Path(urllib.parse.urlparse(jar).path).is_file() for jar in jars):
             return jars
-    log_path = log_path or Path(DEFAULT_LOG_FILE).absolute()
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path = log_path or _writable_log(Path(DEFAULT_LOG_FILE).absolute())
     conf = {"spark.master": "local[1]", "spark.jars.packages": ",".join(packages), "spark.jars.ivy": str(ivy_dir)}
     if settings_file:
         conf["spark.jars.ivySettings"] = str(settings_file)
@@ -295,6 +313,16 @@ def resolved_jars(spark_cfg: Mapping, packages: list[str], log_path: Path | None
     part.write_text("\n".join(jars) + "\n")
     os.replace(part, listing)  # readers at once (parallel test workers) see the whole list or none
     return jars
+
+
+def _writable_log(path: Path) -> Path:
+    """``path``, or a file in the temporary folder when its folder cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):
+            return path
+    except OSError:
+        return Path(tempfile.gettempdir()) / f"related-artists-{os.getuid()}-{path.name}"
 
 
 def _tail(path: Path, start: int, lines: int = 25) -> str:

@@ -70,3 +70,14 @@ def test_the_template_has_the_lambda_write_json_records():
     config = load_cfn_yaml(str(TEMPLATE))["Resources"]["ChatbotFunction"]["Properties"]["LoggingConfig"]
     assert config["LogFormat"] == "JSON" and config["ApplicationLogLevel"] == "INFO"
     assert config["LogGroup"] == {"Ref": "ChatbotLogGroup"}
+
+
+def test_a_mysql_error_is_logged_by_its_code_without_the_value_it_quotes():
+    """MySQL's messages can quote the value being written, a user's text: the log keeps class and code."""
+    import pymysql
+
+    from chatbot_lambda.repository import _describe
+
+    quoted = pymysql.err.DataError(1366, "Incorrect string value: '\\xF0\\x9F' for column 'name' 'Secret Band'")
+    assert _describe(quoted) == "DataError 1366"
+    assert _describe(RuntimeError("database is locked")) == "RuntimeError: database is locked"

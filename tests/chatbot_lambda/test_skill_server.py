@@ -131,6 +131,24 @@ def test_the_demo_asks_the_chatbot_about_the_most_popular_artist_by_name(tmp_pat
     assert f"search_query={name}" in answer and "%" not in answer  # as an address bar shows it
 
 
+def test_the_demo_asks_about_the_most_popular_artist_when_no_name_is_hangul(tmp_path):
+    url = f"jdbc:sqlite:{tmp_path / 'mart.db'}"
+    conn = serving.connect(url)
+    chatbot_mart.fill(conn, "sqlite", 10)
+    conn.execute("UPDATE artists SET name = 'Taeyeon' WHERE artist_id = 'ty'")  # the only Hangul name
+    conn.commit()
+    conn.close()
+    done = subprocess.run(
+        [sys.executable, "-m", "chatbot_lambda", "--mart", url, "--popular-hangul"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("> BLACKPINK\n") and "asking about the most popular one" in done.stderr
+
+
 def address(server: str) -> tuple[str, int]:
     host, port = server.removeprefix("http://").split(":")
     return host, int(port)

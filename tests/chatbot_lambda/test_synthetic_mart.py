@@ -71,4 +71,5 @@ def test_typos_of_synthetic_names_in_either_script_get_the_name_not_a_promise(de
         reply = ask(app, typed)
         assert texts(reply) == [f"‘{typed}’, 혹시 {expected} 찾으셨나요? 아래에서 눌러 보세요."], typed
         assert quick_replies(reply)[0] == expected and "업데이트" not in texts(reply)[0]
-    assert requests_rows(mart) == []
+    # Without Spotify to ask, each is still noted for the next batch; no reply promised it.
+    assert sum(times for *_, times in requests_rows(mart)) == 4

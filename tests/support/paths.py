@@ -1,4 +1,4 @@
-"""Where the tests find the repository, its fixtures and the workspace's shared examples."""
+"""Where the tests find the repository and its fixtures."""
 
 from __future__ import annotations
 
@@ -6,4 +6,3 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
-SHARED_EXAMPLES = REPO.parent / "shared" / "examples"  # the workspace's ../shared, not the shared/ package

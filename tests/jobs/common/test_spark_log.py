@@ -4,6 +4,9 @@ Ivy's report and the jobs' details go, and the progress lines of long Spark stag
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import types
 import xml.etree.ElementTree as ET
 
@@ -147,3 +150,54 @@ def test_a_stage_s_started_line_is_held_back_and_shown_only_once_it_runs_long(mo
     detail = record("jobs.publish.mart", msg="wrote %s", module="mart")
     detail.detail = True
     assert not console.filter(detail)
+
+
+def _start_in_a_child(tmp_path, overrides: list[str], env: dict) -> subprocess.CompletedProcess:
+    """``start_spark`` on the local profile (no Maven packages) in a process of its own, run from ``tmp_path``."""
+    code = (
+        "import sys\n"
+        "from jobs.common.config import load_config\n"
+        "from jobs.common.errors import ConfigError\n"
+        "from jobs.common.spark import start_spark\n"
+        f"config = load_config({str(REPO / 'conf' / 'local.toml')!r}, {['spark.packages=[]', *overrides]!r})\n"
+        "try:\n"
+        "    start_spark(config, 'test')\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+        "    sys.exit(2)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_driver_jvm_that_does_not_start_is_a_config_error_saying_why(tmp_path):
+    log_file = tmp_path / "logs" / "spark.log"
+    done = _start_in_a_child(tmp_path, [f'spark.log_file="{log_file}"'], {"JAVA_HOME": "/nonexistent/java"})
+    assert done.returncode == 2, done.stderr
+    assert "the Spark driver JVM did not start (JAVA_HOME=/nonexistent/java)" in done.stdout
+    assert "/nonexistent/java" in done.stdout.split("\n", 1)[1]  # the log's tail: what the launcher said
+    assert log_file.is_file()
+
+
+def test_an_unwritable_log_folder_sends_sparks_log_to_the_console_with_one_warning(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root writes anywhere: a file where the folder should be instead
+            locked.chmod(0o700)
+            (locked / "logs").write_text("not a folder")
+        log_file = locked / "logs" / "spark.log"
+        assert spark_module.driver_log_path({"log_file": str(log_file)}) is None
+        # The start goes on without the file (and so fails here only for the JVM it cannot find).
+        done = _start_in_a_child(tmp_path, [f'spark.log_file="{log_file}"'], {"JAVA_HOME": "/nonexistent/java"})
+        assert "cannot write Spark's log to" in done.stderr and "goes to the console instead" in done.stderr
+        assert "did not start" not in done.stdout  # not the log file's error: Spark's own, on the console
+    finally:
+        locked.chmod(0o700)
