@@ -286,11 +286,8 @@ class _Turn:
         With ``record`` (Spotify could not be asked), that name is also recorded for the next batch, in
         case it is a new artist after all; the reply promises nothing either way."""
         if record:
-            try:
-                if self.repo.record_request(record, None, self.deadline, self.request.user_id):
-                    why = f"{why}; recorded for the next batch"
-            except MartUnavailable as exc:
-                why = f"{why}; could not record the request: {exc}"
+            recorded, why = self.record_unknown(record, why)
+            why = f"{why}; recorded for the next batch" if recorded else why
         text = self.say.say("did_you_mean", typed=shown(typed), artist=typo.name)
         return Answer(self.text_with_chips(text, chips), "suggested", f"{typo.artist_id} ({typo.score}); {why}")
 
@@ -380,11 +377,16 @@ class _Turn:
                 log.warning("could not record the confirmation of %r: %s", signed[0], exc)
         return self.live(artist, note)
 
-    def queued(self, name: str, chips: list[QuickReply], why: str, typed: str = "") -> Answer:
+    def record_unknown(self, name: str, why: str) -> tuple[bool, str]:
+        """Record ``name`` (unknown to Spotify's lookup, or not asked) for the next batch: whether it was
+        kept, and ``why`` with the mart's failure added, if any."""
         try:
-            recorded = self.repo.record_request(name, None, self.deadline, self.request.user_id)
+            return self.repo.record_request(name, None, self.deadline, self.request.user_id), why
         except MartUnavailable as exc:
-            recorded, why = False, f"{why}; could not record the request: {exc}"
+            return False, f"{why}; could not record the request: {exc}"
+
+    def queued(self, name: str, chips: list[QuickReply], why: str, typed: str = "") -> Answer:
+        recorded, why = self.record_unknown(name, why)
         key = ("queued" if recorded else "unknown") + ("_suggest" if chips else "")
         return Answer(self.text_with_chips(self.say.say(key, typed=shown(typed or name)), chips), "queued", why)
 

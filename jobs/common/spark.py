@@ -162,11 +162,9 @@ def driver_log_path(spark_cfg: Mapping) -> Path | None:
         return None
     path = Path(spark_cfg.get("log_file") or DEFAULT_LOG_FILE).absolute()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists() and path.stat().st_size > LOG_ROTATE_BYTES:
+        _ensure_writable(path)
+        if path.stat().st_size > LOG_ROTATE_BYTES:
             os.replace(path, path.with_name(path.name + ".1"))
-        with open(path, "ab"):
-            pass
     except OSError as exc:  # a read-only checkout, another user's build/, a full disk: log to the console
         log.warning(
             "cannot write Spark's log to %s (%s); it goes to the console instead (set spark.log_file)",
@@ -315,12 +313,18 @@ def resolved_jars(spark_cfg: Mapping, packages: list[str], log_path: Path | None
     return jars
 
 
+def _ensure_writable(path: Path) -> None:
+    """Make ``path``'s folder and the file (kept as it is when there); OSError when either cannot be written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab"):
+        pass
+
+
 def _writable_log(path: Path) -> Path:
     """``path``, or a file in the temporary folder when its folder cannot be written."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab"):
-            return path
+        _ensure_writable(path)
+        return path
     except OSError:
         return Path(tempfile.gettempdir()) / f"related-artists-{os.getuid()}-{path.name}"
 

@@ -105,6 +105,18 @@ def test_the_preview_page_and_its_files_are_served(server):
         urllib.request.urlopen(f"{server}/../../etc/passwd", timeout=5)
 
 
+def demo_mart(tmp_path, *statements: str) -> str:
+    """The URL of an SQLite mart of tests/support/chatbot_mart.py's artists, after ``statements``."""
+    url = f"jdbc:sqlite:{tmp_path / 'mart.db'}"
+    conn = serving.connect(url)
+    chatbot_mart.fill(conn, "sqlite", 10)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    return url
+
+
 @pytest.mark.parametrize(
     ("option", "name", "related"),
     [("--popular", "BLACKPINK", "TWICE"), ("--popular-hangul", "태연", "IU")],
@@ -112,10 +124,7 @@ def test_the_preview_page_and_its_files_are_served(server):
 def test_the_demo_asks_the_chatbot_about_the_most_popular_artist_by_name(tmp_path, option, name, related):
     """``make demo``'s last step: ``python -m chatbot_lambda --popular-hangul`` sends the name of the most
     popular artist with a Hangul name (``--popular``: of the most popular), and shows the links readable."""
-    url = f"jdbc:sqlite:{tmp_path / 'mart.db'}"
-    conn = serving.connect(url)
-    chatbot_mart.fill(conn, "sqlite", 10)
-    conn.close()
+    url = demo_mart(tmp_path)
     done = subprocess.run(
         [sys.executable, "-m", "chatbot_lambda", "--mart", url, option],
         cwd=REPO,
@@ -132,12 +141,7 @@ def test_the_demo_asks_the_chatbot_about_the_most_popular_artist_by_name(tmp_pat
 
 
 def test_the_demo_asks_about_the_most_popular_artist_when_no_name_is_hangul(tmp_path):
-    url = f"jdbc:sqlite:{tmp_path / 'mart.db'}"
-    conn = serving.connect(url)
-    chatbot_mart.fill(conn, "sqlite", 10)
-    conn.execute("UPDATE artists SET name = 'Taeyeon' WHERE artist_id = 'ty'")  # the only Hangul name
-    conn.commit()
-    conn.close()
+    url = demo_mart(tmp_path, "UPDATE artists SET name = 'Taeyeon' WHERE artist_id = 'ty'")  # the only Hangul name
     done = subprocess.run(
         [sys.executable, "-m", "chatbot_lambda", "--mart", url, "--popular-hangul"],
         cwd=REPO,
